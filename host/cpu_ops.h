@@ -1,0 +1,55 @@
+/*
+ * cpu_ops.h - the encoder's operations as plain C over the packed layout.
+ *
+ * This is the reference: backend_cpu.c chains these ops, and every CUDA
+ * kernel is tested against the op of the same name here. Activations are
+ * float32, row-major, one row per token of the packed batch ([T][width]).
+ * Sequence boundaries come from seq_start ([n_seqs + 1], as in ep_batch).
+ */
+#ifndef EP_CPU_OPS_H
+#define EP_CPU_OPS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* out[t] = LayerNorm(word_emb[ids[t]] + pos_emb[position of t in its sequence] + type_emb[0]). */
+void ep_cpu_embed_layernorm(float *out, const int32_t *ids, const int32_t *seq_start, int n_seqs,
+                            const float *word_emb, const float *pos_emb, const float *type_emb,
+                            const float *gamma, const float *beta, int hidden, float eps);
+
+/* out[T][n_out] = in[T][n_in] * weight^T + bias, weight in [n_out][n_in] (Hugging Face) layout.
+ * Uses cblas_sgemm. */
+void ep_cpu_linear(float *out, const float *in, const float *weight, const float *bias, int T, int n_in,
+                   int n_out);
+
+/* Multi-head self-attention over each sequence. qkv is [T][3H] (query, key, value
+ * blocks of H each, head h at columns h*D .. h*D+D-1 of each block); out is [T][H]:
+ * out = softmax(Q K^T / sqrt(D)) V, per sequence and head; keys never cross sequences. */
+void ep_cpu_attention(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden,
+                      int n_heads);
+
+/* x[t] = LayerNorm(x[t] + residual[t]) in place, over rows of width hidden. */
+void ep_cpu_residual_layernorm(float *x, const float *residual, const float *gamma, const float *beta, int T,
+                               int hidden, float eps);
+
+/* x = 0.5 * x * (1 + erf(x / sqrt(2))) in place, n elements (exact GELU). */
+void ep_cpu_gelu(float *x, long n);
+
+/* out[i] = pool(x over sequence i), then L2-normalised when normalize != 0.
+ * pooling: 0 = mean over the sequence's tokens, 1 = its first ([CLS]) token. */
+void ep_cpu_pool_normalize(float *out, const float *x, const int32_t *seq_start, int n_seqs, int hidden,
+                           int pooling, int normalize);
+
+/* @return the IEEE half-precision bits nearest to f (round to nearest even). */
+uint16_t ep_f32_to_f16(float f);
+/* @return the float value of IEEE half-precision bits h. */
+float ep_f16_to_f32(uint16_t h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EP_CPU_OPS_H */

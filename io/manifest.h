@@ -1,0 +1,67 @@
+/*
+ * manifest.h - manifest.json, the record of one output folder.
+ *
+ * The manifest says which tool and model wrote the folder, the options that
+ * shape its rows, the input files, every shard with its rows and checksums,
+ * and the counts of records read / embedded / rejected. It is replaced
+ * atomically (temporary file, fsync, rename, fsync of the folder).
+ */
+#ifndef EP_MANIFEST_H
+#define EP_MANIFEST_H
+
+#include "embedpipe.h"
+#include "shard.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ep_manifest_input {
+    char *path;              /* as given on the command line */
+    char format[32];         /* ep_input_format_name() of the format used */
+} ep_manifest_input;
+
+typedef struct ep_manifest {
+    char tool_version[32];   /* EP_VERSION_STRING of the writer */
+    char model_name[256];
+    char model_sha256[65];   /* SHA-256 of model.safetensors */
+    int dim;
+    char dtype[16];          /* "float16" */
+    char pooling[16];        /* "mean" or "cls" */
+    bool normalized;
+    int max_seq_length;
+    char text_path[256];     /* --text as used ("" = format defaults) */
+    char id_path[256];       /* --id as used ("" = format defaults) */
+    ep_manifest_input *inputs;
+    size_t n_inputs;
+    ep_shard_info *shards;
+    size_t n_shards;
+    uint64_t records_read;     /* records seen, good or bad */
+    uint64_t records_embedded; /* rows written */
+    uint64_t records_rejected; /* lines in errors.ndjson */
+    bool complete;             /* the run reached the end of its input */
+} ep_manifest;
+
+/* Writes dir/manifest.json atomically.
+ * @return EP_OK, or EP_ERR_IO naming the file. */
+ep_status ep_manifest_write(const char *dir, const ep_manifest *m, ep_error *err);
+
+/* Reads dir/manifest.json into a new manifest (free with ep_manifest_free).
+ * @return EP_OK; EP_ERR_IO when missing; EP_ERR_FORMAT naming the bad field. */
+ep_status ep_manifest_read(const char *dir, ep_manifest **out, ep_error *err);
+
+/* Frees a manifest from ep_manifest_read (and the arrays it owns). Accepts NULL. */
+void ep_manifest_free(ep_manifest *m);
+
+/* Checks an output folder against its manifest: every shard and ids file
+ * exists, has the recorded SHA-256, decompresses with a valid zstd checksum,
+ * holds the recorded number of rows of width dim; the row counts add up.
+ * @return EP_OK; EP_ERR_MISMATCH / EP_ERR_FORMAT / EP_ERR_IO naming the first
+ *         problem found. */
+ep_status ep_output_verify(const char *dir, ep_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EP_MANIFEST_H */

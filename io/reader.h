@@ -1,0 +1,82 @@
+/*
+ * reader.h - streams text records out of an input file, never loading it whole.
+ *
+ * Formats: NDJSON (one JSON object per line), Twitter's export (tweets.js:
+ * `window.YTD.tweets.part0 = [ {"tweet": {...}}, ... ]`), the Community
+ * Archive archive.json (`{"tweets": [{"tweet": {...}}], ...}`), and plain text
+ * (one record per line). A record that cannot be used is reported as a
+ * rejection (file, line, reason) and reading goes on with the next one.
+ */
+#ifndef EP_READER_H
+#define EP_READER_H
+
+#include "embedpipe.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ep_input_format {
+    EP_FORMAT_AUTO = 0,     /* detected from the first bytes (and the name) */
+    EP_FORMAT_NDJSON,
+    EP_FORMAT_TWEETS_JS,
+    EP_FORMAT_ARCHIVE_JSON,
+    EP_FORMAT_LINES
+} ep_input_format;
+
+/* @return "auto", "ndjson", "tweets-js", "archive-json" or "lines". */
+const char *ep_input_format_name(ep_input_format format);
+/* Parses a --format value. @return EP_OK, or EP_ERR_USAGE listing the valid names. */
+ep_status ep_input_format_parse(const char *name, ep_input_format *out, ep_error *err);
+
+typedef struct ep_reader_options {
+    ep_input_format format;   /* EP_FORMAT_AUTO to detect */
+    const char *text_path;    /* dotted JSON path of the text, NULL = the format's defaults */
+    const char *id_path;      /* dotted JSON path of the id, NULL = the format's defaults */
+    size_t max_record_bytes;  /* larger records are rejected (0 = 1 MiB) */
+} ep_reader_options;
+
+typedef enum ep_read_kind {
+    EP_READ_END = 0,          /* no more records */
+    EP_READ_RECORD = 1,       /* rec holds a usable record */
+    EP_READ_REJECTED = 2      /* rec.line / rec.reason say what was wrong with one record */
+} ep_read_kind;
+
+/* One record. Pointers stay valid until the next ep_reader_next call. */
+typedef struct ep_record {
+    const char *text;         /* valid UTF-8, text_len bytes (NUL-terminated too) */
+    size_t text_len;
+    const char *id;           /* the id as a string; "" when the record has none */
+    uint64_t line;            /* 1-based line where the record starts in its file */
+    const char *reason;       /* EP_READ_REJECTED only: what was wrong and what to do */
+} ep_record;
+
+typedef struct ep_reader ep_reader;
+
+/* Opens path ("-" = standard input; ".zst" and ".gz" files are decompressed
+ * on the fly) and detects its format unless options->format says it.
+ * @return EP_OK and *out set; EP_ERR_IO when it cannot be opened;
+ *         EP_ERR_FORMAT when the format cannot be recognised. */
+ep_status ep_reader_open(const char *path, const ep_reader_options *options, ep_reader **out, ep_error *err);
+
+/* Reads the next record into rec and its kind into *kind.
+ * @return EP_OK (then see *kind); EP_ERR_IO on a read error, or EP_ERR_FORMAT
+ *         when the file's structure is broken beyond the current record (e.g.
+ *         an unterminated tweets.js array) - the message names file and line. */
+ep_status ep_reader_next(ep_reader *reader, ep_record *rec, ep_read_kind *kind, ep_error *err);
+
+/* @return the format in use (after detection). */
+ep_input_format ep_reader_format(const ep_reader *reader);
+/* @return the path given to ep_reader_open. */
+const char *ep_reader_path(const ep_reader *reader);
+/* @return bytes consumed so far from the (compressed) file, for progress. */
+uint64_t ep_reader_bytes_read(const ep_reader *reader);
+
+/* Closes the file and frees the reader. Accepts NULL. */
+void ep_reader_free(ep_reader *reader);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EP_READER_H */
