@@ -1,4 +1,54 @@
-/* main.c - the embedpipe command line (placeholder until the CLI lands). */
-#include "embedpipe.h"
+/* main.c - `embedpipe COMMAND ...`: dispatch to the commands in cli_*.c. */
+#include "cli.h"
+
 #include <stdio.h>
-int main(void) { printf("embedpipe %s\n", ep_version()); return 0; }
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "embedpipe %s - embed text archives with sentence-transformers models, offline, fast.\n"
+            "\n"
+            "Usage: embedpipe COMMAND [OPTIONS]\n"
+            "\n"
+            "Commands:\n"
+            "  embed INPUT... -o DIR   embed records into float16 shards + manifest (see embed --help)\n"
+            "  tokenize [TEXT...]      print WordPiece token ids (texts from stdin when none given)\n"
+            "  inspect DIR             summarise an output folder\n"
+            "  verify DIR              check every shard of an output folder against its manifest\n"
+            "  version                 print the version\n"
+            "\n"
+            "Run `embedpipe COMMAND --help` for the options of a command.\n"
+            "\n"
+            "Exit codes:\n"
+            "  0    success (records that could not be used are listed in DIR/errors.ndjson)\n"
+            "  1    failure: the model, the device, an input or the output could not be used\n"
+            "  2    usage error: unknown command or option, bad value\n"
+            "  3    verify found a mismatch between the shards and the manifest\n"
+            "  130  interrupted\n"
+            "\n"
+            "Environment: EMBEDPIPE_MODEL  default model folder (else models/all-MiniLM-L6-v2)\n",
+            ep_version());
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EP_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return EP_EXIT_OK;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("embedpipe %s\n", ep_version());
+        return EP_EXIT_OK;
+    }
+    if (strcmp(cmd, "embed") == 0) return ep_cli_embed(argc - 1, argv + 1);
+    if (strcmp(cmd, "tokenize") == 0) return ep_cli_tokenize(argc - 1, argv + 1);
+    if (strcmp(cmd, "inspect") == 0) return ep_cli_inspect(argc - 1, argv + 1);
+    if (strcmp(cmd, "verify") == 0) return ep_cli_verify(argc - 1, argv + 1);
+    fprintf(stderr, "embedpipe: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return EP_EXIT_USAGE;
+}

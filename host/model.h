@@ -73,6 +73,11 @@ typedef struct ep_model {
  *         the model (scripts/fetch-model.sh). *out is NULL on failure. */
 ep_status ep_model_load(const char *dir, ep_model **out, ep_error *err);
 
+/* Reads only the configuration files of `dir` (no weights): what the tokenizer
+ * and the manifest need. weights_sha256 is left empty.
+ * @return EP_OK and *config filled; errors as ep_model_load. */
+ep_status ep_model_load_config(const char *dir, ep_model_config *config, ep_error *err);
+
 /* Frees the model. Accepts NULL. */
 void ep_model_free(ep_model *model);
 

@@ -1,0 +1,64 @@
+/* backend.c - picking a backend from a device spec, and the synchronous helper. */
+#include "backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef EP_HAVE_CUDA_BACKEND
+#include "backend_cuda.h"
+#endif
+
+ep_status ep_backend_encode(ep_backend *backend, const ep_batch *batch, float *out_f32, uint16_t *out_f16,
+                            ep_error *err) {
+    ep_status st = backend->submit(backend, batch, out_f32, out_f16, err);
+    if (st != EP_OK) return st;
+    return backend->wait_oldest(backend, err);
+}
+
+void ep_backend_free(ep_backend *backend) {
+    if (backend && backend->destroy) backend->destroy(backend);
+}
+
+ep_status ep_backend_create(const ep_model *model, const char *device, int threads, size_t batch_tokens,
+                            ep_backend **out, ep_error *err) {
+    *out = NULL;
+    if (!device || !*device) device = "auto";
+    if (strcmp(device, "cpu") == 0) return ep_backend_cpu_create(model, threads, out, err);
+
+    int want_cuda = strcmp(device, "auto") != 0;
+    int index = 0;
+    if (want_cuda) {
+        if (strcmp(device, "cuda") == 0) {
+            index = 0;
+        } else if (strncmp(device, "cuda:", 5) == 0) {
+            char *end = NULL;
+            long v = strtol(device + 5, &end, 10);
+            if (!device[5] || *end || v < 0 || v > 1024)
+                return ep_error_set(err, EP_ERR_USAGE, "--device %s: expected cuda:N with N a device number", device);
+            index = (int)v;
+        } else {
+            return ep_error_set(err, EP_ERR_USAGE, "--device %s: expected cpu, cuda, cuda:N or auto", device);
+        }
+    }
+#ifdef EP_HAVE_CUDA_BACKEND
+    int count = ep_cuda_device_count();
+    if (count > 0) {
+        if (index >= count)
+            return ep_error_set(err, EP_ERR_DEVICE, "--device %s: only %d CUDA device%s present", device, count,
+                                count == 1 ? "" : "s");
+        return ep_backend_cuda_create(model, index, batch_tokens, out, err);
+    }
+    if (want_cuda)
+        return ep_error_set(err, EP_ERR_DEVICE,
+                            "--device %s: no CUDA device is usable here (no driver or no GPU); use --device cpu",
+                            device);
+#else
+    if (want_cuda)
+        return ep_error_set(err, EP_ERR_DEVICE,
+                            "--device %s: this embedpipe was built without CUDA (no nvcc at build time); "
+                            "rebuild with the CUDA toolkit installed, or use --device cpu",
+                            device);
+#endif
+    return ep_backend_cpu_create(model, threads, out, err);
+}

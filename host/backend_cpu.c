@@ -1,0 +1,157 @@
+/*
+ * backend_cpu.c - the CPU backend: the encoder as a chain of cpu_ops over a
+ * packed batch. It is the fallback on machines without a GPU and the oracle
+ * the CUDA backend is tested against, so it stays plain float32.
+ */
+#include "backend.h"
+#include "cpu_ops.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* OpenBLAS's own setter; not in cblas.h on every distribution. */
+void openblas_set_num_threads(int num_threads);
+
+typedef struct cpu_backend {
+    const ep_model *model;
+    size_t capacity_tokens; /* rows the scratch buffers hold */
+    float *x, *tmp, *ctx;   /* [T][H] */
+    float *qkv;             /* [T][3H] */
+    float *ffn;             /* [T][I] */
+    float *pooled;          /* [n_seqs][H], when the caller wants f16 only */
+    size_t pooled_rows;
+    int pending;            /* submitted batches not yet waited for (0 or 1) */
+} cpu_backend;
+
+static void free_scratch(cpu_backend *cb) {
+    free(cb->x);
+    free(cb->tmp);
+    free(cb->ctx);
+    free(cb->qkv);
+    free(cb->ffn);
+    cb->x = cb->tmp = cb->ctx = cb->qkv = cb->ffn = NULL;
+    cb->capacity_tokens = 0;
+}
+
+static ep_status reserve(cpu_backend *cb, size_t tokens, size_t seqs, ep_error *err) {
+    const size_t H = (size_t)cb->model->config.hidden, I = (size_t)cb->model->config.intermediate;
+    if (tokens > cb->capacity_tokens) {
+        free_scratch(cb);
+        size_t cap = tokens < 1024 ? 1024 : tokens;
+        cb->x = malloc(sizeof(float) * cap * H);
+        cb->tmp = malloc(sizeof(float) * cap * H);
+        cb->ctx = malloc(sizeof(float) * cap * H);
+        cb->qkv = malloc(sizeof(float) * cap * 3 * H);
+        cb->ffn = malloc(sizeof(float) * cap * I);
+        if (!cb->x || !cb->tmp || !cb->ctx || !cb->qkv || !cb->ffn) {
+            free_scratch(cb);
+            return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: cannot allocate activations for %zu tokens", cap);
+        }
+        cb->capacity_tokens = cap;
+    }
+    if (seqs > cb->pooled_rows) {
+        free(cb->pooled);
+        cb->pooled = malloc(sizeof(float) * seqs * H);
+        cb->pooled_rows = cb->pooled ? seqs : 0;
+        if (!cb->pooled) return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: cannot allocate %zu output rows", seqs);
+    }
+    return EP_OK;
+}
+
+static ep_status cpu_submit(ep_backend *self, const ep_batch *batch, float *out_f32, uint16_t *out_f16,
+                            ep_error *err) {
+    cpu_backend *cb = self->impl;
+    const ep_model *m = cb->model;
+    const ep_model_config *c = &m->config;
+    const int T = batch->n_tokens, H = c->hidden, I = c->intermediate;
+    if (cb->pending) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: submit before wait_oldest");
+    if (!out_f32 && !out_f16) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: no output buffer given");
+    for (int s = 0; s < batch->n_seqs; s++) {
+        const int len = batch->seq_start[s + 1] - batch->seq_start[s];
+        if (len < 1 || len > c->max_position)
+            return ep_error_set(err, EP_ERR_USAGE, "cpu backend: sequence %d has %d tokens (1..%d allowed)", s, len,
+                                c->max_position);
+    }
+    for (int t = 0; t < T; t++)
+        if (batch->token_ids[t] < 0 || batch->token_ids[t] >= c->vocab_size)
+            return ep_error_set(err, EP_ERR_USAGE, "cpu backend: token id %d out of range", batch->token_ids[t]);
+    ep_status st = reserve(cb, (size_t)T, (size_t)batch->n_seqs, err);
+    if (st != EP_OK) return st;
+
+    float *x = cb->x, *tmp = cb->tmp;
+    ep_cpu_embed_layernorm(x, batch->token_ids, batch->seq_start, batch->n_seqs, m->word_emb, m->pos_emb,
+                           m->type_emb, m->emb_ln_gamma, m->emb_ln_beta, H, c->layer_norm_eps);
+    for (int l = 0; l < c->n_layers; l++) {
+        const ep_layer *L = &m->layers[l];
+        ep_cpu_linear(cb->qkv, x, L->qkv_weight, L->qkv_bias, T, H, 3 * H);
+        ep_cpu_attention(cb->ctx, cb->qkv, batch->seq_start, batch->n_seqs, H, c->n_heads);
+        ep_cpu_linear(tmp, cb->ctx, L->attn_out_weight, L->attn_out_bias, T, H, H);
+        ep_cpu_residual_layernorm(tmp, x, L->attn_ln_gamma, L->attn_ln_beta, T, H, c->layer_norm_eps);
+        float *swap = x;
+        x = tmp;
+        tmp = swap;
+        ep_cpu_linear(cb->ffn, x, L->ffn_in_weight, L->ffn_in_bias, T, H, I);
+        ep_cpu_gelu(cb->ffn, (long)T * I);
+        ep_cpu_linear(tmp, cb->ffn, L->ffn_out_weight, L->ffn_out_bias, T, I, H);
+        ep_cpu_residual_layernorm(tmp, x, L->ffn_ln_gamma, L->ffn_ln_beta, T, H, c->layer_norm_eps);
+        swap = x;
+        x = tmp;
+        tmp = swap;
+    }
+    float *pooled = out_f32 ? out_f32 : cb->pooled;
+    ep_cpu_pool_normalize(pooled, x, batch->seq_start, batch->n_seqs, H, c->pooling == EP_POOLING_CLS,
+                          c->normalize);
+    if (out_f16)
+        for (size_t i = 0; i < (size_t)batch->n_seqs * H; i++) out_f16[i] = ep_f32_to_f16(pooled[i]);
+    cb->pending = 1;
+    return EP_OK;
+}
+
+static ep_status cpu_wait_oldest(ep_backend *self, ep_error *err) {
+    cpu_backend *cb = self->impl;
+    if (!cb->pending) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: wait_oldest with nothing submitted");
+    cb->pending = 0;
+    return EP_OK;
+}
+
+static void cpu_destroy(ep_backend *self) {
+    cpu_backend *cb = self->impl;
+    if (cb) {
+        free_scratch(cb);
+        free(cb->pooled);
+        free(cb);
+    }
+    free(self);
+}
+
+ep_status ep_backend_cpu_create(const ep_model *model, int threads, ep_backend **out, ep_error *err) {
+    *out = NULL;
+    if (!model) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: no model");
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
+    ep_backend *b = calloc(1, sizeof *b);
+    cpu_backend *cb = calloc(1, sizeof *cb);
+    if (!b || !cb) {
+        free(b);
+        free(cb);
+        return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: out of memory");
+    }
+    cb->model = model;
+    openblas_set_num_threads(threads);
+    snprintf(b->name, sizeof b->name, "cpu");
+    snprintf(b->description, sizeof b->description, "CPU, float32, OpenBLAS with %d thread%s", threads,
+             threads == 1 ? "" : "s");
+    b->dim = model->config.hidden;
+    b->max_in_flight = 1;
+    b->submit = cpu_submit;
+    b->wait_oldest = cpu_wait_oldest;
+    b->destroy = cpu_destroy;
+    b->impl = cb;
+    *out = b;
+    return EP_OK;
+}

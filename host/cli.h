@@ -1,0 +1,31 @@
+/* cli.h - the embedpipe command line: one file per command, shared helpers here. */
+#ifndef EP_CLI_H
+#define EP_CLI_H
+
+#include "embedpipe.h"
+
+/* Exit codes (documented in `embedpipe --help` and docs/cli.md). */
+#define EP_EXIT_OK 0          /* done; rejected records, if any, are in errors.ndjson */
+#define EP_EXIT_FAILURE 1     /* the run failed: model, device, input or output error */
+#define EP_EXIT_USAGE 2       /* bad command line */
+#define EP_EXIT_MISMATCH 3    /* verify found a problem / output disagrees with this run */
+#define EP_EXIT_INTERRUPTED 130
+
+int ep_cli_embed(int argc, char **argv);
+int ep_cli_tokenize(int argc, char **argv);
+int ep_cli_inspect(int argc, char **argv);
+int ep_cli_verify(int argc, char **argv);
+
+/* The model folder to use when --model is not given: $EMBEDPIPE_MODEL, else
+ * ./models/all-MiniLM-L6-v2, else models/all-MiniLM-L6-v2 beside the
+ * executable's parent folder (a build tree inside the checkout).
+ * @return a path (static storage). */
+const char *ep_cli_default_model(void);
+
+/* Parses a non-negative integer option value. @return 0 on success, -1 after printing an error. */
+int ep_cli_parse_size(const char *option, const char *value, size_t *out);
+
+/* Prints "embedpipe: <status name>: <message>" and returns the exit code for st. */
+int ep_cli_report(const ep_error *err);
+
+#endif /* EP_CLI_H */
