@@ -15,6 +15,7 @@ int ep_cli_embed(int argc, char **argv);
 int ep_cli_tokenize(int argc, char **argv);
 int ep_cli_inspect(int argc, char **argv);
 int ep_cli_verify(int argc, char **argv);
+int ep_cli_search(int argc, char **argv);
 
 /* The model folder to use when --model is not given: $EMBEDPIPE_MODEL, else
  * ./models/all-MiniLM-L6-v2, else models/all-MiniLM-L6-v2 beside the

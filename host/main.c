@@ -15,6 +15,7 @@ static void usage(FILE *f) {
             "  tokenize [TEXT...]      print WordPiece token ids (texts from stdin when none given)\n"
             "  inspect DIR             summarise an output folder\n"
             "  verify DIR              check every shard of an output folder against its manifest\n"
+            "  search DIR QUERY        the rows of an output folder most similar to a query\n"
             "  version                 print the version\n"
             "\n"
             "Run `embedpipe COMMAND --help` for the options of a command.\n"
@@ -48,6 +49,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "tokenize") == 0) return ep_cli_tokenize(argc - 1, argv + 1);
     if (strcmp(cmd, "inspect") == 0) return ep_cli_inspect(argc - 1, argv + 1);
     if (strcmp(cmd, "verify") == 0) return ep_cli_verify(argc - 1, argv + 1);
+    if (strcmp(cmd, "search") == 0) return ep_cli_search(argc - 1, argv + 1);
     fprintf(stderr, "embedpipe: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return EP_EXIT_USAGE;

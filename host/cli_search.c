@@ -1,0 +1,155 @@
+/* cli_search.c - `embedpipe search DIR QUERY`: the texts of an output folder most similar to a query. */
+#include "backend.h"
+#include "cli.h"
+#include "manifest.h"
+#include "model.h"
+#include "search.h"
+#include "tokenizer.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void search_usage(FILE *f) {
+    fprintf(f,
+            "Usage: embedpipe search DIR QUERY [OPTIONS]\n"
+            "\n"
+            "Embeds QUERY with the model and prints the K rows of DIR with the highest cosine similarity,\n"
+            "with their ids and texts (read again from the run's inputs).\n"
+            "\n"
+            "Options (default in brackets):\n"
+            "  -k, --top K        how many results [5]\n"
+            "  -m, --model DIR    model folder; must be the one that wrote DIR [$EMBEDPIPE_MODEL or\n"
+            "                     models/all-MiniLM-L6-v2]\n"
+            "  -d, --device DEV   auto | cpu | cuda | cuda:N [cpu]\n"
+            "  -h, --help         this help\n");
+}
+
+/* Prints text on one line, newlines shown as spaces, cut at max_chars code points. */
+static void print_snippet(const char *text, int max_chars) {
+    int chars = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if ((*p & 0xC0) != 0x80 && ++chars > max_chars) {
+            fputs("...", stdout);
+            return;
+        }
+        putchar(*p == '\n' || *p == '\r' || *p == '\t' ? ' ' : *p);
+    }
+}
+
+int ep_cli_search(int argc, char **argv) {
+    static const struct option longopts[] = {{"top", required_argument, 0, 'k'},
+                                             {"model", required_argument, 0, 'm'},
+                                             {"device", required_argument, 0, 'd'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
+    const char *model_dir = NULL, *device = "cpu";
+    size_t k = 5;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "k:m:d:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            if (ep_cli_parse_size("--top", optarg, &k) || k < 1 || k > 10000) {
+                fprintf(stderr, "embedpipe: --top must be between 1 and 10000\n");
+                return EP_EXIT_USAGE;
+            }
+            break;
+        case 'm': model_dir = optarg; break;
+        case 'd': device = optarg; break;
+        case 'h': search_usage(stdout); return EP_EXIT_OK;
+        default: search_usage(stderr); return EP_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 2) {
+        search_usage(stderr);
+        return EP_EXIT_USAGE;
+    }
+    const char *dir = argv[optind], *query = argv[optind + 1];
+    if (!model_dir) model_dir = ep_cli_default_model();
+
+    ep_error err = {0};
+    ep_model *model = NULL;
+    ep_tokenizer *tok = NULL;
+    ep_backend *backend = NULL;
+    ep_manifest *m = NULL;
+    int32_t *ids = NULL;
+    float *qvec = NULL;
+    ep_search_hit *hits = NULL;
+    int rc = EP_EXIT_OK;
+    if (ep_manifest_read(dir, &m, &err) != EP_OK || ep_model_load(model_dir, &model, &err) != EP_OK) {
+        rc = ep_cli_report(&err);
+        goto done;
+    }
+    if (strcmp(m->model_sha256, model->config.weights_sha256) != 0) {
+        ep_error_set(&err, EP_ERR_MISMATCH,
+                     "%s was written by model %s (sha256 %.12s...), but --model %s has sha256 %.12s...; "
+                     "pass the same --model that embedded it",
+                     dir, m->model_name, m->model_sha256, model_dir, model->config.weights_sha256);
+        rc = ep_cli_report(&err);
+        goto done;
+    }
+    char vocab[4352];
+    snprintf(vocab, sizeof vocab, "%s/vocab.txt", model_dir);
+    ep_tokenizer_options to = ep_tokenizer_default_options();
+    to.lowercase = model->config.do_lower_case;
+    const int max_len = m->max_seq_length, dim = model->config.hidden;
+    ids = malloc(sizeof(int32_t) * (size_t)max_len);
+    qvec = malloc(sizeof(float) * (size_t)dim);
+    hits = calloc(k, sizeof *hits);
+    if (!ids || !qvec || !hits) {
+        ep_error_set(&err, EP_ERR_NOMEM, "out of memory");
+        rc = ep_cli_report(&err);
+        goto done;
+    }
+    if (ep_tokenizer_create(vocab, &to, &tok, &err) != EP_OK ||
+        ep_backend_create(model, device, 0, 0, &backend, &err) != EP_OK) {
+        rc = ep_cli_report(&err);
+        goto done;
+    }
+    int n = ep_tokenizer_encode(tok, query, strlen(query), ids, max_len, NULL);
+    int32_t seq_start[2] = {0, n};
+    ep_batch batch = {.n_seqs = 1, .n_tokens = n, .max_seq_len = n, .token_ids = ids, .seq_start = seq_start};
+    int n_hits = 0;
+    if (ep_backend_encode(backend, &batch, qvec, NULL, &err) != EP_OK ||
+        ep_search_folder(dir, qvec, dim, (int)k, hits, &n_hits, &err) != EP_OK) {
+        rc = ep_cli_report(&err);
+        goto done;
+    }
+    uint64_t *rows = malloc(sizeof(uint64_t) * (size_t)(n_hits ? n_hits : 1));
+    char **texts = calloc((size_t)(n_hits ? n_hits : 1), sizeof(char *));
+    char **rids = calloc((size_t)(n_hits ? n_hits : 1), sizeof(char *));
+    if (rows && texts && rids) {
+        for (int i = 0; i < n_hits; i++) rows[i] = hits[i].row;
+        ep_error terr = {0};
+        if (ep_search_fetch_texts(dir, rows, n_hits, texts, rids, &terr) != EP_OK)
+            fprintf(stderr, "embedpipe: texts unavailable: %s\n", terr.message);
+        printf("top %d of %s for \"%s\":\n", n_hits, dir, query);
+        for (int i = 0; i < n_hits; i++) {
+            printf("%2d. %.4f  row %llu", i + 1, hits[i].score, (unsigned long long)hits[i].row);
+            if (rids[i] && *rids[i]) printf("  id %s", rids[i]);
+            if (texts[i]) {
+                fputs("\n    ", stdout);
+                print_snippet(texts[i], 160);
+            }
+            putchar('\n');
+        }
+        for (int i = 0; i < n_hits; i++) {
+            free(texts[i]);
+            free(rids[i]);
+        }
+    }
+    free(rows);
+    free(texts);
+    free(rids);
+done:
+    free(ids);
+    free(qvec);
+    free(hits);
+    ep_backend_free(backend);
+    ep_tokenizer_free(tok);
+    ep_model_free(model);
+    ep_manifest_free(m);
+    return rc;
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# test.sh - sets up everything a fresh machine lacks, builds, and runs the whole ctest suite.
+# Idempotent. Usage: scripts/test.sh [extra ctest arguments, e.g. -R tokenizer]
+#
+# Set-up: Debian packages (scripts/deps.sh), the model (scripts/fetch-model.sh), and a small
+# private Python environment with numpy + zstandard for the shard round-trip test.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$EP_ROOT"
+
+bash scripts/deps.sh
+bash scripts/fetch-model.sh
+
+venv=$EP_CACHE/test-venv
+if ! "$venv/bin/python" -c 'import numpy, zstandard' 2>/dev/null; then
+  ep_log "python: creating $venv with numpy and zstandard"
+  py=$(ep_python) || ep_die "python3 not found"
+  rm -rf "$venv"
+  "$py" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check numpy zstandard
+fi
+
+ep_log "build: build/ (Release)"
+ep_build "$EP_ROOT/build" Release -DEP_PYTHON="$venv/bin/python"
+
+ep_log "tests"
+ctest --test-dir "$EP_ROOT/build" --output-on-failure -j "$EP_JOBS" "$@"
