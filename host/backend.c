@@ -54,6 +54,7 @@ ep_status ep_backend_create(const ep_model *model, const char *device, int threa
                             "--device %s: no CUDA device is usable here (no driver or no GPU); use --device cpu",
                             device);
 #else
+    (void)index;
     if (want_cuda)
         return ep_error_set(err, EP_ERR_DEVICE,
                             "--device %s: this embedpipe was built without CUDA (no nvcc at build time); "

@@ -1,0 +1,222 @@
+/*
+ * test_embed_conformance.c - the CPU backend against sentence-transformers.
+ *
+ * Reference: tests/fixtures/vectors-tweeteval.* written by scripts/make-reference.py
+ * (SentenceTransformer('all-MiniLM-L6-v2').encode(texts, normalize_embeddings=True),
+ * fp32) for >= 2,000 real tweets named by file and line of ../shared/data.
+ * 1. the CPU backend's float32 rows: minimum cosine >= 0.99999;
+ * 2. the whole pipeline (NDJSON in, shards out) read back from the float16
+ *    shards: minimum cosine >= 0.9995, rows in input order, ids as given.
+ */
+#include "backend.h"
+#include "cpu_ops.h"
+#include "fixture_util.h"
+#include "manifest.h"
+#include "model.h"
+#include "pipeline.h"
+#include "shard.h"
+#include "test_util.h"
+#include "tokenizer.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define MAX_FILES 64
+
+typedef struct row {
+    const char *text;
+    size_t len;
+    char where[128];
+    int n_tokens;
+} row;
+
+static double cosine(const float *a, const float *b, int n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return ab / (sqrt(aa) * sqrt(bb) + 1e-30);
+}
+
+int main(void) {
+    const char *model_dir = ep_test_model_dir();
+    const char *data = ep_test_shared_data();
+    const char *src = ep_test_env("EP_SOURCE_DIR", ".");
+    char path[4096];
+
+    // --- the fixture: which tweets, and their reference vectors
+    snprintf(path, sizeof path, "%s/tests/fixtures/vectors-tweeteval.rows.ndjson.zst", src);
+    size_t rows_len = 0, npy_len = 0;
+    char *rows_text = ep_fixture_read(path, &rows_len);
+    snprintf(path, sizeof path, "%s/tests/fixtures/vectors-tweeteval.f32.npy.zst", src);
+    char *npy = ep_fixture_read(path, &npy_len);
+    if (!rows_text || !npy) return 1;
+    size_t n_ref = 0, dim_ref = 0;
+    const float *ref = ep_fixture_npy_f32(npy, npy_len, &n_ref, &dim_ref);
+    CHECK(ref != NULL);
+    if (!ref) return 1;
+
+    // texts come from the shared data, checked against the fixture's hash
+    ep_fixture_lines files[MAX_FILES];
+    char file_names[MAX_FILES][256];
+    int n_files = 0;
+    row *rows = calloc(n_ref, sizeof *rows);
+    size_t n = 0;
+    for (char *line = strtok(rows_text, "\n"); line && n < n_ref; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        const char *file = cJSON_GetStringValue(cJSON_GetObjectItem(o, "file"));
+        const char *xxh = cJSON_GetStringValue(cJSON_GetObjectItem(o, "xxh3"));
+        cJSON *ln = cJSON_GetObjectItem(o, "line"), *nt = cJSON_GetObjectItem(o, "n_tokens");
+        if (!file || !xxh || !cJSON_IsNumber(ln) || !cJSON_IsNumber(nt)) {
+            fprintf(stderr, "malformed fixture row: %s\n", line);
+            return 1;
+        }
+        int f = 0;
+        while (f < n_files && strcmp(file_names[f], file) != 0) f++;
+        if (f == n_files) {
+            if (n_files == MAX_FILES) return 1;
+            snprintf(file_names[f], sizeof file_names[f], "%s", file);
+            snprintf(path, sizeof path, "%s/%s", data, file);
+            ep_test_require(path, "the shared tweet data is incomplete");
+            if (ep_fixture_lines_load(path, &files[f]) != 0) return 1;
+            n_files++;
+        }
+        size_t li = (size_t)ln->valuedouble - 1;
+        CHECKF(li < files[f].n, "%s has no line %zu", file, li + 1);
+        if (li >= files[f].n) return 1;
+        rows[n].text = files[f].line[li];
+        rows[n].len = files[f].len[li];
+        rows[n].n_tokens = (int)nt->valuedouble;
+        snprintf(rows[n].where, sizeof rows[n].where, "%s:%zu", file, li + 1);
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)XXH3_64bits(rows[n].text, rows[n].len));
+        CHECKF(strcmp(hex, xxh) == 0, "%s changed since the fixture was made", rows[n].where);
+        n++;
+        cJSON_Delete(o);
+    }
+    CHECKF(n == n_ref && n >= 2000, "fixture has %zu rows and %zu vectors (need >= 2000)", n, n_ref);
+
+    // --- 1. CPU backend, float32, against the reference
+    ep_error err = {0};
+    ep_model *model = NULL;
+    CHECK_OK(ep_model_load(model_dir, &model, &err), &err);
+    if (!model) return 1;
+    const int dim = model->config.hidden, max_len = model->config.max_seq_length;
+    CHECK((size_t)dim == dim_ref);
+    snprintf(path, sizeof path, "%s/vocab.txt", model_dir);
+    ep_tokenizer_options to = ep_tokenizer_default_options();
+    to.lowercase = model->config.do_lower_case;
+    ep_tokenizer *tok = NULL;
+    CHECK_OK(ep_tokenizer_create(path, &to, &tok, &err), &err);
+    ep_backend *cpu = NULL;
+    CHECK_OK(ep_backend_cpu_create(model, 0, &cpu, &err), &err);
+    if (!tok || !cpu) return 1;
+
+    const int per_batch = 64;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)per_batch * max_len);
+    int32_t seq_start[65];
+    float *out = malloc(sizeof(float) * (size_t)per_batch * dim);
+    double min_cos = 1.0, sum_cos = 0.0;
+    size_t worst = 0;
+    for (size_t b = 0; b < n; b += per_batch) {
+        int k = (int)(n - b < (size_t)per_batch ? n - b : (size_t)per_batch);
+        seq_start[0] = 0;
+        for (int i = 0; i < k; i++) {
+            int t = ep_tokenizer_encode(tok, rows[b + i].text, rows[b + i].len, ids + seq_start[i], max_len, NULL);
+            CHECKF(t == rows[b + i].n_tokens, "%s: %d tokens, sentence-transformers had %d", rows[b + i].where, t,
+                   rows[b + i].n_tokens);
+            seq_start[i + 1] = seq_start[i] + t;
+        }
+        ep_batch batch = {.n_seqs = k, .n_tokens = seq_start[k], .token_ids = ids, .seq_start = seq_start};
+        CHECK_OK(ep_backend_encode(cpu, &batch, out, NULL, &err), &err);
+        for (int i = 0; i < k; i++) {
+            double c = cosine(out + (size_t)i * dim, ref + (b + i) * (size_t)dim, dim);
+            sum_cos += c;
+            if (c < min_cos) {
+                min_cos = c;
+                worst = b + i;
+            }
+        }
+    }
+    printf("cpu float32 vs sentence-transformers fp32: %zu tweets, min cosine %.7f (%s), mean %.7f\n", n, min_cos,
+           rows[worst].where, sum_cos / n);
+    CHECKF(min_cos >= 0.99999, "min cosine %.7f < 0.99999 at %s", min_cos, rows[worst].where);
+
+    // --- 2. the whole pipeline, NDJSON in, float16 shards out, read back
+    char tmp[] = "/tmp/ep-conformance-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    snprintf(path, sizeof path, "%s/input.ndjson", tmp);
+    FILE *f = fopen(path, "w");
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", rows[i].where);
+        cJSON_AddStringToObject(o, "text", rows[i].text);
+        char *s = cJSON_PrintUnformatted(o);
+        fprintf(f, "%s\n", s);
+        free(s);
+        cJSON_Delete(o);
+    }
+    fclose(f);
+    char out_dir[4200];
+    snprintf(out_dir, sizeof out_dir, "%s/out", tmp);
+    const char *inputs[] = {path};
+    ep_run_options o = ep_run_options_default();
+    o.inputs = inputs;
+    o.n_inputs = 1;
+    o.model_dir = model_dir;
+    o.device = "cpu";
+    o.out_dir = out_dir;
+    o.rows_per_shard = 700; /* several shards, the last one shorter */
+    o.quiet = true;
+    ep_run_summary sum;
+    CHECK_OK(ep_run(&o, &sum, &err), &err);
+    CHECKF(sum.records_embedded == n && sum.records_rejected == 0, "embedded %llu, rejected %llu",
+           (unsigned long long)sum.records_embedded, (unsigned long long)sum.records_rejected);
+    CHECK_OK(ep_output_verify(out_dir, &err), &err);
+    ep_manifest *m = NULL;
+    CHECK_OK(ep_manifest_read(out_dir, &m, &err), &err);
+    double min16 = 1.0;
+    size_t row_index = 0, worst16 = 0;
+    float *v = malloc(sizeof(float) * (size_t)dim);
+    for (size_t s = 0; m && s < m->n_shards; s++) {
+        snprintf(path, sizeof path, "%s/%s", out_dir, m->shards[s].name);
+        uint16_t *half = NULL;
+        size_t rows_in = 0;
+        int shard_dim = 0;
+        CHECK_OK(ep_shard_read(path, &half, &rows_in, &shard_dim, &err), &err);
+        CHECK(shard_dim == dim);
+        for (size_t r = 0; half && r < rows_in && row_index < n; r++, row_index++) {
+            for (int i = 0; i < dim; i++) v[i] = ep_f16_to_f32(half[r * dim + i]);
+            double c = cosine(v, ref + row_index * (size_t)dim, dim);
+            if (c < min16) {
+                min16 = c;
+                worst16 = row_index;
+            }
+        }
+        free(half);
+    }
+    CHECKF(row_index == n, "shards hold %zu rows, expected %zu", row_index, n);
+    printf("pipeline float16 shards vs sentence-transformers fp32: min cosine %.7f (%s)\n", min16,
+           rows[worst16].where);
+    CHECKF(min16 >= 0.9995, "min cosine %.7f < 0.9995 at %s", min16, rows[worst16].where);
+
+    ep_manifest_free(m);
+    free(v);
+    free(ids);
+    free(out);
+    ep_backend_free(cpu);
+    ep_tokenizer_free(tok);
+    ep_model_free(model);
+    for (int i = 0; i < n_files; i++) ep_fixture_lines_free(&files[i]);
+    free(rows);
+    free(rows_text);
+    free(npy);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
+    return ep_test_finish("test_embed_conformance");
+}
