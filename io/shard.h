@@ -69,6 +69,15 @@ size_t ep_shard_writer_count(const ep_shard_writer *w);
 /* @return the i-th shard written by this writer (i < count), or NULL. */
 const ep_shard_info *ep_shard_writer_info(const ep_shard_writer *w, size_t i);
 
+/* @return the zstd worker threads actually in use: options->zstd_workers,
+ * clamped to what libzstd allows; 0 when libzstd was built without
+ * multithreading (compression then runs on the calling thread). */
+int ep_shard_writer_zstd_workers(const ep_shard_writer *w);
+/* @return the global index the next appended row will get (first_row + rows appended). */
+uint64_t ep_shard_writer_next_row(const ep_shard_writer *w);
+/* @return rows appended but not yet written to a shard. */
+size_t ep_shard_writer_buffered(const ep_shard_writer *w);
+
 /* Frees the writer; buffered rows not flushed are discarded. Accepts NULL. */
 void ep_shard_writer_free(ep_shard_writer *w);
 
@@ -76,6 +85,17 @@ void ep_shard_writer_free(ep_shard_writer *w);
  * *rows is malloc'd (n_rows x dim halves); the caller frees it.
  * @return EP_OK; EP_ERR_IO; EP_ERR_FORMAT saying what is wrong with the file. */
 ep_status ep_shard_read(const char *path, uint16_t **rows, size_t *n_rows, int *dim, ep_error *err);
+
+/* Reads an ids file back (shard-NNNNN.ids.ndjson.zst): decompresses, checks
+ * the zstd checksum and parses every line strictly (all six keys, right types).
+ * *meta is a malloc'd array of *n_rows entries whose id strings it owns; free
+ * it with ep_shard_ids_free. Ids that were not valid UTF-8 when written come
+ * back with U+FFFD in place of each bad byte.
+ * @return EP_OK; EP_ERR_IO; EP_ERR_NOMEM; EP_ERR_FORMAT naming the file and line. */
+ep_status ep_shard_read_ids(const char *path, ep_row_meta **meta, size_t *n_rows, ep_error *err);
+
+/* Frees an array from ep_shard_read_ids and its strings. Accepts NULL. */
+void ep_shard_ids_free(ep_row_meta *meta, size_t n_rows);
 
 #ifdef __cplusplus
 }

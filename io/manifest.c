@@ -1,0 +1,506 @@
+/* manifest.c - manifest.json: written with cJSON in a fixed key order,
+ * replaced atomically, read back strictly (every field present and typed,
+ * the message naming the field).
+ *
+ * 64-bit counts are written as exact decimal integers, but cJSON parses
+ * numbers into doubles, so reading accepts integers up to 2^53 only; writing
+ * refuses larger values so that every manifest written can be read. 2^53 rows
+ * is far beyond any real run. */
+#include "manifest.h"
+
+#include "atomic_file.h"
+#include "sha256.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MANIFEST_NAME "manifest.json"
+#define FORMAT_NAME "embedpipe-output"
+#define FORMAT_VERSION 1
+#define ERRORS_FILE "errors.ndjson"
+#define MAX_EXACT_INT 9007199254740992ull /* 2^53 */
+
+/* "shard-NNNNN.npy.zst" and "shard-NNNNN.ids.ndjson.zst" with the same
+ * number of at least five digits. @return the shard number, or -1. */
+static long long shard_number(const char *name, const char *ids_name) {
+    const char *p = name;
+    if (strncmp(p, "shard-", 6) != 0) return -1;
+    p += 6;
+    size_t digits = strspn(p, "0123456789");
+    if (digits < 5 || digits > 9 || strcmp(p + digits, ".npy.zst") != 0) return -1;
+    if (strncmp(ids_name, name, 6 + digits) != 0 || strcmp(ids_name + 6 + digits, ".ids.ndjson.zst") != 0) return -1;
+    return strtoll(p, NULL, 10);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing */
+
+static cJSON *exact_uint(uint64_t v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    return cJSON_CreateRaw(buf);
+}
+
+/* The checks that make a manifest readable by ep_manifest_read. */
+static ep_status check_for_write(const ep_manifest *m, ep_error *err) {
+#define BAD(...) ep_error_set(err, EP_ERR_USAGE, "manifest: " __VA_ARGS__)
+    if (m->dim <= 0) return BAD("dim must be positive, got %d", m->dim);
+    if (m->max_seq_length <= 0) return BAD("max_seq_length must be positive, got %d", m->max_seq_length);
+    if (!ep_sha256_is_hex(m->model_sha256)) return BAD("model_sha256 must be 64 lowercase hex digits");
+    if (strcmp(m->pooling, "mean") != 0 && strcmp(m->pooling, "cls") != 0)
+        return BAD("pooling must be \"mean\" or \"cls\", got \"%s\"", m->pooling);
+    if (m->dtype[0] && strcmp(m->dtype, "float16") != 0) return BAD("dtype must be \"float16\", got \"%s\"", m->dtype);
+    if (m->n_inputs && !m->inputs) return BAD("n_inputs is %zu but inputs is NULL", m->n_inputs);
+    for (size_t i = 0; i < m->n_inputs; i++)
+        if (!m->inputs[i].path) return BAD("inputs[%zu].path is NULL", i);
+    if (m->n_shards && !m->shards) return BAD("n_shards is %zu but shards is NULL", m->n_shards);
+    for (size_t i = 0; i < m->n_shards; i++) {
+        const ep_shard_info *s = &m->shards[i];
+        if (shard_number(s->name, s->ids_name) < 0)
+            return BAD("shards[%zu] has unexpected file names \"%s\" / \"%s\"", i, s->name, s->ids_name);
+        if (!ep_sha256_is_hex(s->sha256) || !ep_sha256_is_hex(s->ids_sha256))
+            return BAD("shards[%zu] lacks a SHA-256", i);
+        if (s->rows == 0) return BAD("shards[%zu] has no rows", i);
+        if (s->rows > MAX_EXACT_INT || s->first_row > MAX_EXACT_INT || s->bytes > MAX_EXACT_INT)
+            return BAD("shards[%zu] has a count above 2^53", i);
+    }
+    if (m->records_read > MAX_EXACT_INT || m->records_embedded > MAX_EXACT_INT || m->records_rejected > MAX_EXACT_INT)
+        return BAD("a record count is above 2^53");
+#undef BAD
+    return EP_OK;
+}
+
+static cJSON *build_json(const ep_manifest *m) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return NULL;
+    bool ok = true;
+#define ADD(obj, key, item) ok = ok && cJSON_AddItemToObject((obj), (key), (item))
+    ADD(root, "format", cJSON_CreateString(FORMAT_NAME));
+    ADD(root, "format_version", cJSON_CreateNumber(FORMAT_VERSION));
+    cJSON *tool = cJSON_CreateObject();
+    ADD(root, "tool", tool);
+    if (ok) {
+        ADD(tool, "name", cJSON_CreateString("embedpipe"));
+        ADD(tool, "version", cJSON_CreateString(m->tool_version));
+    }
+    cJSON *model = cJSON_CreateObject();
+    ADD(root, "model", model);
+    if (ok) {
+        ADD(model, "name", cJSON_CreateString(m->model_name));
+        ADD(model, "sha256", cJSON_CreateString(m->model_sha256));
+        ADD(model, "dim", cJSON_CreateNumber(m->dim));
+        ADD(model, "pooling", cJSON_CreateString(m->pooling));
+        ADD(model, "normalized", cJSON_CreateBool(m->normalized));
+        ADD(model, "max_seq_length", cJSON_CreateNumber(m->max_seq_length));
+    }
+    ADD(root, "dtype", cJSON_CreateString("float16"));
+    ADD(root, "text_path", cJSON_CreateString(m->text_path));
+    ADD(root, "id_path", cJSON_CreateString(m->id_path));
+    cJSON *inputs = cJSON_CreateArray();
+    ADD(root, "inputs", inputs);
+    for (size_t i = 0; ok && i < m->n_inputs; i++) {
+        cJSON *in = cJSON_CreateObject();
+        ok = ok && cJSON_AddItemToArray(inputs, in);
+        ADD(in, "path", cJSON_CreateString(m->inputs[i].path));
+        ADD(in, "format", cJSON_CreateString(m->inputs[i].format));
+    }
+    cJSON *shards = cJSON_CreateArray();
+    ADD(root, "shards", shards);
+    for (size_t i = 0; ok && i < m->n_shards; i++) {
+        const ep_shard_info *s = &m->shards[i];
+        cJSON *o = cJSON_CreateObject();
+        ok = ok && cJSON_AddItemToArray(shards, o);
+        ADD(o, "file", cJSON_CreateString(s->name));
+        ADD(o, "ids_file", cJSON_CreateString(s->ids_name));
+        ADD(o, "rows", exact_uint(s->rows));
+        ADD(o, "first_row", exact_uint(s->first_row));
+        ADD(o, "bytes", exact_uint(s->bytes));
+        ADD(o, "sha256", cJSON_CreateString(s->sha256));
+        ADD(o, "ids_sha256", cJSON_CreateString(s->ids_sha256));
+    }
+    cJSON *counts = cJSON_CreateObject();
+    ADD(root, "counts", counts);
+    if (ok) {
+        ADD(counts, "read", exact_uint(m->records_read));
+        ADD(counts, "embedded", exact_uint(m->records_embedded));
+        ADD(counts, "rejected", exact_uint(m->records_rejected));
+    }
+    ADD(root, "complete", cJSON_CreateBool(m->complete));
+    ADD(root, "errors_file", cJSON_CreateString(ERRORS_FILE));
+#undef ADD
+    /* cJSON_AddItemTo* fails (and does not take ownership) only for a NULL
+     * item, i.e. after a failed allocation; those items were never created. */
+    if (!ok) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+ep_status ep_manifest_write(const char *dir, const ep_manifest *m, ep_error *err) {
+    if (!dir || !m) return ep_error_set(err, EP_ERR_USAGE, "ep_manifest_write: NULL folder or manifest");
+    ep_status st = check_for_write(m, err);
+    if (st != EP_OK) return st;
+    cJSON *root = build_json(m);
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) return ep_error_set(err, EP_ERR_NOMEM, "out of memory writing %s/%s", dir, MANIFEST_NAME);
+    ep_atomic_file f;
+    st = ep_atomic_file_open(&f, dir, MANIFEST_NAME, err);
+    if (st == EP_OK) st = ep_atomic_file_write(&f, text, strlen(text), err);
+    if (st == EP_OK) st = ep_atomic_file_write(&f, "\n", 1, err);
+    if (st == EP_OK) st = ep_atomic_file_commit(&f, NULL, err);
+    else ep_atomic_file_abort(&f);
+    cJSON_free(text);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading */
+
+typedef struct reader {
+    const char *path;
+    ep_error *err;
+} reader;
+
+static ep_status field_error(reader *r, const char *prefix, const char *key, const char *what) {
+    return ep_error_set(r->err, EP_ERR_FORMAT, "%s: field \"%s%s\" %s", r->path, prefix, key, what);
+}
+
+/* The member key of obj, which must appear exactly once. */
+static ep_status member(reader *r, const cJSON *obj, const char *prefix, const char *key, const cJSON **out) {
+    *out = NULL;
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        if (c->string && strcmp(c->string, key) == 0) {
+            if (*out) return field_error(r, prefix, key, "appears twice");
+            *out = c;
+        }
+    }
+    if (!*out) return field_error(r, prefix, key, "is missing");
+    return EP_OK;
+}
+
+static ep_status get_string(reader *r, const cJSON *obj, const char *prefix, const char *key, char *dst, size_t cap) {
+    const cJSON *v;
+    ep_status st = member(r, obj, prefix, key, &v);
+    if (st != EP_OK) return st;
+    if (!cJSON_IsString(v)) return field_error(r, prefix, key, "must be a string");
+    if (strlen(v->valuestring) >= cap) {
+        char what[64];
+        snprintf(what, sizeof what, "is longer than %zu bytes", cap - 1);
+        return field_error(r, prefix, key, what);
+    }
+    memcpy(dst, v->valuestring, strlen(v->valuestring) + 1);
+    return EP_OK;
+}
+
+static ep_status get_uint(reader *r, const cJSON *obj, const char *prefix, const char *key, uint64_t min,
+                          uint64_t max, uint64_t *out) {
+    const cJSON *v;
+    ep_status st = member(r, obj, prefix, key, &v);
+    if (st != EP_OK) return st;
+    double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if (!cJSON_IsNumber(v) || d != floor(d) || d < (double)min || d > (double)max) {
+        char what[96];
+        snprintf(what, sizeof what, "must be an integer in %" PRIu64 "..%" PRIu64, min, max);
+        return field_error(r, prefix, key, what);
+    }
+    *out = (uint64_t)d;
+    return EP_OK;
+}
+
+static ep_status get_bool(reader *r, const cJSON *obj, const char *prefix, const char *key, bool *out) {
+    const cJSON *v;
+    ep_status st = member(r, obj, prefix, key, &v);
+    if (st != EP_OK) return st;
+    if (!cJSON_IsBool(v)) return field_error(r, prefix, key, "must be true or false");
+    *out = cJSON_IsTrue(v);
+    return EP_OK;
+}
+
+static ep_status get_typed(reader *r, const cJSON *obj, const char *prefix, const char *key, bool array,
+                           const cJSON **out) {
+    ep_status st = member(r, obj, prefix, key, out);
+    if (st != EP_OK) return st;
+    if (array ? !cJSON_IsArray(*out) : !cJSON_IsObject(*out))
+        return field_error(r, prefix, key, array ? "must be an array" : "must be an object");
+    return EP_OK;
+}
+
+static ep_status get_sha(reader *r, const cJSON *obj, const char *prefix, const char *key, char dst[65]) {
+    char tmp[128];
+    ep_status st = get_string(r, obj, prefix, key, tmp, sizeof tmp);
+    if (st != EP_OK) return st;
+    if (!ep_sha256_is_hex(tmp)) return field_error(r, prefix, key, "must be 64 lowercase hex digits");
+    memcpy(dst, tmp, 65);
+    return EP_OK;
+}
+
+static ep_status read_model(reader *r, const cJSON *root, ep_manifest *m) {
+    const cJSON *model;
+    uint64_t v;
+    ep_status st = get_typed(r, root, "", "model", false, &model);
+    if (!st) st = get_string(r, model, "model.", "name", m->model_name, sizeof m->model_name);
+    if (!st) st = get_sha(r, model, "model.", "sha256", m->model_sha256);
+    if (!st) st = get_uint(r, model, "model.", "dim", 1, INT32_MAX, &v);
+    if (!st) m->dim = (int)v;
+    if (!st) st = get_string(r, model, "model.", "pooling", m->pooling, sizeof m->pooling);
+    if (!st && strcmp(m->pooling, "mean") != 0 && strcmp(m->pooling, "cls") != 0)
+        st = field_error(r, "model.", "pooling", "must be \"mean\" or \"cls\"");
+    if (!st) st = get_bool(r, model, "model.", "normalized", &m->normalized);
+    if (!st) st = get_uint(r, model, "model.", "max_seq_length", 1, INT32_MAX, &v);
+    if (!st) m->max_seq_length = (int)v;
+    return st;
+}
+
+static ep_status read_inputs(reader *r, const cJSON *root, ep_manifest *m) {
+    const cJSON *inputs;
+    ep_status st = get_typed(r, root, "", "inputs", true, &inputs);
+    if (st) return st;
+    size_t n = (size_t)cJSON_GetArraySize(inputs);
+    m->inputs = calloc(n ? n : 1, sizeof *m->inputs);
+    if (!m->inputs) return ep_error_set(r->err, EP_ERR_NOMEM, "out of memory reading %s", r->path);
+    size_t i = 0;
+    for (const cJSON *in = inputs->child; in; in = in->next, i++) {
+        char prefix[48];
+        snprintf(prefix, sizeof prefix, "inputs[%zu]", i);
+        if (!cJSON_IsObject(in)) return field_error(r, prefix, "", "must be an object");
+        strcat(prefix, ".");
+        const cJSON *path;
+        st = member(r, in, prefix, "path", &path);
+        if (st) return st;
+        if (!cJSON_IsString(path)) return field_error(r, prefix, "path", "must be a string");
+        m->inputs[i].path = strdup(path->valuestring);
+        m->n_inputs = i + 1;
+        if (!m->inputs[i].path) return ep_error_set(r->err, EP_ERR_NOMEM, "out of memory reading %s", r->path);
+        st = get_string(r, in, prefix, "format", m->inputs[i].format, sizeof m->inputs[i].format);
+        if (st) return st;
+    }
+    return EP_OK;
+}
+
+static ep_status read_shards(reader *r, const cJSON *root, ep_manifest *m) {
+    const cJSON *shards;
+    ep_status st = get_typed(r, root, "", "shards", true, &shards);
+    if (st) return st;
+    size_t n = (size_t)cJSON_GetArraySize(shards);
+    m->shards = calloc(n ? n : 1, sizeof *m->shards);
+    if (!m->shards) return ep_error_set(r->err, EP_ERR_NOMEM, "out of memory reading %s", r->path);
+    size_t i = 0;
+    for (const cJSON *o = shards->child; o; o = o->next, i++) {
+        ep_shard_info *s = &m->shards[i];
+        char prefix[48];
+        snprintf(prefix, sizeof prefix, "shards[%zu]", i);
+        if (!cJSON_IsObject(o)) return field_error(r, prefix, "", "must be an object");
+        strcat(prefix, ".");
+        st = get_string(r, o, prefix, "file", s->name, sizeof s->name);
+        if (!st) st = get_string(r, o, prefix, "ids_file", s->ids_name, sizeof s->ids_name);
+        if (!st && shard_number(s->name, s->ids_name) < 0)
+            st = field_error(r, prefix, "file",
+                             "must be shard-NNNNN.npy.zst with ids_file shard-NNNNN.ids.ndjson.zst (same number)");
+        if (!st) st = get_uint(r, o, prefix, "rows", 1, MAX_EXACT_INT, &s->rows);
+        if (!st) st = get_uint(r, o, prefix, "first_row", 0, MAX_EXACT_INT, &s->first_row);
+        if (!st) st = get_uint(r, o, prefix, "bytes", 1, MAX_EXACT_INT, &s->bytes);
+        if (!st) st = get_sha(r, o, prefix, "sha256", s->sha256);
+        if (!st) st = get_sha(r, o, prefix, "ids_sha256", s->ids_sha256);
+        if (st) return st;
+        m->n_shards = i + 1;
+    }
+    return EP_OK;
+}
+
+static ep_status read_root(reader *r, const cJSON *root, ep_manifest *m) {
+    char text[64];
+    uint64_t v;
+    if (!cJSON_IsObject(root)) return ep_error_set(r->err, EP_ERR_FORMAT, "%s: not a JSON object", r->path);
+    ep_status st = get_string(r, root, "", "format", text, sizeof text);
+    if (!st && strcmp(text, FORMAT_NAME) != 0)
+        st = field_error(r, "", "format", "must be \"" FORMAT_NAME "\" (is this an embedpipe output folder?)");
+    if (!st) st = get_uint(r, root, "", "format_version", 0, MAX_EXACT_INT, &v);
+    if (!st && v != FORMAT_VERSION)
+        st = ep_error_set(r->err, EP_ERR_FORMAT, "%s: field \"format_version\" is %" PRIu64 "; this embedpipe reads "
+                          "version %d (was the folder written by a newer embedpipe?)", r->path, v, FORMAT_VERSION);
+    const cJSON *tool, *counts;
+    if (!st) st = get_typed(r, root, "", "tool", false, &tool);
+    if (!st) st = get_string(r, tool, "tool.", "name", text, sizeof text);
+    if (!st && strcmp(text, "embedpipe") != 0) st = field_error(r, "tool.", "name", "must be \"embedpipe\"");
+    if (!st) st = get_string(r, tool, "tool.", "version", m->tool_version, sizeof m->tool_version);
+    if (!st) st = read_model(r, root, m);
+    if (!st) st = get_string(r, root, "", "dtype", m->dtype, sizeof m->dtype);
+    if (!st && strcmp(m->dtype, "float16") != 0) st = field_error(r, "", "dtype", "must be \"float16\"");
+    if (!st) st = get_string(r, root, "", "text_path", m->text_path, sizeof m->text_path);
+    if (!st) st = get_string(r, root, "", "id_path", m->id_path, sizeof m->id_path);
+    if (!st) st = read_inputs(r, root, m);
+    if (!st) st = read_shards(r, root, m);
+    if (!st) st = get_typed(r, root, "", "counts", false, &counts);
+    if (!st) st = get_uint(r, counts, "counts.", "read", 0, MAX_EXACT_INT, &m->records_read);
+    if (!st) st = get_uint(r, counts, "counts.", "embedded", 0, MAX_EXACT_INT, &m->records_embedded);
+    if (!st) st = get_uint(r, counts, "counts.", "rejected", 0, MAX_EXACT_INT, &m->records_rejected);
+    if (!st) st = get_bool(r, root, "", "complete", &m->complete);
+    if (!st) st = get_string(r, root, "", "errors_file", text, sizeof text);
+    if (!st && strcmp(text, ERRORS_FILE) != 0) st = field_error(r, "", "errors_file", "must be \"" ERRORS_FILE "\"");
+    return st;
+}
+
+static ep_status read_text_file(const char *path, char **out, size_t *len, ep_error *err) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ep_error_set(err, EP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 14, n = 0;
+    char *buf = malloc(cap);
+    ep_status st = EP_OK;
+    for (;;) {
+        if (!buf) {
+            st = ep_error_set(err, EP_ERR_NOMEM, "out of memory reading %s", path);
+            break;
+        }
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        char *grown = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+        if (!grown) free(buf);
+        buf = grown;
+        cap *= 2;
+    }
+    if (st == EP_OK && ferror(f)) st = ep_error_set(err, EP_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    fclose(f);
+    if (st != EP_OK) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
+    *len = n;
+    return EP_OK;
+}
+
+ep_status ep_manifest_read(const char *dir, ep_manifest **out, ep_error *err) {
+    *out = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_NAME);
+    char *text;
+    size_t len = 0;
+    ep_status st = read_text_file(path, &text, &len, err);
+    if (st != EP_OK) return st;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root) {
+        size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0, line = 1;
+        for (size_t i = 0; i < at; i++) line += text[i] == '\n';
+        free(text);
+        return ep_error_set(err, EP_ERR_FORMAT, "%s: not valid JSON (near line %zu)", path, line);
+    }
+    while (end < text + len && (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r')) end++;
+    bool trailing = end != text + len;
+    free(text);
+    if (trailing) {
+        cJSON_Delete(root);
+        return ep_error_set(err, EP_ERR_FORMAT, "%s: text after the JSON object", path);
+    }
+    ep_manifest *m = calloc(1, sizeof *m);
+    if (!m) {
+        cJSON_Delete(root);
+        return ep_error_set(err, EP_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    reader r = {path, err};
+    st = read_root(&r, root, m);
+    cJSON_Delete(root);
+    if (st != EP_OK) {
+        ep_manifest_free(m);
+        return st;
+    }
+    *out = m;
+    return EP_OK;
+}
+
+void ep_manifest_free(ep_manifest *m) {
+    if (!m) return;
+    for (size_t i = 0; i < m->n_inputs; i++) free(m->inputs[i].path);
+    free(m->inputs);
+    free(m->shards);
+    free(m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Verifying a folder */
+
+static ep_status check_file(const char *dir, const char *name, const char *want_sha, uint64_t want_bytes,
+                            ep_error *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return ep_error_set(err, EP_ERR_IO, "%s is missing (manifest.json lists it): %s", path, strerror(errno));
+    if (want_bytes && (uint64_t)st.st_size != want_bytes)
+        return ep_error_set(err, EP_ERR_MISMATCH, "%s is %" PRIu64 " bytes but manifest.json says %" PRIu64
+                            " (truncated or replaced?)", path, (uint64_t)st.st_size, want_bytes);
+    char sha[65];
+    ep_status s = ep_sha256_file(path, sha, err);
+    if (s != EP_OK) return s;
+    if (strcmp(sha, want_sha) != 0)
+        return ep_error_set(err, EP_ERR_MISMATCH, "%s: SHA-256 %s does not match manifest.json (%s): the file was "
+                            "changed or corrupted after it was written", path, sha, want_sha);
+    return EP_OK;
+}
+
+static ep_status verify_shard(const char *dir, const ep_manifest *m, const ep_shard_info *s, ep_error *err) {
+    ep_status st = check_file(dir, s->name, s->sha256, s->bytes, err);
+    if (st != EP_OK) return st;
+    st = check_file(dir, s->ids_name, s->ids_sha256, 0, err);
+    if (st != EP_OK) return st;
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, s->name);
+    uint16_t *rows;
+    size_t n_rows;
+    int dim;
+    st = ep_shard_read(path, &rows, &n_rows, &dim, err);
+    if (st != EP_OK) return st;
+    free(rows);
+    if (dim != m->dim || n_rows != s->rows)
+        return ep_error_set(err, EP_ERR_MISMATCH, "%s holds %zu rows of width %d but manifest.json says %" PRIu64
+                            " rows of width %d", path, n_rows, dim, s->rows, m->dim);
+
+    snprintf(path, sizeof path, "%s/%s", dir, s->ids_name);
+    ep_row_meta *meta;
+    st = ep_shard_read_ids(path, &meta, &n_rows, err);
+    if (st != EP_OK) return st;
+    ep_shard_ids_free(meta, n_rows);
+    if (n_rows != s->rows)
+        return ep_error_set(err, EP_ERR_MISMATCH, "%s has %zu lines but manifest.json says %" PRIu64 " rows", path,
+                            n_rows, s->rows);
+    return EP_OK;
+}
+
+ep_status ep_output_verify(const char *dir, ep_error *err) {
+    ep_manifest *m;
+    ep_status st = ep_manifest_read(dir, &m, err);
+    if (st != EP_OK) return st;
+    uint64_t next_row = 0;
+    long long last_number = -1;
+    for (size_t i = 0; i < m->n_shards && st == EP_OK; i++) {
+        const ep_shard_info *s = &m->shards[i];
+        long long number = shard_number(s->name, s->ids_name);
+        if (number <= last_number) {
+            st = ep_error_set(err, EP_ERR_MISMATCH, "%s/manifest.json: shards[%zu] (%s) is out of order or repeated",
+                              dir, i, s->name);
+        } else if (s->first_row != next_row) {
+            st = ep_error_set(err, EP_ERR_MISMATCH, "%s/manifest.json: shards[%zu] (%s) starts at row %" PRIu64
+                              " but the shards before it end at row %" PRIu64, dir, i, s->name, s->first_row,
+                              next_row);
+        } else {
+            st = verify_shard(dir, m, s, err);
+        }
+        last_number = number;
+        next_row += s->rows;
+    }
+    if (st == EP_OK && next_row != m->records_embedded)
+        st = ep_error_set(err, EP_ERR_MISMATCH, "%s/manifest.json: the shards hold %" PRIu64 " rows but "
+                          "counts.embedded is %" PRIu64, dir, next_row, m->records_embedded);
+    ep_manifest_free(m);
+    return st;
+}

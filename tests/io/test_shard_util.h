@@ -1,0 +1,102 @@
+/*
+ * test_shard_util.h - helpers shared by the shard, manifest and verify tests:
+ * a scratch folder, a deterministic random stream, whole-file read/write and
+ * zstd framing of hand-made content.
+ */
+#ifndef EP_TEST_SHARD_UTIL_H
+#define EP_TEST_SHARD_UTIL_H
+
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+/* xorshift64*: reproducible data without typing any in. */
+static inline uint64_t ts_rand(uint64_t *state) {
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+static int ts_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Removes a folder tree (best effort). */
+static inline void ts_rm_rf(const char *dir) { nftw(dir, ts_rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* Creates a fresh scratch folder under $TMPDIR (or /tmp) into buf. @return buf, or NULL. */
+static inline char *ts_mkdtemp(char *buf, size_t cap, const char *tag) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, cap, "%s/ep-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+    return mkdtemp(buf);
+}
+
+/* @return a malloc'd copy of the file (length in *len), or NULL. */
+static inline uint8_t *ts_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static inline int ts_write_file(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t n = fwrite(data, 1, len, f);
+    return (fclose(f) == 0 && n == len) ? 0 : -1;
+}
+
+/* Writes data as one zstd frame (content size in the header, checksum when
+ * asked) to path. @return 0 on success. */
+static inline int ts_write_zst(const char *path, const void *data, size_t len, int checksum) {
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, checksum);
+    size_t cap = ZSTD_compressBound(len);
+    void *out = malloc(cap);
+    size_t n = ZSTD_compress2(c, out, cap, data, len);
+    ZSTD_freeCCtx(c);
+    int rc = ZSTD_isError(n) ? -1 : ts_write_file(path, out, n);
+    free(out);
+    return rc;
+}
+
+/* @return a malloc'd copy of the decompressed single frame in path, or NULL. */
+static inline uint8_t *ts_read_zst(const char *path, size_t *len) {
+    size_t n;
+    uint8_t *raw = ts_read_file(path, &n);
+    if (!raw) return NULL;
+    unsigned long long size = ZSTD_getFrameContentSize(raw, n);
+    uint8_t *out = NULL;
+    if (size != ZSTD_CONTENTSIZE_ERROR && size != ZSTD_CONTENTSIZE_UNKNOWN) {
+        out = malloc(size ? size : 1);
+        size_t got = ZSTD_decompress(out, size, raw, n);
+        if (ZSTD_isError(got) || got != size) {
+            free(out);
+            out = NULL;
+        }
+        *len = (size_t)size;
+    }
+    free(raw);
+    return out;
+}
+
+#endif /* EP_TEST_SHARD_UTIL_H */
