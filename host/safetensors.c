@@ -153,12 +153,10 @@ static ep_status parse_tensor(const ep_safetensors *st, const cJSON *entry, cons
                             name, ndim, EP_SAFETENSORS_MAX_DIMS);
     t->ndim = ndim;
 
-    /* The element count is bounded by the data region, so any product past it is already wrong;
-     * checking against that bound before each multiplication also rules out overflow. */
+    /* Overflow-checked: a header can claim any shape; the span check below then bounds it by the file. */
     size_t esize = ep_dtype_size(t->dtype);
-    uint64_t max_numel = data_size / esize;
     uint64_t numel = 1;
-    bool too_big = false;
+    bool overflow = false, empty = false;
     int d = 0;
     for (const cJSON *dim = shape->child; dim; dim = dim->next, d++) {
         uint64_t v;
@@ -166,20 +164,14 @@ static ep_status parse_tensor(const ep_safetensors *st, const cJSON *entry, cons
             return ep_error_set(err, EP_ERR_FORMAT, "%s: tensor '%s': shape[%d] is not a non-negative integer",
                                 st->label, name, d);
         t->shape[d] = (int64_t)v;
-        if (v == 0) {
-            numel = 0;
-        } else if (!too_big && numel != 0) {
-            if (numel > max_numel / v) too_big = true;
-            else numel *= v;
-        }
+        if (v == 0) empty = true;
+        else if (!overflow && numel > UINT64_MAX / esize / v) overflow = true;
+        else numel *= v;
     }
-    if (too_big && numel != 0)
-        return ep_error_set(err, EP_ERR_FORMAT,
-                            "%s: tensor '%s': its shape needs more bytes than the whole data region (%llu bytes)",
-                            st->label, name, (unsigned long long)data_size);
-    t->numel = (int64_t)numel;
-    t->nbytes = (size_t)(numel * esize);
-
+    if (empty) numel = 0; /* any zero dimension makes the tensor empty, however large the others */
+    else if (overflow)
+        return ep_error_set(err, EP_ERR_FORMAT, "%s: tensor '%s': the shape's byte size overflows 64 bits", st->label,
+                            name);
     uint64_t begin, end;
     if (!cJSON_IsArray(offsets) || cJSON_GetArraySize(offsets) != 2 || !json_uint(offsets->child, &begin) ||
         !json_uint(offsets->child->next, &end))
@@ -192,7 +184,7 @@ static ep_status parse_tensor(const ep_safetensors *st, const cJSON *entry, cons
                             "the file is truncated or its header is corrupt",
                             st->label, name, (unsigned long long)begin, (unsigned long long)end,
                             (unsigned long long)data_size);
-    if (end - begin != t->nbytes) {
+    if (end - begin != numel * esize) {
         char dims[160] = "";
         size_t len = 0;
         for (int i = 0; i < t->ndim && len < sizeof dims - 24; i++)
@@ -200,8 +192,10 @@ static ep_status parse_tensor(const ep_safetensors *st, const cJSON *entry, cons
         return ep_error_set(err, EP_ERR_FORMAT,
                             "%s: tensor '%s': data_offsets span %llu bytes but %s[%s] needs %llu bytes", st->label,
                             name, (unsigned long long)(end - begin), ep_dtype_name(t->dtype), dims,
-                            (unsigned long long)t->nbytes);
+                            (unsigned long long)(numel * esize));
     }
+    t->numel = (int64_t)numel;
+    t->nbytes = (size_t)(numel * esize);
     t->offset = begin;
     t->data = data + begin;
     return EP_OK;
@@ -365,10 +359,14 @@ ep_status ep_safetensors_open(const char *path, ep_safetensors **out, ep_error *
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return ep_error_set(err, EP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
         int e = errno;
         close(fd);
-        return ep_error_set(err, EP_ERR_IO, "%s: not a regular file%s%s", path, e ? ": " : "", e ? strerror(e) : "");
+        return ep_error_set(err, EP_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return ep_error_set(err, EP_ERR_IO, "%s: not a regular file", path);
     }
     if ((uint64_t)sb.st_size > SIZE_MAX) {
         close(fd);
