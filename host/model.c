@@ -276,6 +276,10 @@ fail:
     return s;
 }
 
+ep_status ep_model_load_config(const char *dir, ep_model_config *config, ep_error *err) {
+    return ep_model_config_load(dir, config, err);
+}
+
 void ep_model_free(ep_model *model) {
     if (!model) return;
     free(model->storage);

@@ -89,13 +89,8 @@ const char *ep_dtype_name(ep_dtype dtype);
 /* @return the size of one element in bytes, or 0 when out of range. */
 size_t ep_dtype_size(ep_dtype dtype);
 
-/* Exact conversions of IEEE binary16 and bfloat16 bit patterns to float
- * (subnormals, infinities and NaNs included).
- * @return the float value. */
-float ep_f16_to_f32(uint16_t bits);
-float ep_bf16_to_f32(uint16_t bits);
-
-/* Converts n elements of F32, F16 or BF16 little-endian data (any alignment) to float.
+/* Converts the tensor's F32, F16 or BF16 little-endian data (any alignment) to float, exactly
+ * (subnormals, infinities and NaNs included). dst holds t->numel floats.
  * @return EP_OK, or EP_ERR_FORMAT when dtype is not one of those three. */
 ep_status ep_tensor_to_f32(const ep_tensor_view *t, float *dst, ep_error *err);
 

@@ -7,6 +7,7 @@
 #include "safetensors.h"
 #include "model_test_util.h"
 
+#include <stdbool.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -223,30 +224,47 @@ static void test_files(void) {
 }
 
 static void test_conversions(void) {
+    /* All 65,536 patterns, at an odd address: F16 against _Float16 and the definition, BF16 against its
+     * definition. */
+    uint8_t *raw = malloc(2 * 65536 + 1);
+    float *got = malloc(sizeof(float) * 65536);
+    for (uint32_t h = 0; h < 65536; h++) {
+        raw[1 + 2 * h] = (uint8_t)(h & 0xff);
+        raw[2 + 2 * h] = (uint8_t)(h >> 8);
+    }
+    ep_tensor_view all = {.name = "all", .dtype = EP_DTYPE_F16, .ndim = 1, .shape = {65536}, .numel = 65536,
+                          .data = raw + 1, .nbytes = 2 * 65536};
+    ep_error err = {0};
+    CHECK_OK(ep_tensor_to_f32(&all, got, &err), &err);
     long bad16 = 0, badbf = 0;
     for (uint32_t h = 0; h < 65536; h++) {
-        float got = ep_f16_to_f32((uint16_t)h), want = mt_half((uint16_t)h);
+        float want = mt_half((uint16_t)h);
+        bool same = isnan(want) ? isnan(got[h]) : memcmp(&got[h], &want, 4) == 0;
 #ifdef __FLT16_MAX__
         _Float16 hf;
-        memcpy(&hf, &(uint16_t){(uint16_t)h}, 2);
+        uint16_t bits = (uint16_t)h;
+        memcpy(&hf, &bits, 2);
         float want2 = (float)hf;
-        if (!(isnan(got) && isnan(want2)) && memcmp(&got, &want2, 4) != 0) bad16++;
+        same = same && (isnan(want2) ? isnan(got[h]) : memcmp(&got[h], &want2, 4) == 0);
 #endif
-        if (isnan(want) ? !isnan(got) : memcmp(&got, &want, 4) != 0) {
-            if (bad16++ < 3) fprintf(stderr, "f16 %04x: got %g want %g\n", h, got, want);
-        }
-        float bg = ep_bf16_to_f32((uint16_t)h), bw = mt_bfloat((uint16_t)h);
-        if (memcmp(&bg, &bw, 4) != 0) badbf++;
+        if (!same && bad16++ < 3) fprintf(stderr, "F16 %04x: got %.9g want %.9g\n", h, got[h], want);
+    }
+    all.dtype = EP_DTYPE_BF16;
+    CHECK_OK(ep_tensor_to_f32(&all, got, &err), &err);
+    for (uint32_t h = 0; h < 65536; h++) {
+        float want = mt_bfloat((uint16_t)h);
+        if (memcmp(&got[h], &want, 4) != 0 && badbf++ < 3) fprintf(stderr, "BF16 %04x: got %.9g\n", h, got[h]);
     }
     CHECKF(bad16 == 0, "%ld F16 patterns convert wrongly", bad16);
     CHECKF(badbf == 0, "%ld BF16 patterns convert wrongly", badbf);
+    free(raw);
+    free(got);
 
     /* Unaligned source data converts the same. */
-    uint8_t raw[1 + 8] = {0, 0x00, 0x3c, 0x00, 0xc0, 0x80, 0x3f, 0x01, 0x00};
+    uint8_t small[1 + 8] = {0, 0x00, 0x3c, 0x00, 0xc0, 0x80, 0x3f, 0x01, 0x00};
     ep_tensor_view t = {.name = "u", .dtype = EP_DTYPE_F16, .ndim = 1, .shape = {4}, .numel = 4,
-                        .data = raw + 1, .nbytes = 8};
+                        .data = small + 1, .nbytes = 8};
     float v[4];
-    ep_error err = {0};
     CHECK_OK(ep_tensor_to_f32(&t, v, &err), &err);
     CHECK(v[0] == 1.0f && v[1] == -2.0f && v[2] == mt_half(0x3f80) && v[3] == mt_half(0x0001));
     t.dtype = EP_DTYPE_BF16;
