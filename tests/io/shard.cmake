@@ -1,7 +1,22 @@
-# Tests of the output side: SHA-256, shard writer/reader, ids files, manifest, verify.
+# Tests of the output side: SHA-256, shard writer/reader, ids files, manifest, verify,
+# loading shards from Python, and a fuzz target for everything that reads them back.
 if(NOT DEFINED EP_PYTHON)
   set(EP_PYTHON python3 CACHE STRING "Python with numpy and zstandard, for the round-trip test")
 endif()
 
-ep_add_test(NAME test_sha256 SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_sha256.c LABELS io shard)
-ep_add_test(NAME test_shard_roundtrip SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_shard_roundtrip.c LABELS io shard)
+foreach(t test_sha256 test_shard_roundtrip test_shard_ids test_shard_corrupt test_manifest test_manifest_verify)
+  ep_add_test(NAME ${t} SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c LABELS io shard)
+endforeach()
+
+# The C side of the Python round trip: writes shards, a manifest and what it wrote.
+add_executable(test_numpy_roundtrip_helper ${CMAKE_CURRENT_SOURCE_DIR}/test_numpy_roundtrip_helper.c)
+target_compile_options(test_numpy_roundtrip_helper PRIVATE ${EP_WARNINGS})
+target_link_libraries(test_numpy_roundtrip_helper PRIVATE embedpipe)
+ep_add_script_test(NAME test_numpy_roundtrip
+  COMMAND ${EP_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_numpy_roundtrip.py
+          $<TARGET_FILE:test_numpy_roundtrip_helper> ${CMAKE_CURRENT_BINARY_DIR}/numpy_roundtrip
+  LABELS io shard python)
+
+# The fuzz target, run deterministically: seeded mutations of a real output folder.
+ep_add_test(NAME fuzz_shard SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_shard.c LABELS io shard fuzz)
+target_compile_definitions(fuzz_shard PRIVATE EP_FUZZ_OWN_MAIN)

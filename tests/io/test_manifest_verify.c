@@ -1,0 +1,244 @@
+/* test_manifest_verify.c - ep_output_verify passes on a folder the writer and
+ * manifest made, and names the first problem in a damaged one: a flipped
+ * byte, a truncated shard, a missing shard or ids file, a shard whose
+ * checksums were "fixed" in the manifest but whose zstd frame is corrupt,
+ * rows that do not add up, a gap in first_row. */
+#include "manifest.h"
+#include "sha256.h"
+#include "shard.h"
+#include "test_shard_util.h"
+#include "test_util.h"
+
+#include <unistd.h>
+
+#define DIM 16
+#define ROWS 23
+#define PER_SHARD 8 /* shards of 8, 8, 7 */
+
+static char g_root[512];
+
+/* Writes a complete output folder into dir. @return 0 on success. */
+static int make_folder(const char *dir) {
+    ts_rm_rf(dir);
+    if (mkdir(dir, 0755) != 0) return -1;
+    ep_error err = {0};
+    ep_shard_writer *w = NULL;
+    ep_shard_writer_options opt = {.dir = dir, .dim = DIM, .rows_per_shard = PER_SHARD};
+    if (ep_shard_writer_open(&opt, &w, &err) != EP_OK) return -1;
+    uint16_t rows[ROWS * DIM];
+    ep_row_meta meta[ROWS];
+    char ids[ROWS][16];
+    uint64_t rng = 3;
+    for (int i = 0; i < ROWS * DIM; i++) rows[i] = (uint16_t)ts_rand(&rng);
+    for (int i = 0; i < ROWS; i++) {
+        snprintf(ids[i], sizeof ids[i], "%d", 1000 + i);
+        meta[i] = (ep_row_meta){.id = ids[i], .line = (uint64_t)i + 1, .n_tokens = 5, .text_hash = ts_rand(&rng)};
+    }
+    ep_status st = ep_shard_writer_append(w, rows, meta, ROWS, &err);
+    if (st == EP_OK) st = ep_shard_writer_flush(w, &err);
+    ep_manifest m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.tool_version, sizeof m.tool_version, "%s", EP_VERSION_STRING);
+    snprintf(m.model_name, sizeof m.model_name, "test-model");
+    ep_sha256_hex("weights", 7, m.model_sha256);
+    m.dim = DIM;
+    snprintf(m.pooling, sizeof m.pooling, "mean");
+    m.max_seq_length = 128;
+    ep_manifest_input input = {.path = "in.ndjson", .format = "ndjson"};
+    m.inputs = &input;
+    m.n_inputs = 1;
+    ep_shard_info shards[8];
+    m.n_shards = ep_shard_writer_count(w);
+    for (size_t i = 0; i < m.n_shards && i < 8; i++) shards[i] = *ep_shard_writer_info(w, i);
+    m.shards = shards;
+    m.records_read = ROWS + 2;
+    m.records_embedded = ROWS;
+    m.records_rejected = 2;
+    m.complete = true;
+    if (st == EP_OK) st = ep_manifest_write(dir, &m, &err);
+    ep_shard_writer_free(w);
+    if (st != EP_OK) fprintf(stderr, "make_folder: %s\n", err.message);
+    return st == EP_OK && m.n_shards == 3 ? 0 : -1;
+}
+
+static void file_path(char *out, size_t cap, const char *dir, const char *name) {
+    snprintf(out, cap, "%s/%s", dir, name);
+}
+
+/* Runs ep_output_verify and checks the status and that the message holds each needle. */
+static void expect(const char *dir, const char *what, ep_status want, const char *needle1, const char *needle2) {
+    ep_error err = {0};
+    ep_status st = ep_output_verify(dir, &err);
+    CHECKF(st == want, "%s: status %d (%s), expected %d", what, (int)st, err.message, (int)want);
+    if (needle1) CHECKF(strstr(err.message, needle1) != NULL, "%s: message lacks \"%s\": %s", what, needle1, err.message);
+    if (needle2) CHECKF(strstr(err.message, needle2) != NULL, "%s: message lacks \"%s\": %s", what, needle2, err.message);
+    if (getenv("EP_TEST_VERBOSE")) printf("%-28s -> %s\n", what, st ? err.message : "ok");
+}
+
+/* Rewrites manifest.json through a text substitution (first occurrence). */
+static void edit_manifest(const char *dir, const char *from, const char *to) {
+    char path[1024];
+    file_path(path, sizeof path, dir, "manifest.json");
+    size_t len;
+    char *text = (char *)ts_read_file(path, &len);
+    CHECK(text != NULL);
+    if (!text) return;
+    text = realloc(text, len + 1);
+    text[len] = '\0';
+    char *at = strstr(text, from);
+    CHECKF(at != NULL, "test bug: \"%s\" not in the manifest", from);
+    if (at) {
+        FILE *f = fopen(path, "wb");
+        fwrite(text, 1, (size_t)(at - text), f);
+        fputs(to, f);
+        fputs(at + strlen(from), f);
+        fclose(f);
+    }
+    free(text);
+}
+
+/* The value of "key": "..." in the nth shard object of manifest.json (as text). */
+static void manifest_string(const char *dir, int shard, const char *key, char *out, size_t cap) {
+    ep_manifest *m = NULL;
+    ep_error err = {0};
+    out[0] = '\0';
+    if (ep_manifest_read(dir, &m, &err) != EP_OK) return;
+    if (strcmp(key, "sha256") == 0) snprintf(out, cap, "%s", m->shards[shard].sha256);
+    if (strcmp(key, "bytes") == 0) snprintf(out, cap, "%llu", (unsigned long long)m->shards[shard].bytes);
+    ep_manifest_free(m);
+}
+
+int main(void) {
+    if (!ts_mkdtemp(g_root, sizeof g_root, "verify")) {
+        fprintf(stderr, "cannot create a scratch folder\n");
+        return 1;
+    }
+    char dir[600], path[1024];
+    snprintf(dir, sizeof dir, "%s/out", g_root);
+
+    CHECK(make_folder(dir) == 0);
+    expect(dir, "good folder", EP_OK, NULL, NULL);
+
+    /* One flipped byte in the middle shard: the SHA-256 names it. */
+    CHECK(make_folder(dir) == 0);
+    file_path(path, sizeof path, dir, "shard-00001.npy.zst");
+    size_t len;
+    uint8_t *data = ts_read_file(path, &len);
+    CHECK(data != NULL);
+    if (data) {
+        data[len / 2] ^= 0x01;
+        CHECK(ts_write_file(path, data, len) == 0);
+        free(data);
+    }
+    expect(dir, "flipped byte", EP_ERR_MISMATCH, "shard-00001.npy.zst", "SHA-256");
+    /* Every single-bit flip anywhere in a shard is caught (the zstd checksum
+     * alone misses flips that decode to the same bytes; the SHA-256 does not). */
+    CHECK(make_folder(dir) == 0);
+    file_path(path, sizeof path, dir, "shard-00002.npy.zst");
+    data = ts_read_file(path, &len);
+    size_t missed = 0;
+    for (size_t pos = 0; data && pos < len; pos += 1 + pos / 64) {
+        data[pos] ^= (uint8_t)(1u << (pos % 8));
+        CHECK(ts_write_file(path, data, len) == 0);
+        data[pos] ^= (uint8_t)(1u << (pos % 8));
+        ep_error err = {0};
+        if (ep_output_verify(dir, &err) != EP_ERR_MISMATCH) missed++;
+    }
+    CHECKF(missed == 0, "%zu flips passed verify", missed);
+    if (data) CHECK(ts_write_file(path, data, len) == 0);
+    free(data);
+    expect(dir, "restored", EP_OK, NULL, NULL);
+
+    /* A flipped byte in an ids file. */
+    file_path(path, sizeof path, dir, "shard-00000.ids.ndjson.zst");
+    data = ts_read_file(path, &len);
+    if (data) {
+        data[len - 3] ^= 0x40;
+        CHECK(ts_write_file(path, data, len) == 0);
+        free(data);
+    }
+    expect(dir, "flipped ids byte", EP_ERR_MISMATCH, "shard-00000.ids.ndjson.zst", "SHA-256");
+
+    /* A truncated shard. */
+    CHECK(make_folder(dir) == 0);
+    file_path(path, sizeof path, dir, "shard-00002.npy.zst");
+    CHECK(truncate(path, 20) == 0);
+    expect(dir, "truncated shard", EP_ERR_MISMATCH, "shard-00002.npy.zst", "truncated");
+
+    /* A missing shard, a missing ids file. */
+    CHECK(make_folder(dir) == 0);
+    file_path(path, sizeof path, dir, "shard-00001.npy.zst");
+    CHECK(remove(path) == 0);
+    expect(dir, "missing shard", EP_ERR_IO, "shard-00001.npy.zst", "missing");
+    CHECK(make_folder(dir) == 0);
+    file_path(path, sizeof path, dir, "shard-00002.ids.ndjson.zst");
+    CHECK(remove(path) == 0);
+    expect(dir, "missing ids file", EP_ERR_IO, "shard-00002.ids.ndjson.zst", "missing");
+
+    /* A corrupt frame whose size and SHA-256 were written into the manifest:
+     * the zstd checksum still catches it. */
+    CHECK(make_folder(dir) == 0);
+    file_path(path, sizeof path, dir, "shard-00000.npy.zst");
+    char old_sha[65], new_sha[65];
+    manifest_string(dir, 0, "sha256", old_sha, sizeof old_sha);
+    data = ts_read_file(path, &len);
+    if (data) {
+        data[len - 2] ^= 0x55; /* inside the 4-byte content checksum */
+        CHECK(ts_write_file(path, data, len) == 0);
+        ep_sha256_hex(data, len, new_sha);
+        free(data);
+    }
+    edit_manifest(dir, old_sha, new_sha);
+    expect(dir, "corrupt frame, fixed sha", EP_ERR_FORMAT, "shard-00000.npy.zst", "checksum");
+
+    /* The same with a valid frame of another shape: the row count is checked. */
+    CHECK(make_folder(dir) == 0);
+    char src[1024], sha1[65], sha2[65], bytes2[32], bytes1[32];
+    manifest_string(dir, 1, "sha256", sha1, sizeof sha1);
+    manifest_string(dir, 1, "bytes", bytes1, sizeof bytes1);
+    manifest_string(dir, 2, "sha256", sha2, sizeof sha2);
+    manifest_string(dir, 2, "bytes", bytes2, sizeof bytes2);
+    file_path(src, sizeof src, dir, "shard-00002.npy.zst"); /* 7 rows */
+    file_path(path, sizeof path, dir, "shard-00001.npy.zst"); /* should hold 8 */
+    data = ts_read_file(src, &len);
+    if (data) CHECK(ts_write_file(path, data, len) == 0);
+    free(data);
+    char from[160], to[160];
+    snprintf(from, sizeof from, "\"bytes\":\t%s,\n\t\t\t\"sha256\":\t\"%s\"", bytes1, sha1);
+    snprintf(to, sizeof to, "\"bytes\":\t%s,\n\t\t\t\"sha256\":\t\"%s\"", bytes2, sha2);
+    edit_manifest(dir, from, to);
+    expect(dir, "shard of the wrong size", EP_ERR_MISMATCH, "shard-00001.npy.zst", "7 rows");
+
+    /* Row counts that do not add up, and a gap in first_row. */
+    CHECK(make_folder(dir) == 0);
+    edit_manifest(dir, "\"embedded\":\t23", "\"embedded\":\t24");
+    expect(dir, "embedded count off", EP_ERR_MISMATCH, "counts.embedded", NULL);
+    CHECK(make_folder(dir) == 0);
+    edit_manifest(dir, "\"first_row\":\t16", "\"first_row\":\t17");
+    expect(dir, "first_row gap", EP_ERR_MISMATCH, "shards[2]", "starts at row 17");
+    CHECK(make_folder(dir) == 0);
+    edit_manifest(dir, "\"file\":\t\"shard-00001.npy.zst\",\n\t\t\t\"ids_file\":\t\"shard-00001.ids.ndjson.zst\"",
+                  "\"file\":\t\"shard-00000.npy.zst\",\n\t\t\t\"ids_file\":\t\"shard-00000.ids.ndjson.zst\"");
+    expect(dir, "repeated shard", EP_ERR_MISMATCH, "shards[1]", "repeated");
+
+    /* No manifest at all; an empty run. */
+    CHECK(make_folder(dir) == 0);
+    file_path(path, sizeof path, dir, "manifest.json");
+    CHECK(remove(path) == 0);
+    expect(dir, "no manifest", EP_ERR_IO, "manifest.json", NULL);
+    {
+        ts_rm_rf(dir);
+        CHECK(mkdir(dir, 0755) == 0);
+        ep_manifest m;
+        memset(&m, 0, sizeof m);
+        ep_sha256_hex("w", 1, m.model_sha256);
+        m.dim = 384;
+        m.max_seq_length = 256;
+        snprintf(m.pooling, sizeof m.pooling, "cls");
+        ep_error err = {0};
+        CHECK_OK(ep_manifest_write(dir, &m, &err), &err);
+        expect(dir, "empty run", EP_OK, NULL, NULL);
+    }
+    ts_rm_rf(g_root);
+    return ep_test_finish("test_manifest_verify");
+}
