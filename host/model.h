@@ -9,7 +9,13 @@
  *   sentence_bert_config.json   max_seq_length
  *   modules.json + 1_Pooling/config.json   pooling mode, Normalize module
  * Every tensor is checked against the config; all weights end up as float32
- * arrays owned by the model, row-major, in the layouts documented below.
+ * arrays owned by the model, row-major, in the layouts documented below, each
+ * 64-byte aligned inside one block (storage). Tensor names may carry a "bert."
+ * prefix; LayerNorm parameters may use the old gamma/beta names; pooler.* and
+ * embeddings.position_ids are ignored. Which file each config field comes from,
+ * and the defaults for absent files or keys (sentence_bert_config.json is
+ * optional: max_seq_length then follows sentence-transformers' rule), are
+ * documented in model_config.h.
  */
 #ifndef EP_MODEL_H
 #define EP_MODEL_H
