@@ -37,7 +37,7 @@ static void free_scratch(cpu_backend *cb) {
 }
 
 static ep_status reserve(cpu_backend *cb, size_t tokens, size_t seqs, ep_error *err) {
-    const size_t H = (size_t)cb->model->config.hidden, I = (size_t)cb->model->config.intermediate;
+    const size_t H = (size_t)cb->model->config.hidden, FF = (size_t)cb->model->config.intermediate;
     if (tokens > cb->capacity_tokens) {
         free_scratch(cb);
         size_t cap = tokens < 1024 ? 1024 : tokens;
@@ -45,7 +45,7 @@ static ep_status reserve(cpu_backend *cb, size_t tokens, size_t seqs, ep_error *
         cb->tmp = malloc(sizeof(float) * cap * H);
         cb->ctx = malloc(sizeof(float) * cap * H);
         cb->qkv = malloc(sizeof(float) * cap * 3 * H);
-        cb->ffn = malloc(sizeof(float) * cap * I);
+        cb->ffn = malloc(sizeof(float) * cap * FF);
         if (!cb->x || !cb->tmp || !cb->ctx || !cb->qkv || !cb->ffn) {
             free_scratch(cb);
             return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: cannot allocate activations for %zu tokens", cap);
@@ -66,7 +66,7 @@ static ep_status cpu_submit(ep_backend *self, const ep_batch *batch, float *out_
     cpu_backend *cb = self->impl;
     const ep_model *m = cb->model;
     const ep_model_config *c = &m->config;
-    const int T = batch->n_tokens, H = c->hidden, I = c->intermediate;
+    const int T = batch->n_tokens, H = c->hidden, FF = c->intermediate;
     if (cb->pending) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: submit before wait_oldest");
     if (!out_f32 && !out_f16) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: no output buffer given");
     for (int s = 0; s < batch->n_seqs; s++) {
@@ -93,9 +93,9 @@ static ep_status cpu_submit(ep_backend *self, const ep_batch *batch, float *out_
         float *swap = x;
         x = tmp;
         tmp = swap;
-        ep_cpu_linear(cb->ffn, x, L->ffn_in_weight, L->ffn_in_bias, T, H, I);
-        ep_cpu_gelu(cb->ffn, (long)T * I);
-        ep_cpu_linear(tmp, cb->ffn, L->ffn_out_weight, L->ffn_out_bias, T, I, H);
+        ep_cpu_linear(cb->ffn, x, L->ffn_in_weight, L->ffn_in_bias, T, H, FF);
+        ep_cpu_gelu(cb->ffn, (long)T * FF);
+        ep_cpu_linear(tmp, cb->ffn, L->ffn_out_weight, L->ffn_out_bias, T, FF, H);
         ep_cpu_residual_layernorm(tmp, x, L->ffn_ln_gamma, L->ffn_ln_beta, T, H, c->layer_norm_eps);
         swap = x;
         x = tmp;

@@ -2,10 +2,14 @@
 #include "cli.h"
 #include "pipeline.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void embed_usage(FILE *f) {
     fprintf(f,
@@ -15,7 +19,10 @@ static void embed_usage(FILE *f) {
             "rows), DIR/shard-NNNNN.ids.ndjson.zst (one line per row), DIR/manifest.json and\n"
             "DIR/errors.ndjson (records that could not be used, with file, line and reason).\n"
             "INPUT is NDJSON, a Twitter export tweets.js, a Community Archive archive.json or plain text\n"
-            "(one record per line); '-' reads standard input; .zst and .gz files are read compressed.\n"
+            "(one record per line); '-' reads standard input; .zst and .gz files are read compressed; a\n"
+            "folder stands for its files matching --glob, in name order.\n"
+            "Running the same command again on DIR resumes an interrupted run after its last complete\n"
+            "shard (a complete one is left alone); a different job in DIR is refused.\n"
             "\n"
             "Options (default in brackets):\n"
             "  -o, --output DIR          output folder, created if missing (required)\n"
@@ -27,23 +34,118 @@ static void embed_usage(FILE *f) {
             "                            tweets-js / archive-json: tweet.full_text, tweet.text]\n"
             "      --id PATH             dotted JSON path of the id, e.g. tweet.id_str\n"
             "                            [ndjson: id_str, id, tweet.id_str, tweet.id; tweets: tweet.id_str]\n"
+            "      --glob PATTERN        files taken from a folder INPUT [*]\n"
             "  -d, --device DEV          auto | cpu | cuda | cuda:N [auto: CUDA when a GPU is present]\n"
-            "  -t, --threads N           CPU threads [all cores]\n"
+            "  -t, --threads N           tokenizer threads, and CPU backend threads [all cores]\n"
             "      --batch-tokens N      tokens per batch [cpu: 4096; cuda: sized to the GPU]\n"
             "      --max-seq-length N    tokens per text incl. [CLS]/[SEP]; longer texts are truncated\n"
             "                            [the model's max_seq_length, 256 for all-MiniLM-L6-v2]\n"
             "      --shard-rows N        rows per shard [32768]\n"
             "      --zstd-level N        zstd compression level, 1-19 [3]\n"
+            "      --zstd-workers N      zstd's own compression threads [0]\n"
             "      --max-record-bytes N  larger records are rejected [1048576]\n"
-            "      --overwrite           replace a previous run in DIR (only its shards, manifest, errors)\n"
+            "      --reuse PREV_DIR      copy the vector of every record whose id and text are unchanged\n"
+            "                            in the output PREV_DIR instead of computing it (nightly jobs)\n"
+            "      --part I/N            embed only part I (0-based) of N: every N-th shard, starting at\n"
+            "                            shard I; `embedpipe merge` joins the parts. --part N takes I from\n"
+            "                            SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) or\n"
+            "                            JOB_COMPLETION_INDEX; --part auto takes I and N from Slurm\n"
+            "      --overwrite           replace whatever run DIR holds (only its shards, manifest, errors)\n"
+            "      --progress MODE       auto | plain | json | none [auto: redrawn on a terminal, else a\n"
+            "                            line every 10 s]\n"
             "  -q, --quiet               no progress or summary on stderr\n"
             "  -h, --help                this help\n"
             "\n"
-            "Exit codes: 0 done (see errors.ndjson for rejected records), 1 failure, 2 usage error.\n");
+            "Exit codes: 0 done (see errors.ndjson for rejected records), 1 failure, 2 usage error,\n"
+            "3 DIR holds a different run, 130 stopped by a signal after finishing a shard (resumable).\n");
+}
+
+/* Parses --part: "I/N", "N" (index from the scheduler), or "auto" (both from Slurm). */
+static int parse_part(const char *v, int *index, int *count) {
+    const char *tid = getenv("SLURM_ARRAY_TASK_ID"), *tmin = getenv("SLURM_ARRAY_TASK_MIN"),
+               *tcount = getenv("SLURM_ARRAY_TASK_COUNT"), *k8s = getenv("JOB_COMPLETION_INDEX");
+    long i = -1, n = -1;
+    char *end;
+    const char *slash = strchr(v, '/');
+    if (strcmp(v, "auto") == 0) {
+        if (!tid || !tcount) {
+            fprintf(stderr, "embedpipe: --part auto needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT "
+                            "(run it inside a Slurm job array, or give --part I/N)\n");
+            return -1;
+        }
+        n = strtol(tcount, NULL, 10);
+        i = strtol(tid, NULL, 10) - (tmin ? strtol(tmin, NULL, 10) : 0);
+    } else if (slash) {
+        i = strtol(v, &end, 10);
+        if (end != slash) i = -1;
+        n = strtol(slash + 1, &end, 10);
+        if (*end) n = -1;
+    } else {
+        n = strtol(v, &end, 10);
+        if (*end) n = -1;
+        if (tid) i = strtol(tid, NULL, 10) - (tmin ? strtol(tmin, NULL, 10) : 0);
+        else if (k8s) i = strtol(k8s, NULL, 10);
+        else {
+            fprintf(stderr, "embedpipe: --part %s: no part index: give --part I/N, or run in a Slurm job array "
+                            "(SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)\n", v);
+            return -1;
+        }
+    }
+    if (n < 1 || i < 0 || i >= n) {
+        fprintf(stderr, "embedpipe: --part %s: expected I/N with 0 <= I < N (got part %ld of %ld)\n", v, i, n);
+        return -1;
+    }
+    *index = (int)i;
+    *count = (int)n;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Expands folder inputs into their matching files, sorted by name, so the order is stable. */
+static int expand_inputs(char **args, int n, const char *glob, char ***out, size_t *n_out) {
+    size_t cap = 16, count = 0;
+    char **list = malloc(sizeof(char *) * cap);
+    for (int a = 0; list && a < n; a++) {
+        struct stat st;
+        if (strcmp(args[a], "-") != 0 && stat(args[a], &st) == 0 && S_ISDIR(st.st_mode)) {
+            DIR *d = opendir(args[a]);
+            if (!d) {
+                fprintf(stderr, "embedpipe: cannot list %s: %s\n", args[a], strerror(errno));
+                return -1;
+            }
+            size_t first = count;
+            struct dirent *e;
+            while ((e = readdir(d)) != NULL) {
+                if (e->d_name[0] == '.' || fnmatch(glob, e->d_name, 0) != 0) continue;
+                char path[4352];
+                snprintf(path, sizeof path, "%s/%s", args[a], e->d_name);
+                if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+                if (count == cap) list = realloc(list, sizeof(char *) * (cap *= 2));
+                if (!list || !(list[count++] = strdup(path))) return -1;
+            }
+            closedir(d);
+            qsort(list + first, count - first, sizeof(char *), cmp_str);
+            if (count == first) {
+                fprintf(stderr, "embedpipe: folder %s has no files matching --glob '%s'\n", args[a], glob);
+                return -1;
+            }
+        } else {
+            if (count == cap) list = realloc(list, sizeof(char *) * (cap *= 2));
+            if (!list || !(list[count++] = strdup(args[a]))) return -1;
+        }
+    }
+    if (!list) return -1;
+    *out = list;
+    *n_out = count;
+    return 0;
 }
 
 int ep_cli_embed(int argc, char **argv) {
-    enum { OPT_TEXT = 256, OPT_ID, OPT_BATCH, OPT_MAXSEQ, OPT_SHARD, OPT_ZSTD, OPT_MAXREC, OPT_OVERWRITE };
+    enum {
+        OPT_TEXT = 256, OPT_ID, OPT_BATCH, OPT_MAXSEQ, OPT_SHARD, OPT_ZSTD, OPT_ZSTDW, OPT_MAXREC, OPT_OVERWRITE,
+        OPT_GLOB, OPT_REUSE, OPT_PART, OPT_PROGRESS
+    };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},  {"model", required_argument, 0, 'm'},
         {"format", required_argument, 0, 'f'},  {"text", required_argument, 0, OPT_TEXT},
@@ -52,12 +154,18 @@ int ep_cli_embed(int argc, char **argv) {
         {"max-seq-length", required_argument, 0, OPT_MAXSEQ},
         {"shard-rows", required_argument, 0, OPT_SHARD},
         {"zstd-level", required_argument, 0, OPT_ZSTD},
+        {"zstd-workers", required_argument, 0, OPT_ZSTDW},
         {"max-record-bytes", required_argument, 0, OPT_MAXREC},
         {"overwrite", no_argument, 0, OPT_OVERWRITE},
+        {"glob", required_argument, 0, OPT_GLOB},
+        {"reuse", required_argument, 0, OPT_REUSE},
+        {"part", required_argument, 0, OPT_PART},
+        {"progress", required_argument, 0, OPT_PROGRESS},
         {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ep_run_options o = ep_run_options_default();
     o.model_dir = NULL;
+    const char *glob = "*";
     ep_error err = {0};
     size_t v;
     int c;
@@ -71,6 +179,8 @@ int ep_cli_embed(int argc, char **argv) {
             break;
         case OPT_TEXT: o.text_path = optarg; break;
         case OPT_ID: o.id_path = optarg; break;
+        case OPT_GLOB: glob = optarg; break;
+        case OPT_REUSE: o.reuse_dir = optarg; break;
         case 'd': o.device = optarg; break;
         case 't':
             if (ep_cli_parse_size("--threads", optarg, &v)) return EP_EXIT_USAGE;
@@ -98,8 +208,25 @@ int ep_cli_embed(int argc, char **argv) {
             }
             o.zstd_level = (int)v;
             break;
+        case OPT_ZSTDW:
+            if (ep_cli_parse_size("--zstd-workers", optarg, &v)) return EP_EXIT_USAGE;
+            o.zstd_workers = (int)v;
+            break;
         case OPT_MAXREC:
             if (ep_cli_parse_size("--max-record-bytes", optarg, &o.max_record_bytes)) return EP_EXIT_USAGE;
+            break;
+        case OPT_PART:
+            if (parse_part(optarg, &o.part_index, &o.part_count)) return EP_EXIT_USAGE;
+            break;
+        case OPT_PROGRESS:
+            if (strcmp(optarg, "auto") == 0) o.progress = EP_PROGRESS_AUTO;
+            else if (strcmp(optarg, "plain") == 0) o.progress = EP_PROGRESS_PLAIN;
+            else if (strcmp(optarg, "json") == 0) o.progress = EP_PROGRESS_JSON;
+            else if (strcmp(optarg, "none") == 0) o.progress = EP_PROGRESS_NONE;
+            else {
+                fprintf(stderr, "embedpipe: --progress must be auto, plain, json or none\n");
+                return EP_EXIT_USAGE;
+            }
             break;
         case OPT_OVERWRITE: o.overwrite = true; break;
         case 'q': o.quiet = true; break;
@@ -107,29 +234,45 @@ int ep_cli_embed(int argc, char **argv) {
         default: embed_usage(stderr); return EP_EXIT_USAGE;
         }
     }
-    o.inputs = (const char *const *)(argv + optind);
-    o.n_inputs = (size_t)(argc - optind);
-    if (o.n_inputs == 0 || !o.out_dir) {
-        fprintf(stderr, "embedpipe embed: %s\n\n", o.n_inputs == 0 ? "no INPUT given" : "no output folder (-o DIR)");
+    if (optind >= argc || !o.out_dir) {
+        fprintf(stderr, "embedpipe embed: %s\n\n", optind >= argc ? "no INPUT given" : "no output folder (-o DIR)");
         embed_usage(stderr);
         return EP_EXIT_USAGE;
     }
+    char **inputs = NULL;
+    size_t n_inputs = 0;
+    if (expand_inputs(argv + optind, argc - optind, glob, &inputs, &n_inputs)) return EP_EXIT_USAGE;
+    o.inputs = (const char *const *)inputs;
+    o.n_inputs = n_inputs;
     if (!o.model_dir) o.model_dir = ep_cli_default_model();
 
+    ep_run_install_signal_handlers();
     ep_run_summary sum;
     ep_status st = ep_run(&o, &sum, &err);
-    if (st != EP_OK) return ep_cli_report(&err);
-    if (!o.quiet) {
+    int rc = EP_EXIT_OK;
+    if (st != EP_OK) rc = ep_cli_report(&err);
+    if (sum.already_complete && !o.quiet)
+        fprintf(stderr, "embedpipe: %s already holds this run, complete; nothing to do (--overwrite redoes it)\n",
+                o.out_dir);
+    if ((st == EP_OK || st == EP_ERR_INTERRUPTED) && !o.quiet && !sum.already_complete) {
+        double s = sum.seconds > 0 ? sum.seconds : 1e-9;
         fprintf(stderr,
                 "embedpipe: %llu records read, %llu embedded (%llu truncated), %llu rejected%s\n"
-                "embedpipe: %llu tokens in %.2f s (%.0f records/s, %.0f tokens/s; %.2f s computing on %s)\n"
-                "embedpipe: wrote %zu shard%s to %s\n",
+                "embedpipe: %llu tokens in %.2f s: %.0f records/s, %.0f tokens/s on %s\n"
+                "embedpipe: busy time: read %.2f s, tokenize %.2f s, batch %.2f s, compute %.2f s, write %.2f s\n",
                 (unsigned long long)sum.records_read, (unsigned long long)sum.records_embedded,
                 (unsigned long long)sum.records_truncated, (unsigned long long)sum.records_rejected,
                 sum.records_rejected ? " (see errors.ndjson)" : "", (unsigned long long)sum.tokens, sum.seconds,
-                sum.seconds > 0 ? sum.records_embedded / sum.seconds : 0.0,
-                sum.seconds > 0 ? sum.tokens / sum.seconds : 0.0, sum.compute_seconds, sum.backend, sum.shards,
-                sum.shards == 1 ? "" : "s", o.out_dir);
+                (sum.records_read - sum.resumed_from) / s, sum.tokens / s, sum.backend, sum.read_s, sum.tokenize_s,
+                sum.batch_s, sum.compute_s, sum.write_s);
+        if (o.reuse_dir)
+            fprintf(stderr, "embedpipe: --reuse %s: %llu reused, %llu new, %llu changed, %llu gone\n", o.reuse_dir,
+                    (unsigned long long)sum.reused, (unsigned long long)sum.added, (unsigned long long)sum.changed,
+                    (unsigned long long)sum.gone);
+        fprintf(stderr, "embedpipe: %zu shard%s in %s%s\n", sum.shards, sum.shards == 1 ? "" : "s", o.out_dir,
+                st == EP_OK ? "" : " (interrupted: run the same command to resume)");
     }
-    return EP_EXIT_OK;
+    for (size_t i = 0; i < n_inputs; i++) free(inputs[i]);
+    free(inputs);
+    return rc;
 }

@@ -1,6 +1,9 @@
 /*
- * pipeline.h - one embedding run: inputs -> reader -> tokenizer -> batcher ->
- * backend -> shard writer, into one output folder with a manifest.
+ * pipeline.h - one embedding run: inputs -> reader -> tokenizer workers ->
+ * batcher -> backend -> shard writer, into one output folder with a manifest.
+ * The run streams in bounded memory, survives being killed (re-running the
+ * same command resumes after the last complete shard), can reuse the vectors
+ * of a previous output, and can embed one deterministic part of the input.
  */
 #ifndef EP_PIPELINE_H
 #define EP_PIPELINE_H
@@ -12,6 +15,13 @@
 extern "C" {
 #endif
 
+typedef enum ep_progress_mode {
+    EP_PROGRESS_AUTO = 0,   /* redrawn in place on a terminal, a plain line every 10 s otherwise */
+    EP_PROGRESS_PLAIN,      /* a plain line every 10 s */
+    EP_PROGRESS_JSON,       /* one JSON object per line every 10 s (and at the end), for job logs */
+    EP_PROGRESS_NONE
+} ep_progress_mode;
+
 typedef struct ep_run_options {
     const char *const *inputs;  /* input paths ("-" = stdin) */
     size_t n_inputs;
@@ -21,25 +31,34 @@ typedef struct ep_run_options {
     size_t max_record_bytes;    /* 0 = the reader's default (1 MiB) */
     const char *model_dir;      /* sentence-transformers folder */
     const char *device;         /* "auto", "cpu", "cuda", "cuda:N" */
-    int threads;                /* CPU threads; 0 = all cores */
+    int threads;                /* tokenizer and CPU threads; 0 = all cores */
     size_t batch_tokens;        /* token budget of one batch; 0 = the backend's default */
     int max_seq_length;         /* 0 = the model's */
-    const char *out_dir;        /* output folder (created if missing) */
+    const char *out_dir;        /* output folder (created if missing); NULL with discard */
     size_t rows_per_shard;      /* 0 = 32768 */
     int zstd_level;             /* 0 = 3 */
-    bool overwrite;             /* replace a previous run in out_dir */
-    bool quiet;                 /* no progress or summary on stderr */
+    int zstd_workers;           /* zstd's own threads; 0 = none */
+    bool overwrite;             /* replace a previous run in out_dir instead of resuming it */
+    bool quiet;                 /* no messages on stderr (progress included) */
+    ep_progress_mode progress;
+    int part_index, part_count; /* embed part part_index of part_count (0 and 0 or 1: everything) */
+    const char *reuse_dir;      /* previous output whose unchanged rows are copied, or NULL */
+    bool discard;               /* compute everything but write nothing (benchmarks) */
 } ep_run_options;
 
 typedef struct ep_run_summary {
-    uint64_t records_read;      /* good + rejected */
-    uint64_t records_embedded;
+    uint64_t records_read;      /* good + rejected, this invocation and the runs it resumed */
+    uint64_t records_embedded;  /* rows written (of this part) */
     uint64_t records_rejected;
-    uint64_t records_truncated;
-    uint64_t tokens;            /* tokens fed to the model */
+    uint64_t records_truncated; /* this invocation */
+    uint64_t tokens;            /* tokens fed to the model, this invocation */
+    uint64_t reused, added, changed, gone; /* --reuse: rows copied / new ids / changed texts / ids gone */
+    uint64_t resumed_from;      /* records already done by an interrupted run (0 = fresh) */
     size_t shards;
+    bool already_complete;      /* the folder held this run complete already: nothing was done */
+    bool interrupted;           /* stopped by a signal after finishing a shard */
     double seconds;             /* wall time of the run, model loading included */
-    double compute_seconds;     /* time inside the backend */
+    double read_s, tokenize_s, batch_s, compute_s, write_s; /* busy time per stage (tokenize: summed) */
     char backend[256];          /* the backend's description */
 } ep_run_summary;
 
@@ -47,10 +66,22 @@ typedef struct ep_run_summary {
 ep_run_options ep_run_options_default(void);
 
 /* Runs the whole job. Rejected records go to out_dir/errors.ndjson and do not
- * make the run fail.
+ * make the run fail. If out_dir holds an interrupted run of the same job, it is
+ * resumed; a complete one is left as it is; a different one is refused.
  * @return EP_OK when every input was read to its end and all rows are written;
+ *         EP_ERR_INTERRUPTED after a stop request (the folder is resumable);
+ *         EP_ERR_MISMATCH when out_dir holds a different run;
  *         otherwise the error (model, device, I/O, usage) with err filled. */
 ep_status ep_run(const ep_run_options *options, ep_run_summary *summary, ep_error *err);
+
+/* Installs SIGINT / SIGTERM handlers: the first signal makes a running ep_run
+ * finish its current shard, write the manifest and return EP_ERR_INTERRUPTED;
+ * a second one exits the process at once with status 130 (the folder stays
+ * resumable: shards and manifest are only ever replaced atomically). */
+void ep_run_install_signal_handlers(void);
+
+/* Asks a running ep_run to stop after its current shard (what the first signal does). */
+void ep_run_request_stop(void);
 
 #ifdef __cplusplus
 }

@@ -109,6 +109,7 @@ static cJSON *build_json(const ep_manifest *m) {
         ok = ok && cJSON_AddItemToArray(inputs, in);
         ADD(in, "path", cJSON_CreateString(m->inputs[i].path));
         ADD(in, "format", cJSON_CreateString(m->inputs[i].format));
+        ADD(in, "size", exact_uint(m->inputs[i].size));
     }
     cJSON *shards = cJSON_CreateArray();
     ADD(root, "shards", shards);
@@ -133,6 +134,18 @@ static cJSON *build_json(const ep_manifest *m) {
     }
     ADD(root, "complete", cJSON_CreateBool(m->complete));
     ADD(root, "errors_file", cJSON_CreateString(ERRORS_FILE));
+    cJSON *run = cJSON_CreateObject();
+    ADD(root, "run", run);
+    if (ok) {
+        ADD(run, "shard_rows", exact_uint(m->run.shard_rows));
+        ADD(run, "part_index", cJSON_CreateNumber(m->run.part_index));
+        ADD(run, "part_count", cJSON_CreateNumber(m->run.part_count < 1 ? 1 : m->run.part_count));
+        ADD(run, "format", cJSON_CreateString(m->run.format));
+        ADD(run, "max_record_bytes", exact_uint(m->run.max_record_bytes));
+        ADD(run, "next_record", exact_uint(m->run.next_record));
+        ADD(run, "next_row", exact_uint(m->run.next_row));
+        ADD(run, "errors_bytes", exact_uint(m->run.errors_bytes));
+    }
 #undef ADD
     /* cJSON_AddItemTo* fails (and does not take ownership) only for a NULL
      * item, i.e. after a failed allocation; those items were never created. */
@@ -280,6 +293,7 @@ static ep_status read_inputs(reader *r, const cJSON *root, ep_manifest *m) {
         m->n_inputs = i + 1;
         if (!m->inputs[i].path) return ep_error_set(r->err, EP_ERR_NOMEM, "out of memory reading %s", r->path);
         st = get_string(r, in, prefix, "format", m->inputs[i].format, sizeof m->inputs[i].format);
+        if (!st) st = get_uint(r, in, prefix, "size", 0, MAX_EXACT_INT, &m->inputs[i].size);
         if (st) return st;
     }
     return EP_OK;
@@ -315,6 +329,24 @@ static ep_status read_shards(reader *r, const cJSON *root, ep_manifest *m) {
     return EP_OK;
 }
 
+static ep_status read_run(reader *r, const cJSON *root, ep_manifest *m) {
+    const cJSON *run;
+    uint64_t v;
+    ep_manifest_run *u = &m->run;
+    ep_status st = get_typed(r, root, "", "run", false, &run);
+    if (!st) st = get_uint(r, run, "run.", "shard_rows", 0, MAX_EXACT_INT, &u->shard_rows);
+    if (!st) st = get_uint(r, run, "run.", "part_count", 1, INT32_MAX, &v);
+    if (!st) u->part_count = (int)v;
+    if (!st) st = get_uint(r, run, "run.", "part_index", 0, (uint64_t)u->part_count - 1, &v);
+    if (!st) u->part_index = (int)v;
+    if (!st) st = get_string(r, run, "run.", "format", u->format, sizeof u->format);
+    if (!st) st = get_uint(r, run, "run.", "max_record_bytes", 0, MAX_EXACT_INT, &u->max_record_bytes);
+    if (!st) st = get_uint(r, run, "run.", "next_record", 0, MAX_EXACT_INT, &u->next_record);
+    if (!st) st = get_uint(r, run, "run.", "next_row", 0, MAX_EXACT_INT, &u->next_row);
+    if (!st) st = get_uint(r, run, "run.", "errors_bytes", 0, MAX_EXACT_INT, &u->errors_bytes);
+    return st;
+}
+
 static ep_status read_root(reader *r, const cJSON *root, ep_manifest *m) {
     char text[64];
     uint64_t v;
@@ -345,6 +377,7 @@ static ep_status read_root(reader *r, const cJSON *root, ep_manifest *m) {
     if (!st) st = get_bool(r, root, "", "complete", &m->complete);
     if (!st) st = get_string(r, root, "", "errors_file", text, sizeof text);
     if (!st && strcmp(text, ERRORS_FILE) != 0) st = field_error(r, "", "errors_file", "must be \"" ERRORS_FILE "\"");
+    if (!st) st = read_run(r, root, m);
     return st;
 }
 

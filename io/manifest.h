@@ -19,7 +19,20 @@ extern "C" {
 typedef struct ep_manifest_input {
     char *path;              /* as given on the command line */
     char format[32];         /* ep_input_format_name() of the format used */
+    uint64_t size;           /* bytes at the start of the run (0 for standard input) */
 } ep_manifest_input;
+
+/* What shapes the rows besides the model, and the checkpoint a killed run
+ * resumes from. Written as the "run" object. */
+typedef struct ep_manifest_run {
+    uint64_t shard_rows;       /* rows per shard (all but the last) */
+    int part_index, part_count;/* --part I/N (0 and 1: the whole input) */
+    char format[32];           /* --format as given ("auto" = detected per file) */
+    uint64_t max_record_bytes; /* --max-record-bytes (0 = default) */
+    uint64_t next_record;      /* records (good and rejected) accounted for by the shards written */
+    uint64_t next_row;         /* global rows before the resume point (all parts) */
+    uint64_t errors_bytes;     /* size of errors.ndjson at this checkpoint */
+} ep_manifest_run;
 
 typedef struct ep_manifest {
     char tool_version[32];   /* EP_VERSION_STRING of the writer */
@@ -40,6 +53,7 @@ typedef struct ep_manifest {
     uint64_t records_embedded; /* rows written */
     uint64_t records_rejected; /* lines in errors.ndjson */
     bool complete;             /* the run reached the end of its input */
+    ep_manifest_run run;
 } ep_manifest;
 
 /* Writes dir/manifest.json atomically.

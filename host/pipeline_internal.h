@@ -1,0 +1,149 @@
+/*
+ * pipeline_internal.h - what the pipeline's stages share. Not installed.
+ *
+ *   read (1 thread) -> tokenize (N threads) -> compute (1 thread: reorder,
+ *   shard groups, batches, backend) -> write (1 thread: errors, shards, manifest)
+ *
+ * The unit between read and compute is a chunk of consecutive records; the
+ * unit between compute and write is a shard group: the records whose rows
+ * make up exactly one shard (rows_per_shard rows; the last may be shorter),
+ * plus the rejections read among them. Batches never cross shard groups and
+ * are cut deterministically inside one, so a run resumed after its last
+ * complete shard computes exactly what an uninterrupted run computes.
+ */
+#ifndef EP_PIPELINE_INTERNAL_H
+#define EP_PIPELINE_INTERNAL_H
+
+#include "backend.h"
+#include "manifest.h"
+#include "model.h"
+#include "pipeline.h"
+#include "queue.h"
+#include "reader.h"
+#include "shard.h"
+#include "tokenizer.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#define EP_CHUNK_RECORDS 256
+
+/* One record as it travels through the stages. */
+typedef struct ep_item {
+    uint64_t seq;          /* index among all records read, good and rejected */
+    int64_t row;           /* global row index; -1 for a rejection */
+    uint32_t file_index;
+    uint64_t line;
+    char *id;              /* owned; "" when none */
+    char *text;            /* owned; NULL for rejections and rows of other parts */
+    size_t text_len;
+    char *reason;          /* rejections: owned message */
+    int32_t *ids;          /* tokenizer output (owned) */
+    int n_tokens;
+    bool truncated;
+    bool mine;             /* the row belongs to this part (--part) */
+    bool reused;           /* the vector comes from --reuse */
+    uint64_t hash;         /* XXH3-64 of the text */
+} ep_item;
+
+typedef struct ep_chunk {
+    uint64_t number;       /* chunks are numbered in read order */
+    ep_item items[EP_CHUNK_RECORDS];
+    int n;
+    bool last;             /* no chunk follows */
+    bool stopped;          /* ...because a signal asked to stop, not because the input ended */
+} ep_chunk;
+
+/* The records of one shard, handed from compute to write. */
+typedef struct ep_group {
+    uint64_t shard;        /* shard number = first_row / rows_per_shard */
+    uint64_t first_row;
+    ep_item *items;        /* rows and rejections in read order */
+    size_t n_items, cap_items;
+    size_t n_rows;         /* rows of this part among items */
+    uint16_t *vectors;     /* [n_rows][dim] in row order */
+    uint64_t next_seq;     /* seq after the group's last record */
+    uint64_t next_row;     /* global row after the group */
+    bool last;
+} ep_group;
+
+typedef struct ep_reuse ep_reuse; /* host/reuse.c */
+
+/* Per-stage busy time, for `embedpipe bench` and the summary. */
+typedef struct ep_stage_times {
+    double read, tokenize, batch, compute, write;
+} ep_stage_times;
+
+typedef struct ep_pipeline {
+    const ep_run_options *opt;
+    ep_model *model;
+    ep_tokenizer *tok;
+    ep_backend *backend;
+    ep_reuse *reuse;
+    int max_len;             /* tokens per text */
+    size_t batch_tokens;
+    uint64_t rows_per_shard;
+
+    /* the resume point (0 for a fresh run) */
+    uint64_t start_seq, start_row;
+    ep_manifest *checkpoint; /* what is already on disk: shards, counts */
+    bool already_complete;   /* the folder holds this run complete: nothing to do */
+
+    ep_queue to_tokenize, to_compute, to_write;
+    pthread_mutex_t reorder_mu;
+
+    /* progress counters, written by the stages, read by the ticker */
+    _Atomic uint64_t records_read, rows_done, rows_reused, rejected, tokens, truncated;
+    _Atomic uint64_t bytes_read, bytes_total;
+    _Atomic int stop_requested;  /* set by a signal: finish the current shard, then stop */
+    _Atomic int failed;          /* a stage failed: everyone stops */
+    ep_error error;              /* the first failure (guarded by error_mu) */
+    pthread_mutex_t error_mu;
+
+    ep_input_format *formats;    /* per input, as detected */
+    uint64_t *input_sizes;
+    ep_stage_times times;        /* tokenize is summed over its threads */
+    pthread_mutex_t times_mu;
+    uint64_t reuse_counts[4];    /* reused, new, changed, gone (filled at the end) */
+    uint64_t shards_written;
+    FILE *errors;
+    char errors_path[4352];
+    uint64_t errors_bytes;
+} ep_pipeline;
+
+/* @return true once a stop was requested (signal or ep_run_request_stop). */
+bool ep_pipeline_should_stop(ep_pipeline *p);
+
+/* Records the first failure and makes every stage stop. */
+void ep_pipeline_fail(ep_pipeline *p, const ep_error *err);
+
+void *ep_stage_read(void *pipeline);
+void *ep_stage_tokenize(void *pipeline);
+void *ep_stage_compute(void *pipeline);
+void *ep_stage_write(void *pipeline);
+
+void ep_item_clear(ep_item *item);
+void ep_group_free(ep_group *g);
+double ep_now(void);
+
+/* host/resume.c: compare a folder's manifest with this run; clean up after a crash. */
+ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err);
+/* Builds the manifest this run writes at a checkpoint. The caller frees with ep_manifest_free. */
+ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards, size_t n_shards,
+                               uint64_t records_read, uint64_t rows, uint64_t rejected, uint64_t next_row,
+                               bool complete, ep_manifest **out, ep_error *err);
+
+/* host/reuse.c: vectors of a previous output, by id and text hash. */
+ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_seq_length, ep_reuse **out,
+                        ep_error *err);
+/* Looks id up: *found is set, and the row's vector copied to out (dim halves), when
+ * the previous output has id with the same text hash. Counts new / changed ids.
+ * @return EP_OK, or an error reading a previous shard. */
+ep_status ep_reuse_lookup(ep_reuse *r, const char *id, uint64_t hash, uint16_t *out, bool *found, ep_error *err);
+/* Fills counts[0..3] = reused, new, changed, gone (ids of the previous output never looked up). */
+void ep_reuse_counts(const ep_reuse *r, uint64_t counts[4]);
+void ep_reuse_free(ep_reuse *r);
+
+#endif /* EP_PIPELINE_INTERNAL_H */

@@ -1,0 +1,233 @@
+/*
+ * resume.c - what an output folder already holds, and what this run does with
+ * it: start fresh, resume an interrupted run of the same job after its last
+ * complete shard, leave a complete one alone, or refuse a different one.
+ */
+#include "pipeline_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static ep_status make_dirs(const char *path, ep_error *err) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return ep_error_set(err, EP_ERR_USAGE, "output folder path is too long: %s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return ep_error_set(err, EP_ERR_IO, "cannot create folder %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return ep_error_set(err, EP_ERR_IO, "cannot create output folder %s: %s", buf, strerror(errno));
+    struct stat st;
+    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ep_error_set(err, EP_ERR_IO, "output path %s exists and is not a folder", buf);
+    return EP_OK;
+}
+
+/* Files a run writes: shards, ids files, their temporaries, manifest, errors. */
+static bool is_run_file(const char *name) {
+    return strcmp(name, "manifest.json") == 0 || strcmp(name, "errors.ndjson") == 0 ||
+           strncmp(name, "shard-", 6) == 0 || strncmp(name, ".shard-", 7) == 0 ||
+           strcmp(name, ".manifest.json.tmp") == 0;
+}
+
+/* Removes run files; with keep != NULL, only those not named in it (and all temporaries). */
+static ep_status remove_run_files(const char *dir, const ep_manifest *keep, bool *found_any, ep_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return ep_error_set(err, EP_ERR_IO, "cannot list output folder %s: %s", dir, strerror(errno));
+    struct dirent *e;
+    ep_status st = EP_OK;
+    while ((e = readdir(d)) != NULL && st == EP_OK) {
+        if (!is_run_file(e->d_name)) continue;
+        if (found_any) {
+            *found_any = true;
+            continue;
+        }
+        if (keep) {
+            if (strcmp(e->d_name, "manifest.json") == 0 || strcmp(e->d_name, "errors.ndjson") == 0) continue;
+            bool named = false;
+            for (size_t i = 0; i < keep->n_shards && !named; i++)
+                named = strcmp(e->d_name, keep->shards[i].name) == 0 || strcmp(e->d_name, keep->shards[i].ids_name) == 0;
+            if (named) continue;
+        }
+        char path[4352];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) != 0) st = ep_error_set(err, EP_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+    }
+    closedir(d);
+    return st;
+}
+
+ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards, size_t n_shards,
+                               uint64_t records_read, uint64_t rows, uint64_t rejected, uint64_t next_row,
+                               bool complete, ep_manifest **out, ep_error *err) {
+    const ep_run_options *o = p->opt;
+    const ep_model_config *c = &p->model->config;
+    ep_manifest *m = calloc(1, sizeof *m);
+    if (!m) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    *out = m;
+    snprintf(m->tool_version, sizeof m->tool_version, "%s", EP_VERSION_STRING);
+    snprintf(m->model_name, sizeof m->model_name, "%s", c->name);
+    snprintf(m->model_sha256, sizeof m->model_sha256, "%s", c->weights_sha256);
+    m->dim = c->hidden;
+    snprintf(m->dtype, sizeof m->dtype, "float16");
+    snprintf(m->pooling, sizeof m->pooling, "%s", c->pooling == EP_POOLING_CLS ? "cls" : "mean");
+    m->normalized = c->normalize;
+    m->max_seq_length = p->max_len;
+    snprintf(m->text_path, sizeof m->text_path, "%s", o->text_path ? o->text_path : "");
+    snprintf(m->id_path, sizeof m->id_path, "%s", o->id_path ? o->id_path : "");
+    m->inputs = calloc(o->n_inputs ? o->n_inputs : 1, sizeof *m->inputs);
+    m->shards = malloc(sizeof *m->shards * (n_shards ? n_shards : 1));
+    if (!m->inputs || !m->shards) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    m->n_inputs = o->n_inputs;
+    for (size_t i = 0; i < o->n_inputs; i++) {
+        if (!(m->inputs[i].path = strdup(o->inputs[i]))) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+        snprintf(m->inputs[i].format, sizeof m->inputs[i].format, "%s", ep_input_format_name(p->formats[i]));
+        m->inputs[i].size = p->input_sizes[i];
+    }
+    if (n_shards) memcpy(m->shards, shards, sizeof *shards * n_shards);
+    m->n_shards = n_shards;
+    m->records_read = records_read;
+    m->records_embedded = rows;
+    m->records_rejected = rejected;
+    m->complete = complete;
+    m->run.shard_rows = p->rows_per_shard;
+    m->run.part_index = o->part_count > 1 ? o->part_index : 0;
+    m->run.part_count = o->part_count > 1 ? o->part_count : 1;
+    snprintf(m->run.format, sizeof m->run.format, "%s", ep_input_format_name(o->format));
+    m->run.max_record_bytes = o->max_record_bytes;
+    m->run.next_record = records_read;
+    m->run.next_row = next_row;
+    m->run.errors_bytes = p->errors_bytes;
+    return EP_OK;
+}
+
+/* @return NULL when a (the folder's) and b (this run) describe the same job, else what differs. */
+static const char *same_job(const ep_manifest *a, const ep_manifest *b, char *why, size_t cap) {
+#define DIFF_S(field, what)                                                                         \
+    if (strcmp(a->field, b->field) != 0) {                                                          \
+        snprintf(why, cap, "%s was \"%s\", this run has \"%s\"", what, a->field, b->field);         \
+        return why;                                                                                 \
+    }
+#define DIFF_U(field, what)                                                                         \
+    if (a->field != b->field) {                                                                     \
+        snprintf(why, cap, "%s was %llu, this run has %llu", what, (unsigned long long)a->field,      \
+                 (unsigned long long)b->field);                                                     \
+        return why;                                                                                 \
+    }
+    DIFF_S(model_sha256, "the model (SHA-256 of model.safetensors)");
+    DIFF_U(max_seq_length, "--max-seq-length");
+    DIFF_S(text_path, "--text");
+    DIFF_S(id_path, "--id");
+    DIFF_S(run.format, "--format");
+    DIFF_U(run.shard_rows, "--shard-rows");
+    DIFF_U(run.max_record_bytes, "--max-record-bytes");
+    DIFF_U(run.part_count, "the number of parts (--part I/N)");
+    DIFF_U(run.part_index, "the part (--part I/N)");
+    DIFF_U(n_inputs, "the number of inputs");
+    for (size_t i = 0; i < a->n_inputs; i++) {
+        if (strcmp(a->inputs[i].path, b->inputs[i].path) != 0) {
+            snprintf(why, cap, "input %zu was %s, this run has %s", i + 1, a->inputs[i].path, b->inputs[i].path);
+            return why;
+        }
+        if (a->inputs[i].size != b->inputs[i].size) {
+            snprintf(why, cap, "input %s had %llu bytes and now has %llu (it changed)", a->inputs[i].path,
+                     (unsigned long long)a->inputs[i].size, (unsigned long long)b->inputs[i].size);
+            return why;
+        }
+    }
+#undef DIFF_S
+#undef DIFF_U
+    return NULL;
+}
+
+ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
+    const ep_run_options *o = p->opt;
+    const char *dir = o->out_dir;
+    ep_status st = make_dirs(dir, err);
+    if (st != EP_OK) return st;
+    if (o->overwrite) {
+        st = remove_run_files(dir, NULL, NULL, err);
+        if (st != EP_OK) return st;
+    }
+    ep_manifest *mine = NULL;
+    st = ep_pipeline_manifest(p, NULL, 0, 0, 0, 0, 0, false, &mine, err);
+    if (st != EP_OK) {
+        ep_manifest_free(mine);
+        return st;
+    }
+    char path[4352];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    if (access(path, F_OK) != 0) {
+        bool found = false;
+        st = remove_run_files(dir, NULL, &found, err);
+        if (st == EP_OK && found)
+            st = ep_error_set(err, EP_ERR_MISMATCH,
+                              "%s holds shard or errors files but no manifest.json; pass --overwrite to replace "
+                              "them, or choose another -o folder",
+                              dir);
+        // A fresh run marks the folder as its own before writing anything else.
+        if (st == EP_OK) st = ep_manifest_write(dir, mine, err);
+        ep_manifest_free(mine);
+        return st;
+    }
+    ep_manifest *theirs = NULL;
+    st = ep_manifest_read(dir, &theirs, err);
+    if (st != EP_OK) {
+        ep_manifest_free(mine);
+        return ep_error_prefix(err, "%s holds an unreadable manifest (pass --overwrite to replace the run)", dir);
+    }
+    char why[1024];
+    if (same_job(theirs, mine, why, sizeof why)) {
+        st = ep_error_set(err, EP_ERR_MISMATCH,
+                          "%s holds a different run: %s. Pass --overwrite to replace it, or choose another -o "
+                          "folder",
+                          dir, why);
+    } else if (theirs->complete) {
+        p->already_complete = true;
+    } else {
+        for (size_t i = 0; i < o->n_inputs && st == EP_OK; i++)
+            if (strcmp(o->inputs[i], "-") == 0)
+                st = ep_error_set(err, EP_ERR_USAGE,
+                                  "%s holds an interrupted run that read standard input, which cannot be read "
+                                  "again; pass --overwrite to start over",
+                                  dir);
+        snprintf(path, sizeof path, "%s/errors.ndjson", dir);
+        struct stat es;
+        uint64_t have = stat(path, &es) == 0 ? (uint64_t)es.st_size : 0;
+        if (st == EP_OK && have < theirs->run.errors_bytes)
+            st = ep_error_set(err, EP_ERR_MISMATCH,
+                              "%s is shorter (%llu bytes) than the manifest records (%llu); pass --overwrite",
+                              path, (unsigned long long)have, (unsigned long long)theirs->run.errors_bytes);
+        // Drop what the interrupted run wrote after its last checkpoint.
+        if (st == EP_OK && truncate(path, (off_t)theirs->run.errors_bytes) != 0 && errno != ENOENT)
+            st = ep_error_set(err, EP_ERR_IO, "cannot truncate %s: %s", path, strerror(errno));
+        if (st == EP_OK) st = remove_run_files(dir, theirs, NULL, err);
+        for (size_t i = 0; i < theirs->n_shards && st == EP_OK; i++) {
+            struct stat ss;
+            snprintf(path, sizeof path, "%s/%s", dir, theirs->shards[i].name);
+            if (stat(path, &ss) != 0 || (uint64_t)ss.st_size != theirs->shards[i].bytes)
+                st = ep_error_set(err, EP_ERR_MISMATCH,
+                                  "%s is missing or has the wrong size: the folder was changed since the "
+                                  "interrupted run; pass --overwrite to start over",
+                                  path);
+        }
+        if (st == EP_OK) {
+            p->start_seq = theirs->run.next_record;
+            p->start_row = theirs->run.next_row;
+            p->errors_bytes = theirs->run.errors_bytes;
+            p->checkpoint = theirs;
+            theirs = NULL;
+        }
+    }
+    ep_manifest_free(theirs);
+    ep_manifest_free(mine);
+    return st;
+}

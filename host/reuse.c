@@ -1,0 +1,178 @@
+/*
+ * reuse.c - the vectors of a previous output, for nightly re-embedding: a
+ * record whose id and text hash are unchanged gets its old row copied
+ * instead of computed. The index (id -> row, hash) is built from the previous
+ * ids files; vectors are read a shard at a time, the last two kept, which is
+ * cheap when the new input keeps roughly the old order (appended dumps).
+ */
+#include "pipeline_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+typedef struct entry {
+    char *id;         /* NULL = empty slot */
+    uint64_t row;
+    uint64_t hash;
+    bool used;
+} entry;
+
+typedef struct cached_shard {
+    size_t index;     /* shard index in the manifest; SIZE_MAX = empty */
+    uint16_t *rows;
+    size_t n_rows;
+    unsigned last_use;
+} cached_shard;
+
+struct ep_reuse {
+    char dir[4096];
+    ep_manifest *m;
+    int dim;
+    entry *table;     /* open addressing, power-of-two size */
+    size_t mask, n_entries;
+    cached_shard cache[2];
+    unsigned clock;
+    uint64_t reused, added, changed;
+};
+
+static size_t slot_of(const ep_reuse *r, const char *id) {
+    size_t i = (size_t)XXH3_64bits(id, strlen(id)) & r->mask;
+    while (r->table[i].id && strcmp(r->table[i].id, id) != 0) i = (i + 1) & r->mask;
+    return i;
+}
+
+void ep_reuse_free(ep_reuse *r) {
+    if (!r) return;
+    if (r->table)
+        for (size_t i = 0; i <= r->mask; i++) free(r->table[i].id);
+    free(r->table);
+    for (int c = 0; c < 2; c++) free(r->cache[c].rows);
+    ep_manifest_free(r->m);
+    free(r);
+}
+
+ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_seq_length, ep_reuse **out,
+                        ep_error *err) {
+    *out = NULL;
+    ep_reuse *r = calloc(1, sizeof *r);
+    if (!r) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    snprintf(r->dir, sizeof r->dir, "%s", dir);
+    r->cache[0].index = r->cache[1].index = SIZE_MAX;
+    ep_status st = ep_manifest_read(dir, &r->m, err);
+    if (st != EP_OK) {
+        ep_reuse_free(r);
+        return ep_error_prefix(err, "--reuse %s", dir);
+    }
+    const ep_manifest *m = r->m;
+    if (strcmp(m->model_sha256, config->weights_sha256) != 0 || m->dim != config->hidden ||
+        m->max_seq_length != max_seq_length) {
+        st = ep_error_set(err, EP_ERR_MISMATCH,
+                          "--reuse %s: its vectors come from another model or --max-seq-length (%s, sha256 %.12s..., "
+                          "max_seq_length %d); this run uses sha256 %.12s... and %d, so nothing can be reused",
+                          dir, m->model_name, m->model_sha256, m->max_seq_length, config->weights_sha256,
+                          max_seq_length);
+        ep_reuse_free(r);
+        return st;
+    }
+    r->dim = m->dim;
+    size_t cap = 1024;
+    while (cap < 2 * (m->records_embedded + 1)) cap *= 2;
+    r->table = calloc(cap, sizeof *r->table);
+    r->mask = cap - 1;
+    if (!r->table) {
+        ep_reuse_free(r);
+        return ep_error_set(err, EP_ERR_NOMEM, "--reuse %s: out of memory for %llu ids", dir,
+                            (unsigned long long)m->records_embedded);
+    }
+    for (size_t s = 0; s < m->n_shards && st == EP_OK; s++) {
+        char path[4352];
+        snprintf(path, sizeof path, "%s/%s", dir, m->shards[s].ids_name);
+        ep_row_meta *meta = NULL;
+        size_t n = 0;
+        st = ep_shard_read_ids(path, &meta, &n, err);
+        for (size_t i = 0; i < n && st == EP_OK; i++) {
+            if (!meta[i].id || !*meta[i].id) continue; /* no id: cannot be matched */
+            size_t k = slot_of(r, meta[i].id);
+            if (r->table[k].id) continue; /* duplicate id: the first row wins */
+            if (!(r->table[k].id = strdup(meta[i].id))) st = ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+            r->table[k].row = m->shards[s].first_row + i;
+            r->table[k].hash = meta[i].text_hash;
+            r->n_entries++;
+        }
+        ep_shard_ids_free(meta, n);
+    }
+    if (st != EP_OK) {
+        ep_reuse_free(r);
+        return ep_error_prefix(err, "--reuse %s", dir);
+    }
+    *out = r;
+    return EP_OK;
+}
+
+/* The cached rows of the shard holding global row `row`. */
+static const uint16_t *row_vector(ep_reuse *r, uint64_t row, ep_error *err) {
+    const ep_manifest *m = r->m;
+    size_t lo = 0, hi = m->n_shards;
+    while (hi - lo > 1) { /* the last shard whose first_row <= row */
+        size_t mid = (lo + hi) / 2;
+        if (m->shards[mid].first_row <= row) lo = mid;
+        else hi = mid;
+    }
+    const ep_shard_info *s = &m->shards[lo];
+    if (row < s->first_row || row >= s->first_row + s->rows) {
+        ep_error_set(err, EP_ERR_FORMAT, "--reuse %s: row %llu is in no shard", r->dir, (unsigned long long)row);
+        return NULL;
+    }
+    cached_shard *c = r->cache[0].index == lo ? &r->cache[0] : r->cache[1].index == lo ? &r->cache[1] : NULL;
+    if (!c) {
+        c = r->cache[0].last_use <= r->cache[1].last_use ? &r->cache[0] : &r->cache[1];
+        free(c->rows);
+        c->rows = NULL;
+        c->index = SIZE_MAX;
+        char path[4352];
+        snprintf(path, sizeof path, "%s/%s", r->dir, s->name);
+        int dim = 0;
+        if (ep_shard_read(path, &c->rows, &c->n_rows, &dim, err) != EP_OK) return NULL;
+        if (dim != r->dim || c->n_rows != s->rows) {
+            ep_error_set(err, EP_ERR_FORMAT, "--reuse %s: %s does not match its manifest", r->dir, s->name);
+            return NULL;
+        }
+        c->index = lo;
+    }
+    c->last_use = ++r->clock;
+    return c->rows + (row - s->first_row) * (size_t)r->dim;
+}
+
+ep_status ep_reuse_lookup(ep_reuse *r, const char *id, uint64_t hash, uint16_t *out, bool *found, ep_error *err) {
+    *found = false;
+    if (!id || !*id) {
+        r->added++;
+        return EP_OK;
+    }
+    entry *e = &r->table[slot_of(r, id)];
+    if (!e->id) {
+        r->added++;
+        return EP_OK;
+    }
+    e->used = true;
+    if (e->hash != hash) {
+        r->changed++;
+        return EP_OK;
+    }
+    const uint16_t *v = row_vector(r, e->row, err);
+    if (!v) return err ? err->code : EP_ERR_FORMAT;
+    memcpy(out, v, sizeof(uint16_t) * (size_t)r->dim);
+    r->reused++;
+    *found = true;
+    return EP_OK;
+}
+
+void ep_reuse_counts(const ep_reuse *r, uint64_t counts[4]) {
+    uint64_t gone = 0;
+    for (size_t i = 0; i <= r->mask; i++) gone += r->table[i].id && !r->table[i].used;
+    counts[0] = r->reused;
+    counts[1] = r->added;
+    counts[2] = r->changed;
+    counts[3] = gone;
+}
