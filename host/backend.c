@@ -20,11 +20,18 @@ void ep_backend_free(ep_backend *backend) {
     if (backend && backend->destroy) backend->destroy(backend);
 }
 
-ep_status ep_backend_create(const ep_model *model, const char *device, int threads, size_t batch_tokens,
-                            ep_backend **out, ep_error *err) {
+/* The CPU backend for a precision mode. */
+static ep_status create_cpu(const ep_model *model, const ep_backend_options *o, ep_backend **out, ep_error *err) {
+    if (o->precision && *o->precision && strcmp(o->precision, "fp32") != 0)
+        return ep_error_set(err, EP_ERR_USAGE, "--precision %s: this build offers fp32 only", o->precision);
+    return ep_backend_cpu_create(model, o->threads, out, err);
+}
+
+ep_status ep_backend_create(const ep_model *model, const ep_backend_options *o, ep_backend **out, ep_error *err) {
     *out = NULL;
-    if (!device || !*device) device = "auto";
-    if (strcmp(device, "cpu") == 0) return ep_backend_cpu_create(model, threads, out, err);
+    const char *device = o->device && *o->device ? o->device : "auto";
+    const size_t batch_tokens = o->batch_tokens;
+    if (strcmp(device, "cpu") == 0) return create_cpu(model, o, out, err);
 
     int want_cuda = strcmp(device, "auto") != 0;
     int index = 0;
@@ -61,5 +68,6 @@ ep_status ep_backend_create(const ep_model *model, const char *device, int threa
                             "rebuild with the CUDA toolkit installed, or use --device cpu",
                             device);
 #endif
-    return ep_backend_cpu_create(model, threads, out, err);
+    (void)batch_tokens;
+    return create_cpu(model, o, out, err);
 }

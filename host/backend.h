@@ -54,11 +54,19 @@ ep_status ep_backend_encode(ep_backend *backend, const ep_batch *batch, float *o
  * @return EP_OK and *out set, or an error. */
 ep_status ep_backend_cpu_create(const ep_model *model, int threads, ep_backend **out, ep_error *err);
 
-/* Creates a backend from a device spec: "cpu", "cuda", "cuda:N" or "auto".
+/* How to build a backend; zero / NULL fields take their defaults. */
+typedef struct ep_backend_options {
+    const char *device;     /* "cpu", "cuda", "cuda:N" or "auto" (NULL = "auto") */
+    int threads;            /* CPU threads; <= 0 = all cores */
+    size_t batch_tokens;    /* largest batch the caller will submit (CUDA sizes its buffers from it; 0 = auto) */
+    const char *precision;  /* CPU arithmetic: "fp32" (NULL = fp32), or a reduced mode where supported */
+} ep_backend_options;
+
+/* Creates the backend the options ask for.
  * @return EP_OK; EP_ERR_DEVICE when CUDA was asked for and is unavailable
- *         (not compiled in, or no device); EP_ERR_USAGE for an unknown spec. */
-ep_status ep_backend_create(const ep_model *model, const char *device, int threads, size_t batch_tokens,
-                            ep_backend **out, ep_error *err);
+ *         (not compiled in, or no device); EP_ERR_USAGE for an unknown device or precision. */
+ep_status ep_backend_create(const ep_model *model, const ep_backend_options *options, ep_backend **out,
+                            ep_error *err);
 
 /* Frees the backend. Accepts NULL. */
 void ep_backend_free(ep_backend *backend);

@@ -37,6 +37,7 @@ static void embed_usage(FILE *f) {
             "      --glob PATTERN        files taken from a folder INPUT [*]\n"
             "  -d, --device DEV          auto | cpu | cuda | cuda:N [auto: CUDA when a GPU is present]\n"
             "  -t, --threads N           tokenizer threads, and CPU backend threads [all cores]\n"
+            "      --precision P         CPU arithmetic: fp32 [fp32]\n"
             "      --batch-tokens N      tokens per batch [cpu: 4096; cuda: sized to the GPU]\n"
             "      --max-seq-length N    tokens per text incl. [CLS]/[SEP]; longer texts are truncated\n"
             "                            [the model's max_seq_length, 256 for all-MiniLM-L6-v2]\n"
@@ -144,7 +145,7 @@ static int expand_inputs(char **args, int n, const char *glob, char ***out, size
 int ep_cli_embed(int argc, char **argv) {
     enum {
         OPT_TEXT = 256, OPT_ID, OPT_BATCH, OPT_MAXSEQ, OPT_SHARD, OPT_ZSTD, OPT_ZSTDW, OPT_MAXREC, OPT_OVERWRITE,
-        OPT_GLOB, OPT_REUSE, OPT_PART, OPT_PROGRESS
+        OPT_GLOB, OPT_REUSE, OPT_PART, OPT_PROGRESS, OPT_PRECISION
     };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},  {"model", required_argument, 0, 'm'},
@@ -161,6 +162,7 @@ int ep_cli_embed(int argc, char **argv) {
         {"reuse", required_argument, 0, OPT_REUSE},
         {"part", required_argument, 0, OPT_PART},
         {"progress", required_argument, 0, OPT_PROGRESS},
+        {"precision", required_argument, 0, OPT_PRECISION},
         {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ep_run_options o = ep_run_options_default();
@@ -182,6 +184,7 @@ int ep_cli_embed(int argc, char **argv) {
         case OPT_GLOB: glob = optarg; break;
         case OPT_REUSE: o.reuse_dir = optarg; break;
         case 'd': o.device = optarg; break;
+        case OPT_PRECISION: o.precision = optarg; break;
         case 't':
             if (ep_cli_parse_size("--threads", optarg, &v)) return EP_EXIT_USAGE;
             o.threads = (int)v;

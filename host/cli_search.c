@@ -104,7 +104,7 @@ int ep_cli_search(int argc, char **argv) {
         goto done;
     }
     if (ep_tokenizer_create(vocab, &to, &tok, &err) != EP_OK ||
-        ep_backend_create(model, device, 0, 0, &backend, &err) != EP_OK) {
+        ep_backend_create(model, &(ep_backend_options){.device = device}, &backend, &err) != EP_OK) {
         rc = ep_cli_report(&err);
         goto done;
     }

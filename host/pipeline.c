@@ -199,7 +199,9 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)n : 1;
     }
-    st = ep_backend_create(p->model, o->device, threads, o->batch_tokens, &p->backend, err);
+    ep_backend_options bo = {.device = o->device, .threads = threads, .batch_tokens = o->batch_tokens,
+                             .precision = o->precision};
+    st = ep_backend_create(p->model, &bo, &p->backend, err);
     if (st != EP_OK) return st;
     snprintf(sum->backend, sizeof sum->backend, "%s", p->backend->description);
     p->batch_tokens = o->batch_tokens ? o->batch_tokens : EP_CPU_BATCH_TOKENS;

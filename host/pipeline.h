@@ -31,6 +31,7 @@ typedef struct ep_run_options {
     size_t max_record_bytes;    /* 0 = the reader's default (1 MiB) */
     const char *model_dir;      /* sentence-transformers folder */
     const char *device;         /* "auto", "cpu", "cuda", "cuda:N" */
+    const char *precision;      /* CPU arithmetic: NULL or "fp32", or a reduced mode (see --precision) */
     int threads;                /* tokenizer and CPU threads; 0 = all cores */
     size_t batch_tokens;        /* token budget of one batch; 0 = the backend's default */
     int max_seq_length;         /* 0 = the model's */

@@ -142,7 +142,7 @@ int main(void) {
             }
         }
     }
-    printf("cpu float32 vs sentence-transformers fp32: %zu tweets, min cosine %.7f (%s), mean %.7f\n", n, min_cos,
+    printf("cpu float32 vs sentence-transformers fp32: %zu tweets, min cosine %.9f (1 - min = %.2e, %s), mean %.9f\n", n, min_cos, 1.0 - min_cos,
            rows[worst].where, sum_cos / n);
     CHECKF(min_cos >= 0.99999, "min cosine %.7f < 0.99999 at %s", min_cos, rows[worst].where);
 
@@ -200,7 +200,7 @@ int main(void) {
         free(half);
     }
     CHECKF(row_index == n, "shards hold %zu rows, expected %zu", row_index, n);
-    printf("pipeline float16 shards vs sentence-transformers fp32: min cosine %.7f (%s)\n", min16,
+    printf("pipeline float16 shards vs sentence-transformers fp32: min cosine %.9f (1 - min = %.2e, %s)\n", min16, 1.0 - min16,
            rows[worst16].where);
     CHECKF(min16 >= 0.9995, "min cosine %.7f < 0.9995 at %s", min16, rows[worst16].where);
 

@@ -1,0 +1,482 @@
+/*
+ * backend_cuda.c - the CUDA backend: the encoder as kernels/ launches on a
+ * compute stream, fed and drained by two copy streams so that consecutive
+ * batches overlap (upload of batch n+1 and download of batch n-1 run while
+ * batch n computes).
+ *
+ * Per batch ("slot", two of them): pinned host buffers for the token ids and
+ * the output rows, device buffers for the same, three events (uploaded,
+ * computed, downloaded). Activations are shared by the slots: both batches
+ * compute on one stream, one after the other. All memory is allocated at
+ * creation; if the token budget does not fit, it is halved until it does.
+ *
+ * Built with CUDA (EP_HAVE_CUDA), and for the CPU emulation
+ * (EP_CUDA_EMULATION), where the same code runs as "cuda-emulated".
+ */
+#if defined(EP_HAVE_CUDA) || defined(EP_CUDA_EMULATION)
+
+#include "backend_cuda.h"
+#include "cpu_ops.h"
+#include "ep_cuda_runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_SLOTS 2
+#define MAX_SEQ 512 /* the attention kernel's limit; BERT models have 512 positions */
+#ifdef EP_CUDA_EMULATION
+#define DEFAULT_MAX_TOKENS 8192 /* the emulation touches every byte it allocates */
+#else
+#define DEFAULT_MAX_TOKENS 65536
+#endif
+
+typedef struct layer_weights {
+    uint16_t *qkv_w, *out_w, *ffn_in_w, *ffn_out_w; /* fp16, [out][in] */
+    float *qkv_b, *out_b, *ffn_in_b, *ffn_out_b;
+    float *ln1_g, *ln1_b, *ln2_g, *ln2_b;
+} layer_weights;
+
+typedef struct slot {
+    int32_t *h_ids, *h_seq; /* pinned */
+    uint16_t *h_out16;
+    float *h_out32;
+    int32_t *d_ids, *d_seq;
+    uint16_t *d_out16;
+    float *d_out32;
+    cudaEvent_t uploaded, computed, downloaded;
+    /* the batch it holds */
+    int n_seqs;
+    float *user32;
+    uint16_t *user16;
+    int done; /* rows already delivered (a batch split into chunks runs synchronously) */
+} slot;
+
+typedef struct cuda_impl {
+    int device;
+    ep_model_config cfg;
+    int H, heads, I, L;
+    /* weights */
+    void **weights; /* every weight allocation, for freeing */
+    int n_weights, cap_weights;
+    uint16_t *word, *pos, *type;
+    float *emb_g, *emb_b;
+    layer_weights *layers;
+    ep_cuda_gemm *gemm;
+    /* token budget and buffers sized from it */
+    size_t cap_tokens;
+    int cap_seqs;
+    uint16_t *x, *wide, *qkvh, *attn, *y; /* wide: the QKV GEMM output, later the feed-forward */
+    slot slots[N_SLOTS];
+    cudaStream_t s_up, s_compute, s_down;
+    int oldest, in_flight;
+} cuda_impl;
+
+#define TRY(call)                                                                                           \
+    do {                                                                                                    \
+        ep_status ep_st_ = (call);                                                                          \
+        if (ep_st_ != EP_OK) return ep_st_;                                                                 \
+    } while (0)
+
+// ----------------------------------------------------------------------------
+// Weights: uploaded once, matrices and embeddings as fp16, vectors as fp32.
+
+static ep_status track(cuda_impl *c, void *p, ep_error *err) {
+    if (c->n_weights == c->cap_weights) {
+        int cap = c->cap_weights ? 2 * c->cap_weights : 64;
+        void **w = realloc(c->weights, sizeof(void *) * (size_t)cap);
+        if (!w) {
+            cudaFree(p);
+            return ep_error_set(err, EP_ERR_NOMEM, "%s:%d: out of host memory", __FILE__, __LINE__);
+        }
+        c->weights = w;
+        c->cap_weights = cap;
+    }
+    c->weights[c->n_weights++] = p;
+    return EP_OK;
+}
+
+static ep_status upload_f16(cuda_impl *c, uint16_t **dst, const float *src, size_t n, ep_error *err) {
+    uint16_t *tmp = malloc(sizeof(uint16_t) * n);
+    if (!tmp) return ep_error_set(err, EP_ERR_NOMEM, "%s:%d: out of host memory (%zu halves)", __FILE__, __LINE__, n);
+    for (size_t i = 0; i < n; i++) tmp[i] = ep_f32_to_f16(src[i]);
+    void *d = NULL;
+    ep_status st = EP_OK;
+    EP_CUDA_CHECK_GOTO(cudaMalloc(&d, sizeof(uint16_t) * n), err, st, out);
+    st = track(c, d, err);
+    if (st != EP_OK) goto out;
+    EP_CUDA_CHECK_GOTO(cudaMemcpy(d, tmp, sizeof(uint16_t) * n, cudaMemcpyHostToDevice), err, st, out);
+    *dst = d;
+out:
+    free(tmp);
+    return st;
+}
+
+static ep_status upload_f32(cuda_impl *c, float **dst, const float *src, size_t n, ep_error *err) {
+    void *d = NULL;
+    EP_CUDA_CHECK(cudaMalloc(&d, sizeof(float) * n), err);
+    TRY(track(c, d, err));
+    EP_CUDA_CHECK(cudaMemcpy(d, src, sizeof(float) * n, cudaMemcpyHostToDevice), err);
+    *dst = d;
+    return EP_OK;
+}
+
+static ep_status upload_weights(cuda_impl *c, const ep_model *m, ep_error *err) {
+    const size_t H = (size_t)c->H, I = (size_t)c->I;
+    TRY(upload_f16(c, &c->word, m->word_emb, (size_t)c->cfg.vocab_size * H, err));
+    TRY(upload_f16(c, &c->pos, m->pos_emb, (size_t)c->cfg.max_position * H, err));
+    TRY(upload_f16(c, &c->type, m->type_emb, H, err)); /* token type 0 only */
+    TRY(upload_f32(c, &c->emb_g, m->emb_ln_gamma, H, err));
+    TRY(upload_f32(c, &c->emb_b, m->emb_ln_beta, H, err));
+    for (int l = 0; l < c->L; l++) {
+        const ep_layer *s = &m->layers[l];
+        layer_weights *d = &c->layers[l];
+        TRY(upload_f16(c, &d->qkv_w, s->qkv_weight, 3 * H * H, err));
+        TRY(upload_f16(c, &d->out_w, s->attn_out_weight, H * H, err));
+        TRY(upload_f16(c, &d->ffn_in_w, s->ffn_in_weight, I * H, err));
+        TRY(upload_f16(c, &d->ffn_out_w, s->ffn_out_weight, H * I, err));
+        TRY(upload_f32(c, &d->qkv_b, s->qkv_bias, 3 * H, err));
+        TRY(upload_f32(c, &d->out_b, s->attn_out_bias, H, err));
+        TRY(upload_f32(c, &d->ffn_in_b, s->ffn_in_bias, I, err));
+        TRY(upload_f32(c, &d->ffn_out_b, s->ffn_out_bias, H, err));
+        TRY(upload_f32(c, &d->ln1_g, s->attn_ln_gamma, H, err));
+        TRY(upload_f32(c, &d->ln1_b, s->attn_ln_beta, H, err));
+        TRY(upload_f32(c, &d->ln2_g, s->ffn_ln_gamma, H, err));
+        TRY(upload_f32(c, &d->ln2_b, s->ffn_ln_beta, H, err));
+    }
+    return EP_OK;
+}
+
+// ----------------------------------------------------------------------------
+// Buffers sized from the token budget
+
+static size_t wide_width(const cuda_impl *c) { return (size_t)(3 * c->H > c->I ? 3 * c->H : c->I); }
+
+/* Device bytes one token of budget costs: activations plus both slots' inputs and outputs. */
+static size_t device_bytes_per_token(const cuda_impl *c) {
+    const size_t H = (size_t)c->H;
+    const size_t act = 2 * (H + wide_width(c) + 3 * H + H + H);
+    const size_t per_slot = sizeof(int32_t) + sizeof(int32_t) + H * (2 + 4); /* seqs <= tokens */
+    return act + N_SLOTS * per_slot;
+}
+
+static void free_buffers(cuda_impl *c) {
+    cudaFree(c->x);
+    cudaFree(c->wide);
+    cudaFree(c->qkvh);
+    cudaFree(c->attn);
+    cudaFree(c->y);
+    c->x = c->wide = c->qkvh = c->attn = c->y = NULL;
+    for (int i = 0; i < N_SLOTS; i++) {
+        slot *s = &c->slots[i];
+        cudaFreeHost(s->h_ids);
+        cudaFreeHost(s->h_seq);
+        cudaFreeHost(s->h_out16);
+        cudaFreeHost(s->h_out32);
+        cudaFree(s->d_ids);
+        cudaFree(s->d_seq);
+        cudaFree(s->d_out16);
+        cudaFree(s->d_out32);
+        s->h_ids = s->h_seq = s->d_ids = s->d_seq = NULL;
+        s->h_out16 = s->d_out16 = NULL;
+        s->h_out32 = s->d_out32 = NULL;
+    }
+}
+
+static ep_status alloc_buffers(cuda_impl *c, size_t tokens, ep_error *err) {
+    const size_t H = (size_t)c->H;
+    /* Every sequence is at least [CLS] [SEP]; a batch with more sequences is split. */
+    const size_t seqs = tokens / 2 + 1;
+    c->cap_tokens = tokens;
+    c->cap_seqs = (int)seqs;
+    EP_CUDA_CHECK(cudaMalloc((void **)&c->x, 2 * tokens * H), err);
+    EP_CUDA_CHECK(cudaMalloc((void **)&c->wide, 2 * tokens * wide_width(c)), err);
+    EP_CUDA_CHECK(cudaMalloc((void **)&c->qkvh, 2 * tokens * 3 * H), err);
+    EP_CUDA_CHECK(cudaMalloc((void **)&c->attn, 2 * tokens * H), err);
+    EP_CUDA_CHECK(cudaMalloc((void **)&c->y, 2 * tokens * H), err);
+    for (int i = 0; i < N_SLOTS; i++) {
+        slot *s = &c->slots[i];
+        EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_ids, sizeof(int32_t) * tokens, cudaHostAllocDefault), err);
+        EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_seq, sizeof(int32_t) * (seqs + 1), cudaHostAllocDefault), err);
+        EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_out16, 2 * seqs * H, cudaHostAllocDefault), err);
+        EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_out32, 4 * seqs * H, cudaHostAllocDefault), err);
+        EP_CUDA_CHECK(cudaMalloc((void **)&s->d_ids, sizeof(int32_t) * tokens), err);
+        EP_CUDA_CHECK(cudaMalloc((void **)&s->d_seq, sizeof(int32_t) * (seqs + 1)), err);
+        EP_CUDA_CHECK(cudaMalloc((void **)&s->d_out16, 2 * seqs * H), err);
+        EP_CUDA_CHECK(cudaMalloc((void **)&s->d_out32, 4 * seqs * H), err);
+    }
+    return EP_OK;
+}
+
+/* Allocates for the requested budget, halving it on out-of-memory. */
+static ep_status size_buffers(cuda_impl *c, size_t requested, ep_error *err) {
+    const size_t floor_tokens = (size_t)(c->cfg.max_position < MAX_SEQ ? c->cfg.max_position : MAX_SEQ);
+    size_t tokens = requested;
+    if (tokens == 0) {
+        size_t free_b = 0, total_b = 0;
+        EP_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b), err);
+        /* Leave a fifth for the driver, cuBLAS and other processes; beyond DEFAULT_MAX_TOKENS a
+         * bigger batch only adds latency and pinned host memory, not throughput. */
+        tokens = free_b / 5 * 4 / device_bytes_per_token(c);
+        if (tokens > DEFAULT_MAX_TOKENS) tokens = DEFAULT_MAX_TOKENS;
+    }
+    if (tokens < floor_tokens) tokens = floor_tokens;
+    for (;;) {
+        ep_status st = alloc_buffers(c, tokens, err);
+        if (st == EP_OK) return EP_OK;
+        free_buffers(c);
+        if (st != EP_ERR_NOMEM || tokens <= floor_tokens) return st;
+        fprintf(stderr, "embedpipe: cuda: a batch budget of %zu tokens does not fit in device memory; trying %zu\n",
+                tokens, tokens / 2 > floor_tokens ? tokens / 2 : floor_tokens);
+        (void)cudaGetLastError(); /* out of memory is not sticky: clear it before retrying */
+        tokens = tokens / 2 > floor_tokens ? tokens / 2 : floor_tokens;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// One chunk: upload, the encoder, download
+
+static ep_status encoder_forward(cuda_impl *c, slot *s, int n_seqs, int n_tokens, int max_len, int want32,
+                                 ep_error *err) {
+    const int H = c->H, I = c->I, heads = c->heads;
+    const float eps = c->cfg.layer_norm_eps;
+    cudaStream_t st = c->s_compute;
+    TRY(ep_cuda_embed_layernorm(c->x, s->d_ids, s->d_seq, n_seqs, n_tokens, c->word, c->pos, c->type, c->emb_g,
+                                c->emb_b, H, eps, st, err));
+    for (int l = 0; l < c->L; l++) {
+        const layer_weights *w = &c->layers[l];
+        TRY(ep_cuda_linear(c->gemm, c->wide, c->x, w->qkv_w, n_tokens, H, 3 * H, st, err));
+        TRY(ep_cuda_qkv_split(c->qkvh, c->wide, w->qkv_b, n_tokens, H, heads, st, err));
+        TRY(ep_cuda_attention(c->attn, c->qkvh, s->d_seq, n_seqs, n_tokens, max_len, H, heads, st, err));
+        TRY(ep_cuda_linear(c->gemm, c->y, c->attn, w->out_w, n_tokens, H, H, st, err));
+        TRY(ep_cuda_bias_residual_layernorm(c->x, c->y, w->out_b, w->ln1_g, w->ln1_b, n_tokens, H, eps, st, err));
+        TRY(ep_cuda_linear(c->gemm, c->wide, c->x, w->ffn_in_w, n_tokens, H, I, st, err));
+        TRY(ep_cuda_bias_gelu(c->wide, w->ffn_in_b, n_tokens, I, st, err));
+        TRY(ep_cuda_linear(c->gemm, c->y, c->wide, w->ffn_out_w, n_tokens, I, H, st, err));
+        TRY(ep_cuda_bias_residual_layernorm(c->x, c->y, w->ffn_out_b, w->ln2_g, w->ln2_b, n_tokens, H, eps, st, err));
+    }
+    return ep_cuda_pool_normalize(s->d_out16, want32 ? s->d_out32 : NULL, c->x, s->d_seq, n_seqs, H,
+                                  (int)c->cfg.pooling, c->cfg.normalize ? 1 : 0, st, err);
+}
+
+/* Queues sequences [first, first + n_seqs) of batch b through slot s. Returns once queued. */
+static ep_status enqueue_chunk(cuda_impl *c, slot *s, const ep_batch *b, int first, int n_seqs, int want32,
+                               ep_error *err) {
+    const int32_t base = b->seq_start[first];
+    const int n_tokens = b->seq_start[first + n_seqs] - base;
+    int max_len = 0;
+    for (int i = 0; i <= n_seqs; i++) {
+        s->h_seq[i] = b->seq_start[first + i] - base;
+        if (i > 0 && s->h_seq[i] - s->h_seq[i - 1] > max_len) max_len = s->h_seq[i] - s->h_seq[i - 1];
+    }
+    memcpy(s->h_ids, b->token_ids + base, sizeof(int32_t) * (size_t)n_tokens);
+    const size_t H = (size_t)c->H;
+
+    EP_CUDA_CHECK(cudaMemcpyAsync(s->d_ids, s->h_ids, sizeof(int32_t) * (size_t)n_tokens, cudaMemcpyHostToDevice,
+                                  c->s_up), err);
+    EP_CUDA_CHECK(cudaMemcpyAsync(s->d_seq, s->h_seq, sizeof(int32_t) * (size_t)(n_seqs + 1), cudaMemcpyHostToDevice,
+                                  c->s_up), err);
+    EP_CUDA_CHECK(cudaEventRecord(s->uploaded, c->s_up), err);
+
+    EP_CUDA_CHECK(cudaStreamWaitEvent(c->s_compute, s->uploaded, 0), err);
+    TRY(encoder_forward(c, s, n_seqs, n_tokens, max_len, want32, err));
+    EP_CUDA_CHECK(cudaEventRecord(s->computed, c->s_compute), err);
+
+    EP_CUDA_CHECK(cudaStreamWaitEvent(c->s_down, s->computed, 0), err);
+    EP_CUDA_CHECK(cudaMemcpyAsync(s->h_out16, s->d_out16, 2 * H * (size_t)n_seqs, cudaMemcpyDeviceToHost, c->s_down),
+                  err);
+    if (want32)
+        EP_CUDA_CHECK(cudaMemcpyAsync(s->h_out32, s->d_out32, 4 * H * (size_t)n_seqs, cudaMemcpyDeviceToHost,
+                                      c->s_down), err);
+    EP_CUDA_CHECK(cudaEventRecord(s->downloaded, c->s_down), err);
+    return EP_OK;
+}
+
+/* Waits for s's download and copies rows to the caller's buffers, starting at row `row`. */
+static ep_status deliver(cuda_impl *c, slot *s, int row, int n_seqs, ep_error *err) {
+    EP_CUDA_CHECK(cudaEventSynchronize(s->downloaded), err);
+    const size_t H = (size_t)c->H;
+    if (s->user16) memcpy(s->user16 + (size_t)row * H, s->h_out16, 2 * H * (size_t)n_seqs);
+    if (s->user32) memcpy(s->user32 + (size_t)row * H, s->h_out32, 4 * H * (size_t)n_seqs);
+    return EP_OK;
+}
+
+static ep_status check_batch(const cuda_impl *c, const ep_batch *b, ep_error *err) {
+    if (b->n_seqs < 0 || b->n_tokens < 0 || (b->n_seqs > 0 && (!b->seq_start || !b->token_ids)))
+        return ep_error_set(err, EP_ERR_USAGE, "cuda backend: malformed batch (%d sequences, %d tokens)", b->n_seqs,
+                            b->n_tokens);
+    if (b->n_seqs == 0) return EP_OK;
+    if (b->seq_start[0] != 0 || b->seq_start[b->n_seqs] != b->n_tokens)
+        return ep_error_set(err, EP_ERR_USAGE, "cuda backend: seq_start must run from 0 to n_tokens (%d)", b->n_tokens);
+    const int limit = c->cfg.max_position < MAX_SEQ ? c->cfg.max_position : MAX_SEQ;
+    for (int i = 0; i < b->n_seqs; i++) {
+        const int len = b->seq_start[i + 1] - b->seq_start[i];
+        if (len < 0 || len > limit)
+            return ep_error_set(err, EP_ERR_USAGE, "cuda backend: sequence %d has %d tokens (at most %d)", i, len,
+                                limit);
+    }
+    for (int t = 0; t < b->n_tokens; t++)
+        if (b->token_ids[t] < 0 || b->token_ids[t] >= c->cfg.vocab_size)
+            return ep_error_set(err, EP_ERR_USAGE, "cuda backend: token id %d at %d is outside the vocabulary (%d)",
+                                b->token_ids[t], t, c->cfg.vocab_size);
+    return EP_OK;
+}
+
+// ----------------------------------------------------------------------------
+// The backend interface
+
+static ep_status cuda_submit(ep_backend *self, const ep_batch *b, float *out32, uint16_t *out16, ep_error *err) {
+    cuda_impl *c = self->impl;
+    if (!out32 && !out16) return ep_error_set(err, EP_ERR_USAGE, "cuda backend: submit needs an output buffer");
+    if (c->in_flight == N_SLOTS)
+        return ep_error_set(err, EP_ERR_USAGE, "cuda backend: %d batches already in flight; call wait_oldest first",
+                            N_SLOTS);
+    TRY(check_batch(c, b, err));
+    EP_CUDA_CHECK(cudaSetDevice(c->device), err);
+    slot *s = &c->slots[(c->oldest + c->in_flight) % N_SLOTS];
+    s->n_seqs = b->n_seqs;
+    s->user16 = out16;
+    s->user32 = out32;
+    s->done = 0;
+    if (b->n_seqs == 0) {
+        s->done = 1;
+    } else if ((size_t)b->n_tokens <= c->cap_tokens && b->n_seqs <= c->cap_seqs) {
+        TRY(enqueue_chunk(c, s, b, 0, b->n_seqs, out32 != NULL, err));
+    } else {
+        /* Larger than the budget (the caller's batches outgrew a budget that out-of-memory
+         * shrank): run it in chunks that fit, synchronously. */
+        for (int first = 0; first < b->n_seqs;) {
+            int n = 0;
+            while (first + n < b->n_seqs && n < c->cap_seqs &&
+                   (size_t)(b->seq_start[first + n + 1] - b->seq_start[first]) <= c->cap_tokens)
+                n++;
+            TRY(enqueue_chunk(c, s, b, first, n, out32 != NULL, err));
+            TRY(deliver(c, s, first, n, err));
+            first += n;
+        }
+        s->done = 1;
+    }
+    c->in_flight++;
+    return EP_OK;
+}
+
+static ep_status cuda_wait_oldest(ep_backend *self, ep_error *err) {
+    cuda_impl *c = self->impl;
+    if (c->in_flight == 0) return ep_error_set(err, EP_ERR_USAGE, "cuda backend: wait_oldest with nothing in flight");
+    slot *s = &c->slots[c->oldest];
+    c->oldest = (c->oldest + 1) % N_SLOTS;
+    c->in_flight--;
+    if (s->done) return EP_OK;
+    EP_CUDA_CHECK(cudaSetDevice(c->device), err);
+    return deliver(c, s, 0, s->n_seqs, err);
+}
+
+static void cuda_destroy(ep_backend *self) {
+    if (!self) return;
+    cuda_impl *c = self->impl;
+    if (c) {
+        cudaSetDevice(c->device);
+        if (c->s_up) cudaStreamSynchronize(c->s_up);
+        if (c->s_compute) cudaStreamSynchronize(c->s_compute);
+        if (c->s_down) cudaStreamSynchronize(c->s_down);
+        free_buffers(c);
+        for (int i = 0; i < N_SLOTS; i++) {
+            if (c->slots[i].uploaded) cudaEventDestroy(c->slots[i].uploaded);
+            if (c->slots[i].computed) cudaEventDestroy(c->slots[i].computed);
+            if (c->slots[i].downloaded) cudaEventDestroy(c->slots[i].downloaded);
+        }
+        if (c->s_up) cudaStreamDestroy(c->s_up);
+        if (c->s_compute) cudaStreamDestroy(c->s_compute);
+        if (c->s_down) cudaStreamDestroy(c->s_down);
+        ep_cuda_gemm_free(c->gemm);
+        for (int i = 0; i < c->n_weights; i++) cudaFree(c->weights[i]);
+        free(c->weights);
+        free(c->layers);
+        free(c);
+    }
+    free(self);
+}
+
+static ep_status create(const ep_model *model, int device, size_t batch_tokens, ep_backend *b, cuda_impl *c,
+                        ep_error *err) {
+    const ep_model_config *cfg = &model->config;
+    TRY(ep_cuda_supports(cfg->hidden, cfg->n_heads, cfg->intermediate, err));
+    const int n_devices = ep_cuda_device_count();
+    if (device < 0 || device >= n_devices)
+        return ep_error_set(err, EP_ERR_DEVICE, "cuda:%d requested but %d CUDA device(s) found%s", device, n_devices,
+                            n_devices == 0 ? " (no driver or no GPU); use --device cpu" : "");
+    c->device = device;
+    c->cfg = *cfg;
+    c->H = cfg->hidden;
+    c->heads = cfg->n_heads;
+    c->I = cfg->intermediate;
+    c->L = cfg->n_layers;
+    c->layers = calloc((size_t)(c->L > 0 ? c->L : 1), sizeof(layer_weights));
+    if (!c->layers) return ep_error_set(err, EP_ERR_NOMEM, "%s:%d: out of host memory", __FILE__, __LINE__);
+    EP_CUDA_CHECK(cudaSetDevice(device), err);
+    struct cudaDeviceProp prop;
+    EP_CUDA_CHECK(cudaGetDeviceProperties(&prop, device), err);
+    EP_CUDA_CHECK(cudaStreamCreateWithFlags(&c->s_up, cudaStreamNonBlocking), err);
+    EP_CUDA_CHECK(cudaStreamCreateWithFlags(&c->s_compute, cudaStreamNonBlocking), err);
+    EP_CUDA_CHECK(cudaStreamCreateWithFlags(&c->s_down, cudaStreamNonBlocking), err);
+    for (int i = 0; i < N_SLOTS; i++) {
+        EP_CUDA_CHECK(cudaEventCreateWithFlags(&c->slots[i].uploaded, cudaEventDisableTiming), err);
+        EP_CUDA_CHECK(cudaEventCreateWithFlags(&c->slots[i].computed, cudaEventDisableTiming), err);
+        EP_CUDA_CHECK(cudaEventCreateWithFlags(&c->slots[i].downloaded, cudaEventDisableTiming), err);
+    }
+    ep_status st = upload_weights(c, model, err);
+    if (st == EP_ERR_NOMEM) {
+        ep_error_prefix(err, "cuda:%d: the model's weights do not fit in device memory", device);
+        return st;
+    }
+    TRY(st);
+    TRY(ep_cuda_gemm_create(&c->gemm, err));
+    TRY(size_buffers(c, batch_tokens, err));
+
+    b->dim = c->H;
+    b->max_in_flight = N_SLOTS;
+    b->submit = cuda_submit;
+    b->wait_oldest = cuda_wait_oldest;
+    b->destroy = cuda_destroy;
+#ifdef EP_CUDA_EMULATION
+    snprintf(b->name, sizeof b->name, "cuda-emulated");
+#else
+    snprintf(b->name, sizeof b->name, "cuda:%d", device);
+#endif
+    snprintf(b->description, sizeof b->description,
+             "%s: %s (%d SMs, %.1f GiB), fp16 weights and activations, fp32 accumulation, batches of up to %zu "
+             "tokens, %d in flight",
+             b->name, prop.name, prop.multiProcessorCount, (double)prop.totalGlobalMem / (1 << 30), c->cap_tokens,
+             N_SLOTS);
+    return EP_OK;
+}
+
+ep_status ep_backend_cuda_create(const ep_model *model, int device, size_t batch_tokens, ep_backend **out,
+                                 ep_error *err) {
+    if (!out || !model) return ep_error_set(err, EP_ERR_USAGE, "ep_backend_cuda_create: NULL argument");
+    *out = NULL;
+    ep_backend *b = calloc(1, sizeof *b);
+    cuda_impl *c = calloc(1, sizeof *c);
+    if (!b || !c) {
+        free(b);
+        free(c);
+        return ep_error_set(err, EP_ERR_NOMEM, "%s:%d: out of host memory", __FILE__, __LINE__);
+    }
+    b->impl = c;
+    const ep_status st = create(model, device, batch_tokens, b, c, err);
+    if (st != EP_OK) {
+        cuda_destroy(b);
+        return st;
+    }
+    *out = b;
+    return EP_OK;
+}
+
+size_t ep_backend_cuda_batch_tokens(const ep_backend *backend) {
+    return backend && backend->impl ? ((const cuda_impl *)backend->impl)->cap_tokens : 0;
+}
+
+#else
+/* Built without CUDA: the backend is absent (backend.c reports it), nothing to compile. */
+typedef int ep_backend_cuda_absent;
+#endif
