@@ -1,0 +1,111 @@
+/*
+ * ep_cuda.h - the CUDA kernels' launchers, callable from plain C.
+ *
+ * No CUDA type appears here: device pointers are plain pointers (half
+ * precision as uint16_t bits), a stream is an opaque ep_cuda_stream (the same
+ * pointer as a cudaStream_t). Every launcher checks its launch and returns an
+ * ep_status with err filled (file, line, call); kernels run asynchronously on
+ * the stream, so their own faults surface at the next synchronisation.
+ *
+ * Layouts (T = tokens of the packed batch, H = hidden, D = head size, nh = heads):
+ *   activations  [T][width] row-major fp16
+ *   qkvh         [3][nh][T][D] fp16: query, key, value, each head's rows contiguous
+ *   seq_start    [n_seqs + 1] int32 on the device, as in ep_batch
+ *   biases, LayerNorm gamma/beta: fp32; weights and embedding tables: fp16
+ *
+ * Under EP_CUDA_EMULATION the same functions are built from the same sources
+ * for the CPU emulation (kernels/emu/) and carry an _emu suffix, so one test
+ * program can hold both worlds without a clash.
+ */
+#ifndef EP_CUDA_H
+#define EP_CUDA_H
+
+#include "embedpipe.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifdef EP_CUDA_EMULATION
+#define ep_cuda_device_count ep_cuda_device_count_emu
+#define ep_cuda_check_fail ep_cuda_check_fail_emu
+#define ep_cuda_embed_layernorm ep_cuda_embed_layernorm_emu
+#define ep_cuda_qkv_split ep_cuda_qkv_split_emu
+#define ep_cuda_attention ep_cuda_attention_emu
+#define ep_cuda_bias_residual_layernorm ep_cuda_bias_residual_layernorm_emu
+#define ep_cuda_bias_gelu ep_cuda_bias_gelu_emu
+#define ep_cuda_pool_normalize ep_cuda_pool_normalize_emu
+#define ep_cuda_gemm_create ep_cuda_gemm_create_emu
+#define ep_cuda_gemm_free ep_cuda_gemm_free_emu
+#define ep_cuda_gemm_workspace_bytes ep_cuda_gemm_workspace_bytes_emu
+#define ep_cuda_linear ep_cuda_linear_emu
+#define ep_cuda_supports ep_cuda_supports_emu
+#endif
+
+typedef struct CUstream_st *ep_cuda_stream;
+typedef struct ep_cuda_gemm ep_cuda_gemm;
+
+/* @return the number of CUDA devices; 0 when there is no driver or no device. */
+int ep_cuda_device_count(void);
+
+/* @return EP_OK when the kernels support this shape (hidden a multiple of 64 up
+ * to 1024, head size 32 or 64, intermediate a multiple of 8); else EP_ERR_MODEL
+ * with err saying what is unsupported. */
+ep_status ep_cuda_supports(int hidden, int n_heads, int intermediate, ep_error *err);
+
+/* out[t] = LayerNorm(word[ids[t]] + pos[position of t in its sequence] + type[0]).
+ * The host has checked ids < vocab and sequence lengths <= the position table. */
+ep_status ep_cuda_embed_layernorm(uint16_t *out, const int32_t *ids, const int32_t *seq_start, int n_seqs,
+                                  int n_tokens, const uint16_t *word_emb, const uint16_t *pos_emb,
+                                  const uint16_t *type_emb, const float *gamma, const float *beta, int hidden,
+                                  float eps, ep_cuda_stream stream, ep_error *err);
+
+/* qkvh[which][h][t][d] = qkv[t][which*H + h*D + d] + bias[which*H + h*D + d]. */
+ep_status ep_cuda_qkv_split(uint16_t *qkvh, const uint16_t *qkv, const float *bias, int n_tokens, int hidden,
+                            int n_heads, ep_cuda_stream stream, ep_error *err);
+
+/* out[t][h*D + d] = softmax(Q K^T / sqrt(D)) V per sequence and head (keys of its
+ * own sequence only). max_seq_len <= 512 (the longest sequence of the batch). */
+ep_status ep_cuda_attention(uint16_t *out, const uint16_t *qkvh, const int32_t *seq_start, int n_seqs, int n_tokens,
+                            int max_seq_len, int hidden, int n_heads, ep_cuda_stream stream, ep_error *err);
+
+/* x[t] = LayerNorm(y[t] + bias + x[t]) in place (the residual is x). */
+ep_status ep_cuda_bias_residual_layernorm(uint16_t *x, const uint16_t *y, const float *bias, const float *gamma,
+                                          const float *beta, int n_tokens, int hidden, float eps,
+                                          ep_cuda_stream stream, ep_error *err);
+
+/* y = gelu(y + bias) in place, exact erf form; y is [n_tokens][width]. */
+ep_status ep_cuda_bias_gelu(uint16_t *y, const float *bias, int n_tokens, int width, ep_cuda_stream stream,
+                            ep_error *err);
+
+/* Row i of out16 (and of out32 when not NULL) = pool(x over sequence i),
+ * L2-normalised when normalize; pooling 0 = mean, 1 = first ([CLS]) token. */
+ep_status ep_cuda_pool_normalize(uint16_t *out16, float *out32, const uint16_t *x, const int32_t *seq_start,
+                                 int n_seqs, int hidden, int pooling, int normalize, ep_cuda_stream stream,
+                                 ep_error *err);
+
+/* The GEMM context (kernels/gemm.cu): cuBLASLt handle and a device workspace.
+ * @return EP_OK and *out; EP_ERR_NOMEM / EP_ERR_DEVICE on failure. */
+ep_status ep_cuda_gemm_create(ep_cuda_gemm **out, ep_error *err);
+void ep_cuda_gemm_free(ep_cuda_gemm *g);
+/* @return the device bytes a GEMM context holds (its workspace). */
+size_t ep_cuda_gemm_workspace_bytes(void);
+
+/* out[T][n_out] = in[T][n_in] * weight^T, weight [n_out][n_in] (Hugging Face layout);
+ * fp16 in and out, fp32 accumulation, tensor cores. No bias: the next kernel adds it. */
+ep_status ep_cuda_linear(ep_cuda_gemm *g, uint16_t *out, const uint16_t *in, const uint16_t *weight, int n_tokens,
+                         int n_in, int n_out, ep_cuda_stream stream, ep_error *err);
+
+/* Turns a failed CUDA runtime call into an ep_status (EP_ERR_NOMEM for out of
+ * memory, else EP_ERR_DEVICE) with "file:line: call: name (text)" in err; under
+ * emulation the first emulation finding is appended. @return that status. */
+ep_status ep_cuda_check_fail(ep_error *err, int cuda_error, const char *call, const char *file, int line);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EP_CUDA_H */
