@@ -509,31 +509,52 @@ static ep_status verify_shard(const char *dir, const ep_manifest *m, const ep_sh
     return EP_OK;
 }
 
+/* Where the manifest says a shard sits. With run.shard_rows known, shard N
+ * starts at row N * shard_rows and only the last shard may be short; a part
+ * of a --part I/N run holds every N-th shard starting at I, so only a
+ * single-part folder must be contiguous from row 0.
+ * @return EP_OK or EP_ERR_MISMATCH naming the shard. */
+static ep_status check_layout(const char *dir, const ep_manifest *m, size_t i, long long last_number,
+                              uint64_t next_row, ep_error *err) {
+    const ep_shard_info *s = &m->shards[i];
+    const long long number = shard_number(s->name, s->ids_name);
+    const uint64_t per = m->run.shard_rows;
+    const int parts = m->run.part_count > 1 ? m->run.part_count : 1;
+#define BAD(...) ep_error_set(err, EP_ERR_MISMATCH, "%s/manifest.json: shards[%zu] (%s) " __VA_ARGS__)
+    if (number <= last_number) return BAD("is out of order or repeated", dir, i, s->name);
+    if (parts > 1 && number % parts != m->run.part_index)
+        return BAD("does not belong to part %d of %d", dir, i, s->name, m->run.part_index, parts);
+    if (per > 0) {
+        if (s->first_row != (uint64_t)number * per)
+            return BAD("starts at row %" PRIu64 ", but with %" PRIu64 " rows per shard it should start at row %" PRIu64,
+                       dir, i, s->name, s->first_row, per, (uint64_t)number * per);
+        if (s->rows > per || (i + 1 < m->n_shards && s->rows != per))
+            return BAD("has %" PRIu64 " rows; every shard but the last has %" PRIu64, dir, i, s->name, s->rows, per);
+    }
+    if (parts == 1 && s->first_row != next_row)
+        return BAD("starts at row %" PRIu64 " but the shards before it end at row %" PRIu64, dir, i, s->name,
+                   s->first_row, next_row);
+#undef BAD
+    return EP_OK;
+}
+
 ep_status ep_output_verify(const char *dir, ep_error *err) {
     ep_manifest *m;
     ep_status st = ep_manifest_read(dir, &m, err);
     if (st != EP_OK) return st;
-    uint64_t next_row = 0;
+    uint64_t next_row = 0, total = 0;
     long long last_number = -1;
     for (size_t i = 0; i < m->n_shards && st == EP_OK; i++) {
         const ep_shard_info *s = &m->shards[i];
-        long long number = shard_number(s->name, s->ids_name);
-        if (number <= last_number) {
-            st = ep_error_set(err, EP_ERR_MISMATCH, "%s/manifest.json: shards[%zu] (%s) is out of order or repeated",
-                              dir, i, s->name);
-        } else if (s->first_row != next_row) {
-            st = ep_error_set(err, EP_ERR_MISMATCH, "%s/manifest.json: shards[%zu] (%s) starts at row %" PRIu64
-                              " but the shards before it end at row %" PRIu64, dir, i, s->name, s->first_row,
-                              next_row);
-        } else {
-            st = verify_shard(dir, m, s, err);
-        }
-        last_number = number;
-        next_row += s->rows;
+        st = check_layout(dir, m, i, last_number, next_row, err);
+        if (st == EP_OK) st = verify_shard(dir, m, s, err);
+        last_number = shard_number(s->name, s->ids_name);
+        next_row = s->first_row + s->rows;
+        total += s->rows;
     }
-    if (st == EP_OK && next_row != m->records_embedded)
+    if (st == EP_OK && total != m->records_embedded)
         st = ep_error_set(err, EP_ERR_MISMATCH, "%s/manifest.json: the shards hold %" PRIu64 " rows but "
-                          "counts.embedded is %" PRIu64, dir, next_row, m->records_embedded);
+                          "counts.embedded is %" PRIu64, dir, total, m->records_embedded);
     ep_manifest_free(m);
     return st;
 }

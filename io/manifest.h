@@ -69,7 +69,11 @@ void ep_manifest_free(ep_manifest *m);
 
 /* Checks an output folder against its manifest: every shard and ids file
  * exists, has the recorded SHA-256, decompresses with a valid zstd checksum,
- * holds the recorded number of rows of width dim; the row counts add up.
+ * holds the recorded number of rows of width dim (the ids file as many
+ * lines); shards are in order, shard N starts at row N * run.shard_rows (when
+ * set) and all but the last are full; a single-part folder is contiguous from
+ * row 0, a --part I/N folder holds only shards N*k+I; the rows add up to
+ * counts.embedded.
  * @return EP_OK; EP_ERR_MISMATCH / EP_ERR_FORMAT / EP_ERR_IO naming the first
  *         problem found. */
 ep_status ep_output_verify(const char *dir, ep_error *err);

@@ -28,7 +28,16 @@ static void fill(ep_manifest *m, ep_manifest_input *inputs, ep_shard_info *shard
     for (int i = 0; i < 3; i++) {
         inputs[i].path = paths[i];
         snprintf(inputs[i].format, sizeof inputs[i].format, "%s", formats[i]);
+        inputs[i].size = i == 2 ? (1ull << 53) : (uint64_t)i * 1000003;
     }
+    m->run.shard_rows = 32768;
+    m->run.part_index = 2;
+    m->run.part_count = 5;
+    snprintf(m->run.format, sizeof m->run.format, "auto");
+    m->run.max_record_bytes = 1 << 20;
+    m->run.next_record = (1ull << 53) - 7;
+    m->run.next_row = (1ull << 40) + 32769;
+    m->run.errors_bytes = 987654321987ull;
     m->inputs = inputs;
     m->n_inputs = 3;
     const uint64_t rows[3] = {32768, (1ull << 40) + 1, 1};
@@ -73,7 +82,12 @@ static void round_trip(void) {
     for (size_t i = 0; i < 3 && i < r->n_inputs; i++) {
         CHECKF(strcmp(r->inputs[i].path, inputs[i].path) == 0, "inputs[%zu].path", i);
         CHECK(strcmp(r->inputs[i].format, inputs[i].format) == 0);
+        CHECKF(r->inputs[i].size == inputs[i].size, "inputs[%zu].size", i);
     }
+    CHECK(r->run.shard_rows == m.run.shard_rows && r->run.part_index == m.run.part_index &&
+          r->run.part_count == m.run.part_count && strcmp(r->run.format, m.run.format) == 0 &&
+          r->run.max_record_bytes == m.run.max_record_bytes && r->run.next_record == m.run.next_record &&
+          r->run.next_row == m.run.next_row && r->run.errors_bytes == m.run.errors_bytes);
     CHECK(r->n_shards == 3);
     for (size_t i = 0; i < 3 && i < r->n_shards; i++) {
         const ep_shard_info *a = &shards[i], *b = &r->shards[i];
@@ -208,6 +222,8 @@ static void field_errors(void) {
         "inputs", "inputs[1].path", "inputs[1].format", "shards", "shards[1].file", "shards[1].ids_file",
         "shards[1].rows", "shards[1].first_row", "shards[1].bytes", "shards[1].sha256", "shards[1].ids_sha256",
         "counts", "counts.read", "counts.embedded", "counts.rejected", "complete", "errors_file",
+        "inputs[1].size", "run", "run.shard_rows", "run.part_index", "run.part_count", "run.format",
+        "run.max_record_bytes", "run.next_record", "run.next_row", "run.errors_bytes",
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         char quoted[160], key[64], what[200];
@@ -269,6 +285,9 @@ static void field_errors(void) {
         {"counts.embedded", "true", "\"counts.embedded\""},
         {"complete", "\"yes\"", "\"complete\""},
         {"errors_file", "\"other.ndjson\"", "\"errors_file\""},
+        {"run.part_count", "0", "\"run.part_count\""},
+        {"run.part_index", "5", "\"run.part_index\""},
+        {"inputs[1].size", "-5", "\"inputs[1].size\""},
     };
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         char key[64], what[200];

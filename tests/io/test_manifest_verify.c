@@ -55,6 +55,8 @@ static int make_folder(const char *dir) {
     m.records_embedded = ROWS;
     m.records_rejected = 2;
     m.complete = true;
+    m.run.shard_rows = PER_SHARD;
+    m.run.part_count = 1;
     if (st == EP_OK) st = ep_manifest_write(dir, &m, &err);
     ep_shard_writer_free(w);
     if (st != EP_OK) fprintf(stderr, "make_folder: %s\n", err.message);
@@ -106,6 +108,70 @@ static void manifest_string(const char *dir, int shard, const char *key, char *o
     if (strcmp(key, "sha256") == 0) snprintf(out, cap, "%s", m->shards[shard].sha256);
     if (strcmp(key, "bytes") == 0) snprintf(out, cap, "%llu", (unsigned long long)m->shards[shard].bytes);
     ep_manifest_free(m);
+}
+
+/* Writes part part_index of part_count of a run of n_rows rows into dir:
+ * the shards N*k+part_index, each numbered and placed as the whole run would
+ * place it. @return 0 on success. */
+static int make_part_folder(const char *dir, int part_index, int part_count, size_t n_rows) {
+    ts_rm_rf(dir);
+    if (mkdir(dir, 0755) != 0) return -1;
+    ep_error err = {0};
+    ep_shard_info shards[16];
+    size_t n_shards = 0;
+    uint64_t embedded = 0;
+    uint64_t rng = 11;
+    for (size_t k = 0; k * PER_SHARD < n_rows && n_shards < 16; k++) {
+        if ((int)(k % (size_t)part_count) != part_index) continue;
+        size_t rows = n_rows - k * PER_SHARD < PER_SHARD ? n_rows - k * PER_SHARD : PER_SHARD;
+        uint16_t data[PER_SHARD * DIM];
+        ep_row_meta meta[PER_SHARD];
+        for (size_t i = 0; i < rows * DIM; i++) data[i] = (uint16_t)ts_rand(&rng);
+        for (size_t i = 0; i < rows; i++) meta[i] = (ep_row_meta){.id = "p", .line = k * PER_SHARD + i + 1};
+        ep_shard_writer *w = NULL;
+        ep_shard_writer_options opt = {.dir = dir, .dim = DIM, .rows_per_shard = PER_SHARD,
+                                       .first_shard = (unsigned)k, .first_row = k * PER_SHARD};
+        if (ep_shard_writer_open(&opt, &w, &err) != EP_OK) return -1;
+        ep_status st = ep_shard_writer_append(w, data, meta, rows, &err);
+        if (st == EP_OK) st = ep_shard_writer_flush(w, &err);
+        if (st == EP_OK) shards[n_shards++] = *ep_shard_writer_info(w, 0);
+        ep_shard_writer_free(w);
+        if (st != EP_OK) return -1;
+        embedded += rows;
+    }
+    ep_manifest m;
+    memset(&m, 0, sizeof m);
+    ep_sha256_hex("weights", 7, m.model_sha256);
+    m.dim = DIM;
+    snprintf(m.pooling, sizeof m.pooling, "mean");
+    m.max_seq_length = 128;
+    m.shards = shards;
+    m.n_shards = n_shards;
+    m.records_read = n_rows;
+    m.records_embedded = embedded;
+    m.run.shard_rows = PER_SHARD;
+    m.run.part_index = part_index;
+    m.run.part_count = part_count;
+    return ep_manifest_write(dir, &m, &err) == EP_OK ? 0 : -1;
+}
+
+static void parts(const char *dir) {
+    /* 37 rows, 8 per shard: shards 0..4, the last of 5 rows. */
+    CHECK(make_part_folder(dir, 0, 2, 37) == 0);
+    expect(dir, "part 0 of 2", EP_OK, NULL, NULL);
+    CHECK(make_part_folder(dir, 1, 2, 37) == 0);
+    expect(dir, "part 1 of 2", EP_OK, NULL, NULL);
+    CHECK(make_part_folder(dir, 2, 3, 37) == 0);
+    expect(dir, "part 2 of 3", EP_OK, NULL, NULL);
+    CHECK(make_part_folder(dir, 1, 2, 37) == 0);
+    edit_manifest(dir, "\"part_index\":\t1", "\"part_index\":\t0");
+    expect(dir, "shards of another part", EP_ERR_MISMATCH, "shards[0]", "does not belong to part 0 of 2");
+    CHECK(make_part_folder(dir, 0, 1, 37) == 0);
+    expect(dir, "one part", EP_OK, NULL, NULL);
+    /* A full shard counts as short when the manifest claims more rows per shard. */
+    CHECK(make_part_folder(dir, 0, 1, 37) == 0);
+    edit_manifest(dir, "\"shard_rows\":\t8", "\"shard_rows\":\t9");
+    expect(dir, "shard_rows disagrees", EP_ERR_MISMATCH, "shards[0]", "every shard but the last has 9");
 }
 
 int main(void) {
@@ -216,6 +282,14 @@ int main(void) {
     CHECK(make_folder(dir) == 0);
     edit_manifest(dir, "\"first_row\":\t16", "\"first_row\":\t17");
     expect(dir, "first_row gap", EP_ERR_MISMATCH, "shards[2]", "starts at row 17");
+    CHECK(make_folder(dir) == 0);
+    edit_manifest(dir, "\"shard_rows\":\t8", "\"shard_rows\":\t0");
+    edit_manifest(dir, "\"first_row\":\t16", "\"first_row\":\t17");
+    expect(dir, "gap, no shard_rows", EP_ERR_MISMATCH, "shards[2]", "but the shards before it end at row 16");
+    CHECK(make_folder(dir) == 0);
+    edit_manifest(dir, "\"shard_rows\":\t8", "\"shard_rows\":\t0");
+    expect(dir, "no shard_rows", EP_OK, NULL, NULL);
+    parts(dir);
     CHECK(make_folder(dir) == 0);
     edit_manifest(dir, "\"file\":\t\"shard-00001.npy.zst\",\n\t\t\t\"ids_file\":\t\"shard-00001.ids.ndjson.zst\"",
                   "\"file\":\t\"shard-00000.npy.zst\",\n\t\t\t\"ids_file\":\t\"shard-00000.ids.ndjson.zst\"");
