@@ -180,11 +180,13 @@ void check_aligned(const void *p, size_t align, const char *what, const char *fi
 #define __syncwarp(...) ::ep_emu::syncwarp(__FILE__, __LINE__, ##__VA_ARGS__)
 
 #define EP_EMU_SHUFFLE(name, mode, argname)                                                                   \
-    template <class T> static inline T name(unsigned mask, T var, int argname, int width = 32) {             \
+    template <class T>                                                                                       \
+    static inline T name(unsigned mask, T var, int argname, int width = 32, const char *file = __builtin_FILE(), \
+                         int line = __builtin_LINE()) {                                                      \
         static_assert(sizeof(T) <= 8, #name ": at most 8 bytes per lane");                                    \
         uint64_t bits = 0;                                                                                   \
         std::memcpy(&bits, &var, sizeof(T));                                                                 \
-        bits = ::ep_emu::shuffle(mask, bits, mode, argname, width, __FILE__, __LINE__);                      \
+        bits = ::ep_emu::shuffle(mask, bits, mode, argname, width, file, line);                      \
         T r;                                                                                                 \
         std::memcpy(static_cast<void *>(&r), &bits, sizeof(T));                                              \
         return r;                                                                                            \

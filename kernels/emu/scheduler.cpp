@@ -176,10 +176,12 @@ void count_launch(uint64_t blocks) {
 }
 
 void shared_race(const char *name, size_t index, const char *what, uint32_t other) {
-    violation("race on shared '%s'[%zu]: thread %u of block (%u,%u,%u) %s by thread %s%u since the last "
-              "__syncthreads (a barrier is missing)",
-              name, index, g_tid, g_block_idx.x, g_block_idx.y, g_block_idx.z, what,
-              other == UINT32_MAX ? "(several, e.g.) " : "", other == UINT32_MAX ? 0u : other);
+    char by[48];
+    if (other == UINT32_MAX) snprintf(by, sizeof by, "several threads");
+    else snprintf(by, sizeof by, "thread %u", other);
+    violation("race on shared '%s'[%zu]: thread %u of block (%u,%u,%u) %s by %s since the last __syncthreads (a "
+              "barrier is missing)",
+              name, index, g_tid, g_block_idx.x, g_block_idx.y, g_block_idx.z, what, by);
 }
 
 void check_aligned(const void *p, size_t align, const char *what, const char *file, int line) {
