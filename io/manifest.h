@@ -5,6 +5,11 @@
  * shape its rows, the input files, every shard with its rows and checksums,
  * and the counts of records read / embedded / rejected. It is replaced
  * atomically (temporary file, fsync, rename, fsync of the folder).
+ *
+ * 64-bit counts are written as exact decimal integers, but JSON readers
+ * (cJSON here, many others) hold numbers as doubles: values above 2^53 are
+ * refused by ep_manifest_write (EP_ERR_USAGE) and by ep_manifest_read.
+ * Unknown keys are ignored when reading, so later versions may add fields.
  */
 #ifndef EP_MANIFEST_H
 #define EP_MANIFEST_H

@@ -6,8 +6,12 @@
  *                            .npy v1.0 array '<f2' of shape (rows, dim)
  *   shard-00000.ids.ndjson.zst  one JSON line per row:
  *                            {"id":..,"file":..,"line":..,"tokens":..,"truncated":..,"hash":..}
- * Rows are buffered until a shard is full, then written to a temporary name,
- * fsynced and renamed, so a shard on disk is always complete.
+ * Rows are buffered until a shard is full, then written to a temporary name
+ * (.shard-00000.npy.zst.tmp), fsynced and renamed, and the folder fsynced, so
+ * a file under a final name is always complete. A crash can leave a
+ * temporary file, or a shard whose ids file was not yet written; neither is
+ * listed in manifest.json, which is the list of finished shards, and the next
+ * writer of that shard number overwrites both.
  */
 #ifndef EP_SHARD_H
 #define EP_SHARD_H
