@@ -381,7 +381,11 @@ ep_status ep_safetensors_open(const char *path, ep_safetensors **out, ep_error *
     }
     st->size = (size_t)sb.st_size;
     if (st->size > 0) {
-        void *map = mmap(NULL, st->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        int flags = MAP_PRIVATE;
+#ifdef MAP_POPULATE
+        flags |= MAP_POPULATE; /* every byte is read anyway (hash, conversion): fault it in one go */
+#endif
+        void *map = mmap(NULL, st->size, PROT_READ, flags, fd, 0);
         if (map == MAP_FAILED) {
             int e = errno;
             close(fd);

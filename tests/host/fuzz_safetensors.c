@@ -7,11 +7,14 @@
  * names findable). A violated promise traps, which the fuzzer reports.
  *
  * With libFuzzer (clang):
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ihost \
+ *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ihost -Itests \
  *     tests/host/fuzz_safetensors.c host/safetensors.c host/error.c -lcjson -lm -o fuzz_safetensors
- *   ./fuzz_safetensors -max_len=4096 -max_total_time=60
- * In ctest, a deterministic replay driver runs it on generated inputs.
+ *   ./fuzz_safetensors -max_len=8192 -max_total_time=60 CORPUS_DIR
+ * (a model.safetensors written by scripts/make-tiny-model.py --hidden 4 --heads 1 --layers 1
+ * --intermediate 4 --max-position 4 makes a good corpus file). In ctest, tests/fuzz_replay_main.c
+ * replays mutations of the seeds below deterministically.
  */
+#include "fuzz_replay.h"
 #include "safetensors.h"
 
 #include <stdint.h>
@@ -23,7 +26,48 @@
         if (!(c)) __builtin_trap(); \
     } while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+// ----------------------------------------------------------------------------
+// seeds: valid files whose mutations reach deep into the checks
+
+#define HDR_A                                                                                                  \
+    "{\"__metadata__\":{\"format\":\"pt\"},\"b\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[32,40]},"      \
+    "\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"                                          \
+    "\"c\":{\"dtype\":\"BF16\",\"shape\":[],\"data_offsets\":[40,42]},"                                           \
+    "\"e\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[42,42]},"                                         \
+    "\"i\":{\"dtype\":\"I64\",\"shape\":[1,2],\"data_offsets\":[48,64]}}    "
+#define DATA_A 64
+#define HDR_B                                                                                                  \
+    "{\"embeddings.word_embeddings.weight\":{\"dtype\":\"BF16\",\"shape\":[3,2],\"data_offsets\":[0,12]},"       \
+    "\"embeddings.LayerNorm.gamma\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[12,20]},"                 \
+    "\"pooler.dense.bias\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[20,24]}}"
+#define DATA_B 24
+#define HDR_C "{}      "
+
+static uint8_t seed_a[8 + sizeof(HDR_A) - 1 + DATA_A];
+static uint8_t seed_b[8 + sizeof(HDR_B) - 1 + DATA_B];
+static uint8_t seed_c[8 + sizeof(HDR_C) - 1];
+
+const ep_fuzz_seed ep_fuzz_seeds[] = {{seed_a, sizeof seed_a}, {seed_b, sizeof seed_b}, {seed_c, sizeof seed_c},
+                                      {NULL, 0}};
+
+static void fill(uint8_t *dst, const char *header, size_t header_len, size_t data_len) {
+    for (int i = 0; i < 8; i++) dst[i] = (uint8_t)((uint64_t)header_len >> (8 * i));
+    memcpy(dst + 8, header, header_len);
+    for (size_t i = 0; i < data_len; i++) dst[8 + header_len + i] = (uint8_t)(i * 37 + 11);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    fill(seed_a, HDR_A, sizeof(HDR_A) - 1, DATA_A);
+    fill(seed_b, HDR_B, sizeof(HDR_B) - 1, DATA_B);
+    fill(seed_c, HDR_C, sizeof(HDR_C) - 1, 0);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* A private copy, so that a read past the input is a sanitizer error rather than a read of
