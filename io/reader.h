@@ -6,6 +6,43 @@
  * Archive archive.json (`{"tweets": [{"tweet": {...}}], ...}`), and plain text
  * (one record per line). A record that cannot be used is reported as a
  * rejection (file, line, reason) and reading goes on with the next one.
+ *
+ * Memory stays bounded by max_record_bytes plus fixed buffers: files are read
+ * through a stream (zstd and gzip recognised by their magic bytes and
+ * decompressed on the fly), and the big arrays of tweets.js / archive.json are
+ * cut into elements by a framer (io/json_frame.h) before cJSON parses each.
+ *
+ * Per format:
+ * - NDJSON: one record per line. Blank lines are skipped silently. Text from
+ *   the first of text, full_text, tweet.full_text, tweet.text, content, body,
+ *   data.text that holds a string; id from id_str, id, tweet.id_str, tweet.id,
+ *   data.id. A Twitter API v2 page ({"data": [tweet, ...], ...} with no text
+ *   of its own) yields one record per element of "data", all with the line's
+ *   number; an empty "data" array yields nothing.
+ * - tweets.js (any `window.YTD.<name>.partN = [`, or a bare `[` when the
+ *   format is given or the file starts with `[{`): one record per element,
+ *   rec.line = the line of the element's first byte. Text from tweet.full_text,
+ *   tweet.text, like.fullText, noteTweet.core.text, full_text, text; id from
+ *   tweet.id_str, tweet.id, like.tweetId, noteTweet.noteTweetId, id_str, id.
+ * - archive.json: the elements of the top-level arrays named by
+ *   options->archive_keys (default "tweets,community-tweet": the account's own
+ *   posts; "like" holds other people's tweets and "note-tweet" the long text
+ *   of tweets already in "tweets", so neither is read unless asked), with the
+ *   tweets.js paths. Every other top-level value is skipped without being
+ *   stored. A minified archive.json is one line, so all its records have line 1.
+ * - lines: the line without its '\n' (and a '\r' before it) is the text, the
+ *   id is "" (callers number such records by rec.line). Lines that are empty
+ *   or only whitespace are skipped silently.
+ * A numeric id is returned as its digits exactly as in the file (never through
+ * a double). A file that yields nothing at all gives one rejection with line 0
+ * ("empty file: no records", or "no records: ..." when it held only blanks).
+ *
+ * Auto-detection looks at the first 64 KiB (after a UTF-8 byte order mark):
+ * `window.YTD.` = tweets.js; `{` whose first key is an archive.json key
+ * (account, profile, tweets, like, ...) holding an array, or a top-level
+ * "tweets" array, or an object that spans lines = archive.json; `{` whose
+ * first line is a whole JSON object (or a .jsonl/.ndjson/.json name) = NDJSON;
+ * `[{` = a JSON array read like tweets.js; anything else, or a .txt name = lines.
  */
 #ifndef EP_READER_H
 #define EP_READER_H
@@ -34,6 +71,8 @@ typedef struct ep_reader_options {
     const char *text_path;    /* dotted JSON path of the text, NULL = the format's defaults */
     const char *id_path;      /* dotted JSON path of the id, NULL = the format's defaults */
     size_t max_record_bytes;  /* larger records are rejected (0 = 1 MiB) */
+    const char *archive_keys; /* archive.json: comma-separated top-level arrays to read,
+                                 NULL = "tweets,community-tweet" */
 } ep_reader_options;
 
 typedef enum ep_read_kind {
@@ -58,6 +97,12 @@ typedef struct ep_reader ep_reader;
  * @return EP_OK and *out set; EP_ERR_IO when it cannot be opened;
  *         EP_ERR_FORMAT when the format cannot be recognised. */
 ep_status ep_reader_open(const char *path, const ep_reader_options *options, ep_reader **out, ep_error *err);
+
+/* Like ep_reader_open, over len bytes at data (which must outlive the reader);
+ * name stands for the path in messages and in detection (its extension).
+ * @return as ep_reader_open. */
+ep_status ep_reader_open_memory(const void *data, size_t len, const char *name, const ep_reader_options *options,
+                                ep_reader **out, ep_error *err);
 
 /* Reads the next record into rec and its kind into *kind.
  * @return EP_OK (then see *kind); EP_ERR_IO on a read error, or EP_ERR_FORMAT

@@ -1,0 +1,844 @@
+/*
+ * reader.c - streams records out of NDJSON, tweets.js, archive.json and plain
+ * text files (see reader.h for the formats and their rules).
+ *
+ * Layers: a byte source (io/byte_source.h: file, stdin, memory; zstd / gzip)
+ * feeds a 64 KiB window here; lines are cut with memchr and array elements
+ * with the framer (io/json_frame.h); each record's bytes, never more than
+ * max_record_bytes of them, go to cJSON; io/reader_fields.h takes out the
+ * text and id. Format detection lives in reader_detect.c.
+ */
+#include "reader.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "byte_source.h"
+#include "json_frame.h"
+#include "reader_detect.h"
+#include "reader_fields.h"
+
+#define WINDOW_CAP (1u << 16)
+#define DEFAULT_MAX_RECORD (1u << 20)
+#define MAX_ARCHIVE_KEYS 16
+
+static const char *const NDJSON_TEXT[] = {"text", "full_text", "tweet.full_text", "tweet.text",
+                                          "content", "body", "data.text"};
+static const char *const NDJSON_ID[] = {"id_str", "id", "tweet.id_str", "tweet.id", "data.id"};
+static const char *const EXPORT_TEXT[] = {"tweet.full_text", "tweet.text", "like.fullText", "noteTweet.core.text",
+                                          "full_text", "text"};
+static const char *const EXPORT_ID[] = {"tweet.id_str", "tweet.id", "like.tweetId", "noteTweet.noteTweetId",
+                                        "id_str", "id"};
+#define COUNT(a) (sizeof(a) / sizeof *(a))
+
+/* Where the tweets.js / archive.json state machine stands. */
+typedef enum {
+    ST_START,        /* before the prefix / the opening '{' */
+    ST_ARRAY_FIRST,  /* just after an array's '[' */
+    ST_ARRAY_NEXT,   /* after an element: ',' or ']' next */
+    ST_OBJECT_FIRST, /* archive.json, just after the top-level '{' */
+    ST_OBJECT_NEXT,  /* archive.json, after a top-level value: ',' or '}' next */
+    ST_TRAILER,      /* after the outermost ']' or '}': only whitespace (or ';') may follow */
+    ST_DONE,
+    ST_FAILED
+} frame_state;
+
+struct ep_reader {
+    char *path;
+    ep_byte_source *src;
+    ep_input_format format;
+    size_t max_record;
+    char *text_path, *id_path;       /* copies of the options' paths */
+    const char *given_text[1], *given_id[1];
+    ep_field_paths paths;
+    char *archive_keys_buf;
+    const char *archive_keys[MAX_ARCHIVE_KEYS];
+    size_t n_archive_keys;
+
+    unsigned char *win;              /* the input window */
+    size_t pos, end;
+    bool eof;
+    uint64_t line;                   /* line of win[pos], 1-based */
+    uint64_t consumed;               /* decompressed bytes used */
+
+    char *rec;                       /* the current record's bytes, NUL-terminated */
+    size_t rec_len, rec_cap;
+    uint64_t rec_total;              /* its full size, also when too big to keep */
+    bool rec_too_big;
+
+    cJSON *doc;                      /* the parsed current record */
+    const cJSON *page_item;          /* next element of an API page's "data" array */
+    size_t page_index;
+    uint64_t page_line;
+    ep_fields fields;
+    char reason[1024];
+
+    frame_state state;
+    uint64_t open_line;              /* line of the array / object being read */
+    bool found_array;                /* archive.json: a selected array was seen */
+    uint64_t emitted;                /* records and rejections returned */
+    ep_error fatal;                  /* repeated on every call after a structural error */
+};
+
+// ----------------------------------------------------------------------------
+// Formats by name
+
+const char *ep_input_format_name(ep_input_format format) {
+    switch (format) {
+    case EP_FORMAT_AUTO: return "auto";
+    case EP_FORMAT_NDJSON: return "ndjson";
+    case EP_FORMAT_TWEETS_JS: return "tweets-js";
+    case EP_FORMAT_ARCHIVE_JSON: return "archive-json";
+    case EP_FORMAT_LINES: return "lines";
+    }
+    return "unknown";
+}
+
+ep_status ep_input_format_parse(const char *name, ep_input_format *out, ep_error *err) {
+    static const struct {
+        const char *name;
+        ep_input_format format;
+    } names[] = {{"auto", EP_FORMAT_AUTO},           {"ndjson", EP_FORMAT_NDJSON},
+                 {"jsonl", EP_FORMAT_NDJSON},        {"tweets-js", EP_FORMAT_TWEETS_JS},
+                 {"tweets.js", EP_FORMAT_TWEETS_JS}, {"archive-json", EP_FORMAT_ARCHIVE_JSON},
+                 {"archive.json", EP_FORMAT_ARCHIVE_JSON}, {"lines", EP_FORMAT_LINES},
+                 {"text", EP_FORMAT_LINES}};
+    for (size_t i = 0; name && i < COUNT(names); i++) {
+        if (strcmp(name, names[i].name) == 0) {
+            *out = names[i].format;
+            return EP_OK;
+        }
+    }
+    return ep_error_set(err, EP_ERR_USAGE,
+                        "unknown input format '%s': use auto, ndjson, tweets-js, archive-json or lines",
+                        name ? name : "(null)");
+}
+
+// ----------------------------------------------------------------------------
+// The input window
+
+/* Reads more bytes behind the unread ones. @return EP_OK (eof set at the end) or the source's error. */
+static ep_status fill(ep_reader *r, ep_error *err) {
+    if (r->eof) return EP_OK;
+    if (r->pos > 0) {
+        memmove(r->win, r->win + r->pos, r->end - r->pos);
+        r->end -= r->pos;
+        r->pos = 0;
+    }
+    if (r->end == WINDOW_CAP) return EP_OK;
+    size_t got = 0;
+    ep_status st = ep_byte_source_read(r->src, r->win + r->end, WINDOW_CAP - r->end, &got, err);
+    if (st != EP_OK) return st;
+    if (got == 0) r->eof = true;
+    r->end += got;
+    return EP_OK;
+}
+
+/* Moves past n window bytes, counting lines. */
+static void consume(ep_reader *r, size_t n) {
+    const unsigned char *p = r->win + r->pos, *e = p + n;
+    while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+        r->line++;
+        p++;
+    }
+    r->pos += n;
+    r->consumed += n;
+}
+
+/* *c = the next byte, or -1 at the end of the data. */
+static ep_status peek(ep_reader *r, int *c, ep_error *err) {
+    while (r->pos == r->end && !r->eof) {
+        ep_status st = fill(r, err);
+        if (st != EP_OK) return st;
+    }
+    *c = r->pos < r->end ? r->win[r->pos] : -1;
+    return EP_OK;
+}
+
+/* Skips JSON whitespace; *c = the byte after it, or -1. */
+static ep_status skip_space(ep_reader *r, int *c, ep_error *err) {
+    for (;;) {
+        ep_status st = peek(r, c, err);
+        if (st != EP_OK || !ep_json_is_space(*c)) return st;
+        consume(r, 1);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// The record buffer: keeps at most max_record bytes, counts them all.
+
+static void rec_reset(ep_reader *r) {
+    r->rec_len = 0;
+    r->rec_total = 0;
+    r->rec_too_big = false;
+    if (r->rec) r->rec[0] = '\0';
+}
+
+static ep_status rec_append(ep_reader *r, const unsigned char *p, size_t n, ep_error *err) {
+    r->rec_total += n;
+    if (r->rec_too_big || n == 0) return EP_OK;
+    if (r->rec_len + n > r->max_record) {
+        r->rec_too_big = true;
+        return EP_OK;
+    }
+    if (r->rec_len + n + 1 > r->rec_cap) {
+        size_t cap = r->rec_cap ? r->rec_cap : 4096;
+        while (cap < r->rec_len + n + 1) cap *= 2;
+        if (cap > r->max_record + 1) cap = r->max_record + 1;
+        char *grown = realloc(r->rec, cap);
+        if (!grown) return ep_error_set(err, EP_ERR_NOMEM, "out of memory reading %s", r->path);
+        r->rec = grown;
+        r->rec_cap = cap;
+    }
+    memcpy(r->rec + r->rec_len, p, n);
+    r->rec_len += n;
+    r->rec[r->rec_len] = '\0';
+    return EP_OK;
+}
+
+/* Reads the next line (without '\n') into the record buffer.
+ * *got = false at the end of the data; *newline = whether the line ended with '\n'. */
+static ep_status read_line(ep_reader *r, bool *got, bool *newline, ep_error *err) {
+    rec_reset(r);
+    *got = false;
+    *newline = false;
+    for (;;) {
+        if (r->pos == r->end) {
+            if (r->eof) return EP_OK;
+            ep_status st = fill(r, err);
+            if (st != EP_OK) return st;
+            continue;
+        }
+        const unsigned char *start = r->win + r->pos;
+        const unsigned char *nl = memchr(start, '\n', r->end - r->pos);
+        size_t n = nl ? (size_t)(nl - start) : r->end - r->pos;
+        ep_status st = rec_append(r, start, n, err);
+        if (st != EP_OK) return st;
+        *got = true;
+        consume(r, n + (nl ? 1 : 0));
+        if (nl) {
+            *newline = true;
+            return EP_OK;
+        }
+    }
+}
+
+/* Frames one JSON value that starts at the next (non-space) byte, keeping its
+ * bytes when store. *complete = false when the data ended inside it. */
+static ep_status read_value(ep_reader *r, bool store, bool *complete, ep_error *err) {
+    ep_json_frame f;
+    ep_json_frame_begin(&f);
+    rec_reset(r);
+    *complete = false;
+    for (;;) {
+        if (r->pos == r->end) {
+            if (r->eof) break;
+            ep_status st = fill(r, err);
+            if (st != EP_OK) return st;
+            continue;
+        }
+        size_t n = ep_json_frame_feed(&f, r->win + r->pos, r->end - r->pos);
+        if (store) {
+            ep_status st = rec_append(r, r->win + r->pos, n, err);
+            if (st != EP_OK) return st;
+        } else {
+            r->rec_total += n;
+        }
+        consume(r, n);
+        if (f.done) {
+            *complete = true;
+            return EP_OK;
+        }
+    }
+    // A number or literal may end with the data itself.
+    *complete = f.started && f.bare;
+    return EP_OK;
+}
+
+// ----------------------------------------------------------------------------
+// Results
+
+static ep_status fail(ep_reader *r, ep_error *err, uint64_t line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* Stops reading for good: the file's structure is broken beyond one record. */
+static ep_status fail(ep_reader *r, ep_error *err, uint64_t line, const char *fmt, ...) {
+    char what[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    r->state = ST_FAILED;
+    ep_error_set(&r->fatal, EP_ERR_FORMAT, "%s:%llu: %s", r->path, (unsigned long long)line, what);
+    if (err) *err = r->fatal;
+    return EP_ERR_FORMAT;
+}
+
+static void set_reject(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_t line, const char *id) {
+    rec->text = NULL;
+    rec->text_len = 0;
+    rec->id = id ? id : "";
+    rec->line = line;
+    rec->reason = r->reason;
+    *kind = EP_READ_REJECTED;
+    r->emitted++;
+}
+
+static void set_record(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_t line, const char *text,
+                       size_t len, const char *id) {
+    rec->text = text;
+    rec->text_len = len;
+    rec->id = id ? id : "";
+    rec->line = line;
+    rec->reason = NULL;
+    *kind = EP_READ_RECORD;
+    r->emitted++;
+}
+
+static void reject_too_big(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_t line) {
+    snprintf(r->reason, sizeof r->reason,
+             "record is %llu bytes, more than --max-record-bytes %zu; raise --max-record-bytes to read it",
+             (unsigned long long)r->rec_total, r->max_record);
+    set_reject(r, rec, kind, line, "");
+}
+
+/* Parses the record buffer with cJSON. @return the tree, or NULL with r->reason saying where it broke. */
+static cJSON *parse_rec(ep_reader *r, uint64_t line, bool one_line, bool truncated) {
+    const char *nul = memchr(r->rec, '\0', r->rec_len);
+    const char *end = NULL;
+    cJSON *doc = NULL;
+    size_t at;
+    if (nul) {
+        at = (size_t)(nul - r->rec);
+    } else {
+        // Length + 1 takes in the terminating NUL, which makes cJSON refuse anything after the value.
+        doc = cJSON_ParseWithLengthOpts(r->rec, r->rec_len + 1, &end, true);
+        if (doc) return doc;
+        at = end && end >= r->rec ? (size_t)(end - r->rec) : 0;
+        if (at > r->rec_len) at = r->rec_len;
+    }
+    uint64_t err_line = line;
+    size_t line_start = 0;
+    for (size_t i = 0; i < at; i++) {
+        if (r->rec[i] == '\n') {
+            err_line++;
+            line_start = i + 1;
+        }
+    }
+    char where[96], near[128];
+    if (one_line)
+        snprintf(where, sizeof where, "column %zu", at - line_start + 1);
+    else
+        snprintf(where, sizeof where, "line %llu, column %zu", (unsigned long long)err_line, at - line_start + 1);
+    if (nul) {
+        snprintf(r->reason, sizeof r->reason,
+                 "not valid JSON: a NUL byte at %s; remove NUL bytes from the input (tr -d '\\000')", where);
+        return NULL;
+    }
+    ep_snippet(near, sizeof near, r->rec + at, r->rec_len - at, 24);
+    snprintf(r->reason, sizeof r->reason, "not valid JSON: parse error at %s%s%s%s%s", where,
+             at < r->rec_len ? " (near '" : " (at the end of the record)", at < r->rec_len ? near : "",
+             at < r->rec_len ? "')" : "",
+             truncated ? "; the last line has no newline, so the file is probably truncated" : "");
+    return NULL;
+}
+
+/* Text and id of one JSON object. */
+static void emit_fields(ep_reader *r, const cJSON *obj, const char *where, uint64_t line, ep_record *rec,
+                        ep_read_kind *kind) {
+    ep_fields *f = &r->fields;
+    if (ep_fields_extract(r->doc, obj, r->rec, r->rec_len, &r->paths, where, f) == EP_READ_RECORD) {
+        set_record(r, rec, kind, line, f->text, f->text_len, f->id);
+    } else {
+        snprintf(r->reason, sizeof r->reason, "%s", f->reason);
+        set_reject(r, rec, kind, line, f->id);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// NDJSON and plain lines
+
+/* The next element of an API page. @return false when the page is used up. */
+static bool page_next(ep_reader *r, ep_record *rec, ep_read_kind *kind) {
+    const cJSON *item = r->page_item;
+    if (!item) return false;
+    r->page_item = item->next;
+    size_t index = r->page_index++;
+    char where[48];
+    snprintf(where, sizeof where, "data[%zu]: ", index);
+    if (!cJSON_IsObject(item)) {
+        snprintf(r->reason, sizeof r->reason, "%sis %s, not a tweet object", where, ep_json_type_name(item));
+        set_reject(r, rec, kind, r->page_line, "");
+        return true;
+    }
+    emit_fields(r, item, where, r->page_line, rec, kind);
+    return true;
+}
+
+static ep_status next_ndjson(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
+    uint64_t line = r->line;
+    bool got, newline;
+    ep_status st = read_line(r, &got, &newline, err);
+    if (st != EP_OK) return st;
+    if (!got) {
+        *kind = EP_READ_END;
+        return EP_OK;
+    }
+    if (r->rec_too_big) {
+        reject_too_big(r, rec, kind, line);
+        *produced = true;
+        return EP_OK;
+    }
+    size_t n = r->rec_len;
+    while (n > 0 && ep_json_is_space((unsigned char)r->rec[n - 1])) n--;
+    size_t lead = 0;
+    while (lead < n && ep_json_is_space((unsigned char)r->rec[lead])) lead++;
+    if (lead == n) return EP_OK;
+    *produced = true;
+    r->doc = parse_rec(r, line, true, !newline);
+    if (!r->doc) {
+        set_reject(r, rec, kind, line, "");
+        return EP_OK;
+    }
+    if (!cJSON_IsObject(r->doc)) {
+        snprintf(r->reason, sizeof r->reason, "line is %s, not an object holding a text field",
+                 ep_json_type_name(r->doc));
+        set_reject(r, rec, kind, line, "");
+        return EP_OK;
+    }
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(r->doc, "data");
+    if (cJSON_IsArray(data) && !ep_fields_has_text(r->doc, &r->paths)) {
+        r->page_item = data->child;
+        r->page_index = 0;
+        r->page_line = line;
+        *produced = page_next(r, rec, kind);
+        return EP_OK;
+    }
+    emit_fields(r, r->doc, "", line, rec, kind);
+    return EP_OK;
+}
+
+static ep_status next_line(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
+    uint64_t line = r->line;
+    bool got, newline;
+    ep_status st = read_line(r, &got, &newline, err);
+    if (st != EP_OK) return st;
+    if (!got) {
+        *kind = EP_READ_END;
+        return EP_OK;
+    }
+    if (r->rec_too_big) {
+        reject_too_big(r, rec, kind, line);
+        *produced = true;
+        return EP_OK;
+    }
+    size_t n = r->rec_len;
+    if (n > 0 && r->rec[n - 1] == '\r') n--;
+    size_t i = 0;
+    while (i < n && (r->rec[i] == ' ' || r->rec[i] == '\t' || r->rec[i] == '\r' || r->rec[i] == '\f' ||
+                     r->rec[i] == '\v'))
+        i++;
+    if (i == n) return EP_OK;
+    *produced = true;
+    const char *nul = memchr(r->rec, '\0', n);
+    if (nul) {
+        snprintf(r->reason, sizeof r->reason, "a NUL byte at byte %zu of the line; remove NUL bytes (tr -d '\\000')",
+                 (size_t)(nul - r->rec));
+        set_reject(r, rec, kind, line, "");
+        return EP_OK;
+    }
+    size_t bad = ep_utf8_invalid_at(r->rec, n);
+    if (bad < n) {
+        snprintf(r->reason, sizeof r->reason,
+                 "line is not valid UTF-8 at byte %zu; re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+                 bad);
+        set_reject(r, rec, kind, line, "");
+        return EP_OK;
+    }
+    r->rec[n] = '\0';
+    set_record(r, rec, kind, line, r->rec, n, "");
+    return EP_OK;
+}
+
+// ----------------------------------------------------------------------------
+// tweets.js and archive.json: arrays cut into elements
+
+static bool archive_key_selected(const ep_reader *r, const char *key) {
+    for (size_t i = 0; i < r->n_archive_keys; i++)
+        if (strcmp(r->archive_keys[i], key) == 0) return true;
+    return false;
+}
+
+static ep_status start_tweets_js(ep_reader *r, ep_error *err) {
+    int c;
+    ep_status st = skip_space(r, &c, err);
+    if (st != EP_OK) return st;
+    if (c == 'w') {
+        // The prefix is short; make sure the window holds it whole.
+        while (r->end - r->pos < 512 && !r->eof)
+            if ((st = fill(r, err)) != EP_OK) return st;
+        const unsigned char *p = r->win + r->pos;
+        size_t n = r->end - r->pos < 512 ? r->end - r->pos : 512;
+        const unsigned char *eq = memchr(p, '=', n);
+        if (n < 11 || memcmp(p, "window.YTD.", 11) != 0 || !eq || memchr(p, '\n', (size_t)(eq - p)))
+            return fail(r, err, r->line,
+                        "expected 'window.YTD.<name>.part<N> = [' (a Twitter export file); pass --format to read "
+                        "it as another format");
+        consume(r, (size_t)(eq - p) + 1);
+        if ((st = skip_space(r, &c, err)) != EP_OK) return st;
+    }
+    if (c != '[')
+        return fail(r, err, r->line,
+                    "expected '[' opening the array of tweets%s; this is not a Twitter export tweets.js - pass "
+                    "--format to read it as another format",
+                    c < 0 ? " but the file ends" : "");
+    r->open_line = r->line;
+    consume(r, 1);
+    r->state = ST_ARRAY_FIRST;
+    return EP_OK;
+}
+
+static ep_status start_archive(ep_reader *r, ep_error *err) {
+    int c;
+    ep_status st = skip_space(r, &c, err);
+    if (st != EP_OK) return st;
+    if (c != '{')
+        return fail(r, err, r->line,
+                    "expected '{' opening an archive.json object%s; pass --format to read it as another format",
+                    c < 0 ? " but the file ends" : "");
+    r->open_line = r->line;
+    consume(r, 1);
+    r->state = ST_OBJECT_FIRST;
+    return EP_OK;
+}
+
+/* One element of an array: frame it, parse it, take its fields. */
+static ep_status array_element(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
+    uint64_t line = r->line;
+    bool complete;
+    ep_status st = read_value(r, true, &complete, err);
+    if (st != EP_OK) return st;
+    if (!complete)
+        return fail(r, err, line,
+                    "the file ends inside the element that starts here (the array opened at line %llu is never "
+                    "closed): the file is truncated; copy or download it again",
+                    (unsigned long long)r->open_line);
+    r->state = ST_ARRAY_NEXT;
+    *produced = true;
+    if (r->rec_too_big) {
+        reject_too_big(r, rec, kind, line);
+        return EP_OK;
+    }
+    r->doc = parse_rec(r, line, false, false);
+    if (!r->doc) {
+        set_reject(r, rec, kind, line, "");
+        return EP_OK;
+    }
+    if (!cJSON_IsObject(r->doc)) {
+        snprintf(r->reason, sizeof r->reason, "array element is %s, not an object such as {\"tweet\": {...}}",
+                 ep_json_type_name(r->doc));
+        set_reject(r, rec, kind, line, "");
+        return EP_OK;
+    }
+    emit_fields(r, r->doc, "", line, rec, kind);
+    return EP_OK;
+}
+
+static ep_status step_array(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
+    int c;
+    ep_status st = skip_space(r, &c, err);
+    if (st != EP_OK) return st;
+    if (c >= 0 && r->state == ST_ARRAY_NEXT && c == ',') {
+        consume(r, 1);
+        if ((st = skip_space(r, &c, err)) != EP_OK) return st;
+    }
+    if (c < 0)
+        return fail(r, err, r->line,
+                    "the file ends before the array opened at line %llu is closed with ']': the file is truncated; "
+                    "copy or download it again",
+                    (unsigned long long)r->open_line);
+    if (c == ']') {
+        consume(r, 1);
+        r->state = r->format == EP_FORMAT_TWEETS_JS ? ST_TRAILER : ST_OBJECT_NEXT;
+        return EP_OK;
+    }
+    // A missing comma between elements is forgiven: the framer finds the element all the same.
+    return array_element(r, rec, kind, produced, err);
+}
+
+/* archive.json: the next top-level key; its array is entered or its value skipped. */
+static ep_status step_object(ep_reader *r, ep_error *err) {
+    int c;
+    ep_status st = skip_space(r, &c, err);
+    if (st != EP_OK) return st;
+    if (c < 0)
+        return fail(r, err, r->line,
+                    "the file ends before the object opened at line %llu is closed with '}': the file is truncated; "
+                    "copy or download it again",
+                    (unsigned long long)r->open_line);
+    if (c == '}') {
+        consume(r, 1);
+        r->state = ST_TRAILER;
+        return EP_OK;
+    }
+    if (r->state == ST_OBJECT_NEXT) {
+        if (c != ',') {
+            char found[16];
+            if (c >= 0x20 && c < 0x7F)
+                snprintf(found, sizeof found, "'%c'", c);
+            else
+                snprintf(found, sizeof found, "byte 0x%02X", c);
+            return fail(r, err, r->line, "expected ',' or '}' after a top-level value, found %s", found);
+        }
+        consume(r, 1);
+        if ((st = skip_space(r, &c, err)) != EP_OK) return st;
+    }
+    if (c != '"')
+        return fail(r, err, r->line, "expected a quoted key in the top-level object, found %s",
+                    c < 0 ? "the end of the file" : "another byte");
+    uint64_t key_line = r->line;
+    bool complete;
+    if ((st = read_value(r, true, &complete, err)) != EP_OK) return st;
+    cJSON *key = complete && !r->rec_too_big ? cJSON_ParseWithLength(r->rec, r->rec_len) : NULL;
+    if (!cJSON_IsString(key)) {
+        cJSON_Delete(key);
+        return fail(r, err, key_line, "malformed top-level key; the archive.json is damaged");
+    }
+    bool selected = archive_key_selected(r, key->valuestring);
+    cJSON_Delete(key);
+    if ((st = skip_space(r, &c, err)) != EP_OK) return st;
+    if (c != ':') return fail(r, err, r->line, "expected ':' after a top-level key");
+    consume(r, 1);
+    if ((st = skip_space(r, &c, err)) != EP_OK) return st;
+    if (selected && c == '[') {
+        r->open_line = r->line;
+        r->found_array = true;
+        consume(r, 1);
+        r->state = ST_ARRAY_FIRST;
+        return EP_OK;
+    }
+    uint64_t value_line = r->line;
+    if (c < 0 || (st = read_value(r, false, &complete, err)) != EP_OK || !complete)
+        return st != EP_OK ? st
+                           : fail(r, err, value_line,
+                                  "the file ends inside the top-level value that starts here: the file is truncated; "
+                                  "copy or download it again");
+    r->state = ST_OBJECT_NEXT;
+    return EP_OK;
+}
+
+static ep_status step_trailer(ep_reader *r, ep_error *err) {
+    int c;
+    for (;;) {
+        ep_status st = skip_space(r, &c, err);
+        if (st != EP_OK) return st;
+        if (c != ';') break;
+        consume(r, 1);
+    }
+    if (c >= 0)
+        return fail(r, err, r->line,
+                    "unexpected bytes after the end of the %s; the file is damaged or holds two documents",
+                    r->format == EP_FORMAT_TWEETS_JS ? "array" : "object");
+    if (r->format == EP_FORMAT_ARCHIVE_JSON && !r->found_array) {
+        char keys[256];
+        size_t o = 0;
+        keys[0] = '\0';
+        for (size_t i = 0; i < r->n_archive_keys && o < sizeof keys; i++)
+            o += (size_t)snprintf(keys + o, sizeof keys - o, "%s%s", i ? ", " : "", r->archive_keys[i]);
+        return fail(r, err, r->line,
+                    "no top-level array named %s: this is not a Community Archive archive.json; pass --format "
+                    "ndjson or lines if it is another kind of file",
+                    keys);
+    }
+    r->state = ST_DONE;
+    return EP_OK;
+}
+
+static ep_status next_framed(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
+    switch (r->state) {
+    case ST_START:
+        return r->format == EP_FORMAT_TWEETS_JS ? start_tweets_js(r, err) : start_archive(r, err);
+    case ST_ARRAY_FIRST:
+    case ST_ARRAY_NEXT: return step_array(r, rec, kind, produced, err);
+    case ST_OBJECT_FIRST:
+    case ST_OBJECT_NEXT: return step_object(r, err);
+    case ST_TRAILER: return step_trailer(r, err);
+    case ST_DONE: *kind = EP_READ_END; return EP_OK;
+    case ST_FAILED: break;
+    }
+    if (err) *err = r->fatal;
+    return r->fatal.code;
+}
+
+// ----------------------------------------------------------------------------
+// Public interface
+
+ep_status ep_reader_next(ep_reader *r, ep_record *rec, ep_read_kind *kind, ep_error *err) {
+    memset(rec, 0, sizeof *rec);
+    rec->id = "";
+    *kind = EP_READ_END;
+    if (r->state == ST_FAILED) {
+        if (err) *err = r->fatal;
+        return r->fatal.code;
+    }
+    if (r->page_item && page_next(r, rec, kind)) return EP_OK;
+    for (;;) {
+        cJSON_Delete(r->doc);
+        r->doc = NULL;
+        r->page_item = NULL;
+        bool produced = false;
+        ep_read_kind k = EP_READ_RECORD;
+        ep_status st;
+        switch (r->format) {
+        case EP_FORMAT_NDJSON: st = next_ndjson(r, rec, &k, &produced, err); break;
+        case EP_FORMAT_LINES: st = next_line(r, rec, &k, &produced, err); break;
+        default: st = next_framed(r, rec, &k, &produced, err); break;
+        }
+        if (st != EP_OK) return st;
+        if (produced) {
+            *kind = k;
+            return EP_OK;
+        }
+        if (k == EP_READ_END) break;
+    }
+    if (r->emitted == 0) {
+        // One rejection, so that a run over many files says which one gave nothing.
+        if (r->consumed == 0)
+            snprintf(r->reason, sizeof r->reason, "empty file: no records");
+        else if (r->format == EP_FORMAT_NDJSON || r->format == EP_FORMAT_LINES)
+            snprintf(r->reason, sizeof r->reason, "no records: the file holds only blank lines");
+        else if (r->format == EP_FORMAT_TWEETS_JS)
+            snprintf(r->reason, sizeof r->reason, "no records: the tweets.js array is empty");
+        else
+            snprintf(r->reason, sizeof r->reason, "no records: the archive's %s", r->n_archive_keys > 1 ? "arrays are empty" : "array is empty");
+        set_reject(r, rec, kind, 0, "");
+    }
+    return EP_OK;
+}
+
+static ep_status set_archive_keys(ep_reader *r, const char *keys, ep_error *err) {
+    r->archive_keys_buf = strdup(keys && *keys ? keys : "tweets,community-tweet");
+    if (!r->archive_keys_buf) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    char *save = NULL;
+    for (char *k = strtok_r(r->archive_keys_buf, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+        while (*k == ' ') k++;
+        if (!*k) continue;
+        if (r->n_archive_keys == MAX_ARCHIVE_KEYS)
+            return ep_error_set(err, EP_ERR_USAGE, "more than %d archive keys given", MAX_ARCHIVE_KEYS);
+        r->archive_keys[r->n_archive_keys++] = k;
+    }
+    if (r->n_archive_keys == 0) return ep_error_set(err, EP_ERR_USAGE, "no archive keys given");
+    return EP_OK;
+}
+
+static void set_paths(ep_reader *r) {
+    bool export_paths = r->format == EP_FORMAT_TWEETS_JS || r->format == EP_FORMAT_ARCHIVE_JSON;
+    ep_field_paths *p = &r->paths;
+    if (r->text_path) {
+        r->given_text[0] = r->text_path;
+        p->text = r->given_text;
+        p->n_text = 1;
+        p->text_given = true;
+    } else {
+        p->text = export_paths ? EXPORT_TEXT : NDJSON_TEXT;
+        p->n_text = export_paths ? COUNT(EXPORT_TEXT) : COUNT(NDJSON_TEXT);
+    }
+    if (r->id_path) {
+        r->given_id[0] = r->id_path;
+        p->id = r->given_id;
+        p->n_id = 1;
+        p->id_given = true;
+    } else {
+        p->id = export_paths ? EXPORT_ID : NDJSON_ID;
+        p->n_id = export_paths ? COUNT(EXPORT_ID) : COUNT(NDJSON_ID);
+    }
+}
+
+/* Takes ownership of src. */
+static ep_status reader_start(ep_byte_source *src, const char *name, const ep_reader_options *options,
+                              ep_reader **out, ep_error *err) {
+    ep_reader_options defaults = {0};
+    if (!options) options = &defaults;
+    ep_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        ep_byte_source_free(src);
+        return ep_error_set(err, EP_ERR_NOMEM, "out of memory opening %s", name);
+    }
+    r->src = src;
+    r->line = 1;
+    r->max_record = options->max_record_bytes ? options->max_record_bytes : DEFAULT_MAX_RECORD;
+    r->path = strdup(name);
+    r->win = malloc(WINDOW_CAP);
+    if (options->text_path && *options->text_path) r->text_path = strdup(options->text_path);
+    if (options->id_path && *options->id_path) r->id_path = strdup(options->id_path);
+    ep_status st = EP_OK;
+    if (!r->path || !r->win || (options->text_path && *options->text_path && !r->text_path) ||
+        (options->id_path && *options->id_path && !r->id_path))
+        st = ep_error_set(err, EP_ERR_NOMEM, "out of memory opening %s", name);
+    if (st == EP_OK) st = set_archive_keys(r, options->archive_keys, err);
+    // Detection (and the byte order mark) needs the first window's worth of bytes.
+    while (st == EP_OK && r->end < WINDOW_CAP && !r->eof) st = fill(r, err);
+    if (st != EP_OK) {
+        ep_reader_free(r);
+        return st;
+    }
+    if (r->end >= 3 && memcmp(r->win, "\xEF\xBB\xBF", 3) == 0) {
+        r->pos = 3;
+        r->consumed = 3;
+    }
+    r->format = options->format != EP_FORMAT_AUTO
+                    ? options->format
+                    : ep_detect_format(r->win + r->pos, r->end - r->pos, r->eof, name, r->archive_keys,
+                                       r->n_archive_keys);
+    set_paths(r);
+    r->state = ST_START;
+    *out = r;
+    return EP_OK;
+}
+
+ep_status ep_reader_open(const char *path, const ep_reader_options *options, ep_reader **out, ep_error *err) {
+    *out = NULL;
+    if (options && (int)options->format > (int)EP_FORMAT_LINES)
+        return ep_error_set(err, EP_ERR_USAGE, "invalid input format %d", (int)options->format);
+    ep_byte_source *src = NULL;
+    ep_status st = ep_byte_source_open(path, &src, err);
+    if (st != EP_OK) return st;
+    return reader_start(src, path, options, out, err);
+}
+
+ep_status ep_reader_open_memory(const void *data, size_t len, const char *name, const ep_reader_options *options,
+                                ep_reader **out, ep_error *err) {
+    *out = NULL;
+    if (!name) name = "(memory)";
+    if (options && (int)options->format > (int)EP_FORMAT_LINES)
+        return ep_error_set(err, EP_ERR_USAGE, "invalid input format %d", (int)options->format);
+    ep_byte_source *src = NULL;
+    ep_status st = ep_byte_source_open_memory(data, len, name, &src, err);
+    if (st != EP_OK) return st;
+    return reader_start(src, name, options, out, err);
+}
+
+ep_input_format ep_reader_format(const ep_reader *r) { return r->format; }
+
+const char *ep_reader_path(const ep_reader *r) { return r->path; }
+
+uint64_t ep_reader_bytes_read(const ep_reader *r) { return ep_byte_source_bytes_in(r->src); }
+
+void ep_reader_free(ep_reader *r) {
+    if (!r) return;
+    ep_byte_source_free(r->src);
+    cJSON_Delete(r->doc);
+    free(r->rec);
+    free(r->win);
+    free(r->path);
+    free(r->text_path);
+    free(r->id_path);
+    free(r->archive_keys_buf);
+    free(r);
+}

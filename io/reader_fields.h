@@ -1,0 +1,66 @@
+/*
+ * reader_fields.h - takes the text and the id out of one JSON record that
+ * cJSON has parsed, by dotted paths ("tweet.full_text", "data.0.text"), and
+ * says in words why a record cannot be used. Internal to the reader.
+ */
+#ifndef EP_READER_FIELDS_H
+#define EP_READER_FIELDS_H
+
+#include <cjson/cJSON.h>
+
+#include "reader.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Paths tried in order; *_given marks a path the user chose (--text / --id),
+ * which must then be present. */
+typedef struct ep_field_paths {
+    const char *const *text;
+    size_t n_text;
+    bool text_given;
+    const char *const *id;
+    size_t n_id;
+    bool id_given;
+} ep_field_paths;
+
+typedef struct ep_fields {
+    const char *text;       /* points into the cJSON tree */
+    size_t text_len;
+    const char *id;         /* "" when the record has none; into the tree or id_digits */
+    char id_digits[64];     /* a numeric id, exactly as its digits stand in the source */
+    char reason[896];       /* set when rejected */
+} ep_fields;
+
+/* Finds text and id in obj, a node of the document root parsed from raw
+ * (raw_len bytes; used to read numbers' exact digits and to spot \u0000
+ * escapes that cJSON would silently cut). where ("" or e.g. "data[3]: ")
+ * is put in front of a rejection reason.
+ * @return EP_READ_RECORD, or EP_READ_REJECTED with out->reason (and out->id when known). */
+ep_read_kind ep_fields_extract(const cJSON *root, const cJSON *obj, const char *raw, size_t raw_len,
+                               const ep_field_paths *paths, const char *where, ep_fields *out);
+
+/* @return true when any text path leads to a node of obj (of any type). */
+bool ep_fields_has_text(const cJSON *obj, const ep_field_paths *paths);
+
+/* Follows a dotted path: object keys, and decimal indices into arrays.
+ * @return the node, or NULL when a step is missing. */
+const cJSON *ep_json_path(const cJSON *node, const char *path);
+
+/* @return "a string", "a number", "null", "a boolean", "an object" or "an array". */
+const char *ep_json_type_name(const cJSON *node);
+
+/* @return the offset of the first byte of s that is not valid UTF-8, or len when all are. */
+size_t ep_utf8_invalid_at(const char *s, size_t len);
+
+/* Writes at most max bytes of s into out (cap bytes, NUL-terminated) as valid,
+ * printable UTF-8 for quoting input inside a message: control bytes become
+ * spaces, invalid bytes '?'. */
+void ep_snippet(char *out, size_t cap, const char *s, size_t len, size_t max);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EP_READER_FIELDS_H */
