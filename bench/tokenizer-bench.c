@@ -1,0 +1,111 @@
+/*
+ * tokenizer-bench - single-thread tokenizer throughput on real text.
+ *
+ *   tokenizer-bench VOCAB.txt [--repeat N] [--every K] FILE...
+ *
+ * Every K-th line (default 1) of each FILE is one text (split on '\n' only);
+ * all of them are encoded N times (default 5) with max_tokens 256 on one thread,
+ * and the best pass is reported as texts/s, MB/s and ns/text, plus a checksum of
+ * the ids so that two builds can be compared.
+ *
+ * The matching Hugging Face measurement (tokenizers' Rust code, one thread):
+ *   TOKENIZERS_PARALLELISM=false RAYON_NUM_THREADS=1 python - <<'EOF'
+ *   from tokenizers import Tokenizer; import glob, os, time
+ *   tk = Tokenizer.from_file("models/all-MiniLM-L6-v2/tokenizer.json")
+ *   tk.no_padding(); tk.enable_truncation(256)
+ *   files = sorted(glob.glob(os.path.join("../shared/data/tweeteval", "*.txt")))
+ *   texts = [l.decode() for f in files for l in open(f, "rb").read().split(b"\n")[:-1]]
+ *   t = time.perf_counter(); tk.encode_batch(texts); print(len(texts) / (time.perf_counter() - t))
+ *   EOF
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tokenizer.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s VOCAB.txt [--repeat N] [--every K] FILE...\n", argv[0]);
+        return 2;
+    }
+    int repeat = 5, every = 1;
+    size_t n_texts = 0, cap_texts = 1 << 16, total_bytes = 0;
+    const char **text = malloc(sizeof *text * cap_texts);
+    size_t *len = malloc(sizeof *len * cap_texts);
+    for (int a = 2; a < argc; a++) {
+        if (strcmp(argv[a], "--repeat") == 0 && a + 1 < argc) {
+            repeat = atoi(argv[++a]);
+            continue;
+        }
+        if (strcmp(argv[a], "--every") == 0 && a + 1 < argc) {
+            every = atoi(argv[++a]);
+            if (every < 1) every = 1;
+            continue;
+        }
+        FILE *f = fopen(argv[a], "rb");
+        if (!f) {
+            fprintf(stderr, "cannot open %s\n", argv[a]);
+            return 1;
+        }
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        char *data = malloc((size_t)size + 1);
+        if (fread(data, 1, (size_t)size, f) != (size_t)size) return 1;
+        fclose(f);
+        size_t line = 0;
+        for (char *p = data, *end = data + size; p < end; line++) {
+            char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            if (line % (size_t)every == 0) {
+                if (n_texts == cap_texts) {
+                    cap_texts *= 2;
+                    text = realloc(text, sizeof *text * cap_texts);
+                    len = realloc(len, sizeof *len * cap_texts);
+                }
+                text[n_texts] = p;
+                len[n_texts++] = l;
+                total_bytes += l;
+            }
+            p += l + 1;
+        }
+    }
+    ep_tokenizer *tok = NULL;
+    ep_error err = {0};
+    ep_tokenizer_options opt = ep_tokenizer_default_options();
+    if (ep_tokenizer_create(argv[1], &opt, &tok, &err) != EP_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    int32_t ids[256];
+    double best = 1e30;
+    uint64_t checksum = 0, n_ids = 0;
+    for (int r = 0; r < repeat; r++) {
+        uint64_t sum = 0, count = 0;
+        double t0 = now();
+        for (size_t i = 0; i < n_texts; i++) {
+            int n = ep_tokenizer_encode(tok, text[i], len[i], ids, 256, NULL);
+            for (int k = 0; k < n; k++) sum = sum * 31 + (uint64_t)ids[k];
+            count += (uint64_t)n;
+        }
+        double dt = now() - t0;
+        if (dt < best) best = dt;
+        checksum = sum;
+        n_ids = count;
+    }
+    printf("%zu texts, %.2f MB, %llu ids: best of %d passes %.3f s = %.0f texts/s, %.1f MB/s, %.0f ns/text "
+           "(checksum %016llx)\n",
+           n_texts, (double)total_bytes / 1e6, (unsigned long long)n_ids, repeat, best, (double)n_texts / best,
+           (double)total_bytes / 1e6 / best, 1e9 * best / (double)n_texts, (unsigned long long)checksum);
+    ep_tokenizer_free(tok);
+    return 0;
+}

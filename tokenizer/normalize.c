@@ -1,0 +1,249 @@
+/*
+ * normalize.c - the word scanner: raw UTF-8 text in, normalised words out, as
+ * Hugging Face's BertTokenizerFast produces them before WordPiece:
+ *   1. special tokens ([CLS], [MASK], ...) are matched in the raw text first;
+ *   2. BertNormalizer (clean_text, CJK spacing, NFD + strip Mn, lowercase);
+ *   3. BertPreTokenizer (split on whitespace, isolate punctuation).
+ * All three run in one pass with no allocation: ASCII bytes take a table-driven
+ * fast path, other code points go through ep_hf_normalize_char. The one
+ * context-dependent rule is NFD's canonical reordering of combining marks, done
+ * here by insertion into the word being built.
+ */
+#include <string.h>
+
+#include "tokenizer_internal.h"
+
+enum { A_DROP = 0, A_SPACE, A_PUNCT, A_LETTER };
+
+// ASCII classes: C0 controls other than \t \n \r, and DEL, are removed by clean_text.
+static const uint8_t ascii_kind[128] = {
+    A_DROP,   A_DROP,   A_DROP,   A_DROP,   A_DROP,   A_DROP,   A_DROP,   A_DROP,   // 00
+    A_DROP,   A_SPACE,  A_SPACE,  A_DROP,   A_DROP,   A_SPACE,  A_DROP,   A_DROP,   // 08
+    A_DROP,   A_DROP,   A_DROP,   A_DROP,   A_DROP,   A_DROP,   A_DROP,   A_DROP,   // 10
+    A_DROP,   A_DROP,   A_DROP,   A_DROP,   A_DROP,   A_DROP,   A_DROP,   A_DROP,   // 18
+    A_SPACE,  A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  // 20  !"#$%&'
+    A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  // 28 ()*+,-./
+    A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, // 30 0-7
+    A_LETTER, A_LETTER, A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  // 38 89:;<=>?
+    A_PUNCT,  A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, // 40 @A-G
+    A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, // 48
+    A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, // 50
+    A_LETTER, A_LETTER, A_LETTER, A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  // 58 XYZ[\]^_
+    A_PUNCT,  A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, // 60 `a-g
+    A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, // 68
+    A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, A_LETTER, // 70
+    A_LETTER, A_LETTER, A_LETTER, A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  A_DROP,   // 78 xyz{|}~ DEL
+};
+
+// The word being built. Only the first `limit` code points are stored: a longer
+// word becomes [UNK] whatever it holds, so the rest are only counted.
+typedef struct scan_word {
+    int nbytes, nchars;
+    int run_start; // first char index NFD may still move a mark before (after the last starter)
+    int limit;
+    uint8_t ccc[EP_TOK_MAX_WORD_CHARS];
+    uint8_t bytes[EP_TOK_WORD_BYTES];
+} scan_word;
+
+static int utf8_encode(int32_t cp, uint8_t *out) {
+    if (cp < 0x80) {
+        out[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (uint8_t)(0xC0 | (cp >> 6));
+        out[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (uint8_t)(0xE0 | (cp >> 12));
+        out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (uint8_t)(0xF0 | (cp >> 18));
+    out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+// Strict UTF-8 (no overlongs, surrogates or values past U+10FFFF).
+// @return the sequence length, or 0 when p does not start a valid sequence.
+static int utf8_decode(const uint8_t *p, const uint8_t *end, int32_t *cp) {
+    size_t left = (size_t)(end - p);
+    uint8_t c = p[0];
+    if (c >= 0xC2 && c <= 0xDF) {
+        if (left < 2 || (p[1] & 0xC0) != 0x80) return 0;
+        *cp = ((c & 0x1F) << 6) | (p[1] & 0x3F);
+        return 2;
+    }
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (left < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && p[1] < 0xA0) return 0; // overlong
+        if (c == 0xED && p[1] >= 0xA0) return 0; // surrogate
+        *cp = ((c & 0x0F) << 12) | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (left < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
+        if (c == 0xF0 && p[1] < 0x90) return 0; // overlong
+        if (c == 0xF4 && p[1] >= 0x90) return 0; // past U+10FFFF
+        *cp = ((c & 0x07) << 18) | ((p[1] & 0x3F) << 12) | ((p[2] & 0x3F) << 6) | (p[3] & 0x3F);
+        return 4;
+    }
+    return 0;
+}
+
+static int flush(scan_word *w, ep_tok_word_fn fn, void *ctx) {
+    if (!w->nchars) return 0;
+    ep_tok_word out = {w->bytes, w->nbytes, w->nchars, -1};
+    w->nbytes = w->nchars = w->run_start = 0;
+    return fn(ctx, &out);
+}
+
+// Appends one normalised code point of combining class ccc, moving it before
+// the marks of higher class in the current run (NFD's canonical ordering).
+static void append(scan_word *w, int32_t cp, int ccc) {
+    if (w->nchars < w->limit) {
+        uint8_t enc[4];
+        int len = utf8_encode(cp, enc);
+        int pos = w->nchars;
+        while (ccc && pos > w->run_start && w->ccc[pos - 1] > ccc) pos--;
+        if (pos == w->nchars) {
+            memcpy(w->bytes + w->nbytes, enc, (size_t)len);
+        } else { // rare: marks out of canonical order
+            int off = 0;
+            for (int c = 0; c < pos; c++) { // byte offset of char pos
+                off++;
+                while ((w->bytes[off] & 0xC0) == 0x80) off++;
+            }
+            memmove(w->bytes + off + len, w->bytes + off, (size_t)(w->nbytes - off));
+            memcpy(w->bytes + off, enc, (size_t)len);
+            memmove(w->ccc + pos + 1, w->ccc + pos, (size_t)(w->nchars - pos));
+        }
+        w->ccc[pos] = (uint8_t)ccc;
+        w->nbytes += len;
+    }
+    w->nchars++;
+    if (!ccc) w->run_start = w->nchars;
+}
+
+static int emit_single(int32_t cp, ep_tok_word_fn fn, void *ctx) {
+    uint8_t enc[4];
+    ep_tok_word out = {enc, utf8_encode(cp, enc), 1, -1};
+    return fn(ctx, &out);
+}
+
+// @return the length of the special token starting at p (its index in *which), or 0.
+static int match_special(const ep_tokenizer *tok, const uint8_t *p, const uint8_t *end, int *which) {
+    int best = 0;
+    for (int i = 0; i < EP_TOK_N_SPECIAL; i++) {
+        int id = tok->special_id[i], len = tok->special_len[i];
+        if (id < 0 || len <= best || (size_t)(end - p) < (size_t)len) continue;
+        if (memcmp(p, tok->strings + tok->offset[id], (size_t)len) == 0) {
+            best = len;
+            *which = i;
+        }
+    }
+    return best;
+}
+
+int ep_tok_scan(const ep_tokenizer *tok, const char *text, size_t len, ep_tok_word_fn fn, void *ctx) {
+    scan_word w;
+    w.nbytes = w.nchars = w.run_start = 0;
+    w.limit = tok->opt.max_input_chars_per_word + 1; // one past the limit marks the word too long
+    if (w.limit > EP_TOK_MAX_WORD_CHARS) w.limit = EP_TOK_MAX_WORD_CHARS;
+    const int lower = tok->opt.lowercase;
+    const uint8_t *p = (const uint8_t *)text, *end = p + (text ? len : 0);
+    ep_hf_piece pieces[EP_HF_MAX_PIECES];
+
+    while (p < end) {
+        uint8_t c = *p;
+        if (c < 0x80) {
+            int k = ascii_kind[c];
+            if (k == A_LETTER) { // the hot loop: a run of ASCII letters and digits
+                do {
+                    if (w.nchars < w.limit) w.bytes[w.nbytes++] = (lower && c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+                    w.nchars++;
+                    if (++p == end) break;
+                    c = *p;
+                } while (c < 0x80 && ascii_kind[c] == A_LETTER);
+                w.run_start = w.nchars;
+            } else if (k == A_SPACE) {
+                if (flush(&w, fn, ctx)) return 1;
+                p++;
+            } else if (k == A_PUNCT) {
+                if (flush(&w, fn, ctx)) return 1;
+                int which, slen = (c == '[') ? match_special(tok, p, end, &which) : 0;
+                if (slen) {
+                    int id = tok->special_id[which];
+                    ep_tok_word sw = {(const uint8_t *)tok->strings + tok->offset[id], slen, 1, id};
+                    if (fn(ctx, &sw)) return 1;
+                    p += slen;
+                } else {
+                    if (emit_single(c, fn, ctx)) return 1;
+                    p++;
+                }
+            } else {
+                p++; // removed by clean_text; not a starter (it is gone before NFD)
+            }
+            continue;
+        }
+        int32_t cp;
+        int n = utf8_decode(p, end, &cp);
+        if (!n) { // invalid byte: U+FFFD, which clean_text removes
+            p++;
+            continue;
+        }
+        p += n;
+        int np;
+        int kind = ep_hf_normalize_char(cp, &tok->opt, pieces, &np);
+        if (kind == EP_HF_DROP) continue;
+        if (kind == EP_HF_SPACE || kind == EP_HF_CJK) {
+            if (flush(&w, fn, ctx)) return 1;
+            if (kind == EP_HF_SPACE) continue;
+        }
+        for (int i = 0; i < np; i++) {
+            if (pieces[i].flags & EP_HF_PIECE_STARTER) {
+                w.run_start = w.nchars;
+            } else if (pieces[i].flags & EP_HF_PIECE_PUNCT) {
+                if (flush(&w, fn, ctx) || emit_single(pieces[i].cp, fn, ctx)) return 1;
+            } else {
+                append(&w, pieces[i].cp, pieces[i].ccc);
+            }
+        }
+        if (kind == EP_HF_CJK && flush(&w, fn, ctx)) return 1;
+    }
+    return flush(&w, fn, ctx);
+}
+
+// ---------------------------------------------------------------------------
+// ep_tokenizer_words: the scanner's output as text, for tests and inspection.
+
+typedef struct words_ctx {
+    char *out;
+    size_t cap, len;
+} words_ctx;
+
+static void words_put(words_ctx *c, const void *s, size_t n) {
+    if (c->len + 1 < c->cap) {
+        size_t room = c->cap - 1 - c->len;
+        memcpy(c->out + c->len, s, n < room ? n : room);
+    }
+    c->len += n;
+}
+
+static int words_fn(void *vctx, const ep_tok_word *w) {
+    words_ctx *c = vctx;
+    if (c->len) words_put(c, " ", 1);
+    words_put(c, w->bytes, (size_t)w->nbytes);
+    return 0;
+}
+
+size_t ep_tokenizer_words(const ep_tokenizer *tok, const char *text, size_t len, char *out, size_t cap) {
+    words_ctx c = {out, cap, 0};
+    if (tok) ep_tok_scan(tok, text, len, words_fn, &c);
+    if (cap) out[c.len < cap ? c.len : cap - 1] = '\0';
+    return c.len;
+}
