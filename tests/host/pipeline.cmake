@@ -2,3 +2,7 @@
 ep_add_test(NAME test_cpu_ops SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_cpu_ops.c LABELS host)
 ep_add_test(NAME test_embed_conformance SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_embed_conformance.c
             LABELS host conformance TIMEOUT 900)
+# End-to-end pipeline tests: the real binary on a tiny random model.
+set(EP_PIPELINE_PY ${CMAKE_CURRENT_SOURCE_DIR})
+ep_add_script_test(NAME test_pipeline_resume COMMAND python3 ${EP_PIPELINE_PY}/test_pipeline_resume.py
+                   LABELS host pipeline TIMEOUT 600)
