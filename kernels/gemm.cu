@@ -17,6 +17,8 @@
 #ifdef EP_CUDA_EMULATION
 #include <cblas.h>
 #include <vector>
+
+#include "cpu_ops.h"
 #else
 #include <cublasLt.h>
 #endif
@@ -209,9 +211,21 @@ extern "C" void ep_cuda_gemm_free(ep_cuda_gemm *g) {
     free(g);
 }
 
+// Every half's float value, computed once: the conversion dominates an emulated GEMM otherwise.
+static const float *half_table() {
+    static std::vector<float> table;
+    if (table.empty()) {
+        table.resize(65536);
+        for (unsigned i = 0; i < 65536; i++) table[i] = ep_f16_to_f32((uint16_t)i);
+    }
+    return table.data();
+}
+
 static void to_f32(std::vector<float> &dst, const __half *src, size_t n) {
+    const float *table = half_table();
+    const uint16_t *bits = reinterpret_cast<const uint16_t *>(src);
     dst.resize(n);
-    for (size_t i = 0; i < n; i++) dst[i] = __half2float(src[i]);
+    for (size_t i = 0; i < n; i++) dst[i] = table[bits[i]];
 }
 
 extern "C" ep_status ep_cuda_linear(ep_cuda_gemm *g, uint16_t *out, const uint16_t *in, const uint16_t *weight,

@@ -35,6 +35,7 @@ struct thread_state {
 };
 
 struct warp_state {
+    unsigned live;        // lanes that exist and have not exited
     unsigned arrived;     // lanes waiting at the current warp operation
     unsigned mask;        // the mask they named
     unsigned parity;      // slot bank being filled
@@ -88,6 +89,7 @@ void thread_entry(void *) {
     thread_state &t = g_run.threads[g_tid];
     t.status = T_EXITED;
     g_run.live--;
+    g_run.warps[g_tid / 32].live &= ~(1u << (g_tid % 32));
 }
 
 thread_state &me() { return g_run.threads[g_tid]; }
@@ -97,14 +99,7 @@ void set_current(unsigned i) {
     g_thread_idx = g_run.threads[i].idx;
 }
 
-unsigned lanes_live(unsigned warp) {
-    unsigned bits = 0;
-    for (unsigned l = 0; l < 32; l++) {
-        const unsigned i = warp * 32 + l;
-        if (i < g_run.n && g_run.threads[i].status != T_EXITED) bits |= 1u << l;
-    }
-    return bits;
-}
+unsigned lanes_live(unsigned warp) { return g_run.warps[warp].live; }
 
 // Arrival at a warp-level meeting point; returns the slot bank to read.
 unsigned warp_arrive(unsigned mask, uint64_t bits, const char *file, int line) {
@@ -317,7 +312,11 @@ bool run_grid(const char *kernel, const char *site, dim3 grid, dim3 block, size_
                 r.aborted = false;
                 r.dyn.assign(smem, (char)0xff);
                 r.dyn_bound = false;
-                for (auto &w : r.warps) w = warp_state{};
+                for (unsigned w = 0; w < r.warps.size(); w++) {
+                    r.warps[w] = warp_state{};
+                    const unsigned lanes = r.n - 32 * w >= 32 ? 32 : r.n - 32 * w;
+                    r.warps[w].live = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1u;
+                }
                 for (unsigned i = 0; i < r.n; i++) {
                     thread_state &t = r.threads[i];
                     t = thread_state{};
