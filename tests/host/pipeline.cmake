@@ -6,3 +6,9 @@ ep_add_test(NAME test_embed_conformance SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test
 set(EP_PIPELINE_PY ${CMAKE_CURRENT_SOURCE_DIR})
 ep_add_script_test(NAME test_pipeline_resume COMMAND python3 ${EP_PIPELINE_PY}/test_pipeline_resume.py
                    LABELS host pipeline TIMEOUT 600)
+ep_add_script_test(NAME test_pipeline_reuse COMMAND python3 ${EP_PIPELINE_PY}/test_pipeline_reuse.py
+                   LABELS host pipeline TIMEOUT 600)
+ep_add_script_test(NAME test_pipeline_inputs COMMAND python3 ${EP_PIPELINE_PY}/test_pipeline_inputs.py
+                   LABELS host pipeline TIMEOUT 600)
+ep_add_script_test(NAME test_pipeline_memory COMMAND python3 ${EP_PIPELINE_PY}/test_pipeline_memory.py
+                   LABELS host pipeline TIMEOUT 900)
