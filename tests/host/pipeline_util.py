@@ -74,7 +74,7 @@ def make_records(n, seed=1, bad_every=0):
             if kind == 0:
                 lines.append('{"id": "%d", "text": "unterminated' % i)
             elif kind == 1:
-                lines.append(json.dumps({"id": str(i), "body": "no text field"}))
+                lines.append(json.dumps({"id": str(i), "note": "no text field"}))
             elif kind == 2:
                 lines.append(json.dumps({"id": str(i), "text": None}))
             else:
