@@ -17,6 +17,11 @@ ep_add_script_test(NAME test_numpy_roundtrip
           $<TARGET_FILE:test_numpy_roundtrip_helper> ${CMAKE_CURRENT_BINARY_DIR}/numpy_roundtrip
   LABELS io shard python)
 
-# The fuzz target, run deterministically: seeded mutations of a real output folder.
-ep_add_test(NAME fuzz_shard SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_shard.c LABELS io shard fuzz)
-target_compile_definitions(fuzz_shard PRIVATE EP_FUZZ_OWN_MAIN)
+# The fuzz target under the deterministic replay driver (tests/fuzz_replay_main.c):
+# mutations of its seeds (a .npy, an ids file, a manifest), also framed with zstd.
+ep_add_test(NAME fuzz_shard
+            SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_shard.c ${CMAKE_SOURCE_DIR}/tests/fuzz_replay_main.c
+            LABELS io shard fuzz)
+# Each input writes and reads several files, so fewer runs than the driver's default keep it quick.
+set(EP_FUZZ_SHARD_RUNS 4000 CACHE STRING "Inputs fuzz_shard replays under ctest")
+set_property(TEST fuzz_shard APPEND PROPERTY ENVIRONMENT "EP_FUZZ_RUNS=${EP_FUZZ_SHARD_RUNS}")
