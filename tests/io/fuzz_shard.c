@@ -48,6 +48,9 @@ const ep_fuzz_seed ep_fuzz_seeds[] = {
 
 static char g_dir[256];
 
+/* Every input removes its files, so only the empty folder is left at exit. */
+static void remove_dir(void) { rmdir(g_dir); }
+
 static void must(int cond, const char *what) {
     if (!cond) {
         fprintf(stderr, "fuzz_shard: invariant broken: %s\n", what);
@@ -121,6 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *tmp = getenv("TMPDIR");
         snprintf(g_dir, sizeof g_dir, "%s/ep-fuzz-shard-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         must(mkdtemp(g_dir) != NULL, "scratch folder can be created");
+        atexit(remove_dir);
     }
     char path[512];
     /* 1. The bytes are the file. */
