@@ -18,7 +18,7 @@
 #define EP_ATTN_MAX_SEQ 512
 
 template <int D>
-__global__ void __launch_bounds__(EP_ATTN_MAX_THREADS)
+static __global__ void __launch_bounds__(EP_ATTN_MAX_THREADS)
     attention_kernel(__half *out, const __half *qkvh, const int32_t *seq_start, int n_tokens, int n_heads,
                      float scale_log2) {
     constexpr int KT = EP_ATTN_KEYS_PER_TILE;

@@ -7,7 +7,7 @@
 #include "layernorm.cuh"
 
 template <int P>
-__global__ void __launch_bounds__(32 * EP_LN_ROWS_PER_BLOCK)
+static __global__ void __launch_bounds__(32 * EP_LN_ROWS_PER_BLOCK)
     embed_layernorm_kernel(__half *out, const int32_t *ids, const int32_t *seq_start, int n_seqs, int n_tokens,
                            const __half *word, const __half *pos, const __half *type, const float *gamma,
                            const float *beta, float eps) {

@@ -5,9 +5,9 @@
  */
 #include "common.cuh"
 
-__device__ __forceinline__ float ep_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f)); }
+static __device__ __forceinline__ float ep_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f)); }
 
-__global__ void __launch_bounds__(256) bias_gelu_kernel(__half *y, const float *bias, long long n_vec, int width) {
+static __global__ void __launch_bounds__(256) bias_gelu_kernel(__half *y, const float *bias, long long n_vec, int width) {
     const int row_vecs = width / 8;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n_vec;
          i += (long long)gridDim.x * blockDim.x) {

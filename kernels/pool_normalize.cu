@@ -9,7 +9,7 @@
 #define EP_POOL_THREADS 128
 #define EP_POOL_MAX_COLS 8 /* per thread: hidden <= 1024 */
 
-__global__ void __launch_bounds__(EP_POOL_THREADS)
+static __global__ void __launch_bounds__(EP_POOL_THREADS)
     pool_normalize_kernel(__half *out16, float *out32, const __half *x, const int32_t *seq_start, int hidden,
                           int pooling, int normalize) {
     EP_SHARED(float, red, 32);

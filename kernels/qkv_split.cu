@@ -6,7 +6,7 @@
  */
 #include "common.cuh"
 
-__global__ void __launch_bounds__(256)
+static __global__ void __launch_bounds__(256)
     qkv_split_kernel(__half *qkvh, const __half *qkv, const float *bias, int n_tokens, int hidden, int head_dim) {
     const long long n_vec = (long long)n_tokens * 3 * hidden / 8;
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;

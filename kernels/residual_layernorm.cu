@@ -6,7 +6,7 @@
 #include "layernorm.cuh"
 
 template <int P>
-__global__ void __launch_bounds__(32 * EP_LN_ROWS_PER_BLOCK)
+static __global__ void __launch_bounds__(32 * EP_LN_ROWS_PER_BLOCK)
     bias_residual_layernorm_kernel(__half *x, const __half *y, const float *bias, const float *gamma,
                                    const float *beta, int n_tokens, float eps) {
     constexpr int H = 64 * P;
