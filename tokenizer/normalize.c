@@ -35,6 +35,23 @@ static const uint8_t ascii_kind[128] = {
     A_LETTER, A_LETTER, A_LETTER, A_PUNCT,  A_PUNCT,  A_PUNCT,  A_PUNCT,  A_DROP,   // 78 xyz{|}~ DEL
 };
 
+// ASCII letters and digits mapped to themselves (letter_same) or lowercased
+// (letter_lower); 0 for every other byte, which ends a run.
+#define LETTERS(X)                                                                                             \
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6', ['7'] = '7',     \
+    ['8'] = '8', ['9'] = '9', ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f',     \
+    ['g'] = 'g', ['h'] = 'h', ['i'] = 'i', ['j'] = 'j', ['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n',     \
+    ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r', ['s'] = 's', ['t'] = 't', ['u'] = 'u', ['v'] = 'v',     \
+    ['w'] = 'w', ['x'] = 'x', ['y'] = 'y', ['z'] = 'z', ['A'] = X('A'), ['B'] = X('B'), ['C'] = X('C'),       \
+    ['D'] = X('D'), ['E'] = X('E'), ['F'] = X('F'), ['G'] = X('G'), ['H'] = X('H'), ['I'] = X('I'),           \
+    ['J'] = X('J'), ['K'] = X('K'), ['L'] = X('L'), ['M'] = X('M'), ['N'] = X('N'), ['O'] = X('O'),           \
+    ['P'] = X('P'), ['Q'] = X('Q'), ['R'] = X('R'), ['S'] = X('S'), ['T'] = X('T'), ['U'] = X('U'),           \
+    ['V'] = X('V'), ['W'] = X('W'), ['X'] = X('X'), ['Y'] = X('Y'), ['Z'] = X('Z')
+#define TO_LOWER(c) ((c) + 32)
+#define AS_IS(c) (c)
+static const uint8_t letter_lower[256] = {LETTERS(TO_LOWER)};
+static const uint8_t letter_same[256] = {LETTERS(AS_IS)};
+
 // The word being built. Only the first `limit` code points are stored: a longer
 // word becomes [UNK] whatever it holds, so the rest are only counted.
 typedef struct scan_word {
@@ -163,12 +180,20 @@ int ep_tok_scan(const ep_tokenizer *tok, const char *text, size_t len, ep_tok_wo
         if (c < 0x80) {
             int k = ascii_kind[c];
             if (k == A_LETTER) { // the hot loop: a run of ASCII letters and digits
-                do {
-                    if (w.nchars < w.limit) w.bytes[w.nbytes++] = (lower && c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-                    w.nchars++;
-                    if (++p == end) break;
-                    c = *p;
-                } while (c < 0x80 && ascii_kind[c] == A_LETTER);
+                const uint8_t *map = lower ? letter_lower : letter_same, *start = p;
+                uint8_t *dst = w.bytes + w.nbytes, m;
+                int room = w.limit - w.nchars; // may be negative once the word is too long
+                if (room >= end - p) { // all of it fits: no capacity check per byte
+                    while (p < end && (m = map[*p])) *dst++ = m, p++;
+                } else {
+                    uint8_t *stop = dst + (room > 0 ? room : 0);
+                    while (p < end && (m = map[*p])) {
+                        if (dst < stop) *dst++ = m;
+                        p++;
+                    }
+                }
+                w.nchars += (int)(p - start);
+                w.nbytes = (int)(dst - w.bytes);
                 w.run_start = w.nchars;
             } else if (k == A_SPACE) {
                 if (flush(&w, fn, ctx)) return 1;

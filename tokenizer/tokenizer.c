@@ -11,9 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include "tokenizer_internal.h"
 
 // Longest token accepted in vocab.txt, in bytes (BERT's are under 30).
@@ -26,22 +23,53 @@ ep_tokenizer_options ep_tokenizer_default_options(void) {
     return o;
 }
 
-static inline uint32_t key_hash(const uint8_t *key, int len) {
-    return (uint32_t)XXH3_64bits(key, (size_t)len);
+// Keys are hashed with a polynomial hash, so that WordPiece can get the hash of
+// any piece of a word in O(1) from the word's prefix hashes (see wordpiece), then
+// mixed (splitmix64's finaliser) because the polynomial's low bits are weak.
+#define POLY_BASE 0x9E3779B97F4A7C15ull
+
+static inline uint32_t mix(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return (uint32_t)x;
 }
 
-int32_t ep_tok_lookup(const ep_tokenizer *tok, const ep_tok_table *t, const uint8_t *key, int len) {
-    uint32_t h = key_hash(key, len);
+static inline uint32_t key_hash(const uint8_t *key, int len) {
+    uint64_t p = 0;
+    for (int i = 0; i < len; i++) p = p * POLY_BASE + key[i];
+    return mix(p);
+}
+
+// Slots keep min(key length, 255) beside the id, so most mismatches are
+// rejected without touching the token strings.
+#define SLOT_ID(meta) (((meta) & 0xFFFFFFu) - 1)
+#define SLOT_LEN(len) ((uint32_t)((len) < 255 ? (len) : 255) << 24)
+
+static inline int same_bytes(const char *a, const uint8_t *b, int len) {
+    for (int i = 0; i < len; i++) // keys are short: a loop beats a call
+        if ((uint8_t)a[i] != b[i]) return 0;
+    return 1;
+}
+
+// @return the id of key (whose key_hash is h) in t, or -1.
+static inline int32_t find(const ep_tokenizer *tok, const ep_tok_table *t, const uint8_t *key, int len, uint32_t h) {
+    uint32_t want = SLOT_LEN(len);
     for (uint32_t i = h & t->mask;; i = (i + 1) & t->mask) {
         const ep_tok_slot *s = &t->slot[i];
-        if (!s->id1) return -1;
-        if (s->hash == h) {
-            uint32_t id = s->id1 - 1;
-            if (tok->length[id] - t->skip == len &&
-                memcmp(tok->strings + tok->offset[id] + t->skip, key, (size_t)len) == 0)
+        if (!s->meta) return -1;
+        if (s->hash == h && (s->meta & 0xFF000000u) == want) {
+            uint32_t id = SLOT_ID(s->meta);
+            if (tok->length[id] - t->skip == len && same_bytes(tok->strings + tok->offset[id] + t->skip, key, len))
                 return (int32_t)id;
         }
     }
+}
+
+int32_t ep_tok_lookup(const ep_tokenizer *tok, const ep_tok_table *t, const uint8_t *key, int len) {
+    return find(tok, t, key, len, key_hash(key, len));
 }
 
 // @return the id already holding this key (a duplicate), or -1 after inserting id.
@@ -51,9 +79,9 @@ static int32_t table_insert(ep_tokenizer *tok, ep_tok_table *t, uint32_t id) {
     int32_t old = ep_tok_lookup(tok, t, key, len);
     if (old >= 0) return old;
     uint32_t h = key_hash(key, len), i = h & t->mask;
-    while (t->slot[i].id1) i = (i + 1) & t->mask;
+    while (t->slot[i].meta) i = (i + 1) & t->mask;
     t->slot[i].hash = h;
-    t->slot[i].id1 = id + 1;
+    t->slot[i].meta = SLOT_LEN(len) | (id + 1);
     if (len > t->max_key_len) t->max_key_len = len;
     return -1;
 }
@@ -143,6 +171,11 @@ ep_status ep_tokenizer_create(const char *vocab_path, const ep_tokenizer_options
     int lines = 0;
     for (size_t i = 0; i < size; i++) lines += data[i] == '\n';
     if (data[size - 1] != '\n') lines++;
+    if (lines >= (1 << 24) - 1) { // ids share a 32-bit slot word with the key length
+        st = ep_error_set(err, EP_ERR_FORMAT, "vocab %s: %d lines; at most 16,777,214 tokens are supported",
+                          vocab_path, lines);
+        goto fail;
+    }
     tok->offset = malloc(sizeof *tok->offset * (size_t)lines);
     tok->length = malloc(sizeof *tok->length * (size_t)lines);
     int n_cont = 0;
@@ -186,6 +219,14 @@ ep_status ep_tokenizer_create(const char *vocab_path, const ep_tokenizer_options
         const char *s = tok->strings + tok->offset[id];
         if (tok->length[id] > 2 && s[0] == '#' && s[1] == '#') table_insert(tok, &tok->cont, (uint32_t)id);
     }
+    int longest = tok->words.max_key_len > tok->cont.max_key_len ? tok->words.max_key_len : tok->cont.max_key_len;
+    tok->poly_pow = malloc(sizeof *tok->poly_pow * (size_t)(longest + 1));
+    if (!tok->poly_pow) {
+        st = ep_error_set(err, EP_ERR_NOMEM, "vocab %s: out of memory", vocab_path);
+        goto fail;
+    }
+    tok->poly_pow[0] = 1;
+    for (int i = 1; i <= longest; i++) tok->poly_pow[i] = tok->poly_pow[i - 1] * POLY_BASE;
     for (int i = 0; i < EP_TOK_N_SPECIAL; i++) {
         tok->special_id[i] = ep_tokenizer_token_to_id(tok, special_names[i]);
         tok->special_len[i] = (uint8_t)strlen(special_names[i]);
@@ -211,6 +252,7 @@ fail:
 
 void ep_tokenizer_free(ep_tokenizer *tok) {
     if (!tok) return;
+    free(tok->poly_pow);
     free(tok->words.slot);
     free(tok->cont.slot);
     free(tok->offset);
@@ -247,8 +289,13 @@ typedef struct encode_ctx {
 } encode_ctx;
 
 // WordPiece: greedy longest match from the left, "##" pieces after the first.
+// prefix[i] is the polynomial hash of w[0..i); the hash of any piece w[a..b) is
+// then prefix[b] - prefix[a] * POLY_BASE^(b-a), one multiply per look-up.
 // @return the number of pieces in out, or 0 when some part matches nothing.
 static int wordpiece(const ep_tokenizer *tok, const uint8_t *w, int len, int32_t *out) {
+    uint64_t prefix[EP_TOK_WORD_BYTES + 1];
+    prefix[0] = 0;
+    for (int i = 0; i < len; i++) prefix[i + 1] = prefix[i] * POLY_BASE + w[i];
     int n = 0;
     for (int start = 0; start < len;) {
         const ep_tok_table *t = start ? &tok->cont : &tok->words;
@@ -259,7 +306,8 @@ static int wordpiece(const ep_tokenizer *tok, const uint8_t *w, int len, int32_t
         }
         int32_t id = -1;
         while (end > start) {
-            id = ep_tok_lookup(tok, t, w + start, end - start);
+            uint64_t h = prefix[end] - prefix[start] * tok->poly_pow[end - start];
+            id = find(tok, t, w + start, end - start, mix(h));
             if (id >= 0) break;
             do end--;
             while (end > start && (w[end] & 0xC0) == 0x80);

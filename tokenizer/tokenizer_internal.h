@@ -23,7 +23,7 @@
 // One open-addressing (linear probing) table: key bytes -> id.
 typedef struct ep_tok_slot {
     uint32_t hash; // the key's hash, compared before the bytes
-    uint32_t id1;  // id + 1; 0 marks an empty slot
+    uint32_t meta; // bits 0-23: id + 1 (0 marks an empty slot); bits 24-31: min(key length, 255)
 } ep_tok_slot;
 
 typedef struct ep_tok_table {
@@ -41,6 +41,7 @@ struct ep_tokenizer {
     uint16_t *length;   // token id -> length in bytes
     ep_tok_table words; // whole tokens ("hello", "##lo" as itself)
     ep_tok_table cont;  // continuation pieces without their "##" ("lo" for "##lo")
+    uint64_t *poly_pow; // POLY_BASE^i for i up to the longest key (tokenizer.c's hash)
     int32_t unk_id, cls_id, sep_id, pad_id, mask_id;
     int32_t special_id[EP_TOK_N_SPECIAL]; // -1 when the vocabulary lacks it
     uint8_t special_len[EP_TOK_N_SPECIAL];
