@@ -652,8 +652,9 @@ static ep_status step_trailer(ep_reader *r, ep_error *err) {
         for (size_t i = 0; i < r->n_archive_keys && o < sizeof keys; i++)
             o += (size_t)snprintf(keys + o, sizeof keys - o, "%s%s", i ? ", " : "", r->archive_keys[i]);
         return fail(r, err, r->line,
-                    "no top-level array named %s: this is not a Community Archive archive.json; pass --format "
-                    "ndjson or lines if it is another kind of file",
+                    "no top-level array named %s: this is not a Community Archive archive.json (name other "
+                    "arrays with the archive keys option; a file of JSON records must hold one per line to be "
+                    "read as NDJSON, e.g. after `jq -c '.[]'`)",
                     keys);
     }
     r->state = ST_DONE;

@@ -33,6 +33,17 @@
  * - lines: the line without its '\n' (and a '\r' before it) is the text, the
  *   id is "" (callers number such records by rec.line). Lines that are empty
  *   or only whitespace are skipped silently.
+ * Rejections (rec.line = the record's first line; rec.id when it was found):
+ * invalid JSON (with line/column and the bytes near the error; "the file is
+ * probably truncated" for a last line without newline), a raw NUL byte, no
+ * text at any path tried (lists them, says to pass --text), text that is
+ * null / a number / a boolean / an object / an array, empty or blank text, a
+ * \u0000 escape in the text or id, text or id that is not valid UTF-8 (byte
+ * offset), a record over max_record_bytes (skipped without being stored; says
+ * to raise --max-record-bytes), a line or element that is not an object. A
+ * structural break (tweets.js without '[', an array or object never closed,
+ * bytes after the end, an archive.json without the arrays asked for) ends
+ * reading with EP_ERR_FORMAT after every good record before it was returned.
  * A numeric id is returned as its digits exactly as in the file (never through
  * a double). A file that yields nothing at all gives one rejection with line 0
  * ("empty file: no records", or "no records: ..." when it held only blanks).

@@ -294,8 +294,10 @@ ep_read_kind ep_fields_extract(const cJSON *root, const cJSON *obj, const char *
                  where, text_path);
         return EP_READ_REJECTED;
     }
-    if (n == 0) {
-        snprintf(out->reason, sizeof out->reason, "%stext field '%s' is empty", where, text_path);
+    // Nothing to embed: an empty or all-blank text would only give the model's empty-sentence vector.
+    if (strspn(text->valuestring, " \t\r\n") == n) {
+        snprintf(out->reason, sizeof out->reason, "%stext field '%s' is %s", where, text_path,
+                 n == 0 ? "empty" : "blank (only whitespace)");
         return EP_READ_REJECTED;
     }
     size_t bad = ep_utf8_invalid_at(text->valuestring, n);

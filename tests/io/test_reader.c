@@ -184,7 +184,8 @@ static void test_ndjson_rejections(void) {
     sb_printf(&b, "[1, 2]\n");                                                  // 15 not an object
     sb_printf(&b, "{\"id\": \"16\", \"text\": \"\"}\n");                          // 16 empty
     sb_printf(&b, "{\"id\": \"17\", \"text\": \"good three\"}\n");                // 17
-    sb_printf(&b, "{\"id\": \"18\", \"text\": \"trunc");                          // 18 truncated last line
+    sb_printf(&b, "{\"id\": \"18\", \"text\": \" \\n\\t \"}\n");                   // 18 blank
+    sb_printf(&b, "{\"id\": \"19\", \"text\": \"trunc");                          // 19 truncated last line
     got_all g = read_mem(b.p, b.n, "bad.jsonl", NULL);
     CHECK(g.status == EP_OK);
     size_t i = 0;
@@ -206,7 +207,8 @@ static void test_ndjson_rejections(void) {
     EXPECT_REJ(&g, i++, 15, "line is an array, not an object");
     EXPECT_REJ(&g, i++, 16, "text field 'text' is empty");
     EXPECT_REC(&g, i++, 17, "good three", "17");
-    EXPECT_REJ(&g, i++, 18, "the last line has no newline, so the file is probably truncated");
+    EXPECT_REJ(&g, i++, 18, "text field 'text' is blank (only whitespace)");
+    EXPECT_REJ(&g, i++, 19, "the last line has no newline, so the file is probably truncated");
     CHECK(g.n == i);
     CHECK(g.records == 5);
     for (size_t k = 0; k < g.n; k++) {
