@@ -23,8 +23,9 @@ ep_build() {
   local dir=$1 type=$2; shift 2
   local gen=()
   if [ ! -f "$dir/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then gen=(-G Ninja); fi
-  cmake -S "$EP_ROOT" -B "$dir" "${gen[@]}" -DCMAKE_BUILD_TYPE="$type" "$@" >"$dir.configure.log" 2>&1 \
-    || { cat "$dir.configure.log" >&2; ep_die "cmake configure failed (log above)"; }
-  grep -E '^-- embedpipe:' "$dir.configure.log" >&2 || true
+  mkdir -p "$dir"
+  cmake -S "$EP_ROOT" -B "$dir" "${gen[@]}" -DCMAKE_BUILD_TYPE="$type" "$@" >"$dir/configure.log" 2>&1 \
+    || { cat "$dir/configure.log" >&2; ep_die "cmake configure failed (log above)"; }
+  grep -E '^-- embedpipe:' "$dir/configure.log" >&2 || true
   cmake --build "$dir" -j "$EP_JOBS"
 }

@@ -4,6 +4,10 @@
 #
 # Set-up: Debian packages (scripts/deps.sh), the model (scripts/fetch-model.sh), and a small
 # private Python environment with numpy + zstandard for the shard round-trip test.
+# Two builds run the suite: build/ (Release, CUDA when nvcc is there, the GPU tests skip without a
+# GPU) and build-sanitize/ (AddressSanitizer + UndefinedBehaviorSanitizer, CUDA off; the tests
+# labelled no-sanitizer, which measure memory or only repeat Release checks at length, are left out).
+# EMBEDPIPE_SKIP_SANITIZE=1 skips the second build.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$EP_ROOT"
@@ -23,5 +27,14 @@ fi
 ep_log "build: build/ (Release)"
 ep_build "$EP_ROOT/build" Release -DEP_PYTHON="$venv/bin/python"
 
-ep_log "tests"
+ep_log "tests (Release)"
 ctest --test-dir "$EP_ROOT/build" --output-on-failure -j "$EP_JOBS" "$@"
+
+if [ "${EMBEDPIPE_SKIP_SANITIZE:-0}" != 1 ]; then
+  ep_log "build: build-sanitize/ (AddressSanitizer + UndefinedBehaviorSanitizer)"
+  ep_build "$EP_ROOT/build-sanitize" RelWithDebInfo -DEMBEDPIPE_SANITIZE=ON -DEMBEDPIPE_CUDA=OFF \
+    -DEP_PYTHON="$venv/bin/python"
+  ep_log "tests (sanitizers)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir "$EP_ROOT/build-sanitize" --output-on-failure -j "$EP_JOBS" -LE no-sanitizer "$@"
+fi
