@@ -68,6 +68,7 @@ Fixture formats (all text is UTF-8; ".zst" = one zstd frame, level 19):
       zstandard), the model's safetensors SHA-256, selection rules, and each fixture's
       SHA-256.
 
+Options: --skip-vectors keeps the committed embedding fixture (the slow part).
 Extra mode:
   --unicode-tables PATH  compares HF's per-code-point behaviour with libutf8proc's
       Unicode tables and writes the C header of exceptions (tokenizer/hf_unicode_tables.h)
