@@ -34,6 +34,11 @@ namespace {
 
 constexpr size_t kDefaultLimit = (size_t)512 << 20;
 constexpr size_t kGuard = 4096;   // poisoned bytes before and after every allocation
+// Guard bytes alternate 0x81, 0xFF by address parity: as float32 0xFF81FF81, a signalling NaN
+// that any arithmetic turns into another bit pattern (a quiet NaN such as 0xFFFFFFFF would
+// survive `x[n] += 1` unchanged); as fp16 0xFF81, a NaN. Fresh memory inside an allocation is
+// 0xFF: NaN as half and float, -1 as an index, so reading it before writing stays harmless.
+inline unsigned char guard_byte(const unsigned char *p) { return ((uintptr_t)p & 1) ? 0xff : 0x81; }
 constexpr size_t kAlign = 256;    // cudaMalloc's alignment
 constexpr size_t kSmemOptin = 227 * 1024;
 
@@ -137,8 +142,12 @@ bool check_copy(void *dst, const void *src, size_t n, cudaMemcpyKind kind) {
 
 bool guard_intact(const unsigned char *p, size_t n) {
     for (size_t i = 0; i < n; i++)
-        if (p[i] != 0xff) return false;
+        if (p[i] != guard_byte(p + i)) return false;
     return true;
+}
+
+void guard_fill(unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) p[i] = guard_byte(p + i);
 }
 
 } // namespace
@@ -156,21 +165,21 @@ void check_guards(const char *who) {
         if (!guard_intact(before, kGuard) || !guard_intact(after, kGuard)) {
             long off = 0;
             for (size_t i = 0; i < kGuard; i++)
-                if (after[i] != 0xff) {
+                if (after[i] != guard_byte(after + i)) {
                     off = (long)(size + i);
                     break;
                 }
             if (!off)
                 for (size_t i = kGuard; i > 0; i--)
-                    if (before[i - 1] != 0xff) {
+                    if (before[i - 1] != guard_byte(before + i - 1)) {
                         off = -(long)(kGuard - (i - 1));
                         break;
                     }
             set_violation_context(who);
             violation("wrote outside a device allocation of %zu bytes at %p: byte offset %ld (an out-of-range index)",
                       size, (void *)user, off);
-            memset(before, 0xff, kGuard);
-            memset(after, 0xff, kGuard);
+            guard_fill(before, kGuard);
+            guard_fill(after, kGuard);
             note_sticky_error(cudaErrorIllegalAddress);
         }
     }
@@ -242,8 +251,10 @@ extern "C" cudaError_t ep_emu_cudaMalloc(void **ptr, size_t size) {
     }
     char *raw = static_cast<char *>(aligned_alloc(kAlign, kGuard + rounded + kGuard));
     if (!raw) return fail(cudaErrorMemoryAllocation);
-    memset(raw, 0xff, kGuard + rounded + kGuard); // uninitialised device memory reads as NaN / -1
     char *user = raw + kGuard;
+    guard_fill(reinterpret_cast<unsigned char *>(raw), kGuard);
+    memset(user, 0xff, size); // uninitialised device memory reads as NaN / -1
+    guard_fill(reinterpret_cast<unsigned char *>(user + size), rounded - size + kGuard);
     g_allocs[(uintptr_t)user] = allocation{raw, size};
     g_in_use += rounded;
     if (g_in_use > g_peak) g_peak = g_in_use;

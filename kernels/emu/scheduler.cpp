@@ -6,6 +6,9 @@
 #include "emu_internal.h"
 #include "fiber.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -82,6 +85,39 @@ bool g_launch_violated;
 uint64_t g_launches, g_blocks;
 
 constexpr size_t kStackBytes = 128 * 1024;
+volatile sig_atomic_t g_in_grid;
+
+// A wild index can leave the guard zones altogether; then the host faults. Say which kernel
+// did it before the process dies (a GPU would report an illegal address there too).
+void on_fault(int sig) {
+    if (g_in_grid) {
+        char msg[1024];
+        const int n = snprintf(msg, sizeof msg,
+                               "ep_emu: %s: thread (%u,%u,%u) of block (%u,%u,%u) touched memory outside every "
+                               "allocation and its guard zones (signal %d): an out-of-range index\n",
+                               g_context.c_str(), g_thread_idx.x, g_thread_idx.y, g_thread_idx.z, g_block_idx.x,
+                               g_block_idx.y, g_block_idx.z, sig);
+        if (n > 0) (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    }
+    signal(sig, SIG_DFL); // returning re-runs the access, which now ends the process
+}
+
+void install_fault_handler() {
+    static bool done;
+    if (done) return;
+    done = true;
+    static char alt[64 * 1024]; // the fault may be a fiber's stack overflow: handle it elsewhere
+    stack_t ss{};
+    ss.ss_sp = alt;
+    ss.ss_size = sizeof alt;
+    sigaltstack(&ss, nullptr);
+    struct sigaction sa{};
+    sa.sa_handler = on_fault;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, nullptr);
+    sigaction(SIGBUS, &sa, nullptr);
+}
 constexpr size_t kStaticSmemLimit = 48 * 1024;
 
 void thread_entry(void *) {
@@ -212,7 +248,10 @@ uint64_t shuffle(unsigned mask, uint64_t bits, int mode, int arg, int width, con
     case 0: src = base + ((arg % width) + width) % width; break;
     case 1: src = lane - arg >= base ? lane - arg : lane; break;
     case 2: src = lane + arg < base + width ? lane + arg : lane; break;
-    case 3: src = lane ^ arg; if (src < base || src >= base + width) src = lane; break;
+    case 3: // earlier groups may be read; a later group gives the caller its own value (CUDA guide)
+        src = lane ^ arg;
+        if (src >= base + width) src = lane;
+        break;
     }
     const warp_state &w = g_run.warps[g_tid / 32];
     if (!(w.mask & (1u << src))) {
@@ -295,9 +334,11 @@ bool run_grid(const char *kernel, const char *site, dim3 grid, dim3 block, size_
         }
         g_fibers.push_back(f);
     }
+    install_fault_handler();
     g_grid_dim = grid;
     g_block_dim = block;
     const uint64_t before = g_violations;
+    g_in_grid = 1;
     uint64_t blocks = 0;
     for (unsigned bz = 0; bz < grid.z; bz++)
         for (unsigned by = 0; by < grid.y; by++)
@@ -370,10 +411,12 @@ bool run_grid(const char *kernel, const char *site, dim3 grid, dim3 block, size_
                     }
                 }
                 if (r.aborted) {
+                    g_in_grid = 0;
                     count_launch(blocks);
                     return false;
                 }
             }
+    g_in_grid = 0;
     count_launch(blocks);
     return g_violations == before;
 }
