@@ -3,10 +3,12 @@
  * text files (see reader.h for the formats and their rules).
  *
  * Layers: a byte source (io/byte_source.h: file, stdin, memory; zstd / gzip)
- * feeds a 64 KiB window here; lines are cut with memchr and array elements
- * with the framer (io/json_frame.h); each record's bytes, never more than
- * max_record_bytes of them, go to cJSON; io/reader_fields.h takes out the
- * text and id. Format detection lives in reader_detect.c.
+ * feeds a 64 KiB window (io/reader_input.h) that cuts lines, or array
+ * elements with the framer (io/json_frame.h); each record's bytes, never more
+ * than max_record_bytes of them, go to cJSON; io/reader_fields.h takes out
+ * the text and id. Format detection lives in reader_detect.c. This file holds
+ * the per-format logic: NDJSON with API pages, lines, and the tweets.js /
+ * archive.json state machine.
  */
 #include "reader.h"
 
@@ -19,9 +21,9 @@
 #include "byte_source.h"
 #include "json_frame.h"
 #include "reader_detect.h"
+#include "reader_input.h"
 #include "reader_fields.h"
 
-#define WINDOW_CAP (1u << 16)
 #define DEFAULT_MAX_RECORD (1u << 20)
 #define MAX_ARCHIVE_KEYS 16
 
@@ -48,9 +50,7 @@ typedef enum {
 
 struct ep_reader {
     char *path;
-    ep_byte_source *src;
     ep_input_format format;
-    size_t max_record;
     char *text_path, *id_path;       /* copies of the options' paths */
     const char *given_text[1], *given_id[1];
     ep_field_paths paths;
@@ -58,16 +58,7 @@ struct ep_reader {
     const char *archive_keys[MAX_ARCHIVE_KEYS];
     size_t n_archive_keys;
 
-    unsigned char *win;              /* the input window */
-    size_t pos, end;
-    bool eof;
-    uint64_t line;                   /* line of win[pos], 1-based */
-    uint64_t consumed;               /* decompressed bytes used */
-
-    char *rec;                       /* the current record's bytes, NUL-terminated */
-    size_t rec_len, rec_cap;
-    uint64_t rec_total;              /* its full size, also when too big to keep */
-    bool rec_too_big;
+    ep_reader_input in;              /* window, line count, record bytes */
 
     cJSON *doc;                      /* the parsed current record */
     const cJSON *page_item;          /* next element of an API page's "data" array */
@@ -118,147 +109,6 @@ ep_status ep_input_format_parse(const char *name, ep_input_format *out, ep_error
 }
 
 // ----------------------------------------------------------------------------
-// The input window
-
-/* Reads more bytes behind the unread ones. @return EP_OK (eof set at the end) or the source's error. */
-static ep_status fill(ep_reader *r, ep_error *err) {
-    if (r->eof) return EP_OK;
-    if (r->pos > 0) {
-        memmove(r->win, r->win + r->pos, r->end - r->pos);
-        r->end -= r->pos;
-        r->pos = 0;
-    }
-    if (r->end == WINDOW_CAP) return EP_OK;
-    size_t got = 0;
-    ep_status st = ep_byte_source_read(r->src, r->win + r->end, WINDOW_CAP - r->end, &got, err);
-    if (st != EP_OK) return st;
-    if (got == 0) r->eof = true;
-    r->end += got;
-    return EP_OK;
-}
-
-/* Moves past n window bytes, counting lines. */
-static void consume(ep_reader *r, size_t n) {
-    const unsigned char *p = r->win + r->pos, *e = p + n;
-    while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-        r->line++;
-        p++;
-    }
-    r->pos += n;
-    r->consumed += n;
-}
-
-/* *c = the next byte, or -1 at the end of the data. */
-static ep_status peek(ep_reader *r, int *c, ep_error *err) {
-    while (r->pos == r->end && !r->eof) {
-        ep_status st = fill(r, err);
-        if (st != EP_OK) return st;
-    }
-    *c = r->pos < r->end ? r->win[r->pos] : -1;
-    return EP_OK;
-}
-
-/* Skips JSON whitespace; *c = the byte after it, or -1. */
-static ep_status skip_space(ep_reader *r, int *c, ep_error *err) {
-    for (;;) {
-        ep_status st = peek(r, c, err);
-        if (st != EP_OK || !ep_json_is_space(*c)) return st;
-        consume(r, 1);
-    }
-}
-
-// ----------------------------------------------------------------------------
-// The record buffer: keeps at most max_record bytes, counts them all.
-
-static void rec_reset(ep_reader *r) {
-    r->rec_len = 0;
-    r->rec_total = 0;
-    r->rec_too_big = false;
-    if (r->rec) r->rec[0] = '\0';
-}
-
-static ep_status rec_append(ep_reader *r, const unsigned char *p, size_t n, ep_error *err) {
-    r->rec_total += n;
-    if (r->rec_too_big || n == 0) return EP_OK;
-    if (r->rec_len + n > r->max_record) {
-        r->rec_too_big = true;
-        return EP_OK;
-    }
-    if (r->rec_len + n + 1 > r->rec_cap) {
-        size_t cap = r->rec_cap ? r->rec_cap : 4096;
-        while (cap < r->rec_len + n + 1) cap *= 2;
-        if (cap > r->max_record + 1) cap = r->max_record + 1;
-        char *grown = realloc(r->rec, cap);
-        if (!grown) return ep_error_set(err, EP_ERR_NOMEM, "out of memory reading %s", r->path);
-        r->rec = grown;
-        r->rec_cap = cap;
-    }
-    memcpy(r->rec + r->rec_len, p, n);
-    r->rec_len += n;
-    r->rec[r->rec_len] = '\0';
-    return EP_OK;
-}
-
-/* Reads the next line (without '\n') into the record buffer.
- * *got = false at the end of the data; *newline = whether the line ended with '\n'. */
-static ep_status read_line(ep_reader *r, bool *got, bool *newline, ep_error *err) {
-    rec_reset(r);
-    *got = false;
-    *newline = false;
-    for (;;) {
-        if (r->pos == r->end) {
-            if (r->eof) return EP_OK;
-            ep_status st = fill(r, err);
-            if (st != EP_OK) return st;
-            continue;
-        }
-        const unsigned char *start = r->win + r->pos;
-        const unsigned char *nl = memchr(start, '\n', r->end - r->pos);
-        size_t n = nl ? (size_t)(nl - start) : r->end - r->pos;
-        ep_status st = rec_append(r, start, n, err);
-        if (st != EP_OK) return st;
-        *got = true;
-        consume(r, n + (nl ? 1 : 0));
-        if (nl) {
-            *newline = true;
-            return EP_OK;
-        }
-    }
-}
-
-/* Frames one JSON value that starts at the next (non-space) byte, keeping its
- * bytes when store. *complete = false when the data ended inside it. */
-static ep_status read_value(ep_reader *r, bool store, bool *complete, ep_error *err) {
-    ep_json_frame f;
-    ep_json_frame_begin(&f);
-    rec_reset(r);
-    *complete = false;
-    for (;;) {
-        if (r->pos == r->end) {
-            if (r->eof) break;
-            ep_status st = fill(r, err);
-            if (st != EP_OK) return st;
-            continue;
-        }
-        size_t n = ep_json_frame_feed(&f, r->win + r->pos, r->end - r->pos);
-        if (store) {
-            ep_status st = rec_append(r, r->win + r->pos, n, err);
-            if (st != EP_OK) return st;
-        } else {
-            r->rec_total += n;
-        }
-        consume(r, n);
-        if (f.done) {
-            *complete = true;
-            return EP_OK;
-        }
-    }
-    // A number or literal may end with the data itself.
-    *complete = f.started && f.bare;
-    return EP_OK;
-}
-
-// ----------------------------------------------------------------------------
 // Results
 
 static ep_status fail(ep_reader *r, ep_error *err, uint64_t line, const char *fmt, ...)
@@ -304,29 +154,29 @@ static void set_record(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_
 static void reject_too_big(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_t line) {
     snprintf(r->reason, sizeof r->reason,
              "record is %llu bytes, more than --max-record-bytes %zu; raise --max-record-bytes to read it",
-             (unsigned long long)r->rec_total, r->max_record);
+             (unsigned long long)r->in.rec_total, r->in.max_record);
     set_reject(r, rec, kind, line, "");
 }
 
 /* Parses the record buffer with cJSON. @return the tree, or NULL with r->reason saying where it broke. */
 static cJSON *parse_rec(ep_reader *r, uint64_t line, bool one_line, bool truncated) {
-    const char *nul = memchr(r->rec, '\0', r->rec_len);
+    const char *nul = memchr(r->in.rec, '\0', r->in.rec_len);
     const char *end = NULL;
     cJSON *doc = NULL;
     size_t at;
     if (nul) {
-        at = (size_t)(nul - r->rec);
+        at = (size_t)(nul - r->in.rec);
     } else {
         // Length + 1 takes in the terminating NUL, which makes cJSON refuse anything after the value.
-        doc = cJSON_ParseWithLengthOpts(r->rec, r->rec_len + 1, &end, true);
+        doc = cJSON_ParseWithLengthOpts(r->in.rec, r->in.rec_len + 1, &end, true);
         if (doc) return doc;
-        at = end && end >= r->rec ? (size_t)(end - r->rec) : 0;
-        if (at > r->rec_len) at = r->rec_len;
+        at = end && end >= r->in.rec ? (size_t)(end - r->in.rec) : 0;
+        if (at > r->in.rec_len) at = r->in.rec_len;
     }
     uint64_t err_line = line;
     size_t line_start = 0;
     for (size_t i = 0; i < at; i++) {
-        if (r->rec[i] == '\n') {
+        if (r->in.rec[i] == '\n') {
             err_line++;
             line_start = i + 1;
         }
@@ -341,10 +191,10 @@ static cJSON *parse_rec(ep_reader *r, uint64_t line, bool one_line, bool truncat
                  "not valid JSON: a NUL byte at %s; remove NUL bytes from the input (tr -d '\\000')", where);
         return NULL;
     }
-    ep_snippet(near, sizeof near, r->rec + at, r->rec_len - at, 24);
+    ep_snippet(near, sizeof near, r->in.rec + at, r->in.rec_len - at, 24);
     snprintf(r->reason, sizeof r->reason, "not valid JSON: parse error at %s%s%s%s%s", where,
-             at < r->rec_len ? " (near '" : " (at the end of the record)", at < r->rec_len ? near : "",
-             at < r->rec_len ? "')" : "",
+             at < r->in.rec_len ? " (near '" : " (at the end of the record)", at < r->in.rec_len ? near : "",
+             at < r->in.rec_len ? "')" : "",
              truncated ? "; the last line has no newline, so the file is probably truncated" : "");
     return NULL;
 }
@@ -353,7 +203,7 @@ static cJSON *parse_rec(ep_reader *r, uint64_t line, bool one_line, bool truncat
 static void emit_fields(ep_reader *r, const cJSON *obj, const char *where, uint64_t line, ep_record *rec,
                         ep_read_kind *kind) {
     ep_fields *f = &r->fields;
-    if (ep_fields_extract(r->doc, obj, r->rec, r->rec_len, &r->paths, where, f) == EP_READ_RECORD) {
+    if (ep_fields_extract(r->doc, obj, r->in.rec, r->in.rec_len, &r->paths, where, f) == EP_READ_RECORD) {
         set_record(r, rec, kind, line, f->text, f->text_len, f->id);
     } else {
         snprintf(r->reason, sizeof r->reason, "%s", f->reason);
@@ -382,23 +232,23 @@ static bool page_next(ep_reader *r, ep_record *rec, ep_read_kind *kind) {
 }
 
 static ep_status next_ndjson(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
-    uint64_t line = r->line;
+    uint64_t line = r->in.line;
     bool got, newline;
-    ep_status st = read_line(r, &got, &newline, err);
+    ep_status st = ep_input_read_line(&r->in, &got, &newline, err);
     if (st != EP_OK) return st;
     if (!got) {
         *kind = EP_READ_END;
         return EP_OK;
     }
-    if (r->rec_too_big) {
+    if (r->in.rec_too_big) {
         reject_too_big(r, rec, kind, line);
         *produced = true;
         return EP_OK;
     }
-    size_t n = r->rec_len;
-    while (n > 0 && ep_json_is_space((unsigned char)r->rec[n - 1])) n--;
+    size_t n = r->in.rec_len;
+    while (n > 0 && ep_json_is_space((unsigned char)r->in.rec[n - 1])) n--;
     size_t lead = 0;
-    while (lead < n && ep_json_is_space((unsigned char)r->rec[lead])) lead++;
+    while (lead < n && ep_json_is_space((unsigned char)r->in.rec[lead])) lead++;
     if (lead == n) return EP_OK;
     *produced = true;
     r->doc = parse_rec(r, line, true, !newline);
@@ -425,35 +275,35 @@ static ep_status next_ndjson(ep_reader *r, ep_record *rec, ep_read_kind *kind, b
 }
 
 static ep_status next_line(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
-    uint64_t line = r->line;
+    uint64_t line = r->in.line;
     bool got, newline;
-    ep_status st = read_line(r, &got, &newline, err);
+    ep_status st = ep_input_read_line(&r->in, &got, &newline, err);
     if (st != EP_OK) return st;
     if (!got) {
         *kind = EP_READ_END;
         return EP_OK;
     }
-    if (r->rec_too_big) {
+    if (r->in.rec_too_big) {
         reject_too_big(r, rec, kind, line);
         *produced = true;
         return EP_OK;
     }
-    size_t n = r->rec_len;
-    if (n > 0 && r->rec[n - 1] == '\r') n--;
+    size_t n = r->in.rec_len;
+    if (n > 0 && r->in.rec[n - 1] == '\r') n--;
     size_t i = 0;
-    while (i < n && (r->rec[i] == ' ' || r->rec[i] == '\t' || r->rec[i] == '\r' || r->rec[i] == '\f' ||
-                     r->rec[i] == '\v'))
+    while (i < n && (r->in.rec[i] == ' ' || r->in.rec[i] == '\t' || r->in.rec[i] == '\r' || r->in.rec[i] == '\f' ||
+                     r->in.rec[i] == '\v'))
         i++;
     if (i == n) return EP_OK;
     *produced = true;
-    const char *nul = memchr(r->rec, '\0', n);
+    const char *nul = memchr(r->in.rec, '\0', n);
     if (nul) {
         snprintf(r->reason, sizeof r->reason, "a NUL byte at byte %zu of the line; remove NUL bytes (tr -d '\\000')",
-                 (size_t)(nul - r->rec));
+                 (size_t)(nul - r->in.rec));
         set_reject(r, rec, kind, line, "");
         return EP_OK;
     }
-    size_t bad = ep_utf8_invalid_at(r->rec, n);
+    size_t bad = ep_utf8_invalid_at(r->in.rec, n);
     if (bad < n) {
         snprintf(r->reason, sizeof r->reason,
                  "line is not valid UTF-8 at byte %zu; re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
@@ -461,8 +311,8 @@ static ep_status next_line(ep_reader *r, ep_record *rec, ep_read_kind *kind, boo
         set_reject(r, rec, kind, line, "");
         return EP_OK;
     }
-    r->rec[n] = '\0';
-    set_record(r, rec, kind, line, r->rec, n, "");
+    r->in.rec[n] = '\0';
+    set_record(r, rec, kind, line, r->in.rec, n, "");
     return EP_OK;
 }
 
@@ -477,52 +327,52 @@ static bool archive_key_selected(const ep_reader *r, const char *key) {
 
 static ep_status start_tweets_js(ep_reader *r, ep_error *err) {
     int c;
-    ep_status st = skip_space(r, &c, err);
+    ep_status st = ep_input_skip_space(&r->in, &c, err);
     if (st != EP_OK) return st;
     if (c == 'w') {
         // The prefix is short; make sure the window holds it whole.
-        while (r->end - r->pos < 512 && !r->eof)
-            if ((st = fill(r, err)) != EP_OK) return st;
-        const unsigned char *p = r->win + r->pos;
-        size_t n = r->end - r->pos < 512 ? r->end - r->pos : 512;
+        while (r->in.end - r->in.pos < 512 && !r->in.eof)
+            if ((st = ep_input_fill(&r->in, err)) != EP_OK) return st;
+        const unsigned char *p = r->in.win + r->in.pos;
+        size_t n = r->in.end - r->in.pos < 512 ? r->in.end - r->in.pos : 512;
         const unsigned char *eq = memchr(p, '=', n);
         if (n < 11 || memcmp(p, "window.YTD.", 11) != 0 || !eq || memchr(p, '\n', (size_t)(eq - p)))
-            return fail(r, err, r->line,
+            return fail(r, err, r->in.line,
                         "expected 'window.YTD.<name>.part<N> = [' (a Twitter export file); pass --format to read "
                         "it as another format");
-        consume(r, (size_t)(eq - p) + 1);
-        if ((st = skip_space(r, &c, err)) != EP_OK) return st;
+        ep_input_consume(&r->in, (size_t)(eq - p) + 1);
+        if ((st = ep_input_skip_space(&r->in, &c, err)) != EP_OK) return st;
     }
     if (c != '[')
-        return fail(r, err, r->line,
+        return fail(r, err, r->in.line,
                     "expected '[' opening the array of tweets%s; this is not a Twitter export tweets.js - pass "
                     "--format to read it as another format",
                     c < 0 ? " but the file ends" : "");
-    r->open_line = r->line;
-    consume(r, 1);
+    r->open_line = r->in.line;
+    ep_input_consume(&r->in, 1);
     r->state = ST_ARRAY_FIRST;
     return EP_OK;
 }
 
 static ep_status start_archive(ep_reader *r, ep_error *err) {
     int c;
-    ep_status st = skip_space(r, &c, err);
+    ep_status st = ep_input_skip_space(&r->in, &c, err);
     if (st != EP_OK) return st;
     if (c != '{')
-        return fail(r, err, r->line,
+        return fail(r, err, r->in.line,
                     "expected '{' opening an archive.json object%s; pass --format to read it as another format",
                     c < 0 ? " but the file ends" : "");
-    r->open_line = r->line;
-    consume(r, 1);
+    r->open_line = r->in.line;
+    ep_input_consume(&r->in, 1);
     r->state = ST_OBJECT_FIRST;
     return EP_OK;
 }
 
 /* One element of an array: frame it, parse it, take its fields. */
 static ep_status array_element(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
-    uint64_t line = r->line;
+    uint64_t line = r->in.line;
     bool complete;
-    ep_status st = read_value(r, true, &complete, err);
+    ep_status st = ep_input_read_value(&r->in, true, &complete, err);
     if (st != EP_OK) return st;
     if (!complete)
         return fail(r, err, line,
@@ -531,7 +381,7 @@ static ep_status array_element(ep_reader *r, ep_record *rec, ep_read_kind *kind,
                     (unsigned long long)r->open_line);
     r->state = ST_ARRAY_NEXT;
     *produced = true;
-    if (r->rec_too_big) {
+    if (r->in.rec_too_big) {
         reject_too_big(r, rec, kind, line);
         return EP_OK;
     }
@@ -552,19 +402,19 @@ static ep_status array_element(ep_reader *r, ep_record *rec, ep_read_kind *kind,
 
 static ep_status step_array(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
     int c;
-    ep_status st = skip_space(r, &c, err);
+    ep_status st = ep_input_skip_space(&r->in, &c, err);
     if (st != EP_OK) return st;
     if (c >= 0 && r->state == ST_ARRAY_NEXT && c == ',') {
-        consume(r, 1);
-        if ((st = skip_space(r, &c, err)) != EP_OK) return st;
+        ep_input_consume(&r->in, 1);
+        if ((st = ep_input_skip_space(&r->in, &c, err)) != EP_OK) return st;
     }
     if (c < 0)
-        return fail(r, err, r->line,
+        return fail(r, err, r->in.line,
                     "the file ends before the array opened at line %llu is closed with ']': the file is truncated; "
                     "copy or download it again",
                     (unsigned long long)r->open_line);
     if (c == ']') {
-        consume(r, 1);
+        ep_input_consume(&r->in, 1);
         r->state = r->format == EP_FORMAT_TWEETS_JS ? ST_TRAILER : ST_OBJECT_NEXT;
         return EP_OK;
     }
@@ -575,15 +425,15 @@ static ep_status step_array(ep_reader *r, ep_record *rec, ep_read_kind *kind, bo
 /* archive.json: the next top-level key; its array is entered or its value skipped. */
 static ep_status step_object(ep_reader *r, ep_error *err) {
     int c;
-    ep_status st = skip_space(r, &c, err);
+    ep_status st = ep_input_skip_space(&r->in, &c, err);
     if (st != EP_OK) return st;
     if (c < 0)
-        return fail(r, err, r->line,
+        return fail(r, err, r->in.line,
                     "the file ends before the object opened at line %llu is closed with '}': the file is truncated; "
                     "copy or download it again",
                     (unsigned long long)r->open_line);
     if (c == '}') {
-        consume(r, 1);
+        ep_input_consume(&r->in, 1);
         r->state = ST_TRAILER;
         return EP_OK;
     }
@@ -594,37 +444,37 @@ static ep_status step_object(ep_reader *r, ep_error *err) {
                 snprintf(found, sizeof found, "'%c'", c);
             else
                 snprintf(found, sizeof found, "byte 0x%02X", c);
-            return fail(r, err, r->line, "expected ',' or '}' after a top-level value, found %s", found);
+            return fail(r, err, r->in.line, "expected ',' or '}' after a top-level value, found %s", found);
         }
-        consume(r, 1);
-        if ((st = skip_space(r, &c, err)) != EP_OK) return st;
+        ep_input_consume(&r->in, 1);
+        if ((st = ep_input_skip_space(&r->in, &c, err)) != EP_OK) return st;
     }
     if (c != '"')
-        return fail(r, err, r->line, "expected a quoted key in the top-level object, found %s",
+        return fail(r, err, r->in.line, "expected a quoted key in the top-level object, found %s",
                     c < 0 ? "the end of the file" : "another byte");
-    uint64_t key_line = r->line;
+    uint64_t key_line = r->in.line;
     bool complete;
-    if ((st = read_value(r, true, &complete, err)) != EP_OK) return st;
-    cJSON *key = complete && !r->rec_too_big ? cJSON_ParseWithLength(r->rec, r->rec_len) : NULL;
+    if ((st = ep_input_read_value(&r->in, true, &complete, err)) != EP_OK) return st;
+    cJSON *key = complete && !r->in.rec_too_big ? cJSON_ParseWithLength(r->in.rec, r->in.rec_len) : NULL;
     if (!cJSON_IsString(key)) {
         cJSON_Delete(key);
         return fail(r, err, key_line, "malformed top-level key; the archive.json is damaged");
     }
     bool selected = archive_key_selected(r, key->valuestring);
     cJSON_Delete(key);
-    if ((st = skip_space(r, &c, err)) != EP_OK) return st;
-    if (c != ':') return fail(r, err, r->line, "expected ':' after a top-level key");
-    consume(r, 1);
-    if ((st = skip_space(r, &c, err)) != EP_OK) return st;
+    if ((st = ep_input_skip_space(&r->in, &c, err)) != EP_OK) return st;
+    if (c != ':') return fail(r, err, r->in.line, "expected ':' after a top-level key");
+    ep_input_consume(&r->in, 1);
+    if ((st = ep_input_skip_space(&r->in, &c, err)) != EP_OK) return st;
     if (selected && c == '[') {
-        r->open_line = r->line;
+        r->open_line = r->in.line;
         r->found_array = true;
-        consume(r, 1);
+        ep_input_consume(&r->in, 1);
         r->state = ST_ARRAY_FIRST;
         return EP_OK;
     }
-    uint64_t value_line = r->line;
-    if (c < 0 || (st = read_value(r, false, &complete, err)) != EP_OK || !complete)
+    uint64_t value_line = r->in.line;
+    if (c < 0 || (st = ep_input_read_value(&r->in, false, &complete, err)) != EP_OK || !complete)
         return st != EP_OK ? st
                            : fail(r, err, value_line,
                                   "the file ends inside the top-level value that starts here: the file is truncated; "
@@ -636,13 +486,13 @@ static ep_status step_object(ep_reader *r, ep_error *err) {
 static ep_status step_trailer(ep_reader *r, ep_error *err) {
     int c;
     for (;;) {
-        ep_status st = skip_space(r, &c, err);
+        ep_status st = ep_input_skip_space(&r->in, &c, err);
         if (st != EP_OK) return st;
         if (c != ';') break;
-        consume(r, 1);
+        ep_input_consume(&r->in, 1);
     }
     if (c >= 0)
-        return fail(r, err, r->line,
+        return fail(r, err, r->in.line,
                     "unexpected bytes after the end of the %s; the file is damaged or holds two documents",
                     r->format == EP_FORMAT_TWEETS_JS ? "array" : "object");
     if (r->format == EP_FORMAT_ARCHIVE_JSON && !r->found_array) {
@@ -651,7 +501,7 @@ static ep_status step_trailer(ep_reader *r, ep_error *err) {
         keys[0] = '\0';
         for (size_t i = 0; i < r->n_archive_keys && o < sizeof keys; i++)
             o += (size_t)snprintf(keys + o, sizeof keys - o, "%s%s", i ? ", " : "", r->archive_keys[i]);
-        return fail(r, err, r->line,
+        return fail(r, err, r->in.line,
                     "no top-level array named %s: this is not a Community Archive archive.json (name other "
                     "arrays with the archive keys option; a file of JSON records must hold one per line to be "
                     "read as NDJSON, e.g. after `jq -c '.[]'`)",
@@ -710,7 +560,7 @@ ep_status ep_reader_next(ep_reader *r, ep_record *rec, ep_read_kind *kind, ep_er
     }
     if (r->emitted == 0) {
         // One rejection, so that a run over many files says which one gave nothing.
-        if (r->consumed == 0)
+        if (r->in.consumed == 0)
             snprintf(r->reason, sizeof r->reason, "empty file: no records");
         else if (r->format == EP_FORMAT_NDJSON || r->format == EP_FORMAT_LINES)
             snprintf(r->reason, sizeof r->reason, "no records: the file holds only blank lines");
@@ -771,31 +621,28 @@ static ep_status reader_start(ep_byte_source *src, const char *name, const ep_re
         ep_byte_source_free(src);
         return ep_error_set(err, EP_ERR_NOMEM, "out of memory opening %s", name);
     }
-    r->src = src;
-    r->line = 1;
-    r->max_record = options->max_record_bytes ? options->max_record_bytes : DEFAULT_MAX_RECORD;
     r->path = strdup(name);
-    r->win = malloc(WINDOW_CAP);
     if (options->text_path && *options->text_path) r->text_path = strdup(options->text_path);
     if (options->id_path && *options->id_path) r->id_path = strdup(options->id_path);
-    ep_status st = EP_OK;
-    if (!r->path || !r->win || (options->text_path && *options->text_path && !r->text_path) ||
-        (options->id_path && *options->id_path && !r->id_path))
+    size_t max_record = options->max_record_bytes ? options->max_record_bytes : DEFAULT_MAX_RECORD;
+    ep_status st = ep_input_init(&r->in, src, r->path ? r->path : name, max_record, err);
+    if (st == EP_OK && (!r->path || (options->text_path && *options->text_path && !r->text_path) ||
+                        (options->id_path && *options->id_path && !r->id_path)))
         st = ep_error_set(err, EP_ERR_NOMEM, "out of memory opening %s", name);
     if (st == EP_OK) st = set_archive_keys(r, options->archive_keys, err);
     // Detection (and the byte order mark) needs the first window's worth of bytes.
-    while (st == EP_OK && r->end < WINDOW_CAP && !r->eof) st = fill(r, err);
+    while (st == EP_OK && r->in.end < EP_INPUT_WINDOW && !r->in.eof) st = ep_input_fill(&r->in, err);
     if (st != EP_OK) {
         ep_reader_free(r);
         return st;
     }
-    if (r->end >= 3 && memcmp(r->win, "\xEF\xBB\xBF", 3) == 0) {
-        r->pos = 3;
-        r->consumed = 3;
+    if (r->in.end >= 3 && memcmp(r->in.win, "\xEF\xBB\xBF", 3) == 0) {
+        r->in.pos = 3;
+        r->in.consumed = 3;
     }
     r->format = options->format != EP_FORMAT_AUTO
                     ? options->format
-                    : ep_detect_format(r->win + r->pos, r->end - r->pos, r->eof, name, r->archive_keys,
+                    : ep_detect_format(r->in.win + r->in.pos, r->in.end - r->in.pos, r->in.eof, name, r->archive_keys,
                                        r->n_archive_keys);
     set_paths(r);
     r->state = ST_START;
@@ -829,14 +676,12 @@ ep_input_format ep_reader_format(const ep_reader *r) { return r->format; }
 
 const char *ep_reader_path(const ep_reader *r) { return r->path; }
 
-uint64_t ep_reader_bytes_read(const ep_reader *r) { return ep_byte_source_bytes_in(r->src); }
+uint64_t ep_reader_bytes_read(const ep_reader *r) { return r->in.src ? ep_byte_source_bytes_in(r->in.src) : 0; }
 
 void ep_reader_free(ep_reader *r) {
     if (!r) return;
-    ep_byte_source_free(r->src);
+    ep_input_release(&r->in);
     cJSON_Delete(r->doc);
-    free(r->rec);
-    free(r->win);
     free(r->path);
     free(r->text_path);
     free(r->id_path);
