@@ -46,6 +46,7 @@ static ep_status retire(compute *c, ep_group *g, ep_error *err) {
     if (st != EP_OK) return st;
     for (int i = 0; i < s->n_seqs; i++)
         memcpy(g->vectors + s->rows[i] * (size_t)c->dim, s->out + (size_t)i * c->dim, sizeof(uint16_t) * c->dim);
+    c->p->rows_done += (uint64_t)s->n_seqs; /* progress moves per batch, not per shard */
     memmove(c->queue, c->queue + 1, sizeof(int) * (size_t)(c->queued - 1));
     c->queued--;
     return EP_OK;
@@ -111,7 +112,10 @@ static ep_status embed_group(compute *c, ep_group *g, ep_error *err) {
         if (p->reuse)
             st = ep_reuse_lookup(p->reuse, it->id, it->hash, g->vectors + row * (size_t)c->dim, &it->reused, err);
         if (!it->reused) order[n++] = (by_length){.n_tokens = it->n_tokens, .item = i, .row = row};
-        else p->rows_reused++;
+        else {
+            p->rows_reused++;
+            p->rows_done++;
+        }
         row++;
     }
     qsort(order, n, sizeof *order, cmp_length);
@@ -178,7 +182,6 @@ static ep_status finish_group(compute *c, bool last, ep_error *err) {
     g->next_row = c->next_row;
     g->last = last;
     ep_status st = embed_group(c, g, err);
-    c->p->rows_done += g->n_rows;
     if (st != EP_OK || !ep_queue_push(&c->p->to_write, g)) {
         ep_group_free(g);
         return st;
