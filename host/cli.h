@@ -16,6 +16,9 @@ int ep_cli_tokenize(int argc, char **argv);
 int ep_cli_inspect(int argc, char **argv);
 int ep_cli_verify(int argc, char **argv);
 int ep_cli_search(int argc, char **argv);
+int ep_cli_merge(int argc, char **argv);  /* cli_merge.c */
+int ep_cli_export(int argc, char **argv); /* cli_export.c */
+int ep_cli_bench(int argc, char **argv);  /* cli_bench.c */
 
 /* The model folder to use when --model is not given: $EMBEDPIPE_MODEL, else
  * ./models/all-MiniLM-L6-v2, else models/all-MiniLM-L6-v2 beside the

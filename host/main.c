@@ -16,6 +16,9 @@ static void usage(FILE *f) {
             "  inspect DIR             summarise an output folder\n"
             "  verify DIR              check every shard of an output folder against its manifest\n"
             "  search DIR QUERY        the rows of an output folder most similar to a query\n"
+            "  merge PART... -o DIR    join the folders of an `embed --part I/N` job into one\n"
+            "  export DIR --to FMT     write the rows as one plain .npy or one NDJSON line per row\n"
+            "  bench INPUT...          run the pipeline, print per-stage busy times and throughput\n"
             "  version                 print the version\n"
             "\n"
             "Run `embedpipe COMMAND --help` for the options of a command.\n"
@@ -24,7 +27,8 @@ static void usage(FILE *f) {
             "  0    success (records that could not be used are listed in DIR/errors.ndjson)\n"
             "  1    failure: the model, the device, an input or the output could not be used\n"
             "  2    usage error: unknown command or option, bad value\n"
-            "  3    verify found a mismatch between the shards and the manifest\n"
+            "  3    verify found a mismatch between the shards and the manifest; embed found a different\n"
+            "       run in DIR; merge found parts that do not make up one complete job\n"
             "  130  interrupted\n"
             "\n"
             "Environment: EMBEDPIPE_MODEL  default model folder (else models/all-MiniLM-L6-v2)\n",
@@ -50,6 +54,9 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "inspect") == 0) return ep_cli_inspect(argc - 1, argv + 1);
     if (strcmp(cmd, "verify") == 0) return ep_cli_verify(argc - 1, argv + 1);
     if (strcmp(cmd, "search") == 0) return ep_cli_search(argc - 1, argv + 1);
+    if (strcmp(cmd, "merge") == 0) return ep_cli_merge(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0) return ep_cli_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0) return ep_cli_bench(argc - 1, argv + 1);
     fprintf(stderr, "embedpipe: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return EP_EXIT_USAGE;

@@ -1,0 +1,212 @@
+/* cli_bench.c - `embedpipe bench INPUT...`: run the pipeline and show where the time goes. */
+#include "cli.h"
+#include "pipeline.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void bench_usage(FILE *f) {
+    fprintf(f,
+            "Usage: embedpipe bench INPUT... [OPTIONS]\n"
+            "\n"
+            "Runs the whole embedding pipeline on INPUT (the formats `embed` reads), throwing the vectors\n"
+            "away unless --keep is given, and prints how busy each stage was and the throughput.\n"
+            "\n"
+            "Reading the breakdown: the stages run at the same time, connected by bounded queues\n"
+            "  read      1 thread: reads and parses the input records\n"
+            "  tokenize  N threads (--threads): WordPiece; its time is SUMMED over the threads, so\n"
+            "            divide by N for the time it held the pipeline (it can exceed the wall time)\n"
+            "  batch     sorting each shard's texts by length and packing them into batches\n"
+            "  compute   the model on the backend (CPU or GPU), waiting for results included\n"
+            "  write     errors.ndjson, zstd compression, shard files and manifest (0 when discarding)\n"
+            "Busy times overlap, so they do not add up to the wall time. The stage whose busy time\n"
+            "(per thread) is closest to the wall time is the bottleneck: it bounds the throughput, and\n"
+            "speeding up any other stage gains nothing. Wall time includes loading the model.\n"
+            "\n"
+            "Options (default in brackets):\n"
+            "  -m, --model DIR         sentence-transformers model folder [$EMBEDPIPE_MODEL or\n"
+            "                          models/all-MiniLM-L6-v2]\n"
+            "  -d, --device DEV        auto | cpu | cuda | cuda:N [auto]\n"
+            "  -t, --threads N         tokenizer threads, and CPU backend threads [all cores]\n"
+            "      --batch-tokens N    tokens per batch [cpu: 4096; cuda: sized to the GPU]\n"
+            "      --precision P       CPU arithmetic (see `embed --help`) [fp32]\n"
+            "      --max-seq-length N  tokens per text incl. [CLS]/[SEP] [the model's]\n"
+            "      --shard-rows N      rows per shard; batches never cross shards [32768]\n"
+            "  -f, --format FMT        auto | ndjson | tweets-js | archive-json | lines [auto]\n"
+            "      --text PATH, --id PATH   as for `embed`\n"
+            "      --keep OUT          write the output to folder OUT as `embed` would (a run already in\n"
+            "                          OUT is replaced), so that the write stage is measured too\n"
+            "      --json              one JSON object on stdout instead of the table\n"
+            "  -h, --help              this help\n"
+            "\n"
+            "Timings are for information: they depend on the machine and on what else runs on it.\n");
+}
+
+static int resolved_threads(int threads) {
+    if (threads > 0) return threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+typedef struct stage_row {
+    const char *name;
+    double busy;
+    const char *note;
+} stage_row;
+
+static void print_table(const ep_run_options *o, const ep_run_summary *s, int threads, bool interrupted) {
+    const double wall = s->seconds > 0 ? s->seconds : 1e-9;
+    const uint64_t records = s->records_read - s->resumed_from;
+    char tok_note[64];
+    snprintf(tok_note, sizeof tok_note, "summed over %d thread%s: %.3f s each", threads, threads == 1 ? "" : "s",
+             s->tokenize_s / threads);
+    const stage_row rows[] = {
+        {"read", s->read_s, ""},
+        {"tokenize", s->tokenize_s, tok_note},
+        {"batch", s->batch_s, ""},
+        {"compute", s->compute_s, ""},
+        {"write", s->write_s, o->discard ? "output discarded" : ""},
+    };
+    printf("embedpipe bench: %zu input%s on %s%s\n", o->n_inputs, o->n_inputs == 1 ? "" : "s", s->backend,
+           interrupted ? " (interrupted)" : "");
+    printf("  records     %llu read, %llu embedded, %llu rejected, %llu truncated\n",
+           (unsigned long long)s->records_read, (unsigned long long)s->records_embedded,
+           (unsigned long long)s->records_rejected, (unsigned long long)s->records_truncated);
+    printf("  tokens      %llu\n\n", (unsigned long long)s->tokens);
+    printf("  %-10s %10s %9s\n", "stage", "busy (s)", "of wall");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        printf("  %-10s %10.3f %8.1f%%%s%s\n", rows[i].name, rows[i].busy, 100.0 * rows[i].busy / wall,
+               *rows[i].note ? "   " : "", rows[i].note);
+    printf("  %-10s %10.3f %8.1f%%   model loading included\n\n", "wall", s->seconds, 100.0);
+    printf("  throughput  %.0f records/s, %.0f tokens/s\n", records / wall, s->tokens / wall);
+    if (!o->discard) printf("  output      %s (%zu shard%s)\n", o->out_dir, s->shards, s->shards == 1 ? "" : "s");
+}
+
+static int print_json(const ep_run_options *o, const ep_run_summary *s, int threads, bool interrupted) {
+    const double wall = s->seconds > 0 ? s->seconds : 1e-9;
+    const uint64_t records = s->records_read - s->resumed_from;
+    cJSON *root = cJSON_CreateObject(), *inputs = cJSON_CreateArray(), *stages = cJSON_CreateObject();
+    bool ok = root && inputs && stages;
+    if (ok) {
+        for (size_t i = 0; i < o->n_inputs; i++) cJSON_AddItemToArray(inputs, cJSON_CreateString(o->inputs[i]));
+        cJSON_AddItemToObject(root, "inputs", inputs);
+        inputs = NULL;
+        cJSON_AddStringToObject(root, "backend", s->backend);
+        cJSON_AddNumberToObject(root, "threads", threads);
+        cJSON_AddNumberToObject(root, "records_read", (double)s->records_read);
+        cJSON_AddNumberToObject(root, "records_embedded", (double)s->records_embedded);
+        cJSON_AddNumberToObject(root, "records_rejected", (double)s->records_rejected);
+        cJSON_AddNumberToObject(root, "records_truncated", (double)s->records_truncated);
+        cJSON_AddNumberToObject(root, "tokens", (double)s->tokens);
+        cJSON_AddNumberToObject(stages, "read", s->read_s);
+        cJSON_AddNumberToObject(stages, "tokenize", s->tokenize_s);
+        cJSON_AddNumberToObject(stages, "batch", s->batch_s);
+        cJSON_AddNumberToObject(stages, "compute", s->compute_s);
+        cJSON_AddNumberToObject(stages, "write", s->write_s);
+        cJSON_AddItemToObject(root, "stage_busy_s", stages);
+        stages = NULL;
+        cJSON_AddNumberToObject(root, "wall_s", s->seconds);
+        cJSON_AddNumberToObject(root, "records_per_s", records / wall);
+        cJSON_AddNumberToObject(root, "tokens_per_s", s->tokens / wall);
+        if (o->discard) cJSON_AddNullToObject(root, "output");
+        else cJSON_AddStringToObject(root, "output", o->out_dir);
+        cJSON_AddNumberToObject(root, "shards", (double)s->shards);
+        cJSON_AddBoolToObject(root, "interrupted", interrupted);
+    }
+    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    cJSON_Delete(inputs);
+    cJSON_Delete(stages);
+    if (!text) {
+        fprintf(stderr, "embedpipe: out of memory\n");
+        return EP_EXIT_FAILURE;
+    }
+    printf("%s\n", text);
+    cJSON_free(text);
+    return EP_EXIT_OK;
+}
+
+int ep_cli_bench(int argc, char **argv) {
+    enum { OPT_TEXT = 256, OPT_ID, OPT_BATCH, OPT_MAXSEQ, OPT_SHARD, OPT_PRECISION, OPT_KEEP, OPT_JSON };
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},   {"device", required_argument, 0, 'd'},
+        {"threads", required_argument, 0, 't'}, {"batch-tokens", required_argument, 0, OPT_BATCH},
+        {"precision", required_argument, 0, OPT_PRECISION},
+        {"max-seq-length", required_argument, 0, OPT_MAXSEQ},
+        {"shard-rows", required_argument, 0, OPT_SHARD},
+        {"format", required_argument, 0, 'f'},  {"text", required_argument, 0, OPT_TEXT},
+        {"id", required_argument, 0, OPT_ID},   {"keep", required_argument, 0, OPT_KEEP},
+        {"json", no_argument, 0, OPT_JSON},     {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    ep_run_options o = ep_run_options_default();
+    o.model_dir = NULL;
+    o.discard = true;
+    o.quiet = true;
+    o.progress = EP_PROGRESS_NONE;
+    bool json = false;
+    ep_error err = {0};
+    size_t v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:d:t:f:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': o.model_dir = optarg; break;
+        case 'd': o.device = optarg; break;
+        case OPT_PRECISION: o.precision = optarg; break;
+        case OPT_TEXT: o.text_path = optarg; break;
+        case OPT_ID: o.id_path = optarg; break;
+        case 'f':
+            if (ep_input_format_parse(optarg, &o.format, &err) != EP_OK) return ep_cli_report(&err);
+            break;
+        case 't':
+            if (ep_cli_parse_size("--threads", optarg, &v)) return EP_EXIT_USAGE;
+            o.threads = (int)v;
+            break;
+        case OPT_BATCH:
+            if (ep_cli_parse_size("--batch-tokens", optarg, &o.batch_tokens)) return EP_EXIT_USAGE;
+            break;
+        case OPT_MAXSEQ:
+            if (ep_cli_parse_size("--max-seq-length", optarg, &v)) return EP_EXIT_USAGE;
+            o.max_seq_length = (int)v;
+            break;
+        case OPT_SHARD:
+            if (ep_cli_parse_size("--shard-rows", optarg, &o.rows_per_shard)) return EP_EXIT_USAGE;
+            if (o.rows_per_shard == 0) {
+                fprintf(stderr, "embedpipe: --shard-rows must be at least 1\n");
+                return EP_EXIT_USAGE;
+            }
+            break;
+        case OPT_KEEP:
+            o.out_dir = optarg;
+            o.discard = false;
+            o.overwrite = true; /* a benchmark measures a whole run, never a resume */
+            break;
+        case OPT_JSON: json = true; break;
+        case 'h': bench_usage(stdout); return EP_EXIT_OK;
+        default: bench_usage(stderr); return EP_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "embedpipe bench: no INPUT given\n\n");
+        bench_usage(stderr);
+        return EP_EXIT_USAGE;
+    }
+    o.inputs = (const char *const *)(argv + optind);
+    o.n_inputs = (size_t)(argc - optind);
+    if (!o.model_dir) o.model_dir = ep_cli_default_model();
+
+    ep_run_install_signal_handlers();
+    ep_run_summary sum;
+    ep_status st = ep_run(&o, &sum, &err);
+    if (st != EP_OK && st != EP_ERR_INTERRUPTED) return ep_cli_report(&err);
+    const int threads = resolved_threads(o.threads);
+    int rc = json ? print_json(&o, &sum, threads, st == EP_ERR_INTERRUPTED) : EP_EXIT_OK;
+    if (!json) print_table(&o, &sum, threads, st == EP_ERR_INTERRUPTED);
+    fflush(stdout);
+    if (st == EP_ERR_INTERRUPTED) rc = ep_cli_report(&err);
+    return rc;
+}
