@@ -40,12 +40,22 @@ struct __align__(16) ep_half8 {
 
 __device__ __forceinline__ ep_half8 ep_ld16(const __half *p) {
     EP_CHECK_ALIGNED(p, 16);
+#ifdef EP_CUDA_EMULATION
+    ep_half8 v; // the emulation has reported a misaligned p already; the host copy must not be UB too
+    memcpy(static_cast<void *>(&v), p, sizeof v);
+    return v;
+#else
     return *reinterpret_cast<const ep_half8 *>(p);
+#endif
 }
 
 __device__ __forceinline__ void ep_st16(__half *p, const ep_half8 &v) {
     EP_CHECK_ALIGNED(p, 16);
+#ifdef EP_CUDA_EMULATION
+    memcpy(static_cast<void *>(p), &v, sizeof v);
+#else
     *reinterpret_cast<ep_half8 *>(p) = v;
+#endif
 }
 
 // ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 #endif
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define EP_EMU_ASAN 1
 #endif
@@ -134,6 +135,10 @@ void fiber_destroy(fiber *f) {
 void fiber_reset(fiber *f, void (*entry)(void *), void *arg) {
     f->entry = entry;
     f->arg = arg;
+#if EP_EMU_ASAN
+    // A fiber abandoned mid-kernel (a deadlocked block) left its frames' redzones poisoned.
+    __asan_unpoison_memory_region(f->stack_lo, f->stack_bytes);
+#endif
 #if EP_EMU_ASM_SWITCH
     uintptr_t top = ((uintptr_t)(f->stack_lo + f->stack_bytes)) & ~(uintptr_t)15;
     void **sp = reinterpret_cast<void **>(top) - 8;
