@@ -1,5 +1,6 @@
 /* backend.c - picking a backend from a device spec, and the synchronous helper. */
 #include "backend.h"
+#include "cpu_fast.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +21,17 @@ void ep_backend_free(ep_backend *backend) {
     if (backend && backend->destroy) backend->destroy(backend);
 }
 
-/* The CPU backend for a precision mode. */
+/* The CPU backend for a precision mode: fp32 (the fast kernels, cpu_fast.h),
+ * bf16 (bfloat16 GEMMs on AMX or AVX512-BF16), or fp32-reference (the plain
+ * ops every other path is tested against). */
 static ep_status create_cpu(const ep_model *model, const ep_backend_options *o, ep_backend **out, ep_error *err) {
-    if (o->precision && *o->precision && strcmp(o->precision, "fp32") != 0)
-        return ep_error_set(err, EP_ERR_USAGE, "--precision %s: this build offers fp32 only", o->precision);
-    return ep_backend_cpu_create(model, o->threads, out, err);
+    const char *p = o->precision && *o->precision ? o->precision : "fp32";
+    if (strcmp(p, "fp32") == 0)
+        return ep_backend_cpu_fast_create(model, o->threads, EP_CPU_PRECISION_FP32, NULL, out, err);
+    if (strcmp(p, "bf16") == 0)
+        return ep_backend_cpu_fast_create(model, o->threads, EP_CPU_PRECISION_BF16, NULL, out, err);
+    if (strcmp(p, "fp32-reference") == 0) return ep_backend_cpu_create(model, o->threads, out, err);
+    return ep_error_set(err, EP_ERR_USAGE, "--precision %s: expected fp32, bf16 or fp32-reference", p);
 }
 
 ep_status ep_backend_create(const ep_model *model, const ep_backend_options *o, ep_backend **out, ep_error *err) {

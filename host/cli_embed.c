@@ -37,7 +37,7 @@ static void embed_usage(FILE *f) {
             "      --glob PATTERN        files taken from a folder INPUT [*]\n"
             "  -d, --device DEV          auto | cpu | cuda | cuda:N [auto: CUDA when a GPU is present]\n"
             "  -t, --threads N           tokenizer threads, and CPU backend threads [all cores]\n"
-            "      --precision P         CPU arithmetic: fp32 [fp32]\n"
+            "      --precision P         CPU arithmetic: fp32, bf16 (AMX/AVX512-BF16) or fp32-reference [fp32]\n"
             "      --batch-tokens N      tokens per batch [cpu: 4096; cuda: sized to the GPU]\n"
             "      --max-seq-length N    tokens per text incl. [CLS]/[SEP]; longer texts are truncated\n"
             "                            [the model's max_seq_length, 256 for all-MiniLM-L6-v2]\n"

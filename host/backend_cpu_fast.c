@@ -1,0 +1,314 @@
+/*
+ * backend_cpu_fast.c - the fast CPU backend: a batch is cut into chunks of
+ * whole sequences (about EP_FAST_CHUNK_TOKENS tokens each); the threads of
+ * one pool take chunks from an atomic counter and run every layer on a chunk
+ * before taking the next. Sequences never interact, so no thread waits for
+ * another inside a batch, and a chunk's activations (a few hundred KiB) stay
+ * in the core's L2 cache from the embedding lookup to the pooled row.
+ */
+#include "backend.h"
+#include "cpu_fast.h"
+#include "cpu_ops.h"
+#include "cpu_pool.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* OpenBLAS's own setter; not in cblas.h on every distribution. */
+void openblas_set_num_threads(int num_threads);
+
+/* Tokens per chunk: enough rows for the GEMM micro-kernels to reuse each
+ * weight panel many times, few enough that a chunk's FFN activations
+ * (tokens x intermediate floats) fit in L2 beside the panels. */
+#define EP_FAST_CHUNK_TOKENS 256
+
+typedef struct fast_layer {
+    ep_packed qkv, attn_out, ffn_in, ffn_out;
+} fast_layer;
+
+typedef struct thread_scratch {
+    float *x, *tmp, *ctx;  /* [cap][H] */
+    float *qkv;            /* [cap][3H] */
+    float *ffn;            /* [cap][I] (float32 tables) */
+    uint16_t *xb, *ctxb;   /* [cap + 16][H] bfloat16 copies (bf16 tables) */
+    uint16_t *ffnb;        /* [cap + 16][I] */
+    float *lin, *att;      /* kernel scratch */
+    float *pooled;         /* [cap][H] */
+    int32_t *seq_start;    /* [cap + 1] rebased to the chunk */
+} thread_scratch;
+
+typedef struct chunk {
+    int first_seq, n_seqs;
+} chunk;
+
+typedef struct fast_backend {
+    const ep_model *model;
+    const ep_cpu_kernels *k;
+    ep_cpu_pool *pool;
+    fast_layer *layers;
+    int threads, cap, chunk_tokens;
+    thread_scratch *scratch; /* [threads] */
+    /* the batch being computed */
+    const ep_batch *batch;
+    float *out_f32;
+    uint16_t *out_f16;
+    chunk *chunks;
+    int n_chunks, cap_chunks;
+    atomic_int next_chunk;
+    int pending;
+} fast_backend;
+
+static void free_scratch(thread_scratch *s) {
+    free(s->x);
+    free(s->tmp);
+    free(s->ctx);
+    free(s->qkv);
+    free(s->ffn);
+    free(s->xb);
+    free(s->ctxb);
+    free(s->ffnb);
+    free(s->lin);
+    free(s->att);
+    free(s->pooled);
+    free(s->seq_start);
+    memset(s, 0, sizeof *s);
+}
+
+static int alloc_scratch(thread_scratch *s, const fast_backend *fb) {
+    const ep_model_config *c = &fb->model->config;
+    const size_t cap = (size_t)fb->cap, H = (size_t)c->hidden, I = (size_t)c->intermediate;
+    const size_t widest = 3 * H > I ? 3 * H : I;
+    s->x = ep_aligned_calloc(sizeof(float) * cap * H);
+    s->tmp = ep_aligned_calloc(sizeof(float) * cap * H);
+    s->ctx = ep_aligned_calloc(sizeof(float) * cap * H);
+    s->qkv = ep_aligned_calloc(sizeof(float) * cap * 3 * H);
+    s->lin = ep_aligned_calloc(sizeof(float) * fb->k->linear_scratch(fb->cap, (int)widest));
+    s->att = ep_aligned_calloc(sizeof(float) * ep_cpu_attention_scratch(c->max_position, c->hidden, c->n_heads));
+    s->pooled = ep_aligned_calloc(sizeof(float) * cap * H);
+    s->seq_start = calloc(cap + 1, sizeof(int32_t));
+    int ok = s->x && s->tmp && s->ctx && s->qkv && s->lin && s->att && s->pooled && s->seq_start;
+    if (fb->k->bf16) {
+        // 16 spare rows: AMX reads A in blocks of 16 rows
+        s->xb = ep_aligned_calloc(sizeof(uint16_t) * (cap + 16) * H);
+        s->ctxb = ep_aligned_calloc(sizeof(uint16_t) * (cap + 16) * H);
+        s->ffnb = ep_aligned_calloc(sizeof(uint16_t) * (cap + 16) * I);
+        ok = ok && s->xb && s->ctxb && s->ffnb;
+    } else {
+        s->ffn = ep_aligned_calloc(sizeof(float) * cap * I);
+        ok = ok && s->ffn;
+    }
+    return ok ? 0 : -1;
+}
+
+/* The encoder on one chunk: sequences [first, first + n) of the batch. */
+static void run_chunk(fast_backend *fb, thread_scratch *s, const chunk *ch) {
+    const ep_model *m = fb->model;
+    const ep_model_config *c = &m->config;
+    const ep_cpu_kernels *k = fb->k;
+    const ep_batch *b = fb->batch;
+    const int H = c->hidden, FF = c->intermediate, bf = k->bf16;
+    const int t0 = b->seq_start[ch->first_seq];
+    for (int i = 0; i <= ch->n_seqs; i++) s->seq_start[i] = b->seq_start[ch->first_seq + i] - t0;
+    const int T = s->seq_start[ch->n_seqs];
+    float *x = s->x, *tmp = s->tmp;
+
+    k->embed_layernorm(x, bf ? s->xb : NULL, b->token_ids + t0, s->seq_start, ch->n_seqs, m->word_emb, m->pos_emb,
+                       m->type_emb, m->emb_ln_gamma, m->emb_ln_beta, H, c->layer_norm_eps);
+    for (int l = 0; l < c->n_layers; l++) {
+        const ep_layer *L = &m->layers[l];
+        const fast_layer *P = &fb->layers[l];
+        k->linear(s->qkv, NULL, 3 * H, x, s->xb, H, &P->qkv, L->qkv_bias, T, EP_ACT_NONE, s->lin);
+        k->attention(s->ctx, s->qkv, s->seq_start, ch->n_seqs, H, c->n_heads, s->att);
+        if (bf) k->to_bf16(s->ctxb, s->ctx, (size_t)T * H);
+        k->linear(tmp, NULL, H, s->ctx, s->ctxb, H, &P->attn_out, L->attn_out_bias, T, EP_ACT_NONE, s->lin);
+        k->residual_layernorm(tmp, bf ? s->xb : NULL, x, L->attn_ln_gamma, L->attn_ln_beta, T, H, c->layer_norm_eps);
+        float *swap = x;
+        x = tmp;
+        tmp = swap;
+        k->linear(bf ? NULL : s->ffn, bf ? s->ffnb : NULL, FF, x, s->xb, H, &P->ffn_in, L->ffn_in_bias, T,
+                  EP_ACT_GELU, s->lin);
+        k->linear(tmp, NULL, H, s->ffn, s->ffnb, FF, &P->ffn_out, L->ffn_out_bias, T, EP_ACT_NONE, s->lin);
+        k->residual_layernorm(tmp, bf ? s->xb : NULL, x, L->ffn_ln_gamma, L->ffn_ln_beta, T, H, c->layer_norm_eps);
+        swap = x;
+        x = tmp;
+        tmp = swap;
+    }
+    float *pooled = fb->out_f32 ? fb->out_f32 + (size_t)ch->first_seq * H : s->pooled;
+    k->pool_normalize(pooled, x, s->seq_start, ch->n_seqs, H, c->pooling == EP_POOLING_CLS, c->normalize);
+    if (fb->out_f16) {
+        uint16_t *o = fb->out_f16 + (size_t)ch->first_seq * H;
+        for (size_t i = 0; i < (size_t)ch->n_seqs * H; i++) o[i] = ep_f32_to_f16(pooled[i]);
+    }
+}
+
+static void worker(void *arg, int thread) {
+    fast_backend *fb = arg;
+    for (;;) {
+        const int i = atomic_fetch_add_explicit(&fb->next_chunk, 1, memory_order_relaxed);
+        if (i >= fb->n_chunks) break;
+        run_chunk(fb, &fb->scratch[thread], &fb->chunks[i]);
+    }
+}
+
+static ep_status fast_submit(ep_backend *self, const ep_batch *batch, float *out_f32, uint16_t *out_f16,
+                             ep_error *err) {
+    fast_backend *fb = self->impl;
+    const ep_model_config *c = &fb->model->config;
+    if (fb->pending) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: submit before wait_oldest");
+    if (!out_f32 && !out_f16) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: no output buffer given");
+    if (batch->n_seqs < 0 || batch->seq_start[0] != 0)
+        return ep_error_set(err, EP_ERR_USAGE, "cpu backend: malformed batch (seq_start[0] must be 0)");
+    for (int s = 0; s < batch->n_seqs; s++) {
+        const int len = batch->seq_start[s + 1] - batch->seq_start[s];
+        if (len < 1 || len > c->max_position)
+            return ep_error_set(err, EP_ERR_USAGE, "cpu backend: sequence %d has %d tokens (1..%d allowed)", s, len,
+                                c->max_position);
+    }
+    const int T = batch->seq_start[batch->n_seqs];
+    for (int t = 0; t < T; t++)
+        if (batch->token_ids[t] < 0 || batch->token_ids[t] >= c->vocab_size)
+            return ep_error_set(err, EP_ERR_USAGE, "cpu backend: token id %d out of range", batch->token_ids[t]);
+    // chunks of whole sequences, each under the token budget (a long sequence is a chunk alone)
+    if (batch->n_seqs > fb->cap_chunks) {
+        chunk *grown = realloc(fb->chunks, sizeof(chunk) * (size_t)batch->n_seqs);
+        if (!grown) return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: out of memory for %d sequences", batch->n_seqs);
+        fb->chunks = grown;
+        fb->cap_chunks = batch->n_seqs;
+    }
+    fb->n_chunks = 0;
+    for (int s = 0; s < batch->n_seqs;) {
+        int e = s + 1;
+        while (e < batch->n_seqs && batch->seq_start[e + 1] - batch->seq_start[s] <= fb->chunk_tokens) e++;
+        fb->chunks[fb->n_chunks++] = (chunk){.first_seq = s, .n_seqs = e - s};
+        s = e;
+    }
+    fb->batch = batch;
+    fb->out_f32 = out_f32;
+    fb->out_f16 = out_f16;
+    atomic_store(&fb->next_chunk, 0);
+    if (fb->k == ep_cpu_kernels_generic()) openblas_set_num_threads(1); /* our threads, not OpenBLAS's */
+    ep_cpu_pool_run(fb->pool, worker, fb);
+    fb->batch = NULL;
+    fb->pending = 1;
+    return EP_OK;
+}
+
+static ep_status fast_wait_oldest(ep_backend *self, ep_error *err) {
+    fast_backend *fb = self->impl;
+    if (!fb->pending) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: wait_oldest with nothing submitted");
+    fb->pending = 0;
+    return EP_OK;
+}
+
+static void fast_free(fast_backend *fb) {
+    if (!fb) return;
+    ep_cpu_pool_free(fb->pool);
+    if (fb->layers)
+        for (int l = 0; l < fb->model->config.n_layers; l++) {
+            ep_packed_free(&fb->layers[l].qkv);
+            ep_packed_free(&fb->layers[l].attn_out);
+            ep_packed_free(&fb->layers[l].ffn_in);
+            ep_packed_free(&fb->layers[l].ffn_out);
+        }
+    free(fb->layers);
+    if (fb->scratch)
+        for (int t = 0; t < fb->threads; t++) free_scratch(&fb->scratch[t]);
+    free(fb->scratch);
+    free(fb->chunks);
+    free(fb);
+}
+
+static void fast_destroy(ep_backend *self) {
+    fast_free(self->impl);
+    free(self);
+}
+
+/* The best table this CPU has for the precision, or an error naming what is missing. */
+static ep_status pick_kernels(ep_cpu_precision precision, const ep_cpu_kernels **out, ep_error *err) {
+    const ep_cpu_features *f = ep_cpu_features_get();
+    if (precision == EP_CPU_PRECISION_BF16) {
+        *out = ep_cpu_kernels_amx();
+        if (!*out) *out = ep_cpu_kernels_avx512_bf16();
+        if (!*out)
+            return ep_error_set(err, EP_ERR_DEVICE,
+                                "--precision bf16 needs a CPU with AVX512-BF16 or AMX (Intel Cooper Lake, Sapphire "
+                                "Rapids or later; AMD Zen 4 or later); this CPU (%s%s%s) has neither; use "
+                                "--precision fp32",
+                                f->model, f->capped[0] ? ", capped by EMBEDPIPE_CPU_ISA=" : "", f->capped);
+        return EP_OK;
+    }
+    *out = ep_cpu_kernels_avx512();
+    if (!*out) *out = ep_cpu_kernels_generic();
+    return EP_OK;
+}
+
+ep_status ep_backend_cpu_fast_create(const ep_model *model, int threads, ep_cpu_precision precision,
+                                     const ep_cpu_kernels *kernels, ep_backend **out, ep_error *err) {
+    *out = NULL;
+    if (!model) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: no model");
+    const ep_model_config *c = &model->config;
+    if (!kernels) {
+        ep_status st = pick_kernels(precision, &kernels, err);
+        if (st != EP_OK) return st;
+    }
+    if (c->hidden % 32 != 0 || c->intermediate % 32 != 0 || c->n_heads < 1 || c->hidden % c->n_heads != 0)
+        return ep_error_set(err, EP_ERR_USAGE,
+                            "cpu backend: the fast kernels need hidden and intermediate sizes that are multiples "
+                            "of 32 (this model: %d, %d); use --precision fp32-reference",
+                            c->hidden, c->intermediate);
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
+    ep_backend *b = calloc(1, sizeof *b);
+    fast_backend *fb = calloc(1, sizeof *fb);
+    if (!b || !fb) {
+        free(b);
+        free(fb);
+        return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: out of memory");
+    }
+    fb->model = model;
+    fb->k = kernels;
+    fb->threads = threads;
+    fb->chunk_tokens = EP_FAST_CHUNK_TOKENS;
+    const char *env = getenv("EMBEDPIPE_CPU_CHUNK_TOKENS"); /* for tuning; see bench/README.md */
+    if (env && atoi(env) >= 16 && atoi(env) <= 65536) fb->chunk_tokens = atoi(env);
+    fb->cap = fb->chunk_tokens > c->max_position ? fb->chunk_tokens : c->max_position;
+    ep_status st = EP_OK;
+    fb->layers = calloc((size_t)c->n_layers, sizeof *fb->layers);
+    fb->scratch = calloc((size_t)threads, sizeof *fb->scratch);
+    if (!fb->layers || !fb->scratch) st = ep_error_set(err, EP_ERR_NOMEM, "cpu backend: out of memory");
+    const int H = c->hidden, FF = c->intermediate;
+    for (int l = 0; l < c->n_layers && st == EP_OK; l++) {
+        const ep_layer *L = &model->layers[l];
+        fast_layer *P = &fb->layers[l];
+        st = kernels->pack(&P->qkv, L->qkv_weight, 3 * H, H, err);
+        if (st == EP_OK) st = kernels->pack(&P->attn_out, L->attn_out_weight, H, H, err);
+        if (st == EP_OK) st = kernels->pack(&P->ffn_in, L->ffn_in_weight, FF, H, err);
+        if (st == EP_OK) st = kernels->pack(&P->ffn_out, L->ffn_out_weight, H, FF, err);
+    }
+    for (int t = 0; t < threads && st == EP_OK; t++)
+        if (alloc_scratch(&fb->scratch[t], fb) != 0)
+            st = ep_error_set(err, EP_ERR_NOMEM, "cpu backend: cannot allocate activations for %d threads", threads);
+    if (st == EP_OK) st = ep_cpu_pool_create(threads, &fb->pool, err);
+    if (st != EP_OK) {
+        fast_free(fb);
+        free(b);
+        return st;
+    }
+    snprintf(b->name, sizeof b->name, "cpu");
+    snprintf(b->description, sizeof b->description, "CPU, %s (%s kernels), %d thread%s",
+             kernels->bf16 ? "bfloat16 GEMMs with float32 accumulation" : "float32", kernels->name, threads,
+             threads == 1 ? "" : "s");
+    b->dim = c->hidden;
+    b->max_in_flight = 1;
+    b->submit = fast_submit;
+    b->wait_oldest = fast_wait_oldest;
+    b->destroy = fast_destroy;
+    b->impl = fb;
+    *out = b;
+    return EP_OK;
+}

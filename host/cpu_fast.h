@@ -1,0 +1,159 @@
+/*
+ * cpu_fast.h - the fast CPU path: instruction-set detection, kernels chosen
+ * at run time, and the backend built from them.
+ *
+ * The plain reference (cpu_ops.c, backend_cpu.c) stays the oracle; every
+ * kernel here is tested against it op by op (tests/host/test_cpu_fast.c) and
+ * end to end (tests/host/test_cpu_fast_conformance.c).
+ *
+ * Why it is faster than the reference (measured in docs/PERFORMANCE.md):
+ *  - one pool of `threads` threads (the caller is one of them) and no BLAS
+ *    threads: each thread takes whole chunks of sequences (~256 tokens) from
+ *    an atomic counter and runs all layers on them, so there is no barrier
+ *    inside a batch and a chunk's activations stay in the core's L2 cache;
+ *  - weights packed once at start-up into the GEMM kernel's panel layout;
+ *  - bias and GELU fused into the GEMM's store, residual + LayerNorm in one
+ *    pass, attention per (sequence, head) over a transposed key block with a
+ *    vectorised exp;
+ *  - bf16: AMX tiles (or AVX512-BF16 dot products) with float32 accumulation;
+ *    the residual stream, LayerNorm, softmax and GELU stay float32.
+ * The AVX-512 / AMX code is compiled with function-level target attributes
+ * and only called after cpuid says the instructions (and the OS state for
+ * AMX) are there, so the binary still runs on any x86-64.
+ */
+#ifndef EP_CPU_FAST_H
+#define EP_CPU_FAST_H
+
+#include "backend.h"
+#include "embedpipe.h"
+#include "model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ----------------------------------------------------------------------------
+// What this CPU can do
+
+typedef struct ep_cpu_features {
+    bool avx2_fma;     /* AVX2 + FMA (Haswell, Zen 1 and later) */
+    bool avx512;       /* AVX-512 F, BW, VL, DQ, with the OS saving zmm state */
+    bool avx512_bf16;  /* AVX512_BF16: vdpbf16ps, vcvtne2ps2bf16 (Cooper Lake, Sapphire Rapids, Zen 4) */
+    bool amx_bf16;     /* AMX-TILE + AMX-BF16, and the kernel granted this process the tile state */
+    char model[128];   /* the CPU's brand string, e.g. "AMD Ryzen 9 7950X 16-Core Processor" */
+    char capped[32];   /* the EMBEDPIPE_CPU_ISA value that capped these flags ("" if none) */
+} ep_cpu_features;
+
+/* Detects the features once (cpuid, xgetbv, and for AMX the arch_prctl
+ * permission request) and caches them. The environment variable
+ * EMBEDPIPE_CPU_ISA=generic|avx2|avx512|avx512-bf16 caps what is reported,
+ * to test the fallbacks and refusals on a CPU that has more.
+ * @return the cached features (never NULL). */
+const ep_cpu_features *ep_cpu_features_get(void);
+
+// ----------------------------------------------------------------------------
+// Kernels: one table per instruction-set level, all over the packed layout of
+// cpu_ops.h (float32 rows [T][width], sequences given by seq_start).
+
+/* A weight matrix W [n][k] (Hugging Face [out][in] layout) packed for one kernel table. */
+typedef struct ep_packed {
+    int n, k;
+    int bf16;           /* 1: bfloat16 panels (bf16 GEMM), 0: float32 */
+    const void *panels; /* what the kernel reads: `owned`, or W itself for the generic table */
+    void *owned;        /* 64-byte aligned, or NULL */
+} ep_packed;
+
+/* Epilogue of a linear layer, applied to each output value before it is stored. */
+enum { EP_ACT_NONE = 0, EP_ACT_GELU = 1 };
+
+typedef struct ep_cpu_kernels {
+    const char *name;   /* "generic", "avx512", "avx512-bf16", "amx" */
+    int bf16;           /* 1: linear() reads bfloat16 activations (a_bf16) */
+    /* Packs W [n][k] into dst (zeroed first). @return EP_OK, or EP_ERR_NOMEM / EP_ERR_USAGE
+     * when the shape does not suit this table (n or k not a multiple of 32 where needed). */
+    ep_status (*pack)(ep_packed *dst, const float *w, int n, int k, ep_error *err);
+    /* out[M][N] (row stride ldo) = act(A[M][K] * W^T + bias). A is float32 (a, stride lda)
+     * for float32 tables and bfloat16 (a_bf16, stride lda) for bf16 tables; for bf16 tables
+     * A must have room for M rounded up to 16 rows (the extra rows are read, not used).
+     * out_bf16 (stride ldo, may be NULL) also gets the result rounded to bfloat16; out
+     * may be NULL when out_bf16 is not. `scratch` holds linear_scratch(M, K) floats, 64-byte aligned. */
+    void (*linear)(float *out, uint16_t *out_bf16, int ldo, const float *a, const uint16_t *a_bf16, int lda,
+                   const ep_packed *w, const float *bias, int M, int act, float *scratch);
+    /* @return floats of scratch linear() needs for up to max_m rows and max_k inputs. */
+    size_t (*linear_scratch)(int max_m, int max_k);
+    /* Same contract as ep_cpu_attention; scratch holds attention_scratch(max_len, hidden, n_heads) floats. */
+    void (*attention)(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden, int n_heads,
+                      float *scratch);
+    /* x[t] = LayerNorm(x[t] + residual[t]) as ep_cpu_residual_layernorm; x_bf16 (may be NULL)
+     * also gets the result in bfloat16 (row stride hidden). */
+    void (*residual_layernorm)(float *x, uint16_t *x_bf16, const float *residual, const float *gamma,
+                               const float *beta, int T, int hidden, float eps);
+    /* As ep_cpu_embed_layernorm, with the same optional bfloat16 copy. */
+    void (*embed_layernorm)(float *out, uint16_t *out_bf16, const int32_t *ids, const int32_t *seq_start,
+                            int n_seqs, const float *word_emb, const float *pos_emb, const float *type_emb,
+                            const float *gamma, const float *beta, int hidden, float eps);
+    /* As ep_cpu_pool_normalize. */
+    void (*pool_normalize)(float *out, const float *x, const int32_t *seq_start, int n_seqs, int hidden,
+                           int pooling, int normalize);
+    /* dst[i] = bfloat16(src[i]), round to nearest even, n values. */
+    void (*to_bf16)(uint16_t *dst, const float *src, size_t n);
+} ep_cpu_kernels;
+
+/* @return floats of attention scratch for sequences up to max_len tokens. */
+size_t ep_cpu_attention_scratch(int max_len, int hidden, int n_heads);
+
+/* The kernel tables. Each returns NULL when this CPU (as ep_cpu_features_get
+ * reports it) cannot run it. The generic table always exists: plain C, with
+ * the GEMM through single-threaded OpenBLAS calls.
+ * @return the table or NULL. */
+const ep_cpu_kernels *ep_cpu_kernels_generic(void);
+const ep_cpu_kernels *ep_cpu_kernels_avx512(void);
+const ep_cpu_kernels *ep_cpu_kernels_avx512_bf16(void);
+const ep_cpu_kernels *ep_cpu_kernels_amx(void);
+
+/* Fills a table's non-GEMM ops with the AVX-512 ones (the bf16 tables share them). */
+void ep_avx512_ops(ep_cpu_kernels *k);
+
+/* Frees a packed matrix's data (the struct itself is the caller's). Accepts NULL. */
+void ep_packed_free(ep_packed *p);
+
+/* @return a 64-byte aligned, zeroed block of n bytes, or NULL (free with free()). */
+void *ep_aligned_calloc(size_t n);
+
+/* float -> bfloat16 bits, round to nearest even (NaN stays NaN). @return the bits. */
+static inline uint16_t ep_f32_to_bf16(float f) {
+    union { float f; uint32_t u; } v = {f};
+    if ((v.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((v.u >> 16) | 0x40u);
+    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+/* @return the float value of bfloat16 bits. */
+static inline float ep_bf16_to_f32(uint16_t h) {
+    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+    return v.f;
+}
+
+// ----------------------------------------------------------------------------
+// The backend
+
+typedef enum ep_cpu_precision {
+    EP_CPU_PRECISION_FP32 = 0, /* float32 everywhere (AVX-512 kernels, else the generic table) */
+    EP_CPU_PRECISION_BF16 = 1  /* bfloat16 GEMM inputs, float32 accumulation (AMX, else AVX512-BF16) */
+} ep_cpu_precision;
+
+/* Creates the fast CPU backend. threads <= 0 means all cores. kernels == NULL picks the
+ * best table for the precision; a table given explicitly is used as is (tests).
+ * @return EP_OK and *out; EP_ERR_DEVICE with a message naming the missing instruction set
+ *         when this CPU cannot run the precision; EP_ERR_USAGE when the model's shape does
+ *         not suit the kernels (hidden or intermediate not a multiple of 32). */
+ep_status ep_backend_cpu_fast_create(const ep_model *model, int threads, ep_cpu_precision precision,
+                                     const ep_cpu_kernels *kernels, ep_backend **out, ep_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EP_CPU_FAST_H */

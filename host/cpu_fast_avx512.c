@@ -1,0 +1,327 @@
+/*
+ * cpu_fast_avx512.c - float32 kernels for CPUs with AVX-512 (F, BW, VL, DQ).
+ *
+ * GEMM: W is packed once into panels of 32 output columns, [K][32] each, so
+ * the micro-kernel reads two zmm of W per k; A (the activations, M <= a chunk
+ * of ~256 rows) is packed per call into tiles of MR rows, [K][MR], so its
+ * values are broadcast from consecutive addresses. The micro-kernel keeps an
+ * MR x 32 block of C in 2 * MR zmm registers, starts it from the bias and
+ * applies GELU before the one store: no separate bias or activation pass.
+ * Panels are the outer loop: a panel (K x 32 floats, <= 192 KiB) and the
+ * packed A (<= 1.5 MiB) stay in L2 while every tile of A passes over them.
+ *
+ * The other ops (attention, LayerNorm, pooling) are vectorised over the
+ * hidden width, which must be a multiple of 16 (the backend checks), and the
+ * head size for attention (else the reference loop runs).
+ */
+#include "cpu_fast.h"
+#include "cpu_fast_target.h"
+#include "cpu_ops.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NR 32 /* output columns per panel: two zmm */
+#define MR 14 /* rows per micro-tile: 28 accumulators + 2 panel vectors + 1 broadcast <= 32 zmm */
+
+EP_TARGET_BEGIN(EP_ISA_AVX512)
+#include "cpu_fast_avx512.h"
+
+static void to_bf16(uint16_t *dst, const float *src, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(dst + i), ep_avx512_to_bf16(_mm512_loadu_ps(src + i)));
+    for (; i < n; i++) dst[i] = ep_f32_to_bf16(src[i]);
+}
+
+static float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+// ----------------------------------------------------------------------------
+// GEMM
+
+static void pack_a(float *ap, const float *a, int lda, int M, int K) {
+    for (int m0 = 0; m0 < M; m0 += MR) {
+        const int mr = M - m0 < MR ? M - m0 : MR;
+        float *tile = ap + (size_t)m0 * K;
+        for (int i = 0; i < mr; i++) {
+            const float *row = a + (size_t)(m0 + i) * lda;
+            for (int k = 0; k < K; k++) tile[(size_t)k * MR + i] = row[k];
+        }
+        for (int i = mr; i < MR; i++)
+            for (int k = 0; k < K; k++) tile[(size_t)k * MR + i] = 0.0f;
+    }
+}
+
+/* C[MR][32] = bias + A_tile * panel, then act, stored as rows < mr. */
+static inline __attribute__((always_inline)) void micro_kernel(const float *ap, const float *bp, int K,
+                                                               const float *bias, int act, float *out,
+                                                               uint16_t *out_bf16, int ldo, int mr) {
+    __m512 c0[MR], c1[MR];
+    const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) {
+        c0[i] = b0;
+        c1[i] = b1;
+    }
+#pragma GCC unroll 2
+    for (int k = 0; k < K; k++) {
+        const __m512 w0 = _mm512_load_ps(bp + (size_t)k * NR), w1 = _mm512_load_ps(bp + (size_t)k * NR + 16);
+        const float *a = ap + (size_t)k * MR;
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++) {
+            const __m512 ai = _mm512_set1_ps(a[i]);
+            c0[i] = _mm512_fmadd_ps(ai, w0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(ai, w1, c1[i]);
+        }
+    }
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) {
+        if (i >= mr) break;
+        __m512 v0 = c0[i], v1 = c1[i];
+        if (act == EP_ACT_GELU) {
+            v0 = ep_avx512_gelu(v0);
+            v1 = ep_avx512_gelu(v1);
+        }
+        if (out) {
+            _mm512_storeu_ps(out + (size_t)i * ldo, v0);
+            _mm512_storeu_ps(out + (size_t)i * ldo + 16, v1);
+        }
+        if (out_bf16) {
+            _mm256_storeu_si256((__m256i *)(out_bf16 + (size_t)i * ldo), ep_avx512_to_bf16(v0));
+            _mm256_storeu_si256((__m256i *)(out_bf16 + (size_t)i * ldo + 16), ep_avx512_to_bf16(v1));
+        }
+    }
+}
+
+static void linear(float *out, uint16_t *out_bf16, int ldo, const float *a, const uint16_t *a_bf16, int lda,
+                   const ep_packed *w, const float *bias, int M, int act, float *scratch) {
+    (void)a_bf16;
+    const int N = w->n, K = w->k;
+    float *ap = scratch;
+    pack_a(ap, a, lda, M, K);
+    const float *panels = w->panels;
+    for (int n0 = 0; n0 < N; n0 += NR) {
+        const float *bp = panels + (size_t)n0 * K;
+        for (int m0 = 0; m0 < M; m0 += MR) {
+            const int mr = M - m0 < MR ? M - m0 : MR;
+            micro_kernel(ap + (size_t)m0 * K, bp, K, bias + n0, act, out ? out + (size_t)m0 * ldo + n0 : NULL,
+                         out_bf16 ? out_bf16 + (size_t)m0 * ldo + n0 : NULL, ldo, mr);
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// Attention: per sequence and head, keys transposed into kt[D][Lp] so that
+// four queries' scores against 16 keys are four FMA chains over D; softmax
+// with the vector exp; the weighted sum of values over D in zmm.
+
+static void attention(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden, int n_heads,
+                      float *scratch) {
+    const int D = hidden / n_heads;
+    if (D % 16 != 0 || D > 256) {
+        ep_cpu_attention(out, qkv, seq_start, n_seqs, hidden, n_heads);
+        return;
+    }
+    const size_t stride = 3 * (size_t)hidden;
+    const float scale = 1.0f / sqrtf((float)D);
+    const int DV = D / 16;
+    for (int s = 0; s < n_seqs; s++) {
+        const int start = seq_start[s], L = seq_start[s + 1] - start;
+        if (L <= 0) continue;
+        const int Lp = (L + 15) / 16 * 16;
+        float *kt = scratch;                       /* [D][Lp] */
+        float *sc = (float *)(((uintptr_t)(kt + (size_t)D * Lp) + 63) & ~(uintptr_t)63); /* [4][Lp] */
+        const float *base = qkv + (size_t)start * stride;
+        for (int h = 0; h < n_heads; h++) {
+            for (int j = 0; j < L; j++) {
+                const float *k = base + (size_t)j * stride + hidden + (size_t)h * D;
+                for (int d = 0; d < D; d++) kt[(size_t)d * Lp + j] = k[d];
+            }
+            for (int d = 0; d < D; d++)
+                for (int j = L; j < Lp; j++) kt[(size_t)d * Lp + j] = 0.0f;
+            const float *v0 = base + 2 * (size_t)hidden + (size_t)h * D;
+            for (int i0 = 0; i0 < L; i0 += 4) {
+                const int nq = L - i0 < 4 ? L - i0 : 4;
+                const float *q[4];
+                for (int r = 0; r < 4; r++) q[r] = base + (size_t)(i0 + (r < nq ? r : 0)) * stride + (size_t)h * D;
+                // scores, then max
+                __m512 mx[4];
+                for (int r = 0; r < 4; r++) mx[r] = _mm512_set1_ps(-INFINITY);
+                for (int jb = 0; jb < Lp; jb += 16) {
+                    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                                     _mm512_setzero_ps()};
+                    for (int d = 0; d < D; d++) {
+                        const __m512 kv = _mm512_load_ps(kt + (size_t)d * Lp + jb);
+                        for (int r = 0; r < 4; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r][d]), kv, acc[r]);
+                    }
+                    const __mmask16 valid = L - jb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (L - jb)) - 1u);
+                    for (int r = 0; r < 4; r++) {
+                        const __m512 sv = _mm512_mul_ps(acc[r], _mm512_set1_ps(scale));
+                        _mm512_store_ps(sc + (size_t)r * Lp + jb, sv);
+                        mx[r] = _mm512_mask_max_ps(mx[r], valid, mx[r], sv);
+                    }
+                }
+                // exp(s - max) (zero past L), and the denominators
+                float inv[4];
+                for (int r = 0; r < 4; r++) {
+                    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx[r]));
+                    __m512 sum = _mm512_setzero_ps();
+                    for (int jb = 0; jb < Lp; jb += 16) {
+                        const __mmask16 valid =
+                            L - jb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (L - jb)) - 1u);
+                        const __m512 e = _mm512_maskz_mov_ps(
+                            valid, ep_avx512_exp(_mm512_sub_ps(_mm512_load_ps(sc + (size_t)r * Lp + jb), m)));
+                        _mm512_store_ps(sc + (size_t)r * Lp + jb, e);
+                        sum = _mm512_add_ps(sum, e);
+                    }
+                    inv[r] = 1.0f / hsum(sum);
+                }
+                // out = P V / denominator, D in blocks of up to 4 zmm
+                for (int dv0 = 0; dv0 < DV; dv0 += 4) {
+                    const int nd = DV - dv0 < 4 ? DV - dv0 : 4;
+                    __m512 acc[4][4];
+                    for (int r = 0; r < 4; r++)
+                        for (int c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_ps();
+                    for (int j = 0; j < L; j++) {
+                        const float *vj = v0 + (size_t)j * stride + (size_t)dv0 * 16;
+                        for (int c = 0; c < nd; c++) {
+                            const __m512 vv = _mm512_loadu_ps(vj + 16 * c);
+                            for (int r = 0; r < 4; r++)
+                                acc[r][c] = _mm512_fmadd_ps(_mm512_set1_ps(sc[(size_t)r * Lp + j]), vv, acc[r][c]);
+                        }
+                    }
+                    for (int r = 0; r < nq; r++) {
+                        float *o = out + (size_t)(start + i0 + r) * hidden + (size_t)h * D + (size_t)dv0 * 16;
+                        for (int c = 0; c < nd; c++)
+                            _mm512_storeu_ps(o + 16 * c, _mm512_mul_ps(acc[r][c], _mm512_set1_ps(inv[r])));
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// LayerNorm over rows whose width is a multiple of 16: mean, then variance
+// about it (two passes, like PyTorch), then scale and shift.
+
+static void layernorm_row(float *out, uint16_t *out_bf16, const float *in, const float *gamma, const float *beta,
+                          int n, float eps) {
+    __m512 s = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) s = _mm512_add_ps(s, _mm512_loadu_ps(in + i));
+    const __m512 mean = _mm512_set1_ps(hsum(s) / (float)n);
+    __m512 v = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(in + i), mean);
+        v = _mm512_fmadd_ps(d, d, v);
+    }
+    const __m512 rstd = _mm512_set1_ps(1.0f / sqrtf(hsum(v) / (float)n + eps));
+    for (int i = 0; i < n; i += 16) {
+        const __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(in + i), mean), rstd);
+        const __m512 y = _mm512_fmadd_ps(d, _mm512_loadu_ps(gamma + i), _mm512_loadu_ps(beta + i));
+        _mm512_storeu_ps(out + i, y);
+        if (out_bf16) _mm256_storeu_si256((__m256i *)(out_bf16 + i), ep_avx512_to_bf16(y));
+    }
+}
+
+static void residual_layernorm(float *x, uint16_t *x_bf16, const float *residual, const float *gamma,
+                               const float *beta, int T, int hidden, float eps) {
+    for (int t = 0; t < T; t++) {
+        float *row = x + (size_t)t * hidden;
+        const float *res = residual + (size_t)t * hidden;
+        for (int i = 0; i < hidden; i += 16)
+            _mm512_storeu_ps(row + i, _mm512_add_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(res + i)));
+        layernorm_row(row, x_bf16 ? x_bf16 + (size_t)t * hidden : NULL, row, gamma, beta, hidden, eps);
+    }
+}
+
+static void embed_layernorm(float *out, uint16_t *out_bf16, const int32_t *ids, const int32_t *seq_start,
+                            int n_seqs, const float *word_emb, const float *pos_emb, const float *type_emb,
+                            const float *gamma, const float *beta, int hidden, float eps) {
+    for (int s = 0; s < n_seqs; s++) {
+        for (int t = seq_start[s]; t < seq_start[s + 1]; t++) {
+            const float *w = word_emb + (size_t)ids[t] * hidden;
+            const float *p = pos_emb + (size_t)(t - seq_start[s]) * hidden;
+            float *row = out + (size_t)t * hidden;
+            for (int i = 0; i < hidden; i += 16)
+                _mm512_storeu_ps(row + i, _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(p + i)),
+                                                        _mm512_loadu_ps(type_emb + i)));
+            layernorm_row(row, out_bf16 ? out_bf16 + (size_t)t * hidden : NULL, row, gamma, beta, hidden, eps);
+        }
+    }
+}
+
+static void pool_normalize(float *out, const float *x, const int32_t *seq_start, int n_seqs, int hidden,
+                           int pooling, int normalize) {
+    for (int s = 0; s < n_seqs; s++) {
+        float *o = out + (size_t)s * hidden;
+        const int start = seq_start[s], len = seq_start[s + 1] - start;
+        if (pooling == 1 || len == 0) {
+            if (len == 0) memset(o, 0, sizeof(float) * (size_t)hidden);
+            else memcpy(o, x + (size_t)start * hidden, sizeof(float) * (size_t)hidden);
+        } else {
+            const __m512 inv_len = _mm512_set1_ps(1.0f / (float)len);
+            for (int i = 0; i < hidden; i += 16) {
+                __m512 acc = _mm512_setzero_ps();
+                for (int t = start; t < start + len; t++) acc = _mm512_add_ps(acc, _mm512_loadu_ps(x + (size_t)t * hidden + i));
+                _mm512_storeu_ps(o + i, _mm512_mul_ps(acc, inv_len));
+            }
+        }
+        if (normalize) {
+            __m512 acc = _mm512_setzero_ps();
+            for (int i = 0; i < hidden; i += 16) {
+                const __m512 v = _mm512_loadu_ps(o + i);
+                acc = _mm512_fmadd_ps(v, v, acc);
+            }
+            const __m512 inv = _mm512_set1_ps(1.0f / fmaxf(sqrtf(hsum(acc)), 1e-12f));
+            for (int i = 0; i < hidden; i += 16) _mm512_storeu_ps(o + i, _mm512_mul_ps(_mm512_loadu_ps(o + i), inv));
+        }
+    }
+}
+
+EP_TARGET_END
+
+// ----------------------------------------------------------------------------
+// Packing runs on any CPU (it is plain C), and so does the table getter.
+
+static ep_status pack(ep_packed *dst, const float *w, int n, int k, ep_error *err) {
+    if (n % NR != 0 || k < 1)
+        return ep_error_set(err, EP_ERR_USAGE, "avx512 kernels: a %d x %d weight: rows must be a multiple of %d", n,
+                            k, NR);
+    float *p = ep_aligned_calloc(sizeof(float) * (size_t)n * k);
+    if (!p) return ep_error_set(err, EP_ERR_NOMEM, "avx512 kernels: out of memory packing a %d x %d weight", n, k);
+    for (int n0 = 0; n0 < n; n0 += NR)
+        for (int kk = 0; kk < k; kk++)
+            for (int j = 0; j < NR; j++) p[(size_t)n0 * k + (size_t)kk * NR + j] = w[(size_t)(n0 + j) * k + kk];
+    *dst = (ep_packed){.n = n, .k = k, .bf16 = 0, .panels = p, .owned = p};
+    return EP_OK;
+}
+
+static size_t linear_scratch(int max_m, int max_k) {
+    return ((size_t)max_m + MR) * (size_t)max_k;
+}
+
+static const ep_cpu_kernels avx512 = {
+    .name = "avx512",
+    .bf16 = 0,
+    .pack = pack,
+    .linear = linear,
+    .linear_scratch = linear_scratch,
+    .attention = attention,
+    .residual_layernorm = residual_layernorm,
+    .embed_layernorm = embed_layernorm,
+    .pool_normalize = pool_normalize,
+    .to_bf16 = to_bf16,
+};
+
+const ep_cpu_kernels *ep_cpu_kernels_avx512(void) { return ep_cpu_features_get()->avx512 ? &avx512 : NULL; }
+
+/* The bf16 tables reuse every op but the GEMM. */
+void ep_avx512_ops(ep_cpu_kernels *k) {
+    k->attention = attention;
+    k->residual_layernorm = residual_layernorm;
+    k->embed_layernorm = embed_layernorm;
+    k->pool_normalize = pool_normalize;
+    k->to_bf16 = to_bf16;
+}

@@ -1,0 +1,236 @@
+/*
+ * test_cpu_fast_conformance.c - the fast CPU backend, every kernel table this
+ * CPU can run, on the real tweets of tests/fixtures/vectors-tweeteval.*
+ * (sentence-transformers fp32 vectors written by scripts/make-reference.py):
+ *  - float32 tables: minimum cosine >= 0.99999 against the plain backend
+ *    (backend_cpu.c) and >= 0.9999 against sentence-transformers;
+ *  - bfloat16 tables: minimum cosine >= 0.999 against sentence-transformers;
+ *  - a text's vector does not depend on the batch it came in (each of the
+ *    first texts alone gives the same bits as inside a 4096-token batch);
+ *  - ep_backend_create picks the fast backend for "fp32" and "bf16" and the
+ *    plain one for "fp32-reference", and refuses an unknown precision.
+ */
+#include "backend.h"
+#include "cpu_fast.h"
+#include "fixture_util.h"
+#include "model.h"
+#include "test_util.h"
+#include "tokenizer.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <xxhash.h>
+
+#define MAX_FILES 64
+
+typedef struct row {
+    int32_t *ids;
+    int n_tokens;
+    char where[128];
+} row;
+
+static double cosine(const float *a, const float *b, int n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return ab / (sqrt(aa) * sqrt(bb) + 1e-30);
+}
+
+/* Embeds rows [0, n) in packed batches of up to 4096 tokens, in order. */
+static int encode_all(ep_backend *be, const row *rows, size_t n, int dim, float *out) {
+    static int32_t ids[4096 + 512], seq_start[1025];
+    ep_error err = {0};
+    for (size_t i = 0; i < n;) {
+        int k = 0;
+        seq_start[0] = 0;
+        while (i + k < n && k < 1024 && (k == 0 || seq_start[k] + rows[i + k].n_tokens <= 4096)) {
+            memcpy(ids + seq_start[k], rows[i + k].ids, sizeof(int32_t) * (size_t)rows[i + k].n_tokens);
+            seq_start[k + 1] = seq_start[k] + rows[i + k].n_tokens;
+            k++;
+        }
+        ep_batch b = {.n_seqs = k, .n_tokens = seq_start[k], .token_ids = ids, .seq_start = seq_start};
+        ep_status st = ep_backend_encode(be, &b, out + i * (size_t)dim, NULL, &err);
+        CHECK_OK(st, &err);
+        if (st != EP_OK) return -1;
+        i += (size_t)k;
+    }
+    return 0;
+}
+
+static void compare(const char *what, const float *got, const float *ref, const row *rows, size_t n, int dim,
+                    double need) {
+    double min_cos = 1.0, sum = 0;
+    size_t worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double c = cosine(got + i * dim, ref + i * dim, dim);
+        sum += c;
+        if (c < min_cos || isnan(c)) {
+            min_cos = isnan(c) ? -1 : c;
+            worst = i;
+        }
+    }
+    printf("  %-52s min cosine %.9f (1 - min = %.2e, %s), mean %.9f\n", what, min_cos, 1.0 - min_cos,
+           rows[worst].where, sum / (double)n);
+    CHECKF(min_cos >= need, "%s: min cosine %.7f < %g at %s", what, min_cos, need, rows[worst].where);
+}
+
+int main(void) {
+    const char *model_dir = ep_test_model_dir();
+    const char *data = ep_test_shared_data();
+    const char *src = ep_test_env("EP_SOURCE_DIR", ".");
+    char path[4096];
+
+    // --- the fixture: which tweets, and their sentence-transformers vectors
+    snprintf(path, sizeof path, "%s/tests/fixtures/vectors-tweeteval.rows.ndjson.zst", src);
+    size_t rows_len = 0, npy_len = 0;
+    char *rows_text = ep_fixture_read(path, &rows_len);
+    snprintf(path, sizeof path, "%s/tests/fixtures/vectors-tweeteval.f32.npy.zst", src);
+    char *npy = ep_fixture_read(path, &npy_len);
+    if (!rows_text || !npy) return 1;
+    size_t n_ref = 0, dim_ref = 0;
+    const float *st_ref = ep_fixture_npy_f32(npy, npy_len, &n_ref, &dim_ref);
+    CHECK(st_ref != NULL);
+    if (!st_ref) return 1;
+
+    ep_error err = {0};
+    ep_model *model = NULL;
+    CHECK_OK(ep_model_load(model_dir, &model, &err), &err);
+    if (!model) return 1;
+    const int dim = model->config.hidden, max_len = model->config.max_seq_length;
+    CHECK((size_t)dim == dim_ref);
+    snprintf(path, sizeof path, "%s/vocab.txt", model_dir);
+    ep_tokenizer_options to = ep_tokenizer_default_options();
+    to.lowercase = model->config.do_lower_case;
+    ep_tokenizer *tok = NULL;
+    CHECK_OK(ep_tokenizer_create(path, &to, &tok, &err), &err);
+    if (!tok) return 1;
+
+    ep_fixture_lines files[MAX_FILES];
+    char file_names[MAX_FILES][256];
+    int n_files = 0;
+    row *rows = calloc(n_ref, sizeof *rows);
+    size_t n = 0;
+    for (char *line = strtok(rows_text, "\n"); line && n < n_ref; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        const char *file = cJSON_GetStringValue(cJSON_GetObjectItem(o, "file"));
+        const char *xxh = cJSON_GetStringValue(cJSON_GetObjectItem(o, "xxh3"));
+        cJSON *ln = cJSON_GetObjectItem(o, "line"), *nt = cJSON_GetObjectItem(o, "n_tokens");
+        if (!file || !xxh || !cJSON_IsNumber(ln) || !cJSON_IsNumber(nt)) {
+            fprintf(stderr, "malformed fixture row: %s\n", line);
+            return 1;
+        }
+        int f = 0;
+        while (f < n_files && strcmp(file_names[f], file) != 0) f++;
+        if (f == n_files) {
+            if (n_files == MAX_FILES) return 1;
+            snprintf(file_names[f], sizeof file_names[f], "%s", file);
+            snprintf(path, sizeof path, "%s/%s", data, file);
+            ep_test_require(path, "the shared tweet data is incomplete");
+            if (ep_fixture_lines_load(path, &files[f]) != 0) return 1;
+            n_files++;
+        }
+        size_t li = (size_t)ln->valuedouble - 1;
+        CHECKF(li < files[f].n, "%s has no line %zu", file, li + 1);
+        if (li >= files[f].n) return 1;
+        const char *text = files[f].line[li];
+        const size_t len = files[f].len[li];
+        snprintf(rows[n].where, sizeof rows[n].where, "%s:%zu", file, li + 1);
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)XXH3_64bits(text, len));
+        CHECKF(strcmp(hex, xxh) == 0, "%s changed since the fixture was made", rows[n].where);
+        rows[n].ids = malloc(sizeof(int32_t) * (size_t)max_len);
+        rows[n].n_tokens = ep_tokenizer_encode(tok, text, len, rows[n].ids, max_len, NULL);
+        CHECKF(rows[n].n_tokens == (int)nt->valuedouble, "%s: %d tokens, sentence-transformers had %d",
+               rows[n].where, rows[n].n_tokens, (int)nt->valuedouble);
+        n++;
+        cJSON_Delete(o);
+    }
+    CHECKF(n == n_ref && n >= 2000, "fixture has %zu rows and %zu vectors (need >= 2000)", n, n_ref);
+    if (ep_test_failures) return ep_test_finish("test_cpu_fast_conformance");
+
+    // --- the plain backend: the oracle
+    float *plain = malloc(sizeof(float) * n * (size_t)dim), *got = malloc(sizeof(float) * n * (size_t)dim);
+    ep_backend *be = NULL;
+    CHECK_OK(ep_backend_cpu_create(model, 2, &be, &err), &err);
+    if (!be || encode_all(be, rows, n, dim, plain) != 0) return ep_test_finish("test_cpu_fast_conformance");
+    ep_backend_free(be);
+    printf("%zu tweets:\n", n);
+    compare("plain fp32 vs sentence-transformers", plain, st_ref, rows, n, dim, 0.9999);
+
+    // --- every table this CPU has
+    const ep_cpu_kernels *tables[4] = {ep_cpu_kernels_generic(), ep_cpu_kernels_avx512(),
+                                       ep_cpu_kernels_avx512_bf16(), ep_cpu_kernels_amx()};
+    const char *names[4] = {"generic", "avx512", "avx512-bf16", "amx"};
+    for (int t = 0; t < 4; t++) {
+        if (!tables[t]) {
+            printf("  SKIP %s: not offered by this CPU (or EMBEDPIPE_CPU_ISA)\n", names[t]);
+            continue;
+        }
+        const ep_cpu_kernels *k = tables[t];
+        be = NULL;
+        CHECK_OK(ep_backend_cpu_fast_create(model, 2, k->bf16 ? EP_CPU_PRECISION_BF16 : EP_CPU_PRECISION_FP32, k,
+                                            &be, &err),
+                 &err);
+        if (!be) continue;
+        if (encode_all(be, rows, n, dim, got) != 0) {
+            ep_backend_free(be);
+            continue;
+        }
+        char what[128];
+        if (!k->bf16) {
+            snprintf(what, sizeof what, "fast %s fp32 vs plain fp32", names[t]);
+            compare(what, got, plain, rows, n, dim, 0.99999);
+        }
+        snprintf(what, sizeof what, "fast %s %s vs sentence-transformers", names[t], k->bf16 ? "bf16" : "fp32");
+        compare(what, got, st_ref, rows, n, dim, k->bf16 ? 0.999 : 0.9999);
+        // a text alone gives the bits it got inside a batch
+        int differ = 0;
+        float one[1024];
+        for (size_t i = 0; i < 64 && dim <= 1024; i++) {
+            int32_t ss[2] = {0, rows[i].n_tokens};
+            ep_batch b = {.n_seqs = 1, .n_tokens = rows[i].n_tokens, .token_ids = rows[i].ids, .seq_start = ss};
+            CHECK_OK(ep_backend_encode(be, &b, one, NULL, &err), &err);
+            differ += memcmp(one, got + i * (size_t)dim, sizeof(float) * (size_t)dim) != 0;
+        }
+        CHECKF(differ == 0, "%s: %d of 64 texts embedded alone differ from the same text in a batch", names[t], differ);
+        ep_backend_free(be);
+    }
+
+    // --- what ep_backend_create picks, and what it refuses
+    const char *precisions[3] = {"fp32", "bf16", "fp32-reference"};
+    for (int p = 0; p < 3; p++) {
+        ep_backend_options bo = {.device = "cpu", .threads = 1, .precision = precisions[p]};
+        be = NULL;
+        ep_status st = ep_backend_create(model, &bo, &be, &err);
+        if (p == 1 && !tables[2] && !tables[3]) {
+            CHECKF(st == EP_ERR_DEVICE && strstr(err.message, "AVX512-BF16"),
+                   "bf16 without the instructions: got status %d (%s)", (int)st, err.message);
+            printf("  bf16 refused as it should be: %s\n", err.message);
+            continue;
+        }
+        CHECK_OK(st, &err);
+        if (!be) continue;
+        printf("  --precision %-15s -> %s\n", precisions[p], be->description);
+        if (p == 2) CHECKF(strstr(be->description, "OpenBLAS") != NULL, "fp32-reference is not the plain backend");
+        else CHECKF(strstr(be->description, "kernels") != NULL, "%s is not the fast backend", precisions[p]);
+        ep_backend_free(be);
+    }
+    ep_backend_options bad = {.device = "cpu", .precision = "fp8"};
+    be = NULL;
+    CHECK(ep_backend_create(model, &bad, &be, &err) == EP_ERR_USAGE && be == NULL);
+    CHECK(strstr(err.message, "fp8") != NULL);
+
+    for (size_t i = 0; i < n; i++) free(rows[i].ids);
+    free(rows);
+    free(plain);
+    free(got);
+    ep_tokenizer_free(tok);
+    ep_model_free(model);
+    for (int i = 0; i < n_files; i++) ep_fixture_lines_free(&files[i]);
+    free(rows_text);
+    free(npy);
+    return ep_test_finish("test_cpu_fast_conformance");
+}
