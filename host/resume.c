@@ -46,7 +46,8 @@ static ep_status remove_run_files(const char *dir, const ep_manifest *keep, bool
     ep_status st = EP_OK;
     while ((e = readdir(d)) != NULL && st == EP_OK) {
         if (!is_run_file(e->d_name)) continue;
-        if (found_any) {
+        // Temporaries are a killed write's leftovers, never a finished file: always removable.
+        if (found_any && e->d_name[0] != '.') {
             *found_any = true;
             continue;
         }
