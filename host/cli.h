@@ -4,6 +4,8 @@
 
 #include "embedpipe.h"
 
+#include <stddef.h>
+
 /* Exit codes (documented in `embedpipe --help` and docs/cli.md). */
 #define EP_EXIT_OK 0          /* done; rejected records, if any, are in errors.ndjson */
 #define EP_EXIT_FAILURE 1     /* the run failed: model, device, input or output error */
@@ -28,6 +30,12 @@ const char *ep_cli_default_model(void);
 
 /* Parses a non-negative integer option value. @return 0 on success, -1 after printing an error. */
 int ep_cli_parse_size(const char *option, const char *value, size_t *out);
+
+/* Expands the INPUT arguments: a folder stands for its regular files matching glob, sorted by
+ * name so that the order (and so the rows) is stable; other arguments are kept as they are.
+ * @return 0 and a malloc'd list (free with ep_cli_free_inputs), or -1 after printing why. */
+int ep_cli_expand_inputs(char **args, int n, const char *glob, char ***out, size_t *n_out);
+void ep_cli_free_inputs(char **inputs, size_t n);
 
 /* Prints "embedpipe: <status name>: <message>" and returns the exit code for st. */
 int ep_cli_report(const ep_error *err);

@@ -195,18 +195,25 @@ int ep_cli_bench(int argc, char **argv) {
         bench_usage(stderr);
         return EP_EXIT_USAGE;
     }
-    o.inputs = (const char *const *)(argv + optind);
-    o.n_inputs = (size_t)(argc - optind);
+    char **inputs = NULL;
+    size_t n_inputs = 0;
+    if (ep_cli_expand_inputs(argv + optind, argc - optind, "*", &inputs, &n_inputs)) return EP_EXIT_USAGE;
+    o.inputs = (const char *const *)inputs;
+    o.n_inputs = n_inputs;
     if (!o.model_dir) o.model_dir = ep_cli_default_model();
 
     ep_run_install_signal_handlers();
     ep_run_summary sum;
     ep_status st = ep_run(&o, &sum, &err);
-    if (st != EP_OK && st != EP_ERR_INTERRUPTED) return ep_cli_report(&err);
+    if (st != EP_OK && st != EP_ERR_INTERRUPTED) {
+        ep_cli_free_inputs(inputs, n_inputs);
+        return ep_cli_report(&err);
+    }
     const int threads = resolved_threads(o.threads);
     int rc = json ? print_json(&o, &sum, threads, st == EP_ERR_INTERRUPTED) : EP_EXIT_OK;
     if (!json) print_table(&o, &sum, threads, st == EP_ERR_INTERRUPTED);
     fflush(stdout);
     if (st == EP_ERR_INTERRUPTED) rc = ep_cli_report(&err);
+    ep_cli_free_inputs(inputs, n_inputs);
     return rc;
 }

@@ -1,7 +1,9 @@
 /* cli_common.c - helpers shared by the commands. */
 #include "cli.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,4 +57,49 @@ int ep_cli_report(const ep_error *err) {
     case EP_ERR_INTERRUPTED: return EP_EXIT_INTERRUPTED;
     default: return EP_EXIT_FAILURE;
     }
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int ep_cli_expand_inputs(char **args, int n, const char *glob, char ***out, size_t *n_out) {
+    size_t cap = 16, count = 0;
+    char **list = malloc(sizeof(char *) * cap);
+    for (int a = 0; list && a < n; a++) {
+        struct stat st;
+        if (strcmp(args[a], "-") != 0 && stat(args[a], &st) == 0 && S_ISDIR(st.st_mode)) {
+            DIR *d = opendir(args[a]);
+            if (!d) {
+                fprintf(stderr, "embedpipe: cannot list %s: %s\n", args[a], strerror(errno));
+                return -1;
+            }
+            size_t first = count;
+            struct dirent *e;
+            while ((e = readdir(d)) != NULL) {
+                if (e->d_name[0] == '.' || fnmatch(glob, e->d_name, 0) != 0) continue;
+                char path[4352];
+                snprintf(path, sizeof path, "%s/%s", args[a], e->d_name);
+                if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+                if (count == cap) list = realloc(list, sizeof(char *) * (cap *= 2));
+                if (!list || !(list[count++] = strdup(path))) return -1;
+            }
+            closedir(d);
+            qsort(list + first, count - first, sizeof(char *), cmp_str);
+            if (count == first) {
+                fprintf(stderr, "embedpipe: folder %s has no files matching --glob '%s'\n", args[a], glob);
+                return -1;
+            }
+        } else {
+            if (count == cap) list = realloc(list, sizeof(char *) * (cap *= 2));
+            if (!list || !(list[count++] = strdup(args[a]))) return -1;
+        }
+    }
+    if (!list) return -1;
+    *out = list;
+    *n_out = count;
+    return 0;
+}
+
+void ep_cli_free_inputs(char **inputs, size_t n) {
+    for (size_t i = 0; inputs && i < n; i++) free(inputs[i]);
+    free(inputs);
 }

@@ -2,14 +2,10 @@
 #include "cli.h"
 #include "pipeline.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void embed_usage(FILE *f) {
     fprintf(f,
@@ -98,47 +94,6 @@ static int parse_part(const char *v, int *index, int *count) {
     }
     *index = (int)i;
     *count = (int)n;
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Expands folder inputs into their matching files, sorted by name, so the order is stable. */
-static int expand_inputs(char **args, int n, const char *glob, char ***out, size_t *n_out) {
-    size_t cap = 16, count = 0;
-    char **list = malloc(sizeof(char *) * cap);
-    for (int a = 0; list && a < n; a++) {
-        struct stat st;
-        if (strcmp(args[a], "-") != 0 && stat(args[a], &st) == 0 && S_ISDIR(st.st_mode)) {
-            DIR *d = opendir(args[a]);
-            if (!d) {
-                fprintf(stderr, "embedpipe: cannot list %s: %s\n", args[a], strerror(errno));
-                return -1;
-            }
-            size_t first = count;
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL) {
-                if (e->d_name[0] == '.' || fnmatch(glob, e->d_name, 0) != 0) continue;
-                char path[4352];
-                snprintf(path, sizeof path, "%s/%s", args[a], e->d_name);
-                if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-                if (count == cap) list = realloc(list, sizeof(char *) * (cap *= 2));
-                if (!list || !(list[count++] = strdup(path))) return -1;
-            }
-            closedir(d);
-            qsort(list + first, count - first, sizeof(char *), cmp_str);
-            if (count == first) {
-                fprintf(stderr, "embedpipe: folder %s has no files matching --glob '%s'\n", args[a], glob);
-                return -1;
-            }
-        } else {
-            if (count == cap) list = realloc(list, sizeof(char *) * (cap *= 2));
-            if (!list || !(list[count++] = strdup(args[a]))) return -1;
-        }
-    }
-    if (!list) return -1;
-    *out = list;
-    *n_out = count;
     return 0;
 }
 
@@ -244,7 +199,7 @@ int ep_cli_embed(int argc, char **argv) {
     }
     char **inputs = NULL;
     size_t n_inputs = 0;
-    if (expand_inputs(argv + optind, argc - optind, glob, &inputs, &n_inputs)) return EP_EXIT_USAGE;
+    if (ep_cli_expand_inputs(argv + optind, argc - optind, glob, &inputs, &n_inputs)) return EP_EXIT_USAGE;
     o.inputs = (const char *const *)inputs;
     o.n_inputs = n_inputs;
     if (!o.model_dir) o.model_dir = ep_cli_default_model();
@@ -275,7 +230,6 @@ int ep_cli_embed(int argc, char **argv) {
         fprintf(stderr, "embedpipe: %zu shard%s in %s%s\n", sum.shards, sum.shards == 1 ? "" : "s", o.out_dir,
                 st == EP_OK ? "" : " (interrupted: run the same command to resume)");
     }
-    for (size_t i = 0; i < n_inputs; i++) free(inputs[i]);
-    free(inputs);
+    ep_cli_free_inputs(inputs, n_inputs);
     return rc;
 }
