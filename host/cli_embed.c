@@ -39,7 +39,8 @@ static void embed_usage(FILE *f) {
             "                            [the model's max_seq_length, 256 for all-MiniLM-L6-v2]\n"
             "      --shard-rows N        rows per shard [32768]\n"
             "      --zstd-level N        zstd compression level, 1-19 [3]\n"
-            "      --zstd-workers N      zstd's own compression threads [0]\n"
+            "      --zstd-workers N      zstd's own compression threads, at least 1; the bytes written do\n"
+            "                            not depend on it [2]\n"
             "      --max-record-bytes N  larger records are rejected [1048576]\n"
             "      --reuse PREV_DIR      copy the vector of every record whose id and text are unchanged\n"
             "                            in the output PREV_DIR instead of computing it (nightly jobs)\n"
@@ -168,6 +169,10 @@ int ep_cli_embed(int argc, char **argv) {
             break;
         case OPT_ZSTDW:
             if (ep_cli_parse_size("--zstd-workers", optarg, &v)) return EP_EXIT_USAGE;
+            if (v < 1 || v > 64) {
+                fprintf(stderr, "embedpipe: --zstd-workers must be between 1 and 64\n");
+                return EP_EXIT_USAGE;
+            }
             o.zstd_workers = (int)v;
             break;
         case OPT_MAXREC:

@@ -38,7 +38,7 @@ typedef struct ep_run_options {
     const char *out_dir;        /* output folder (created if missing); NULL with discard */
     size_t rows_per_shard;      /* 0 = 32768 */
     int zstd_level;             /* 0 = 3 */
-    int zstd_workers;           /* zstd's own threads; 0 = none */
+    int zstd_workers;           /* zstd's own compression threads; 0 = 2 (any count >= 1 gives the same bytes) */
     bool overwrite;             /* replace a previous run in out_dir instead of resuming it */
     bool quiet;                 /* no messages on stderr (progress included) */
     ep_progress_mode progress;

@@ -57,7 +57,7 @@ static ep_status write_shard(ep_pipeline *p, const ep_group *g, ep_shard_info *i
                                   .dim = p->model->config.hidden,
                                   .rows_per_shard = p->rows_per_shard,
                                   .zstd_level = p->opt->zstd_level,
-                                  .zstd_workers = p->opt->zstd_workers,
+                                  .zstd_workers = p->opt->zstd_workers > 0 ? p->opt->zstd_workers : 2,
                                   .first_shard = (unsigned)g->shard,
                                   .first_row = g->first_row};
     ep_shard_writer *w = NULL;
