@@ -61,7 +61,21 @@ ep_status ep_backend_create(const ep_model *model, const ep_backend_options *o, 
         if (index >= count)
             return ep_error_set(err, EP_ERR_DEVICE, "--device %s: only %d CUDA device%s present", device, count,
                                 count == 1 ? "" : "s");
-        return ep_backend_cuda_create(model, index, batch_tokens, out, err);
+        ep_status st = ep_backend_cuda_create(model, index, batch_tokens, out, err);
+        if (st == EP_OK) {
+            (*out)->batch_tokens = ep_backend_cuda_batch_tokens(*out);
+            return EP_OK;
+        }
+        // With --device auto, a model the kernels do not support (or a GPU too full) still runs, on the CPU.
+        if (want_cuda || (st != EP_ERR_MODEL && st != EP_ERR_NOMEM)) return st;
+        char why[sizeof err->message];
+        snprintf(why, sizeof why, "%s", err ? err->message : "unsupported");
+        st = create_cpu(model, o, out, err);
+        if (st == EP_OK) {
+            size_t n = strlen((*out)->description);
+            snprintf((*out)->description + n, sizeof (*out)->description - n, " (CUDA not used: %.150s)", why);
+        }
+        return st;
     }
     if (want_cuda)
         return ep_error_set(err, EP_ERR_DEVICE,

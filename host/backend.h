@@ -36,6 +36,7 @@ struct ep_backend {
     char description[256];  /* what the user is told: device name, threads, precision */
     int dim;                /* output row width (the model's hidden size) */
     int max_in_flight;      /* batches that may be outstanding (1 = synchronous) */
+    size_t batch_tokens;    /* the batch size (tokens) it works best with; 0 = the caller's choice */
     /* Queues batch; rows (n_seqs x dim) go to out_f32 and/or out_f16 (either may
      * be NULL, not both). @return EP_OK, or an error with err filled. */
     ep_status (*submit)(ep_backend *self, const ep_batch *batch, float *out_f32, uint16_t *out_f16,

@@ -204,7 +204,12 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     st = ep_backend_create(p->model, &bo, &p->backend, err);
     if (st != EP_OK) return st;
     snprintf(sum->backend, sizeof sum->backend, "%s", p->backend->description);
-    p->batch_tokens = o->batch_tokens ? o->batch_tokens : EP_CPU_BATCH_TOKENS;
+    p->batch_tokens = o->batch_tokens         ? o->batch_tokens
+                      : p->backend->batch_tokens ? p->backend->batch_tokens
+                                                 : EP_CPU_BATCH_TOKENS;
+    if (!o->quiet)
+        fprintf(stderr, "embedpipe: %s (dim %d, max %d tokens) on %s\n", c->name, c->hidden, p->max_len,
+                p->backend->description);
     if (p->batch_tokens < (size_t)p->max_len) p->batch_tokens = (size_t)p->max_len; /* a longest text fits alone */
     return EP_OK;
 }
