@@ -13,7 +13,7 @@ CEILING_MB = 256
 
 exe = cli()
 root = workdir("memory")
-model = tiny_model(root, hidden=16, layers=1, heads=1, max_seq_length=32)
+model = tiny_model(root, hidden=32, layers=1, heads=1, max_seq_length=32)
 
 
 def generate(path, n):
