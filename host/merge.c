@@ -282,32 +282,6 @@ static ep_status collect_shards(const part *parts, size_t n, ep_shard_info **out
 // ----------------------------------------------------------------------------
 // Writing the merged folder
 
-static ep_status make_dirs(const char *path, ep_error *err) {
-    char buf[PATH_CAP];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return ep_error_set(err, EP_ERR_USAGE, "output folder path is too long: %s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return ep_error_set(err, EP_ERR_IO, "cannot create folder %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return ep_error_set(err, EP_ERR_IO, "cannot create output folder %s: %s", buf, strerror(errno));
-    struct stat st;
-    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-        return ep_error_set(err, EP_ERR_IO, "output path %s exists and is not a folder", buf);
-    return EP_OK;
-}
-
-/* The names a run (or a merge) writes, temporaries included. */
-static bool is_run_file(const char *name) {
-    return strcmp(name, "manifest.json") == 0 || strcmp(name, ERRORS_FILE) == 0 || strncmp(name, "shard-", 6) == 0 ||
-           strncmp(name, ".shard-", 7) == 0 || strcmp(name, ".manifest.json.tmp") == 0 ||
-           strcmp(name, "." ERRORS_FILE ".tmp") == 0;
-}
-
 /* @return true when name is a file this merge writes (or its temporary). */
 static bool planned(const ep_manifest *plan, const char *name) {
     if (name[0] == '.') return true;
@@ -346,7 +320,7 @@ static bool already_merged(const char *out_dir, const ep_manifest *plan, const c
 static ep_status prepare_out(const ep_merge_options *o, const part *parts, size_t n, const ep_manifest *plan,
                              bool *done, ep_error *err) {
     *done = false;
-    ep_status st = make_dirs(o->out_dir, err);
+    ep_status st = ep_make_dirs(o->out_dir, err);
     if (st != EP_OK) return st;
     struct stat out_st, part_st;
     if (stat(o->out_dir, &out_st) != 0)
@@ -370,7 +344,7 @@ static ep_status prepare_out(const ep_merge_options *o, const part *parts, size_
     if (!d) return ep_error_set(err, EP_ERR_IO, "cannot list output folder %s: %s", o->out_dir, strerror(errno));
     struct dirent *e;
     while ((e = readdir(d)) != NULL && st == EP_OK) {
-        if (!is_run_file(e->d_name)) continue;
+        if (!ep_output_is_run_file(e->d_name)) continue;
         if (!o->overwrite && !planned(plan, e->d_name)) {
             st = ep_error_set(err, EP_ERR_MISMATCH, "%s holds %s, which this merge would not write, and no "
                               "manifest.json: pass --overwrite to replace it, or choose another -o",

@@ -5,38 +5,14 @@
  */
 #include "pipeline_internal.h"
 
+#include "atomic_file.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static ep_status make_dirs(const char *path, ep_error *err) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return ep_error_set(err, EP_ERR_USAGE, "output folder path is too long: %s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return ep_error_set(err, EP_ERR_IO, "cannot create folder %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return ep_error_set(err, EP_ERR_IO, "cannot create output folder %s: %s", buf, strerror(errno));
-    struct stat st;
-    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-        return ep_error_set(err, EP_ERR_IO, "output path %s exists and is not a folder", buf);
-    return EP_OK;
-}
-
-/* Files a run writes: shards, ids files, their temporaries, manifest, errors. */
-static bool is_run_file(const char *name) {
-    return strcmp(name, "manifest.json") == 0 || strcmp(name, "errors.ndjson") == 0 ||
-           strncmp(name, "shard-", 6) == 0 || strncmp(name, ".shard-", 7) == 0 ||
-           strcmp(name, ".manifest.json.tmp") == 0;
-}
 
 /* Removes run files; with keep != NULL, only those not named in it (and all temporaries). */
 static ep_status remove_run_files(const char *dir, const ep_manifest *keep, bool *found_any, ep_error *err) {
@@ -45,7 +21,7 @@ static ep_status remove_run_files(const char *dir, const ep_manifest *keep, bool
     struct dirent *e;
     ep_status st = EP_OK;
     while ((e = readdir(d)) != NULL && st == EP_OK) {
-        if (!is_run_file(e->d_name)) continue;
+        if (!ep_output_is_run_file(e->d_name)) continue;
         // Temporaries are a killed write's leftovers, never a finished file: always removable.
         if (found_any && e->d_name[0] != '.') {
             *found_any = true;
@@ -152,7 +128,7 @@ static const char *same_job(const ep_manifest *a, const ep_manifest *b, char *wh
 ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
     const ep_run_options *o = p->opt;
     const char *dir = o->out_dir;
-    ep_status st = make_dirs(dir, err);
+    ep_status st = ep_make_dirs(dir, err);
     if (st != EP_OK) return st;
     if (o->overwrite) {
         st = remove_run_files(dir, NULL, NULL, err);

@@ -2,6 +2,7 @@
 #include "atomic_file.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,4 +108,23 @@ void ep_atomic_file_abort(ep_atomic_file *f) {
     f->fd = -1;
     if (f->tmp_path) unlink(f->tmp_path);
     release(f);
+}
+
+ep_status ep_make_dirs(const char *path, ep_error *err) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return ep_error_set(err, EP_ERR_USAGE, "folder path is too long: %s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return ep_error_set(err, EP_ERR_IO, "cannot create folder %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return ep_error_set(err, EP_ERR_IO, "cannot create folder %s: %s", buf, strerror(errno));
+    struct stat st;
+    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ep_error_set(err, EP_ERR_IO, "%s exists and is not a folder", buf);
+    return EP_OK;
 }

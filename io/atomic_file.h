@@ -43,6 +43,10 @@ ep_status ep_atomic_file_commit(ep_atomic_file *f, char sha_hex[65], ep_error *e
  * a file that failed to open, was committed or aborted, and on a zeroed struct. */
 void ep_atomic_file_abort(ep_atomic_file *f);
 
+/* Creates folder path and its missing parents (mkdir -p).
+ * @return EP_OK when path is a folder afterwards; EP_ERR_IO naming the part that failed. */
+ep_status ep_make_dirs(const char *path, ep_error *err);
+
 /* fsyncs a folder, so that renames in it survive a crash.
  * @return EP_OK, or EP_ERR_IO naming the folder. */
 ep_status ep_fsync_dir(const char *dir, ep_error *err);

@@ -558,3 +558,9 @@ ep_status ep_output_verify(const char *dir, ep_error *err) {
     ep_manifest_free(m);
     return st;
 }
+
+bool ep_output_is_run_file(const char *name) {
+    return strcmp(name, MANIFEST_NAME) == 0 || strcmp(name, ERRORS_FILE) == 0 || strncmp(name, "shard-", 6) == 0 ||
+           strncmp(name, ".shard-", 7) == 0 || strcmp(name, "." MANIFEST_NAME ".tmp") == 0 ||
+           strcmp(name, "." ERRORS_FILE ".tmp") == 0;
+}

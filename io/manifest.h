@@ -72,6 +72,11 @@ ep_status ep_manifest_read(const char *dir, ep_manifest **out, ep_error *err);
 /* Frees a manifest from ep_manifest_read (and the arrays it owns). Accepts NULL. */
 void ep_manifest_free(ep_manifest *m);
 
+/* @return true for the names a run or a merge writes in its output folder (manifest.json,
+ * errors.ndjson, shard-*, and their dot-named temporaries), so that replacing a run
+ * removes exactly those and nothing else of the user's. */
+bool ep_output_is_run_file(const char *name);
+
 /* Checks an output folder against its manifest: every shard and ids file
  * exists, has the recorded SHA-256, decompresses with a valid zstd checksum,
  * holds the recorded number of rows of width dim (the ids file as many
