@@ -6,6 +6,7 @@
 #include "pipeline_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -102,7 +103,10 @@ static void print_progress(ticker *t, bool final) {
     double el = ep_now() - t->start;
     if (el <= 0) el = 1e-9;
     uint64_t rows = p->rows_done, records = p->records_read, tokens = p->tokens, rej = p->rejected;
+    // The reader runs ahead of the model by up to a shard: scale the bytes read by the share of
+    // the records read that are already done, so the ETA tracks the rows written.
     double frac = p->bytes_total ? (double)p->bytes_read / (double)p->bytes_total : -1.0;
+    if (frac > 0 && records > 0) frac *= fmin(1.0, (double)(rows + rej) / (double)records);
     double eta = frac > 0.001 && !final ? el * (1.0 - frac) / frac : -1.0;
     if (t->mode == EP_PROGRESS_JSON) {
         fprintf(stderr,
