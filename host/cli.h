@@ -37,6 +37,28 @@ int ep_cli_parse_size(const char *option, const char *value, size_t *out);
 int ep_cli_expand_inputs(char **args, int n, const char *glob, char ***out, size_t *n_out);
 void ep_cli_free_inputs(char **inputs, size_t n);
 
+/* Long-option values shared by the commands that run the pipeline (embed, bench);
+ * a command's own options start at EP_OPT_LOCAL. */
+enum {
+    EP_OPT_TEXT = 256, EP_OPT_ID, EP_OPT_BATCH, EP_OPT_MAXSEQ, EP_OPT_SHARD, EP_OPT_PRECISION,
+    EP_OPT_LOCAL = 300
+};
+
+/* The getopt_long entries of those shared options (model, device, threads, format, text, id,
+ * batch-tokens, max-seq-length, shard-rows, precision), to copy into a command's table. */
+#define EP_CLI_RUN_OPTIONS                                                                            \
+    {"model", required_argument, 0, 'm'}, {"device", required_argument, 0, 'd'},                     \
+        {"threads", required_argument, 0, 't'}, {"format", required_argument, 0, 'f'},               \
+        {"text", required_argument, 0, EP_OPT_TEXT}, {"id", required_argument, 0, EP_OPT_ID},         \
+        {"batch-tokens", required_argument, 0, EP_OPT_BATCH},                                       \
+        {"max-seq-length", required_argument, 0, EP_OPT_MAXSEQ},                                    \
+        {"shard-rows", required_argument, 0, EP_OPT_SHARD}, {"precision", required_argument, 0, EP_OPT_PRECISION}
+
+struct ep_run_options;
+/* Applies one of the shared options (c as getopt_long returned it) to o.
+ * @return 1 when c was one of them, 0 when it is not, -1 after printing why the value is bad. */
+int ep_cli_run_option(int c, const char *value, struct ep_run_options *o);
+
 /* Prints "embedpipe: <status name>: <message>" and returns the exit code for st. */
 int ep_cli_report(const ep_error *err);
 

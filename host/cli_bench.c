@@ -131,17 +131,12 @@ static int print_json(const ep_run_options *o, const ep_run_summary *s, int thre
 }
 
 int ep_cli_bench(int argc, char **argv) {
-    enum { OPT_TEXT = 256, OPT_ID, OPT_BATCH, OPT_MAXSEQ, OPT_SHARD, OPT_PRECISION, OPT_KEEP, OPT_JSON };
-    static const struct option longopts[] = {
-        {"model", required_argument, 0, 'm'},   {"device", required_argument, 0, 'd'},
-        {"threads", required_argument, 0, 't'}, {"batch-tokens", required_argument, 0, OPT_BATCH},
-        {"precision", required_argument, 0, OPT_PRECISION},
-        {"max-seq-length", required_argument, 0, OPT_MAXSEQ},
-        {"shard-rows", required_argument, 0, OPT_SHARD},
-        {"format", required_argument, 0, 'f'},  {"text", required_argument, 0, OPT_TEXT},
-        {"id", required_argument, 0, OPT_ID},   {"keep", required_argument, 0, OPT_KEEP},
-        {"json", no_argument, 0, OPT_JSON},     {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    enum { OPT_KEEP = EP_OPT_LOCAL, OPT_JSON };
+    static const struct option longopts[] = {EP_CLI_RUN_OPTIONS,
+                                             {"keep", required_argument, 0, OPT_KEEP},
+                                             {"json", no_argument, 0, OPT_JSON},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     ep_run_options o = ep_run_options_default();
     o.model_dir = NULL;
     o.discard = true;
@@ -149,37 +144,13 @@ int ep_cli_bench(int argc, char **argv) {
     o.progress = EP_PROGRESS_NONE;
     bool json = false;
     ep_error err = {0};
-    size_t v;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:d:t:f:h", longopts, NULL)) != -1) {
+        int shared = ep_cli_run_option(c, optarg, &o);
+        if (shared < 0) return EP_EXIT_USAGE;
+        if (shared) continue;
         switch (c) {
-        case 'm': o.model_dir = optarg; break;
-        case 'd': o.device = optarg; break;
-        case OPT_PRECISION: o.precision = optarg; break;
-        case OPT_TEXT: o.text_path = optarg; break;
-        case OPT_ID: o.id_path = optarg; break;
-        case 'f':
-            if (ep_input_format_parse(optarg, &o.format, &err) != EP_OK) return ep_cli_report(&err);
-            break;
-        case 't':
-            if (ep_cli_parse_size("--threads", optarg, &v)) return EP_EXIT_USAGE;
-            o.threads = (int)v;
-            break;
-        case OPT_BATCH:
-            if (ep_cli_parse_size("--batch-tokens", optarg, &o.batch_tokens)) return EP_EXIT_USAGE;
-            break;
-        case OPT_MAXSEQ:
-            if (ep_cli_parse_size("--max-seq-length", optarg, &v)) return EP_EXIT_USAGE;
-            o.max_seq_length = (int)v;
-            break;
-        case OPT_SHARD:
-            if (ep_cli_parse_size("--shard-rows", optarg, &o.rows_per_shard)) return EP_EXIT_USAGE;
-            if (o.rows_per_shard == 0) {
-                fprintf(stderr, "embedpipe: --shard-rows must be at least 1\n");
-                return EP_EXIT_USAGE;
-            }
-            break;
         case OPT_KEEP:
             o.out_dir = optarg;
             o.discard = false;

@@ -1,5 +1,6 @@
 /* cli_common.c - helpers shared by the commands. */
 #include "cli.h"
+#include "pipeline.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -102,4 +103,39 @@ int ep_cli_expand_inputs(char **args, int n, const char *glob, char ***out, size
 void ep_cli_free_inputs(char **inputs, size_t n) {
     for (size_t i = 0; inputs && i < n; i++) free(inputs[i]);
     free(inputs);
+}
+
+int ep_cli_run_option(int c, const char *value, ep_run_options *o) {
+    size_t v;
+    ep_error err = {0};
+    switch (c) {
+    case 'm': o->model_dir = value; return 1;
+    case 'd': o->device = value; return 1;
+    case EP_OPT_TEXT: o->text_path = value; return 1;
+    case EP_OPT_ID: o->id_path = value; return 1;
+    case EP_OPT_PRECISION: o->precision = value; return 1;
+    case 'f':
+        if (ep_input_format_parse(value, &o->format, &err) != EP_OK) {
+            ep_cli_report(&err);
+            return -1;
+        }
+        return 1;
+    case 't':
+        if (ep_cli_parse_size("--threads", value, &v)) return -1;
+        o->threads = (int)v;
+        return 1;
+    case EP_OPT_BATCH: return ep_cli_parse_size("--batch-tokens", value, &o->batch_tokens) ? -1 : 1;
+    case EP_OPT_MAXSEQ:
+        if (ep_cli_parse_size("--max-seq-length", value, &v)) return -1;
+        o->max_seq_length = (int)v;
+        return 1;
+    case EP_OPT_SHARD:
+        if (ep_cli_parse_size("--shard-rows", value, &o->rows_per_shard)) return -1;
+        if (o->rows_per_shard == 0) {
+            fprintf(stderr, "embedpipe: --shard-rows must be at least 1\n");
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
 }

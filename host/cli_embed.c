@@ -100,16 +100,11 @@ static int parse_part(const char *v, int *index, int *count) {
 
 int ep_cli_embed(int argc, char **argv) {
     enum {
-        OPT_TEXT = 256, OPT_ID, OPT_BATCH, OPT_MAXSEQ, OPT_SHARD, OPT_ZSTD, OPT_ZSTDW, OPT_MAXREC, OPT_OVERWRITE,
-        OPT_GLOB, OPT_REUSE, OPT_PART, OPT_PROGRESS, OPT_PRECISION
+        OPT_ZSTD = EP_OPT_LOCAL, OPT_ZSTDW, OPT_MAXREC, OPT_OVERWRITE, OPT_GLOB, OPT_REUSE, OPT_PART, OPT_PROGRESS
     };
     static const struct option longopts[] = {
-        {"output", required_argument, 0, 'o'},  {"model", required_argument, 0, 'm'},
-        {"format", required_argument, 0, 'f'},  {"text", required_argument, 0, OPT_TEXT},
-        {"id", required_argument, 0, OPT_ID},   {"device", required_argument, 0, 'd'},
-        {"threads", required_argument, 0, 't'}, {"batch-tokens", required_argument, 0, OPT_BATCH},
-        {"max-seq-length", required_argument, 0, OPT_MAXSEQ},
-        {"shard-rows", required_argument, 0, OPT_SHARD},
+        EP_CLI_RUN_OPTIONS,
+        {"output", required_argument, 0, 'o'},
         {"zstd-level", required_argument, 0, OPT_ZSTD},
         {"zstd-workers", required_argument, 0, OPT_ZSTDW},
         {"max-record-bytes", required_argument, 0, OPT_MAXREC},
@@ -118,8 +113,8 @@ int ep_cli_embed(int argc, char **argv) {
         {"reuse", required_argument, 0, OPT_REUSE},
         {"part", required_argument, 0, OPT_PART},
         {"progress", required_argument, 0, OPT_PROGRESS},
-        {"precision", required_argument, 0, OPT_PRECISION},
-        {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ep_run_options o = ep_run_options_default();
     o.model_dir = NULL;
@@ -129,36 +124,13 @@ int ep_cli_embed(int argc, char **argv) {
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:m:f:d:t:qh", longopts, NULL)) != -1) {
+        int shared = ep_cli_run_option(c, optarg, &o);
+        if (shared < 0) return EP_EXIT_USAGE;
+        if (shared) continue;
         switch (c) {
         case 'o': o.out_dir = optarg; break;
-        case 'm': o.model_dir = optarg; break;
-        case 'f':
-            if (ep_input_format_parse(optarg, &o.format, &err) != EP_OK) return ep_cli_report(&err);
-            break;
-        case OPT_TEXT: o.text_path = optarg; break;
-        case OPT_ID: o.id_path = optarg; break;
         case OPT_GLOB: glob = optarg; break;
         case OPT_REUSE: o.reuse_dir = optarg; break;
-        case 'd': o.device = optarg; break;
-        case OPT_PRECISION: o.precision = optarg; break;
-        case 't':
-            if (ep_cli_parse_size("--threads", optarg, &v)) return EP_EXIT_USAGE;
-            o.threads = (int)v;
-            break;
-        case OPT_BATCH:
-            if (ep_cli_parse_size("--batch-tokens", optarg, &o.batch_tokens)) return EP_EXIT_USAGE;
-            break;
-        case OPT_MAXSEQ:
-            if (ep_cli_parse_size("--max-seq-length", optarg, &v)) return EP_EXIT_USAGE;
-            o.max_seq_length = (int)v;
-            break;
-        case OPT_SHARD:
-            if (ep_cli_parse_size("--shard-rows", optarg, &o.rows_per_shard)) return EP_EXIT_USAGE;
-            if (o.rows_per_shard == 0) {
-                fprintf(stderr, "embedpipe: --shard-rows must be at least 1\n");
-                return EP_EXIT_USAGE;
-            }
-            break;
         case OPT_ZSTD:
             if (ep_cli_parse_size("--zstd-level", optarg, &v)) return EP_EXIT_USAGE;
             if (v < 1 || v > 19) {
