@@ -203,10 +203,17 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)n : 1;
     }
-    ep_backend_options bo = {.device = o->device, .threads = threads, .batch_tokens = o->batch_tokens,
-                             .precision = o->precision};
-    st = ep_backend_create(p->model, &bo, &p->backend, err);
-    if (st != EP_OK) return st;
+    if (o->backend) {
+        if (o->backend->dim != c->hidden)
+            return ep_error_set(err, EP_ERR_USAGE, "the given backend makes rows of %d values, the model %d",
+                                o->backend->dim, c->hidden);
+        p->backend = o->backend;
+    } else {
+        ep_backend_options bo = {.device = o->device, .threads = threads, .batch_tokens = o->batch_tokens,
+                                 .precision = o->precision};
+        st = ep_backend_create(p->model, &bo, &p->backend, err);
+        if (st != EP_OK) return st;
+    }
     snprintf(sum->backend, sizeof sum->backend, "%s", p->backend->description);
     p->batch_tokens = o->batch_tokens         ? o->batch_tokens
                       : p->backend->batch_tokens ? p->backend->batch_tokens
@@ -219,7 +226,7 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
 }
 
 static void teardown(ep_pipeline *p) {
-    ep_backend_free(p->backend);
+    if (p->backend != p->opt->backend) ep_backend_free(p->backend);
     ep_reuse_free(p->reuse);
     ep_tokenizer_free(p->tok);
     ep_model_free(p->model);

@@ -45,6 +45,8 @@ typedef struct ep_run_options {
     int part_index, part_count; /* embed part part_index of part_count (0 and 0 or 1: everything) */
     const char *reuse_dir;      /* previous output whose unchanged rows are copied, or NULL */
     bool discard;               /* compute everything but write nothing (benchmarks) */
+    struct ep_backend *backend; /* a backend to use instead of creating one from device/precision; it must
+                                   hold the weights of model_dir; the caller keeps it (NULL = create one) */
 } ep_run_options;
 
 typedef struct ep_run_summary {
