@@ -45,16 +45,18 @@ def workdir(name):
     return d
 
 
-def tiny_model(root, hidden=32, layers=2, heads=2, max_seq_length=64):
-    """A tiny random model in root/model, with the real vocab when it is there."""
+def tiny_model(root, hidden=32, layers=2, heads=2, max_seq_length=64, seed=7):
+    """A tiny random model in root/model, with the real vocab when EP_MODEL_DIR has one."""
     src = os.environ.get("EP_SOURCE_DIR", ".")
     out = os.path.join(root, "model")
     args = [sys.executable, os.path.join(src, "scripts", "make-tiny-model.py"), "--out", out,
             "--hidden", str(hidden), "--layers", str(layers), "--heads", str(heads),
-            "--intermediate", str(2 * hidden), "--max-seq-length", str(max_seq_length), "--seed", "7"]
+            "--intermediate", str(2 * hidden), "--max-seq-length", str(max_seq_length), "--seed", str(seed)]
     vocab = os.path.join(os.environ.get("EP_MODEL_DIR", ""), "vocab.txt")
     if os.path.exists(vocab):
         args += ["--vocab", vocab]
+    else:
+        print("note: no real vocab.txt at EP_MODEL_DIR; using the tiny model's synthetic vocab")
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
     return out
 
@@ -64,11 +66,12 @@ WORDS = ("the a of to and in is it for on with this that was are be at by not yo
          "embedding kernel shard resume crash résumé café naïve straße 東京 москва 🚲 🌧️ ☕").split()
 
 
-def make_records(n, seed=1, bad_every=0):
-    """n NDJSON lines: {"id", "text"}; every bad_every-th line is malformed in a rotating way."""
+def make_records(n, seed=1, bad_every=0, first_id=0):
+    """n NDJSON lines {"id", "text"} with ids first_id...; every bad_every-th line is malformed in one of
+    four ways (not JSON, no text field, null text, numeric text)."""
     rnd = random.Random(seed)
     lines = []
-    for i in range(n):
+    for i in range(first_id, first_id + n):
         if bad_every and i % bad_every == bad_every - 1:
             kind = (i // bad_every) % 4
             if kind == 0:
@@ -91,12 +94,22 @@ def write_lines(path, lines):
             f.write(line + "\n")
 
 
-def run(args, check_rc=None, **kw):
-    p = subprocess.run([cli()] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+def run(args, check_rc=None, env=None, text=True, **kw):
+    """Runs embedpipe ARGS; env adds to the environment."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    p = subprocess.run([cli()] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, text=text,
+                       **kw)
     if check_rc is not None and p.returncode != check_rc:
-        print(p.stdout, p.stderr, file=sys.stderr)
-        check(False, f"{' '.join(args)}: exit {p.returncode}, expected {check_rc}")
+        print(p.stdout[-2000:], p.stderr[-2000:], file=sys.stderr)
+        check(False, f"embedpipe {' '.join(args)}: exit {p.returncode}, expected {check_rc}")
     return p
+
+
+def manifest(d):
+    with open(os.path.join(d, "manifest.json"), encoding="utf-8") as f:
+        return json.load(f)
 
 
 def folder_digest(d, skip=()):

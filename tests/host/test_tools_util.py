@@ -6,129 +6,22 @@ generated NDJSON inputs with some malformed lines, so they take seconds.
 Only the standard library is needed; numpy and zstandard, when the running
 Python has them (scripts/test.sh passes one that does), add independent checks.
 """
-import hashlib
-import json
-import re
+import json  # noqa: F401  (re-exported to the tests)
 import os
-import random
+import re  # noqa: F401
 import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 
-SKIP = 77
-failures = []
-
-
-def check(cond, message):
-    if not cond:
-        failures.append(message)
-        print("CHECK failed: " + message, file=sys.stderr)
-    return cond
-
-
-def finish(name):
-    if failures:
-        print(f"{name}: {len(failures)} check(s) failed", file=sys.stderr)
-        sys.exit(1)
-    print(f"{name}: all checks passed")
-    sys.exit(0)
-
-
-def cli():
-    path = os.environ.get("EP_CLI")
-    if not path or not os.path.exists(path):
-        print("SKIP: EP_CLI is not set (run the test through ctest)")
-        sys.exit(SKIP)
-    return path
-
-
-def workdir(name):
-    return tempfile.mkdtemp(prefix=f"ep-tools-{name}-")
-
-
-def cleanup(d):
-    shutil.rmtree(d, ignore_errors=True)
-
-
-def tiny_model(root, hidden=32):
-    """A tiny random model in root/model; the real vocab when EP_MODEL_DIR has one, else a synthetic one."""
-    src = os.environ.get("EP_SOURCE_DIR", ".")
-    out = os.path.join(root, "model")
-    args = [sys.executable, os.path.join(src, "scripts", "make-tiny-model.py"), "--out", out, "--hidden",
-            str(hidden), "--layers", "2", "--heads", "2", "--intermediate", str(2 * hidden), "--seed", "5"]
-    vocab = os.path.join(os.environ.get("EP_MODEL_DIR", ""), "vocab.txt")
-    if os.path.exists(vocab):
-        args += ["--vocab", vocab]
-    else:
-        print("note: no real vocab.txt at EP_MODEL_DIR; using the tiny model's synthetic vocab")
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-    return out
-
-
-WORDS = ("the a of to and in is it for on with this that was bike rain coffee bread garden city train "
-         "model vector search tweet archive night job shard résumé café naïve straße 東京 москва 🚲 ☕").split()
-
-
-def make_records(n, seed=1, bad_every=0, first_id=0):
-    """n NDJSON lines {"id", "text"}; every bad_every-th line is malformed in one of four ways."""
-    rnd = random.Random(seed)
-    lines = []
-    for i in range(first_id, first_id + n):
-        if bad_every and i % bad_every == bad_every - 1:
-            kind = (i // bad_every) % 4
-            lines.append(['{"id": "%d", "text": "unterminated' % i,
-                          json.dumps({"id": str(i), "note": "no text field"}),
-                          json.dumps({"id": str(i), "text": None}),
-                          json.dumps({"id": str(i), "text": 12345})][kind])
-            continue
-        words = [rnd.choice(WORDS) for _ in range(rnd.randint(1, 30))]
-        lines.append(json.dumps({"id": f"id-{i}", "text": " ".join(words)}, ensure_ascii=False))
-    return lines
-
-
-def write_lines(path, lines):
-    with open(path, "w", encoding="utf-8") as f:
-        for line in lines:
-            f.write(line + "\n")
+sys.path.insert(0, os.path.dirname(__file__))
+from pipeline_util import *  # noqa: E402,F401,F403  (check, tiny_model, make_records, same_folders, ...)
+import pipeline_util  # noqa: E402
 
 
 def run(args, check_rc=None, env=None, **kw):
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
-    p = subprocess.run([cli()] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, **kw)
-    if check_rc is not None and p.returncode != check_rc:
-        print(p.stdout[-2000:], p.stderr[-2000:], file=sys.stderr)
-        check(False, f"embedpipe {' '.join(args)}: exit {p.returncode}, expected {check_rc}")
-    return p
-
-
-def folder_digest(d, skip=()):
-    """{name: sha256} of every file in d."""
-    out = {}
-    for name in sorted(os.listdir(d)):
-        if name in skip:
-            continue
-        with open(os.path.join(d, name), "rb") as f:
-            out[name] = hashlib.sha256(f.read()).hexdigest()
-    return out
-
-
-def same_folders(a, b, what, skip=()):
-    da, db = folder_digest(a, skip), folder_digest(b, skip)
-    if da == db:
-        return True
-    only_a = sorted(set(da) - set(db))
-    only_b = sorted(set(db) - set(da))
-    differ = sorted(k for k in set(da) & set(db) if da[k] != db[k])
-    return check(False, f"{what}: folders differ: only in {a}: {only_a}, only in {b}: {only_b}, differ: {differ}")
-
-
-def manifest(d):
-    with open(os.path.join(d, "manifest.json"), encoding="utf-8") as f:
-        return json.load(f)
+    """Runs embedpipe ARGS; these tests read its output as bytes."""
+    return pipeline_util.run(args, check_rc=check_rc, env=env, text=False, **kw)
 
 
 # ---------------------------------------------------------------------------
