@@ -15,3 +15,5 @@ ep_add_script_test(NAME test_pipeline_memory COMMAND python3 ${EP_PIPELINE_PY}/t
                    LABELS host pipeline no-sanitizer TIMEOUT 900)
 ep_add_script_test(NAME test_cli_inputs COMMAND python3 ${EP_PIPELINE_PY}/test_cli_inputs.py
                    LABELS host pipeline TIMEOUT 600)
+ep_add_script_test(NAME test_progress COMMAND python3 ${EP_PIPELINE_PY}/test_progress.py
+                   LABELS host pipeline TIMEOUT 300)
