@@ -25,3 +25,7 @@ ep_add_test(NAME fuzz_shard
 # Each input writes and reads several files, so fewer runs than the driver's default keep it quick.
 set(EP_FUZZ_SHARD_RUNS 4000 CACHE STRING "Inputs fuzz_shard replays under ctest")
 set_property(TEST fuzz_shard APPEND PROPERTY ENVIRONMENT "EP_FUZZ_RUNS=${EP_FUZZ_SHARD_RUNS}")
+# The portable block function too, where the CPU would otherwise take the SHA-NI one.
+add_test(NAME test_sha256_portable COMMAND test_sha256)
+set_tests_properties(test_sha256_portable PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS "io;shard"
+                     ENVIRONMENT "${EP_TEST_ENV};EMBEDPIPE_SHA256_PORTABLE=1")
