@@ -103,7 +103,7 @@ static inline __attribute__((always_inline)) void micro_kernel(const float *ap, 
 
 /* k per block: a panel slice (KC x 32 floats) and a tile slice (KC x MR) fit in L1 together;
  * between blocks the C tile goes through the output rows. */
-static int kc_block = 384;
+static const int kc_block = 384;
 
 static void linear(float *out, uint16_t *out_bf16, int ldo, const float *a, const uint16_t *a_bf16, int lda,
                    const ep_packed *w, const float *bias, int M, int act, float *scratch) {
@@ -127,8 +127,6 @@ static void linear(float *out, uint16_t *out_bf16, int ldo, const float *a, cons
         }
     }
 }
-
-void ep_avx512_set_kc(int kc) { kc_block = kc; }
 
 // ----------------------------------------------------------------------------
 // Attention: per sequence and head, keys transposed into kt[D][Lp] so that
