@@ -160,12 +160,39 @@ typedef struct tile_config {
     uint8_t rows[16];
 } tile_config;
 
-/* One 32-row x 32-column block (rows = 16 uses the top half only): C tiles
- * start from the bias, and when the caller wants float32 rows and no
- * activation they are stored straight into out; otherwise through `c`. */
+/* Where a finished C block goes: its float copy c [32][32], and the output rows. */
+typedef struct amx_pending {
+    const float *c;
+    int rows, done;
+    float *out;
+    uint16_t *out_bf16;
+} amx_pending;
+
+/* The epilogue (act, bfloat16 rounding, stores) of rows [p->done, upto) of a finished block. */
+static inline void amx_drain(amx_pending *p, int upto, int act, int ldo) {
+    if (upto > p->rows) upto = p->rows;
+    for (int i = p->done; i < upto; i++) {
+        __m512 v0 = _mm512_load_ps(p->c + 32 * i), v1 = _mm512_load_ps(p->c + 32 * i + 16);
+        if (act == EP_ACT_GELU) {
+            v0 = ep_avx512_gelu(v0);
+            v1 = ep_avx512_gelu(v1);
+        }
+        if (p->out) {
+            _mm512_storeu_ps(p->out + (size_t)i * ldo, v0);
+            _mm512_storeu_ps(p->out + (size_t)i * ldo + 16, v1);
+        }
+        if (p->out_bf16)
+            _mm512_storeu_si512((void *)(p->out_bf16 + (size_t)i * ldo), (__m512i)_mm512_cvtne2ps_pbh(v1, v0));
+    }
+    if (upto > p->done) p->done = upto;
+}
+
+/* One 32-row x 32-column block (two == 0: the top 16 rows only), C tiles started from
+ * the bias tiles. While the tile unit works through k, the vector units run the
+ * epilogue of the previous block (`prev`, a slice of rows per step of k): GELU on a
+ * block costs about as much as the block's products, and the two overlap this way. */
 static inline void amx_block(const uint16_t *a0, size_t a_stride, const uint16_t *bp, int nkb, const float *bias_tile,
-                             int two, int rows, const float *bias, int act, float *out, uint16_t *out_bf16, int ldo,
-                             float *c) {
+                             int two, amx_pending *prev, int act, int ldo) {
     _tile_loadd(0, bias_tile, 64);
     _tile_loadd(1, bias_tile + 256, 64);
     if (two) {
@@ -184,24 +211,8 @@ static inline void amx_block(const uint16_t *a0, size_t a_stride, const uint16_t
             _tile_dpbf16ps(2, 5, 6);
             _tile_dpbf16ps(3, 5, 7);
         }
+        if (prev) amx_drain(prev, (prev->rows * (kb + 1) + nkb - 1) / nkb, act, ldo);
     }
-    if (out && !out_bf16 && act == EP_ACT_NONE && rows == (two ? 32 : 16)) {
-        const size_t o_stride = (size_t)ldo * sizeof(float);
-        _tile_stored(0, out, o_stride);
-        _tile_stored(1, out + 16, o_stride);
-        if (two) {
-            _tile_stored(2, out + (size_t)16 * ldo, o_stride);
-            _tile_stored(3, out + (size_t)16 * ldo + 16, o_stride);
-        }
-        return;
-    }
-    _tile_stored(0, c, 128);
-    _tile_stored(1, c + 16, 128);
-    if (two) {
-        _tile_stored(2, c + 16 * 32, 128);
-        _tile_stored(3, c + 16 * 32 + 16, 128);
-    }
-    epilogue32(c, rows, NULL, act, out, out_bf16, ldo);
 }
 
 static void amx_linear(float *out, uint16_t *out_bf16, int ldo, const float *a, const uint16_t *a_bf16, int lda,
@@ -216,29 +227,56 @@ static void amx_linear(float *out, uint16_t *out_bf16, int ldo, const float *a, 
         cfg.colsb[t] = 64;
     }
     _tile_loadconfig(&cfg);
-    float *c = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* [32][32] */
-    float *bias_tiles = c + 32 * 32;                                 /* [N / 16][16][16]: bias rows */
+    float *cbuf = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* [2][32][32] */
+    float *bias_tiles = cbuf + 2 * 32 * 32;                              /* [N / 16][16][16]: bias rows */
     for (int n0 = 0; n0 < N; n0 += 16)
         for (int r = 0; r < 16; r++) memcpy(bias_tiles + (size_t)n0 * 16 + 16 * r, bias + n0, 16 * sizeof(float));
     const uint16_t *panels = w->panels;
-    const size_t a_stride = (size_t)lda * sizeof(uint16_t);
+    const size_t a_stride = (size_t)lda * sizeof(uint16_t), o_stride = (size_t)ldo * sizeof(float);
+    // float32 rows with nothing to apply go straight from the tiles to the output
+    const int direct = out && !out_bf16 && act == EP_ACT_NONE;
+    amx_pending pend = {0}, *prev = NULL;
+    int cur = 0;
     // Row blocks outside, panels inside: the 32 rows of A (24 KiB at K = 384) stay in L1
     // while W streams from L2; measured ~10% faster than panels outside.
     for (int m0 = 0; m0 < M; m0 += 32) {
-        const int rows = M - m0 < 32 ? M - m0 : 32;
+        const int rows = M - m0 < 32 ? M - m0 : 32, two = rows > 16;
         for (int n0 = 0; n0 < N; n0 += PANEL) {
             amx_block(a_bf16 + (size_t)m0 * lda, a_stride, panels + (size_t)(n0 / PANEL) * nkb * 2 * HALF_TILE, nkb,
-                      bias_tiles + (size_t)n0 * 16, rows > 16, rows, bias + n0, act,
-                      out ? out + (size_t)m0 * ldo + n0 : NULL, out_bf16 ? out_bf16 + (size_t)m0 * ldo + n0 : NULL,
-                      ldo, c);
+                      bias_tiles + (size_t)n0 * 16, two, prev, act, ldo);
+            if (prev) amx_drain(prev, 32, act, ldo);
+            if (direct && rows == (two ? 32 : 16)) {
+                float *o = out + (size_t)m0 * ldo + n0;
+                _tile_stored(0, o, o_stride);
+                _tile_stored(1, o + 16, o_stride);
+                if (two) {
+                    _tile_stored(2, o + (size_t)16 * ldo, o_stride);
+                    _tile_stored(3, o + (size_t)16 * ldo + 16, o_stride);
+                }
+                prev = NULL;
+                continue;
+            }
+            float *c = cbuf + (size_t)cur * 32 * 32;
+            _tile_stored(0, c, 128);
+            _tile_stored(1, c + 16, 128);
+            if (two) {
+                _tile_stored(2, c + 16 * 32, 128);
+                _tile_stored(3, c + 16 * 32 + 16, 128);
+            }
+            pend = (amx_pending){.c = c, .rows = rows, .done = 0,
+                                 .out = out ? out + (size_t)m0 * ldo + n0 : NULL,
+                                 .out_bf16 = out_bf16 ? out_bf16 + (size_t)m0 * ldo + n0 : NULL};
+            prev = &pend;
+            cur ^= 1;
         }
     }
+    if (prev) amx_drain(prev, 32, act, ldo);
     _tile_release();
 }
 
 static size_t amx_scratch(int max_m, int max_width) {
     (void)max_m;
-    return 32 * 32 + 16 * (size_t)max_width + 16; /* the C block, the bias tiles */
+    return 2 * 32 * 32 + 16 * (size_t)max_width + 16; /* two C blocks, the bias tiles */
 }
 
 EP_TARGET_END
