@@ -7,6 +7,7 @@ Subcommands:
   models       export the ONNX models the peers run (fp32, and sentence-transformers'
                dynamic int8 quantisation) into a cache folder outside the repository
   embed        embed the texts with one peer system and save the float32 vectors (.npy)
+  llama        embed the texts with llama.cpp's llama-embedding (a GGUF model) and save the vectors
   embedpipe    read embedpipe's float16 shards back into one float32 .npy in input order
   accuracy     minimum / mean cosine of one .npy against the reference .npy
   hf-tokenize  Hugging Face tokenizers (Rust), one thread: texts/s and the id checksum
@@ -139,6 +140,32 @@ def cmd_embed(a):
     print(json.dumps({"texts": len(texts), "encode_s": t1 - t0, "ready_s": t0 - T_START}))
 
 
+def cmd_llama(a):
+    """llama.cpp's llama-embedding on the same texts: one text per line (a newline inside a
+    tweet becomes a space, which WordPiece treats alike), mean pooling, L2 normalisation."""
+    import subprocess
+
+    import numpy as np
+
+    texts = load_texts(a.texts)
+    lines = a.out + ".txt"
+    with open(lines, "w", encoding="utf-8") as f:
+        for t in texts:
+            f.write(t.replace("\r", " ").replace("\n", " ") + "\n")
+    cmd = [a.bin, "-m", a.model, "-f", lines, "--pooling", "mean", "--embd-normalize", "2",
+           "--embd-output-format", "array", "-t", str(a.threads), "-tb", str(a.threads),
+           "-c", str(a.batch_tokens), "-b", str(a.batch_tokens), "-ub", str(a.batch_tokens)]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        sys.exit(f"llama-embedding failed ({r.returncode}): {r.stderr.decode()[-2000:]}")
+    out = r.stdout.decode()
+    v = np.array(json.loads(out[out.index("["): out.rindex("]") + 1]), dtype=np.float32)
+    if v.shape[0] != len(texts):
+        sys.exit(f"llama-embedding returned {v.shape[0]} vectors for {len(texts)} texts")
+    np.save(a.out, v)
+    os.remove(lines)
+
+
 def cmd_embedpipe(a):
     import numpy as np
     import zstandard
@@ -231,6 +258,13 @@ def main():
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--out")
+    s = sub.add_parser("llama")
+    s.add_argument("--bin", required=True)
+    s.add_argument("--model", required=True)
+    s.add_argument("--texts", required=True)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--batch-tokens", type=int, default=4096)
+    s.add_argument("--out", required=True)
     s = sub.add_parser("embedpipe")
     s.add_argument("--dir", required=True)
     s.add_argument("--out", required=True)

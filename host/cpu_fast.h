@@ -80,11 +80,12 @@ typedef struct ep_cpu_kernels {
      * for float32 tables and bfloat16 (a_bf16, stride lda) for bf16 tables; for bf16 tables
      * A must have room for M rounded up to 16 rows (the extra rows are read, not used).
      * out_bf16 (stride ldo, may be NULL) also gets the result rounded to bfloat16; out
-     * may be NULL when out_bf16 is not. `scratch` holds linear_scratch(M, K) floats, 64-byte aligned. */
+     * may be NULL when out_bf16 is not. `scratch` holds linear_scratch(M, max(K, N)) floats, 64-byte
+     * aligned. */
     void (*linear)(float *out, uint16_t *out_bf16, int ldo, const float *a, const uint16_t *a_bf16, int lda,
                    const ep_packed *w, const float *bias, int M, int act, float *scratch);
-    /* @return floats of scratch linear() needs for up to max_m rows and max_k inputs. */
-    size_t (*linear_scratch)(int max_m, int max_k);
+    /* @return floats of scratch linear() needs for up to max_m rows when no K or N exceeds max_width. */
+    size_t (*linear_scratch)(int max_m, int max_width);
     /* Same contract as ep_cpu_attention; scratch holds attention_scratch(max_len, hidden, n_heads) floats. */
     void (*attention)(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden, int n_heads,
                       float *scratch);

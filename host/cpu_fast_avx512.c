@@ -349,8 +349,8 @@ static ep_status pack(ep_packed *dst, const float *w, int n, int k, ep_error *er
     return EP_OK;
 }
 
-static size_t linear_scratch(int max_m, int max_k) {
-    return ((size_t)max_m + MR) * (size_t)max_k;
+static size_t linear_scratch(int max_m, int max_width) {
+    return ((size_t)max_m + MR) * (size_t)max_width; /* A packed in tiles of MR rows */
 }
 
 static const ep_cpu_kernels avx512 = {

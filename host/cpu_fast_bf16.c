@@ -142,8 +142,8 @@ static void dp_linear(float *out, uint16_t *out_bf16, int ldo, const float *a, c
     }
 }
 
-static size_t dp_scratch(int max_m, int max_k) {
-    return ((size_t)max_m + MR) * (size_t)max_k / 2 + MR * 32 + 64;
+static size_t dp_scratch(int max_m, int max_width) {
+    return ((size_t)max_m + MR) * (size_t)max_width / 2 + MR * 32 + 64; /* A pairs, the C block */
 }
 
 EP_TARGET_END

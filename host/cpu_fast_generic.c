@@ -59,10 +59,8 @@ static void linear(float *out, uint16_t *out_bf16, int ldo, const float *a, cons
     }
 }
 
-static size_t linear_scratch(int max_m, int max_k) {
-    (void)max_k;
-    // the widest output a model has (intermediate) is not known here; backends pass max_k >= it
-    return (size_t)max_m * (size_t)max_k;
+static size_t linear_scratch(int max_m, int max_width) {
+    return (size_t)max_m * (size_t)max_width; /* the float32 result when only bfloat16 is wanted */
 }
 
 static void attention(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden, int n_heads,
