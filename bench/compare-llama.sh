@@ -39,9 +39,9 @@ for t in f32 f16; do
       || { tail -20 "$WORK/convert.log" >&2; die "llama.cpp: GGUF conversion failed"; }
   fi
 done
-LLAMA_VERSION=$("$LLAMA_BIN" --version 2>&1 | grep -m1 -i version || echo "unknown version")
+LLAMA_VERSION=$("$LLAMA_BIN" --version 2>&1 | sed -n 's/^version: *\([^ ]*\).*/\1/p' | head -1)
 log "llama.cpp: $LLAMA_BIN ($LLAMA_VERSION)"
-add "llama.cpp (llama-embedding, $LLAMA_VERSION)" "F32 GGUF" \
+add "llama.cpp llama-embedding ${LLAMA_VERSION:-(unknown version)}" "F32 GGUF, batch 2048" \
   "$CMP llama --bin $LLAMA_BIN --model $GGUF_DIR/model-f32.gguf --threads $THREADS --texts @IN@ --out @OUT@"
-add "llama.cpp (llama-embedding, $LLAMA_VERSION)" "F16 GGUF" \
+add "llama.cpp llama-embedding ${LLAMA_VERSION:-(unknown version)}" "F16 GGUF, batch 2048" \
   "$CMP llama --bin $LLAMA_BIN --model $GGUF_DIR/model-f16.gguf --threads $THREADS --texts @IN@ --out @OUT@"

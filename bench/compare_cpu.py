@@ -153,7 +153,7 @@ def cmd_llama(a):
         for t in texts:
             f.write(t.replace("\r", " ").replace("\n", " ") + "\n")
     cmd = [a.bin, "-m", a.model, "-f", lines, "--pooling", "mean", "--embd-normalize", "2",
-           "--embd-output-format", "array", "-t", str(a.threads), "-tb", str(a.threads),
+           "--embd-output-format", "array", "--no-escape", "-t", str(a.threads), "-tb", str(a.threads),
            "-c", str(a.batch_tokens), "-b", str(a.batch_tokens), "-ub", str(a.batch_tokens)]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if r.returncode != 0:
@@ -263,7 +263,7 @@ def main():
     s.add_argument("--model", required=True)
     s.add_argument("--texts", required=True)
     s.add_argument("--threads", type=int, default=2)
-    s.add_argument("--batch-tokens", type=int, default=4096)
+    s.add_argument("--batch-tokens", type=int, default=2048, help="llama.cpp n_batch = n_ubatch (its default 2048; of 512-4096 the fastest here)")
     s.add_argument("--out", required=True)
     s = sub.add_parser("embedpipe")
     s.add_argument("--dir", required=True)
