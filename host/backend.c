@@ -26,8 +26,11 @@ void ep_backend_free(ep_backend *backend) {
  * ops every other path is tested against). */
 static ep_status create_cpu(const ep_model *model, const ep_backend_options *o, ep_backend **out, ep_error *err) {
     const char *p = o->precision && *o->precision ? o->precision : "fp32";
-    if (strcmp(p, "fp32") == 0)
+    if (strcmp(p, "fp32") == 0) {
+        // a model the fast kernels do not fit still runs, on the plain backend
+        if (model && !ep_cpu_fast_supports(model)) return ep_backend_cpu_create(model, o->threads, out, err);
         return ep_backend_cpu_fast_create(model, o->threads, EP_CPU_PRECISION_FP32, NULL, out, err);
+    }
     if (strcmp(p, "bf16") == 0)
         return ep_backend_cpu_fast_create(model, o->threads, EP_CPU_PRECISION_BF16, NULL, out, err);
     if (strcmp(p, "fp32-reference") == 0) return ep_backend_cpu_create(model, o->threads, out, err);

@@ -245,6 +245,12 @@ static ep_status pick_kernels(ep_cpu_precision precision, const ep_cpu_kernels *
     return EP_OK;
 }
 
+bool ep_cpu_fast_supports(const ep_model *model) {
+    const ep_model_config *c = &model->config;
+    return c->hidden > 0 && c->hidden % 32 == 0 && c->intermediate > 0 && c->intermediate % 32 == 0 &&
+           c->n_heads >= 1 && c->hidden % c->n_heads == 0;
+}
+
 ep_status ep_backend_cpu_fast_create(const ep_model *model, int threads, ep_cpu_precision precision,
                                      const ep_cpu_kernels *kernels, ep_backend **out, ep_error *err) {
     *out = NULL;
@@ -254,7 +260,7 @@ ep_status ep_backend_cpu_fast_create(const ep_model *model, int threads, ep_cpu_
         ep_status st = pick_kernels(precision, &kernels, err);
         if (st != EP_OK) return st;
     }
-    if (c->hidden % 32 != 0 || c->intermediate % 32 != 0 || c->n_heads < 1 || c->hidden % c->n_heads != 0)
+    if (!ep_cpu_fast_supports(model))
         return ep_error_set(err, EP_ERR_USAGE,
                             "cpu backend: the fast kernels need hidden and intermediate sizes that are multiples "
                             "of 32 (this model: %d, %d); use --precision fp32-reference",

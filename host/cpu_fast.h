@@ -145,6 +145,11 @@ typedef enum ep_cpu_precision {
     EP_CPU_PRECISION_BF16 = 1  /* bfloat16 GEMM inputs, float32 accumulation (AMX, else AVX512-BF16) */
 } ep_cpu_precision;
 
+/* @return true when the model's shape suits the fast kernels (hidden and intermediate
+ * sizes multiples of 32, hidden divisible by the head count): every BERT-family model
+ * published so far. ep_backend_create runs "fp32" on the plain backend otherwise. */
+bool ep_cpu_fast_supports(const ep_model *model);
+
 /* Creates the fast CPU backend. threads <= 0 means all cores. kernels == NULL picks the
  * best table for the precision; a table given explicitly is used as is (tests).
  * @return EP_OK and *out; EP_ERR_DEVICE with a message naming the missing instruction set

@@ -251,6 +251,22 @@ int main(void) {
                "bf16 on a CPU without it: status %d, message: %s", (int)st, err.message);
         printf("bf16 refused: %s\n", err.message);
     }
+    // shapes the fast kernels do not fit are refused with a message (and "fp32" falls back to the plain backend)
+    {
+        ep_model odd;
+        memset(&odd, 0, sizeof odd);
+        odd.config.hidden = 24, odd.config.intermediate = 96, odd.config.n_heads = 2;
+        CHECK(!ep_cpu_fast_supports(&odd));
+        odd.config.hidden = 384, odd.config.intermediate = 1536, odd.config.n_heads = 12;
+        CHECK(ep_cpu_fast_supports(&odd));
+        odd.config.intermediate = 1000;
+        CHECK(!ep_cpu_fast_supports(&odd));
+        ep_backend *be = NULL;
+        ep_error err = {0};
+        ep_status st = ep_backend_cpu_fast_create(&odd, 1, EP_CPU_PRECISION_FP32, ep_cpu_kernels_generic(), &be, &err);
+        CHECKF(st == EP_ERR_USAGE && be == NULL && strstr(err.message, "multiples of 32"),
+               "an unsuitable shape: status %d, message: %s", (int)st, err.message);
+    }
     // the bfloat16 helpers: round to nearest even, ties to even, NaN kept
     CHECK(ep_f32_to_bf16(1.0f) == 0x3f80);
     CHECK(ep_bf16_to_f32(ep_f32_to_bf16(1.00390625f)) == 1.0f);     /* tie, even below */
