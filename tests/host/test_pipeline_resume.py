@@ -17,7 +17,7 @@ exe = cli()
 root = workdir("resume")
 model = tiny_model(root)
 inp = os.path.join(root, "input.ndjson")
-write_lines(inp, make_records(60000, seed=3, bad_every=997))
+write_lines(inp, make_records(150000, seed=3, bad_every=997))
 base = ["embed", inp, "-m", model, "--device", "cpu", "--shard-rows", "1500", "-q"]
 
 ref = os.path.join(root, "ref")
@@ -31,9 +31,13 @@ out = os.path.join(root, "killed")
 rnd = random.Random(11)
 kills = 0
 finished = False
-# Each life is long enough to finish a shard or two, short enough to die mid-run many times.
-life = max(0.3, full / 20)
-for attempt in range(200):
+# Each life is long enough to finish a few shards (100 in all), short enough to die mid-run many times;
+# it scales with the measured run, so a faster backend or a loaded machine does not change the test.
+# Lives lengthen a little after each kill (start-up and skipping the done records grow as the run
+# advances), so the loop always ends, after many kills on a fast machine and a few on a slow one.
+life = max(0.05, full / 25)
+for attempt in range(400):
+    life *= 1.08
     p = subprocess.Popen([exe] + base + ["-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(rnd.uniform(0.02, 2 * life))
     if p.poll() is None:
