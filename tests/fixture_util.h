@@ -117,4 +117,107 @@ static inline const float *ep_fixture_npy_f32(const char *buf, size_t len, size_
     return (const float *)(buf + off + hlen);
 }
 
+// ----------------------------------------------------------------------------
+// The embedding-conformance fixture: real tweets (named by file and line of the shared data, never
+// copied) and the vectors sentence-transformers gave them.
+
+#include <cjson/cJSON.h>
+#include <xxhash.h>
+
+#define EP_FIXTURE_MAX_FILES 64
+
+typedef struct ep_fixture_tweet {
+    const char *text;   /* the line of the shared data file (points into files[]) */
+    size_t len;
+    char where[160];    /* "tweeteval/NAME.txt:LINE", for messages */
+    int n_tokens;       /* what sentence-transformers fed its model */
+} ep_fixture_tweet;
+
+typedef struct ep_fixture_vectors {
+    ep_fixture_tweet *rows;
+    size_t n;
+    size_t dim;
+    const float *ref;   /* [n][dim] sentence-transformers fp32, L2-normalised (points into npy) */
+    char *npy;
+    ep_fixture_lines files[EP_FIXTURE_MAX_FILES];
+    char file_names[EP_FIXTURE_MAX_FILES][256];
+    int n_files;
+} ep_fixture_vectors;
+
+/* Loads tests/fixtures/vectors-tweeteval.* under src and the texts they name from data, each checked
+ * against the fixture's XXH3 (the caller skips beforehand when data is absent).
+ * @return 0, or -1 after printing what is wrong. */
+static inline int ep_fixture_vectors_load(const char *src, const char *data, ep_fixture_vectors *v) {
+    char path[4600];
+    size_t rows_len = 0, npy_len = 0;
+    memset(v, 0, sizeof *v);
+    snprintf(path, sizeof path, "%s/tests/fixtures/vectors-tweeteval.rows.ndjson.zst", src);
+    char *rows_text = ep_fixture_read(path, &rows_len);
+    snprintf(path, sizeof path, "%s/tests/fixtures/vectors-tweeteval.f32.npy.zst", src);
+    v->npy = ep_fixture_read(path, &npy_len);
+    size_t n_ref = 0;
+    v->ref = v->npy ? ep_fixture_npy_f32(v->npy, npy_len, &n_ref, &v->dim) : NULL;
+    if (!rows_text || !v->ref) {
+        fprintf(stderr, "the vectors fixture is missing or not a float32 .npy\n");
+        free(rows_text);
+        return -1;
+    }
+    v->rows = calloc(n_ref, sizeof *v->rows);
+    int bad = 0;
+    for (char *line = strtok(rows_text, "\n"); line && v->n < n_ref && !bad; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        const char *file = cJSON_GetStringValue(cJSON_GetObjectItem(o, "file"));
+        const char *xxh = cJSON_GetStringValue(cJSON_GetObjectItem(o, "xxh3"));
+        cJSON *ln = cJSON_GetObjectItem(o, "line"), *nt = cJSON_GetObjectItem(o, "n_tokens");
+        if (!file || !xxh || !cJSON_IsNumber(ln) || !cJSON_IsNumber(nt)) {
+            fprintf(stderr, "malformed fixture row: %s\n", line);
+            bad = 1;
+        }
+        int f = 0;
+        while (!bad && f < v->n_files && strcmp(v->file_names[f], file) != 0) f++;
+        if (!bad && f == v->n_files) {
+            snprintf(path, sizeof path, "%s/%s", data, file);
+            if (f == EP_FIXTURE_MAX_FILES || ep_fixture_lines_load(path, &v->files[f]) != 0) {
+                fprintf(stderr, "cannot read %s\n", path);
+                bad = 1;
+            } else {
+                snprintf(v->file_names[f], sizeof v->file_names[f], "%s", file);
+                v->n_files++;
+            }
+        }
+        size_t li = bad ? 0 : (size_t)ln->valuedouble - 1;
+        if (!bad && li >= v->files[f].n) {
+            fprintf(stderr, "%s has no line %zu\n", file, li + 1);
+            bad = 1;
+        }
+        if (!bad) {
+            ep_fixture_tweet *t = &v->rows[v->n++];
+            t->text = v->files[f].line[li];
+            t->len = v->files[f].len[li];
+            t->n_tokens = (int)nt->valuedouble;
+            snprintf(t->where, sizeof t->where, "%s:%zu", file, li + 1);
+            char hex[17];
+            snprintf(hex, sizeof hex, "%016llx", (unsigned long long)XXH3_64bits(t->text, t->len));
+            if (strcmp(hex, xxh) != 0) {
+                fprintf(stderr, "%s changed since the fixture was made\n", t->where);
+                bad = 1;
+            }
+        }
+        cJSON_Delete(o);
+    }
+    free(rows_text);
+    if (!bad && v->n != n_ref) {
+        fprintf(stderr, "the fixture names %zu tweets for %zu vectors\n", v->n, n_ref);
+        bad = 1;
+    }
+    return bad ? -1 : 0;
+}
+
+static inline void ep_fixture_vectors_free(ep_fixture_vectors *v) {
+    for (int i = 0; i < v->n_files; i++) ep_fixture_lines_free(&v->files[i]);
+    free(v->rows);
+    free(v->npy);
+    memset(v, 0, sizeof *v);
+}
+
 #endif /* EP_FIXTURE_UTIL_H */

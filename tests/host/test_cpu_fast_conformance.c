@@ -21,12 +21,10 @@
 #include <math.h>
 #include <xxhash.h>
 
-#define MAX_FILES 64
-
 typedef struct row {
     int32_t *ids;
     int n_tokens;
-    char where[128];
+    char where[160];
 } row;
 
 static double cosine(const float *a, const float *b, int n) {
@@ -84,16 +82,10 @@ int main(void) {
     char path[4096];
 
     // --- the fixture: which tweets, and their sentence-transformers vectors
-    snprintf(path, sizeof path, "%s/tests/fixtures/vectors-tweeteval.rows.ndjson.zst", src);
-    size_t rows_len = 0, npy_len = 0;
-    char *rows_text = ep_fixture_read(path, &rows_len);
-    snprintf(path, sizeof path, "%s/tests/fixtures/vectors-tweeteval.f32.npy.zst", src);
-    char *npy = ep_fixture_read(path, &npy_len);
-    if (!rows_text || !npy) return 1;
-    size_t n_ref = 0, dim_ref = 0;
-    const float *st_ref = ep_fixture_npy_f32(npy, npy_len, &n_ref, &dim_ref);
-    CHECK(st_ref != NULL);
-    if (!st_ref) return 1;
+    ep_fixture_vectors fx;
+    if (ep_fixture_vectors_load(src, data, &fx) != 0) return 1;
+    const float *st_ref = fx.ref;
+    const size_t dim_ref = fx.dim;
 
     ep_error err = {0};
     ep_model *model = NULL;
@@ -108,47 +100,17 @@ int main(void) {
     CHECK_OK(ep_tokenizer_create(path, &to, &tok, &err), &err);
     if (!tok) return 1;
 
-    ep_fixture_lines files[MAX_FILES];
-    char file_names[MAX_FILES][256];
-    int n_files = 0;
-    row *rows = calloc(n_ref, sizeof *rows);
-    size_t n = 0;
-    for (char *line = strtok(rows_text, "\n"); line && n < n_ref; line = strtok(NULL, "\n")) {
-        cJSON *o = cJSON_Parse(line);
-        const char *file = cJSON_GetStringValue(cJSON_GetObjectItem(o, "file"));
-        const char *xxh = cJSON_GetStringValue(cJSON_GetObjectItem(o, "xxh3"));
-        cJSON *ln = cJSON_GetObjectItem(o, "line"), *nt = cJSON_GetObjectItem(o, "n_tokens");
-        if (!file || !xxh || !cJSON_IsNumber(ln) || !cJSON_IsNumber(nt)) {
-            fprintf(stderr, "malformed fixture row: %s\n", line);
-            return 1;
-        }
-        int f = 0;
-        while (f < n_files && strcmp(file_names[f], file) != 0) f++;
-        if (f == n_files) {
-            if (n_files == MAX_FILES) return 1;
-            snprintf(file_names[f], sizeof file_names[f], "%s", file);
-            snprintf(path, sizeof path, "%s/%s", data, file);
-            ep_test_require(path, "the shared tweet data is incomplete");
-            if (ep_fixture_lines_load(path, &files[f]) != 0) return 1;
-            n_files++;
-        }
-        size_t li = (size_t)ln->valuedouble - 1;
-        CHECKF(li < files[f].n, "%s has no line %zu", file, li + 1);
-        if (li >= files[f].n) return 1;
-        const char *text = files[f].line[li];
-        const size_t len = files[f].len[li];
-        snprintf(rows[n].where, sizeof rows[n].where, "%s:%zu", file, li + 1);
-        char hex[17];
-        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)XXH3_64bits(text, len));
-        CHECKF(strcmp(hex, xxh) == 0, "%s changed since the fixture was made", rows[n].where);
-        rows[n].ids = malloc(sizeof(int32_t) * (size_t)max_len);
-        rows[n].n_tokens = ep_tokenizer_encode(tok, text, len, rows[n].ids, max_len, NULL);
-        CHECKF(rows[n].n_tokens == (int)nt->valuedouble, "%s: %d tokens, sentence-transformers had %d",
-               rows[n].where, rows[n].n_tokens, (int)nt->valuedouble);
-        n++;
-        cJSON_Delete(o);
+    const size_t n = fx.n;
+    row *rows = calloc(n, sizeof *rows);
+    for (size_t i = 0; i < n; i++) {
+        const ep_fixture_tweet *t = &fx.rows[i];
+        snprintf(rows[i].where, sizeof rows[i].where, "%s", t->where);
+        rows[i].ids = malloc(sizeof(int32_t) * (size_t)max_len);
+        rows[i].n_tokens = ep_tokenizer_encode(tok, t->text, t->len, rows[i].ids, max_len, NULL);
+        CHECKF(rows[i].n_tokens == t->n_tokens, "%s: %d tokens, sentence-transformers had %d", t->where,
+               rows[i].n_tokens, t->n_tokens);
     }
-    CHECKF(n == n_ref && n >= 2000, "fixture has %zu rows and %zu vectors (need >= 2000)", n, n_ref);
+    CHECKF(n >= 2000, "the fixture has %zu tweets (need >= 2000)", n);
     if (ep_test_failures) return ep_test_finish("test_cpu_fast_conformance");
 
     // --- the plain backend: the oracle
@@ -229,8 +191,6 @@ int main(void) {
     free(got);
     ep_tokenizer_free(tok);
     ep_model_free(model);
-    for (int i = 0; i < n_files; i++) ep_fixture_lines_free(&files[i]);
-    free(rows_text);
-    free(npy);
+    ep_fixture_vectors_free(&fx);
     return ep_test_finish("test_cpu_fast_conformance");
 }

@@ -21,16 +21,6 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <unistd.h>
-#include <xxhash.h>
-
-#define MAX_FILES 64
-
-typedef struct row {
-    const char *text;
-    size_t len;
-    char where[128];
-    int n_tokens;
-} row;
 
 static double cosine(const float *a, const float *b, int n) {
     double ab = 0, aa = 0, bb = 0;
@@ -49,56 +39,12 @@ int main(void) {
     char path[4096];
 
     // --- the fixture: which tweets, and their reference vectors
-    snprintf(path, sizeof path, "%s/tests/fixtures/vectors-tweeteval.rows.ndjson.zst", src);
-    size_t rows_len = 0, npy_len = 0;
-    char *rows_text = ep_fixture_read(path, &rows_len);
-    snprintf(path, sizeof path, "%s/tests/fixtures/vectors-tweeteval.f32.npy.zst", src);
-    char *npy = ep_fixture_read(path, &npy_len);
-    if (!rows_text || !npy) return 1;
-    size_t n_ref = 0, dim_ref = 0;
-    const float *ref = ep_fixture_npy_f32(npy, npy_len, &n_ref, &dim_ref);
-    CHECK(ref != NULL);
-    if (!ref) return 1;
-
-    // texts come from the shared data, checked against the fixture's hash
-    ep_fixture_lines files[MAX_FILES];
-    char file_names[MAX_FILES][256];
-    int n_files = 0;
-    row *rows = calloc(n_ref, sizeof *rows);
-    size_t n = 0;
-    for (char *line = strtok(rows_text, "\n"); line && n < n_ref; line = strtok(NULL, "\n")) {
-        cJSON *o = cJSON_Parse(line);
-        const char *file = cJSON_GetStringValue(cJSON_GetObjectItem(o, "file"));
-        const char *xxh = cJSON_GetStringValue(cJSON_GetObjectItem(o, "xxh3"));
-        cJSON *ln = cJSON_GetObjectItem(o, "line"), *nt = cJSON_GetObjectItem(o, "n_tokens");
-        if (!file || !xxh || !cJSON_IsNumber(ln) || !cJSON_IsNumber(nt)) {
-            fprintf(stderr, "malformed fixture row: %s\n", line);
-            return 1;
-        }
-        int f = 0;
-        while (f < n_files && strcmp(file_names[f], file) != 0) f++;
-        if (f == n_files) {
-            if (n_files == MAX_FILES) return 1;
-            snprintf(file_names[f], sizeof file_names[f], "%s", file);
-            snprintf(path, sizeof path, "%s/%s", data, file);
-            ep_test_require(path, "the shared tweet data is incomplete");
-            if (ep_fixture_lines_load(path, &files[f]) != 0) return 1;
-            n_files++;
-        }
-        size_t li = (size_t)ln->valuedouble - 1;
-        CHECKF(li < files[f].n, "%s has no line %zu", file, li + 1);
-        if (li >= files[f].n) return 1;
-        rows[n].text = files[f].line[li];
-        rows[n].len = files[f].len[li];
-        rows[n].n_tokens = (int)nt->valuedouble;
-        snprintf(rows[n].where, sizeof rows[n].where, "%s:%zu", file, li + 1);
-        char hex[17];
-        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)XXH3_64bits(rows[n].text, rows[n].len));
-        CHECKF(strcmp(hex, xxh) == 0, "%s changed since the fixture was made", rows[n].where);
-        n++;
-        cJSON_Delete(o);
-    }
-    CHECKF(n == n_ref && n >= 2000, "fixture has %zu rows and %zu vectors (need >= 2000)", n, n_ref);
+    ep_fixture_vectors fx;
+    if (ep_fixture_vectors_load(src, data, &fx) != 0) return 1;
+    const ep_fixture_tweet *rows = fx.rows;
+    const float *ref = fx.ref;
+    const size_t n = fx.n, dim_ref = fx.dim;
+    CHECKF(n >= 2000, "the fixture has %zu tweets (need >= 2000)", n);
 
     // --- 1. CPU backend, float32, against the reference
     ep_error err = {0};
@@ -211,10 +157,7 @@ int main(void) {
     ep_backend_free(cpu);
     ep_tokenizer_free(tok);
     ep_model_free(model);
-    for (int i = 0; i < n_files; i++) ep_fixture_lines_free(&files[i]);
-    free(rows);
-    free(rows_text);
-    free(npy);
+    ep_fixture_vectors_free(&fx);
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
