@@ -9,7 +9,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from pipeline_util import *  # noqa: E402,F403
 
-CEILING_MB = 256
+CEILING_MB = 384  # today ~240 MB, mostly the fast kernels' packed weights and per-thread scratch
 
 exe = cli()
 root = workdir("memory")
