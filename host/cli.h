@@ -11,6 +11,9 @@
 #define EP_EXIT_FAILURE 1     /* the run failed: model, device, input or output error */
 #define EP_EXIT_USAGE 2       /* bad command line */
 #define EP_EXIT_MISMATCH 3    /* verify found a problem / output disagrees with this run */
+#define EP_EXIT_PARTIAL 4     /* the run finished, but some input was damaged (a truncated .zst/.gz, an array
+                                 cut off): every good record was embedded, the damage is in errors.ndjson */
+#define EP_EXIT_BUSY 5        /* another embedpipe process holds the output folder's lock */
 #define EP_EXIT_INTERRUPTED 130
 
 int ep_cli_embed(int argc, char **argv);
