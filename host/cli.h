@@ -57,6 +57,9 @@ enum {
         {"max-seq-length", required_argument, 0, EP_OPT_MAXSEQ},                                    \
         {"shard-rows", required_argument, 0, EP_OPT_SHARD}, {"precision", required_argument, 0, EP_OPT_PRECISION}
 
+/* --threads is clamped to this many per online CPU (with a note on stderr). */
+#define EP_CLI_THREADS_PER_CPU 4
+
 struct ep_run_options;
 /* Applies one of the shared options (c as getopt_long returned it) to o.
  * @return 1 when c was one of them, 0 when it is not, -1 after printing why the value is bad. */

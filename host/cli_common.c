@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <unistd.h>
 
 static int is_dir(const char *p) {
     struct stat st;
@@ -120,10 +121,20 @@ int ep_cli_run_option(int c, const char *value, ep_run_options *o) {
             return -1;
         }
         return 1;
-    case 't':
+    case 't': {
         if (ep_cli_parse_size("--threads", value, &v)) return -1;
+        /* More threads than a few per core only cost memory and start-up (each
+         * holds buffers), and a huge count can exhaust the process: clamp, and say so. */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t cap = (size_t)(cpus > 0 ? cpus : 1) * EP_CLI_THREADS_PER_CPU;
+        if (v > cap) {
+            fprintf(stderr, "embedpipe: --threads %zu is more than %d per online CPU (%ld CPUs); using %zu\n", v,
+                    EP_CLI_THREADS_PER_CPU, cpus > 0 ? cpus : 1, cap);
+            v = cap;
+        }
         o->threads = (int)v;
         return 1;
+    }
     case EP_OPT_BATCH: return ep_cli_parse_size("--batch-tokens", value, &o->batch_tokens) ? -1 : 1;
     case EP_OPT_MAXSEQ:
         if (ep_cli_parse_size("--max-seq-length", value, &v)) return -1;

@@ -24,7 +24,7 @@ static void merge_usage(FILE *f) {
             "  -o, --output OUT   merged output folder, created if missing (required)\n"
             "      --overwrite    replace whatever output OUT holds\n"
             "      --copy         copy shards even where a hard link is possible\n"
-            "      --no-verify    do not read the parts' shards (only their presence and sizes are checked)\n"
+            "      --no-verify    do not decompress the parts' shards (their sizes and SHA-256 are still checked)\n"
             "  -q, --quiet        no summary on stderr\n"
             "  -h, --help         this help\n"
             "\n"

@@ -16,7 +16,10 @@ static void search_usage(FILE *f) {
             "Usage: embedpipe search DIR QUERY [OPTIONS]\n"
             "\n"
             "Embeds QUERY with the model and prints the K rows of DIR with the highest cosine similarity,\n"
-            "with their ids and texts (read again from the run's inputs).\n"
+            "with their ids and texts. Texts are read again from the inputs the run recorded in\n"
+            "manifest.json (by absolute path), and only while each still has the size and modification\n"
+            "time the run saw; otherwise the rows are printed without text and the reason once.\n"
+            "A shard that does not match manifest.json (SHA-256, place, shape) is refused (exit 3).\n"
             "\n"
             "Options (default in brackets):\n"
             "  -k, --top K        how many results [5]\n"
@@ -122,10 +125,15 @@ int ep_cli_search(int argc, char **argv) {
     char **rids = calloc((size_t)(n_hits ? n_hits : 1), sizeof(char *));
     if (rows && texts && rids) {
         for (int i = 0; i < n_hits; i++) rows[i] = hits[i].row;
-        ep_error terr = {0};
-        if (ep_search_fetch_texts(dir, rows, n_hits, texts, rids, &terr) != EP_OK)
-            fprintf(stderr, "embedpipe: texts unavailable: %s\n", terr.message);
-        printf("top %d of %s for \"%s\":\n", n_hits, dir, query);
+        char *why = NULL;
+        if (ep_search_fetch_texts(dir, rows, n_hits, texts, rids, &why, &err) != EP_OK) {
+            rc = ep_cli_report(&err);
+            n_hits = 0;
+        } else if (why) {
+            fprintf(stderr, "embedpipe: texts not shown: %s\n", why);
+        }
+        free(why);
+        if (rc == EP_EXIT_OK) printf("top %d of %s for \"%s\":\n", n_hits, dir, query);
         for (int i = 0; i < n_hits; i++) {
             printf("%2d. %.4f  row %llu", i + 1, hits[i].score, (unsigned long long)hits[i].row);
             if (rids[i] && *rids[i]) printf("  id %s", rids[i]);

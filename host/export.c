@@ -6,6 +6,7 @@
 #include "atomic_file.h"
 #include "cpu_ops.h"
 #include "manifest.h"
+#include "output_reader.h"
 #include "npy.h"
 #include "shard.h"
 
@@ -115,36 +116,18 @@ static void sink_abort(sink *s) {
 }
 
 // ----------------------------------------------------------------------------
-// Reading a shard as the manifest describes it
-
-static ep_status read_vectors(const char *dir, const ep_manifest *m, const ep_shard_info *info, uint16_t **rows,
-                              ep_error *err) {
-    char path[PATH_CAP];
-    snprintf(path, sizeof path, "%s/%s", dir, info->name);
-    size_t n = 0;
-    int dim = 0;
-    ep_status st = ep_shard_read(path, rows, &n, &dim, err);
-    if (st != EP_OK) return st;
-    if (n != info->rows || dim != m->dim) {
-        free(*rows);
-        *rows = NULL;
-        return ep_error_set(err, EP_ERR_MISMATCH, "%s holds %zu rows of width %d but manifest.json says %" PRIu64
-                            " rows of width %d (run `embedpipe verify %s`)", path, n, dim, info->rows, m->dim, dir);
-    }
-    return EP_OK;
-}
-
-// ----------------------------------------------------------------------------
 // npy
 
-static ep_status export_npy(const char *dir, const ep_manifest *m, sink *s, uint64_t rows, ep_error *err) {
+static ep_status export_npy(ep_output_reader *r, sink *s, uint64_t rows, ep_error *err) {
+    const ep_manifest *m = ep_output_manifest(r);
     uint8_t header[EP_NPY_MAX_WRITE_HEADER];
     size_t hlen = ep_npy_f16_header(header, sizeof header, rows, (uint64_t)m->dim);
     if (hlen == 0) return ep_error_set(err, EP_ERR_USAGE, "cannot describe a (%" PRIu64 ", %d) array", rows, m->dim);
     ep_status st = sink_write(s, header, hlen, err);
     for (size_t i = 0; i < m->n_shards && st == EP_OK; i++) {
-        uint16_t *v = NULL;
-        st = read_vectors(dir, m, &m->shards[i], &v, err);
+        ep_output_shard shard;
+        st = ep_output_read_shard(r, i, EP_OUTPUT_VECTORS, &shard, err);
+        const uint16_t *v = shard.rows;
         size_t n = (size_t)m->shards[i].rows * (size_t)m->dim;
         // '<f2' is little-endian whatever the host is.
         uint8_t le[4096];
@@ -157,7 +140,7 @@ static ep_status export_npy(const char *dir, const ep_manifest *m, sink *s, uint
             st = sink_write(s, le, 2 * take, err);
             k += take;
         }
-        free(v);
+        ep_output_shard_free(&shard);
     }
     return st;
 }
@@ -214,28 +197,22 @@ static bool put_json_string(line *l, const char *s) {
     return ok;
 }
 
-static ep_status export_ndjson(const char *dir, const ep_manifest *m, sink *s, ep_error *err) {
+static ep_status export_ndjson(const char *r_dir, ep_output_reader *r, sink *s, ep_error *err) {
+    const ep_manifest *m = ep_output_manifest(r);
     char(*table)[DEC_CAP] = calloc(65536, DEC_CAP);
     line l = {0};
     if (!table) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     ep_status st = EP_OK;
     for (size_t i = 0; i < m->n_shards && st == EP_OK; i++) {
-        const ep_shard_info *info = &m->shards[i];
-        uint16_t *v = NULL;
-        ep_row_meta *meta = NULL;
-        size_t n_meta = 0;
-        char path[PATH_CAP];
-        snprintf(path, sizeof path, "%s/%s", dir, info->ids_name);
-        st = read_vectors(dir, m, info, &v, err);
-        if (st == EP_OK) st = ep_shard_read_ids(path, &meta, &n_meta, err);
-        if (st == EP_OK && n_meta != info->rows)
-            st = ep_error_set(err, EP_ERR_MISMATCH, "%s has %zu lines but manifest.json says %" PRIu64 " rows", path,
-                              n_meta, info->rows);
-        for (size_t r = 0; r < n_meta && st == EP_OK; r++) {
-            const ep_row_meta *row = &meta[r];
+        ep_output_shard shard;
+        st = ep_output_read_shard(r, i, EP_OUTPUT_VECTORS | EP_OUTPUT_IDS, &shard, err);
+        const uint16_t *v = shard.rows;
+        for (size_t row_i = 0; st == EP_OK && row_i < shard.n_rows; row_i++) {
+            const ep_row_meta *row = &shard.meta[row_i];
             if (row->file_index >= m->n_inputs) {
-                st = ep_error_set(err, EP_ERR_MISMATCH, "%s line %zu: file index %u, but manifest.json lists %zu "
-                                  "inputs", path, r + 1, (unsigned)row->file_index, m->n_inputs);
+                st = ep_error_set(err, EP_ERR_MISMATCH, "%s/%s line %zu: file index %u, but manifest.json lists %zu "
+                                  "inputs", r_dir, shard.info->ids_name, row_i + 1, (unsigned)row->file_index,
+                                  m->n_inputs);
                 break;
             }
             char num[32];
@@ -244,7 +221,7 @@ static ep_status export_ndjson(const char *dir, const ep_manifest *m, sink *s, e
                       line_put(&l, ",\"file\":", 8) && put_json_string(&l, m->inputs[row->file_index].path);
             snprintf(num, sizeof num, ",\"line\":%" PRIu64 ",\"vector\":[", row->line);
             ok = ok && line_put(&l, num, strlen(num));
-            const uint16_t *vec = v + r * (size_t)m->dim;
+            const uint16_t *vec = v + row_i * (size_t)m->dim;
             for (int k = 0; k < m->dim && ok; k++) {
                 const char *d = half_decimal(table, vec[k]);
                 ok = (k == 0 || line_put(&l, ",", 1)) && line_put(&l, d, strlen(d));
@@ -252,8 +229,7 @@ static ep_status export_ndjson(const char *dir, const ep_manifest *m, sink *s, e
             ok = ok && line_put(&l, "]}\n", 3);
             st = ok ? sink_write(s, l.p, l.len, err) : ep_error_set(err, EP_ERR_NOMEM, "out of memory");
         }
-        ep_shard_ids_free(meta, n_meta);
-        free(v);
+        ep_output_shard_free(&shard);
     }
     free(l.p);
     free(table);
@@ -268,9 +244,10 @@ ep_status ep_export(const char *dir, ep_export_format format, const char *path, 
     if (!summary) summary = &local;
     memset(summary, 0, sizeof *summary);
     if (!dir || !path || !*path) return ep_error_set(err, EP_ERR_USAGE, "export: no folder or destination given");
-    ep_manifest *m = NULL;
-    ep_status st = ep_manifest_read(dir, &m, err);
+    ep_output_reader *r = NULL;
+    ep_status st = ep_output_open(dir, &r, err);
     if (st != EP_OK) return st;
+    const ep_manifest *m = ep_output_manifest(r);
     uint64_t rows = 0;
     for (size_t i = 0; i < m->n_shards; i++) rows += m->shards[i].rows;
     summary->rows = rows;
@@ -280,10 +257,10 @@ ep_status ep_export(const char *dir, ep_export_format format, const char *path, 
     sink s;
     st = sink_open(&s, path, err);
     if (st == EP_OK)
-        st = format == EP_EXPORT_NPY ? export_npy(dir, m, &s, rows, err) : export_ndjson(dir, m, &s, err);
+        st = format == EP_EXPORT_NPY ? export_npy(r, &s, rows, err) : export_ndjson(dir, r, &s, err);
     if (st == EP_OK) st = sink_close(&s, err);
     else sink_abort(&s);
     summary->bytes = s.bytes;
-    ep_manifest_free(m);
+    ep_output_close(r);
     return st;
 }

@@ -43,8 +43,9 @@ ep_status ep_export_format_parse(const char *name, ep_export_format *out, ep_err
 const char *ep_export_format_name(ep_export_format format);
 
 /* Writes the rows of the output folder dir to path ("-" = standard output).
- * Shards are read as the manifest lists them (each one's zstd checksum, shape
- * and row count checked against the manifest); an incomplete run or a single
+ * Shards are read through the checked output reader (output_reader.h): each
+ * file's size and SHA-256, its place in the manifest, its shape and row count
+ * are checked before any of its rows is written; an incomplete run or a single
  * part exports the rows it holds and sets summary->complete to false.
  * @return EP_OK; EP_ERR_IO / EP_ERR_FORMAT naming the file; EP_ERR_MISMATCH
  *         when a shard disagrees with the manifest; EP_ERR_USAGE. On failure

@@ -175,7 +175,10 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
 
     p->formats = calloc(o->n_inputs, sizeof *p->formats);
     p->input_sizes = calloc(o->n_inputs, sizeof *p->input_sizes);
-    if (!p->formats || !p->input_sizes) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    p->input_stamps = calloc(o->n_inputs ? o->n_inputs : 1, sizeof *p->input_stamps);
+    if (!p->formats || !p->input_sizes || !p->input_stamps) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    char cwd[4096];
+    bool have_cwd = getcwd(cwd, sizeof cwd) != NULL;
     for (size_t i = 0; i < o->n_inputs; i++) {
         p->formats[i] = o->format;
         struct stat sst;
@@ -184,6 +187,17 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
             return ep_error_set(err, EP_ERR_IO, "cannot read input %s: %s", o->inputs[i], strerror(errno));
         p->input_sizes[i] = (uint64_t)sst.st_size;
         p->bytes_total += (uint64_t)sst.st_size;
+        /* Where and when, for `search` to read the texts again only from this
+         * very file, from whatever folder it is run. */
+        ep_manifest_input *stamp = &p->input_stamps[i];
+        if (o->inputs[i][0] == '/' || have_cwd) {
+            size_t len = (have_cwd ? strlen(cwd) : 0) + strlen(o->inputs[i]) + 2;
+            if (!(stamp->abs_path = malloc(len))) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+            if (o->inputs[i][0] == '/') snprintf(stamp->abs_path, len, "%s", o->inputs[i]);
+            else snprintf(stamp->abs_path, len, "%s/%s", cwd, o->inputs[i]);
+            stamp->mtime_sec = sst.st_mtim.tv_sec > 0 ? (uint64_t)sst.st_mtim.tv_sec : 0;
+            stamp->mtime_nsec = (uint64_t)sst.st_mtim.tv_nsec;
+        }
     }
 
     if (!o->discard) {
@@ -234,6 +248,8 @@ static void teardown(ep_pipeline *p) {
     if (p->errors) fclose(p->errors);
     free(p->formats);
     free(p->input_sizes);
+    for (size_t i = 0; p->input_stamps && i < p->opt->n_inputs; i++) free(p->input_stamps[i].abs_path);
+    free(p->input_stamps);
     ep_queue_destroy(&p->to_tokenize);
     ep_queue_destroy(&p->to_compute);
     ep_queue_destroy(&p->to_write);

@@ -104,6 +104,7 @@ typedef struct ep_pipeline {
 
     ep_input_format *formats;    /* per input, as detected */
     uint64_t *input_sizes;
+    ep_manifest_input *input_stamps; /* per input: abs_path, mtime (recorded for `search`) */
     ep_stage_times times;        /* tokenize is summed over its threads */
     pthread_mutex_t times_mu;
     uint64_t reuse_counts[4];    /* reused, new, changed, gone (filled at the end) */

@@ -68,6 +68,11 @@ ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards
         if (!(m->inputs[i].path = strdup(o->inputs[i]))) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
         snprintf(m->inputs[i].format, sizeof m->inputs[i].format, "%s", ep_input_format_name(p->formats[i]));
         m->inputs[i].size = p->input_sizes[i];
+        const ep_manifest_input *stamp = &p->input_stamps[i];
+        if (stamp->abs_path && !(m->inputs[i].abs_path = strdup(stamp->abs_path)))
+            return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+        m->inputs[i].mtime_sec = stamp->mtime_sec;
+        m->inputs[i].mtime_nsec = stamp->mtime_nsec;
     }
     if (n_shards) memcpy(m->shards, shards, sizeof *shards * n_shards);
     m->n_shards = n_shards;

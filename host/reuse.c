@@ -7,6 +7,8 @@
  */
 #include "pipeline_internal.h"
 
+#include "output_reader.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -27,7 +29,8 @@ typedef struct cached_shard {
 
 struct ep_reuse {
     char dir[4096];
-    ep_manifest *m;
+    ep_output_reader *out;   /* the previous folder, read through the checked reader */
+    const ep_manifest *m;
     int dim;
     entry *table;     /* open addressing, power-of-two size */
     size_t mask, n_entries;
@@ -48,7 +51,7 @@ void ep_reuse_free(ep_reuse *r) {
         for (size_t i = 0; i <= r->mask; i++) free(r->table[i].id);
     free(r->table);
     for (int c = 0; c < 2; c++) free(r->cache[c].rows);
-    ep_manifest_free(r->m);
+    ep_output_close(r->out);
     free(r);
 }
 
@@ -59,12 +62,12 @@ ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_
     if (!r) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     r->cache[0].index = r->cache[1].index = SIZE_MAX;
-    ep_status st = ep_manifest_read(dir, &r->m, err);
+    ep_status st = ep_output_open(dir, &r->out, err);
     if (st != EP_OK) {
         ep_reuse_free(r);
         return ep_error_prefix(err, "--reuse %s", dir);
     }
-    const ep_manifest *m = r->m;
+    const ep_manifest *m = r->m = ep_output_manifest(r->out);
     if (strcmp(m->model_sha256, config->weights_sha256) != 0 || m->dim != config->hidden ||
         m->max_seq_length != max_seq_length) {
         st = ep_error_set(err, EP_ERR_MISMATCH,
@@ -86,11 +89,14 @@ ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_
                             (unsigned long long)m->records_embedded);
     }
     for (size_t s = 0; s < m->n_shards && st == EP_OK; s++) {
-        char path[4352];
-        snprintf(path, sizeof path, "%s/%s", dir, m->shards[s].ids_name);
-        ep_row_meta *meta = NULL;
-        size_t n = 0;
-        st = ep_shard_read_ids(path, &meta, &n, err);
+        /* Every vector file is checked now (size and SHA-256, no decompression),
+         * so that a changed or swapped shard refuses the run before a row is
+         * written rather than part-way; each is checked again when read. */
+        st = ep_output_check_shard_files(r->out, s, EP_OUTPUT_VECTORS, err);
+        ep_output_shard shard = {0};
+        if (st == EP_OK) st = ep_output_read_shard(r->out, s, EP_OUTPUT_IDS, &shard, err);
+        const ep_row_meta *meta = shard.meta;
+        const size_t n = shard.n_rows;
         for (size_t i = 0; i < n && st == EP_OK; i++) {
             if (!meta[i].id || !*meta[i].id) continue; /* no id: cannot be matched */
             size_t k = slot_of(r, meta[i].id);
@@ -100,7 +106,7 @@ ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_
             r->table[k].hash = meta[i].text_hash;
             r->n_entries++;
         }
-        ep_shard_ids_free(meta, n);
+        ep_output_shard_free(&shard);
     }
     if (st != EP_OK) {
         ep_reuse_free(r);
@@ -130,14 +136,13 @@ static const uint16_t *row_vector(ep_reuse *r, uint64_t row, ep_error *err) {
         free(c->rows);
         c->rows = NULL;
         c->index = SIZE_MAX;
-        char path[4352];
-        snprintf(path, sizeof path, "%s/%s", r->dir, s->name);
-        int dim = 0;
-        if (ep_shard_read(path, &c->rows, &c->n_rows, &dim, err) != EP_OK) return NULL;
-        if (dim != r->dim || c->n_rows != s->rows) {
-            ep_error_set(err, EP_ERR_FORMAT, "--reuse %s: %s does not match its manifest", r->dir, s->name);
+        ep_output_shard shard;
+        if (ep_output_read_shard(r->out, lo, EP_OUTPUT_VECTORS, &shard, err) != EP_OK) {
+            ep_error_prefix(err, "--reuse %s", r->dir);
             return NULL;
         }
+        c->rows = shard.rows; /* taken over from the shard */
+        c->n_rows = shard.n_rows;
         c->index = lo;
     }
     c->last_use = ++r->clock;

@@ -17,18 +17,25 @@ typedef struct ep_search_hit {
     float score;    /* dot product with the query */
 } ep_search_hit;
 
-/* Scans every shard of dir (as listed in its manifest) for the k rows most
- * similar to query (dim floats). hits must hold k entries; *n_hits gets
- * min(k, rows). Hits are sorted best first.
- * @return EP_OK; EP_ERR_USAGE when dim differs from the folder's; shard errors. */
+/* Scans every shard of dir (through the checked output reader: each shard's
+ * SHA-256, place and shape against the manifest) for the k rows most similar
+ * to query (dim floats). hits must hold k entries; *n_hits gets min(k, rows).
+ * Hits are sorted best first.
+ * @return EP_OK; EP_ERR_USAGE when dim differs from the folder's; EP_ERR_MISMATCH
+ *         naming a shard that is not the one the manifest lists; shard errors. */
 ep_status ep_search_folder(const char *dir, const float *query, int dim, int k, ep_search_hit *hits, int *n_hits,
                            ep_error *err);
 
-/* Fetches the texts of the given rows by reading the folder's inputs again in
- * the same order and with the same options (rows are the good records, in
- * input order). texts[i] receives a malloc'd copy (NULL when not found).
- * @return EP_OK, or an error opening an input (moved or deleted since). */
-ep_status ep_search_fetch_texts(const char *dir, const uint64_t *rows, int n, char **texts, char **ids,
+/* Fetches the ids and texts of the given rows. ids[i] comes from the folder's
+ * (checked) ids files. texts[i] is read again from the input the run recorded
+ * (its absolute path in manifest.json), and only when that file still has the
+ * size and modification time the run recorded and the record at the recorded
+ * line has the recorded text hash; otherwise texts[i] stays NULL and *why gets
+ * a malloc'd sentence saying why (the first reason only; NULL when every text
+ * was found). Both arrays get malloc'd copies.
+ * @return EP_OK (also when texts are missing); EP_ERR_MISMATCH / EP_ERR_IO /
+ *         EP_ERR_FORMAT when the folder itself cannot be read. */
+ep_status ep_search_fetch_texts(const char *dir, const uint64_t *rows, int n, char **texts, char **ids, char **why,
                                 ep_error *err);
 
 #ifdef __cplusplus

@@ -9,6 +9,7 @@
 #include "manifest.h"
 
 #include "atomic_file.h"
+#include "output_reader.h"
 #include "sha256.h"
 
 #include <cjson/cJSON.h>
@@ -110,6 +111,11 @@ static cJSON *build_json(const ep_manifest *m) {
         ADD(in, "path", cJSON_CreateString(m->inputs[i].path));
         ADD(in, "format", cJSON_CreateString(m->inputs[i].format));
         ADD(in, "size", exact_uint(m->inputs[i].size));
+        if (m->inputs[i].abs_path) {
+            ADD(in, "abs_path", cJSON_CreateString(m->inputs[i].abs_path));
+            ADD(in, "mtime_sec", exact_uint(m->inputs[i].mtime_sec));
+            ADD(in, "mtime_nsec", exact_uint(m->inputs[i].mtime_nsec));
+        }
     }
     cJSON *shards = cJSON_CreateArray();
     ADD(root, "shards", shards);
@@ -295,6 +301,18 @@ static ep_status read_inputs(reader *r, const cJSON *root, ep_manifest *m) {
         st = get_string(r, in, prefix, "format", m->inputs[i].format, sizeof m->inputs[i].format);
         if (!st) st = get_uint(r, in, prefix, "size", 0, MAX_EXACT_INT, &m->inputs[i].size);
         if (st) return st;
+        /* Written since the output format gained them (search uses them to find
+         * the texts again); older manifests lack all three. */
+        const cJSON *abs = cJSON_GetObjectItemCaseSensitive(in, "abs_path");
+        if (abs) {
+            if (!cJSON_IsString(abs) || abs->valuestring[0] != '/')
+                return field_error(r, prefix, "abs_path", "must be an absolute path");
+            if (!(m->inputs[i].abs_path = strdup(abs->valuestring)))
+                return ep_error_set(r->err, EP_ERR_NOMEM, "out of memory reading %s", r->path);
+            st = get_uint(r, in, prefix, "mtime_sec", 0, MAX_EXACT_INT, &m->inputs[i].mtime_sec);
+            if (!st) st = get_uint(r, in, prefix, "mtime_nsec", 0, 999999999, &m->inputs[i].mtime_nsec);
+            if (st) return st;
+        }
     }
     return EP_OK;
 }
@@ -452,7 +470,10 @@ ep_status ep_manifest_read(const char *dir, ep_manifest **out, ep_error *err) {
 
 void ep_manifest_free(ep_manifest *m) {
     if (!m) return;
-    for (size_t i = 0; i < m->n_inputs; i++) free(m->inputs[i].path);
+    for (size_t i = 0; i < m->n_inputs; i++) {
+        free(m->inputs[i].path);
+        free(m->inputs[i].abs_path);
+    }
     free(m->inputs);
     free(m->shards);
     free(m);
@@ -460,54 +481,6 @@ void ep_manifest_free(ep_manifest *m) {
 
 /* ------------------------------------------------------------------------ */
 /* Verifying a folder */
-
-static ep_status check_file(const char *dir, const char *name, const char *want_sha, uint64_t want_bytes,
-                            ep_error *err) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return ep_error_set(err, EP_ERR_IO, "%s is missing (manifest.json lists it): %s", path, strerror(errno));
-    if (want_bytes && (uint64_t)st.st_size != want_bytes)
-        return ep_error_set(err, EP_ERR_MISMATCH, "%s is %" PRIu64 " bytes but manifest.json says %" PRIu64
-                            " (truncated or replaced?)", path, (uint64_t)st.st_size, want_bytes);
-    char sha[65];
-    ep_status s = ep_sha256_file(path, sha, err);
-    if (s != EP_OK) return s;
-    if (strcmp(sha, want_sha) != 0)
-        return ep_error_set(err, EP_ERR_MISMATCH, "%s: SHA-256 %s does not match manifest.json (%s): the file was "
-                            "changed or corrupted after it was written", path, sha, want_sha);
-    return EP_OK;
-}
-
-static ep_status verify_shard(const char *dir, const ep_manifest *m, const ep_shard_info *s, ep_error *err) {
-    ep_status st = check_file(dir, s->name, s->sha256, s->bytes, err);
-    if (st != EP_OK) return st;
-    st = check_file(dir, s->ids_name, s->ids_sha256, 0, err);
-    if (st != EP_OK) return st;
-
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, s->name);
-    uint16_t *rows;
-    size_t n_rows;
-    int dim;
-    st = ep_shard_read(path, &rows, &n_rows, &dim, err);
-    if (st != EP_OK) return st;
-    free(rows);
-    if (dim != m->dim || n_rows != s->rows)
-        return ep_error_set(err, EP_ERR_MISMATCH, "%s holds %zu rows of width %d but manifest.json says %" PRIu64
-                            " rows of width %d", path, n_rows, dim, s->rows, m->dim);
-
-    snprintf(path, sizeof path, "%s/%s", dir, s->ids_name);
-    ep_row_meta *meta;
-    st = ep_shard_read_ids(path, &meta, &n_rows, err);
-    if (st != EP_OK) return st;
-    ep_shard_ids_free(meta, n_rows);
-    if (n_rows != s->rows)
-        return ep_error_set(err, EP_ERR_MISMATCH, "%s has %zu lines but manifest.json says %" PRIu64 " rows", path,
-                            n_rows, s->rows);
-    return EP_OK;
-}
 
 /* Where the manifest says a shard sits. With run.shard_rows known, shard N
  * starts at row N * shard_rows and only the last shard may be short; a part
@@ -538,24 +511,37 @@ static ep_status check_layout(const char *dir, const ep_manifest *m, size_t i, l
     return EP_OK;
 }
 
-ep_status ep_output_verify(const char *dir, ep_error *err) {
-    ep_manifest *m;
-    ep_status st = ep_manifest_read(dir, &m, err);
-    if (st != EP_OK) return st;
+ep_status ep_manifest_check_layout(const char *dir, const ep_manifest *m, ep_error *err) {
     uint64_t next_row = 0, total = 0;
     long long last_number = -1;
-    for (size_t i = 0; i < m->n_shards && st == EP_OK; i++) {
+    for (size_t i = 0; i < m->n_shards; i++) {
         const ep_shard_info *s = &m->shards[i];
-        st = check_layout(dir, m, i, last_number, next_row, err);
-        if (st == EP_OK) st = verify_shard(dir, m, s, err);
+        ep_status st = check_layout(dir, m, i, last_number, next_row, err);
+        if (st != EP_OK) return st;
         last_number = shard_number(s->name, s->ids_name);
         next_row = s->first_row + s->rows;
         total += s->rows;
     }
-    if (st == EP_OK && total != m->records_embedded)
-        st = ep_error_set(err, EP_ERR_MISMATCH, "%s/manifest.json: the shards hold %" PRIu64 " rows but "
-                          "counts.embedded is %" PRIu64, dir, total, m->records_embedded);
-    ep_manifest_free(m);
+    if (total != m->records_embedded)
+        return ep_error_set(err, EP_ERR_MISMATCH, "%s/manifest.json: the shards hold %" PRIu64 " rows but "
+                            "counts.embedded is %" PRIu64, dir, total, m->records_embedded);
+    return EP_OK;
+}
+
+ep_status ep_output_verify(const char *dir, ep_error *err) {
+    /* The same checked reader the tools use: every file's size and SHA-256,
+     * the shapes it claims bounded by the manifest before anything is
+     * allocated for them. */
+    ep_output_reader *r;
+    ep_status st = ep_output_open(dir, &r, err);
+    if (st != EP_OK) return st;
+    const ep_manifest *m = ep_output_manifest(r);
+    for (size_t i = 0; i < m->n_shards && st == EP_OK; i++) {
+        ep_output_shard s;
+        st = ep_output_read_shard(r, i, EP_OUTPUT_VECTORS | EP_OUTPUT_IDS, &s, err);
+        ep_output_shard_free(&s);
+    }
+    ep_output_close(r);
     return st;
 }
 

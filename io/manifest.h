@@ -25,6 +25,12 @@ typedef struct ep_manifest_input {
     char *path;              /* as given on the command line */
     char format[32];         /* ep_input_format_name() of the format used */
     uint64_t size;           /* bytes at the start of the run (0 for standard input) */
+    /* Where the run found the file and when it was last changed then, so that
+     * `search` reads texts only from the very file the run read. abs_path is
+     * NULL for standard input and in manifests of older versions. */
+    char *abs_path;          /* path made absolute against the run's working folder */
+    uint64_t mtime_sec;      /* st_mtim at the start of the run */
+    uint64_t mtime_nsec;
 } ep_manifest_input;
 
 /* What shapes the rows besides the model, and the checkpoint a killed run
@@ -77,13 +83,21 @@ void ep_manifest_free(ep_manifest *m);
  * removes exactly those and nothing else of the user's. */
 bool ep_output_is_run_file(const char *name);
 
+/* Checks where the manifest places each shard: shards are in order, shard N
+ * starts at row N * run.shard_rows (when set) and all but the last are full;
+ * a single-part folder is contiguous from row 0, a --part I/N folder holds
+ * only shards N*k+I; the rows add up to counts.embedded. Reads no shard.
+ * @return EP_OK, or EP_ERR_MISMATCH naming the shard. */
+ep_status ep_manifest_check_layout(const char *dir, const ep_manifest *m, ep_error *err);
+
 /* Checks an output folder against its manifest: every shard and ids file
  * exists, has the recorded SHA-256, decompresses with a valid zstd checksum,
  * holds the recorded number of rows of width dim (the ids file as many
  * lines); shards are in order, shard N starts at row N * run.shard_rows (when
  * set) and all but the last are full; a single-part folder is contiguous from
  * row 0, a --part I/N folder holds only shards N*k+I; the rows add up to
- * counts.embedded.
+ * counts.embedded. Sizes a file claims are bounded by the manifest before
+ * anything is allocated for them (see output_reader.h, which does the reading).
  * @return EP_OK; EP_ERR_MISMATCH / EP_ERR_FORMAT / EP_ERR_IO naming the first
  *         problem found. */
 ep_status ep_output_verify(const char *dir, ep_error *err);

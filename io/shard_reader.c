@@ -1,8 +1,15 @@
 /* shard_reader.c - reads shards and ids files back, trusting nothing: one
- * zstd frame with a content checksum, a strict .npy header, strict ids lines. */
+ * zstd frame with a content checksum, a strict .npy header, strict ids lines;
+ * and the output reader (output_reader.h), the one gate through which the
+ * tools read an output folder: every file's SHA-256 and size, its place in
+ * the manifest and the sizes its contents claim are checked against the
+ * manifest before a byte of it is handed out or a buffer sized for it. */
 #include "shard.h"
 
+#include "manifest.h"
 #include "npy.h"
+#include "output_reader.h"
+#include "sha256.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -11,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <utf8proc.h>
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -25,16 +33,45 @@ typedef struct zsink zsink;
 struct zsink {
     ep_status (*write)(zsink *s, const uint8_t *data, size_t len, ep_error *err);
     uint64_t content_size;   /* from the frame header; ZSTD_CONTENTSIZE_UNKNOWN if absent */
+    uint64_t max_content;    /* refuse a frame that claims more (0 = no bound); checked before any allocation */
 };
+
+/* What the caller knows of the file before opening it (all optional). */
+typedef struct zfile_check {
+    uint64_t bytes;          /* the file's size (0 = not known) */
+    const char *sha256;      /* its SHA-256 in hex (NULL = not known); checked once the whole file is read */
+    const char *what;        /* how the mismatch is explained: "manifest.json" */
+} zfile_check;
 
 #define ZSTD_MAGIC 0xFD2FB528u
 
 /* Streams the single zstd frame of path into sink. The frame must carry a
  * content checksum (RFC 8878 frame header descriptor, bit 2) - embedpipe
  * always writes one, and without it corruption could go unnoticed. */
-static ep_status zstd_read_file(const char *path, zsink *sink, ep_error *err) {
+static ep_status zstd_read_file(const char *path, const zfile_check *check, zsink *sink, ep_error *err) {
     FILE *f = fopen(path, "rb");
+    if (!f && check && errno == ENOENT)
+        return ep_error_set(err, EP_ERR_IO, "%s is missing (%s lists it): %s", path, check->what, strerror(errno));
     if (!f) return ep_error_set(err, EP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (check && check->bytes) {
+        struct stat sb;
+        if (fstat(fileno(f), &sb) != 0) {
+            ep_status st = ep_error_set(err, EP_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+            fclose(f);
+            return st;
+        }
+        if ((uint64_t)sb.st_size != check->bytes) {
+            ep_status st = ep_error_set(err, EP_ERR_MISMATCH, "%s is %" PRIu64 " bytes but %s says %" PRIu64
+                                        " (truncated, replaced or swapped with another shard?)", path,
+                                        (uint64_t)sb.st_size, check->what, check->bytes);
+            fclose(f);
+            return st;
+        }
+    }
+    /* The SHA-256 is taken of the bytes as they are decompressed, so the file
+     * is read once and what was hashed is what was decoded. */
+    ep_sha256 sha;
+    ep_sha256_init(&sha);
     ZSTD_DCtx *d = ZSTD_createDCtx();
     size_t in_cap = ZSTD_DStreamInSize(), out_cap = ZSTD_DStreamOutSize();
     uint8_t *in_buf = malloc(in_cap), *out_buf = malloc(out_cap);
@@ -63,7 +100,15 @@ static ep_status zstd_read_file(const char *path, zsink *sink, ep_error *err) {
             }
             unsigned long long cs = ZSTD_getFrameContentSize(in_buf, n);
             sink->content_size = cs == ZSTD_CONTENTSIZE_ERROR ? ZSTD_CONTENTSIZE_UNKNOWN : cs;
+            if (sink->max_content && sink->content_size != ZSTD_CONTENTSIZE_UNKNOWN &&
+                sink->content_size > sink->max_content) {
+                st = ep_error_set(err, EP_ERR_MISMATCH, "%s: the zstd frame says it holds %" PRIu64 " bytes, more "
+                                  "than the %" PRIu64 " that manifest.json allows for it (a damaged or hostile file)",
+                                  path, (uint64_t)sink->content_size, sink->max_content);
+                goto done;
+            }
         }
+        ep_sha256_update(&sha, in_buf, n);
         ZSTD_inBuffer in = {in_buf, n, 0};
         while (in.pos < in.size) {
             if (frame_done) {
@@ -97,6 +142,24 @@ static ep_status zstd_read_file(const char *path, zsink *sink, ep_error *err) {
                           path);
     }
 done:
+    if (st != EP_OK && st != EP_ERR_IO && st != EP_ERR_NOMEM && check && check->sha256 && in_buf) {
+        /* A file that is not the one listed is reported as such (the SHA-256),
+         * not by whatever its bytes first broke: the rest is hashed too. */
+        while ((n = fread(in_buf, 1, in_cap, f)) > 0) ep_sha256_update(&sha, in_buf, n);
+        char hex[65];
+        ep_sha256_final_hex(&sha, hex);
+        if (!ferror(f) && strcmp(hex, check->sha256) != 0)
+            st = ep_error_set(err, EP_ERR_MISMATCH, "%s: SHA-256 %s does not match %s (%s): the file was changed, "
+                              "corrupted or swapped with another shard after it was written", path, hex, check->what,
+                              check->sha256);
+    } else if (st == EP_OK && check && check->sha256) {
+        char hex[65];
+        ep_sha256_final_hex(&sha, hex);
+        if (strcmp(hex, check->sha256) != 0)
+            st = ep_error_set(err, EP_ERR_MISMATCH, "%s: SHA-256 %s does not match %s (%s): the file was changed, "
+                              "corrupted or swapped with another shard after it was written", path, hex, check->what,
+                              check->sha256);
+    }
     free(in_buf);
     free(out_buf);
     ZSTD_freeDCtx(d);
@@ -115,11 +178,18 @@ typedef struct npy_sink {
     uint64_t rows, cols;
     uint8_t *data;
     size_t data_len, data_cap, data_bytes;
+    uint64_t want_rows, want_cols; /* from the manifest; 0 = not known */
 } npy_sink;
 
 static ep_status npy_header_complete(npy_sink *s, ep_error *err) {
     ep_status st = ep_npy_parse_f16_header(s->head, s->head_total, &s->rows, &s->cols, err);
     if (st != EP_OK) return st;
+    /* Before anything is sized by the header: it must describe exactly the
+     * rows the manifest lists, or a small file could claim millions. */
+    if (s->want_rows && (s->rows != s->want_rows || s->cols != s->want_cols))
+        return ep_error_set(err, EP_ERR_MISMATCH, "the .npy header says it holds %" PRIu64 " rows of width %" PRIu64
+                            " but manifest.json says %" PRIu64 " rows of width %" PRIu64, s->rows, s->cols, s->want_rows,
+                            s->want_cols);
     if (s->rows == 0 || s->cols == 0)
         return ep_error_set(err, EP_ERR_FORMAT, "shape (%" PRIu64 ", %" PRIu64 ") is empty (embedpipe never writes "
                             "an empty shard)", s->rows, s->cols);
@@ -181,7 +251,10 @@ static ep_status npy_write(zsink *base, const uint8_t *p, size_t len, ep_error *
     return EP_OK;
 }
 
-ep_status ep_shard_read(const char *path, uint16_t **rows, size_t *n_rows, int *dim, ep_error *err) {
+/* Reads a shard; with want_rows set, one that is not (want_rows, want_cols)
+ * is refused before its rows are allocated. */
+static ep_status shard_read(const char *path, const zfile_check *check, uint64_t want_rows, uint64_t want_cols,
+                            uint16_t **rows, size_t *n_rows, int *dim, ep_error *err) {
     *rows = NULL;
     *n_rows = 0;
     *dim = 0;
@@ -189,9 +262,17 @@ ep_status ep_shard_read(const char *path, uint16_t **rows, size_t *n_rows, int *
     memset(&s, 0, sizeof s);
     s.base.write = npy_write;
     s.base.content_size = ZSTD_CONTENTSIZE_UNKNOWN;
+    s.want_rows = want_rows;
+    s.want_cols = want_cols;
+    if (want_rows) {
+        if (want_cols == 0 || want_cols > (uint64_t)INT32_MAX || want_rows > (SIZE_MAX - (1u << 20)) / 2 / want_cols)
+            return ep_error_set(err, EP_ERR_MISMATCH, "%s: manifest.json lists %" PRIu64 " rows of width %" PRIu64
+                                ", which cannot be held in memory", path, want_rows, want_cols);
+        s.base.max_content = EP_NPY_MAX_READ_HEADER + want_rows * want_cols * 2;
+    }
     s.head = malloc(12);
     if (!s.head) return ep_error_set(err, EP_ERR_NOMEM, "out of memory reading %s", path);
-    ep_status st = zstd_read_file(path, &s.base, err);
+    ep_status st = zstd_read_file(path, check, &s.base, err);
     if (st == EP_OK && !s.header_done)
         st = ep_error_set(err, EP_ERR_FORMAT, "%s: the file ends inside the .npy header", path);
     if (st == EP_OK && s.data_len != s.data_bytes)
@@ -216,6 +297,10 @@ ep_status ep_shard_read(const char *path, uint16_t **rows, size_t *n_rows, int *
     return EP_OK;
 }
 
+ep_status ep_shard_read(const char *path, uint16_t **rows, size_t *n_rows, int *dim, ep_error *err) {
+    return shard_read(path, NULL, 0, 0, rows, n_rows, dim, err);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Ids files */
 
@@ -223,10 +308,28 @@ typedef struct buf_sink {
     zsink base;
     char *data;
     size_t len, cap;
+    uint64_t max_lines;      /* refuse more lines than this (0 = no bound) */
+    uint64_t max_line;       /* refuse a longer line (0 = no bound) */
+    uint64_t lines, line_len;/* counted as the bytes arrive */
 } buf_sink;
 
 static ep_status buf_write(zsink *base, const uint8_t *p, size_t len, ep_error *err) {
     buf_sink *s = (buf_sink *)base;
+    if (s->max_lines) {
+        /* Bounded as the bytes arrive, before they are kept: no more lines
+         * than the manifest's rows, none longer than a record can make. */
+        for (size_t i = 0; i < len; i++) {
+            if (p[i] == '\n') {
+                s->line_len = 0;
+                if (++s->lines > s->max_lines)
+                    return ep_error_set(err, EP_ERR_MISMATCH, "more than the %" PRIu64 " lines manifest.json "
+                                        "lists for it", s->max_lines);
+            } else if (++s->line_len > s->max_line) {
+                return ep_error_set(err, EP_ERR_MISMATCH, "line %" PRIu64 " is longer than %" PRIu64 " bytes, more "
+                                    "than any record of this run can make", s->lines + 1, s->max_line);
+            }
+        }
+    }
     if (s->cap - s->len < len + 1) {
         size_t cap = s->cap ? s->cap : 1 << 16;
         while (cap - s->len < len + 1) {
@@ -332,14 +435,18 @@ done:
     return st;
 }
 
-ep_status ep_shard_read_ids(const char *path, ep_row_meta **meta, size_t *n_rows, ep_error *err) {
+static ep_status shard_read_ids(const char *path, const zfile_check *check, uint64_t max_lines, uint64_t max_line,
+                                ep_row_meta **meta, size_t *n_rows, ep_error *err) {
     *meta = NULL;
     *n_rows = 0;
     buf_sink s;
     memset(&s, 0, sizeof s);
     s.base.write = buf_write;
     s.base.content_size = ZSTD_CONTENTSIZE_UNKNOWN;
-    ep_status st = zstd_read_file(path, &s.base, err);
+    s.max_lines = max_lines;
+    s.max_line = max_line;
+    if (max_lines) s.base.max_content = max_lines > UINT64_MAX / (max_line + 1) ? UINT64_MAX : max_lines * (max_line + 1);
+    ep_status st = zstd_read_file(path, check, &s.base, err);
     if (st != EP_OK) {
         free(s.data);
         return st;
@@ -386,8 +493,140 @@ ep_status ep_shard_read_ids(const char *path, ep_row_meta **meta, size_t *n_rows
     return EP_OK;
 }
 
+ep_status ep_shard_read_ids(const char *path, ep_row_meta **meta, size_t *n_rows, ep_error *err) {
+    return shard_read_ids(path, NULL, 0, 0, meta, n_rows, err);
+}
+
 void ep_shard_ids_free(ep_row_meta *meta, size_t n_rows) {
     if (!meta) return;
     for (size_t i = 0; i < n_rows; i++) free((char *)meta[i].id);
     free(meta);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The output reader (output_reader.h) */
+
+#define PATH_CAP 4352
+
+struct ep_output_reader {
+    char *dir;
+    ep_manifest *m;
+};
+
+ep_status ep_output_open(const char *dir, ep_output_reader **out, ep_error *err) {
+    *out = NULL;
+    ep_output_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->dir = strdup(dir))) {
+        free(r);
+        return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    }
+    ep_status st = ep_manifest_read(dir, &r->m, err);
+    if (st == EP_OK) st = ep_manifest_check_layout(dir, r->m, err);
+    if (st != EP_OK) {
+        ep_output_close(r);
+        return st;
+    }
+    *out = r;
+    return EP_OK;
+}
+
+const ep_manifest *ep_output_manifest(const ep_output_reader *r) { return r->m; }
+
+size_t ep_output_shard_of_row(const ep_output_reader *r, uint64_t row) {
+    /* The layout check made first_row increase with the index. */
+    const ep_manifest *m = r->m;
+    size_t lo = 0, hi = m->n_shards;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->shards[mid].first_row + m->shards[mid].rows <= row) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < m->n_shards && m->shards[lo].first_row <= row ? lo : SIZE_MAX;
+}
+
+/* The longest ids line a row of this run can make: its id is at most one
+ * record (max_record_bytes), escaped at worst as \u00XX (6 bytes a byte), plus
+ * the other five keys. */
+static uint64_t max_ids_line(const ep_manifest *m) {
+    uint64_t record = m->run.max_record_bytes ? m->run.max_record_bytes : 1u << 20;
+    return record > (UINT64_MAX - 512) / 6 ? UINT64_MAX : record * 6 + 512;
+}
+
+ep_status ep_output_check_shard_files(const ep_output_reader *r, size_t i, unsigned what, ep_error *err) {
+    const ep_shard_info *s = &r->m->shards[i];
+    char path[PATH_CAP];
+    for (int k = 0; k < 2; k++) {
+        if (!(what & (k ? EP_OUTPUT_IDS : EP_OUTPUT_VECTORS))) continue;
+        snprintf(path, sizeof path, "%s/%s", r->dir, k ? s->ids_name : s->name);
+        struct stat sb;
+        if (stat(path, &sb) != 0)
+            return ep_error_set(err, EP_ERR_IO, "%s is missing (manifest.json lists it): %s", path, strerror(errno));
+        if (!k && (uint64_t)sb.st_size != s->bytes)
+            return ep_error_set(err, EP_ERR_MISMATCH, "%s is %" PRIu64 " bytes but manifest.json says %" PRIu64
+                                " (truncated, replaced or swapped with another shard?)", path, (uint64_t)sb.st_size,
+                                s->bytes);
+        char sha[65];
+        ep_status st = ep_sha256_file(path, sha, err);
+        if (st != EP_OK) return st;
+        const char *want = k ? s->ids_sha256 : s->sha256;
+        if (strcmp(sha, want) != 0)
+            return ep_error_set(err, EP_ERR_MISMATCH, "%s: SHA-256 %s does not match manifest.json (%s): the file was "
+                                "changed, corrupted or swapped with another shard after it was written", path, sha,
+                                want);
+    }
+    return EP_OK;
+}
+
+ep_status ep_output_read_shard(ep_output_reader *r, size_t i, unsigned what, ep_output_shard *out, ep_error *err) {
+    memset(out, 0, sizeof *out);
+    const ep_manifest *m = r->m;
+    if (i >= m->n_shards) return ep_error_set(err, EP_ERR_USAGE, "%s: no shard %zu", r->dir, i);
+    const ep_shard_info *s = &m->shards[i];
+    char path[PATH_CAP];
+    ep_status st = EP_OK;
+    if (what & EP_OUTPUT_VECTORS) {
+        snprintf(path, sizeof path, "%s/%s", r->dir, s->name);
+        zfile_check check = {s->bytes, s->sha256, "manifest.json"};
+        size_t n = 0;
+        int dim = 0;
+        st = shard_read(path, &check, s->rows, (uint64_t)m->dim, &out->rows, &n, &dim, err);
+        if (st == EP_OK && (n != s->rows || dim != m->dim)) /* shard_read checked it; kept as a guard */
+            st = ep_error_set(err, EP_ERR_MISMATCH, "%s holds %zu rows of width %d but manifest.json says %" PRIu64
+                              " rows of width %d", path, n, dim, s->rows, m->dim);
+    }
+    if (st == EP_OK && (what & EP_OUTPUT_IDS)) {
+        snprintf(path, sizeof path, "%s/%s", r->dir, s->ids_name);
+        zfile_check check = {0, s->ids_sha256, "manifest.json"};
+        size_t n = 0;
+        st = shard_read_ids(path, &check, s->rows, max_ids_line(m), &out->meta, &n, err);
+        if (st == EP_OK && n != s->rows)
+            st = ep_error_set(err, EP_ERR_MISMATCH, "%s has %zu lines but manifest.json says %" PRIu64 " rows", path,
+                              n, s->rows);
+        if (st != EP_OK) {
+            ep_shard_ids_free(out->meta, n);
+            out->meta = NULL;
+        }
+    }
+    if (st != EP_OK) {
+        free(out->rows);
+        memset(out, 0, sizeof *out);
+        return st;
+    }
+    out->info = s;
+    out->n_rows = (size_t)s->rows;
+    return EP_OK;
+}
+
+void ep_output_shard_free(ep_output_shard *s) {
+    if (!s) return;
+    free(s->rows);
+    ep_shard_ids_free(s->meta, s->meta ? s->n_rows : 0);
+    memset(s, 0, sizeof *s);
+}
+
+void ep_output_close(ep_output_reader *r) {
+    if (!r) return;
+    ep_manifest_free(r->m);
+    free(r->dir);
+    free(r);
 }

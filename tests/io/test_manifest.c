@@ -25,6 +25,12 @@ static void fill(ep_manifest *m, ep_manifest_input *inputs, ep_shard_info *shard
     m->id_path[0] = '\0';
     static char *paths[3] = {"data/a.ndjson", "/abs/tweets.js", "we\\ird \"na\nme\" \xf0\x9f\x98\x80.zst"};
     static const char *formats[3] = {"ndjson", "tweets-js", "lines"};
+    memset(inputs, 0, 3 * sizeof *inputs);
+    /* The first input as a run records it for `search`; the others as older manifests have them. */
+    static char abs0[] = "/work/data/a.ndjson";
+    inputs[0].abs_path = abs0;
+    inputs[0].mtime_sec = 1767225600;
+    inputs[0].mtime_nsec = 999999999;
     for (int i = 0; i < 3; i++) {
         inputs[i].path = paths[i];
         snprintf(inputs[i].format, sizeof inputs[i].format, "%s", formats[i]);
@@ -83,6 +89,10 @@ static void round_trip(void) {
         CHECKF(strcmp(r->inputs[i].path, inputs[i].path) == 0, "inputs[%zu].path", i);
         CHECK(strcmp(r->inputs[i].format, inputs[i].format) == 0);
         CHECKF(r->inputs[i].size == inputs[i].size, "inputs[%zu].size", i);
+        CHECKF(inputs[i].abs_path ? r->inputs[i].abs_path && strcmp(r->inputs[i].abs_path, inputs[i].abs_path) == 0
+                                  : r->inputs[i].abs_path == NULL, "inputs[%zu].abs_path", i);
+        CHECKF(r->inputs[i].mtime_sec == inputs[i].mtime_sec && r->inputs[i].mtime_nsec == inputs[i].mtime_nsec,
+               "inputs[%zu].mtime", i);
     }
     CHECK(r->run.shard_rows == m.run.shard_rows && r->run.part_index == m.run.part_index &&
           r->run.part_count == m.run.part_count && strcmp(r->run.format, m.run.format) == 0 &&
