@@ -4,7 +4,7 @@
 if(NOT DEFINED EP_PYTHON)
   set(EP_PYTHON python3 CACHE STRING "Python with numpy and zstandard, for the round-trip test")
 endif()
-foreach(t merge export bench)
+foreach(t merge export bench checked_reads)
   ep_add_script_test(NAME test_tools_${t}
     COMMAND ${EP_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_tools_${t}.py
     LABELS host tools TIMEOUT 300)
