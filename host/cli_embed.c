@@ -54,8 +54,14 @@ static void embed_usage(FILE *f) {
             "  -q, --quiet               no progress or summary on stderr\n"
             "  -h, --help                this help\n"
             "\n"
-            "Exit codes: 0 done (see errors.ndjson for rejected records), 1 failure, 2 usage error,\n"
-            "3 DIR holds a different run, 130 stopped by a signal after finishing a shard (resumable).\n");
+            "Signals: Ctrl-C (SIGINT) finishes the shard in progress, then stops; SIGTERM stops within about\n"
+            "a second, dropping the shard in progress (resume computes it again); a second signal stops at\n"
+            "once. The folder stays resumable in every case.\n"
+            "\n"
+            "Exit codes: 0 done, every record embedded or listed in errors.ndjson (also when a signal came\n"
+            "after the last shard was written); 1 failure, including a run that embedded nothing (every\n"
+            "record rejected, or no records) and a model that produced NaN or Inf; 2 usage error; 3 DIR\n"
+            "holds a different run; 130 stopped by a signal (SIGINT or SIGTERM) before the end (resumable).\n");
 }
 
 /* Parses --part: "I/N", "N" (index from the scheduler), or "auto" (both from Slurm). */
