@@ -22,8 +22,9 @@ static void embed_usage(FILE *f) {
             "\n"
             "Options (default in brackets):\n"
             "  -o, --output DIR          output folder, created if missing (required)\n"
-            "  -m, --model DIR           sentence-transformers model folder [$EMBEDPIPE_MODEL or\n"
-            "                            models/all-MiniLM-L6-v2]\n"
+            "  -m, --model DIR           sentence-transformers model folder [$EMBEDPIPE_MODEL, else\n"
+            "                            all-MiniLM-L6-v2 from ./models, ~/.local/share/embedpipe/models\n"
+            "                            ($XDG_DATA_HOME) or beside the binary]\n"
             "  -f, --format FMT          auto | ndjson | tweets-js | archive-json | lines [auto]\n"
             "      --text PATH           dotted JSON path of the text, e.g. tweet.full_text\n"
             "                            [ndjson: text, full_text, tweet.full_text, tweet.text, content, body;\n"
@@ -185,7 +186,10 @@ int ep_cli_embed(int argc, char **argv) {
     if (ep_cli_expand_inputs(argv + optind, argc - optind, glob, &inputs, &n_inputs)) return EP_EXIT_USAGE;
     o.inputs = (const char *const *)inputs;
     o.n_inputs = n_inputs;
-    if (!o.model_dir) o.model_dir = ep_cli_default_model();
+    if (!o.model_dir && !(o.model_dir = ep_cli_default_model())) {
+        ep_cli_free_inputs(inputs, n_inputs);
+        return EP_EXIT_FAILURE;
+    }
 
     ep_run_install_signal_handlers();
     ep_run_summary sum;
