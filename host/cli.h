@@ -25,10 +25,14 @@ int ep_cli_merge(int argc, char **argv);  /* cli_merge.c */
 int ep_cli_export(int argc, char **argv); /* cli_export.c */
 int ep_cli_bench(int argc, char **argv);  /* cli_bench.c */
 
-/* The model folder to use when --model is not given: $EMBEDPIPE_MODEL, else
- * ./models/all-MiniLM-L6-v2, else models/all-MiniLM-L6-v2 beside the
- * executable's parent folder (a build tree inside the checkout).
- * @return a path (static storage). */
+/* The model folder to use when --model is not given: $EMBEDPIPE_MODEL as it is,
+ * else the first folder holding a config.json of ./models/all-MiniLM-L6-v2,
+ * ${XDG_DATA_HOME:-~/.local/share}/embedpipe/models/all-MiniLM-L6-v2 (where
+ * scripts/fetch-model.sh --user puts it), EXE_DIR/../share/embedpipe/models/...
+ * (an installed binary), EXE_DIR/../models/... and EXE_DIR/../../models/... (a
+ * build tree inside the checkout).
+ * @return a path (static storage or the environment's), or NULL after printing
+ *         every place tried and how to get the model. */
 const char *ep_cli_default_model(void);
 
 /* Parses a non-negative integer option value. @return 0 on success, -1 after printing an error. */

@@ -28,8 +28,9 @@ static void bench_usage(FILE *f) {
             "speeding up any other stage gains nothing. Wall time includes loading the model.\n"
             "\n"
             "Options (default in brackets):\n"
-            "  -m, --model DIR         sentence-transformers model folder [$EMBEDPIPE_MODEL or\n"
-            "                          models/all-MiniLM-L6-v2]\n"
+            "  -m, --model DIR         sentence-transformers model folder [$EMBEDPIPE_MODEL, else\n"
+            "                          all-MiniLM-L6-v2 from ./models, ~/.local/share/embedpipe/models\n"
+            "                          ($XDG_DATA_HOME) or beside the binary]\n"
             "  -d, --device DEV        auto | cpu | cuda | cuda:N [auto]\n"
             "  -t, --threads N         tokenizer threads, and CPU backend threads [all cores]\n"
             "      --batch-tokens N    tokens per batch [cpu: 4096; cuda: sized to the GPU]\n"
@@ -171,7 +172,10 @@ int ep_cli_bench(int argc, char **argv) {
     if (ep_cli_expand_inputs(argv + optind, argc - optind, "*", &inputs, &n_inputs)) return EP_EXIT_USAGE;
     o.inputs = (const char *const *)inputs;
     o.n_inputs = n_inputs;
-    if (!o.model_dir) o.model_dir = ep_cli_default_model();
+    if (!o.model_dir && !(o.model_dir = ep_cli_default_model())) {
+        ep_cli_free_inputs(inputs, n_inputs);
+        return EP_EXIT_FAILURE;
+    }
 
     ep_run_install_signal_handlers();
     ep_run_summary sum;

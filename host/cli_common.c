@@ -13,29 +13,52 @@
 #include <unistd.h>
 #include <unistd.h>
 
-static int is_dir(const char *p) {
+#define EP_DEFAULT_MODEL_NAME "all-MiniLM-L6-v2"
+
+/* A folder that holds a model, not just a folder of that name. */
+static int is_model(const char *dir) {
+    char cfg[PATH_MAX + 64];
     struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    return stat(cfg, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 const char *ep_cli_default_model(void) {
-    static char path[PATH_MAX + 64];
+    static char found[PATH_MAX + 64];
     const char *env = getenv("EMBEDPIPE_MODEL");
-    if (env && *env) return env;
-    if (is_dir("models/all-MiniLM-L6-v2")) return "models/all-MiniLM-L6-v2";
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        for (int up = 0; up < 3; up++) { /* build/embedpipe, build/x/embedpipe, prefix/bin/embedpipe */
-            char *slash = strrchr(exe, '/');
-            if (!slash) break;
-            *slash = '\0';
-            snprintf(path, sizeof path, "%s/models/all-MiniLM-L6-v2", exe);
-            if (is_dir(path)) return path;
-        }
+    if (env && *env) return env; /* taken as it is: a wrong one is reported by the loader, with its path */
+    enum { MAX_PLACES = 6 }; /* ./models, the data folder, and 4 beside the executable */
+    char places[MAX_PLACES][PATH_MAX + 64];
+    int n = 0;
+    snprintf(places[n++], sizeof places[0], "models/" EP_DEFAULT_MODEL_NAME);
+    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg == '/') /* the XDG spec ignores relative values */
+        snprintf(places[n++], sizeof places[0], "%s/embedpipe/models/" EP_DEFAULT_MODEL_NAME, xdg);
+    else if (home && *home)
+        snprintf(places[n++], sizeof places[0], "%s/.local/share/embedpipe/models/" EP_DEFAULT_MODEL_NAME, home);
+    char dir[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", dir, sizeof dir - 1);
+    char *slash = len > 0 ? (dir[len] = '\0', strrchr(dir, '/')) : NULL;
+    // The executable's folder and the two above it: PREFIX/bin (an installed binary looks in
+    // PREFIX/share), or build/ or build/x/ inside the checkout (which holds models/).
+    for (int up = 0; slash && up < 3; up++) {
+        *slash = '\0';
+        if (up == 1) snprintf(places[n++], sizeof places[0], "%s/share/embedpipe/models/" EP_DEFAULT_MODEL_NAME, dir);
+        snprintf(places[n++], sizeof places[0], "%s/models/" EP_DEFAULT_MODEL_NAME, dir);
+        slash = strrchr(dir, '/');
     }
-    return "models/all-MiniLM-L6-v2";
+    for (int i = 0; i < n; i++) {
+        if (!is_model(places[i])) continue;
+        snprintf(found, sizeof found, "%s", places[i]);
+        return found;
+    }
+    fprintf(stderr, "embedpipe: no model given and none found; looked for %s in:\n", EP_DEFAULT_MODEL_NAME);
+    for (int i = 0; i < n; i++) fprintf(stderr, "  %s\n", places[i]);
+    fprintf(stderr, "Pass --model DIR or set EMBEDPIPE_MODEL=DIR (a sentence-transformers folder), or fetch it:\n"
+                    "scripts/fetch-model.sh --user (in the source checkout, or PREFIX/share/embedpipe/scripts/\n"
+                    "after cmake --install) puts it into %s.\n",
+            n > 1 ? places[1] : "~/.local/share/embedpipe/models/" EP_DEFAULT_MODEL_NAME);
+    return NULL;
 }
 
 int ep_cli_parse_size(const char *option, const char *value, size_t *out) {

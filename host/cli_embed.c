@@ -22,8 +22,9 @@ static void embed_usage(FILE *f) {
             "\n"
             "Options (default in brackets):\n"
             "  -o, --output DIR          output folder, created if missing (required)\n"
-            "  -m, --model DIR           sentence-transformers model folder [$EMBEDPIPE_MODEL or\n"
-            "                            models/all-MiniLM-L6-v2]\n"
+            "  -m, --model DIR           sentence-transformers model folder [$EMBEDPIPE_MODEL, else\n"
+            "                            all-MiniLM-L6-v2 from ./models, ~/.local/share/embedpipe/models\n"
+            "                            ($XDG_DATA_HOME) or beside the binary]\n"
             "  -f, --format FMT          auto | ndjson | tweets-js | archive-json | lines [auto]\n"
             "      --text PATH           dotted JSON path of the text, e.g. tweet.full_text\n"
             "                            [ndjson: text, full_text, tweet.full_text, tweet.text, content, body;\n"
@@ -55,8 +56,14 @@ static void embed_usage(FILE *f) {
             "  -q, --quiet               no progress or summary on stderr\n"
             "  -h, --help                this help\n"
             "\n"
-            "Exit codes: 0 done (see errors.ndjson for rejected records), 1 failure, 2 usage error,\n"
-            "3 DIR holds a different run, 130 stopped by a signal after finishing a shard (resumable).\n");
+            "Signals: Ctrl-C (SIGINT) finishes the shard in progress, then stops; SIGTERM stops within about\n"
+            "a second, dropping the shard in progress (resume computes it again); a second signal stops at\n"
+            "once. The folder stays resumable in every case.\n"
+            "\n"
+            "Exit codes: 0 done, every record embedded or listed in errors.ndjson (also when a signal came\n"
+            "after the last shard was written); 1 failure, including a run that embedded nothing (every\n"
+            "record rejected, or no records) and a model that produced NaN or Inf; 2 usage error; 3 DIR\n"
+            "holds a different run; 130 stopped by a signal (SIGINT or SIGTERM) before the end (resumable).\n");
 }
 
 /* Parses --part: "I/N", "N" (index from the scheduler), or "auto" (both from Slurm). */
@@ -180,7 +187,10 @@ int ep_cli_embed(int argc, char **argv) {
     if (ep_cli_expand_inputs(argv + optind, argc - optind, glob, &inputs, &n_inputs)) return EP_EXIT_USAGE;
     o.inputs = (const char *const *)inputs;
     o.n_inputs = n_inputs;
-    if (!o.model_dir) o.model_dir = ep_cli_default_model();
+    if (!o.model_dir && !(o.model_dir = ep_cli_default_model())) {
+        ep_cli_free_inputs(inputs, n_inputs);
+        return EP_EXIT_FAILURE;
+    }
 
     ep_run_install_signal_handlers();
     ep_run_summary sum;

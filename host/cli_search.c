@@ -23,8 +23,9 @@ static void search_usage(FILE *f) {
             "\n"
             "Options (default in brackets):\n"
             "  -k, --top K        how many results [5]\n"
-            "  -m, --model DIR    model folder; must be the one that wrote DIR [$EMBEDPIPE_MODEL or\n"
-            "                     models/all-MiniLM-L6-v2]\n"
+            "  -m, --model DIR    model folder; must be the one that wrote DIR [$EMBEDPIPE_MODEL, else\n"
+            "                     all-MiniLM-L6-v2 from ./models, ~/.local/share/embedpipe/models\n"
+            "                     ($XDG_DATA_HOME) or beside the binary]\n"
             "  -d, --device DEV   auto | cpu | cuda | cuda:N [cpu]\n"
             "  -h, --help         this help\n");
 }
@@ -70,7 +71,7 @@ int ep_cli_search(int argc, char **argv) {
         return EP_EXIT_USAGE;
     }
     const char *dir = argv[optind], *query = argv[optind + 1];
-    if (!model_dir) model_dir = ep_cli_default_model();
+    if (!model_dir && !(model_dir = ep_cli_default_model())) return EP_EXIT_FAILURE;
 
     ep_error err = {0};
     ep_model *model = NULL;

@@ -17,8 +17,9 @@ static void tokenize_usage(FILE *f) {
             "line from standard input.\n"
             "\n"
             "Options (default in brackets):\n"
-            "  -m, --model DIR          model folder (vocab.txt and configs) [$EMBEDPIPE_MODEL or\n"
-            "                           models/all-MiniLM-L6-v2]\n"
+            "  -m, --model DIR          model folder (vocab.txt and configs) [$EMBEDPIPE_MODEL, else\n"
+            "                           all-MiniLM-L6-v2 from ./models, ~/.local/share/embedpipe/models\n"
+            "                           ($XDG_DATA_HOME) or beside the binary]\n"
             "      --max-seq-length N   truncate to N tokens [the model's, 256 for all-MiniLM-L6-v2]\n"
             "      --tokens             print the token strings instead of ids\n"
             "      --json               print {\"ids\": [...], \"tokens\": [...], \"truncated\": ...} per text\n"
@@ -79,7 +80,7 @@ int ep_cli_tokenize(int argc, char **argv) {
         default: tokenize_usage(stderr); return EP_EXIT_USAGE;
         }
     }
-    if (!model_dir) model_dir = ep_cli_default_model();
+    if (!model_dir && !(model_dir = ep_cli_default_model())) return EP_EXIT_FAILURE;
     ep_error err = {0};
     ep_model_config config;
     if (ep_model_load_config(model_dir, &config, &err) != EP_OK) return ep_cli_report(&err);

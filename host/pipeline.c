@@ -18,9 +18,12 @@
 #define EP_MAX_TOKENIZER_THREADS 64
 
 static volatile sig_atomic_t stop_signals = 0;
+/* SIGTERM (a scheduler, systemd, `kill`) wants the process gone soon, not after thousands of read-ahead
+ * records: the shard in progress is dropped, as after SIGKILL, and resume computes it again. */
+static volatile sig_atomic_t abandon_signal = 0;
 
 static void on_signal(int sig) {
-    (void)sig;
+    if (sig == SIGTERM) abandon_signal = 1;
     if (++stop_signals >= 2) _exit(130); /* shards and manifest are replaced atomically: still resumable */
 }
 
@@ -38,6 +41,11 @@ void ep_run_request_stop(void) { stop_signals = stop_signals ? stop_signals : 1;
 bool ep_pipeline_should_stop(ep_pipeline *p) {
     if (stop_signals && !p->stop_requested) p->stop_requested = 1;
     return p->stop_requested != 0;
+}
+
+bool ep_pipeline_should_abandon(ep_pipeline *p) {
+    if (abandon_signal && !p->abandon) p->abandon = p->stop_requested = 1;
+    return p->abandon != 0;
 }
 
 ep_run_options ep_run_options_default(void) {
@@ -136,10 +144,14 @@ static void *ticker_main(void *arg) {
         ts.tv_nsec = ns % 1000000000L;
         pthread_cond_timedwait(&t->cv, &t->mu, &ts);
         if (!t->stop) print_progress(t, false);
-        if (ep_pipeline_should_stop(t->p) && !t->told_stop) {
+        if (ep_pipeline_should_stop(t->p) && !t->told_stop && !t->stop) {
             t->told_stop = true;
-            fprintf(stderr, "%sembedpipe: stopping after the current shard (press Ctrl-C again to stop at once; "
-                            "the folder stays resumable)\n", t->tty ? "\n" : "");
+            if (ep_pipeline_should_abandon(t->p))
+                fprintf(stderr, "%sembedpipe: stopping now (SIGTERM): the shard in progress is dropped and "
+                                "computed again on resume\n", t->tty ? "\n" : "");
+            else
+                fprintf(stderr, "%sembedpipe: stopping after the current shard (press Ctrl-C again to stop at "
+                                "once; the folder stays resumable)\n", t->tty ? "\n" : "");
         }
     }
     pthread_mutex_unlock(&t->mu);
@@ -239,6 +251,27 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     return EP_OK;
 }
 
+/* A run that read no good record produced nothing anyone can use: an unattended job must not
+ * report success for it. The rejections are in errors.ndjson; the first is quoted.
+ * @return EP_OK when at least one record was good (of any part), else EP_ERR_FORMAT. */
+static ep_status check_embedded(const ep_pipeline *p, uint64_t records, uint64_t rejected, ep_error *err) {
+    if (records > rejected) return EP_OK;
+    const ep_run_options *o = p->opt;
+    const char *input = o->n_inputs ? o->inputs[0] : "";
+    const char *more = o->n_inputs > 1 ? " and the other inputs" : "";
+    if (records == 0)
+        return ep_error_set(err, EP_ERR_FORMAT, "nothing to embed: %s%s hold%s no records", input, more,
+                            o->n_inputs > 1 ? "" : "s");
+    char where[4400] = "";
+    if (!o->discard) snprintf(where, sizeof where, "; %s/errors.ndjson gives the reason for each", o->out_dir);
+    return ep_error_set(err, EP_ERR_FORMAT,
+                        "nothing was embedded: %s %llu record%s of %s%s %s rejected (check --format, --text "
+                        "and --id)%s%s%s",
+                        records == 1 ? "the" : "all", (unsigned long long)records, records == 1 ? "" : "s", input,
+                        more, records == 1 ? "was" : "were", where, p->first_rejection[0] ? "; the first: " : "",
+                        p->first_rejection);
+}
+
 static void teardown(ep_pipeline *p) {
     if (p->backend != p->opt->backend) ep_backend_free(p->backend);
     ep_reuse_free(p->reuse);
@@ -279,8 +312,10 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
         ep_queue_init(&p->to_write, 2))
         st = ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     if (st == EP_OK) st = setup(p, sum, err);
+    if (st == EP_OK && p->already_complete && p->checkpoint)
+        st = check_embedded(p, p->checkpoint->records_read, p->checkpoint->records_rejected, err);
     if (st != EP_OK || p->already_complete) {
-        sum->already_complete = p->already_complete;
+        sum->already_complete = p->already_complete && st == EP_OK;
         sum->seconds = ep_now() - start;
         teardown(p);
         free(p);
@@ -329,13 +364,18 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     if (p->failed) {
         st = p->error.code;
         if (err) *err = p->error;
-    } else if (p->stop_requested) {
+    } else if (!p->completed) {
+        // Only a stop request ends a run early without an error. A signal that came after the writer
+        // wrote the last group changes nothing: the run is complete and says so.
         sum->interrupted = true;
         st = ep_error_set(err, EP_ERR_INTERRUPTED,
-                          "stopped on request after %llu records; run the same command again to resume",
-                          (unsigned long long)(uint64_t)p->records_read + p->start_seq);
+                          "stopped on request after %llu records%s; run the same command again to resume",
+                          (unsigned long long)(uint64_t)p->records_read + p->start_seq,
+                          p->abandon ? " (SIGTERM: the shard in progress was dropped)" : "");
     }
     const ep_manifest *cp = p->checkpoint;
+    if (st == EP_OK)
+        st = check_embedded(p, p->start_seq + p->records_read, (cp ? cp->records_rejected : 0) + p->rejected, err);
     sum->records_read = p->start_seq + p->records_read;
     sum->records_embedded = (cp ? cp->records_embedded : 0) + p->rows_done;
     sum->records_rejected = (cp ? cp->records_rejected : 0) + p->rejected;

@@ -59,7 +59,7 @@ typedef struct ep_run_summary {
     uint64_t resumed_from;      /* records already done by an interrupted run (0 = fresh) */
     size_t shards;
     bool already_complete;      /* the folder held this run complete already: nothing was done */
-    bool interrupted;           /* stopped by a signal after finishing a shard */
+    bool interrupted;           /* stopped by a signal before the end (the folder is resumable) */
     double seconds;             /* wall time of the run, model loading included */
     double read_s, tokenize_s, batch_s, compute_s, write_s; /* busy time per stage (tokenize: summed) */
     char backend[256];          /* the backend's description */
@@ -69,18 +69,23 @@ typedef struct ep_run_summary {
 ep_run_options ep_run_options_default(void);
 
 /* Runs the whole job. Rejected records go to out_dir/errors.ndjson and do not
- * make the run fail. If out_dir holds an interrupted run of the same job, it is
+ * make the run fail, unless no record at all was good. If out_dir holds an interrupted run of the same job, it is
  * resumed; a complete one is left as it is; a different one is refused.
  * @return EP_OK when every input was read to its end and all rows are written;
  *         EP_ERR_INTERRUPTED after a stop request (the folder is resumable);
+ *         EP_ERR_FORMAT when no record was good (all rejected, or none read);
+ *         EP_ERR_MODEL when the model produced a NaN or Inf (that shard is not written);
  *         EP_ERR_MISMATCH when out_dir holds a different run;
  *         otherwise the error (model, device, I/O, usage) with err filled. */
 ep_status ep_run(const ep_run_options *options, ep_run_summary *summary, ep_error *err);
 
-/* Installs SIGINT / SIGTERM handlers: the first signal makes a running ep_run
- * finish its current shard, write the manifest and return EP_ERR_INTERRUPTED;
- * a second one exits the process at once with status 130 (the folder stays
- * resumable: shards and manifest are only ever replaced atomically). */
+/* Installs SIGINT / SIGTERM handlers. SIGINT makes a running ep_run finish its
+ * current shard, write the manifest and return EP_ERR_INTERRUPTED; SIGTERM makes
+ * it drop the shard in progress and return EP_ERR_INTERRUPTED within about a
+ * batch (resume computes that shard again). A signal that arrives after the
+ * last shard was written changes nothing: the run returns EP_OK. A second signal
+ * exits the process at once with status 130 (the folder stays resumable: shards
+ * and manifest are only ever replaced atomically). */
 void ep_run_install_signal_handlers(void);
 
 /* Asks a running ep_run to stop after its current shard (what the first signal does). */

@@ -98,6 +98,8 @@ typedef struct ep_pipeline {
     _Atomic uint64_t records_read, rows_done, rows_reused, rejected, tokens, truncated;
     _Atomic uint64_t bytes_read, bytes_total;
     _Atomic int stop_requested;  /* set by a signal: finish the current shard, then stop */
+    _Atomic int abandon;         /* SIGTERM: stop now, dropping the shard in progress (resume redoes it) */
+    _Atomic int completed;       /* the writer wrote the last group: every record is accounted for */
     _Atomic int failed;          /* a stage failed: everyone stops */
     ep_error error;              /* the first failure (guarded by error_mu) */
     pthread_mutex_t error_mu;
@@ -112,10 +114,15 @@ typedef struct ep_pipeline {
     FILE *errors;
     char errors_path[4352];
     uint64_t errors_bytes;
+    char first_rejection[512];   /* where and why the first record was rejected, for the summary's errors */
 } ep_pipeline;
 
 /* @return true once a stop was requested (signal or ep_run_request_stop). */
 bool ep_pipeline_should_stop(ep_pipeline *p);
+
+/* @return true once SIGTERM asked to stop at once: stages drop what they hold instead of
+ * finishing the shard in progress (the folder stays resumable, as after SIGKILL). */
+bool ep_pipeline_should_abandon(ep_pipeline *p);
 
 /* Records the first failure and makes every stage stop. */
 void ep_pipeline_fail(ep_pipeline *p, const ep_error *err);

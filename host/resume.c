@@ -174,6 +174,8 @@ ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
                           dir, why);
     } else if (theirs->complete) {
         p->already_complete = true;
+        p->checkpoint = theirs; /* its counts say whether that run embedded anything */
+        theirs = NULL;
     } else {
         for (size_t i = 0; i < o->n_inputs && st == EP_OK; i++)
             if (strcmp(o->inputs[i], "-") == 0)

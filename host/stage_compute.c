@@ -19,6 +19,7 @@ typedef struct slot {
     int32_t *ids;        /* [batch_tokens] */
     int32_t seq_start[MAX_SEQS_PER_BATCH + 1];
     size_t rows[MAX_SEQS_PER_BATCH]; /* position of each sequence's row in the group */
+    size_t items[MAX_SEQS_PER_BATCH]; /* and of its record among the group's items (for messages) */
     int n_seqs;
     uint16_t *out;       /* [MAX_SEQS_PER_BATCH][dim] */
 } slot;
@@ -35,14 +36,39 @@ typedef struct compute {
     ep_group *group;              /* the group being filled */
     uint64_t next_row;            /* global row the next good record gets */
     uint64_t next_seq;            /* seq after the last record taken */
+    bool abandoned;               /* SIGTERM: the group in progress was dropped; nothing more is computed */
     double batch_s, compute_s;
 } compute;
+
+/* A row with a NaN or Inf must never reach a shard: it would poison every search and mean computed
+ * from the output, and `verify` cannot tell. float16 is non-finite when its exponent bits are all set.
+ * @return EP_OK, or EP_ERR_MODEL naming the record and the shard. */
+static ep_status check_finite(const compute *c, const ep_group *g, const slot *s, ep_error *err) {
+    for (int i = 0; i < s->n_seqs; i++) {
+        const uint16_t *v = s->out + (size_t)i * c->dim;
+        uint16_t bad = 0;
+        for (int k = 0; k < c->dim; k++) bad |= (uint16_t)((v[k] & 0x7C00u) == 0x7C00u);
+        if (!bad) continue;
+        const ep_item *it = &g->items[s->items[i]];
+        return ep_error_set(err, EP_ERR_MODEL,
+                            "the model produced a non-finite value (NaN or Inf) for the record of %s line %llu%s%s%s "
+                            "(row %llu, shard %llu): its activations overflow float32. Nothing of shard %llu was "
+                            "written; the shards before it are kept. Check the model (%s): its weights are finite "
+                            "but not usable as they are",
+                            c->p->opt->inputs[it->file_index], (unsigned long long)it->line,
+                            it->id && *it->id ? " (id " : "", it->id && *it->id ? it->id : "",
+                            it->id && *it->id ? ")" : "", (unsigned long long)it->row, (unsigned long long)g->shard,
+                            (unsigned long long)g->shard, c->p->opt->model_dir);
+    }
+    return EP_OK;
+}
 
 static ep_status retire(compute *c, ep_group *g, ep_error *err) {
     slot *s = &c->slots[c->queue[0]];
     double t0 = ep_now();
     ep_status st = c->p->backend->wait_oldest(c->p->backend, err);
     c->compute_s += ep_now() - t0;
+    if (st == EP_OK) st = check_finite(c, g, s, err);
     if (st != EP_OK) return st;
     for (int i = 0; i < s->n_seqs; i++)
         memcpy(g->vectors + s->rows[i] * (size_t)c->dim, s->out + (size_t)i * c->dim, sizeof(uint16_t) * c->dim);
@@ -126,6 +152,10 @@ static ep_status embed_group(compute *c, ep_group *g, ep_error *err) {
     s->n_seqs = 0;
     s->seq_start[0] = 0;
     for (size_t k = 0; k < n && st == EP_OK; k++) {
+        if (ep_pipeline_should_abandon(p)) { /* SIGTERM: drop the group; what is in flight is waited for */
+            c->abandoned = true;
+            break;
+        }
         const ep_item *it = &g->items[order[k].item];
         if (s->n_seqs == MAX_SEQS_PER_BATCH ||
             (size_t)s->seq_start[s->n_seqs] + (size_t)it->n_tokens > p->batch_tokens) {
@@ -137,12 +167,13 @@ static ep_status embed_group(compute *c, ep_group *g, ep_error *err) {
         }
         memcpy(s->ids + s->seq_start[s->n_seqs], it->ids, sizeof(int32_t) * (size_t)it->n_tokens);
         s->rows[s->n_seqs] = order[k].row;
+        s->items[s->n_seqs] = order[k].item;
         s->seq_start[s->n_seqs + 1] = s->seq_start[s->n_seqs] + it->n_tokens;
         s->n_seqs++;
         p->tokens += (uint64_t)it->n_tokens;
         p->truncated += it->truncated;
     }
-    if (st == EP_OK && s->n_seqs > 0) st = submit(c, si, g, err);
+    if (st == EP_OK && s->n_seqs > 0 && !c->abandoned) st = submit(c, si, g, err);
     while (st == EP_OK && c->queued > 0) st = retire(c, g, err);
     free(order);
     // Tokens are not needed past this point; the writer wants ids, lines and hashes only.
@@ -182,7 +213,7 @@ static ep_status finish_group(compute *c, bool last, ep_error *err) {
     g->next_row = c->next_row;
     g->last = last;
     ep_status st = embed_group(c, g, err);
-    if (st != EP_OK || !ep_queue_push(&c->p->to_write, g)) {
+    if (st != EP_OK || c->abandoned || !ep_queue_push(&c->p->to_write, g)) {
         ep_group_free(g);
         return st;
     }
@@ -192,7 +223,7 @@ static ep_status finish_group(compute *c, bool last, ep_error *err) {
 static ep_status take_chunk(compute *c, ep_chunk *ch, bool *done, ep_error *err) {
     ep_pipeline *p = c->p;
     ep_status st = EP_OK;
-    for (int i = 0; i < ch->n && st == EP_OK; i++) {
+    for (int i = 0; i < ch->n && st == EP_OK && !c->abandoned; i++) {
         ep_item *it = &ch->items[i];
         if (!c->group && !(c->group = new_group(c))) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
         const bool is_row = it->row >= 0, mine = it->mine;
@@ -206,11 +237,11 @@ static ep_status take_chunk(compute *c, ep_chunk *ch, bool *done, ep_error *err)
         if (!is_row) p->rejected++;
         if (is_row && c->next_row % p->rows_per_shard == 0) st = finish_group(c, false, err);
     }
-    if (st == EP_OK && ch->last) {
+    if (st == EP_OK && (ch->last || c->abandoned)) {
         *done = true;
         // After a stop request the open group holds only rejections read past the boundary:
         // they are read again on resume, so it is not written.
-        if (ch->stopped) {
+        if (ch->stopped || c->abandoned) {
             ep_group_free(c->group);
             c->group = NULL;
         } else {
@@ -238,7 +269,8 @@ void *ep_stage_compute(void *arg) {
     bool done = false;
     ep_chunk *ch;
     while (st == EP_OK && !done && (ch = ep_queue_pop(&p->to_compute)) != NULL) {
-        if (p->failed) {
+        if (p->failed || c.abandoned || ep_pipeline_should_abandon(p)) {
+            c.abandoned = !p->failed;
             for (int i = 0; i < ch->n; i++) ep_item_clear(&ch->items[i]);
             free(ch);
             continue;

@@ -66,6 +66,10 @@ void *ep_stage_read(void *arg) {
                 break;
             }
             if (kind == EP_READ_END) break;
+            if (ep_pipeline_should_abandon(p)) { /* SIGTERM: the records read ahead are read again on resume */
+                stopped = true;
+                break;
+            }
             // A stop request takes effect at a shard boundary, so that the last group is whole.
             if (kind == EP_READ_RECORD && row % p->rows_per_shard == 0 && seq >= p->start_seq && ep_pipeline_should_stop(p)) {
                 stopped = true;

@@ -14,7 +14,7 @@ void *ep_stage_tokenize(void *arg) {
     ep_chunk *c;
     while ((c = ep_queue_pop(&p->to_tokenize)) != NULL) {
         double t0 = ep_now();
-        for (int i = 0; i < c->n && !p->failed; i++) {
+        for (int i = 0; i < c->n && !p->failed && !ep_pipeline_should_abandon(p); i++) {
             ep_item *it = &c->items[i];
             if (!it->text) continue;
             it->hash = XXH3_64bits(it->text, it->text_len);

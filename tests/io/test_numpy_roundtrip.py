@@ -36,7 +36,8 @@ def check(cond, what):
 
 
 def load_shard(p):
-    # Exactly the README's loading line.
+    # The README's np.load line without its float32 cast: the float16 bits are compared here
+    # (tests/host/test_readme_loader.py runs the README's lines as written).
     v = np.load(io.BytesIO(zstandard.ZstdDecompressor().decompress(open(p, 'rb').read())))
     return v
 
