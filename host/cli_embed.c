@@ -18,7 +18,8 @@ static void embed_usage(FILE *f) {
             "(one record per line); '-' reads standard input; .zst and .gz files are read compressed; a\n"
             "folder stands for its files matching --glob, in name order.\n"
             "Running the same command again on DIR resumes an interrupted run after its last complete\n"
-            "shard (a complete one is left alone); a different job in DIR is refused.\n"
+            "shard (a complete one is left alone); a different job in DIR is refused, and so is a\n"
+            "second command writing DIR while this one runs (DIR/.embedpipe.lock).\n"
             "\n"
             "Options (default in brackets):\n"
             "  -o, --output DIR          output folder, created if missing (required)\n"
@@ -48,14 +49,16 @@ static void embed_usage(FILE *f) {
             "                            shard I; `embedpipe merge` joins the parts. --part N takes I from\n"
             "                            SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) or\n"
             "                            JOB_COMPLETION_INDEX; --part auto takes I and N from Slurm\n"
-            "      --overwrite           replace whatever run DIR holds (only its shards, manifest, errors)\n"
+            "      --overwrite           replace whatever run DIR holds (only the files embedpipe writes:\n"
+            "                            shards, manifest, errors, an export; never other files)\n"
             "      --progress MODE       auto | plain | json | none [auto: redrawn on a terminal, else a\n"
             "                            line every 10 s]\n"
             "  -q, --quiet               no progress or summary on stderr\n"
             "  -h, --help                this help\n"
             "\n"
             "Exit codes: 0 done (see errors.ndjson for rejected records), 1 failure, 2 usage error,\n"
-            "3 DIR holds a different run, 130 stopped by a signal after finishing a shard (resumable).\n");
+            "3 DIR holds a different run, 5 another embedpipe process is writing DIR (named),\n"
+            "130 stopped by a signal after finishing a shard (resumable).\n");
 }
 
 /* Parses --part: "I/N", "N" (index from the scheduler), or "auto" (both from Slurm). */
