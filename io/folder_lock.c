@@ -2,6 +2,7 @@
 #include "folder_lock.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,22 @@ ep_status ep_folder_lock_create(const char *dir, ep_folder_lock **out, ep_error 
         return ep_error_set(err, EP_ERR_USAGE, "output folder path is too long: %s", dir);
     // O_NOFOLLOW: a link planted under the lock's name must not make us create or truncate a file elsewhere.
     int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    bool details = fd >= 0;
+    if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
+        /* A folder this process cannot write: it will write nothing there (a
+         * complete run has nothing to do; anything else fails on its first
+         * write with its own message), so it only needs to keep writers out
+         * while it reads, which a read-only descriptor can do; with no lock
+         * file at all, nobody has ever written there as a locking writer. */
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) {
+            ep_folder_lock *l = malloc(sizeof *l);
+            if (!l) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+            l->fd = -1;
+            *out = l;
+            return EP_OK;
+        }
+    }
     if (fd < 0) {
         if (errno == ELOOP)
             return ep_error_set(err, EP_ERR_IO, "%s is a symbolic link; embedpipe never follows links in its output "
@@ -71,18 +88,21 @@ ep_status ep_folder_lock_create(const char *dir, ep_folder_lock **out, ep_error 
         close(fd);
         return ep_error_set(err, EP_ERR_IO, "%s: cannot lock: %s", path, strerror(saved));
     }
-    char host[256] = "unknown host", when[64] = "", cmd[512], text[1024];
-    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "unknown host");
-    host[sizeof host - 1] = '\0';
-    time_t now = time(NULL);
-    struct tm tm;
-    if (gmtime_r(&now, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    own_command(cmd, sizeof cmd);
-    int len = snprintf(text, sizeof text, "pid %ld on %s\nstarted %s\ncommand: %s\n", (long)getpid(), host, when, cmd);
-    if (len >= (int)sizeof text) len = (int)sizeof text - 1;
-    // The details only serve messages: failing to write them does not make the lock any less held.
-    ssize_t wrote = ftruncate(fd, 0) == 0 ? pwrite(fd, text, (size_t)len, 0) : -1;
-    (void)wrote;
+    if (details) {
+        char host[256] = "unknown host", when[64] = "", cmd[512], text[1024];
+        if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "unknown host");
+        host[sizeof host - 1] = '\0';
+        time_t now = time(NULL);
+        struct tm tm;
+        if (gmtime_r(&now, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        own_command(cmd, sizeof cmd);
+        int len = snprintf(text, sizeof text, "pid %ld on %s\nstarted %s\ncommand: %s\n", (long)getpid(), host,
+                           when, cmd);
+        if (len >= (int)sizeof text) len = (int)sizeof text - 1;
+        // The details only serve messages: failing to write them does not make the lock any less held.
+        ssize_t wrote = ftruncate(fd, 0) == 0 ? pwrite(fd, text, (size_t)len, 0) : -1;
+        (void)wrote;
+    }
     ep_folder_lock *l = malloc(sizeof *l);
     if (!l) {
         close(fd);
@@ -95,6 +115,6 @@ ep_status ep_folder_lock_create(const char *dir, ep_folder_lock **out, ep_error 
 
 void ep_folder_lock_free(ep_folder_lock *lock) {
     if (!lock) return;
-    close(lock->fd); /* releases the flock */
+    if (lock->fd >= 0) close(lock->fd); /* releases the flock */
     free(lock);
 }

@@ -26,7 +26,10 @@ extern "C" {
 typedef struct ep_folder_lock ep_folder_lock;
 
 /* Takes the lock on the existing folder dir without waiting, and writes this
- * process's pid, host, start time and command line into the lock file.
+ * process's pid, host, start time and command line into the lock file. In a
+ * folder this process cannot write, an existing lock file is locked through a
+ * read-only descriptor and a missing one is not created (such a process
+ * writes nothing there, so a complete run still finds "nothing to do").
  * @return EP_OK and *out (free with ep_folder_lock_free); EP_ERR_BUSY naming
  *         the process that holds it (pid, host, command, start time) and what
  *         to do; EP_ERR_IO naming the file (e.g. the lock file is a symbolic
