@@ -752,10 +752,11 @@ static bool is_final_run_name(const char *name, size_t len) {
     if (digits < 5 || digits > 9) return false;
     const char *rest = name + 6 + digits;
     size_t rest_len = len - 6 - digits;
-    return (rest_len == 8 && memcmp(rest, ".npy.zst", 8) == 0) || (rest_len == 15 && memcmp(rest, ".ids.ndjson.zst", 15) == 0);
+    return (rest_len == 8 && memcmp(rest, ".npy.zst", 8) == 0) ||
+           (rest_len == 15 && memcmp(rest, ".ids.ndjson.zst", 15) == 0);
 }
 
-/* @return true for name, or ".name.tmp" when temp is allowed, where final(name) holds. */
+/* @return true for name, or its temporary ".name.tmp", where final(name) holds. */
 static bool is_name_or_temp(const char *name, bool (*final)(const char *, size_t)) {
     size_t len = strlen(name);
     if (final(name, len)) return true;
@@ -763,7 +764,8 @@ static bool is_name_or_temp(const char *name, bool (*final)(const char *, size_t
 }
 
 static bool is_final_export_name(const char *name, size_t len) {
-    return (len == 11 && memcmp(name, "vectors.npy", 11) == 0) || (len == 14 && memcmp(name, "vectors.ndjson", 14) == 0);
+    return (len == 11 && memcmp(name, "vectors.npy", 11) == 0) ||
+           (len == 14 && memcmp(name, "vectors.ndjson", 14) == 0);
 }
 
 bool ep_output_is_run_file(const char *name) { return is_name_or_temp(name, is_final_run_name); }
