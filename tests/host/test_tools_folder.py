@@ -101,8 +101,10 @@ with open("busy/.embedpipe.lock", "a+") as held:  # a+: created when missing
     held.truncate(0)
     held.write(f"pid {os.getpid()} on testhost\nstarted now\ncommand: the test\n")
     held.flush()
-    for args in (["embed", "in.ndjson", "-o", "busy"] + BASE, ["embed", "in.ndjson", "-o", "busy", "--overwrite"] + BASE,
-                 ["merge", "part0", "part1", "-o", "busy", "--overwrite"], ["export", "busy", "--to", "ndjson"]):
+    for args in (["embed", "in.ndjson", "-o", "busy"] + BASE,
+                 ["embed", "in.ndjson", "-o", "busy", "--overwrite"] + BASE,
+                 ["merge", "part0", "part1", "-o", "busy", "--overwrite"],
+                 ["export", "busy", "--to", "ndjson"]):
         p = run(args, check_rc=BUSY)
         check(f"pid {os.getpid()} on testhost" in p.stderr.decode(), f"{args[0]}: refusal lacks the holder")
 run(["verify", "busy"], check_rc=0)
