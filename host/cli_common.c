@@ -80,6 +80,7 @@ int ep_cli_report(const ep_error *err) {
     case EP_ERR_USAGE: return EP_EXIT_USAGE;
     case EP_ERR_MISMATCH: return EP_EXIT_MISMATCH;
     case EP_ERR_INTERRUPTED: return EP_EXIT_INTERRUPTED;
+    case EP_ERR_BUSY: return EP_EXIT_BUSY;
     default: return EP_EXIT_FAILURE;
     }
 }

@@ -18,7 +18,8 @@ static void embed_usage(FILE *f) {
             "(one record per line); '-' reads standard input; .zst and .gz files are read compressed; a\n"
             "folder stands for its files matching --glob, in name order.\n"
             "Running the same command again on DIR resumes an interrupted run after its last complete\n"
-            "shard (a complete one is left alone); a different job in DIR is refused.\n"
+            "shard (a complete one is left alone); a different job in DIR is refused, and so is a\n"
+            "second command writing DIR while this one runs (DIR/.embedpipe.lock).\n"
             "\n"
             "Options (default in brackets):\n"
             "  -o, --output DIR          output folder, created if missing (required)\n"
@@ -50,7 +51,8 @@ static void embed_usage(FILE *f) {
             "                            shard I; `embedpipe merge` joins the parts. --part N takes I from\n"
             "                            SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) or\n"
             "                            JOB_COMPLETION_INDEX; --part auto takes I and N from Slurm\n"
-            "      --overwrite           replace whatever run DIR holds (only its shards, manifest, errors)\n"
+            "      --overwrite           replace whatever run DIR holds (only the files embedpipe writes:\n"
+            "                            shards, manifest, errors, an export; never other files)\n"
             "      --progress MODE       auto | plain | json | none [auto: redrawn on a terminal, else a\n"
             "                            line every 10 s]\n"
             "  -q, --quiet               no progress or summary on stderr\n"
@@ -63,7 +65,8 @@ static void embed_usage(FILE *f) {
             "Exit codes: 0 done, every record embedded or listed in errors.ndjson (also when a signal came\n"
             "after the last shard was written); 1 failure, including a run that embedded nothing (every\n"
             "record rejected, or no records) and a model that produced NaN or Inf; 2 usage error; 3 DIR\n"
-            "holds a different run; 130 stopped by a signal (SIGINT or SIGTERM) before the end (resumable).\n");
+            "holds a different run; 5 another embedpipe process is writing DIR (named); 130 stopped by a\n"
+            "signal (SIGINT or SIGTERM) before the end (resumable).\n");
 }
 
 /* Parses --part: "I/N", "N" (index from the scheduler), or "auto" (both from Slurm). */

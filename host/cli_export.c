@@ -28,7 +28,8 @@ static void export_usage(FILE *f) {
             "  -h, --help         this help\n"
             "\n"
             "Exit codes: 0 written; 1 a file could not be read or written; 2 usage error;\n"
-            "3 a shard disagrees with manifest.json (run `embedpipe verify OUT`).\n");
+            "3 a shard disagrees with manifest.json (run `embedpipe verify OUT`); 5 FILE is inside OUT\n"
+            "and another embedpipe process is writing OUT.\n");
 }
 
 int ep_cli_export(int argc, char **argv) {

@@ -30,7 +30,7 @@ static void merge_usage(FILE *f) {
             "\n"
             "Exit codes: 0 merged; 1 a folder could not be read or written; 2 usage error;\n"
             "3 the parts do not make up one complete job (the message names the part and the problem),\n"
-            "or OUT already holds another output.\n");
+            "or OUT already holds another output; 5 another embedpipe process is writing OUT.\n");
 }
 
 int ep_cli_merge(int argc, char **argv) {

@@ -43,8 +43,10 @@ int ep_cli_verify(int argc, char **argv) {
     if (want_help(argc, argv) || argc != 2) {
         fprintf(argc == 2 ? stdout : stderr,
                 "Usage: embedpipe verify DIR\n\nChecks every shard and ids file of DIR against manifest.json "
-                "(SHA-256, zstd checksum, rows, width).\nExit codes: 0 all good, 3 a mismatch (named), 1 "
-                "unreadable folder.\n");
+                "(SHA-256, zstd checksum, rows, width),\nerrors.ndjson against the manifest's rejected count, "
+                "and that DIR holds nothing the run did not\nwrite: no other file, no symbolic link under a "
+                "run file's name, no stale export (vectors.npy,\nvectors.ndjson). It needs no lock and may run "
+                "beside an embed.\nExit codes: 0 all good, 3 a mismatch (named), 1 unreadable folder.\n");
         return argc == 2 ? EP_EXIT_OK : EP_EXIT_USAGE;
     }
     ep_error err = {0};

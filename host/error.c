@@ -40,6 +40,7 @@ const char *ep_status_name(ep_status code) {
     case EP_ERR_DEVICE: return "device error";
     case EP_ERR_MISMATCH: return "mismatch";
     case EP_ERR_INTERRUPTED: return "interrupted";
+    case EP_ERR_BUSY: return "folder busy";
     }
     return "unknown error";
 }

@@ -5,6 +5,7 @@
 
 #include "atomic_file.h"
 #include "cpu_ops.h"
+#include "folder_lock.h"
 #include "manifest.h"
 #include "output_reader.h"
 #include "npy.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PATH_CAP 4352
@@ -238,15 +240,38 @@ static ep_status export_ndjson(const char *r_dir, ep_output_reader *r, sink *s, 
 
 // ----------------------------------------------------------------------------
 
+/* An export written into the output folder itself is one more writer of that
+ * folder: it takes the folder's lock, so that it never runs beside an embed or
+ * merge there (whose --overwrite or resume would remove or outdate it). An
+ * export elsewhere only reads the folder and needs no lock. */
+static ep_status lock_if_inside(const char *dir, const char *path, ep_folder_lock **lock, ep_error *err) {
+    *lock = NULL;
+    if (strcmp(path, "-") == 0) return EP_OK;
+    char dest[PATH_CAP];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dest, sizeof dest, ".");
+    else if (slash == path) snprintf(dest, sizeof dest, "/");
+    else snprintf(dest, sizeof dest, "%.*s", (int)(slash - path), path);
+    struct stat a, b;
+    if (stat(dir, &a) != 0 || stat(dest, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) return EP_OK;
+    return ep_folder_lock_create(dir, lock, err);
+}
+
 ep_status ep_export(const char *dir, ep_export_format format, const char *path, ep_export_summary *summary,
                     ep_error *err) {
     ep_export_summary local;
     if (!summary) summary = &local;
     memset(summary, 0, sizeof *summary);
     if (!dir || !path || !*path) return ep_error_set(err, EP_ERR_USAGE, "export: no folder or destination given");
-    ep_output_reader *r = NULL;
-    ep_status st = ep_output_open(dir, &r, err);
+    ep_folder_lock *lock = NULL;
+    ep_status st = lock_if_inside(dir, path, &lock, err);
     if (st != EP_OK) return st;
+    ep_output_reader *r = NULL;
+    st = ep_output_open(dir, &r, err);
+    if (st != EP_OK) {
+        ep_folder_lock_free(lock);
+        return st;
+    }
     const ep_manifest *m = ep_output_manifest(r);
     uint64_t rows = 0;
     for (size_t i = 0; i < m->n_shards; i++) rows += m->shards[i].rows;
@@ -262,5 +287,6 @@ ep_status ep_export(const char *dir, ep_export_format format, const char *path, 
     else sink_abort(&s);
     summary->bytes = s.bytes;
     ep_output_close(r);
+    ep_folder_lock_free(lock);
     return st;
 }

@@ -9,6 +9,7 @@
 #include "merge.h"
 
 #include "atomic_file.h"
+#include "folder_lock.h"
 #include "manifest.h"
 #include "output_reader.h"
 #include "sha256.h"
@@ -310,14 +311,16 @@ static bool already_merged(const char *out_dir, const ep_manifest *plan, const c
            strcmp(p.errors_sha, errors_sha) == 0;
 }
 
-/* Gets out_dir ready for the merge described by plan. Refuses a folder that
- * is one of the parts or holds another output (unless overwrite); finds a
+/* Gets out_dir ready for the merge described by plan. Takes the folder's lock
+ * (*lock, held until the merge ends: one writer per folder). Refuses a folder
+ * that is one of the parts or holds another output (unless overwrite); finds a
  * folder that holds this very merge (*done); clears what an interrupted merge
  * left (files this merge writes, but no manifest). */
 static ep_status prepare_out(const ep_merge_options *o, const part *parts, size_t n, const ep_manifest *plan,
-                             bool *done, ep_error *err) {
+                             bool *done, ep_folder_lock **lock, ep_error *err) {
     *done = false;
     ep_status st = ep_make_dirs(o->out_dir, err);
+    if (st == EP_OK) st = ep_folder_lock_create(o->out_dir, lock, err);
     if (st != EP_OK) return st;
     struct stat out_st, part_st;
     if (stat(o->out_dir, &out_st) != 0)
@@ -341,7 +344,8 @@ static ep_status prepare_out(const ep_merge_options *o, const part *parts, size_
     if (!d) return ep_error_set(err, EP_ERR_IO, "cannot list output folder %s: %s", o->out_dir, strerror(errno));
     struct dirent *e;
     while ((e = readdir(d)) != NULL && st == EP_OK) {
-        if (!ep_output_is_run_file(e->d_name)) continue;
+        // Exact names only (a user's shard-notes.txt stays); an earlier export is stale once OUT changes.
+        if (!ep_output_is_run_file(e->d_name) && !ep_output_is_export_file(e->d_name)) continue;
         if (!o->overwrite && !planned(plan, e->d_name)) {
             st = ep_error_set(err, EP_ERR_MISMATCH, "%s holds %s, which this merge would not write, and no "
                               "manifest.json: pass --overwrite to replace it, or choose another -o",
@@ -449,6 +453,7 @@ ep_status ep_merge(const ep_merge_options *o, ep_merge_summary *summary, ep_erro
     const char **from = NULL;
     size_t n_shards = 0;
     bool done = false;
+    ep_folder_lock *lock = NULL;
     ep_status st = check_parts(parts, o->n_parts, o, err);
     if (st == EP_OK) st = collect_shards(parts, o->n_parts, &shards, &from, &n_shards, err);
     if (st == EP_OK) {
@@ -460,7 +465,7 @@ ep_status ep_merge(const ep_merge_options *o, ep_merge_summary *summary, ep_erro
         for (size_t k = 0; k < n_shards; k++) plan.records_embedded += shards[k].rows;
         plan.run.part_index = 0;
         plan.run.part_count = 1;
-        st = prepare_out(o, parts, o->n_parts, &plan, &done, err);
+        st = prepare_out(o, parts, o->n_parts, &plan, &done, &lock, err);
         if (st == EP_OK && !done) st = write_out(o, parts, &plan, from, summary, err);
         summary->rows = plan.records_embedded;
     }
@@ -471,6 +476,7 @@ ep_status ep_merge(const ep_merge_options *o, ep_merge_summary *summary, ep_erro
         summary->records_read = parts[0].m->records_read;
         summary->records_rejected = parts[0].m->records_rejected;
     }
+    ep_folder_lock_free(lock);
     free(shards);
     free(from);
     for (size_t i = 0; i < o->n_parts; i++) ep_manifest_free(parts[i].m);

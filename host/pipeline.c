@@ -5,7 +5,11 @@
  */
 #include "pipeline_internal.h"
 
+#include "atomic_file.h"
+#include "folder_lock.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,11 +217,26 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     }
 
     if (!o->discard) {
-        st = ep_resume_prepare(p, err);
+        // One writer per folder, from before anything in it is read or removed until the run ends.
+        st = ep_make_dirs(o->out_dir, err);
+        if (st == EP_OK) st = ep_folder_lock_create(o->out_dir, &p->lock, err);
+        if (st == EP_OK) st = ep_resume_prepare(p, err);
         if (st != EP_OK || p->already_complete) return st;
         snprintf(p->errors_path, sizeof p->errors_path, "%s/errors.ndjson", o->out_dir);
-        p->errors = fopen(p->errors_path, "a");
-        if (!p->errors) return ep_error_set(err, EP_ERR_IO, "cannot open %s: %s", p->errors_path, strerror(errno));
+        // Appended to, never through a link (resume checked the name; O_NOFOLLOW closes the gap).
+        int fd = open(p->errors_path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+        struct stat es;
+        if (fd >= 0 && (fstat(fd, &es) != 0 || !S_ISREG(es.st_mode))) {
+            close(fd);
+            return ep_error_set(err, EP_ERR_IO, "%s is not a regular file; remove it", p->errors_path);
+        }
+        p->errors = fd >= 0 ? fdopen(fd, "a") : NULL;
+        if (!p->errors) {
+            int saved = errno;
+            if (fd >= 0) close(fd);
+            return ep_error_set(err, EP_ERR_IO, "cannot open %s: %s%s", p->errors_path, strerror(saved),
+                                saved == ELOOP ? " (a symbolic link: embedpipe never writes through links)" : "");
+        }
     }
     if (o->reuse_dir) {
         st = ep_reuse_open(o->reuse_dir, c, p->max_len, &p->reuse, err);
@@ -279,6 +298,7 @@ static void teardown(ep_pipeline *p) {
     ep_model_free(p->model);
     ep_manifest_free(p->checkpoint);
     if (p->errors) fclose(p->errors);
+    ep_folder_lock_free(p->lock); /* last: the folder is left as this run leaves it */
     free(p->formats);
     free(p->input_sizes);
     for (size_t i = 0; p->input_stamps && i < p->opt->n_inputs; i++) free(p->input_stamps[i].abs_path);

@@ -70,6 +70,7 @@ typedef struct ep_group {
 } ep_group;
 
 typedef struct ep_reuse ep_reuse; /* host/reuse.c */
+typedef struct ep_folder_lock ep_folder_lock; /* io/folder_lock.c */
 
 /* Per-stage busy time, for `embedpipe bench` and the summary. */
 typedef struct ep_stage_times {
@@ -112,6 +113,7 @@ typedef struct ep_pipeline {
     uint64_t reuse_counts[4];    /* reused, new, changed, gone (filled at the end) */
     uint64_t shards_written;
     FILE *errors;
+    ep_folder_lock *lock;        /* held on the output folder for the whole run */
     char errors_path[4352];
     uint64_t errors_bytes;
     char first_rejection[512];   /* where and why the first record was rejected, for the summary's errors */

@@ -9,19 +9,24 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Removes run files; with keep != NULL, only those not named in it (and all temporaries). */
+/* Removes the files a run (or an export into the folder) writes, by their
+ * exact names only: a user's shard-notes.txt or shard-00000.npy.zst.bak stays.
+ * With keep != NULL, only those not named in it (and all temporaries): an
+ * export of the interrupted run is stale once the run goes on. unlink never
+ * follows a link, so a planted one is removed, not what it points to. */
 static ep_status remove_run_files(const char *dir, const ep_manifest *keep, bool *found_any, ep_error *err) {
     DIR *d = opendir(dir);
     if (!d) return ep_error_set(err, EP_ERR_IO, "cannot list output folder %s: %s", dir, strerror(errno));
     struct dirent *e;
     ep_status st = EP_OK;
     while ((e = readdir(d)) != NULL && st == EP_OK) {
-        if (!ep_output_is_run_file(e->d_name)) continue;
+        if (!ep_output_is_run_file(e->d_name) && !ep_output_is_export_file(e->d_name)) continue;
         // Temporaries are a killed write's leftovers, never a finished file: always removable.
         if (found_any && e->d_name[0] != '.') {
             *found_any = true;
@@ -130,6 +135,18 @@ static const char *same_job(const ep_manifest *a, const ep_manifest *b, char *wh
     return NULL;
 }
 
+/* @return EP_OK when dir/name is absent or a regular file; EP_ERR_MISMATCH for a link or anything else. */
+static ep_status check_regular(const char *dir, const char *name, ep_error *err) {
+    char path[4352];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat sb;
+    if (lstat(path, &sb) != 0 || S_ISREG(sb.st_mode)) return EP_OK;
+    return ep_error_set(err, EP_ERR_MISMATCH, "%s is %s, not a file embedpipe wrote; embedpipe never writes through "
+                        "links in its output folder: remove it (or pass --overwrite, which removes the link, not "
+                        "what it points to), or choose another -o folder",
+                        path, S_ISLNK(sb.st_mode) ? "a symbolic link" : "not a regular file");
+}
+
 ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
     const ep_run_options *o = p->opt;
     const char *dir = o->out_dir;
@@ -139,6 +156,9 @@ ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
         st = remove_run_files(dir, NULL, NULL, err);
         if (st != EP_OK) return st;
     }
+    st = check_regular(dir, "manifest.json", err);
+    if (st == EP_OK) st = check_regular(dir, "errors.ndjson", err);
+    if (st != EP_OK) return st;
     ep_manifest *mine = NULL;
     st = ep_pipeline_manifest(p, NULL, 0, 0, 0, 0, 0, false, &mine, err);
     if (st != EP_OK) {
@@ -147,13 +167,14 @@ ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
     }
     char path[4352];
     snprintf(path, sizeof path, "%s/manifest.json", dir);
-    if (access(path, F_OK) != 0) {
+    struct stat ms;
+    if (lstat(path, &ms) != 0) {
         bool found = false;
         st = remove_run_files(dir, NULL, &found, err);
         if (st == EP_OK && found)
             st = ep_error_set(err, EP_ERR_MISMATCH,
-                              "%s holds shard or errors files but no manifest.json; pass --overwrite to replace "
-                              "them, or choose another -o folder",
+                              "%s holds files a run or an export writes (shards, errors.ndjson, vectors.npy) but "
+                              "no manifest.json; pass --overwrite to replace them, or choose another -o folder",
                               dir);
         // A fresh run marks the folder as its own before writing anything else.
         if (st == EP_OK) st = ep_manifest_write(dir, mine, err);
@@ -184,23 +205,30 @@ ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
                                   "again; pass --overwrite to start over",
                                   dir);
         snprintf(path, sizeof path, "%s/errors.ndjson", dir);
+        // Opened once, never through a link (checked above, and O_NOFOLLOW closes the gap since).
+        int efd = st == EP_OK ? open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -1;
         struct stat es;
-        uint64_t have = stat(path, &es) == 0 ? (uint64_t)es.st_size : 0;
+        uint64_t have = efd >= 0 && fstat(efd, &es) == 0 ? (uint64_t)es.st_size : 0;
+        if (st == EP_OK && efd < 0 && errno != ENOENT)
+            st = ep_error_set(err, EP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+        if (st == EP_OK && efd >= 0 && !S_ISREG(es.st_mode))
+            st = ep_error_set(err, EP_ERR_MISMATCH, "%s is not a regular file; remove it", path);
         if (st == EP_OK && have < theirs->run.errors_bytes)
             st = ep_error_set(err, EP_ERR_MISMATCH,
                               "%s is shorter (%llu bytes) than the manifest records (%llu); pass --overwrite",
                               path, (unsigned long long)have, (unsigned long long)theirs->run.errors_bytes);
         // Drop what the interrupted run wrote after its last checkpoint.
-        if (st == EP_OK && truncate(path, (off_t)theirs->run.errors_bytes) != 0 && errno != ENOENT)
+        if (st == EP_OK && efd >= 0 && ftruncate(efd, (off_t)theirs->run.errors_bytes) != 0)
             st = ep_error_set(err, EP_ERR_IO, "cannot truncate %s: %s", path, strerror(errno));
+        if (efd >= 0) close(efd);
         if (st == EP_OK) st = remove_run_files(dir, theirs, NULL, err);
         for (size_t i = 0; i < theirs->n_shards && st == EP_OK; i++) {
             struct stat ss;
             snprintf(path, sizeof path, "%s/%s", dir, theirs->shards[i].name);
-            if (stat(path, &ss) != 0 || (uint64_t)ss.st_size != theirs->shards[i].bytes)
+            if (lstat(path, &ss) != 0 || !S_ISREG(ss.st_mode) || (uint64_t)ss.st_size != theirs->shards[i].bytes)
                 st = ep_error_set(err, EP_ERR_MISMATCH,
-                                  "%s is missing or has the wrong size: the folder was changed since the "
-                                  "interrupted run; pass --overwrite to start over",
+                                  "%s is missing, not a regular file, or has the wrong size: the folder was "
+                                  "changed since the interrupted run; pass --overwrite to start over",
                                   path);
         }
         if (st == EP_OK) {

@@ -33,7 +33,8 @@ typedef enum ep_status {
     EP_ERR_USAGE = 5,       /* an argument or option is invalid */
     EP_ERR_DEVICE = 6,      /* the requested compute device is missing or failed */
     EP_ERR_MISMATCH = 7,    /* existing output disagrees with what this run would write */
-    EP_ERR_INTERRUPTED = 8  /* stopped by a signal; the output folder stays resumable */
+    EP_ERR_INTERRUPTED = 8, /* stopped by a signal; the output folder stays resumable */
+    EP_ERR_BUSY = 9         /* another process holds the output folder's lock */
 } ep_status;
 
 /* An error value: the code and a human-readable message (file, line, remedy). */

@@ -37,10 +37,22 @@ ep_status ep_atomic_file_open(ep_atomic_file *f, const char *dir, const char *na
         release(f);
         return ep_error_set(err, EP_ERR_NOMEM, "out of memory opening %s/%s", dir, name);
     }
-    f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* Created exclusively and never through a link: a symbolic link planted
+     * under the temporary name must not make us truncate a file elsewhere. A
+     * regular file there is a killed write's leftover (its writer held the
+     * folder's lock, which we hold now), so it is replaced. */
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    f->fd = open(f->tmp_path, flags, 0644);
+    struct stat ls;
+    if (f->fd < 0 && errno == EEXIST && lstat(f->tmp_path, &ls) == 0 && S_ISREG(ls.st_mode) &&
+        unlink(f->tmp_path) == 0)
+        f->fd = open(f->tmp_path, flags, 0644);
     if (f->fd < 0) {
-        ep_status st = ep_error_set(err, EP_ERR_IO, "%s: cannot create: %s (is the output folder writable?)",
-                                    f->tmp_path, strerror(errno));
+        ep_status st = errno == EEXIST || errno == ELOOP
+                           ? ep_error_set(err, EP_ERR_IO, "%s exists and is not a regular file (a symbolic link?); "
+                                          "embedpipe never writes through links: remove it", f->tmp_path)
+                           : ep_error_set(err, EP_ERR_IO, "%s: cannot create: %s (is the output folder writable?)",
+                                          f->tmp_path, strerror(errno));
         release(f);
         return st;
     }
@@ -79,7 +91,14 @@ ep_status ep_fsync_dir(const char *dir, ep_error *err) {
 
 ep_status ep_atomic_file_commit(ep_atomic_file *f, char sha_hex[65], ep_error *err) {
     ep_status st = EP_OK;
-    if (fsync(f->fd) != 0) {
+    struct stat ls;
+    /* rename would replace a link rather than follow it, but a link (or a
+     * folder) under the final name was put there by someone else: refuse to
+     * touch it instead of silently deciding for them. */
+    if (lstat(f->final_path, &ls) == 0 && !S_ISREG(ls.st_mode)) {
+        st = ep_error_set(err, EP_ERR_IO, "%s exists and is not a regular file (a symbolic link?); embedpipe "
+                          "replaces only files it wrote: remove it", f->final_path);
+    } else if (fsync(f->fd) != 0) {
         st = ep_error_set(err, EP_ERR_IO, "%s: fsync failed: %s", f->tmp_path, strerror(errno));
     } else {
         int rc = close(f->fd);

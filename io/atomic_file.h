@@ -25,8 +25,9 @@ typedef struct ep_atomic_file {
     uint64_t bytes;      /* bytes written */
 } ep_atomic_file;
 
-/* Creates (truncating) dir/.name.tmp. On failure f is left closed.
- * @return EP_OK; EP_ERR_IO naming the file; EP_ERR_NOMEM. */
+/* Creates dir/.name.tmp exclusively, never through a symbolic link (a
+ * leftover regular file of that name is replaced). On failure f is left closed.
+ * @return EP_OK; EP_ERR_IO naming the file (a link there is refused); EP_ERR_NOMEM. */
 ep_status ep_atomic_file_open(ep_atomic_file *f, const char *dir, const char *name, ep_error *err);
 
 /* Writes all len bytes (retrying short writes and EINTR).
@@ -35,7 +36,8 @@ ep_status ep_atomic_file_write(ep_atomic_file *f, const void *data, size_t len, 
 
 /* fsync, close, rename to the final name, fsync the folder; writes the SHA-256
  * of the content to sha_hex (when non-NULL). The file is closed afterwards,
- * whatever the result; on failure the temporary file is removed.
+ * whatever the result; on failure the temporary file is removed. An existing
+ * final name that is not a regular file (a symbolic link) is refused, not replaced.
  * @return EP_OK, or EP_ERR_IO naming the step and the file. */
 ep_status ep_atomic_file_commit(ep_atomic_file *f, char sha_hex[65], ep_error *err);
 

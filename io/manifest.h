@@ -78,9 +78,10 @@ ep_status ep_manifest_read(const char *dir, ep_manifest **out, ep_error *err);
 /* Frees a manifest from ep_manifest_read (and the arrays it owns). Accepts NULL. */
 void ep_manifest_free(ep_manifest *m);
 
-/* @return true for the names a run or a merge writes in its output folder (manifest.json,
- * errors.ndjson, shard-*, and their dot-named temporaries), so that replacing a run
- * removes exactly those and nothing else of the user's. */
+/* @return true for the exact names a run or a merge writes in its output folder:
+ * manifest.json, errors.ndjson, shard-NNNNN.npy.zst, shard-NNNNN.ids.ndjson.zst (5 to 9
+ * digits) and their temporaries ".NAME.tmp", so that replacing a run removes exactly
+ * those and nothing else of the user's (not shard-notes.txt, not shard-00000.npy.zst.bak). */
 bool ep_output_is_run_file(const char *name);
 
 /* Checks where the manifest places each shard: shards are in order, shard N
@@ -90,14 +91,17 @@ bool ep_output_is_run_file(const char *name);
  * @return EP_OK, or EP_ERR_MISMATCH naming the shard. */
 ep_status ep_manifest_check_layout(const char *dir, const ep_manifest *m, ep_error *err);
 
+/* @return true for the names `embedpipe export` writes into a folder by default
+ * (vectors.npy, vectors.ndjson) and their temporaries: a new run's --overwrite removes
+ * them, since they describe the run it replaces. */
+bool ep_output_is_export_file(const char *name);
+
 /* Checks an output folder against its manifest: every shard and ids file
  * exists, has the recorded SHA-256, decompresses with a valid zstd checksum,
  * holds the recorded number of rows of width dim (the ids file as many
  * lines); shards are in order, shard N starts at row N * run.shard_rows (when
  * set) and all but the last are full; a single-part folder is contiguous from
  * row 0, a --part I/N folder holds only shards N*k+I; the rows add up to
- * counts.embedded. Sizes a file claims are bounded by the manifest before
- * anything is allocated for them (see output_reader.h, which does the reading).
  * @return EP_OK; EP_ERR_MISMATCH / EP_ERR_FORMAT / EP_ERR_IO naming the first
  *         problem found. */
 ep_status ep_output_verify(const char *dir, ep_error *err);

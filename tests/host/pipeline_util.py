@@ -113,10 +113,10 @@ def manifest(d):
 
 
 def folder_digest(d, skip=()):
-    """{name: sha256} of every file in d."""
+    """{name: sha256} of every file in d but the lock file (it names the last writer's pid, not output)."""
     out = {}
     for name in sorted(os.listdir(d)):
-        if name in skip:
+        if name in skip or name == ".embedpipe.lock":
             continue
         with open(os.path.join(d, name), "rb") as f:
             out[name] = hashlib.sha256(f.read()).hexdigest()

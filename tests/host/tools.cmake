@@ -1,10 +1,11 @@
-# Tests of the output tools: merge (--part I/N joined), export (npy / ndjson) and bench.
+# Tests of the output tools: merge (--part I/N joined), export (npy / ndjson), bench, and the
+# output folder itself (one writer at a time, only the run's own files: folder).
 # They run the real binary on a tiny random model; the Python is EP_PYTHON (numpy and
 # zstandard add independent checks when it has them; scripts/test.sh passes one that does).
 if(NOT DEFINED EP_PYTHON)
   set(EP_PYTHON python3 CACHE STRING "Python with numpy and zstandard, for the round-trip test")
 endif()
-foreach(t merge export bench checked_reads)
+foreach(t merge export bench checked_reads folder)
   ep_add_script_test(NAME test_tools_${t}
     COMMAND ${EP_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_tools_${t}.py
     LABELS host tools TIMEOUT 300)

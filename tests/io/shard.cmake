@@ -4,7 +4,8 @@ if(NOT DEFINED EP_PYTHON)
   set(EP_PYTHON python3 CACHE STRING "Python with numpy and zstandard, for the round-trip test")
 endif()
 
-foreach(t test_sha256 test_shard_roundtrip test_shard_ids test_shard_corrupt test_manifest test_manifest_verify)
+foreach(t test_sha256 test_shard_roundtrip test_shard_ids test_shard_corrupt test_manifest test_manifest_verify
+          test_folder_lock)
   ep_add_test(NAME ${t} SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c LABELS io shard)
 endforeach()
 

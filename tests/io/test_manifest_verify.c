@@ -2,14 +2,21 @@
  * manifest made, and names the first problem in a damaged one: a flipped
  * byte, a truncated shard, a missing shard or ids file, a shard whose
  * checksums were "fixed" in the manifest but whose zstd frame is corrupt,
- * rows that do not add up, a gap in first_row. */
+ * rows that do not add up, a gap in first_row; and (contents) a file the run
+ * did not write, a killed write's temporary in a complete run, a linked
+ * errors.ndjson or shard, an errors.ndjson whose line count or size disagrees
+ * with the manifest, a stale or matching export vectors.npy. */
+#include "folder_lock.h"
 #include "manifest.h"
+#include "npy.h"
 #include "sha256.h"
 #include "shard.h"
 #include "test_shard_util.h"
 #include "test_util.h"
 
 #include <unistd.h>
+
+#define ERRORS_TEXT "{\"line\":1,\"reason\":\"a\"}\n{\"line\":7,\"reason\":\"b\"}\n"
 
 #define DIM 16
 #define ROWS 23
@@ -57,6 +64,10 @@ static int make_folder(const char *dir) {
     m.complete = true;
     m.run.shard_rows = PER_SHARD;
     m.run.part_count = 1;
+    m.run.errors_bytes = strlen(ERRORS_TEXT);
+    char errors_path[1024];
+    snprintf(errors_path, sizeof errors_path, "%s/errors.ndjson", dir);
+    if (st == EP_OK && ts_write_file(errors_path, ERRORS_TEXT, strlen(ERRORS_TEXT)) != 0) st = EP_ERR_IO;
     if (st == EP_OK) st = ep_manifest_write(dir, &m, &err);
     ep_shard_writer_free(w);
     if (st != EP_OK) fprintf(stderr, "make_folder: %s\n", err.message);
@@ -153,6 +164,114 @@ static int make_part_folder(const char *dir, int part_index, int part_count, siz
     m.run.part_index = part_index;
     m.run.part_count = part_count;
     return ep_manifest_write(dir, &m, &err) == EP_OK ? 0 : -1;
+}
+
+/* Writes dir/vectors.npy: a (rows, DIM) header, then the shards' rows concatenated, with
+ * the byte at flip (when < the data size) changed. @return 0 on success. */
+static int write_export(const char *dir, uint64_t rows, size_t flip) {
+    ep_manifest *m = NULL;
+    ep_error err = {0};
+    if (ep_manifest_read(dir, &m, &err) != EP_OK) return -1;
+    uint8_t head[EP_NPY_MAX_WRITE_HEADER];
+    size_t hlen = ep_npy_f16_header(head, sizeof head, rows, DIM);
+    size_t cap = hlen + ROWS * DIM * 2, len = hlen;
+    uint8_t *buf = malloc(cap);
+    memcpy(buf, head, hlen);
+    for (size_t i = 0; i < m->n_shards; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, m->shards[i].name);
+        uint16_t *data = NULL;
+        size_t n = 0;
+        int dim = 0;
+        if (ep_shard_read(path, &data, &n, &dim, &err) == EP_OK && len + n * DIM * 2 <= cap) {
+            memcpy(buf + len, data, n * DIM * 2);
+            len += n * DIM * 2;
+        }
+        free(data);
+    }
+    ep_manifest_free(m);
+    if (flip < len - hlen) buf[hlen + flip] ^= 0x01;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/vectors.npy", dir);
+    int rc = ts_write_file(path, buf, len);
+    free(buf);
+    return rc;
+}
+
+/* The folder holds only what the run wrote; errors.ndjson agrees with the manifest. */
+static void contents(const char *dir) {
+    char path[1024], target[1200];
+    CHECK(make_folder(dir) == 0);
+    FILE *f;
+    /* The lock file every writer leaves is part of the folder. */
+    file_path(path, sizeof path, dir, EP_FOLDER_LOCK_NAME);
+    CHECK(ts_write_file(path, "pid 1\n", 6) == 0);
+    expect(dir, "lock file", EP_OK, NULL, NULL);
+    /* A user's file, even one named like a run file. */
+    file_path(path, sizeof path, dir, "shard-notes.txt");
+    CHECK(ts_write_file(path, "mine", 4) == 0);
+    expect(dir, "foreign file", EP_ERR_MISMATCH, "shard-notes.txt", "did not write");
+    CHECK(make_folder(dir) == 0);
+    file_path(path, sizeof path, dir, "shard-00000.npy.zst.bak");
+    CHECK(ts_write_file(path, "old", 3) == 0);
+    expect(dir, "backup copy", EP_ERR_MISMATCH, "shard-00000.npy.zst.bak", NULL);
+    /* A killed write's temporary is a leftover only while the run is unfinished. */
+    CHECK(make_folder(dir) == 0);
+    file_path(path, sizeof path, dir, ".shard-00003.npy.zst.tmp");
+    CHECK(ts_write_file(path, "x", 1) == 0);
+    expect(dir, "temporary in a complete run", EP_ERR_MISMATCH, ".shard-00003.npy.zst.tmp", NULL);
+    edit_manifest(dir, "\"complete\":\ttrue", "\"complete\":\tfalse");
+    expect(dir, "temporary in an unfinished run", EP_OK, NULL, NULL);
+
+    /* errors.ndjson: its lines must be the manifest's rejected count. */
+    CHECK(make_folder(dir) == 0);
+    edit_manifest(dir, "\"rejected\":\t2", "\"rejected\":\t3");
+    expect(dir, "errors count off", EP_ERR_MISMATCH, "errors.ndjson", "holds 2 lines but manifest.json counts 3");
+    CHECK(make_folder(dir) == 0);
+    file_path(path, sizeof path, dir, "errors.ndjson");
+    f = fopen(path, "ab");
+    fputs("{\"line\":9,\"reason\":\"twice\"}\n", f); /* as a second run appending would */
+    fclose(f);
+    expect(dir, "errors appended after the end", EP_ERR_MISMATCH, "errors.ndjson", "errors_bytes");
+    edit_manifest(dir, "\"complete\":\ttrue", "\"complete\":\tfalse");
+    expect(dir, "errors past the checkpoint, unfinished", EP_OK, NULL, NULL);
+    CHECK(make_folder(dir) == 0);
+    CHECK(remove(path) == 0);
+    expect(dir, "errors missing", EP_ERR_MISMATCH, "errors.ndjson", "missing");
+    /* A linked errors.ndjson (or shard) is not the run's file, even when what it points to matches. */
+    CHECK(make_folder(dir) == 0);
+    snprintf(target, sizeof target, "%s/outside-errors.ndjson", g_root);
+    CHECK(ts_write_file(target, ERRORS_TEXT, strlen(ERRORS_TEXT)) == 0);
+    CHECK(remove(path) == 0);
+    CHECK(symlink(target, path) == 0);
+    expect(dir, "linked errors.ndjson", EP_ERR_MISMATCH, "errors.ndjson", "symbolic link");
+    CHECK(make_folder(dir) == 0);
+    file_path(path, sizeof path, dir, "shard-00001.ids.ndjson.zst");
+    snprintf(target, sizeof target, "%s/outside.zst", g_root);
+    CHECK(rename(path, target) == 0);
+    CHECK(symlink(target, path) == 0);
+    expect(dir, "linked ids file", EP_ERR_MISMATCH, "shard-00001.ids.ndjson.zst", "not a regular file");
+    /* A linked manifest is refused, never read through. */
+    CHECK(make_folder(dir) == 0);
+    file_path(path, sizeof path, dir, "manifest.json");
+    snprintf(target, sizeof target, "%s/outside-manifest.json", g_root);
+    CHECK(rename(path, target) == 0);
+    CHECK(symlink(target, path) == 0);
+    expect(dir, "linked manifest", EP_ERR_IO, "manifest.json", "symbolic link");
+
+    /* An export left in the folder must be this run's rows, byte for byte. */
+    CHECK(make_folder(dir) == 0);
+    CHECK(write_export(dir, ROWS, SIZE_MAX) == 0);
+    expect(dir, "matching export", EP_OK, NULL, NULL);
+    CHECK(write_export(dir, ROWS, 5 * 2 * DIM + 3) == 0);
+    expect(dir, "export with other rows", EP_ERR_MISMATCH, "vectors.npy", "stale export");
+    CHECK(make_folder(dir) == 0);
+    CHECK(write_export(dir, 16, SIZE_MAX) == 0); /* the header says 16 rows: a run of 16 rows */
+    expect(dir, "export of another size", EP_ERR_MISMATCH, "vectors.npy", "stale export");
+    CHECK(make_folder(dir) == 0);
+    file_path(path, sizeof path, dir, "vectors.ndjson");
+    CHECK(ts_write_file(path, "{}\n{}\n", 6) == 0);
+    expect(dir, "ndjson export of another size", EP_ERR_MISMATCH, "vectors.ndjson", "2 lines");
 }
 
 static void parts(const char *dir) {
@@ -290,6 +409,7 @@ int main(void) {
     edit_manifest(dir, "\"shard_rows\":\t8", "\"shard_rows\":\t0");
     expect(dir, "no shard_rows", EP_OK, NULL, NULL);
     parts(dir);
+    contents(dir);
     CHECK(make_folder(dir) == 0);
     edit_manifest(dir, "\"file\":\t\"shard-00001.npy.zst\",\n\t\t\t\"ids_file\":\t\"shard-00001.ids.ndjson.zst\"",
                   "\"file\":\t\"shard-00000.npy.zst\",\n\t\t\t\"ids_file\":\t\"shard-00000.ids.ndjson.zst\"");
