@@ -175,7 +175,10 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
 
     p->formats = calloc(o->n_inputs, sizeof *p->formats);
     p->input_sizes = calloc(o->n_inputs, sizeof *p->input_sizes);
-    if (!p->formats || !p->input_sizes) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    p->input_mtimes = calloc(o->n_inputs, sizeof *p->input_mtimes);
+    p->damage = calloc(o->n_inputs, sizeof *p->damage);
+    if (!p->formats || !p->input_sizes || !p->input_mtimes || !p->damage)
+        return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < o->n_inputs; i++) {
         p->formats[i] = o->format;
         struct stat sst;
@@ -183,6 +186,7 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
         if (stat(o->inputs[i], &sst) != 0)
             return ep_error_set(err, EP_ERR_IO, "cannot read input %s: %s", o->inputs[i], strerror(errno));
         p->input_sizes[i] = (uint64_t)sst.st_size;
+        p->input_mtimes[i] = sst.st_mtim;
         p->bytes_total += (uint64_t)sst.st_size;
     }
 
@@ -234,6 +238,8 @@ static void teardown(ep_pipeline *p) {
     if (p->errors) fclose(p->errors);
     free(p->formats);
     free(p->input_sizes);
+    free(p->input_mtimes);
+    free(p->damage);
     ep_queue_destroy(&p->to_tokenize);
     ep_queue_destroy(&p->to_compute);
     ep_queue_destroy(&p->to_write);
@@ -263,6 +269,7 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
         ep_queue_init(&p->to_write, 2))
         st = ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     if (st == EP_OK) st = setup(p, sum, err);
+    for (size_t i = 0; p->damage && i < o->n_inputs; i++) sum->damaged_inputs += p->damage[i].present;
     if (st != EP_OK || p->already_complete) {
         sum->already_complete = p->already_complete;
         sum->seconds = ep_now() - start;
@@ -324,6 +331,9 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     sum->records_embedded = (cp ? cp->records_embedded : 0) + p->rows_done;
     sum->records_rejected = (cp ? cp->records_rejected : 0) + p->rejected;
     sum->records_truncated = p->truncated;
+    sum->blank_lines = p->blank_lines;
+    sum->damaged_inputs = 0;
+    for (size_t i = 0; i < o->n_inputs; i++) sum->damaged_inputs += p->damage[i].present;
     sum->tokens = p->tokens;
     sum->shards = (cp ? cp->n_shards : 0) + p->shards_written;
     if (p->reuse) {

@@ -721,7 +721,15 @@ static ep_status reader_start(ep_byte_source *src, const char *name, const ep_re
         st = ep_error_set(err, EP_ERR_NOMEM, "out of memory opening %s", name);
     if (st == EP_OK) st = set_archive_keys(r, options->archive_keys, err);
     // Detection (and the byte order mark) needs the first window's worth of bytes.
-    while (st == EP_OK && r->in.end < EP_INPUT_WINDOW && !r->in.eof) st = ep_input_fill(&r->in, err);
+    while (st == EP_OK && r->in.end < EP_INPUT_WINDOW && !r->in.eof) {
+        st = ep_input_fill(&r->in, err);
+        // Damage inside the first window: detect from the good bytes before it. The byte source repeats its
+        // error when reading reaches the damage, after the records before it.
+        if (st == EP_ERR_FORMAT) {
+            st = EP_OK;
+            break;
+        }
+    }
     if (st != EP_OK) {
         ep_reader_free(r);
         return st;

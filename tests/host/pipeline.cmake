@@ -19,3 +19,5 @@ ep_add_script_test(NAME test_cli_inputs COMMAND python3 ${EP_PIPELINE_PY}/test_c
                    LABELS host pipeline TIMEOUT 600)
 ep_add_script_test(NAME test_progress COMMAND python3 ${EP_PIPELINE_PY}/test_progress.py
                    LABELS host pipeline TIMEOUT 300)
+ep_add_script_test(NAME test_input_damage COMMAND python3 ${EP_PIPELINE_PY}/test_input_damage.py
+                   LABELS host pipeline TIMEOUT 600)
