@@ -46,6 +46,10 @@ const ep_fuzz_seed ep_fuzz_seeds[] = {
     EP_FUZZ_SEED("{\"account\":[],\"tweets\":[{\"tweet\":{\"id_str\":\"1\",\"full_text\":\"a\"}}]}"),
     EP_FUZZ_SEED("plain line\r\n\n  \nzweite Zeile \xC3\xA4\xC3\xB6\xC3\xBC\nbad \xC3\x28\nlast"),
     EP_FUZZ_SEED("[{\"text\": \"bare\"}, {\"text\": \"array\"}]"),
+    // Issue 8: other tweets.js prefixes, \u0000 and surrogates in texts, duplicate keys.
+    EP_FUZZ_SEED("var tweets = [{\"tweet\": {\"id_str\": \"1\", \"full_text\": \"a\\u0000\\ud83d\\ude00b\"}},\n"
+                 "{\"tweet\": {\"full_text\": \"x\", \"full_text\": \"y\"}}, {\"tweet\": {\"text\": \"\\udc00\"}}]"),
+    EP_FUZZ_SEED("YTD.tweet.part1 =\n[ {\"tweet\": {\"id\": 7, \"full_text\": \"\\u0000\"}} ]\n"),
     {NULL, 0},
 };
 
