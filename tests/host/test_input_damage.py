@@ -236,5 +236,9 @@ check(p.returncode == 3 and "--overwrite" in p.stderr and "--reuse" in p.stderr 
 check(folder_digest(out2) == before, "a refused run changed the folder")
 p = run(["embed", os.path.join(d, "a.ndjson"), t_path, "-o", out2, "--overwrite"] + base + ["-q"], check_rc=0)
 
+# --- the exit status is documented where users look
+check("4 partial" in run(["embed", "--help"]).stdout, "embed --help does not document exit 4")
+check("4    partial" in run(["--help"]).stdout, "embedpipe --help does not document exit 4")
+
 cleanup(root)
 finish("test_input_damage")
