@@ -45,6 +45,8 @@ static void embed_usage(FILE *f) {
             "      --zstd-workers N      zstd's own compression threads, at least 1; the bytes written do\n"
             "                            not depend on it [2]\n"
             "      --max-record-bytes N  larger records are rejected [1048576]\n"
+            "      --skip-blank          drop blank lines of plain-text inputs [off: every line is a row, a\n"
+            "                            blank one embedded as the empty text, so that row N is line N]\n"
             "      --reuse PREV_DIR      copy the vector of every record whose id and text are unchanged\n"
             "                            in the output PREV_DIR instead of computing it (nightly jobs)\n"
             "      --part I/N            embed only part I (0-based) of N: every N-th shard, starting at\n"
@@ -62,11 +64,18 @@ static void embed_usage(FILE *f) {
             "a second, dropping the shard in progress (resume computes it again); a second signal stops at\n"
             "once. The folder stays resumable in every case.\n"
             "\n"
+            "A damaged input (a truncated or corrupt .zst/.gz, a tweets.js or archive.json cut off) is\n"
+            "read up to the damage; the damage goes to errors.ndjson (file, byte, line, reason), the other\n"
+            "inputs are read, and the run exits 4. Once the file is repaired, the same command goes back\n"
+            "to the last shard before the damage and embeds the rest, if the bytes before the damage are\n"
+            "unchanged (else it is refused: use --overwrite, or --reuse into a new folder).\n"
+            "\n"
             "Exit codes: 0 done, every record embedded or listed in errors.ndjson (also when a signal came\n"
             "after the last shard was written); 1 failure, including a run that embedded nothing (every\n"
             "record rejected, or no records) and a model that produced NaN or Inf; 2 usage error; 3 DIR\n"
-            "holds a different run; 5 another embedpipe process is writing DIR (named); 130 stopped by a\n"
-            "signal (SIGINT or SIGTERM) before the end (resumable).\n");
+            "holds a different run; 4 partial: some input was damaged (every good record before the damage\n"
+            "was embedded; see errors.ndjson); 5 another embedpipe process is writing DIR (named); 130\n"
+            "stopped by a signal (SIGINT or SIGTERM) before the end (resumable).\n");
 }
 
 /* Parses --part: "I/N", "N" (index from the scheduler), or "auto" (both from Slurm). */
@@ -111,7 +120,8 @@ static int parse_part(const char *v, int *index, int *count) {
 
 int ep_cli_embed(int argc, char **argv) {
     enum {
-        OPT_ZSTD = EP_OPT_LOCAL, OPT_ZSTDW, OPT_MAXREC, OPT_OVERWRITE, OPT_GLOB, OPT_REUSE, OPT_PART, OPT_PROGRESS
+        OPT_ZSTD = EP_OPT_LOCAL, OPT_ZSTDW, OPT_MAXREC, OPT_OVERWRITE, OPT_GLOB, OPT_REUSE, OPT_PART, OPT_PROGRESS,
+        OPT_SKIP_BLANK
     };
     static const struct option longopts[] = {
         EP_CLI_RUN_OPTIONS,
@@ -124,6 +134,7 @@ int ep_cli_embed(int argc, char **argv) {
         {"reuse", required_argument, 0, OPT_REUSE},
         {"part", required_argument, 0, OPT_PART},
         {"progress", required_argument, 0, OPT_PROGRESS},
+        {"skip-blank", no_argument, 0, OPT_SKIP_BLANK},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -175,6 +186,7 @@ int ep_cli_embed(int argc, char **argv) {
             }
             break;
         case OPT_OVERWRITE: o.overwrite = true; break;
+        case OPT_SKIP_BLANK: o.skip_blank = true; break;
         case 'q': o.quiet = true; break;
         case 'h': embed_usage(stdout); return EP_EXIT_OK;
         default: embed_usage(stderr); return EP_EXIT_USAGE;
@@ -214,12 +226,27 @@ int ep_cli_embed(int argc, char **argv) {
                 sum.records_rejected ? " (see errors.ndjson)" : "", (unsigned long long)sum.tokens, sum.seconds,
                 (sum.records_read - sum.resumed_from) / s, sum.tokens / s, sum.backend, sum.read_s, sum.tokenize_s,
                 sum.batch_s, sum.compute_s, sum.write_s);
+        if (sum.blank_lines)
+            fprintf(stderr, "embedpipe: %llu blank line%s %s\n", (unsigned long long)sum.blank_lines,
+                    sum.blank_lines == 1 ? "" : "s",
+                    o.skip_blank ? "dropped (--skip-blank)" : "embedded as the empty text (--skip-blank drops them)");
         if (o.reuse_dir)
             fprintf(stderr, "embedpipe: --reuse %s: %llu reused, %llu new, %llu changed, %llu gone\n", o.reuse_dir,
                     (unsigned long long)sum.reused, (unsigned long long)sum.added, (unsigned long long)sum.changed,
                     (unsigned long long)sum.gone);
         fprintf(stderr, "embedpipe: %zu shard%s in %s%s\n", sum.shards, sum.shards == 1 ? "" : "s", o.out_dir,
                 st == EP_OK ? "" : " (interrupted: run the same command to resume)");
+    }
+    // A damaged input does not fail the run, but the run is not whole either: say so, and exit 4.
+    if (st == EP_OK && sum.damaged_inputs > 0) {
+        rc = EP_EXIT_PARTIAL;
+        if (!o.quiet)
+            fprintf(stderr,
+                    "embedpipe: partial: %zu input%s damaged; every record before the damage was embedded, the "
+                    "damage is in %s/errors.ndjson. Repair the file%s and run the same command again to embed "
+                    "the rest\n",
+                    sum.damaged_inputs, sum.damaged_inputs == 1 ? " is" : "s are", o.out_dir,
+                    sum.damaged_inputs == 1 ? "" : "s");
     }
     ep_cli_free_inputs(inputs, n_inputs);
     return rc;

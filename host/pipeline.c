@@ -192,7 +192,10 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     p->formats = calloc(o->n_inputs, sizeof *p->formats);
     p->input_sizes = calloc(o->n_inputs, sizeof *p->input_sizes);
     p->input_stamps = calloc(o->n_inputs ? o->n_inputs : 1, sizeof *p->input_stamps);
-    if (!p->formats || !p->input_sizes || !p->input_stamps) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    p->input_mtimes = calloc(o->n_inputs ? o->n_inputs : 1, sizeof *p->input_mtimes);
+    p->damage = calloc(o->n_inputs ? o->n_inputs : 1, sizeof *p->damage);
+    if (!p->formats || !p->input_sizes || !p->input_stamps || !p->input_mtimes || !p->damage)
+        return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     char cwd[4096];
     bool have_cwd = getcwd(cwd, sizeof cwd) != NULL;
     for (size_t i = 0; i < o->n_inputs; i++) {
@@ -202,6 +205,7 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
         if (stat(o->inputs[i], &sst) != 0)
             return ep_error_set(err, EP_ERR_IO, "cannot read input %s: %s", o->inputs[i], strerror(errno));
         p->input_sizes[i] = (uint64_t)sst.st_size;
+        p->input_mtimes[i] = sst.st_mtim;
         p->bytes_total += (uint64_t)sst.st_size;
         /* Where and when, for `search` to read the texts again only from this
          * very file, from whatever folder it is run. */
@@ -303,6 +307,8 @@ static void teardown(ep_pipeline *p) {
     free(p->input_sizes);
     for (size_t i = 0; p->input_stamps && i < p->opt->n_inputs; i++) free(p->input_stamps[i].abs_path);
     free(p->input_stamps);
+    free(p->input_mtimes);
+    free(p->damage);
     ep_queue_destroy(&p->to_tokenize);
     ep_queue_destroy(&p->to_compute);
     ep_queue_destroy(&p->to_write);
@@ -334,6 +340,7 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     if (st == EP_OK) st = setup(p, sum, err);
     if (st == EP_OK && p->already_complete && p->checkpoint)
         st = check_embedded(p, p->checkpoint->records_read, p->checkpoint->records_rejected, err);
+    for (size_t i = 0; p->damage && i < o->n_inputs; i++) sum->damaged_inputs += p->damage[i].present;
     if (st != EP_OK || p->already_complete) {
         sum->already_complete = p->already_complete && st == EP_OK;
         sum->seconds = ep_now() - start;
@@ -400,6 +407,9 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     sum->records_embedded = (cp ? cp->records_embedded : 0) + p->rows_done;
     sum->records_rejected = (cp ? cp->records_rejected : 0) + p->rejected;
     sum->records_truncated = p->truncated;
+    sum->blank_lines = p->blank_lines;
+    sum->damaged_inputs = 0;
+    for (size_t i = 0; i < o->n_inputs; i++) sum->damaged_inputs += p->damage[i].present;
     sum->tokens = p->tokens;
     sum->shards = (cp ? cp->n_shards : 0) + p->shards_written;
     if (p->reuse) {

@@ -29,6 +29,7 @@ typedef struct ep_run_options {
     const char *text_path;      /* NULL = the format's defaults */
     const char *id_path;        /* NULL = the format's defaults */
     size_t max_record_bytes;    /* 0 = the reader's default (1 MiB) */
+    bool skip_blank;            /* drop blank lines of plain-text inputs (default: embed them as the empty text) */
     const char *model_dir;      /* sentence-transformers folder */
     const char *device;         /* "auto", "cpu", "cuda", "cuda:N" */
     const char *precision;      /* CPU arithmetic: NULL or "fp32", or a reduced mode (see --precision) */
@@ -54,6 +55,10 @@ typedef struct ep_run_summary {
     uint64_t records_embedded;  /* rows written (of this part) */
     uint64_t records_rejected;
     uint64_t records_truncated; /* this invocation */
+    uint64_t blank_lines;       /* blank lines of plain-text inputs read by this invocation: embedded as the
+                                   empty text, or dropped with skip_blank */
+    size_t damaged_inputs;      /* inputs found damaged (truncated, corrupt): read up to the damage, which is
+                                   in errors.ndjson; the run still returns EP_OK */
     uint64_t tokens;            /* tokens fed to the model, this invocation */
     uint64_t reused, added, changed, gone; /* --reuse: rows copied / new ids / changed texts / ids gone */
     uint64_t resumed_from;      /* records already done by an interrupted run (0 = fresh) */
@@ -69,9 +74,15 @@ typedef struct ep_run_summary {
 ep_run_options ep_run_options_default(void);
 
 /* Runs the whole job. Rejected records go to out_dir/errors.ndjson and do not
- * make the run fail, unless no record at all was good. If out_dir holds an interrupted run of the same job, it is
- * resumed; a complete one is left as it is; a different one is refused.
- * @return EP_OK when every input was read to its end and all rows are written;
+ * make the run fail, unless no record at all was good. Nor does a damaged input (a truncated or corrupt .zst /
+ * .gz, an array cut off): every record before the damage is embedded, the
+ * damage (file, byte, line, reason) goes to errors.ndjson, the other inputs are
+ * read, and summary->damaged_inputs counts it. If out_dir holds an interrupted
+ * run of the same job, it is resumed; a complete one is left as it is (unless a
+ * damaged input changed since: then the run goes back to the checkpoint before
+ * the damage, when the input's bytes before it are unchanged); a different one
+ * is refused.
+ * @return EP_OK when every input was read to its end (or to its damage) and all rows are written;
  *         EP_ERR_INTERRUPTED after a stop request (the folder is resumable);
  *         EP_ERR_FORMAT when no record was good (all rejected, or none read);
  *         EP_ERR_MODEL when the model produced a NaN or Inf (that shard is not written);

@@ -46,6 +46,9 @@ typedef struct ep_item {
     bool mine;             /* the row belongs to this part (--part) */
     bool reused;           /* the vector comes from --reuse */
     uint64_t hash;         /* XXH3-64 of the text */
+    bool damage;           /* not a record: where the input file is damaged (a rejection in errors.ndjson) */
+    uint64_t damage_byte;  /* ...its offset in the decompressed bytes */
+    char damage_xxh3[17];  /* ...XXH3-64 of the bytes before it ("" for standard input) */
 } ep_item;
 
 typedef struct ep_chunk {
@@ -108,6 +111,9 @@ typedef struct ep_pipeline {
     ep_input_format *formats;    /* per input, as detected */
     uint64_t *input_sizes;
     ep_manifest_input *input_stamps; /* per input: abs_path, mtime (recorded for `search`) */
+    struct timespec *input_mtimes;
+    ep_manifest_damage *damage;  /* per input: where it was found damaged (written by the writer) */
+    _Atomic uint64_t blank_lines;
     ep_stage_times times;        /* tokenize is summed over its threads */
     pthread_mutex_t times_mu;
     uint64_t reuse_counts[4];    /* reused, new, changed, gone (filled at the end) */
@@ -137,6 +143,10 @@ void *ep_stage_write(void *pipeline);
 void ep_item_clear(ep_item *item);
 void ep_group_free(ep_group *g);
 double ep_now(void);
+
+/* host/resume.c: XXH3-64 of the first n decompressed bytes of path, as 16 hex digits into hex.
+ * @return EP_OK; EP_ERR_MISMATCH when the file holds fewer bytes; the reader's error otherwise. */
+ep_status ep_input_prefix_hash(const char *path, uint64_t n, char hex[17], ep_error *err);
 
 /* host/resume.c: compare a folder's manifest with this run; clean up after a crash. */
 ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err);

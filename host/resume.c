@@ -6,6 +6,9 @@
 #include "pipeline_internal.h"
 
 #include "atomic_file.h"
+#include "byte_source.h"
+
+#include <xxhash.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -78,6 +81,7 @@ ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards
             return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
         m->inputs[i].mtime_sec = stamp->mtime_sec;
         m->inputs[i].mtime_nsec = stamp->mtime_nsec;
+        if (p->damage) m->inputs[i].damage = p->damage[i];
     }
     if (n_shards) memcpy(m->shards, shards, sizeof *shards * n_shards);
     m->n_shards = n_shards;
@@ -93,6 +97,7 @@ ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards
     m->run.next_record = records_read;
     m->run.next_row = next_row;
     m->run.errors_bytes = p->errors_bytes;
+    m->run.skip_blank = o->skip_blank;
     return EP_OK;
 }
 
@@ -116,6 +121,7 @@ static const char *same_job(const ep_manifest *a, const ep_manifest *b, char *wh
     DIFF_S(run.format, "--format");
     DIFF_U(run.shard_rows, "--shard-rows");
     DIFF_U(run.max_record_bytes, "--max-record-bytes");
+    DIFF_U(run.skip_blank, "--skip-blank (1 = given)");
     DIFF_U(run.part_count, "the number of parts (--part I/N)");
     DIFF_U(run.part_index, "the part (--part I/N)");
     DIFF_U(n_inputs, "the number of inputs");
@@ -124,7 +130,8 @@ static const char *same_job(const ep_manifest *a, const ep_manifest *b, char *wh
             snprintf(why, cap, "input %zu was %s, this run has %s", i + 1, a->inputs[i].path, b->inputs[i].path);
             return why;
         }
-        if (a->inputs[i].size != b->inputs[i].size) {
+        // A damaged input may have been repaired since: ep_resume_prepare decides what that means.
+        if (a->inputs[i].size != b->inputs[i].size && !a->inputs[i].damage.present) {
             snprintf(why, cap, "input %s had %llu bytes and now has %llu (it changed)", a->inputs[i].path,
                      (unsigned long long)a->inputs[i].size, (unsigned long long)b->inputs[i].size);
             return why;
@@ -145,6 +152,73 @@ static ep_status check_regular(const char *dir, const char *name, ep_error *err)
                         "links in its output folder: remove it (or pass --overwrite, which removes the link, not "
                         "what it points to), or choose another -o folder",
                         path, S_ISLNK(sb.st_mode) ? "a symbolic link" : "not a regular file");
+}
+
+ep_status ep_input_prefix_hash(const char *path, uint64_t n, char hex[17], ep_error *err) {
+    ep_byte_source *src = NULL;
+    ep_status st = ep_byte_source_open(path, &src, err);
+    if (st != EP_OK) return st;
+    XXH3_state_t *h = XXH3_createState();
+    unsigned char *buf = malloc(1u << 16);
+    if (!h || !buf) st = ep_error_set(err, EP_ERR_NOMEM, "out of memory hashing %s", path);
+    if (st == EP_OK) XXH3_64bits_reset(h);
+    uint64_t left = n;
+    while (st == EP_OK && left > 0) {
+        size_t got = 0;
+        st = ep_byte_source_read(src, buf, left < (1u << 16) ? (size_t)left : (1u << 16), &got, err);
+        if (st == EP_OK && got == 0)
+            st = ep_error_set(err, EP_ERR_MISMATCH, "%s holds fewer than %llu bytes", path, (unsigned long long)n);
+        if (st == EP_OK) XXH3_64bits_update(h, buf, got);
+        left -= got;
+    }
+    if (st == EP_OK) snprintf(hex, 17, "%016llx", (unsigned long long)XXH3_64bits_digest(h));
+    XXH3_freeState(h);
+    free(buf);
+    ep_byte_source_free(src);
+    return st;
+}
+
+/* @return true when input i was recorded damaged in theirs and its file changed since (size or mtime). */
+static bool damaged_and_changed(const ep_pipeline *p, const ep_manifest *theirs, size_t i) {
+    const ep_manifest_damage *d = &theirs->inputs[i].damage;
+    return d->present && (theirs->inputs[i].size != p->input_sizes[i] || d->mtime_s != (int64_t)p->input_mtimes[i].tv_sec ||
+                          d->mtime_ns != (int32_t)p->input_mtimes[i].tv_nsec);
+}
+
+/* Input `first` was damaged and has changed: if its bytes before the damage are the same, theirs goes back
+ * to the checkpoint recorded before the damage (shards after it are dropped by the caller, the rest is
+ * read again); otherwise the run is refused. */
+static ep_status rewind_to_damage(ep_pipeline *p, ep_manifest *theirs, size_t first, ep_error *err) {
+    const char *dir = p->opt->out_dir;
+    const ep_manifest_damage d = theirs->inputs[first].damage;
+    const char *path = theirs->inputs[first].path;
+    char now[17] = "";
+    ep_error e = {0};
+    ep_status st = d.prefix_xxh3[0] ? ep_input_prefix_hash(path, d.byte, now, &e) : EP_ERR_MISMATCH;
+    if (st == EP_ERR_MISMATCH || (st == EP_OK && strcmp(now, d.prefix_xxh3) != 0))
+        return ep_error_set(err, EP_ERR_MISMATCH,
+                            "%s was damaged at byte %llu when %s was written, and has changed since before that "
+                            "byte too: the rows already embedded from it are not those of the file now. Pass "
+                            "--overwrite to embed everything again, or write to a new folder with --reuse %s to "
+                            "copy the rows that did not change",
+                            path, (unsigned long long)d.byte, dir, dir);
+    if (st != EP_OK) {
+        if (err) *err = e;
+        return ep_error_prefix(err, "%s was damaged and changed since; reading it again failed", path);
+    }
+    if (d.resume_shards > theirs->n_shards || d.resume_next_record > theirs->run.next_record)
+        return ep_error_set(err, EP_ERR_FORMAT, "%s/manifest.json: the damage checkpoint of %s is past the run's end; "
+                            "pass --overwrite", dir, path);
+    theirs->n_shards = d.resume_shards;
+    theirs->complete = false;
+    theirs->records_read = theirs->run.next_record = d.resume_next_record;
+    theirs->run.next_row = d.resume_next_row;
+    theirs->run.errors_bytes = d.resume_errors_bytes;
+    theirs->records_embedded = d.resume_embedded;
+    theirs->records_rejected = d.resume_rejected;
+    // The folder says where it stands before anything after that point is removed; the damage records stay in
+    // it, so that a run killed now goes back to the same point again.
+    return ep_manifest_write(dir, theirs, err);
 }
 
 ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
@@ -193,11 +267,27 @@ ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
                           "%s holds a different run: %s. Pass --overwrite to replace it, or choose another -o "
                           "folder",
                           dir, why);
-    } else if (theirs->complete) {
+    } else {
+        // A damaged input that changed (repaired, say) sends the run back to the checkpoint before its damage.
+        for (size_t i = 0; i < theirs->n_inputs && st == EP_OK; i++) {
+            if (!damaged_and_changed(p, theirs, i)) continue;
+            st = rewind_to_damage(p, theirs, i, err);
+            if (st == EP_OK && !o->quiet)
+                fprintf(stderr, "embedpipe: %s changed since it was found damaged; going back to the checkpoint "
+                                "before the damage (record %llu) to read the rest\n",
+                        theirs->inputs[i].path, (unsigned long long)theirs->run.next_record);
+            break;
+        }
+        // Damage found before the resume point stays true of this run (the input is unchanged).
+        for (size_t i = 0; i < theirs->n_inputs && st == EP_OK; i++)
+            if (theirs->inputs[i].damage.present && theirs->inputs[i].damage.record < theirs->run.next_record)
+                p->damage[i] = theirs->inputs[i].damage;
+    }
+    if (st == EP_OK && theirs->complete) {
         p->already_complete = true;
         p->checkpoint = theirs; /* its counts say whether that run embedded anything */
         theirs = NULL;
-    } else {
+    } else if (st == EP_OK) {
         for (size_t i = 0; i < o->n_inputs && st == EP_OK; i++)
             if (strcmp(o->inputs[i], "-") == 0)
                 st = ep_error_set(err, EP_ERR_USAGE,

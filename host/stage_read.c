@@ -52,16 +52,39 @@ void *ep_stage_read(void *arg) {
                                 .id_path = o->id_path,
                                 .max_record_bytes = o->max_record_bytes};
         ep_reader *r = NULL;
-        if (ep_reader_open(o->inputs[f], &ro, &r, &err) != EP_OK) {
+        // A damaged input (EP_ERR_FORMAT: corrupt or truncated data, a broken structure, UTF-16) costs only
+        // what follows the damage: it becomes one entry of errors.ndjson, and the next input is read.
+        ep_status open_st = ep_reader_open(o->inputs[f], &ro, &r, &err);
+        if (open_st != EP_OK && open_st != EP_ERR_FORMAT) {
             ep_pipeline_fail(p, &err);
             break;
         }
-        p->formats[f] = ep_reader_format(r);
+        if (r) {
+            p->formats[f] = ep_reader_format(r);
+            if (ep_reader_warning(r) && !o->quiet) fprintf(stderr, "embedpipe: warning: %s\n", ep_reader_warning(r));
+        }
         for (;;) {
             ep_record rec;
             ep_read_kind kind;
+            char damage_reason[1200];
+            bool damaged = false;
+            uint64_t damage_byte = 0;
             if (p->failed) break;
-            if (ep_reader_next(r, &rec, &kind, &err) != EP_OK) {
+            ep_status st = r ? ep_reader_next(r, &rec, &kind, &err) : open_st;
+            if (st == EP_ERR_FORMAT) {
+                uint64_t line = 1;
+                if (r) ep_reader_position(r, &damage_byte, &line);
+                snprintf(damage_reason, sizeof damage_reason,
+                         "damaged input: %s (every record before byte %llu was read; repair the file and run the "
+                         "same command again to embed the rest)",
+                         err.message, (unsigned long long)damage_byte);
+                memset(&rec, 0, sizeof rec);
+                rec.id = "";
+                rec.line = line;
+                rec.reason = damage_reason;
+                kind = EP_READ_REJECTED;
+                damaged = true;
+            } else if (st != EP_OK) {
                 ep_pipeline_fail(p, &err);
                 break;
             }
@@ -70,6 +93,10 @@ void *ep_stage_read(void *arg) {
                 stopped = true;
                 break;
             }
+            if (kind == EP_READ_RECORD && rec.blank) {
+                p->blank_lines++;
+                if (o->skip_blank) continue; /* dropped, and numbered as if it had never been there */
+            }
             // A stop request takes effect at a shard boundary, so that the last group is whole.
             if (kind == EP_READ_RECORD && row % p->rows_per_shard == 0 && seq >= p->start_seq && ep_pipeline_should_stop(p)) {
                 stopped = true;
@@ -77,7 +104,10 @@ void *ep_stage_read(void *arg) {
             }
             const uint64_t my_seq = seq++;
             const int64_t my_row = kind == EP_READ_RECORD ? (int64_t)row++ : -1;
-            if (my_seq < p->start_seq) continue; /* done by the interrupted run */
+            if (my_seq < p->start_seq) {
+                if (damaged) break;
+                continue; /* done by the interrupted run */
+            }
             if (my_seq == p->start_seq && (uint64_t)(my_row < 0 ? row : (uint64_t)my_row) != p->start_row) {
                 ep_error_set(&err, EP_ERR_MISMATCH,
                              "%s changed since the interrupted run (record %llu is not row %llu any more); "
@@ -97,6 +127,18 @@ void *ep_stage_read(void *arg) {
             if (kind == EP_READ_REJECTED) {
                 it->reason = strdup(rec.reason ? rec.reason : "rejected");
                 ok = ok && it->reason;
+                if (damaged) {
+                    it->damage = true;
+                    it->damage_byte = damage_byte;
+                    // The bytes before the damage, hashed now, tell a later run whether a repaired file still
+                    // holds the records already embedded (see ep_resume_prepare).
+                    if (strcmp(o->inputs[f], "-") != 0 &&
+                        ep_input_prefix_hash(o->inputs[f], damage_byte, it->damage_xxh3, &err) != EP_OK) {
+                        ep_pipeline_fail(p, &err);
+                        ep_item_clear(it);
+                        break;
+                    }
+                }
             } else {
                 it->mine = row_is_mine(p, (uint64_t)my_row);
                 if (it->mine) {
@@ -113,7 +155,7 @@ void *ep_stage_read(void *arg) {
                 break;
             }
             if (c->n == EP_CHUNK_RECORDS) {
-                p->bytes_read = bytes_before + ep_reader_bytes_read(r);
+                p->bytes_read = bytes_before + (r ? ep_reader_bytes_read(r) : 0);
                 busy += ep_now() - t0;
                 if (!ep_queue_push(&p->to_tokenize, c)) {
                     for (int i = 0; i < c->n; i++) ep_item_clear(&c->items[i]); /* closed by a failure */
@@ -128,6 +170,7 @@ void *ep_stage_read(void *arg) {
                     break;
                 }
             }
+            if (damaged) break; /* nothing after the damage can be trusted: on to the next input */
         }
         bytes_before += p->input_sizes[f];
         p->bytes_read = bytes_before;

@@ -27,6 +27,10 @@ static ep_status write_rejections(ep_pipeline *p, const ep_group *g, uint64_t *n
         if (!o) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
         cJSON_AddStringToObject(o, "file", p->opt->inputs[it->file_index]);
         cJSON_AddNumberToObject(o, "line", (double)it->line);
+        if (it->damage) {
+            cJSON_AddNumberToObject(o, "byte", (double)it->damage_byte);
+            cJSON_AddBoolToObject(o, "damaged", true);
+        }
         if (it->id && *it->id) cJSON_AddStringToObject(o, "id", it->id);
         cJSON_AddStringToObject(o, "reason", it->reason ? it->reason : "rejected");
         char *line = cJSON_PrintUnformatted(o);
@@ -87,6 +91,7 @@ void *ep_stage_write(void *arg) {
     if (!shards) st = ep_error_set(&err, EP_ERR_NOMEM, "out of memory");
     else if (n_shards) memcpy(shards, cp->shards, sizeof *shards * n_shards);
     uint64_t rows = cp ? cp->records_embedded : 0, rejected = cp ? cp->records_rejected : 0;
+    uint64_t prev_seq = p->start_seq, prev_row = p->start_row; /* the checkpoint before the current group */
     double busy = 0;
     ep_group *g;
     while ((g = ep_queue_pop(&p->to_write)) != NULL) {
@@ -96,6 +101,20 @@ void *ep_stage_write(void *arg) {
             continue;
         }
         double t0 = ep_now();
+        // A damaged input is recorded with the checkpoint before this group: once the file is repaired, a
+        // run goes back there and reads the rest (see ep_resume_prepare).
+        for (size_t i = 0; i < g->n_items; i++) {
+            const ep_item *it = &g->items[i];
+            if (!it->damage) continue;
+            ep_manifest_damage *d = &p->damage[it->file_index];
+            *d = (ep_manifest_damage){.present = true, .byte = it->damage_byte, .line = it->line, .record = it->seq,
+                                      .mtime_s = (int64_t)p->input_mtimes[it->file_index].tv_sec,
+                                      .mtime_ns = (int32_t)p->input_mtimes[it->file_index].tv_nsec,
+                                      .resume_shards = n_shards, .resume_next_record = prev_seq,
+                                      .resume_next_row = prev_row, .resume_errors_bytes = p->errors_bytes,
+                                      .resume_embedded = rows, .resume_rejected = rejected};
+            memcpy(d->prefix_xxh3, it->damage_xxh3, sizeof d->prefix_xxh3);
+        }
         st = write_rejections(p, g, &rejected, &err);
         if (st == EP_OK && g->n_rows > 0 && !p->opt->discard) {
             if (n_shards == cap) {
@@ -114,6 +133,8 @@ void *ep_stage_write(void *arg) {
             if (st == EP_OK) st = ep_manifest_write(p->opt->out_dir, m, &err);
             ep_manifest_free(m);
         }
+        prev_seq = g->next_seq;
+        prev_row = g->next_row;
         busy += ep_now() - t0;
         if (st == EP_OK && g->last) p->completed = 1;
         ep_group_free(g);

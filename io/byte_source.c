@@ -32,6 +32,7 @@ struct ep_byte_source {
     z_stream gz;
     bool gz_init, gz_member_done;
     bool finished;
+    ep_error pending;           /* corrupt data found after some bytes were produced: reported on the next read */
 };
 
 // ----------------------------------------------------------------------------
@@ -124,11 +125,18 @@ static ep_status read_zstd(ep_byte_source *s, unsigned char *buf, size_t cap, si
         ZSTD_outBuffer out = {buf, cap, 0};
         size_t r = ZSTD_decompressStream(s->zstd, &out, &in);
         s->raw_pos += in.pos;
-        if (ZSTD_isError(r))
-            return ep_error_set(err, EP_ERR_FORMAT,
-                                "%s: corrupt zstd data near compressed byte %llu (%s); check the file with `zstd -t`",
-                                s->name, (unsigned long long)(s->bytes_in - (s->raw_end - s->raw_pos)),
-                                ZSTD_getErrorName(r));
+        if (ZSTD_isError(r)) {
+            ep_error_set(&s->pending, EP_ERR_FORMAT,
+                         "%s: corrupt zstd data near compressed byte %llu (%s); check the file with `zstd -t`",
+                         s->name, (unsigned long long)(s->bytes_in - (s->raw_end - s->raw_pos)), ZSTD_getErrorName(r));
+            // The bytes decoded before the damage are good: hand them out first.
+            if (out.pos > 0) {
+                *got = out.pos;
+                return EP_OK;
+            }
+            if (err) *err = s->pending;
+            return EP_ERR_FORMAT;
+        }
         // With no input taken and nothing produced the decoder's state has not moved (after a frame's end it
         // would ask for the next frame's header, which does not make the data truncated).
         if (in.pos > 0 || out.pos > 0) s->zstd_frame_done = r == 0;
@@ -178,8 +186,17 @@ static ep_status read_gzip(ep_byte_source *s, unsigned char *buf, size_t cap, si
         if (r == Z_STREAM_END) {
             s->gz_member_done = true;
         } else if (r != Z_OK && !(r == Z_BUF_ERROR && produced == 0 && avail == 0)) {
-            return ep_error_set(err, EP_ERR_FORMAT, "%s: corrupt gzip data (%s); check the file with `gzip -t`",
-                                s->name, s->gz.msg ? s->gz.msg : zError(r));
+            ep_error_set(&s->pending, EP_ERR_FORMAT,
+                         "%s: corrupt gzip data near compressed byte %llu (%s); check the file with `gzip -t`",
+                         s->name, (unsigned long long)(s->bytes_in - (s->raw_end - s->raw_pos)),
+                         s->gz.msg ? s->gz.msg : zError(r));
+            // The bytes inflated before the damage are good: hand them out first.
+            if (produced > 0) {
+                *got = produced;
+                return EP_OK;
+            }
+            if (err) *err = s->pending;
+            return EP_ERR_FORMAT;
         }
         if (produced > 0) {
             *got = produced;
@@ -246,6 +263,10 @@ ep_status ep_byte_source_open_memory(const void *data, size_t len, const char *n
 
 ep_status ep_byte_source_read(ep_byte_source *s, void *buf, size_t cap, size_t *got, ep_error *err) {
     *got = 0;
+    if (s->pending.code != EP_OK) {
+        if (err) *err = s->pending;
+        return s->pending.code;
+    }
     if (cap == 0 || s->finished) return EP_OK;
     if (!s->detected) {
         ep_status st = detect(s, err);

@@ -122,6 +122,29 @@ static cJSON *build_json(const ep_manifest *m) {
             ADD(in, "mtime_sec", exact_uint(m->inputs[i].mtime_sec));
             ADD(in, "mtime_nsec", exact_uint(m->inputs[i].mtime_nsec));
         }
+        const ep_manifest_damage *d = &m->inputs[i].damage;
+        if (ok && d->present) {
+            cJSON *dj = cJSON_CreateObject();
+            ADD(in, "damage", dj);
+            if (ok) {
+                ADD(dj, "byte", exact_uint(d->byte));
+                ADD(dj, "line", exact_uint(d->line));
+                ADD(dj, "record", exact_uint(d->record));
+                ADD(dj, "prefix_xxh3", cJSON_CreateString(d->prefix_xxh3));
+                ADD(dj, "mtime_s", cJSON_CreateNumber((double)d->mtime_s));
+                ADD(dj, "mtime_ns", cJSON_CreateNumber(d->mtime_ns));
+                cJSON *rj = cJSON_CreateObject();
+                ADD(dj, "resume", rj);
+                if (ok) {
+                    ADD(rj, "shards", exact_uint(d->resume_shards));
+                    ADD(rj, "next_record", exact_uint(d->resume_next_record));
+                    ADD(rj, "next_row", exact_uint(d->resume_next_row));
+                    ADD(rj, "errors_bytes", exact_uint(d->resume_errors_bytes));
+                    ADD(rj, "embedded", exact_uint(d->resume_embedded));
+                    ADD(rj, "rejected", exact_uint(d->resume_rejected));
+                }
+            }
+        }
     }
     cJSON *shards = cJSON_CreateArray();
     ADD(root, "shards", shards);
@@ -157,6 +180,7 @@ static cJSON *build_json(const ep_manifest *m) {
         ADD(run, "next_record", exact_uint(m->run.next_record));
         ADD(run, "next_row", exact_uint(m->run.next_row));
         ADD(run, "errors_bytes", exact_uint(m->run.errors_bytes));
+        ADD(run, "skip_blank", cJSON_CreateBool(m->run.skip_blank));
     }
 #undef ADD
     /* cJSON_AddItemTo* fails (and does not take ownership) only for a NULL
@@ -284,6 +308,33 @@ static ep_status read_model(reader *r, const cJSON *root, ep_manifest *m) {
     return st;
 }
 
+/* An input's optional "damage" object (see ep_manifest_damage). */
+static ep_status read_damage(reader *r, const cJSON *in, const char *prefix, ep_manifest_damage *d) {
+    const cJSON *dj, *rj;
+    char dp[96], rp[112];
+    uint64_t v;
+    snprintf(dp, sizeof dp, "%sdamage.", prefix);
+    snprintf(rp, sizeof rp, "%sresume.", dp);
+    ep_status st = get_typed(r, in, prefix, "damage", false, &dj);
+    if (!st) st = get_uint(r, dj, dp, "byte", 0, MAX_EXACT_INT, &d->byte);
+    if (!st) st = get_uint(r, dj, dp, "line", 0, MAX_EXACT_INT, &d->line);
+    if (!st) st = get_uint(r, dj, dp, "record", 0, MAX_EXACT_INT, &d->record);
+    if (!st) st = get_string(r, dj, dp, "prefix_xxh3", d->prefix_xxh3, sizeof d->prefix_xxh3);
+    if (!st) st = get_uint(r, dj, dp, "mtime_s", 0, MAX_EXACT_INT, &v);
+    if (!st) d->mtime_s = (int64_t)v;
+    if (!st) st = get_uint(r, dj, dp, "mtime_ns", 0, 999999999, &v);
+    if (!st) d->mtime_ns = (int32_t)v;
+    if (!st) st = get_typed(r, dj, dp, "resume", false, &rj);
+    if (!st) st = get_uint(r, rj, rp, "shards", 0, MAX_EXACT_INT, &d->resume_shards);
+    if (!st) st = get_uint(r, rj, rp, "next_record", 0, MAX_EXACT_INT, &d->resume_next_record);
+    if (!st) st = get_uint(r, rj, rp, "next_row", 0, MAX_EXACT_INT, &d->resume_next_row);
+    if (!st) st = get_uint(r, rj, rp, "errors_bytes", 0, MAX_EXACT_INT, &d->resume_errors_bytes);
+    if (!st) st = get_uint(r, rj, rp, "embedded", 0, MAX_EXACT_INT, &d->resume_embedded);
+    if (!st) st = get_uint(r, rj, rp, "rejected", 0, MAX_EXACT_INT, &d->resume_rejected);
+    if (!st) d->present = true;
+    return st;
+}
+
 static ep_status read_inputs(reader *r, const cJSON *root, ep_manifest *m) {
     const cJSON *inputs;
     ep_status st = get_typed(r, root, "", "inputs", true, &inputs);
@@ -306,6 +357,7 @@ static ep_status read_inputs(reader *r, const cJSON *root, ep_manifest *m) {
         if (!m->inputs[i].path) return ep_error_set(r->err, EP_ERR_NOMEM, "out of memory reading %s", r->path);
         st = get_string(r, in, prefix, "format", m->inputs[i].format, sizeof m->inputs[i].format);
         if (!st) st = get_uint(r, in, prefix, "size", 0, MAX_EXACT_INT, &m->inputs[i].size);
+        if (!st && cJSON_GetObjectItemCaseSensitive(in, "damage")) st = read_damage(r, in, prefix, &m->inputs[i].damage);
         if (st) return st;
         /* Written since the output format gained them (search uses them to find
          * the texts again); older manifests lack all three. */
@@ -368,6 +420,7 @@ static ep_status read_run(reader *r, const cJSON *root, ep_manifest *m) {
     if (!st) st = get_uint(r, run, "run.", "next_record", 0, MAX_EXACT_INT, &u->next_record);
     if (!st) st = get_uint(r, run, "run.", "next_row", 0, MAX_EXACT_INT, &u->next_row);
     if (!st) st = get_uint(r, run, "run.", "errors_bytes", 0, MAX_EXACT_INT, &u->errors_bytes);
+    if (!st && cJSON_GetObjectItemCaseSensitive(run, "skip_blank")) st = get_bool(r, run, "run.", "skip_blank", &u->skip_blank);
     return st;
 }
 

@@ -21,6 +21,22 @@
 extern "C" {
 #endif
 
+/* Where an input was found damaged (a truncated or corrupt .zst/.gz, an array
+ * cut off), and the checkpoint a run goes back to once the input is repaired.
+ * Written as the input's "damage" object, only when present. */
+typedef struct ep_manifest_damage {
+    bool present;
+    uint64_t byte;            /* offset in the input's (decompressed) bytes where the damage begins */
+    uint64_t line;            /* its line */
+    uint64_t record;          /* its record number among all records read (good, rejected, damage) */
+    char prefix_xxh3[17];     /* XXH3-64 of the input's bytes [0, byte), 16 hex digits; "" for standard input */
+    int64_t mtime_s;          /* the input's modification time when it was read */
+    int32_t mtime_ns;
+    /* The checkpoint just before the shard group that holds the damage. */
+    uint64_t resume_shards, resume_next_record, resume_next_row, resume_errors_bytes;
+    uint64_t resume_embedded, resume_rejected;
+} ep_manifest_damage;
+
 typedef struct ep_manifest_input {
     char *path;              /* as given on the command line */
     char format[32];         /* ep_input_format_name() of the format used */
@@ -31,6 +47,7 @@ typedef struct ep_manifest_input {
     char *abs_path;          /* path made absolute against the run's working folder */
     uint64_t mtime_sec;      /* st_mtim at the start of the run */
     uint64_t mtime_nsec;
+    ep_manifest_damage damage;
 } ep_manifest_input;
 
 /* What shapes the rows besides the model, and the checkpoint a killed run
@@ -43,6 +60,7 @@ typedef struct ep_manifest_run {
     uint64_t next_record;      /* records (good and rejected) accounted for by the shards written */
     uint64_t next_row;         /* global rows before the resume point (all parts) */
     uint64_t errors_bytes;     /* size of errors.ndjson at this checkpoint */
+    bool skip_blank;           /* --skip-blank: blank lines of plain-text inputs were dropped (absent = false) */
 } ep_manifest_run;
 
 typedef struct ep_manifest {

@@ -71,6 +71,8 @@ struct ep_reader {
     uint64_t open_line;              /* line of the array / object being read */
     bool found_array;                /* archive.json: a selected array was seen */
     uint64_t emitted;                /* records and rejections returned */
+    uint64_t good_byte, good_line;   /* just past the last record returned: where damage found next begins */
+    char warning[512];               /* a doubt about the detected format, or "" */
     ep_error fatal;                  /* repeated on every call after a structural error */
 };
 
@@ -158,6 +160,59 @@ static void reject_too_big(ep_reader *r, ep_record *rec, ep_read_kind *kind, uin
     set_reject(r, rec, kind, line, "");
 }
 
+static int hex4(const char *p) {
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* @return the first \uD800-\uDFFF escape in s that is not part of a valid
+ * high-low pair (cJSON refuses such a string), or NULL. */
+static const char *lone_surrogate(const char *s, size_t n) {
+    for (size_t i = 0; i + 6 <= n; i++) {
+        if (s[i] != '\\') continue;
+        if (s[i + 1] != 'u') {
+            i++; /* skip the escaped byte (\\ included) */
+            continue;
+        }
+        int v = hex4(s + i + 2);
+        if (v >= 0xDC00 && v <= 0xDFFF) return s + i;
+        if (v >= 0xD800 && v <= 0xDBFF) {
+            int lo = i + 12 <= n && s[i + 6] == '\\' && s[i + 7] == 'u' ? hex4(s + i + 8) : -1;
+            if (lo < 0xDC00 || lo > 0xDFFF) return s + i;
+            i += 11;
+            continue;
+        }
+        i += 5;
+    }
+    return NULL;
+}
+
+/* @return the deepest nesting of arrays and objects in s (outside strings). */
+static long nesting_depth(const char *s, size_t n) {
+    long depth = 0, max = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\') i++;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max) max = depth;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return max;
+}
+
 /* Parses the record buffer with cJSON. @return the tree, or NULL with r->reason saying where it broke. */
 static cJSON *parse_rec(ep_reader *r, uint64_t line, bool one_line, bool truncated) {
     const char *nul = memchr(r->in.rec, '\0', r->in.rec_len);
@@ -189,6 +244,26 @@ static cJSON *parse_rec(ep_reader *r, uint64_t line, bool one_line, bool truncat
     if (nul) {
         snprintf(r->reason, sizeof r->reason,
                  "not valid JSON: a NUL byte at %s; remove NUL bytes from the input (tr -d '\\000')", where);
+        return NULL;
+    }
+    // Name the real problem where cJSON only says "parse error": a lone surrogate, or too deep a nesting.
+    const char *surrogate = lone_surrogate(r->in.rec, r->in.rec_len);
+    if (surrogate) {
+        char esc[8];
+        memcpy(esc, surrogate, 6);
+        esc[6] = '\0';
+        snprintf(r->reason, sizeof r->reason,
+                 "not valid JSON: a lone UTF-16 surrogate escape '%s' (half of a pair that encodes one character, "
+                 "e.g. an emoji cut in two) near %s; the text was cut or badly encoded by the program that wrote it: "
+                 "remove the escape or write the whole pair",
+                 esc, where);
+        return NULL;
+    }
+    if (nesting_depth(r->in.rec, r->in.rec_len) > CJSON_NESTING_LIMIT) {
+        snprintf(r->reason, sizeof r->reason,
+                 "not valid JSON for this reader: nested more than %d levels deep (arrays or objects inside each "
+                 "other) near %s; a tweet is never that deep, so the record is damaged or not a tweet",
+                 CJSON_NESTING_LIMIT, where);
         return NULL;
     }
     ep_snippet(near, sizeof near, r->in.rec + at, r->in.rec_len - at, 24);
@@ -294,8 +369,14 @@ static ep_status next_line(ep_reader *r, ep_record *rec, ep_read_kind *kind, boo
     while (i < n && (r->in.rec[i] == ' ' || r->in.rec[i] == '\t' || r->in.rec[i] == '\r' || r->in.rec[i] == '\f' ||
                      r->in.rec[i] == '\v'))
         i++;
-    if (i == n) return EP_OK;
     *produced = true;
+    if (i == n) {
+        // Every line is a record, so that row N is line N: a blank one is the empty text
+        // (SentenceTransformer.encode("") gives [CLS] [SEP] too); the caller may drop it (--skip-blank).
+        set_record(r, rec, kind, line, "", 0, "");
+        rec->blank = true;
+        return EP_OK;
+    }
     const char *nul = memchr(r->in.rec, '\0', n);
     if (nul) {
         snprintf(r->reason, sizeof r->reason, "a NUL byte at byte %zu of the line; remove NUL bytes (tr -d '\\000')",
@@ -329,19 +410,26 @@ static ep_status start_tweets_js(ep_reader *r, ep_error *err) {
     int c;
     ep_status st = ep_input_skip_space(&r->in, &c, err);
     if (st != EP_OK) return st;
-    if (c == 'w') {
-        // The prefix is short; make sure the window holds it whole.
+    if (c >= 0 && c != '[') {
+        // `window.YTD.tweets.part0 = [`, or any other `name.path = [` (YTD.tweet.part1, var tweets): the
+        // prefix is short; make sure the window holds it whole.
         while (r->in.end - r->in.pos < 512 && !r->in.eof)
             if ((st = ep_input_fill(&r->in, err)) != EP_OK) return st;
         const unsigned char *p = r->in.win + r->in.pos;
         size_t n = r->in.end - r->in.pos < 512 ? r->in.end - r->in.pos : 512;
-        const unsigned char *eq = memchr(p, '=', n);
-        if (n < 11 || memcmp(p, "window.YTD.", 11) != 0 || !eq || memchr(p, '\n', (size_t)(eq - p)))
+        const unsigned char *nl = memchr(p, '\n', n);
+        size_t at = ep_detect_js_prefix(p, n);
+        if (at == 0) {
+            char first[64];
+            ep_snippet(first, sizeof first, (const char *)p, nl ? (size_t)(nl - p) : n, 40);
             return fail(r, err, r->in.line,
-                        "expected 'window.YTD.<name>.part<N> = [' (a Twitter export file); pass --format to read "
-                        "it as another format");
-        ep_input_consume(&r->in, (size_t)(eq - p) + 1);
-        if ((st = ep_input_skip_space(&r->in, &c, err)) != EP_OK) return st;
+                        "expected '[' opening the array of tweets, after 'window.YTD.<name>.part<N> = ' or another "
+                        "'name = ', found '%s': this is not a Twitter export tweets.js - pass --format to read it as "
+                        "another format",
+                        first);
+        }
+        ep_input_consume(&r->in, at);
+        c = '[';
     }
     if (c != '[')
         return fail(r, err, r->in.line,
@@ -539,6 +627,8 @@ ep_status ep_reader_next(ep_reader *r, ep_record *rec, ep_read_kind *kind, ep_er
         return r->fatal.code;
     }
     if (r->page_item && page_next(r, rec, kind)) return EP_OK;
+    r->good_byte = r->in.consumed;
+    r->good_line = r->in.line;
     for (;;) {
         cJSON_Delete(r->doc);
         r->doc = NULL;
@@ -562,7 +652,7 @@ ep_status ep_reader_next(ep_reader *r, ep_record *rec, ep_read_kind *kind, ep_er
         // One rejection, so that a run over many files says which one gave nothing.
         if (r->in.consumed == 0)
             snprintf(r->reason, sizeof r->reason, "empty file: no records");
-        else if (r->format == EP_FORMAT_NDJSON || r->format == EP_FORMAT_LINES)
+        else if (r->format == EP_FORMAT_NDJSON)
             snprintf(r->reason, sizeof r->reason, "no records: the file holds only blank lines");
         else if (r->format == EP_FORMAT_TWEETS_JS)
             snprintf(r->reason, sizeof r->reason, "no records: the tweets.js array is empty");
@@ -631,8 +721,28 @@ static ep_status reader_start(ep_byte_source *src, const char *name, const ep_re
         st = ep_error_set(err, EP_ERR_NOMEM, "out of memory opening %s", name);
     if (st == EP_OK) st = set_archive_keys(r, options->archive_keys, err);
     // Detection (and the byte order mark) needs the first window's worth of bytes.
-    while (st == EP_OK && r->in.end < EP_INPUT_WINDOW && !r->in.eof) st = ep_input_fill(&r->in, err);
+    while (st == EP_OK && r->in.end < EP_INPUT_WINDOW && !r->in.eof) {
+        st = ep_input_fill(&r->in, err);
+        // Damage inside the first window: detect from the good bytes before it. The byte source repeats its
+        // error when reading reaches the damage, after the records before it.
+        if (st == EP_ERR_FORMAT) {
+            st = EP_OK;
+            break;
+        }
+    }
     if (st != EP_OK) {
+        ep_reader_free(r);
+        return st;
+    }
+    const char *utf16 = ep_detect_utf16(r->in.win, r->in.end);
+    if (utf16) {
+        st = ep_error_set(err, EP_ERR_FORMAT,
+                          "%s is %s text (%s); embedpipe reads UTF-8: convert it first, e.g. "
+                          "`iconv -f UTF-16 -t UTF-8 %s > converted.txt`",
+                          name, utf16,
+                          r->in.win[0] == 0xFF || r->in.win[0] == 0xFE ? "it starts with a UTF-16 byte order mark"
+                                                                        : "a NUL byte beside every character",
+                          name);
         ep_reader_free(r);
         return st;
     }
@@ -644,8 +754,17 @@ static ep_status reader_start(ep_byte_source *src, const char *name, const ep_re
                     ? options->format
                     : ep_detect_format(r->in.win + r->in.pos, r->in.end - r->in.pos, r->in.eof, name, r->archive_keys,
                                        r->n_archive_keys);
+    int like, total;
+    if (options->format == EP_FORMAT_AUTO && r->format == EP_FORMAT_LINES &&
+        ep_detect_json_like_lines(r->in.win + r->in.pos, r->in.end - r->in.pos, &like, &total))
+        snprintf(r->warning, sizeof r->warning,
+                 "%s is read as plain text (one record per line), but %d of its first %d lines look like pieces "
+                 "of JSON; if it is JSON, pass --format ndjson (one object per line), tweets-js or archive-json",
+                 name, like, total);
     set_paths(r);
     r->state = ST_START;
+    r->good_byte = r->in.consumed;
+    r->good_line = 1;
     *out = r;
     return EP_OK;
 }
@@ -676,12 +795,20 @@ ep_input_format ep_reader_format(const ep_reader *r) { return r->format; }
 
 const char *ep_reader_path(const ep_reader *r) { return r->path; }
 
+const char *ep_reader_warning(const ep_reader *r) { return r->warning[0] ? r->warning : NULL; }
+
+void ep_reader_position(const ep_reader *r, uint64_t *byte, uint64_t *line) {
+    if (byte) *byte = r->good_byte;
+    if (line) *line = r->good_line;
+}
+
 uint64_t ep_reader_bytes_read(const ep_reader *r) { return r->in.src ? ep_byte_source_bytes_in(r->in.src) : 0; }
 
 void ep_reader_free(ep_reader *r) {
     if (!r) return;
     ep_input_release(&r->in);
     cJSON_Delete(r->doc);
+    ep_fields_release(&r->fields);
     free(r->path);
     free(r->text_path);
     free(r->id_path);

@@ -19,8 +19,10 @@
  *   data.id. A Twitter API v2 page ({"data": [tweet, ...], ...} with no text
  *   of its own) yields one record per element of "data", all with the line's
  *   number; an empty "data" array yields nothing.
- * - tweets.js (any `window.YTD.<name>.partN = [`, or a bare `[` when the
- *   format is given or the file starts with `[{`): one record per element,
+ * - tweets.js (any `window.YTD.<name>.partN = [`, or another JavaScript
+ *   assignment `<name>(.<name>)* = [` such as `YTD.tweets.part0 = [` or
+ *   `var tweets = [`, or a bare `[` when the format is given or the file
+ *   starts with `[{`): one record per element,
  *   rec.line = the line of the element's first byte. Text from tweet.full_text,
  *   tweet.text, like.fullText, noteTweet.core.text, full_text, text; id from
  *   tweet.id_str, tweet.id, like.tweetId, noteTweet.noteTweetId, id_str, id.
@@ -31,25 +33,33 @@
  *   tweets.js paths. Every other top-level value is skipped without being
  *   stored. A minified archive.json is one line, so all its records have line 1.
  * - lines: the line without its '\n' (and a '\r' before it) is the text, the
- *   id is "" (callers number such records by rec.line). Lines that are empty
- *   or only whitespace are skipped silently.
+ *   id is "" (callers number such records by rec.line). Every line is a
+ *   record, so that record N is line N: a line that is empty or only
+ *   whitespace is the empty text, with rec.blank set (the caller may drop it).
  * Rejections (rec.line = the record's first line; rec.id when it was found):
  * invalid JSON (with line/column and the bytes near the error; "the file is
  * probably truncated" for a last line without newline), a raw NUL byte, no
  * text at any path tried (lists them, says to pass --text), text that is
  * null / a number / a boolean / an object / an array, empty or blank text, a
- * \u0000 escape in the text or id, text or id that is not valid UTF-8 (byte
+ * \u0000 escape in the id (in the text it is removed, as BERT's tokenizer
+ * removes control characters), a lone UTF-16 surrogate escape (\ud800
+ * without its pair), nesting deeper than cJSON's limit, a key of the text or
+ * id path that appears twice in one object, text or id that is not valid UTF-8 (byte
  * offset), a record over max_record_bytes (skipped without being stored; says
  * to raise --max-record-bytes), a line or element that is not an object. A
  * structural break (tweets.js without '[', an array or object never closed,
  * bytes after the end, an archive.json without the arrays asked for) ends
- * reading with EP_ERR_FORMAT after every good record before it was returned.
+ * reading with EP_ERR_FORMAT after every good record before it was returned;
+ * so does corrupt or truncated compressed data (ep_reader_position says how
+ * far the good records went). A UTF-16 file (byte order mark FF FE / FE FF, or
+ * ASCII with a NUL beside every byte) is refused by ep_reader_open with
+ * EP_ERR_FORMAT, saying how to convert it.
  * A numeric id is returned as its digits exactly as in the file (never through
  * a double). A file that yields nothing at all gives one rejection with line 0
  * ("empty file: no records", or "no records: ..." when it held only blanks).
  *
  * Auto-detection looks at the first 64 KiB (after a UTF-8 byte order mark):
- * `window.YTD.` = tweets.js; `{` whose first key is an archive.json key
+ * `window.YTD.` or another `name.path = [` = tweets.js; `{` whose first key is an archive.json key
  * (account, profile, tweets, like, ...) holding an array, or a top-level
  * "tweets" array, or an object that spans lines = archive.json; `{` whose
  * first line is a whole JSON object (or a .jsonl/.ndjson/.json name) = NDJSON;
@@ -99,6 +109,7 @@ typedef struct ep_record {
     const char *id;           /* the id as a string; "" when the record has none */
     uint64_t line;            /* 1-based line where the record starts in its file */
     const char *reason;       /* EP_READ_REJECTED only: what was wrong and what to do */
+    bool blank;               /* lines format: the line was empty or only whitespace (text is "") */
 } ep_record;
 
 typedef struct ep_reader ep_reader;
@@ -120,6 +131,15 @@ ep_status ep_reader_open_memory(const void *data, size_t len, const char *name, 
  *         when the file's structure is broken beyond the current record (e.g.
  *         an unterminated tweets.js array) - the message names file and line. */
 ep_status ep_reader_next(ep_reader *reader, ep_record *rec, ep_read_kind *kind, ep_error *err);
+
+/* @return NULL, or a warning about the detected format for the user (e.g. a
+ * file read as plain lines whose lines look like JSON). */
+const char *ep_reader_warning(const ep_reader *reader);
+
+/* Where the records returned so far end: *byte = offset in the file's
+ * (decompressed) bytes, *line = its line. After ep_reader_next failed with
+ * EP_ERR_FORMAT, the damage begins there: every record before it was returned. */
+void ep_reader_position(const ep_reader *reader, uint64_t *byte, uint64_t *line);
 
 /* @return the format in use (after detection). */
 ep_input_format ep_reader_format(const ep_reader *reader);

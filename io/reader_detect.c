@@ -122,6 +122,80 @@ static bool is_archive_key(const char *key, const char *const *extra, size_t n_e
     return false;
 }
 
+static bool ident_start(int c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '$'; }
+static bool ident_byte(int c) { return ident_start(c) || (c >= '0' && c <= '9'); }
+
+size_t ep_detect_js_prefix(const unsigned char *p, size_t n) {
+    size_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+    static const char *const keywords[] = {"var", "let", "const"};
+    for (size_t k = 0; k < 3; k++) {
+        size_t len = strlen(keywords[k]);
+        if (n - i > len && memcmp(p + i, keywords[k], len) == 0 && (p[i + len] == ' ' || p[i + len] == '\t')) {
+            i += len;
+            while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+            break;
+        }
+    }
+    // One or more identifiers joined by dots: window.YTD.tweets.part0, YTD.tweet.part1, tweets.
+    for (;;) {
+        if (i >= n || !ident_start(p[i])) return 0;
+        while (i < n && ident_byte(p[i])) i++;
+        if (i < n && p[i] == '.') {
+            i++;
+            continue;
+        }
+        break;
+    }
+    while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+    if (i >= n || p[i] != '=') return 0;
+    i++;
+    while (i < n && ep_json_is_space(p[i])) i++;
+    return i < n && p[i] == '[' ? i : 0;
+}
+
+bool ep_detect_json_like_lines(const unsigned char *p, size_t n, int *like, int *total) {
+    *like = *total = 0;
+    size_t at = 0;
+    while (at < n && *total < 20) {
+        const unsigned char *nl = memchr(p + at, '\n', n - at);
+        size_t len = nl ? (size_t)(nl - (p + at)) : n - at;
+        size_t i = at, e = at + len;
+        while (i < e && ep_json_is_space(p[i])) i++;
+        if (i < e) {
+            (*total)++;
+            int c = p[i];
+            bool json = c == '{' || c == '[' || c == '}' || c == ']';
+            if (!json && c == '"') {
+                // "key": value
+                size_t j = i + 1;
+                while (j < e && p[j] != '"') j += p[j] == '\\' ? 2 : 1;
+                j++;
+                while (j < e && ep_json_is_space(p[j])) j++;
+                json = j < e && p[j] == ':';
+            }
+            if (json) (*like)++;
+        }
+        if (!nl) break;
+        at += len + 1;
+    }
+    return *total >= 3 && 2 * *like > *total;
+}
+
+const char *ep_detect_utf16(const unsigned char *p, size_t n) {
+    if (n >= 2 && p[0] == 0xFF && p[1] == 0xFE) return "UTF-16LE";
+    if (n >= 2 && p[0] == 0xFE && p[1] == 0xFF) return "UTF-16BE";
+    // Without a mark: ASCII text in UTF-16 has a NUL in every other byte.
+    size_t m = n < 256 ? n & ~(size_t)1 : 256;
+    if (m < 4) return NULL;
+    size_t nul[2] = {0, 0};
+    for (size_t i = 0; i < m; i++) nul[i & 1] += p[i] == 0;
+    size_t half = m / 2;
+    if (nul[1] * 4 >= half * 3 && nul[0] * 4 < half) return "UTF-16LE";
+    if (nul[0] * 4 >= half * 3 && nul[1] * 4 < half) return "UTF-16BE";
+    return NULL;
+}
+
 ep_input_format ep_detect_format(const unsigned char *p, size_t n, bool whole, const char *name,
                                  const char *const *archive_keys, size_t n_archive_keys) {
     char ext[16];
@@ -132,6 +206,8 @@ ep_input_format ep_detect_format(const unsigned char *p, size_t n, bool whole, c
     while (i < n && ep_json_is_space(p[i])) i++;
     if (i == n) return strcmp(ext, "txt") == 0 ? EP_FORMAT_LINES : EP_FORMAT_NDJSON;
     if (n - i >= 11 && memcmp(p + i, "window.YTD.", 11) == 0) return EP_FORMAT_TWEETS_JS;
+    // Any `name.path = [` (YTD.tweets.part0, var tweets): a tweets.js whose prefix was edited.
+    if (ep_detect_js_prefix(p + i, n - i) > 0) return EP_FORMAT_TWEETS_JS;
     if (strcmp(ext, "txt") == 0) return EP_FORMAT_LINES;
     if (p[i] == '[') {
         size_t j = i + 1;

@@ -169,6 +169,87 @@ static bool string_has_nul(const cJSON *root, const cJSON *node, const char *raw
     return has_nul_escape(raw + s, e - s);
 }
 
+/* Decodes the raw JSON string token tok[0..len) (quotes included; cJSON has
+ * already checked it) into out, leaving out \u0000: cJSON would stop the
+ * string at it, and BERT's tokenizer removes NUL like every control character,
+ * so the text without it is what the model sees either way.
+ * @return the decoded length, or (size_t)-1 when out of memory. */
+static size_t decode_without_nul(const char *tok, size_t len, ep_fields *f) {
+    if (len + 1 > f->nul_free_cap) {
+        char *grown = realloc(f->nul_free, len + 1);
+        if (!grown) return (size_t)-1;
+        f->nul_free = grown;
+        f->nul_free_cap = len + 1;
+    }
+    char *o = f->nul_free;
+    size_t i = 1, end = len > 0 ? len - 1 : 0; /* inside the quotes */
+    while (i < end) {
+        char c = tok[i++];
+        if (c != '\\') {
+            *o++ = c;
+            continue;
+        }
+        char e = tok[i++];
+        unsigned long cp = 0;
+        switch (e) {
+        case 'b': *o++ = '\b'; continue;
+        case 'f': *o++ = '\f'; continue;
+        case 'n': *o++ = '\n'; continue;
+        case 'r': *o++ = '\r'; continue;
+        case 't': *o++ = '\t'; continue;
+        case 'u': break;
+        default: *o++ = e; continue; /* \" \\ \/ */
+        }
+        char hex[5] = {0};
+        memcpy(hex, tok + i, 4);
+        cp = strtoul(hex, NULL, 16);
+        i += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= end && tok[i] == '\\' && tok[i + 1] == 'u') {
+            memcpy(hex, tok + i + 2, 4);
+            unsigned long lo = strtoul(hex, NULL, 16);
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            i += 6;
+        }
+        if (cp == 0) continue;
+        o += utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)o);
+    }
+    *o = '\0';
+    return (size_t)(o - f->nul_free);
+}
+
+void ep_fields_release(ep_fields *f) {
+    free(f->nul_free);
+    f->nul_free = NULL;
+    f->nul_free_cap = 0;
+}
+
+/* @return the first key along path that appears more than once in its object,
+ * copied to key (cap bytes), or NULL: JSON readers disagree on which of two equal
+ * keys counts (cJSON takes the first, Python's json the last). */
+static const char *duplicate_on_path(const cJSON *node, const char *path, char *key, size_t cap) {
+    const char *p = path;
+    while (node && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= cap) return NULL;
+        memcpy(key, p, n);
+        key[n] = '\0';
+        p += n + (dot ? 1 : 0);
+        if (cJSON_IsObject(node)) {
+            int seen = 0;
+            for (const cJSON *c = node->child; c; c = c->next)
+                if (c->string && strcmp(c->string, key) == 0) seen++;
+            if (seen > 1) return key;
+            node = cJSON_GetObjectItemCaseSensitive(node, key);
+        } else if (cJSON_IsArray(node) && n > 0 && strspn(key, "0123456789") == n && n < 10) {
+            node = cJSON_GetArrayItem(node, atoi(key));
+        } else {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
 // ----------------------------------------------------------------------------
 // Extraction
 
@@ -202,6 +283,14 @@ static ep_read_kind find_id(const cJSON *root, const cJSON *obj, const char *raw
     for (size_t i = 0; i < paths->n_id; i++) {
         const char *path = paths->id[i];
         const cJSON *node = ep_json_path(obj, path);
+        char dup[256];
+        if (node && duplicate_on_path(obj, path, dup, sizeof dup)) {
+            snprintf(out->reason, sizeof out->reason,
+                     "%sthe key '%s' of the id path '%s' appears twice in one object, so which id is meant is "
+                     "ambiguous (JSON readers disagree); remove the duplicate key",
+                     where, dup, path);
+            return EP_READ_REJECTED;
+        }
         if (cJSON_IsString(node)) {
             size_t n = strlen(node->valuestring);
             size_t bad = ep_utf8_invalid_at(node->valuestring, n);
@@ -286,28 +375,39 @@ ep_read_kind ep_fields_extract(const cJSON *root, const cJSON *obj, const char *
         }
         return EP_READ_REJECTED;
     }
-    size_t n = strlen(text->valuestring);
-    if (string_has_nul(root, text, raw, raw_len)) {
+    char dup[256];
+    if (duplicate_on_path(obj, text_path, dup, sizeof dup)) {
         snprintf(out->reason, sizeof out->reason,
-                 "%stext field '%s' contains a \\u0000 (NUL) escape, which would cut the text short; remove it from "
-                 "the input",
-                 where, text_path);
+                 "%sthe key '%s' of the text path '%s' appears twice in one object, so which text is meant is "
+                 "ambiguous (cJSON takes the first, Python's json the last); remove the duplicate key",
+                 where, dup, text_path);
         return EP_READ_REJECTED;
     }
+    const char *value = text->valuestring;
+    size_t n = strlen(value);
+    size_t s, e;
+    if (string_has_nul(root, text, raw, raw_len)) {
+        if (!raw_token(root, text, raw, raw_len, &s, &e) || (n = decode_without_nul(raw + s, e - s, out)) == (size_t)-1) {
+            snprintf(out->reason, sizeof out->reason, "%stext field '%s' holds a \\u0000 escape that could not be "
+                     "removed (out of memory)", where, text_path);
+            return EP_READ_REJECTED;
+        }
+        value = out->nul_free;
+    }
     // Nothing to embed: an empty or all-blank text would only give the model's empty-sentence vector.
-    if (strspn(text->valuestring, " \t\r\n") == n) {
+    if (strspn(value, " \t\r\n") == n) {
         snprintf(out->reason, sizeof out->reason, "%stext field '%s' is %s", where, text_path,
                  n == 0 ? "empty" : "blank (only whitespace)");
         return EP_READ_REJECTED;
     }
-    size_t bad = ep_utf8_invalid_at(text->valuestring, n);
+    size_t bad = ep_utf8_invalid_at(value, n);
     if (bad < n) {
         snprintf(out->reason, sizeof out->reason,
                  "%stext field '%s' is not valid UTF-8 at byte %zu of the text; re-encode the input as UTF-8", where,
                  text_path, bad);
         return EP_READ_REJECTED;
     }
-    out->text = text->valuestring;
+    out->text = value;
     out->text_len = n;
     return EP_READ_RECORD;
 }

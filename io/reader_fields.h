@@ -31,7 +31,12 @@ typedef struct ep_fields {
     const char *id;         /* "" when the record has none; into the tree or id_digits */
     char id_digits[64];     /* a numeric id, exactly as its digits stand in the source */
     char reason[896];       /* set when rejected */
+    char *nul_free;         /* the text decoded again without its \u0000 escapes (owned) */
+    size_t nul_free_cap;
 } ep_fields;
+
+/* Frees what ep_fields_extract allocated in f. */
+void ep_fields_release(ep_fields *f);
 
 /* Finds text and id in obj, a node of the document root parsed from raw
  * (raw_len bytes; used to read numbers' exact digits and to spot \u0000

@@ -24,3 +24,5 @@ ep_add_script_test(NAME test_pipeline_exits COMMAND python3 ${EP_PIPELINE_PY}/te
 # `cmake --install` into a temporary prefix; the installed binary finds its model from any folder.
 ep_add_script_test(NAME test_install COMMAND python3 ${EP_PIPELINE_PY}/test_install.py ${CMAKE_COMMAND}
                    ${CMAKE_BINARY_DIR} LABELS host pipeline TIMEOUT 300)
+ep_add_script_test(NAME test_input_damage COMMAND python3 ${EP_PIPELINE_PY}/test_input_damage.py
+                   LABELS host pipeline TIMEOUT 600)

@@ -48,8 +48,9 @@ bad = {
     10: '{"id": "n3", "text": 42}',                            # numeric text
     12: '{"id": "big", "text": "' + "x" * (10 * 1024 * 1024) + '"}',  # a 10 MB line
     14: b'{"id": "z1", "text": "nul\x00byte"}',                 # a NUL byte
-    16: '{"id": "z2", "text": "escaped nul \\u0000 here"}',    # an escaped NUL
 }
+nul_line = 16  # an escaped NUL: embedded without it (BERT's tokenizer drops NUL), not rejected
+good.append('{"id": "z2", "text": "escaped nul \\u0000 here"}')
 path = os.path.join(root, "broken.ndjson")
 with open(path, "wb") as f:
     g = iter(good)
@@ -71,7 +72,9 @@ rows = ids_of(out)
 check([r["line"] for r in rows] == [n for n in range(1, 18) if n not in bad],
       f"good rows {[r['line'] for r in rows]}")
 m = manifest(out)
-check(m["counts"] == {"read": 18, "embedded": 9, "rejected": 9}, f"counts {m['counts']}")
+check(m["counts"] == {"read": 18, "embedded": 10, "rejected": 8}, f"counts {m['counts']}")
+nul_rows = [r for r in rows if r["line"] == nul_line]
+check(len(nul_rows) == 1 and nul_rows[0]["id"] == "z2", f"the \\u0000 record is not row of line {nul_line}: {nul_rows}")
 
 # --- an empty file: one entry, no shard, a complete folder, and exit 1: nothing was embedded
 empty = os.path.join(root, "empty.ndjson")
@@ -80,6 +83,71 @@ out = os.path.join(root, "empty-out")
 run(["embed", empty, "-o", out] + base, check_rc=1)
 check(len(errors_of(out)) == 1 and not ids_of(out), "an empty file should give one entry and no rows")
 check(manifest(out)["complete"] is True, "the empty run is not complete")
+
+# --- issue 8: what a reader used to get wrong
+# A \u0000 escape is removed: the text embedded is the one without it (same hash, same vector alone).
+for name, text in (("nul", "hello\\u0000world"), ("plain", "helloworld")):
+    with open(os.path.join(root, name + ".ndjson"), "w") as f:
+        f.write('{"id": "%s", "text": "%s"}\n' % (name, text))
+    run(["embed", os.path.join(root, name + ".ndjson"), "-o", os.path.join(root, name + "-out")] + base, check_rc=0)
+a, b = ids_of(os.path.join(root, "nul-out")), ids_of(os.path.join(root, "plain-out"))
+check(len(a) == 1 and len(b) == 1 and a[0]["hash"] == b[0]["hash"] and a[0]["tokens"] == b[0]["tokens"],
+      f"\\u0000 text: {a} vs {b}")
+shard = "shard-00000.npy.zst"
+check(folder_digest(os.path.join(root, "nul-out")).get(shard) == folder_digest(os.path.join(root, "plain-out")).get(shard),
+      "the \\u0000 text gets another vector than the text without it")
+
+# Blank lines of plain text: every line is a row (row N = line N), or dropped with --skip-blank; counted.
+txt = os.path.join(root, "labels.txt")
+with open(txt, "w") as f:
+    f.write("first line\n\nthird line\n   \nfifth line\n")
+out = os.path.join(root, "blank-out")
+p = run(["embed", txt, "-o", out, "-m", model, "--device", "cpu"], check_rc=0)
+rows = ids_of(out)
+check([r["line"] for r in rows] == [1, 2, 3, 4, 5] and rows[1]["tokens"] == 2 and rows[3]["tokens"] == 2,
+      f"blank lines: rows {[(r['line'], r['tokens']) for r in rows]}")
+check("2 blank lines embedded as the empty text" in p.stderr, f"blank lines not counted: {p.stderr[-500:]}")
+p = run(["tokenize", ""], check_rc=0)
+check(p.stdout.split() == ["101", "102"], f"the empty text tokenizes to {p.stdout!r}, not [CLS] [SEP]")
+out = os.path.join(root, "skip-out")
+p = run(["embed", txt, "-o", out, "--skip-blank", "-m", model, "--device", "cpu"], check_rc=0)
+check([r["line"] for r in ids_of(out)] == [1, 3, 5], f"--skip-blank rows {[r['line'] for r in ids_of(out)]}")
+check("2 blank lines dropped (--skip-blank)" in p.stderr, f"dropped blank lines not counted: {p.stderr[-500:]}")
+p = run(["embed", txt, "-o", out] + base)
+check(p.returncode == 3 and "--skip-blank" in p.stderr, f"resuming without --skip-blank: {p.returncode} {p.stderr}")
+
+# tweets.js whose first line is not `window.YTD.tweets.part0 = [`: still an export, not lines of fragments.
+tweets = ",\n".join(json.dumps({"tweet": {"id_str": str(i), "full_text": f"tweet {i}"}}, indent=2) for i in range(5))
+for k, head in enumerate(("YTD.tweets.part0 = [", "window.YTD.tweet.part1 = [", "var tweets = [")):
+    js = os.path.join(root, f"head{k}.js")
+    with open(js, "w") as f:
+        f.write(head + "\n" + tweets + "\n]")
+    out = os.path.join(root, f"head{k}-out")
+    run(["embed", js, "-o", out] + base, check_rc=0)
+    check(manifest(out)["inputs"][0]["format"] == "tweets-js" and [r["id"] for r in ids_of(out)] == list("01234"),
+          f"'{head}': format {manifest(out)['inputs'][0]['format']}, {len(ids_of(out))} rows")
+
+# A file read as lines whose lines look like JSON: a warning naming --format.
+frag = os.path.join(root, "fragments")
+with open(frag, "w") as f:
+    f.write(tweets.split("\n", 1)[1])
+p = run(["embed", frag, "-o", os.path.join(root, "frag-out"), "-m", model, "--device", "cpu"], check_rc=0)
+check("look like pieces of JSON" in p.stderr and "--format" in p.stderr, f"no warning: {p.stderr[-600:]}")
+
+# Messages that name the problem: a lone surrogate, too deep a nesting, a duplicate key.
+odd = os.path.join(root, "odd.ndjson")
+with open(odd, "w") as f:
+    f.write('{"id": "s", "text": "emoji cut \\ud83d here"}\n')
+    f.write('{"id": "d", "text": "deep", "x": ' + "[" * 1100 + "]" * 1100 + "}\n")
+    f.write('{"id": "k", "text": "one", "text": "two"}\n')
+    f.write('{"id": "ok", "text": "fine"}\n')
+out = os.path.join(root, "odd-out")
+run(["embed", odd, "-o", out] + base, check_rc=0)
+reasons = {e["line"]: e["reason"] for e in errors_of(out)}
+check("lone UTF-16 surrogate escape '\\ud83d'" in reasons.get(1, ""), f"surrogate: {reasons.get(1)}")
+check("nested more than 1000 levels deep" in reasons.get(2, ""), f"deep: {reasons.get(2)}")
+check("the key 'text' of the text path 'text' appears twice" in reasons.get(3, ""), f"duplicate: {reasons.get(3)}")
+check([r["id"] for r in ids_of(out)] == ["ok"], "the good record after them is not embedded")
 
 # --- real data
 data = os.environ.get("EP_SHARED_DATA", "")

@@ -46,6 +46,10 @@ const ep_fuzz_seed ep_fuzz_seeds[] = {
     EP_FUZZ_SEED("{\"account\":[],\"tweets\":[{\"tweet\":{\"id_str\":\"1\",\"full_text\":\"a\"}}]}"),
     EP_FUZZ_SEED("plain line\r\n\n  \nzweite Zeile \xC3\xA4\xC3\xB6\xC3\xBC\nbad \xC3\x28\nlast"),
     EP_FUZZ_SEED("[{\"text\": \"bare\"}, {\"text\": \"array\"}]"),
+    // Issue 8: other tweets.js prefixes, \u0000 and surrogates in texts, duplicate keys.
+    EP_FUZZ_SEED("var tweets = [{\"tweet\": {\"id_str\": \"1\", \"full_text\": \"a\\u0000\\ud83d\\ude00b\"}},\n"
+                 "{\"tweet\": {\"full_text\": \"x\", \"full_text\": \"y\"}}, {\"tweet\": {\"text\": \"\\udc00\"}}]"),
+    EP_FUZZ_SEED("YTD.tweet.part1 =\n[ {\"tweet\": {\"id\": 7, \"full_text\": \"\\u0000\"}} ]\n"),
     {NULL, 0},
 };
 
@@ -81,17 +85,21 @@ static size_t read_all(const uint8_t *data, size_t size, uint64_t max_lines, siz
     ep_status st = ep_reader_open_memory(data, size, "fuzz-input", o, &r, &err);
     *final = st;
     if (st != EP_OK) {
-        // Only corrupt compressed data can fail this early.
+        // Only corrupt compressed data, or UTF-16 text, can fail this early.
         REQUIRE(r == NULL && st == EP_ERR_FORMAT && err.message[0]);
         return 0;
     }
     REQUIRE(ep_reader_format(r) != EP_FORMAT_AUTO);
-    uint64_t last = 0;
+    uint64_t last = 0, last_byte = 0;
     size_t n = 0;
     for (;;) {
         ep_record rec;
         ep_read_kind kind;
         st = ep_reader_next(r, &rec, &kind, &err);
+        uint64_t at_byte, at_line;
+        ep_reader_position(r, &at_byte, &at_line);
+        REQUIRE(at_line >= 1 && at_line <= max_lines && at_byte >= last_byte);
+        last_byte = at_byte;
         if (st != EP_OK) {
             REQUIRE(st == EP_ERR_FORMAT && err.code == st && err.message[0]);
             REQUIRE(valid_utf8(err.message, strlen(err.message)));
@@ -105,7 +113,9 @@ static size_t read_all(const uint8_t *data, size_t size, uint64_t max_lines, siz
         REQUIRE(rec.id && valid_utf8(rec.id, strlen(rec.id)));
         uint64_t h = fnv(0xCBF29CE484222325ull, rec.id, strlen(rec.id));
         if (kind == EP_READ_RECORD) {
-            REQUIRE(rec.text && rec.text_len > 0 && rec.text[rec.text_len] == '\0');
+            // Only a blank line of plain text is the empty text.
+            REQUIRE(rec.text && (rec.text_len > 0 || rec.blank) && rec.text[rec.text_len] == '\0');
+            REQUIRE(!rec.blank || (ep_reader_format(r) == EP_FORMAT_LINES && rec.text_len == 0));
             REQUIRE(strlen(rec.text) == rec.text_len);
             REQUIRE(valid_utf8(rec.text, rec.text_len));
             REQUIRE(rec.line >= 1);

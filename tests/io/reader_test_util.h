@@ -23,6 +23,7 @@ typedef struct got_rec {
     size_t text_len;
     char *id;
     char *reason;   /* NULL for a record */
+    bool blank;     /* lines format: a blank line, read as the empty text */
 } got_rec;
 
 typedef struct got_all {
@@ -32,6 +33,8 @@ typedef struct got_all {
     ep_status open_status, status;  /* ep_reader_open's and the last ep_reader_next's */
     ep_error err;
     ep_input_format format;
+    char warning[512];              /* ep_reader_warning, or "" */
+    uint64_t end_byte, end_line;    /* ep_reader_position after the last call */
 } got_all;
 
 static inline char *dup_n(const char *s, size_t n) {
@@ -58,6 +61,7 @@ static inline void drain(ep_reader *r, got_all *g) {
         memset(o, 0, sizeof *o);
         o->kind = kind;
         o->line = rec.line;
+        o->blank = rec.blank;
         o->id = dup_n(rec.id ? rec.id : "", rec.id ? strlen(rec.id) : 0);
         if (kind == EP_READ_RECORD) {
             o->text = dup_n(rec.text, rec.text_len);
@@ -77,7 +81,9 @@ static inline got_all read_path(const char *path, const ep_reader_options *o) {
     g.open_status = ep_reader_open(path, o, &r, &g.err);
     if (g.open_status != EP_OK) return g;
     g.format = ep_reader_format(r);
+    if (ep_reader_warning(r)) snprintf(g.warning, sizeof g.warning, "%s", ep_reader_warning(r));
     drain(r, &g);
+    ep_reader_position(r, &g.end_byte, &g.end_line);
     ep_reader_free(r);
     return g;
 }
@@ -89,7 +95,9 @@ static inline got_all read_mem(const char *data, size_t len, const char *name, c
     g.open_status = ep_reader_open_memory(data, len, name, o, &r, &g.err);
     if (g.open_status != EP_OK) return g;
     g.format = ep_reader_format(r);
+    if (ep_reader_warning(r)) snprintf(g.warning, sizeof g.warning, "%s", ep_reader_warning(r));
     drain(r, &g);
+    ep_reader_position(r, &g.end_byte, &g.end_line);
     ep_reader_free(r);
     return g;
 }

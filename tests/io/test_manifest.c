@@ -31,6 +31,13 @@ static void fill(ep_manifest *m, ep_manifest_input *inputs, ep_shard_info *shard
     inputs[0].abs_path = abs0;
     inputs[0].mtime_sec = 1767225600;
     inputs[0].mtime_nsec = 999999999;
+    // Input 1 was found damaged: its "damage" object round-trips; the others have none.
+    inputs[1].damage = (ep_manifest_damage){.present = true, .byte = 123456789012ull, .line = 77, .record = 4242,
+                                            .prefix_xxh3 = "0123456789abcdef", .mtime_s = 1764633600,
+                                            .mtime_ns = 999999999, .resume_shards = 2, .resume_next_record = 4000,
+                                            .resume_next_row = 3900, .resume_errors_bytes = 5555,
+                                            .resume_embedded = 3900, .resume_rejected = 100};
+    m->run.skip_blank = true;
     for (int i = 0; i < 3; i++) {
         inputs[i].path = paths[i];
         snprintf(inputs[i].format, sizeof inputs[i].format, "%s", formats[i]);
@@ -93,7 +100,22 @@ static void round_trip(void) {
                                   : r->inputs[i].abs_path == NULL, "inputs[%zu].abs_path", i);
         CHECKF(r->inputs[i].mtime_sec == inputs[i].mtime_sec && r->inputs[i].mtime_nsec == inputs[i].mtime_nsec,
                "inputs[%zu].mtime", i);
+        CHECKF((r->inputs[i].damage.present == inputs[i].damage.present &&
+                    r->inputs[i].damage.byte == inputs[i].damage.byte &&
+                    r->inputs[i].damage.line == inputs[i].damage.line &&
+                    r->inputs[i].damage.record == inputs[i].damage.record &&
+                    strcmp(r->inputs[i].damage.prefix_xxh3, inputs[i].damage.prefix_xxh3) == 0 &&
+                    r->inputs[i].damage.mtime_s == inputs[i].damage.mtime_s &&
+                    r->inputs[i].damage.mtime_ns == inputs[i].damage.mtime_ns &&
+                    r->inputs[i].damage.resume_shards == inputs[i].damage.resume_shards &&
+                    r->inputs[i].damage.resume_next_record == inputs[i].damage.resume_next_record &&
+                    r->inputs[i].damage.resume_next_row == inputs[i].damage.resume_next_row &&
+                    r->inputs[i].damage.resume_errors_bytes == inputs[i].damage.resume_errors_bytes &&
+                    r->inputs[i].damage.resume_embedded == inputs[i].damage.resume_embedded &&
+                    r->inputs[i].damage.resume_rejected == inputs[i].damage.resume_rejected),
+               "inputs[%zu].damage", i);
     }
+    CHECK(r->n_inputs == 3 && r->inputs[1].damage.present && !r->inputs[0].damage.present && r->run.skip_blank);
     CHECK(r->run.shard_rows == m.run.shard_rows && r->run.part_index == m.run.part_index &&
           r->run.part_count == m.run.part_count && strcmp(r->run.format, m.run.format) == 0 &&
           r->run.max_record_bytes == m.run.max_record_bytes && r->run.next_record == m.run.next_record &&

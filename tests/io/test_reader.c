@@ -178,7 +178,7 @@ static void test_ndjson_rejections(void) {
     sb_printf(&b, "{\"id\": \"11\", \"text\": \"nul");                            // 11 raw NUL
     sb_add(&b, "\0", 1);
     sb_printf(&b, "byte\"}\n");
-    sb_printf(&b, "{\"id\": \"12\", \"text\": \"cut\\u0000here\"}\n");            // 12 \u0000 in the text
+    sb_printf(&b, "{\"id\": \"12\", \"text\": \"cut\\u0000here\"}\n");            // 12 \u0000 in the text: removed
     sb_printf(&b, "{\"id\": \"13\", \"bio\": \"x\\u0000y\", \"text\": \"ok\"}\n"); // 13 \u0000 elsewhere: fine
     sb_printf(&b, "{\"id\": \"14\", \"text\": \"\\\\u0000 is not an escape\"}\n"); // 14 fine
     sb_printf(&b, "[1, 2]\n");                                                  // 15 not an object
@@ -201,7 +201,7 @@ static void test_ndjson_rejections(void) {
     EXPECT_REC(&g, i++, 9, "good two", "9");
     EXPECT_REJ(&g, i++, 10, "more than --max-record-bytes 1048576");
     EXPECT_REJ(&g, i++, 11, "NUL byte at column 26");
-    EXPECT_REJ(&g, i++, 12, "contains a \\u0000 (NUL) escape");
+    EXPECT_REC(&g, i++, 12, "cuthere", "12");
     EXPECT_REC(&g, i++, 13, "ok", "13");
     EXPECT_REC(&g, i++, 14, "\\u0000 is not an escape", "14");
     EXPECT_REJ(&g, i++, 15, "line is an array, not an object");
@@ -210,7 +210,7 @@ static void test_ndjson_rejections(void) {
     EXPECT_REJ(&g, i++, 18, "text field 'text' is blank (only whitespace)");
     EXPECT_REJ(&g, i++, 19, "the last line has no newline, so the file is probably truncated");
     CHECK(g.n == i);
-    CHECK(g.records == 5);
+    CHECK(g.records == 6);
     for (size_t k = 0; k < g.n; k++) {
         if (g.v[k].kind == EP_READ_REJECTED) CHECKF(strlen(g.v[k].reason) > 10, "reason %zu too short", k);
     }
@@ -250,27 +250,36 @@ static void test_empty(void) {
 static void test_lines(void) {
     sbuf b = {0};
     sb_printf(&b, "plain line one\r\n");            // 1
-    sb_printf(&b, "\n");                            // 2 blank: skipped
+    sb_printf(&b, "\n");                            // 2 blank: the empty text
     sb_printf(&b, "  {not json} \xE2\x9C\x93\n");   // 3 kept exactly
     sb_printf(&b, "bad \xC3\x28 utf8\n");           // 4 invalid UTF-8
     sb_printf(&b, "nul ");                          // 5 NUL
     sb_add(&b, "\0", 1);
     sb_printf(&b, " byte\n");
-    sb_printf(&b, " \t \n");                        // 6 whitespace only: skipped
+    sb_printf(&b, " \t \n");                        // 6 whitespace only: the empty text
     for (int i = 0; i < 2 * 1024 * 1024; i++) sb_add(&b, "x", 1);  // 7 too long
     sb_printf(&b, "\n");
     sb_printf(&b, "overlong \xC0\xAF and surrogate \xED\xA0\x80\n"); // 8
     sb_printf(&b, "last without newline");          // 9
     ep_reader_options o = {.format = EP_FORMAT_LINES};
     got_all g = read_mem(b.p, b.n, "t.txt", &o);
+    // Every line is one record, so that record N is line N.
     EXPECT_REC(&g, 0, 1, "plain line one", "");
-    EXPECT_REC(&g, 1, 3, "  {not json} \xE2\x9C\x93", "");
-    EXPECT_REJ(&g, 2, 4, "line is not valid UTF-8 at byte 4");
-    EXPECT_REJ(&g, 3, 5, "NUL byte at byte 4 of the line");
-    EXPECT_REJ(&g, 4, 7, "more than --max-record-bytes");
-    EXPECT_REJ(&g, 5, 8, "not valid UTF-8 at byte 9");
-    EXPECT_REC(&g, 6, 9, "last without newline", "");
-    CHECK(g.n == 7);
+    EXPECT_REC(&g, 1, 2, "", "");
+    EXPECT_REC(&g, 2, 3, "  {not json} \xE2\x9C\x93", "");
+    EXPECT_REJ(&g, 3, 4, "line is not valid UTF-8 at byte 4");
+    EXPECT_REJ(&g, 4, 5, "NUL byte at byte 4 of the line");
+    EXPECT_REC(&g, 5, 6, "", "");
+    EXPECT_REJ(&g, 6, 7, "more than --max-record-bytes");
+    EXPECT_REJ(&g, 7, 8, "not valid UTF-8 at byte 9");
+    EXPECT_REC(&g, 8, 9, "last without newline", "");
+    CHECK(g.n == 9);
+    CHECK(g.n == 9 && g.v[1].blank && g.v[5].blank && !g.v[0].blank && !g.v[2].blank && !g.v[8].blank);
+    // A file of blank lines only is that many empty texts; a final newline ends the last line, it adds none.
+    got_all bl = read_str("\n\n \r\n", "blank.txt", NULL);
+    CHECK(bl.format == EP_FORMAT_LINES && bl.n == 3 && bl.records == 3);
+    EXPECT_REC(&bl, 2, 3, "", "");
+    got_free(&bl);
     got_free(&g);
     // Detected from the name, and from content that is not JSON.
     got_all d = read_mem(b.p, 20, "t.txt", NULL);
@@ -442,6 +451,90 @@ static void test_stdin_pipe(bool compressed) {
     free(z);
 }
 
+/* Issue 8: what cJSON or a naive reader gets wrong, said or done right. */
+static void test_named_problems(void) {
+    // \u0000 escapes are removed from the text (BERT's tokenizer drops NUL too); in an id they stay an error.
+    got_all n = read_str("{\"id\": \"1\", \"text\": \"a\\u0000b \\u00e9\\ud83d\\ude00\\u0000\\n\\\"q\\\"\"}\n"
+                         "{\"id\": \"2\", \"text\": \"\\u0000\"}\n"
+                         "{\"id\": \"x\\u0000y\", \"text\": \"fine\"}\n",
+                         "nul.jsonl", NULL);
+    EXPECT_REC(&n, 0, 1, "ab \xC3\xA9\xF0\x9F\x98\x80\n\"q\"", "1");
+    EXPECT_REJ(&n, 1, 2, "text field 'text' is empty");
+    EXPECT_REJ(&n, 2, 3, "id field 'id' contains a \\u0000 (NUL) escape");
+    got_free(&n);
+    // The same in a tweets.js element.
+    got_all t = read_str("window.YTD.tweets.part0 = [{\"tweet\": {\"id_str\": \"7\", \"full_text\": \"x\\u0000y\"}}]",
+                         "tweets.js", NULL);
+    EXPECT_REC(&t, 0, 1, "xy", "7");
+    got_free(&t);
+
+    // Lone surrogates: high alone, low alone, high followed by something else.
+    got_all s = read_str("{\"text\": \"cut \\ud83d\"}\n{\"text\": \"\\ude00 low\"}\n"
+                         "{\"text\": \"\\ud83d\\u0041\"}\n{\"text\": \"pair \\ud83d\\ude00 ok\"}\n",
+                         "s.jsonl", NULL);
+    EXPECT_REJ(&s, 0, 1, "lone UTF-16 surrogate escape '\\ud83d'");
+    EXPECT_REJ(&s, 1, 2, "lone UTF-16 surrogate escape '\\ude00'");
+    EXPECT_REJ(&s, 2, 3, "lone UTF-16 surrogate escape '\\ud83d'");
+    EXPECT_REC(&s, 3, 4, "pair \xF0\x9F\x98\x80 ok", "");
+    got_free(&s);
+
+    // Nesting deeper than cJSON's limit is named as such, not as a parse error at some column.
+    sbuf d = {0};
+    sb_printf(&d, "{\"text\": \"deep\", \"x\": ");
+    for (int i = 0; i < 1200; i++) sb_add(&d, "[", 1);
+    for (int i = 0; i < 1200; i++) sb_add(&d, "]", 1);
+    sb_printf(&d, "}\n{\"text\": \"shallow\"}\n");
+    got_all dg = read_mem(d.p, d.n, "deep.jsonl", NULL);
+    EXPECT_REJ(&dg, 0, 1, "nested more than 1000 levels deep");
+    EXPECT_REC(&dg, 1, 2, "shallow", "");
+    got_free(&dg);
+    free(d.p);
+
+    // A key of the text or id path that appears twice: ambiguous, so rejected with the key named.
+    got_all k = read_str("{\"id\": \"1\", \"text\": \"first\", \"text\": \"second\"}\n"
+                         "{\"id\": \"2\", \"tweet\": {\"full_text\": \"a\"}, \"tweet\": {\"full_text\": \"b\"}}\n"
+                         "{\"id\": \"3\", \"id\": \"4\", \"text\": \"t\"}\n"
+                         "{\"id\": \"5\", \"text\": \"t\", \"other\": 1, \"other\": 2}\n",
+                         "k.jsonl", NULL);
+    EXPECT_REJ(&k, 0, 1, "the key 'text' of the text path 'text' appears twice");
+    EXPECT_REJ(&k, 1, 2, "the key 'tweet' of the text path 'tweet.full_text' appears twice");
+    EXPECT_REJ(&k, 2, 3, "the key 'id' of the id path 'id' appears twice");
+    EXPECT_REC(&k, 3, 4, "t", "5"); /* a duplicate elsewhere does not matter */
+    got_free(&k);
+
+    // UTF-16 files are refused at open with what to do, with or without a byte order mark.
+    static const char le_bom[] = "\xFF\xFE{\0\"\0t\0\"\0:\0 \0\"\0a\0\"\0}\0\n\0";
+    static const char be_bom[] = "\xFE\xFF\0{\0\"\0t\0\"\0:\0 \0\"\0a\0\"\0}\0\n";
+    static const char le_bare[] = "h\0e\0l\0l\0o\0 \0w\0o\0r\0l\0d\0\n\0";
+    const struct { const char *p; size_t n; const char *what; } u16[] = {
+        {le_bom, sizeof le_bom - 1, "is UTF-16LE text (it starts with a UTF-16 byte order mark)"},
+        {be_bom, sizeof be_bom - 1, "is UTF-16BE text (it starts with a UTF-16 byte order mark)"},
+        {le_bare, sizeof le_bare - 1, "is UTF-16LE text (a NUL byte beside every character)"}};
+    for (size_t i = 0; i < 3; i++) {
+        got_all u = read_mem(u16[i].p, u16[i].n, "u16.txt", NULL);
+        CHECKF(u.open_status == EP_ERR_FORMAT && strstr(u.err.message, u16[i].what) &&
+                   strstr(u.err.message, "iconv -f UTF-16 -t UTF-8 u16.txt"),
+               "UTF-16 case %zu: %s", i, u.err.message);
+        got_free(&u);
+    }
+
+    // Lines that look like JSON: read as lines (auto-detected), with a warning naming --format.
+    // (the middle of a pretty-printed export, as a cut or a bad prefix leaves it)
+    got_all w = read_str("    \"tweet\" : {\n      \"full_text\" : \"x\",\n      \"id\" : \"1\"\n    }\n  }, {\n", "frag",
+                         NULL);
+    CHECKF(w.format == EP_FORMAT_LINES && strstr(w.warning, "look like pieces of JSON") &&
+               strstr(w.warning, "--format ndjson"),
+           "warning: '%s'", w.warning);
+    got_free(&w);
+    got_all plain = read_str("just some text\nand more text\n{not json} here\nlast line\n", "plain", NULL);
+    CHECKF(plain.format == EP_FORMAT_LINES && plain.warning[0] == '\0', "unexpected warning '%s'", plain.warning);
+    got_free(&plain);
+    ep_reader_options lines = {.format = EP_FORMAT_LINES};
+    got_all given = read_str("{\n\"a\": 1,\n\"b\": 2\n}\n", "given", &lines);
+    CHECKF(given.warning[0] == '\0', "a format given by the user gets no warning: '%s'", given.warning);
+    got_free(&given);
+}
+
 int main(void) {
     test_format_names();
     test_ndjson_basic();
@@ -452,6 +545,7 @@ int main(void) {
     test_empty();
     test_lines();
     test_bom_and_detection();
+    test_named_problems();
     test_files();
     test_stdin_pipe(false);
     test_stdin_pipe(true);

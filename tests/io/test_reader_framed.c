@@ -332,10 +332,54 @@ static void test_example_archive(void) {
     got_free(&g);
 }
 
+/* Issue 8: a tweets.js whose first line is not exactly `window.YTD.tweets.part0 = [` is still an export,
+ * never 100,000 lines of JSON fragments; where the good records end is known after damage. */
+static void test_tweets_js_headers(void) {
+    static const char *const heads[] = {"YTD.tweets.part0 = [", "window.YTD.tweet.part1 = [", "var tweets = [",
+                                        "const   x=[", "let a.b_2.$c =\n["};
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) {
+        sbuf b = {0};
+        sb_printf(&b, "%s\n", heads[i]);
+        add_tweet(&b, "1", "one", false);
+        add_tweet(&b, "2", "two", true);
+        sb_printf(&b, "]\n");
+        got_all g = read_mem(b.p, b.n, "export.js", NULL);
+        CHECKF(g.format == EP_FORMAT_TWEETS_JS && g.status == EP_OK && g.records == 2 && g.n == 2,
+               "header '%s': format %s, %zu records, %zu rejected (%s)", heads[i], ep_input_format_name(g.format),
+               g.records, g.rejected, g.err.message);
+        if (g.n == 2) CHECK(strcmp(g.v[1].text, "two") == 0 && strcmp(g.v[1].id, "2") == 0);
+        got_free(&g);
+        free(b.p);
+    }
+    // Not an assignment: refused as tweets.js with what was found, and not detected as one.
+    ep_reader_options o = {.format = EP_FORMAT_TWEETS_JS};
+    got_all bad = read_str("tweets := [\n{\"tweet\": {\"full_text\": \"a\"}}]\n", "x.js", &o);
+    EXPECT_FATAL(&bad, "x.js:1: expected '[' opening the array of tweets, after 'window.YTD.<name>.part<N> = ' or "
+                       "another 'name = ', found 'tweets := ['");
+    got_free(&bad);
+    got_all det = read_str("tweets are = [fun]\nsecond line\n", "notes", NULL);
+    CHECK(det.format == EP_FORMAT_LINES && det.records == 2);
+    got_free(&det);
+
+    // Cut mid-array: the position says where the good records end (just past the last good element).
+    sbuf c = {0};
+    sb_printf(&c, "window.YTD.tweets.part0 = [\n");
+    add_tweet(&c, "1", "one", false);
+    size_t good_end = c.n - 2; /* before its ",\n" */
+    add_tweet(&c, "2", "two", false);
+    got_all t = read_mem(c.p, c.n - 20, "tweets.js", NULL);
+    CHECK(t.records == 1 && t.status == EP_ERR_FORMAT);
+    CHECKF(t.end_byte == good_end && t.end_line == 13, "damage begins at byte %llu line %llu, want %zu line 13",
+           (unsigned long long)t.end_byte, (unsigned long long)t.end_line, good_end);
+    got_free(&t);
+    free(c.p);
+}
+
 int main(void) {
     test_tweets_js();
     test_tweets_js_bad_elements();
     test_tweets_js_broken();
+    test_tweets_js_headers();
     test_archive();
     test_archive_broken();
     test_truncated_stream();
