@@ -107,7 +107,7 @@ rows = ids_of(out)
 check([r["line"] for r in rows] == [1, 2, 3, 4, 5] and rows[1]["tokens"] == 2 and rows[3]["tokens"] == 2,
       f"blank lines: rows {[(r['line'], r['tokens']) for r in rows]}")
 check("2 blank lines embedded as the empty text" in p.stderr, f"blank lines not counted: {p.stderr[-500:]}")
-p = run(["tokenize", ""], check_rc=0)
+p = run(["tokenize", "-m", model, ""], check_rc=0)
 check(p.stdout.split() == ["101", "102"], f"the empty text tokenizes to {p.stdout!r}, not [CLS] [SEP]")
 out = os.path.join(root, "skip-out")
 p = run(["embed", txt, "-o", out, "--skip-blank", "-m", model, "--device", "cpu"], check_rc=0)
