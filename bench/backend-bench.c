@@ -14,7 +14,7 @@
  * disturb less than the wall clock), and the minimum cosine against the first
  * precision listed (give fp32-reference first to check against the oracle).
  */
-#include "backend.h"
+#include "device.h"
 #include "model.h"
 #include "tokenizer.h"
 

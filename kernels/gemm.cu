@@ -18,7 +18,7 @@
 #include <cblas.h>
 #include <vector>
 
-#include "cpu_ops.h"
+#include "float16.h"
 #else
 #include <cublasLt.h>
 #endif

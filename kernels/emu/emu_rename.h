@@ -5,7 +5,7 @@
  * Why: the emulation implements the runtime with the toolkit's own types and
  * signatures (so host code compiles unchanged), but under other names, so an
  * executable can link the emulation and the real libcudart side by side.
- * Plain C: host/backend_cuda.c and the C tests include it too.
+ * Plain C: host/cuda/backend_cuda.c and the C tests include it too.
  */
 #ifndef EP_EMU_RENAME_H
 #define EP_EMU_RENAME_H

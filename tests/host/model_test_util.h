@@ -1,7 +1,7 @@
 /*
  * model_test_util.h - helpers of the model-loading tests: a second, independent
  * reader of safetensors files (fread + cJSON + ldexp decoding, sharing no code
- * with host/safetensors.c) to hold the loader against, a header rewriter that
+ * with host/model/safetensors.c) to hold the loader against, a header rewriter that
  * produces malformed variants, the tiny-model generator, and small file edits.
  */
 #ifndef EP_MODEL_TEST_UTIL_H

@@ -1,4 +1,4 @@
-# Tests of the fast CPU path (host/cpu_fast*.c, host/backend_cpu_fast.c):
+# Tests of the fast CPU path (host/cpu/cpu_fast*.c, host/cpu/backend_cpu_fast.c):
 # every kernel table against the reference ops, op by op, and end to end
 # against the plain backend and sentence-transformers on real tweets.
 ep_add_test(NAME test_cpu_fast SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_cpu_fast.c LABELS host perf)

@@ -10,7 +10,8 @@
  *  - ep_backend_create picks the fast backend for "fp32" and "bf16" and the
  *    plain one for "fp32-reference", and refuses an unknown precision.
  */
-#include "backend.h"
+#include "backend_cpu.h"
+#include "device.h"
 #include "cpu_fast.h"
 #include "fixture_util.h"
 #include "model.h"

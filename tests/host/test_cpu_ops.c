@@ -5,6 +5,7 @@
  * plain loop, LayerNorm and pooling invariants, GELU identities.
  */
 #include "cpu_ops.h"
+#include "float16.h"
 #include "test_util.h"
 
 #include <math.h>

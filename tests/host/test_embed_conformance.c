@@ -8,7 +8,9 @@
  * 2. the whole pipeline (NDJSON in, shards out) read back from the float16
  *    shards: minimum cosine >= 0.9995, rows in input order, ids as given.
  */
+#include "backend_cpu.h"
 #include "backend.h"
+#include "float16.h"
 #include "cpu_ops.h"
 #include "fixture_util.h"
 #include "manifest.h"

@@ -1,4 +1,4 @@
-# The input readers (io/reader.h): synthetic inputs, tweets.js / archive.json, the shared real data, a fuzz replay.
+# The input readers (io/input/reader.h): synthetic inputs, tweets.js / archive.json, the shared real data, a fuzz replay.
 ep_add_test(NAME test_reader SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_reader.c LABELS io reader)
 ep_add_test(NAME test_reader_framed SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_reader_framed.c LABELS io reader)
 ep_add_test(NAME test_reader_real SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_reader_real.c LABELS io reader real-data)

@@ -9,6 +9,7 @@
 #define EP_KERNEL_TEST_UTIL_H
 
 #include "cpu_ops.h"
+#include "float16.h"
 #include "ep_cuda_runtime.h"
 #include "test_util.h"
 

@@ -10,7 +10,9 @@
  * wrong rows. The out-of-memory cases need the emulation's memory limit and
  * run only there; the rest also runs on a GPU.
  */
+#include "backend_cpu.h"
 #include "backend_test_util.h"
+#include "float16.h"
 
 #define MIN_COSINE 0.999
 #define VOCAB 300

@@ -9,7 +9,9 @@
  * model (EP_MODEL_DIR) or the tweets (EP_SHARED_DATA) are absent.
  * EP_TEST_TWEETS sets how many lines (default 100) from each of three files.
  */
+#include "backend_cpu.h"
 #include "backend_test_util.h"
+#include "float16.h"
 #include "tokenizer.h"
 
 #include <string.h>

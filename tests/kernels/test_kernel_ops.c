@@ -1,6 +1,6 @@
 /*
  * test_kernel_ops.c - every CUDA kernel against the CPU op of the same name
- * (host/cpu_ops.h) on random inputs, over packed batches of uneven lengths,
+ * (host/cpu/cpu_ops.h) on random inputs, over packed batches of uneven lengths,
  * with relative-error bounds for fp16 storage (fp16 has an 11-bit mantissa:
  * one rounding of the output is ~3e-4 relative; bounds leave a few roundings).
  *
@@ -214,7 +214,7 @@ int main(void) {
     CHECK_OK(ep_cuda_gemm_create(&g, &err), &err);
     if (!g) return 1;
 #ifdef EP_CUDA_EMULATION
-    printf("kernels under the CPU emulation vs host/cpu_ops.c:\n");
+    printf("kernels under the CPU emulation vs host/cpu/cpu_ops.c:\n");
     run_all(g);
     /* The same kernels with each block's threads run in the opposite order between
      * barriers: a result that depends on the order is a race the checks missed. */
@@ -228,7 +228,7 @@ int main(void) {
     CHECKF(st.violations == 0, "the emulation found: %s", ep_emu_first_violation());
     CHECK(st.launches > 0);
 #else
-    printf("kernels on the GPU vs host/cpu_ops.c:\n");
+    printf("kernels on the GPU vs host/cpu/cpu_ops.c:\n");
     run_all(g);
 #endif
     ep_cuda_gemm_free(g);

@@ -11,6 +11,7 @@
  * scripts/make-tiny-model.py (hidden 64: the kernels want multiples of 64).
  */
 #include "backend.h"
+#include "float16.h"
 #include "backend_cuda.h"
 #include "cpu_ops.h"
 #include "manifest.h"

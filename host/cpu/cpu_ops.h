@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -43,10 +44,6 @@ void ep_cpu_gelu(float *x, long n);
 void ep_cpu_pool_normalize(float *out, const float *x, const int32_t *seq_start, int n_seqs, int hidden,
                            int pooling, int normalize);
 
-/* @return the IEEE half-precision bits nearest to f (round to nearest even). */
-uint16_t ep_f32_to_f16(float f);
-/* @return the float value of IEEE half-precision bits h. */
-float ep_f16_to_f32(uint16_t h);
 
 #ifdef __cplusplus
 }

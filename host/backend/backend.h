@@ -2,7 +2,9 @@
  * backend.h - the seam between the batcher and the compute device.
  *
  * A backend is a small struct of function pointers chosen at start-up
- * (host/backend_cpu.c, host/backend_cuda.c). It embeds packed batches: the
+ * (host/cpu/, host/cuda/). This header is the interface only: every backend
+ * includes it, and none of them knows the others; choosing one from the
+ * command line's --device / --precision is host/device/'s job. It embeds packed batches: the
  * tokens of all sequences lie back to back, so no work is spent on padding.
  *
  * Protocol: submit() queues a batch (a synchronous backend computes it at
@@ -51,23 +53,6 @@ struct ep_backend {
 ep_status ep_backend_encode(ep_backend *backend, const ep_batch *batch, float *out_f32, uint16_t *out_f16,
                             ep_error *err);
 
-/* Creates the CPU backend (host/backend_cpu.c). threads <= 0 means all cores.
- * @return EP_OK and *out set, or an error. */
-ep_status ep_backend_cpu_create(const ep_model *model, int threads, ep_backend **out, ep_error *err);
-
-/* How to build a backend; zero / NULL fields take their defaults. */
-typedef struct ep_backend_options {
-    const char *device;     /* "cpu", "cuda", "cuda:N" or "auto" (NULL = "auto") */
-    int threads;            /* CPU threads; <= 0 = all cores */
-    size_t batch_tokens;    /* largest batch the caller will submit (CUDA sizes its buffers from it; 0 = auto) */
-    const char *precision;  /* CPU arithmetic: "fp32" (NULL = fp32), or a reduced mode where supported */
-} ep_backend_options;
-
-/* Creates the backend the options ask for.
- * @return EP_OK; EP_ERR_DEVICE when CUDA was asked for and is unavailable
- *         (not compiled in, or no device); EP_ERR_USAGE for an unknown device or precision. */
-ep_status ep_backend_create(const ep_model *model, const ep_backend_options *options, ep_backend **out,
-                            ep_error *err);
 
 /* Frees the backend. Accepts NULL. */
 void ep_backend_free(ep_backend *backend);

@@ -1,6 +1,8 @@
 /* safetensors.c - a safetensors reader that rejects malformed input instead of trusting it. */
 #include "safetensors.h"
 
+#include "float16.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -61,27 +63,6 @@ static bool dtype_from_name(const char *name, ep_dtype *out) {
     return false;
 }
 
-/* cpu_ops.c has its own ep_f16_to_f32; this copy keeps the parser free of the compute code,
- * so that it builds alone (fuzzing). Both are tested against _Float16 for all 65,536 patterns. */
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t mant = h & 0x3ffu;
-    uint32_t bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (mant << 13); /* inf, or NaN keeping its payload */
-    } else if (exp == 0) {
-        /* zero or subnormal: mant * 2^-24 is exact in float */
-        float v = (float)mant * 0x1p-24f;
-        return sign ? -v : v;
-    } else {
-        bits = sign | ((exp + 112u) << 23) | (mant << 13); /* rebias 15 -> 127 */
-    }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 static float bfloat_to_float(uint16_t h) {
     uint32_t bits = (uint32_t)h << 16;
     float f;
@@ -97,7 +78,7 @@ ep_status ep_tensor_to_f32(const ep_tensor_view *t, float *dst, ep_error *err) {
         memcpy(dst, src, n * sizeof(float));
         return EP_OK;
     case EP_DTYPE_F16:
-        for (size_t i = 0; i < n; i++) dst[i] = half_to_float((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));
+        for (size_t i = 0; i < n; i++) dst[i] = ep_f16_to_f32((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));
         return EP_OK;
     case EP_DTYPE_BF16:
         for (size_t i = 0; i < n; i++) dst[i] = bfloat_to_float((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));

@@ -4,7 +4,7 @@
 #include "export.h"
 
 #include "atomic_file.h"
-#include "cpu_ops.h"
+#include "float16.h"
 #include "folder_lock.h"
 #include "manifest.h"
 #include "output_reader.h"

@@ -10,7 +10,7 @@
  * Memory stays bounded by max_record_bytes plus fixed buffers: files are read
  * through a stream (zstd and gzip recognised by their magic bytes and
  * decompressed on the fly), and the big arrays of tweets.js / archive.json are
- * cut into elements by a framer (io/json_frame.h) before cJSON parses each.
+ * cut into elements by a framer (io/input/json_frame.h) before cJSON parses each.
  *
  * Per format:
  * - NDJSON: one record per line. Blank lines are skipped silently. Text from

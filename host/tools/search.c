@@ -1,7 +1,7 @@
 /* search.c - brute-force top-k over float16 shards; see search.h. */
 #include "search.h"
 
-#include "cpu_ops.h"
+#include "float16.h"
 #include "manifest.h"
 #include "output_reader.h"
 #include "reader.h"

@@ -1,5 +1,5 @@
 /*
- * model_config.h - reads the JSON side of a sentence-transformers folder (private to host/model.c).
+ * model_config.h - reads the JSON side of a sentence-transformers folder (private to host/model/model.c).
  *
  * Sources of each ep_model_config field, and the defaults used when a file or key is absent:
  *   config.json (required)      vocab_size, hidden_size, num_hidden_layers, num_attention_heads,

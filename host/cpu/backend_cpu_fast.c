@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "cpu_fast.h"
 #include "cpu_ops.h"
+#include "float16.h"
 #include "cpu_pool.h"
 
 #include <stdatomic.h>

@@ -3,8 +3,9 @@
  * packed batch. It is the fallback on machines without a GPU and the oracle
  * the CUDA backend is tested against, so it stays plain float32.
  */
-#include "backend.h"
+#include "backend_cpu.h"
 #include "cpu_ops.h"
+#include "float16.h"
 
 #include <cblas.h>
 #include <stdio.h>

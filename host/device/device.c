@@ -1,5 +1,7 @@
-/* backend.c - picking a backend from a device spec, and the synchronous helper. */
-#include "backend.h"
+/* device.c - picking a backend from --device and --precision. */
+#include "device.h"
+
+#include "backend_cpu.h"
 #include "cpu_fast.h"
 
 #include <stdio.h>
@@ -9,17 +11,6 @@
 #ifdef EP_HAVE_CUDA_BACKEND
 #include "backend_cuda.h"
 #endif
-
-ep_status ep_backend_encode(ep_backend *backend, const ep_batch *batch, float *out_f32, uint16_t *out_f16,
-                            ep_error *err) {
-    ep_status st = backend->submit(backend, batch, out_f32, out_f16, err);
-    if (st != EP_OK) return st;
-    return backend->wait_oldest(backend, err);
-}
-
-void ep_backend_free(ep_backend *backend) {
-    if (backend && backend->destroy) backend->destroy(backend);
-}
 
 /* The CPU backend for a precision mode: fp32 (the fast kernels, cpu_fast.h),
  * bf16 (bfloat16 GEMMs on AMX or AVX512-BF16), or fp32-reference (the plain

@@ -2,10 +2,10 @@
  * reader.c - streams records out of NDJSON, tweets.js, archive.json and plain
  * text files (see reader.h for the formats and their rules).
  *
- * Layers: a byte source (io/byte_source.h: file, stdin, memory; zstd / gzip)
- * feeds a 64 KiB window (io/reader_input.h) that cuts lines, or array
- * elements with the framer (io/json_frame.h); each record's bytes, never more
- * than max_record_bytes of them, go to cJSON; io/reader_fields.h takes out
+ * Layers: a byte source (io/input/byte_source.h: file, stdin, memory; zstd / gzip)
+ * feeds a 64 KiB window (io/input/reader_input.h) that cuts lines, or array
+ * elements with the framer (io/input/json_frame.h); each record's bytes, never more
+ * than max_record_bytes of them, go to cJSON; io/input/reader_fields.h takes out
  * the text and id. Format detection lives in reader_detect.c. This file holds
  * the per-format logic: NDJSON with API pages, lines, and the tweets.js /
  * archive.json state machine.

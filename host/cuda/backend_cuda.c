@@ -16,7 +16,7 @@
 #if defined(EP_HAVE_CUDA) || defined(EP_CUDA_EMULATION)
 
 #include "backend_cuda.h"
-#include "cpu_ops.h"
+#include "float16.h"
 #include "ep_cuda_runtime.h"
 
 #include <stdio.h>

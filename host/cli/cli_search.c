@@ -1,5 +1,5 @@
 /* cli_search.c - `embedpipe search DIR QUERY`: the texts of an output folder most similar to a query. */
-#include "backend.h"
+#include "device.h"
 #include "cli.h"
 #include "manifest.h"
 #include "model.h"

@@ -1,5 +1,5 @@
 /*
- * backend_cuda.h - the CUDA backend (host/backend_cuda.c over kernels/).
+ * backend_cuda.h - the CUDA backend (host/cuda/backend_cuda.c over kernels/).
  *
  * Plain C; no CUDA type appears. Compiled when the build has CUDA
  * (EP_HAVE_CUDA); the same source also builds the "cuda-emulated" backend

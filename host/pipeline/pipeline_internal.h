@@ -14,7 +14,7 @@
 #ifndef EP_PIPELINE_INTERNAL_H
 #define EP_PIPELINE_INTERNAL_H
 
-#include "backend.h"
+#include "device.h"
 #include "manifest.h"
 #include "model.h"
 #include "pipeline.h"
@@ -72,8 +72,8 @@ typedef struct ep_group {
     bool last;
 } ep_group;
 
-typedef struct ep_reuse ep_reuse; /* host/reuse.c */
-typedef struct ep_folder_lock ep_folder_lock; /* io/folder_lock.c */
+typedef struct ep_reuse ep_reuse; /* host/pipeline/reuse.c */
+typedef struct ep_folder_lock ep_folder_lock; /* io/output/folder_lock.c */
 
 /* Per-stage busy time, for `embedpipe bench` and the summary. */
 typedef struct ep_stage_times {
@@ -144,18 +144,18 @@ void ep_item_clear(ep_item *item);
 void ep_group_free(ep_group *g);
 double ep_now(void);
 
-/* host/resume.c: XXH3-64 of the first n decompressed bytes of path, as 16 hex digits into hex.
+/* host/pipeline/resume.c: XXH3-64 of the first n decompressed bytes of path, as 16 hex digits into hex.
  * @return EP_OK; EP_ERR_MISMATCH when the file holds fewer bytes; the reader's error otherwise. */
 ep_status ep_input_prefix_hash(const char *path, uint64_t n, char hex[17], ep_error *err);
 
-/* host/resume.c: compare a folder's manifest with this run; clean up after a crash. */
+/* host/pipeline/resume.c: compare a folder's manifest with this run; clean up after a crash. */
 ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err);
 /* Builds the manifest this run writes at a checkpoint. The caller frees with ep_manifest_free. */
 ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards, size_t n_shards,
                                uint64_t records_read, uint64_t rows, uint64_t rejected, uint64_t next_row,
                                bool complete, ep_manifest **out, ep_error *err);
 
-/* host/reuse.c: vectors of a previous output, by id and text hash. */
+/* host/pipeline/reuse.c: vectors of a previous output, by id and text hash. */
 ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_seq_length, ep_reuse **out,
                         ep_error *err);
 /* Looks id up: *found is set, and the row's vector copied to out (dim halves), when
