@@ -4,6 +4,7 @@
  * already holds (resume) in resume.c; --reuse in reuse.c.
  */
 #include "pipeline_internal.h"
+#include "resume.h"
 
 #include "atomic_file.h"
 #include "folder_lock.h"
