@@ -1,7 +1,9 @@
 /*
  * backend_cpu.c - the CPU backend: the encoder as a chain of cpu_ops over a
  * packed batch. It is the fallback on machines without a GPU and the oracle
- * the CUDA backend is tested against, so it stays plain float32.
+ * the CUDA backend is tested against, so it stays plain float32. Its GEMMs
+ * run one sequence at a time (see linear_per_seq), so a text's vector does
+ * not depend on the batch it came in.
  */
 #include "backend.h"
 #include "cpu_ops.h"
@@ -14,6 +16,18 @@
 
 /* OpenBLAS's own setter; not in cblas.h on every distribution. */
 void openblas_set_num_threads(int num_threads);
+
+/* out = in * W^T + bias for each sequence on its own: one GEMM per sequence,
+ * M = its own tokens. One GEMM over the whole batch would be faster, but
+ * OpenBLAS picks its kernel and blocking by M, so a text's bits would depend
+ * on which texts shared its batch; per sequence they depend on the text alone. */
+static void linear_per_seq(float *out, const float *in, const float *weight, const float *bias,
+                           const ep_batch *batch, int n_in, int n_out) {
+    for (int s = 0; s < batch->n_seqs; s++) {
+        const int t0 = batch->seq_start[s], len = batch->seq_start[s + 1] - t0;
+        ep_cpu_linear(out + (size_t)t0 * n_out, in + (size_t)t0 * n_in, weight, bias, len, n_in, n_out);
+    }
+}
 
 typedef struct cpu_backend {
     const ep_model *model;
@@ -86,16 +100,16 @@ static ep_status cpu_submit(ep_backend *self, const ep_batch *batch, float *out_
                            m->type_emb, m->emb_ln_gamma, m->emb_ln_beta, H, c->layer_norm_eps);
     for (int l = 0; l < c->n_layers; l++) {
         const ep_layer *L = &m->layers[l];
-        ep_cpu_linear(cb->qkv, x, L->qkv_weight, L->qkv_bias, T, H, 3 * H);
+        linear_per_seq(cb->qkv, x, L->qkv_weight, L->qkv_bias, batch, H, 3 * H);
         ep_cpu_attention(cb->ctx, cb->qkv, batch->seq_start, batch->n_seqs, H, c->n_heads);
-        ep_cpu_linear(tmp, cb->ctx, L->attn_out_weight, L->attn_out_bias, T, H, H);
+        linear_per_seq(tmp, cb->ctx, L->attn_out_weight, L->attn_out_bias, batch, H, H);
         ep_cpu_residual_layernorm(tmp, x, L->attn_ln_gamma, L->attn_ln_beta, T, H, c->layer_norm_eps);
         float *swap = x;
         x = tmp;
         tmp = swap;
-        ep_cpu_linear(cb->ffn, x, L->ffn_in_weight, L->ffn_in_bias, T, H, FF);
+        linear_per_seq(cb->ffn, x, L->ffn_in_weight, L->ffn_in_bias, batch, H, FF);
         ep_cpu_gelu(cb->ffn, (long)T * FF);
-        ep_cpu_linear(tmp, cb->ffn, L->ffn_out_weight, L->ffn_out_bias, T, FF, H);
+        linear_per_seq(tmp, cb->ffn, L->ffn_out_weight, L->ffn_out_bias, batch, FF, H);
         ep_cpu_residual_layernorm(tmp, x, L->ffn_ln_gamma, L->ffn_ln_beta, T, H, c->layer_norm_eps);
         swap = x;
         x = tmp;
