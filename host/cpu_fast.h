@@ -17,7 +17,7 @@
  *    vectorised exp;
  *  - bf16: AMX tiles (or AVX512-BF16 dot products) with float32 accumulation;
  *    the residual stream, LayerNorm, softmax and GELU stay float32.
- * The AVX-512 / AMX code is compiled with function-level target attributes
+ * The AVX2, AVX-512 and AMX code is compiled with function-level target attributes
  * and only called after cpuid says the instructions (and the OS state for
  * AMX) are there, so the binary still runs on any x86-64.
  */

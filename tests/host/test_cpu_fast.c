@@ -13,7 +13,7 @@
  *    and one the vector path does not take (24);
  *  - embedding + LayerNorm, residual + LayerNorm, mean/CLS pooling.
  * Tables this CPU lacks are reported as skipped, not failed; with neither
- * bf16 table (a CPU without them, or EMBEDPIPE_CPU_ISA=avx512 / generic, as
+ * bf16 table (a CPU without them, or EMBEDPIPE_CPU_ISA=avx512 / avx2 / generic, as
  * tests/host/perf.cmake also runs it) --precision bf16 must be refused.
  */
 #include "backend.h"
