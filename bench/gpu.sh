@@ -23,7 +23,7 @@
 # Usage: bench/gpu.sh [--kit DIR] [--emulate] [--build-dir DIR] [--texts N] [--st-texts N]
 #                     [--python PY] [--sanitize] [--ncu] [--step-limit S] [--no-doc]
 #   --kit DIR       the kit [.gpu-kit]            --build-dir DIR  [build-gpu, build-gpu-emulated]
-#   --texts N       texts in the throughput run [2000000; emulated 200]
+#   --texts N       texts in the throughput run [2000000; emulated 100]
 #   --st-texts N    texts for the sentence-transformers fp16 speed [200000]
 #   --python PY     Python with torch + sentence-transformers [$PYTHON, else python3]
 #   --no-doc        write docs/perf/*.json and $OUT but leave docs/PERFORMANCE.md as it is
@@ -64,7 +64,7 @@ KIT=$(cd "$KIT" 2>/dev/null && pwd) || die "no kit at $KIT: make it with scripts
 [ -f "$KIT/MANIFEST" ] || die "$KIT has no MANIFEST: make it again with scripts/gpu-kit.sh"
 MODEL=$KIT/model/all-MiniLM-L6-v2
 if [ "$EMULATE" = 1 ]; then
-  BUILD_DIR=${BUILD_DIR:-$ROOT/build-gpu-emulated}; TEXTS=${TEXTS:-200}; DEVICE=cpu; LABEL=emulated
+  BUILD_DIR=${BUILD_DIR:-$ROOT/build-gpu-emulated}; TEXTS=${TEXTS:-100}; DEVICE=cpu; LABEL=emulated
 else
   BUILD_DIR=${BUILD_DIR:-$ROOT/build-gpu}; TEXTS=${TEXTS:-2000000}; DEVICE=cuda; LABEL=gpu
 fi

@@ -51,7 +51,15 @@ fi
 "$PY" -c 'import numpy' 2>/dev/null || ep_die "$PY has no numpy (scripts/test.sh makes a venv with it; or --python PY)"
 
 # What this kit is made of; a kit with the same recipe is reused.
-versions=$(for p in "${PKGS[@]}"; do printf '%s=%s\n' "$p" "$(apt-cache policy "$p" | awk '/Candidate:/ {print $2}')"; done)
+candidates() { for p in "${PKGS[@]}"; do printf '%s=%s\n' "$p" "$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ {print $2}')"; done; }
+versions=$(candidates)
+if printf '%s\n' "$versions" | grep -qE '=$|=\(none\)$'; then  # a fresh machine has no package index yet
+  ep_log "gpu-kit: apt-get update (no package index for: $(printf '%s\n' "$versions" | grep -E '=$|=\(none\)$' | tr '\n' ' '))"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -q >&2
+  versions=$(candidates)
+  ! printf '%s\n' "$versions" | grep -qE '=$|=\(none\)$' || ep_die "no Debian package for: $(printf '%s\n' "$versions" | grep -E '=$|=\(none\)$' | tr '\n' ' ')"
+fi
 model_sum=$(sha256sum "$SRC_MODEL/model.safetensors" | cut -c1-16)
 recipe=$(printf 'tweets=%s\nmodel=%s\nconverter=%s\n%s\n' "$TWEETS" "$model_sum" \
   "$(cat scripts/convert-f16.py scripts/gpu-kit.sh | sha256sum | cut -c1-16)" "$versions")
