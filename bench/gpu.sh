@@ -53,14 +53,15 @@ while [ $# -gt 0 ]; do
     --ncu) NCU=1; shift ;;
     --step-limit) STEP_LIMIT=$2; shift 2 ;;
     --no-doc) DOC=0; shift ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 T0=$(date +%s)
 step() { printf '\n== [%4ds] %s\n' $(( $(date +%s) - T0 )) "$*"; }
 die() { echo "gpu.sh: $*" >&2; exit 1; }
-KIT=$(cd "$KIT" 2>/dev/null && pwd) || die "no kit at $KIT: make it with scripts/gpu-kit.sh (where apt and the model are)"
+[ -d "$KIT" ] || die "no kit at $KIT: make it with scripts/gpu-kit.sh (where apt and the model are), carry it along"
+KIT=$(cd "$KIT" && pwd)
 [ -f "$KIT/MANIFEST" ] || die "$KIT has no MANIFEST: make it again with scripts/gpu-kit.sh"
 MODEL=$KIT/model/all-MiniLM-L6-v2
 if [ "$EMULATE" = 1 ]; then
