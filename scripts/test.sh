@@ -3,7 +3,8 @@
 # Idempotent. Usage: scripts/test.sh [extra ctest arguments, e.g. -R tokenizer]
 #
 # Set-up: Debian packages (scripts/deps.sh), the model (scripts/fetch-model.sh), and a small
-# private Python environment with numpy + zstandard for the shard round-trip test.
+# private Python environment with numpy + zstandard for the shard round-trip test, and the GPU kit
+# (scripts/gpu-kit.sh) in the cache for the offline kit test.
 # Two builds run the suite: build/ (Release, CUDA when nvcc is there, the GPU tests skip without a
 # GPU) and build-sanitize/ (AddressSanitizer + UndefinedBehaviorSanitizer, CUDA off; the tests
 # labelled no-sanitizer, which measure memory or only repeat Release checks at length, are left out).
@@ -22,6 +23,12 @@ if ! "$venv/bin/python" -c 'import numpy, zstandard' 2>/dev/null; then
   rm -rf "$venv"
   "$py" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check numpy zstandard
+fi
+
+# The GPU kit, for test_gpu_kit_offline (label kit): made once in the cache, reused while its recipe holds.
+if [ -d "$EP_ROOT/../shared/data/tweeteval" ]; then
+  bash scripts/gpu-kit.sh --out "$EP_CACHE/gpu-kit" --python "$venv/bin/python" \
+    || ep_log "gpu-kit: not made (see above); test_gpu_kit_offline will skip"
 fi
 
 ep_log "build: build/ (Release)"
