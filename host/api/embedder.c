@@ -2,15 +2,14 @@
  * embedder.c - ep_embedder of include/embedpipe.h: a model folder, its
  * tokenizer and a backend, behind texts in, float32 rows out.
  *
- * The rows must be those `embedpipe embed` writes, bit for bit (before its
- * float16 cast). A backend's result for a text may depend on the batch it is
- * computed in (the packing and the kernels' blocking), so texts are batched
- * exactly as the pipeline's compute stage batches a shard group
- * (host/pipeline/stage_compute.c): groups of GROUP_ROWS texts in input order,
- * each sorted by token count (ties by position) and cut into batches of at most
- * MAX_SEQS texts and batch_tokens tokens. The same texts, embedded by one call
- * here or by one run there with the same options, meet the same neighbours.
+ * The rows are those `embedpipe embed` writes, bit for bit (before its
+ * float16 cast): every backend gives a text the same vector whatever batch it
+ * is computed in (docs/PERFORMANCE.md, "batch invariance"), and the texts are
+ * cut into batches by the pipeline's own batcher (host/pipeline/batcher.h).
+ * Texts go GROUP_ROWS at a time, so that memory stays bounded however many
+ * one call passes.
  */
+#include "batcher.h"
 #include "device.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -23,8 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The pipeline's defaults, which decide the batches (see the top of this file):
- * rows per shard group, texts per batch, and the CPU's batch size in tokens. */
+/* Texts tokenised and batched at a time; texts per batch; the batch size in tokens when the backend
+ * states none (the pipeline's defaults). */
 #define GROUP_ROWS 32768
 #define MAX_SEQS 1024
 #define CPU_BATCH_TOKENS 4096
@@ -37,11 +36,6 @@ struct ep_embedder_options {
     long batch_tokens;
 };
 
-typedef struct by_length {
-    int n_tokens;
-    size_t text; /* index in the group */
-} by_length;
-
 struct ep_embedder {
     ep_model *model;
     ep_tokenizer *tok;
@@ -49,11 +43,11 @@ struct ep_embedder {
     int dim;
     int max_len;
     size_t batch_tokens;
-    int32_t *ids;      /* [cap * max_len]: the token ids of one group, max_len per text */
-    by_length *order;  /* [cap]: the group's texts, sorted by token count */
-    size_t cap;        /* texts the two arrays above hold (grown on demand, at most GROUP_ROWS) */
-    int32_t *packed;   /* [batch_tokens]: one batch's ids back to back */
-    float *rows;       /* [MAX_SEQS * dim]: one batch's output */
+    int32_t *ids;         /* [cap * max_len]: the token ids of one group, max_len per text */
+    ep_batcher_seq *seqs; /* [cap]: the group's texts as the batcher takes them */
+    size_t cap;           /* texts the two arrays above hold (grown on demand, at most GROUP_ROWS) */
+    ep_packed_batch packed; /* one batch's ids back to back */
+    float *rows;          /* [MAX_SEQS * dim]: one batch's output */
 };
 
 ep_embedder_options *ep_embedder_options_create(void) { return calloc(1, sizeof(ep_embedder_options)); }
@@ -136,10 +130,10 @@ static ep_status setup(ep_embedder *e, const char *dir, const ep_embedder_option
                       : e->backend->batch_tokens ? e->backend->batch_tokens
                                                  : CPU_BATCH_TOKENS;
     if (e->batch_tokens < (size_t)e->max_len) e->batch_tokens = (size_t)e->max_len; /* a longest text fits alone */
-    e->packed = malloc(sizeof(int32_t) * e->batch_tokens);
+    st = ep_packed_batch_init(&e->packed, e->batch_tokens, MAX_SEQS, err);
+    if (st != EP_OK) return st;
     e->rows = malloc(sizeof(float) * MAX_SEQS * (size_t)e->dim);
-    if (!e->packed || !e->rows)
-        return ep_error_set(err, EP_ERR_NOMEM, "out of memory for the embedder's buffers");
+    if (!e->rows) return ep_error_set(err, EP_ERR_NOMEM, "out of memory for the embedder's buffers");
     return EP_OK;
 }
 
@@ -166,8 +160,8 @@ void ep_embedder_free(ep_embedder *e) {
     ep_tokenizer_free(e->tok);
     ep_model_free(e->model);
     free(e->ids);
-    free(e->order);
-    free(e->packed);
+    free(e->seqs);
+    ep_packed_batch_free(&e->packed);
     free(e->rows);
     free(e);
 }
@@ -180,75 +174,52 @@ const char *ep_embedder_device(const ep_embedder *e) { return e ? e->backend->de
 // ----------------------------------------------------------------------------
 // Encoding
 
-/* The group's texts by token count, ties in input order (as the pipeline sorts a shard group). */
-static int cmp_length(const void *a, const void *b) {
-    const by_length *x = a, *y = b;
-    if (x->n_tokens != y->n_tokens) return x->n_tokens < y->n_tokens ? -1 : 1;
-    return x->text < y->text ? -1 : x->text > y->text;
-}
-
 /* Room for the token ids of n texts. @return EP_OK or EP_ERR_NOMEM. */
 static ep_status reserve(ep_embedder *e, size_t n, ep_error *err) {
     if (n <= e->cap) return EP_OK;
     int32_t *ids = realloc(e->ids, sizeof(int32_t) * n * (size_t)e->max_len);
     if (ids) e->ids = ids;
-    by_length *order = realloc(e->order, sizeof *order * n);
-    if (order) e->order = order;
-    if (!ids || !order) return ep_error_set(err, EP_ERR_NOMEM, "out of memory for the tokens of %zu texts", n);
+    ep_batcher_seq *seqs = realloc(e->seqs, sizeof *seqs * n);
+    if (seqs) e->seqs = seqs;
+    if (!ids || !seqs) return ep_error_set(err, EP_ERR_NOMEM, "out of memory for the tokens of %zu texts", n);
     e->cap = n;
     return EP_OK;
 }
 
-/* Computes the batch of texts order[from .. to) of the group starting at text base; scatters the rows to out.
- * A non-finite value is refused as the pipeline refuses it: it would poison every search over the rows. */
-static ep_status run_batch(ep_embedder *e, size_t base, size_t from, size_t to, float *out, ep_error *err) {
-    int32_t seq_start[MAX_SEQS + 1];
-    ep_batch batch = {.n_seqs = (int)(to - from), .token_ids = e->packed, .seq_start = seq_start};
-    seq_start[0] = 0;
-    for (size_t k = from; k < to; k++) {
-        size_t i = e->order[k].text;
-        int n = e->order[k].n_tokens, s = (int)(k - from);
-        memcpy(e->packed + seq_start[s], e->ids + i * (size_t)e->max_len, sizeof(int32_t) * (size_t)n);
-        seq_start[s + 1] = seq_start[s] + n;
-        if (n > batch.max_seq_len) batch.max_seq_len = n;
-    }
-    batch.n_tokens = seq_start[batch.n_seqs];
-    ep_status st = ep_backend_encode(e->backend, &batch, e->rows, NULL, err);
-    if (st != EP_OK) return st;
-    for (size_t k = from; k < to; k++) {
-        const float *row = e->rows + (k - from) * (size_t)e->dim;
+/* Computes batch k of plan for the group starting at text base; scatters the rows to out. A non-finite
+ * value is refused as the pipeline refuses it: it would poison every search over the rows. */
+static ep_status run_batch(ep_embedder *e, const ep_batch_plan *plan, size_t k, size_t base, float *out,
+                           ep_error *err) {
+    ep_batch batch;
+    ep_status st = ep_batch_pack(plan, k, e->seqs, &e->packed, &batch, err);
+    if (st == EP_OK) st = ep_backend_encode(e->backend, &batch, e->rows, NULL, err);
+    for (int s = 0; st == EP_OK && s < batch.n_seqs; s++) {
+        const float *row = e->rows + (size_t)s * (size_t)e->dim;
+        const size_t text = base + e->packed.pos[s];
         for (int d = 0; d < e->dim; d++)
             if (!isfinite(row[d]))
                 return ep_error_set(err, EP_ERR_MODEL, "the model produced a non-finite value (NaN or Inf) for "
-                                    "text %zu: its activations overflow float32; check the model", base + e->order[k].text);
-        memcpy(out + (base + e->order[k].text) * (size_t)e->dim, row, sizeof(float) * (size_t)e->dim);
+                                    "text %zu: its activations overflow float32; check the model", text);
+        memcpy(out + text * (size_t)e->dim, row, sizeof(float) * (size_t)e->dim);
     }
-    return EP_OK;
+    return st;
 }
 
-/* Tokenises texts base .. base+n-1 (n <= GROUP_ROWS), sorts them by length and embeds them batch by batch. */
+/* Tokenises texts base .. base+n-1 (n <= GROUP_ROWS) and embeds them in the batcher's batches. */
 static ep_status encode_group(ep_embedder *e, const char *const *texts, const size_t *lengths, size_t base, size_t n,
                               float *out, ep_error *err) {
     for (size_t i = 0; i < n; i++) {
         const char *t = texts[base + i];
         size_t len = lengths ? lengths[base + i] : (t ? strlen(t) : 0);
         if (!t && len) return ep_error_set(err, EP_ERR_USAGE, "ep_embedder_encode: text %zu is NULL", base + i);
-        e->order[i].n_tokens = ep_tokenizer_encode(e->tok, t, len, e->ids + i * (size_t)e->max_len, e->max_len, NULL);
-        e->order[i].text = i;
+        int32_t *ids = e->ids + i * (size_t)e->max_len;
+        e->seqs[i] = (ep_batcher_seq){.ids = ids, .n_tokens = ep_tokenizer_encode(e->tok, t, len, ids, e->max_len, NULL)};
     }
-    qsort(e->order, n, sizeof *e->order, cmp_length);
-    size_t from = 0, tokens = 0;
-    for (size_t k = 0; k < n; k++) {
-        size_t len = (size_t)e->order[k].n_tokens;
-        if (k - from == MAX_SEQS || tokens + len > e->batch_tokens) {
-            ep_status st = run_batch(e, base, from, k, out, err);
-            if (st != EP_OK) return st;
-            from = k;
-            tokens = 0;
-        }
-        tokens += len;
-    }
-    return n > from ? run_batch(e, base, from, n, out, err) : EP_OK;
+    ep_batch_plan plan;
+    ep_status st = ep_batch_plan_make(e->seqs, n, e->batch_tokens, MAX_SEQS, &plan, err);
+    for (size_t k = 0; st == EP_OK && k < plan.n_batches; k++) st = run_batch(e, &plan, k, base, out, err);
+    ep_batch_plan_free(&plan);
+    return st;
 }
 
 ep_status ep_embedder_encode(ep_embedder *e, const char *const *texts, const size_t *lengths, size_t n, float *out,

@@ -30,7 +30,7 @@ LAYERS = {
     "host/device": ["host/cpu", "host/cuda"],
     "host/pipeline": ["host/device", "tokenizer", "io/input", "io/output"],
     "host/tools": ["host/device", "tokenizer", "io/input", "io/output"],
-    "host/api": ["host/device", "tokenizer", "io/output"],
+    "host/api": ["host/pipeline", "host/device", "tokenizer", "io/output"],
     "host/cli": ["host/tools", "host/pipeline", "host/api"],
 }
 SOURCE_EXT = (".c", ".h", ".cu", ".cuh", ".cpp")
