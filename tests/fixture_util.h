@@ -12,27 +12,19 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "test_util.h"
+
 /* Reads a whole file, decompressing it when its name ends in .zst.
  * @return a malloc'd, NUL-terminated buffer (length in *len), or NULL after printing why. */
 static inline char *ep_fixture_read(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open fixture %s (regenerate with scripts/make-reference.py)\n", path);
+    size_t n = 0;
+    char *raw = (char *)ep_test_read_file(path, &n);
+    if (!raw) {
+        fprintf(stderr, "cannot read fixture %s (regenerate with scripts/make-reference.py)\n", path);
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0;
-    char *raw = malloc(cap);
-    size_t got;
-    while (raw && (got = fread(raw + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) raw = realloc(raw, cap *= 2);
-    }
-    fclose(f);
-    if (!raw) return NULL;
     size_t plen = strlen(path);
     if (plen < 4 || strcmp(path + plen - 4, ".zst") != 0) {
-        raw = realloc(raw, n + 1);
-        raw[n] = '\0';
         *len = n;
         return raw;
     }
@@ -40,16 +32,23 @@ static inline char *ep_fixture_read(const char *path, size_t *len) {
     size_t out_cap = n * 4 + 1024, out_n = 0;
     char *out = malloc(out_cap);
     ZSTD_inBuffer in = {raw, n, 0};
-    while (out && in.pos < in.size) {
+    size_t r = 1, made = 1; /* r is 0 once a frame is complete: a cut-off fixture is an error */
+    while (out && (in.pos < in.size || (r != 0 && made))) {
         if (out_cap - out_n < 1 << 16) out = realloc(out, out_cap *= 2);
         ZSTD_outBuffer ob = {out + out_n, out_cap - out_n - 1, 0};
-        size_t r = ZSTD_decompressStream(ds, &ob, &in);
+        r = ZSTD_decompressStream(ds, &ob, &in);
+        made = ob.pos;
         out_n += ob.pos;
         if (ZSTD_isError(r)) {
             fprintf(stderr, "fixture %s: %s\n", path, ZSTD_getErrorName(r));
             free(out);
             out = NULL;
         }
+    }
+    if (out && r != 0) {
+        fprintf(stderr, "fixture %s: the zstd frame is cut off\n", path);
+        free(out);
+        out = NULL;
     }
     ZSTD_freeDStream(ds);
     free(raw);

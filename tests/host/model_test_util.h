@@ -20,31 +20,9 @@
 // ----------------------------------------------------------------------------
 // files
 
-static inline char *mt_read(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    if (len) *len = (size_t)n;
-    return buf;
+static inline int mt_write_text(const char *path, const char *text) {
+    return ep_test_write_file(path, text, strlen(text));
 }
-
-static inline int mt_write(const char *path, const void *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(data, 1, len, f);
-    return (fclose(f) == 0 && w == len) ? 0 : -1;
-}
-
-static inline int mt_write_text(const char *path, const char *text) { return mt_write(path, text, strlen(text)); }
 
 static inline int mt_sh(const char *fmt, const char *a, const char *b) {
     char cmd[8192];
@@ -66,7 +44,7 @@ static inline int mt_make_tiny(const char *dir, const char *args) {
 
 /* Loads a JSON file, lets edit() change it, writes it back. @return 0 on success. */
 static inline int mt_edit_json(const char *path, void (*edit)(cJSON *root, const void *arg), const void *arg) {
-    char *text = mt_read(path, NULL);
+    char *text = ep_test_read_file(path, NULL);
     cJSON *root = text ? cJSON_Parse(text) : NULL;
     free(text);
     if (!root) return -1;
@@ -90,7 +68,7 @@ typedef struct mt_raw {
 
 static inline int mt_raw_open(const char *path, mt_raw *r) {
     memset(r, 0, sizeof *r);
-    r->bytes = (uint8_t *)mt_read(path, &r->size);
+    r->bytes = (uint8_t *)ep_test_read_file(path, &r->size);
     if (!r->bytes || r->size < 8) return -1;
     for (int i = 7; i >= 0; i--) r->header_len = (r->header_len << 8) | r->bytes[i];
     if (r->header_len > r->size - 8) return -1;
@@ -159,7 +137,7 @@ static inline int mt_raw_write(const mt_raw *r, const cJSON *header, const char 
     memcpy(buf + 8, h, hl);
     memset(buf + 8 + hl, ' ', padded - hl);
     memcpy(buf + 8 + padded, r->bytes + 8 + r->header_len, data_len);
-    int rc = mt_write(path, buf, 8 + padded + data_len);
+    int rc = ep_test_write_file(path, buf, 8 + padded + data_len);
     free(buf);
     cJSON_free(h);
     return rc;

@@ -22,17 +22,9 @@
 #include <math.h>
 #include <stdint.h>
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static float frand(void) { /* xorshift64*, uniform in [-1, 1) */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (float)((rng_state * 0x2545F4914F6CDD1Dull) >> 40) / (float)(1 << 23) - 1.0f;
-}
-
 static float *randoms(size_t n, float scale) {
     float *p = ep_aligned_calloc(sizeof(float) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) p[i] = scale * frand();
+    for (size_t i = 0; i < n; i++) p[i] = scale * ep_test_frand();
     return p;
 }
 

@@ -11,14 +11,6 @@
 #include <math.h>
 #include <stdint.h>
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static float frand(void) { /* xorshift64*, uniform in [-1, 1) */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (float)((rng_state * 0x2545F4914F6CDD1Dull) >> 40) / (float)(1 << 23) - 1.0f;
-}
-
 static void test_f16(void) {
     int bad = 0;
     for (uint32_t h = 0; h < 65536; h++) {
@@ -37,7 +29,7 @@ static void test_f16(void) {
     // random floats of every magnitude, incl. subnormal-half range and overflow
     bad = 0;
     for (int i = 0; i < 2000000; i++) {
-        float f = frand() * ldexpf(1.0f, (int)(frand() * 40.0f));
+        float f = ep_test_frand() * ldexpf(1.0f, (int)(ep_test_frand() * 40.0f));
         _Float16 r = (_Float16)f;
         uint16_t rb;
         memcpy(&rb, &r, 2);
@@ -54,7 +46,7 @@ static void test_attention_packing(void) {
     const int T = seq_start[n_seqs];
     float *qkv = malloc(sizeof(float) * T * 3 * H), *packed = malloc(sizeof(float) * T * H),
           *single = malloc(sizeof(float) * T * H);
-    for (int i = 0; i < T * 3 * H; i++) qkv[i] = 2.0f * frand();
+    for (int i = 0; i < T * 3 * H; i++) qkv[i] = 2.0f * ep_test_frand();
     ep_cpu_attention(packed, qkv, seq_start, n_seqs, H, heads);
     for (int s = 0; s < n_seqs; s++) {
         int32_t one[2] = {0, seq_start[s + 1] - seq_start[s]};
@@ -77,9 +69,9 @@ static void test_attention_packing(void) {
 static void test_linear(void) {
     const int T = 7, n_in = 33, n_out = 19;
     float in[7 * 33], w[19 * 33], b[19], out[7 * 19];
-    for (int i = 0; i < T * n_in; i++) in[i] = frand();
-    for (int i = 0; i < n_out * n_in; i++) w[i] = frand();
-    for (int i = 0; i < n_out; i++) b[i] = frand();
+    for (int i = 0; i < T * n_in; i++) in[i] = ep_test_frand();
+    for (int i = 0; i < n_out * n_in; i++) w[i] = ep_test_frand();
+    for (int i = 0; i < n_out; i++) b[i] = ep_test_frand();
     ep_cpu_linear(out, in, w, b, T, n_in, n_out);
     double maxerr = 0;
     for (int t = 0; t < T; t++)
@@ -95,8 +87,8 @@ static void test_layernorm_pool_gelu(void) {
     const int T = 6, H = 48;
     float x[6 * 48], res[6 * 48], g[48], b[48];
     for (int i = 0; i < T * H; i++) {
-        x[i] = 3.0f * frand() + 2.0f;
-        res[i] = frand();
+        x[i] = 3.0f * ep_test_frand() + 2.0f;
+        res[i] = ep_test_frand();
     }
     for (int i = 0; i < H; i++) {
         g[i] = 1.0f;

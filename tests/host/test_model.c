@@ -137,7 +137,7 @@ static int vocab_lines(const char *dir) {
     char path[1024];
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     size_t len;
-    char *t = mt_read(path, &len);
+    char *t = ep_test_read_file(path, &len);
     int n = 0;
     for (size_t i = 0; t && i < len; i++) n += t[i] == '\n';
     free(t);

@@ -202,7 +202,7 @@ static void test_files(void) {
     snprintf(path, sizeof path, "%s/ok.safetensors", dir);
     const char *h = "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
     img m = build(h, 8);
-    CHECK(mt_write(path, m.b, m.n) == 0);
+    CHECK(ep_test_write_file(path, m.b, m.n) == 0);
     ep_safetensors *st = NULL;
     ep_error err = {0};
     CHECK_OK(ep_safetensors_open(path, &st, &err), &err);

@@ -74,17 +74,21 @@ static inline void drain(ep_reader *r, got_all *g) {
     }
 }
 
+/* Everything an opened reader r gives (g->open_status already set), then frees r. */
+static inline void read_all(ep_reader *r, got_all *g) {
+    g->format = ep_reader_format(r);
+    if (ep_reader_warning(r)) snprintf(g->warning, sizeof g->warning, "%s", ep_reader_warning(r));
+    drain(r, g);
+    ep_reader_position(r, &g->end_byte, &g->end_line);
+    ep_reader_free(r);
+}
+
 static inline got_all read_path(const char *path, const ep_reader_options *o) {
     got_all g;
     memset(&g, 0, sizeof g);
     ep_reader *r = NULL;
     g.open_status = ep_reader_open(path, o, &r, &g.err);
-    if (g.open_status != EP_OK) return g;
-    g.format = ep_reader_format(r);
-    if (ep_reader_warning(r)) snprintf(g.warning, sizeof g.warning, "%s", ep_reader_warning(r));
-    drain(r, &g);
-    ep_reader_position(r, &g.end_byte, &g.end_line);
-    ep_reader_free(r);
+    if (g.open_status == EP_OK) read_all(r, &g);
     return g;
 }
 
@@ -93,12 +97,7 @@ static inline got_all read_mem(const char *data, size_t len, const char *name, c
     memset(&g, 0, sizeof g);
     ep_reader *r = NULL;
     g.open_status = ep_reader_open_memory(data, len, name, o, &r, &g.err);
-    if (g.open_status != EP_OK) return g;
-    g.format = ep_reader_format(r);
-    if (ep_reader_warning(r)) snprintf(g.warning, sizeof g.warning, "%s", ep_reader_warning(r));
-    drain(r, &g);
-    ep_reader_position(r, &g.end_byte, &g.end_line);
-    ep_reader_free(r);
+    if (g.open_status == EP_OK) read_all(r, &g);
     return g;
 }
 
@@ -156,8 +155,7 @@ static inline const char *tmp_write(const char *name, const void *data, size_t l
     static int next = 0;
     char *path = paths[next++ % 8];
     snprintf(path, 512, "%s/%s", tmp_dir(), name);
-    FILE *f = fopen(path, "wb");
-    if (!f || (len && fwrite(data, 1, len, f) != len) || fclose(f) != 0) {
+    if (ep_test_write_file(path, data, len) != 0) {
         fprintf(stderr, "cannot write %s\n", path);
         exit(1);
     }

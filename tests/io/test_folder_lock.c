@@ -23,7 +23,7 @@ static void lock_tests(const char *root) {
     CHECK_OK(ep_folder_lock_create(dir, &a, &err), &err);
     snprintf(path, sizeof path, "%s/%s", dir, EP_FOLDER_LOCK_NAME);
     size_t len = 0;
-    char *text = (char *)ts_read_file(path, &len);
+    char *text = (char *)ep_test_read_file(path, &len);
     snprintf(pid, sizeof pid, "pid %ld ", (long)getpid());
     CHECKF(text && len > 0 && memmem(text, len, pid, strlen(pid)) != NULL, "the lock file lacks \"%s\"", pid);
     free(text);
@@ -38,12 +38,12 @@ static void lock_tests(const char *root) {
 
     /* A link planted as the lock file: refused, its target neither created nor changed. */
     snprintf(outside, sizeof outside, "%s/outside-lock", root);
-    CHECK(ts_write_file(outside, "keep", 4) == 0);
+    CHECK(ep_test_write_file(outside, "keep", 4) == 0);
     CHECK(unlink(path) == 0);
     CHECK(symlink(outside, path) == 0);
     st = ep_folder_lock_create(dir, &a, &err);
     CHECKF(st == EP_ERR_IO && strstr(err.message, "symbolic link"), "linked lock file: %d %s", (int)st, err.message);
-    text = (char *)ts_read_file(outside, &len);
+    text = (char *)ep_test_read_file(outside, &len);
     CHECK(text && len == 4 && memcmp(text, "keep", 4) == 0);
     free(text);
     CHECK(unlink(path) == 0);
@@ -54,7 +54,7 @@ static void atomic_tests(const char *root) {
     snprintf(dir, sizeof dir, "%s/atomic", root);
     CHECK(mkdir(dir, 0755) == 0);
     snprintf(outside, sizeof outside, "%s/outside-file", root);
-    CHECK(ts_write_file(outside, "outside", 7) == 0);
+    CHECK(ep_test_write_file(outside, "outside", 7) == 0);
     ep_error err = {0};
     ep_atomic_file f;
 
@@ -79,7 +79,7 @@ static void atomic_tests(const char *root) {
     snprintf(path, sizeof path, "%s/.manifest.json.tmp", dir);
     CHECK(access(path, F_OK) != 0); /* the temporary is cleaned up */
     size_t len = 0;
-    char *text = (char *)ts_read_file(outside, &len);
+    char *text = (char *)ep_test_read_file(outside, &len);
     CHECK(text && len == 7 && memcmp(text, "outside", 7) == 0);
     free(text);
     snprintf(path, sizeof path, "%s/manifest.json", dir);
@@ -87,12 +87,12 @@ static void atomic_tests(const char *root) {
 
     /* A regular leftover temporary is a killed write's: replaced. */
     snprintf(path, sizeof path, "%s/.errors.ndjson.tmp", dir);
-    CHECK(ts_write_file(path, "half a write", 12) == 0);
+    CHECK(ep_test_write_file(path, "half a write", 12) == 0);
     CHECK_OK(ep_atomic_file_open(&f, dir, "errors.ndjson", &err), &err);
     CHECK_OK(ep_atomic_file_write(&f, "done\n", 5, &err), &err);
     CHECK_OK(ep_atomic_file_commit(&f, NULL, &err), &err);
     snprintf(path, sizeof path, "%s/errors.ndjson", dir);
-    text = (char *)ts_read_file(path, &len);
+    text = (char *)ep_test_read_file(path, &len);
     CHECK(text && len == 5 && memcmp(text, "done\n", 5) == 0);
     free(text);
 }

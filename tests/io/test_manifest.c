@@ -138,7 +138,7 @@ static void round_trip(void) {
     char path[1024];
     snprintf(path, sizeof path, "%s/manifest.json", g_dir);
     size_t len;
-    char *text = (char *)ts_read_file(path, &len);
+    char *text = (char *)ep_test_read_file(path, &len);
     CHECK(text && len > 0 && text[len - 1] == '\n');
     if (text) {
         text = realloc(text, len + 1);
@@ -183,7 +183,7 @@ static cJSON *load_good(void) {
     char path[1024];
     snprintf(path, sizeof path, "%s/good.json", g_dir);
     size_t len;
-    char *text = (char *)ts_read_file(path, &len);
+    char *text = (char *)ep_test_read_file(path, &len);
     cJSON *j = text ? cJSON_ParseWithLength(text, len) : NULL;
     free(text);
     return j;
@@ -226,7 +226,7 @@ static void expect_refused(cJSON *j, const char *what, const char *needle, ep_st
     char *text = cJSON_Print(j);
     char path[1024];
     snprintf(path, sizeof path, "%s/manifest.json", g_dir);
-    CHECK(ts_write_file(path, text, strlen(text)) == 0);
+    CHECK(ep_test_write_file(path, text, strlen(text)) == 0);
     cJSON_free(text);
     ep_manifest *m = NULL;
     ep_error err = {0};
@@ -244,8 +244,8 @@ static void field_errors(void) {
     snprintf(path, sizeof path, "%s/manifest.json", g_dir);
     snprintf(good, sizeof good, "%s/good.json", g_dir);
     size_t len;
-    uint8_t *text = ts_read_file(path, &len);
-    CHECK(text && ts_write_file(good, text, len) == 0);
+    uint8_t *text = ep_test_read_file(path, &len);
+    CHECK(text && ep_test_write_file(good, text, len) == 0);
     free(text);
 
     static const char *fields[] = {
@@ -341,7 +341,7 @@ static void field_errors(void) {
     } files[] = {{"{\"format\": ", "not valid JSON"}, {"[]", "not a JSON object"}, {"", "not valid JSON"},
                  {"{} {}", "after the JSON"}, {"\n\n{\"format\": \"embedpipe-output\",\n 5}", "line 4"}};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        CHECK(ts_write_file(path, files[i].text, strlen(files[i].text)) == 0);
+        CHECK(ep_test_write_file(path, files[i].text, strlen(files[i].text)) == 0);
         ep_manifest *m = NULL;
         ep_error err = {0};
         CHECK(ep_manifest_read(g_dir, &m, &err) == EP_ERR_FORMAT && m == NULL);
@@ -357,7 +357,7 @@ static void field_errors(void) {
     cJSON *j = load_good();
     cJSON_AddStringToObject(j, "added_later", "x");
     char *t = cJSON_Print(j);
-    CHECK(ts_write_file(path, t, strlen(t)) == 0);
+    CHECK(ep_test_write_file(path, t, strlen(t)) == 0);
     cJSON_free(t);
     cJSON_Delete(j);
     CHECK_OK(ep_manifest_read(g_dir, &m, &err), &err);

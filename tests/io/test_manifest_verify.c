@@ -36,10 +36,10 @@ static int make_folder(const char *dir) {
     ep_row_meta meta[ROWS];
     char ids[ROWS][16];
     uint64_t rng = 3;
-    for (int i = 0; i < ROWS * DIM; i++) rows[i] = (uint16_t)ts_rand(&rng);
+    for (int i = 0; i < ROWS * DIM; i++) rows[i] = (uint16_t)ep_test_rand(&rng);
     for (int i = 0; i < ROWS; i++) {
         snprintf(ids[i], sizeof ids[i], "%d", 1000 + i);
-        meta[i] = (ep_row_meta){.id = ids[i], .line = (uint64_t)i + 1, .n_tokens = 5, .text_hash = ts_rand(&rng)};
+        meta[i] = (ep_row_meta){.id = ids[i], .line = (uint64_t)i + 1, .n_tokens = 5, .text_hash = ep_test_rand(&rng)};
     }
     ep_status st = ep_shard_writer_append(w, rows, meta, ROWS, &err);
     if (st == EP_OK) st = ep_shard_writer_flush(w, &err);
@@ -67,7 +67,7 @@ static int make_folder(const char *dir) {
     m.run.errors_bytes = strlen(ERRORS_TEXT);
     char errors_path[1024];
     snprintf(errors_path, sizeof errors_path, "%s/errors.ndjson", dir);
-    if (st == EP_OK && ts_write_file(errors_path, ERRORS_TEXT, strlen(ERRORS_TEXT)) != 0) st = EP_ERR_IO;
+    if (st == EP_OK && ep_test_write_file(errors_path, ERRORS_TEXT, strlen(ERRORS_TEXT)) != 0) st = EP_ERR_IO;
     if (st == EP_OK) st = ep_manifest_write(dir, &m, &err);
     ep_shard_writer_free(w);
     if (st != EP_OK) fprintf(stderr, "make_folder: %s\n", err.message);
@@ -93,7 +93,7 @@ static void edit_manifest(const char *dir, const char *from, const char *to) {
     char path[1024];
     file_path(path, sizeof path, dir, "manifest.json");
     size_t len;
-    char *text = (char *)ts_read_file(path, &len);
+    char *text = (char *)ep_test_read_file(path, &len);
     CHECK(text != NULL);
     if (!text) return;
     text = realloc(text, len + 1);
@@ -137,7 +137,7 @@ static int make_part_folder(const char *dir, int part_index, int part_count, siz
         size_t rows = n_rows - k * PER_SHARD < PER_SHARD ? n_rows - k * PER_SHARD : PER_SHARD;
         uint16_t data[PER_SHARD * DIM];
         ep_row_meta meta[PER_SHARD];
-        for (size_t i = 0; i < rows * DIM; i++) data[i] = (uint16_t)ts_rand(&rng);
+        for (size_t i = 0; i < rows * DIM; i++) data[i] = (uint16_t)ep_test_rand(&rng);
         for (size_t i = 0; i < rows; i++) meta[i] = (ep_row_meta){.id = "p", .line = k * PER_SHARD + i + 1};
         ep_shard_writer *w = NULL;
         ep_shard_writer_options opt = {.dir = dir, .dim = DIM, .rows_per_shard = PER_SHARD,
@@ -193,7 +193,7 @@ static int write_export(const char *dir, uint64_t rows, size_t flip) {
     if (flip < len - hlen) buf[hlen + flip] ^= 0x01;
     char path[1024];
     snprintf(path, sizeof path, "%s/vectors.npy", dir);
-    int rc = ts_write_file(path, buf, len);
+    int rc = ep_test_write_file(path, buf, len);
     free(buf);
     return rc;
 }
@@ -205,20 +205,20 @@ static void contents(const char *dir) {
     FILE *f;
     /* The lock file every writer leaves is part of the folder. */
     file_path(path, sizeof path, dir, EP_FOLDER_LOCK_NAME);
-    CHECK(ts_write_file(path, "pid 1\n", 6) == 0);
+    CHECK(ep_test_write_file(path, "pid 1\n", 6) == 0);
     expect(dir, "lock file", EP_OK, NULL, NULL);
     /* A user's file, even one named like a run file. */
     file_path(path, sizeof path, dir, "shard-notes.txt");
-    CHECK(ts_write_file(path, "mine", 4) == 0);
+    CHECK(ep_test_write_file(path, "mine", 4) == 0);
     expect(dir, "foreign file", EP_ERR_MISMATCH, "shard-notes.txt", "did not write");
     CHECK(make_folder(dir) == 0);
     file_path(path, sizeof path, dir, "shard-00000.npy.zst.bak");
-    CHECK(ts_write_file(path, "old", 3) == 0);
+    CHECK(ep_test_write_file(path, "old", 3) == 0);
     expect(dir, "backup copy", EP_ERR_MISMATCH, "shard-00000.npy.zst.bak", NULL);
     /* A killed write's temporary is a leftover only while the run is unfinished. */
     CHECK(make_folder(dir) == 0);
     file_path(path, sizeof path, dir, ".shard-00003.npy.zst.tmp");
-    CHECK(ts_write_file(path, "x", 1) == 0);
+    CHECK(ep_test_write_file(path, "x", 1) == 0);
     expect(dir, "temporary in a complete run", EP_ERR_MISMATCH, ".shard-00003.npy.zst.tmp", NULL);
     edit_manifest(dir, "\"complete\":\ttrue", "\"complete\":\tfalse");
     expect(dir, "temporary in an unfinished run", EP_OK, NULL, NULL);
@@ -241,7 +241,7 @@ static void contents(const char *dir) {
     /* A linked errors.ndjson (or shard) is not the run's file, even when what it points to matches. */
     CHECK(make_folder(dir) == 0);
     snprintf(target, sizeof target, "%s/outside-errors.ndjson", g_root);
-    CHECK(ts_write_file(target, ERRORS_TEXT, strlen(ERRORS_TEXT)) == 0);
+    CHECK(ep_test_write_file(target, ERRORS_TEXT, strlen(ERRORS_TEXT)) == 0);
     CHECK(remove(path) == 0);
     CHECK(symlink(target, path) == 0);
     expect(dir, "linked errors.ndjson", EP_ERR_MISMATCH, "errors.ndjson", "symbolic link");
@@ -270,7 +270,7 @@ static void contents(const char *dir) {
     expect(dir, "export of another size", EP_ERR_MISMATCH, "vectors.npy", "stale export");
     CHECK(make_folder(dir) == 0);
     file_path(path, sizeof path, dir, "vectors.ndjson");
-    CHECK(ts_write_file(path, "{}\n{}\n", 6) == 0);
+    CHECK(ep_test_write_file(path, "{}\n{}\n", 6) == 0);
     expect(dir, "ndjson export of another size", EP_ERR_MISMATCH, "vectors.ndjson", "2 lines");
 }
 
@@ -308,11 +308,11 @@ int main(void) {
     CHECK(make_folder(dir) == 0);
     file_path(path, sizeof path, dir, "shard-00001.npy.zst");
     size_t len;
-    uint8_t *data = ts_read_file(path, &len);
+    uint8_t *data = ep_test_read_file(path, &len);
     CHECK(data != NULL);
     if (data) {
         data[len / 2] ^= 0x01;
-        CHECK(ts_write_file(path, data, len) == 0);
+        CHECK(ep_test_write_file(path, data, len) == 0);
         free(data);
     }
     expect(dir, "flipped byte", EP_ERR_MISMATCH, "shard-00001.npy.zst", "SHA-256");
@@ -320,26 +320,26 @@ int main(void) {
      * alone misses flips that decode to the same bytes; the SHA-256 does not). */
     CHECK(make_folder(dir) == 0);
     file_path(path, sizeof path, dir, "shard-00002.npy.zst");
-    data = ts_read_file(path, &len);
+    data = ep_test_read_file(path, &len);
     size_t missed = 0;
     for (size_t pos = 0; data && pos < len; pos += 1 + pos / 64) {
         data[pos] ^= (uint8_t)(1u << (pos % 8));
-        CHECK(ts_write_file(path, data, len) == 0);
+        CHECK(ep_test_write_file(path, data, len) == 0);
         data[pos] ^= (uint8_t)(1u << (pos % 8));
         ep_error err = {0};
         if (ep_output_verify(dir, &err) != EP_ERR_MISMATCH) missed++;
     }
     CHECKF(missed == 0, "%zu flips passed verify", missed);
-    if (data) CHECK(ts_write_file(path, data, len) == 0);
+    if (data) CHECK(ep_test_write_file(path, data, len) == 0);
     free(data);
     expect(dir, "restored", EP_OK, NULL, NULL);
 
     /* A flipped byte in an ids file. */
     file_path(path, sizeof path, dir, "shard-00000.ids.ndjson.zst");
-    data = ts_read_file(path, &len);
+    data = ep_test_read_file(path, &len);
     if (data) {
         data[len - 3] ^= 0x40;
-        CHECK(ts_write_file(path, data, len) == 0);
+        CHECK(ep_test_write_file(path, data, len) == 0);
         free(data);
     }
     expect(dir, "flipped ids byte", EP_ERR_MISMATCH, "shard-00000.ids.ndjson.zst", "SHA-256");
@@ -366,10 +366,10 @@ int main(void) {
     file_path(path, sizeof path, dir, "shard-00000.npy.zst");
     char old_sha[65], new_sha[65];
     manifest_string(dir, 0, "sha256", old_sha, sizeof old_sha);
-    data = ts_read_file(path, &len);
+    data = ep_test_read_file(path, &len);
     if (data) {
         data[len - 2] ^= 0x55; /* inside the 4-byte content checksum */
-        CHECK(ts_write_file(path, data, len) == 0);
+        CHECK(ep_test_write_file(path, data, len) == 0);
         ep_sha256_hex(data, len, new_sha);
         free(data);
     }
@@ -385,8 +385,8 @@ int main(void) {
     manifest_string(dir, 2, "bytes", bytes2, sizeof bytes2);
     file_path(src, sizeof src, dir, "shard-00002.npy.zst"); /* 7 rows */
     file_path(path, sizeof path, dir, "shard-00001.npy.zst"); /* should hold 8 */
-    data = ts_read_file(src, &len);
-    if (data) CHECK(ts_write_file(path, data, len) == 0);
+    data = ep_test_read_file(src, &len);
+    if (data) CHECK(ep_test_write_file(path, data, len) == 0);
     free(data);
     char from[160], to[160];
     snprintf(from, sizeof from, "\"bytes\":\t%s,\n\t\t\t\"sha256\":\t\"%s\"", bytes1, sha1);

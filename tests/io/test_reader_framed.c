@@ -297,13 +297,8 @@ static void test_example_archive(void) {
     CHECK(g.format == EP_FORMAT_ARCHIVE_JSON);
     CHECK(g.rejected == 0);
 
-    FILE *f = fopen(path, "rb");
-    sbuf all = {0};
-    char chunk[8192];
-    size_t n;
-    while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0) sb_add(&all, chunk, n);
-    if (f) fclose(f);
-    cJSON *doc = cJSON_Parse(all.p);
+    char *all = ep_test_read_file(path, NULL);
+    cJSON *doc = all ? cJSON_Parse(all) : NULL;
     CHECK(doc != NULL);
     size_t want = 0;
     const char *keys[] = {"tweets", "community-tweet"};
@@ -328,7 +323,7 @@ static void test_example_archive(void) {
     CHECKF(g.records == want && want >= 60 && want <= 80, "%zu records, %zu elements", g.records, want);
     for (size_t i = 1; i < g.n; i++) CHECK(g.v[i].line > g.v[i - 1].line);
     cJSON_Delete(doc);
-    free(all.p);
+    free(all);
     got_free(&g);
 }
 

@@ -8,17 +8,6 @@
 
 #include "reader_test_util.h"
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    sbuf b = {0};
-    char chunk[65536];
-    size_t n;
-    while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0) sb_add(&b, chunk, n);
-    if (f) fclose(f);
-    *len = b.n;
-    return b.p;
-}
-
 static const cJSON *get(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
 
 /* tweets.js: 2,045 records, each equal to the element cJSON finds in the whole file. */
@@ -55,8 +44,8 @@ static void test_tweets_js(const char *data) {
         printf("note: %s absent, tweets.js checks skipped\n", path);
         return;
     }
-    size_t len;
-    char *all = slurp(path, &len);
+    size_t len = 0;
+    char *all = ep_test_read_file(path, &len);
     const char *open = strchr(all, '[');
     cJSON *doc = open ? cJSON_Parse(open) : NULL;
     CHECKF(cJSON_IsArray(doc), "cJSON cannot read %s whole", path);

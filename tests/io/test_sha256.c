@@ -66,8 +66,8 @@ int main(void) {
     /* Every length from 0 to 300 covers the 55/56/63/64/119/120 padding edges. */
     uint8_t msg[300];
     for (size_t len = 0; len <= sizeof msg; len++) {
-        for (size_t i = 0; i < len; i++) msg[i] = (uint8_t)ts_rand(&rng);
-        CHECK(ts_write_file(path, msg, len) == 0);
+        for (size_t i = 0; i < len; i++) msg[i] = (uint8_t)ep_test_rand(&rng);
+        CHECK(ep_test_write_file(path, msg, len) == 0);
         CHECK(sha256sum(path, want) == 0);
         ep_sha256_hex(msg, len, hex);
         CHECKF(strcmp(hex, want) == 0, "length %zu: %s, sha256sum %s", len, hex, want);
@@ -75,7 +75,7 @@ int main(void) {
         ep_sha256 ctx;
         ep_sha256_init(&ctx);
         for (size_t off = 0; off < len;) {
-            size_t piece = 1 + (size_t)(ts_rand(&rng) % 70);
+            size_t piece = 1 + (size_t)(ep_test_rand(&rng) % 70);
             if (piece > len - off) piece = len - off;
             ep_sha256_update(&ctx, msg + off, piece);
             off += piece;
@@ -93,11 +93,11 @@ int main(void) {
     CHECK(data != NULL);
     if (data) {
         for (size_t i = 0; i + 8 <= big; i += 8) {
-            uint64_t r = ts_rand(&rng);
+            uint64_t r = ep_test_rand(&rng);
             memcpy(data + i, &r, 8);
         }
         for (size_t i = big / 8 * 8; i < big; i++) data[i] = (uint8_t)i;
-        CHECK(ts_write_file(path, data, big) == 0);
+        CHECK(ep_test_write_file(path, data, big) == 0);
         free(data);
         ep_error err = {0};
         CHECK_OK(ep_sha256_file(path, hex, &err), &err);

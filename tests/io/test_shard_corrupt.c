@@ -35,7 +35,7 @@ static void write_good(char *path, size_t cap, size_t rows, int dim, uint64_t se
     ep_row_meta *meta = calloc(rows, sizeof *meta);
     uint64_t rng = seed;
     /* Small values repeat, so zstd makes real compressed blocks, not only raw ones. */
-    for (size_t i = 0; i < rows * (size_t)dim; i++) data[i] = (uint16_t)(0x3000 + ts_rand(&rng) % 64);
+    for (size_t i = 0; i < rows * (size_t)dim; i++) data[i] = (uint16_t)(0x3000 + ep_test_rand(&rng) % 64);
     CHECK_OK(ep_shard_writer_append(w, data, meta, rows, &err), &err);
     CHECK(ep_shard_writer_count(w) == 1);
     snprintf(path, cap, "%s/%s", g_dir, ep_shard_writer_info(w, 0)->name);
@@ -49,7 +49,7 @@ static void truncation_and_flips(void) {
     write_good(path, sizeof path, 40, 24, 5);
     snprintf(bad, sizeof bad, "%s/bad.npy.zst", g_dir);
     size_t len;
-    uint8_t *good = ts_read_file(path, &len);
+    uint8_t *good = ep_test_read_file(path, &len);
     CHECK(good && len > 64);
     if (!good) return;
     size_t rows;
@@ -58,17 +58,17 @@ static void truncation_and_flips(void) {
 
     /* Every prefix of the file is refused, and the message says why. */
     for (size_t cut = 0; cut < len; cut++) {
-        CHECK(ts_write_file(bad, good, cut) == 0);
+        CHECK(ep_test_write_file(bad, good, cut) == 0);
         ep_status st = read_status(bad, msg, sizeof msg, NULL, NULL);
         CHECKF(st == EP_ERR_FORMAT, "truncated to %zu of %zu bytes: status %d", cut, len, (int)st);
         CHECKF(strstr(msg, "bad.npy.zst") != NULL, "message must name the file: %s", msg);
         if (cut >= 32)
             CHECKF(strstr(msg, "truncated") || strstr(msg, "corrupt"), "cut at %zu: %s", cut, msg);
     }
-    CHECK(ts_write_file(bad, good, 0) == 0);
+    CHECK(ep_test_write_file(bad, good, 0) == 0);
     read_status(bad, msg, sizeof msg, NULL, NULL);
     CHECKF(strstr(msg, "empty") != NULL, "%s", msg);
-    CHECK(ts_write_file(bad, good, len - 1) == 0);
+    CHECK(ep_test_write_file(bad, good, len - 1) == 0);
     read_status(bad, msg, sizeof msg, NULL, NULL);
     CHECKF(strstr(msg, "truncated") != NULL, "%s", msg);
 
@@ -87,7 +87,7 @@ static void truncation_and_flips(void) {
     for (size_t pos = 0; want && pos < len; pos++) {
         for (int bit = 0; bit < 8; bit++) {
             good[pos] ^= (uint8_t)(1u << bit);
-            CHECK(ts_write_file(bad, good, len) == 0);
+            CHECK(ep_test_write_file(bad, good, len) == 0);
             good[pos] ^= (uint8_t)(1u << bit);
             uint16_t *got = NULL;
             size_t got_rows = 0;
@@ -113,9 +113,9 @@ static void truncation_and_flips(void) {
     /* A flip in the data of a stored (raw) block is caught by the checksum. */
     write_good(path, sizeof path, 3, 4, 9);
     free(good);
-    good = ts_read_file(path, &len);
+    good = ep_test_read_file(path, &len);
     good[len - 6] ^= 0x10;
-    CHECK(ts_write_file(bad, good, len) == 0);
+    CHECK(ep_test_write_file(bad, good, len) == 0);
     CHECK(read_status(bad, msg, sizeof msg, NULL, NULL) == EP_ERR_FORMAT);
     CHECKF(strstr(msg, "checksum") || strstr(msg, "corrupt"), "%s", msg);
 
@@ -126,7 +126,7 @@ static void truncation_and_flips(void) {
     good[len - 6] ^= 0x10;
     memcpy(twice, good, len);
     memcpy(twice + len, good, len);
-    CHECK(ts_write_file(bad, twice, 2 * len) == 0);
+    CHECK(ep_test_write_file(bad, twice, 2 * len) == 0);
     CHECK(read_status(bad, msg, sizeof msg, NULL, NULL) == EP_ERR_FORMAT);
     CHECKF(strstr(msg, "after the end") != NULL, "%s", msg);
     free(twice);
@@ -135,7 +135,7 @@ static void truncation_and_flips(void) {
     CHECK(npy && ts_write_zst(bad, npy, npy_len, 0) == 0);
     CHECK(read_status(bad, msg, sizeof msg, NULL, NULL) == EP_ERR_FORMAT);
     CHECKF(strstr(msg, "checksum") != NULL, "%s", msg);
-    CHECK(npy && ts_write_file(bad, npy, npy_len) == 0); /* plain .npy, not compressed */
+    CHECK(npy && ep_test_write_file(bad, npy, npy_len) == 0); /* plain .npy, not compressed */
     CHECK(read_status(bad, msg, sizeof msg, NULL, NULL) == EP_ERR_FORMAT);
     CHECKF(strstr(msg, "not a zstd frame") != NULL, "%s", msg);
     free(npy);

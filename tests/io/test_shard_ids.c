@@ -40,8 +40,8 @@ static void hostile_round_trip(const char *dir) {
     for (int i = 0; i < N_HOSTILE; i++) {
         meta[i] = (ep_row_meta){.id = ids[i], .file_index = i == 1 ? UINT32_MAX : (uint32_t)i,
                                 .line = i == 2 ? (1ull << 53) : (uint64_t)i * 1000 + 1, .n_tokens = i * 37,
-                                .truncated = i % 2, .text_hash = i == 3 ? UINT64_MAX : i == 4 ? 0 : ts_rand(&rng)};
-        for (int j = 0; j < dim; j++) rows[i * dim + j] = (uint16_t)ts_rand(&rng);
+                                .truncated = i % 2, .text_hash = i == 3 ? UINT64_MAX : i == 4 ? 0 : ep_test_rand(&rng)};
+        for (int j = 0; j < dim; j++) rows[i * dim + j] = (uint16_t)ep_test_rand(&rng);
     }
     ep_error err = {0};
     ep_shard_writer *w = NULL;

@@ -49,11 +49,11 @@ static void run(const scenario *sc, uint64_t seed) {
     ep_row_meta *meta = calloc(sc->n_rows ? sc->n_rows : 1, sizeof *meta);
     char (*ids)[32] = calloc(sc->n_rows ? sc->n_rows : 1, sizeof *ids);
     uint64_t rng = seed;
-    for (size_t i = 0; i < sc->n_rows * dim; i++) rows[i] = (uint16_t)ts_rand(&rng); /* incl. NaN, inf, subnormal */
+    for (size_t i = 0; i < sc->n_rows * dim; i++) rows[i] = (uint16_t)ep_test_rand(&rng); /* incl. NaN, inf, subnormal */
     for (size_t i = 0; i < sc->n_rows; i++) {
         snprintf(ids[i], sizeof ids[i], "id-%zu", i);
         meta[i] = (ep_row_meta){.id = ids[i], .file_index = (uint32_t)(i % 3), .line = i + 1,
-                                .n_tokens = (int)(i % 513), .truncated = i % 5 == 0, .text_hash = ts_rand(&rng)};
+                                .n_tokens = (int)(i % 513), .truncated = i % 5 == 0, .text_hash = ep_test_rand(&rng)};
     }
 
     ep_error err = {0};
@@ -65,7 +65,7 @@ static void run(const scenario *sc, uint64_t seed) {
     if (!w) goto out;
     /* Append in random pieces, empty ones included. */
     for (size_t done = 0; done < sc->n_rows;) {
-        size_t piece = (size_t)(ts_rand(&rng) % 9);
+        size_t piece = (size_t)(ep_test_rand(&rng) % 9);
         if (piece > sc->n_rows - done) piece = sc->n_rows - done;
         CHECK_OK(ep_shard_writer_append(w, rows + done * dim, meta + done, piece, &err), &err);
         done += piece;
@@ -112,7 +112,7 @@ static void run(const scenario *sc, uint64_t seed) {
          * need it) and the checksum flag; the .npy header must end on a
          * multiple of 64 bytes. */
         size_t raw_len, npy_len = 0;
-        uint8_t *raw = ts_read_file(path, &raw_len);
+        uint8_t *raw = ep_test_read_file(path, &raw_len);
         CHECK(raw && raw_len > 5 && (raw[4] & 0x04));
         uint8_t *npy = ts_read_zst(path, &npy_len);
         CHECKF(npy != NULL, "%s: frame content size missing or data not decodable", info->name);

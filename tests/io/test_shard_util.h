@@ -1,7 +1,7 @@
 /*
  * test_shard_util.h - helpers shared by the shard, manifest and verify tests:
- * a scratch folder, a deterministic random stream, whole-file read/write and
- * zstd framing of hand-made content.
+ * a scratch folder and zstd framing of hand-made content (random data and
+ * whole-file read/write are test_util.h's).
  */
 #ifndef EP_TEST_SHARD_UTIL_H
 #define EP_TEST_SHARD_UTIL_H
@@ -14,15 +14,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-/* xorshift64*: reproducible data without typing any in. */
-static inline uint64_t ts_rand(uint64_t *state) {
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
+#include "test_util.h"
 
 static int ts_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb;
@@ -41,30 +33,6 @@ static inline char *ts_mkdtemp(char *buf, size_t cap, const char *tag) {
     return mkdtemp(buf);
 }
 
-/* @return a malloc'd copy of the file (length in *len), or NULL. */
-static inline uint8_t *ts_read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
-static inline int ts_write_file(const char *path, const void *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t n = fwrite(data, 1, len, f);
-    return (fclose(f) == 0 && n == len) ? 0 : -1;
-}
-
 /* Writes data as one zstd frame (content size in the header, checksum when
  * asked) to path. @return 0 on success. */
 static inline int ts_write_zst(const char *path, const void *data, size_t len, int checksum) {
@@ -74,7 +42,7 @@ static inline int ts_write_zst(const char *path, const void *data, size_t len, i
     void *out = malloc(cap);
     size_t n = ZSTD_compress2(c, out, cap, data, len);
     ZSTD_freeCCtx(c);
-    int rc = ZSTD_isError(n) ? -1 : ts_write_file(path, out, n);
+    int rc = ZSTD_isError(n) ? -1 : ep_test_write_file(path, out, n);
     free(out);
     return rc;
 }
@@ -82,7 +50,7 @@ static inline int ts_write_zst(const char *path, const void *data, size_t len, i
 /* @return a malloc'd copy of the decompressed single frame in path, or NULL. */
 static inline uint8_t *ts_read_zst(const char *path, size_t *len) {
     size_t n;
-    uint8_t *raw = ts_read_file(path, &n);
+    uint8_t *raw = ep_test_read_file(path, &n);
     if (!raw) return NULL;
     unsigned long long size = ZSTD_getFrameContentSize(raw, n);
     uint8_t *out = NULL;
