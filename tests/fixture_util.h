@@ -1,11 +1,13 @@
 /*
  * fixture_util.h - reading the committed reference fixtures (zstd-compressed
- * NDJSON and .npy files written by scripts/make-reference.py) and lines of
- * the shared data files.
+ * NDJSON and .npy files written by scripts/make-reference.py), lines of
+ * the shared data files, and the model and tokenizer the conformance tests
+ * hold against the vectors fixture.
  */
 #ifndef EP_FIXTURE_UTIL_H
 #define EP_FIXTURE_UTIL_H
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +125,9 @@ static inline const float *ep_fixture_npy_f32(const char *buf, size_t len, size_
 #include <cjson/cJSON.h>
 #include <xxhash.h>
 
+#include "model.h"
+#include "tokenizer.h"
+
 #define EP_FIXTURE_MAX_FILES 64
 
 typedef struct ep_fixture_tweet {
@@ -217,6 +222,35 @@ static inline void ep_fixture_vectors_free(ep_fixture_vectors *v) {
     free(v->rows);
     free(v->npy);
     memset(v, 0, sizeof *v);
+}
+
+/* Loads the model in model_dir and its tokenizer (lowercasing as the model's config says), as the
+ * conformance tests feed the fixture's tweets to them; checks that the model's width is the
+ * fixture's dim. @return 0, or -1 when either cannot be loaded (the failed check says why). */
+static inline int ep_fixture_model_open(const char *model_dir, size_t dim, ep_model **model, ep_tokenizer **tok) {
+    char path[4096];
+    ep_error err = {0};
+    *model = NULL;
+    *tok = NULL;
+    CHECK_OK(ep_model_load(model_dir, model, &err), &err);
+    if (!*model) return -1;
+    CHECK((size_t)(*model)->config.hidden == dim);
+    snprintf(path, sizeof path, "%s/vocab.txt", model_dir);
+    ep_tokenizer_options to = ep_tokenizer_default_options();
+    to.lowercase = (*model)->config.do_lower_case;
+    CHECK_OK(ep_tokenizer_create(path, &to, tok, &err), &err);
+    return *tok ? 0 : -1;
+}
+
+/* @return the cosine similarity of a and b (n values each), in double precision; 0 for a zero vector. */
+static inline double ep_fixture_cosine(const float *a, const float *b, int n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return ab / (sqrt(aa) * sqrt(bb) + 1e-30);
 }
 
 #endif /* EP_FIXTURE_UTIL_H */

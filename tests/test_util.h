@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define EP_TEST_SKIP 77
 
@@ -171,5 +173,24 @@ static inline int ep_test_write_file(const char *path, const void *data, size_t 
     size_t n = len ? fwrite(data, 1, len, f) : 0;
     return (fclose(f) == 0 && n == len) ? 0 : -1;
 }
+
+// ----------------------------------------------------------------------------
+// Scratch folders
+
+/* Creates a fresh folder $TMPDIR/ep-TAG-XXXXXX (or under /tmp) into buf. @return buf, or NULL. */
+static inline char *ep_test_mkdtemp(char *buf, size_t cap, const char *tag) {
+    snprintf(buf, cap, "%s/ep-%s-XXXXXX", ep_test_env("TMPDIR", "/tmp"), tag);
+    return mkdtemp(buf);
+}
+
+static inline int ep_test_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Removes a folder tree, not following links (best effort: a test's leftovers are not its result). */
+static inline void ep_test_rm_rf(const char *dir) { nftw(dir, ep_test_rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 #endif /* EP_TEST_UTIL_H */

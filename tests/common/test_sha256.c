@@ -2,7 +2,6 @@
  * coreutils' sha256sum, run at test time on generated messages (every length
  * around the padding boundaries, streamed in odd pieces) and on a large file. */
 #include "sha256.h"
-#include "test_shard_util.h"
 #include "test_util.h"
 
 #include <sys/wait.h>
@@ -55,7 +54,7 @@ int main(void) {
         return ep_test_failures ? 1 : EP_TEST_SKIP;
     }
     char dir[512];
-    if (!ts_mkdtemp(dir, sizeof dir, "sha256")) {
+    if (!ep_test_mkdtemp(dir, sizeof dir, "sha256")) {
         fprintf(stderr, "cannot create a scratch folder\n");
         return 1;
     }
@@ -109,6 +108,6 @@ int main(void) {
     snprintf(path, sizeof path, "%s/does-not-exist", dir);
     CHECK(ep_sha256_file(path, hex, &err) == EP_ERR_IO);
     CHECKF(strstr(err.message, "does-not-exist") != NULL, "message should name the file: %s", err.message);
-    ts_rm_rf(dir);
+    ep_test_rm_rf(dir);
     return ep_test_finish("test_sha256");
 }

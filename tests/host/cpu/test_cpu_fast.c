@@ -12,7 +12,7 @@
  *  - embedding + LayerNorm, residual + LayerNorm, mean/CLS pooling.
  * Tables this CPU lacks are reported as skipped, not failed; with neither
  * bf16 table (a CPU without them, or EMBEDPIPE_CPU_ISA=avx512 / generic, as
- * tests/host/perf.cmake also runs it) --precision bf16 must be refused.
+ * tests/host/cpu/CMakeLists.txt also runs it) --precision bf16 must be refused.
  */
 #include "backend.h"
 #include "cpu_fast.h"

@@ -28,16 +28,6 @@ typedef struct row {
     char where[160];
 } row;
 
-static double cosine(const float *a, const float *b, int n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (int i = 0; i < n; i++) {
-        ab += (double)a[i] * b[i];
-        aa += (double)a[i] * a[i];
-        bb += (double)b[i] * b[i];
-    }
-    return ab / (sqrt(aa) * sqrt(bb) + 1e-30);
-}
-
 /* Embeds rows [0, n) in packed batches of up to 4096 tokens, in order. */
 static int encode_all(ep_backend *be, const row *rows, size_t n, int dim, float *out) {
     static int32_t ids[4096 + 512], seq_start[1025];
@@ -64,7 +54,7 @@ static void compare(const char *what, const float *got, const float *ref, const 
     double min_cos = 1.0, sum = 0;
     size_t worst = 0;
     for (size_t i = 0; i < n; i++) {
-        double c = cosine(got + i * dim, ref + i * dim, dim);
+        double c = ep_fixture_cosine(got + i * dim, ref + i * dim, dim);
         sum += c;
         if (c < min_cos || isnan(c)) {
             min_cos = isnan(c) ? -1 : c;
@@ -80,7 +70,6 @@ int main(void) {
     const char *model_dir = ep_test_model_dir();
     const char *data = ep_test_shared_data();
     const char *src = ep_test_env("EP_SOURCE_DIR", ".");
-    char path[4096];
 
     // --- the fixture: which tweets, and their sentence-transformers vectors
     ep_fixture_vectors fx;
@@ -89,17 +78,10 @@ int main(void) {
     const size_t dim_ref = fx.dim;
 
     ep_error err = {0};
-    ep_model *model = NULL;
-    CHECK_OK(ep_model_load(model_dir, &model, &err), &err);
-    if (!model) return 1;
+    ep_model *model;
+    ep_tokenizer *tok;
+    if (ep_fixture_model_open(model_dir, dim_ref, &model, &tok) != 0) return 1;
     const int dim = model->config.hidden, max_len = model->config.max_seq_length;
-    CHECK((size_t)dim == dim_ref);
-    snprintf(path, sizeof path, "%s/vocab.txt", model_dir);
-    ep_tokenizer_options to = ep_tokenizer_default_options();
-    to.lowercase = model->config.do_lower_case;
-    ep_tokenizer *tok = NULL;
-    CHECK_OK(ep_tokenizer_create(path, &to, &tok, &err), &err);
-    if (!tok) return 1;
 
     const size_t n = fx.n;
     row *rows = calloc(n, sizeof *rows);

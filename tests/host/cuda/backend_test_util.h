@@ -8,7 +8,7 @@
 
 #include "backend.h"
 #include "backend_cuda.h"
-#include "kernel_test_util.h"
+#include "kernels/kernel_test_util.h"
 #include "model.h"
 
 // ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@
  *
  * With libFuzzer (clang):
  *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ihost -Itests \
- *     tests/host/fuzz_safetensors.c host/model/safetensors.c common/error.c -lcjson -lm -o fuzz_safetensors
+ *     tests/host/model/fuzz_safetensors.c host/model/safetensors.c common/error.c -lcjson -lm -o fuzz_safetensors
  *   ./fuzz_safetensors -max_len=8192 -max_total_time=60 CORPUS_DIR
  * (a model.safetensors written by scripts/make-tiny-model.py --hidden 4 --heads 1 --layers 1
  * --intermediate 4 --max-position 4 makes a good corpus file). In ctest, tests/fuzz_replay_main.c

@@ -24,16 +24,6 @@
 #include <math.h>
 #include <unistd.h>
 
-static double cosine(const float *a, const float *b, int n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (int i = 0; i < n; i++) {
-        ab += (double)a[i] * b[i];
-        aa += (double)a[i] * a[i];
-        bb += (double)b[i] * b[i];
-    }
-    return ab / (sqrt(aa) * sqrt(bb) + 1e-30);
-}
-
 int main(void) {
     const char *model_dir = ep_test_model_dir();
     const char *data = ep_test_shared_data();
@@ -50,19 +40,13 @@ int main(void) {
 
     // --- 1. CPU backend, float32, against the reference
     ep_error err = {0};
-    ep_model *model = NULL;
-    CHECK_OK(ep_model_load(model_dir, &model, &err), &err);
-    if (!model) return 1;
+    ep_model *model;
+    ep_tokenizer *tok;
+    if (ep_fixture_model_open(model_dir, dim_ref, &model, &tok) != 0) return 1;
     const int dim = model->config.hidden, max_len = model->config.max_seq_length;
-    CHECK((size_t)dim == dim_ref);
-    snprintf(path, sizeof path, "%s/vocab.txt", model_dir);
-    ep_tokenizer_options to = ep_tokenizer_default_options();
-    to.lowercase = model->config.do_lower_case;
-    ep_tokenizer *tok = NULL;
-    CHECK_OK(ep_tokenizer_create(path, &to, &tok, &err), &err);
     ep_backend *cpu = NULL;
     CHECK_OK(ep_backend_cpu_create(model, 0, &cpu, &err), &err);
-    if (!tok || !cpu) return 1;
+    if (!cpu) return 1;
 
     const int per_batch = 64;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)per_batch * max_len);
@@ -82,7 +66,7 @@ int main(void) {
         ep_batch batch = {.n_seqs = k, .n_tokens = seq_start[k], .token_ids = ids, .seq_start = seq_start};
         CHECK_OK(ep_backend_encode(cpu, &batch, out, NULL, &err), &err);
         for (int i = 0; i < k; i++) {
-            double c = cosine(out + (size_t)i * dim, ref + (b + i) * (size_t)dim, dim);
+            double c = ep_fixture_cosine(out + (size_t)i * dim, ref + (b + i) * (size_t)dim, dim);
             sum_cos += c;
             if (c < min_cos) {
                 min_cos = c;
@@ -139,7 +123,7 @@ int main(void) {
         CHECK(shard_dim == dim);
         for (size_t r = 0; half && r < rows_in && row_index < n; r++, row_index++) {
             for (int i = 0; i < dim; i++) v[i] = ep_f16_to_f32(half[r * dim + i]);
-            double c = cosine(v, ref + row_index * (size_t)dim, dim);
+            double c = ep_fixture_cosine(v, ref + row_index * (size_t)dim, dim);
             if (c < min16) {
                 min16 = c;
                 worst16 = row_index;

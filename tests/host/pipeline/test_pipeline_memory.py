@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # pipeline_util.py
 from pipeline_util import *  # noqa: E402,F403
 
 CEILING_MB = 384  # today ~240 MB, mostly the fast kernels' packed weights and per-thread scratch

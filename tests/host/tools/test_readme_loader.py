@@ -8,7 +8,7 @@ import os
 import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # pipeline_util.py
 from pipeline_util import *  # noqa: E402,F403
 
 try:
@@ -20,7 +20,7 @@ except ImportError as e:
     sys.exit(SKIP)
 
 cli()
-src = os.environ.get("EP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+src = os.environ.get("EP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 
 def snippet(doc, after):

@@ -11,10 +11,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_tools_util import *  # noqa: E402,F403
 
-cli()
-root = workdir("bench")
-os.chdir(root)
-model = tiny_model(root)
+root, model = start("bench")
 t_start = time.time()
 n_records, bad_every = 600, 59
 write_lines("in.ndjson", make_records(n_records, seed=2, bad_every=bad_every))

@@ -19,10 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_tools_util import *  # noqa: E402,F403
 
-cli()
-root = workdir("checked-reads")
-os.chdir(root)
-model = tiny_model(root)
+root, model = start("checked-reads")
 write_lines("in.ndjson", make_records(200, seed=3))
 base = ["-m", model, "--device", "cpu", "--threads", "2", "--shard-rows", "37", "-q"]
 run(["embed", "in.ndjson", "-o", "out"] + base, check_rc=0)

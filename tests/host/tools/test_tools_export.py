@@ -17,10 +17,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_tools_util import *  # noqa: E402,F403
 
-cli()
-root = workdir("export")
-os.chdir(root)
-model = tiny_model(root)
+root, model = start("export")
 t_start = time.time()
 write_lines("in.ndjson", make_records(700, seed=9, bad_every=53))
 base = ["-m", model, "--device", "cpu", "--threads", "2", "--shard-rows", "37", "-q"]

@@ -20,10 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_tools_util import *  # noqa: E402,F403
 
-cli()
-root = workdir("merge")
-os.chdir(root)  # input paths are recorded as given: keep them relative and identical across runs
-model = tiny_model(root)
+root, model = start("merge")
 ROWS = "37"
 t_start = time.time()
 

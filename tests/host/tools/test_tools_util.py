@@ -14,9 +14,19 @@ import struct
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # pipeline_util.py
 from pipeline_util import *  # noqa: E402,F401,F403  (check, tiny_model, make_records, same_folders, ...)
 import pipeline_util  # noqa: E402
+
+
+def start(name):
+    """What every tools test does first: skip (77) without $EP_CLI, make a fresh work folder and
+    work in it (input paths are recorded as given: relative ones stay identical across runs), and
+    write a tiny model there. Returns (root, model)."""
+    cli()
+    root = workdir(name)
+    os.chdir(root)
+    return root, tiny_model(root)
 
 
 def run(args, check_rc=None, env=None, **kw):

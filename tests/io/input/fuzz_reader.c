@@ -9,7 +9,7 @@
  *
  * With libFuzzer (clang):
  *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iio -Itests \
- *     tests/io/fuzz_reader.c io/input/reader*.c io/input/json_frame.c io/input/byte_source.c common/error.c \
+ *     tests/io/input/fuzz_reader.c io/input/reader*.c io/input/json_frame.c io/input/byte_source.c common/error.c \
  *     -lcjson -lutf8proc -lzstd -lz -o fuzz_reader
  *   ./fuzz_reader -max_len=4096 -max_total_time=60
  * In ctest, tests/fuzz_replay_main.c replays seeded mutations deterministically.

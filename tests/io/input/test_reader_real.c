@@ -75,16 +75,23 @@ static void test_tweets_js(const char *data) {
     free(all);
 }
 
+/* Reads data/SUB/NAME (its path into path) into *g. @return 0, or -1 after a note when the file is absent. */
+static int read_shared(const char *data, const char *sub, const char *name, char *path, size_t cap, got_all *g) {
+    snprintf(path, cap, "%s/%s/%s", data, sub, name);
+    if (!ep_test_exists(path)) {
+        printf("note: %s absent, skipped\n", path);
+        return -1;
+    }
+    *g = read_path(path, NULL);
+    return 0;
+}
+
 /* An NDJSON file, line by line against cJSON: one record per line, or one per element of "data". */
 static void test_twarc(const char *data, const char *name, size_t want_lines, size_t want_rejected,
                        const char *reason_has) {
     char path[1024];
-    snprintf(path, sizeof path, "%s/twarc/%s", data, name);
-    if (!ep_test_exists(path)) {
-        printf("note: %s absent, skipped\n", path);
-        return;
-    }
-    got_all g = read_path(path, NULL);
+    got_all g;
+    if (read_shared(data, "twarc", name, path, sizeof path, &g) != 0) return;
     CHECKF(g.open_status == EP_OK && g.status == EP_OK, "%s: %s", name, g.err.message);
     CHECKF(g.format == EP_FORMAT_NDJSON, "%s: %s", name, ep_input_format_name(g.format));
     CHECKF(g.rejected == want_rejected, "%s: %zu rejected", name, g.rejected);
@@ -133,12 +140,8 @@ static void test_twarc(const char *data, const char *name, size_t want_lines, si
 
 static void test_tweeteval(const char *data, const char *name) {
     char path[1024];
-    snprintf(path, sizeof path, "%s/tweeteval/%s", data, name);
-    if (!ep_test_exists(path)) {
-        printf("note: %s absent, skipped\n", path);
-        return;
-    }
-    got_all g = read_path(path, NULL);
+    got_all g;
+    if (read_shared(data, "tweeteval", name, path, sizeof path, &g) != 0) return;
     CHECKF(g.status == EP_OK && g.format == EP_FORMAT_LINES && g.rejected == 0, "%s: %s", name, g.err.message);
     FILE *f = fopen(path, "rb");
     char *line = NULL;

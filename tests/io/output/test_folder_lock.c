@@ -99,12 +99,12 @@ static void atomic_tests(const char *root) {
 
 int main(void) {
     char root[512];
-    if (!ts_mkdtemp(root, sizeof root, "lock")) {
+    if (!ep_test_mkdtemp(root, sizeof root, "lock")) {
         fprintf(stderr, "cannot create a scratch folder\n");
         return 1;
     }
     lock_tests(root);
     atomic_tests(root);
-    ts_rm_rf(root);
+    ep_test_rm_rf(root);
     return ep_test_finish("test_folder_lock");
 }

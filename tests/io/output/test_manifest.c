@@ -365,12 +365,12 @@ static void field_errors(void) {
 }
 
 int main(void) {
-    if (!ts_mkdtemp(g_dir, sizeof g_dir, "manifest")) {
+    if (!ep_test_mkdtemp(g_dir, sizeof g_dir, "manifest")) {
         fprintf(stderr, "cannot create a scratch folder\n");
         return 1;
     }
     round_trip();
     field_errors();
-    ts_rm_rf(g_dir);
+    ep_test_rm_rf(g_dir);
     return ep_test_finish("test_manifest");
 }

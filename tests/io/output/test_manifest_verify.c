@@ -26,7 +26,7 @@ static char g_root[512];
 
 /* Writes a complete output folder into dir. @return 0 on success. */
 static int make_folder(const char *dir) {
-    ts_rm_rf(dir);
+    ep_test_rm_rf(dir);
     if (mkdir(dir, 0755) != 0) return -1;
     ep_error err = {0};
     ep_shard_writer *w = NULL;
@@ -125,7 +125,7 @@ static void manifest_string(const char *dir, int shard, const char *key, char *o
  * the shards N*k+part_index, each numbered and placed as the whole run would
  * place it. @return 0 on success. */
 static int make_part_folder(const char *dir, int part_index, int part_count, size_t n_rows) {
-    ts_rm_rf(dir);
+    ep_test_rm_rf(dir);
     if (mkdir(dir, 0755) != 0) return -1;
     ep_error err = {0};
     ep_shard_info shards[16];
@@ -294,7 +294,7 @@ static void parts(const char *dir) {
 }
 
 int main(void) {
-    if (!ts_mkdtemp(g_root, sizeof g_root, "verify")) {
+    if (!ep_test_mkdtemp(g_root, sizeof g_root, "verify")) {
         fprintf(stderr, "cannot create a scratch folder\n");
         return 1;
     }
@@ -421,7 +421,7 @@ int main(void) {
     CHECK(remove(path) == 0);
     expect(dir, "no manifest", EP_ERR_IO, "manifest.json", NULL);
     {
-        ts_rm_rf(dir);
+        ep_test_rm_rf(dir);
         CHECK(mkdir(dir, 0755) == 0);
         ep_manifest m;
         memset(&m, 0, sizeof m);
@@ -433,6 +433,6 @@ int main(void) {
         CHECK_OK(ep_manifest_write(dir, &m, &err), &err);
         expect(dir, "empty run", EP_OK, NULL, NULL);
     }
-    ts_rm_rf(g_root);
+    ep_test_rm_rf(g_root);
     return ep_test_finish("test_manifest_verify");
 }

@@ -37,7 +37,7 @@ def check(cond, what):
 
 def load_shard(p):
     # The README's np.load line without its float32 cast: the float16 bits are compared here
-    # (tests/host/test_readme_loader.py runs the README's lines as written).
+    # (tests/host/tools/test_readme_loader.py runs the README's lines as written).
     v = np.load(io.BytesIO(zstandard.ZstdDecompressor().decompress(open(p, 'rb').read())))
     return v
 

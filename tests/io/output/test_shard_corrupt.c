@@ -252,13 +252,13 @@ static void header_writer(void) {
 }
 
 int main(void) {
-    if (!ts_mkdtemp(g_dir, sizeof g_dir, "corrupt")) {
+    if (!ep_test_mkdtemp(g_dir, sizeof g_dir, "corrupt")) {
         fprintf(stderr, "cannot create a scratch folder\n");
         return 1;
     }
     header_writer();
     npy_headers();
     truncation_and_flips();
-    ts_rm_rf(g_dir);
+    ep_test_rm_rf(g_dir);
     return ep_test_finish("test_shard_corrupt");
 }

@@ -196,13 +196,13 @@ static void malformed(const char *dir) {
 
 int main(void) {
     char dir[512];
-    if (!ts_mkdtemp(dir, sizeof dir, "ids")) {
+    if (!ep_test_mkdtemp(dir, sizeof dir, "ids")) {
         fprintf(stderr, "cannot create a scratch folder\n");
         return 1;
     }
     hostile_round_trip(dir);
     invalid_utf8_id(dir);
     malformed(dir);
-    ts_rm_rf(dir);
+    ep_test_rm_rf(dir);
     return ep_test_finish("test_shard_ids");
 }

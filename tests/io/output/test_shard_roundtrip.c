@@ -40,7 +40,7 @@ static size_t count_entries(const char *dir, size_t *tmp_files) {
 
 static void run(const scenario *sc, uint64_t seed) {
     char dir[512];
-    if (!ts_mkdtemp(dir, sizeof dir, "shard")) {
+    if (!ep_test_mkdtemp(dir, sizeof dir, "shard")) {
         CHECK(!"mkdtemp");
         return;
     }
@@ -157,12 +157,12 @@ out:
     free(rows);
     free(meta);
     free(ids);
-    ts_rm_rf(dir);
+    ep_test_rm_rf(dir);
 }
 
 static void usage_errors(void) {
     char dir[512];
-    if (!ts_mkdtemp(dir, sizeof dir, "shard-usage")) return;
+    if (!ep_test_mkdtemp(dir, sizeof dir, "shard-usage")) return;
     ep_error err = {0};
     ep_shard_writer *w = NULL;
     ep_shard_writer_options bad_dim = {.dir = dir, .dim = 0};
@@ -185,7 +185,7 @@ static void usage_errors(void) {
     ep_shard_writer_free(w);
     ep_shard_writer_free(NULL);
     CHECK(ep_shard_writer_count(NULL) == 0 && ep_shard_writer_info(NULL, 0) == NULL);
-    ts_rm_rf(dir);
+    ep_test_rm_rf(dir);
 }
 
 int main(void) {

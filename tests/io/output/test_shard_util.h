@@ -1,12 +1,11 @@
 /*
  * test_shard_util.h - helpers shared by the shard, manifest and verify tests:
- * a scratch folder and zstd framing of hand-made content (random data and
+ * zstd framing of hand-made content (scratch folders, random data and
  * whole-file read/write are test_util.h's).
  */
 #ifndef EP_TEST_SHARD_UTIL_H
 #define EP_TEST_SHARD_UTIL_H
 
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,23 +14,6 @@
 #include <zstd.h>
 
 #include "test_util.h"
-
-static int ts_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-/* Removes a folder tree (best effort). */
-static inline void ts_rm_rf(const char *dir) { nftw(dir, ts_rm_one, 16, FTW_DEPTH | FTW_PHYS); }
-
-/* Creates a fresh scratch folder under $TMPDIR (or /tmp) into buf. @return buf, or NULL. */
-static inline char *ts_mkdtemp(char *buf, size_t cap, const char *tag) {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(buf, cap, "%s/ep-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
-    return mkdtemp(buf);
-}
 
 /* Writes data as one zstd frame (content size in the header, checksum when
  * asked) to path. @return 0 on success. */
