@@ -4,7 +4,7 @@
  * big-endian hosts too). On x86-64 CPUs with the SHA extensions the block
  * function uses them instead: every run hashes the 90 MB weight file, and
  * SHA-NI takes that from most of a second of start-up to a few hundredths.
- * Both are checked against coreutils' sha256sum by tests/io/test_sha256.c. */
+ * Both are checked against coreutils' sha256sum by tests/common/test_sha256.c. */
 #include "sha256.h"
 
 #include <errno.h>

@@ -1,38 +1,32 @@
 /*
  * fixture_util.h - reading the committed reference fixtures (zstd-compressed
- * NDJSON and .npy files written by scripts/make-reference.py) and lines of
- * the shared data files.
+ * NDJSON and .npy files written by scripts/make-reference.py), lines of
+ * the shared data files, and the model and tokenizer the conformance tests
+ * hold against the vectors fixture.
  */
 #ifndef EP_FIXTURE_UTIL_H
 #define EP_FIXTURE_UTIL_H
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
+#include "test_util.h"
+
 /* Reads a whole file, decompressing it when its name ends in .zst.
  * @return a malloc'd, NUL-terminated buffer (length in *len), or NULL after printing why. */
 static inline char *ep_fixture_read(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open fixture %s (regenerate with scripts/make-reference.py)\n", path);
+    size_t n = 0;
+    char *raw = (char *)ep_test_read_file(path, &n);
+    if (!raw) {
+        fprintf(stderr, "cannot read fixture %s (regenerate with scripts/make-reference.py)\n", path);
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0;
-    char *raw = malloc(cap);
-    size_t got;
-    while (raw && (got = fread(raw + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) raw = realloc(raw, cap *= 2);
-    }
-    fclose(f);
-    if (!raw) return NULL;
     size_t plen = strlen(path);
     if (plen < 4 || strcmp(path + plen - 4, ".zst") != 0) {
-        raw = realloc(raw, n + 1);
-        raw[n] = '\0';
         *len = n;
         return raw;
     }
@@ -40,16 +34,23 @@ static inline char *ep_fixture_read(const char *path, size_t *len) {
     size_t out_cap = n * 4 + 1024, out_n = 0;
     char *out = malloc(out_cap);
     ZSTD_inBuffer in = {raw, n, 0};
-    while (out && in.pos < in.size) {
+    size_t r = 1, made = 1; /* r is 0 once a frame is complete: a cut-off fixture is an error */
+    while (out && (in.pos < in.size || (r != 0 && made))) {
         if (out_cap - out_n < 1 << 16) out = realloc(out, out_cap *= 2);
         ZSTD_outBuffer ob = {out + out_n, out_cap - out_n - 1, 0};
-        size_t r = ZSTD_decompressStream(ds, &ob, &in);
+        r = ZSTD_decompressStream(ds, &ob, &in);
+        made = ob.pos;
         out_n += ob.pos;
         if (ZSTD_isError(r)) {
             fprintf(stderr, "fixture %s: %s\n", path, ZSTD_getErrorName(r));
             free(out);
             out = NULL;
         }
+    }
+    if (out && r != 0) {
+        fprintf(stderr, "fixture %s: the zstd frame is cut off\n", path);
+        free(out);
+        out = NULL;
     }
     ZSTD_freeDStream(ds);
     free(raw);
@@ -123,6 +124,9 @@ static inline const float *ep_fixture_npy_f32(const char *buf, size_t len, size_
 
 #include <cjson/cJSON.h>
 #include <xxhash.h>
+
+#include "model.h"
+#include "tokenizer.h"
 
 #define EP_FIXTURE_MAX_FILES 64
 
@@ -218,6 +222,35 @@ static inline void ep_fixture_vectors_free(ep_fixture_vectors *v) {
     free(v->rows);
     free(v->npy);
     memset(v, 0, sizeof *v);
+}
+
+/* Loads the model in model_dir and its tokenizer (lowercasing as the model's config says), as the
+ * conformance tests feed the fixture's tweets to them; checks that the model's width is the
+ * fixture's dim. @return 0, or -1 when either cannot be loaded (the failed check says why). */
+static inline int ep_fixture_model_open(const char *model_dir, size_t dim, ep_model **model, ep_tokenizer **tok) {
+    char path[4096];
+    ep_error err = {0};
+    *model = NULL;
+    *tok = NULL;
+    CHECK_OK(ep_model_load(model_dir, model, &err), &err);
+    if (!*model) return -1;
+    CHECK((size_t)(*model)->config.hidden == dim);
+    snprintf(path, sizeof path, "%s/vocab.txt", model_dir);
+    ep_tokenizer_options to = ep_tokenizer_default_options();
+    to.lowercase = (*model)->config.do_lower_case;
+    CHECK_OK(ep_tokenizer_create(path, &to, tok, &err), &err);
+    return *tok ? 0 : -1;
+}
+
+/* @return the cosine similarity of a and b (n values each), in double precision; 0 for a zero vector. */
+static inline double ep_fixture_cosine(const float *a, const float *b, int n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return ab / (sqrt(aa) * sqrt(bb) + 1e-30);
 }
 
 #endif /* EP_FIXTURE_UTIL_H */

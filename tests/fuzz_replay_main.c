@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "fuzz_replay.h"
+#include "test_util.h"
 
 // Optional hooks of the target (weak: a target need not define them).
 extern const ep_fuzz_seed ep_fuzz_seeds[] __attribute__((weak));
@@ -94,26 +95,7 @@ static size_t put_codepoint(uint8_t *out, size_t room) {
     default: cp = 0x10000 + (uint32_t)below(0x110000 - 0x10000); break;
     }
     if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
-    if (cp < 0x80) {
-        out[0] = (uint8_t)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (uint8_t)(0xC0 | (cp >> 6));
-        out[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (uint8_t)(0xE0 | (cp >> 12));
-        out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (uint8_t)(0xF0 | (cp >> 18));
-    out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 4;
+    return (size_t)ep_test_utf8_encode(cp, (char *)out);
 }
 
 static size_t random_input(uint8_t *buf, size_t max_len) {
@@ -195,20 +177,6 @@ static size_t mutate(uint8_t *buf, size_t len, size_t max_len) {
     return len;
 }
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0, got;
-    char *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) buf = realloc(buf, cap *= 2);
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 int main(int argc, char **argv) {
     long runs = 20000, max_len = 1024;
     unsigned long long seed = 0x6570667A7A31ull; // fixed: every run replays the same inputs
@@ -229,7 +197,7 @@ int main(int argc, char **argv) {
         else if (argv[a][0] == '-') fprintf(stderr, "fuzz replay: ignoring option %s\n", argv[a]);
         else {
             size_t len = 0;
-            char *data = read_file(argv[a], &len);
+            char *data = ep_test_read_file(argv[a], &len);
             if (!data) {
                 fprintf(stderr, "fuzz replay: cannot read %s\n", argv[a]);
                 return 1;

@@ -3,8 +3,8 @@
  * at run time, and the backend built from them.
  *
  * The plain reference (cpu_ops.c, backend_cpu.c) stays the oracle; every
- * kernel here is tested against it op by op (tests/host/test_cpu_fast.c) and
- * end to end (tests/host/test_cpu_fast_conformance.c).
+ * kernel here is tested against it op by op (tests/host/cpu/test_cpu_fast.c) and
+ * end to end (tests/host/cpu/test_cpu_fast_conformance.c).
  *
  * Why it is faster than the reference (measured in docs/PERFORMANCE.md):
  *  - one pool of `threads` threads (the caller is one of them) and no BLAS

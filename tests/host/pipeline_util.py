@@ -1,4 +1,5 @@
-"""pipeline_util.py - shared helpers for the pipeline's end-to-end tests.
+"""pipeline_util.py - shared helpers for the end-to-end tests of tests/host/pipeline/, cli/ and tools/
+(each puts this folder on sys.path).
 
 The tests run the real embedpipe binary ($EP_CLI) on a tiny BERT with random
 weights written by scripts/make-tiny-model.py (the real safetensors folder

@@ -20,14 +20,10 @@
 #include <math.h>
 #include <stdint.h>
 
-static uint64_t kt_rng = 0x9e3779b97f4a7c15ull;
-
-/* @return a uniform float in [-1, 1) (xorshift64*; the same sequence on every machine). */
+/* @return a uniform float in [-1, 1) from test_util.h's stream, with 53 random bits before
+ * rounding (the kernel tests' reference data was drawn this way). */
 static inline float kt_rand(void) {
-    kt_rng ^= kt_rng >> 12;
-    kt_rng ^= kt_rng << 25;
-    kt_rng ^= kt_rng >> 27;
-    const uint64_t r = kt_rng * 0x2545f4914f6cdd1dull;
+    const uint64_t r = ep_test_rand(&ep_test_rng);
     return (float)((double)(r >> 11) / 9007199254740992.0 * 2.0 - 1.0);
 }
 

@@ -20,29 +20,6 @@ static uint32_t rd32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static int put_utf8(uint32_t cp, char *out) {
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 static void print_escaped(FILE *f, const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p >= 0x20 && *p < 0x7F) fputc(*p, f);
@@ -60,7 +37,7 @@ int main(void) {
     }
     uint32_t n_runs = rd32(buf + 12), left = rd32(buf + 16), right = rd32(buf + 20);
     char lbuf[4], rbuf[4];
-    int llen = put_utf8(left, lbuf), rlen = put_utf8(right, rbuf);
+    int llen = ep_test_utf8_encode(left, lbuf), rlen = ep_test_utf8_encode(right, rbuf);
 
     size_t pos = 24;
     uint32_t next = 0, mismatches = 0, checked = 0, per_class[N_CLASSES] = {0};
@@ -82,7 +59,7 @@ int main(void) {
         next = first + count;
         for (uint32_t cp = first; cp < first + count; cp++) {
             char c[4];
-            int clen = put_utf8(cp, c);
+            int clen = ep_test_utf8_encode(cp, c);
             int tlen = 0;
             memcpy(text + tlen, lbuf, (size_t)llen), tlen += llen;
             memcpy(text + tlen, c, (size_t)clen), tlen += clen;

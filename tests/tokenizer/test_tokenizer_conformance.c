@@ -43,7 +43,7 @@ static data_file *load_file(const char *shared, const char *name) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", shared, name);
     data_file *f = &files[n_files];
-    f->data = tok_test_read_file(path, &f->len);
+    f->data = ep_test_read_file(path, &f->len);
     if (!f->data) {
         fprintf(stderr, "cannot read %s, named by the fixture\n", path);
         return NULL;

@@ -140,7 +140,7 @@ static void real_vocab(void) {
     }
     ep_tokenizer *tok = tok_test_load();
     size_t len = 0;
-    char *data = tok_test_read_file(path, &len);
+    char *data = ep_test_read_file(path, &len);
     int lines = 0;
     for (size_t i = 0; i < len; i++) lines += data[i] == '\n';
     if (len && data[len - 1] != '\n') lines++;

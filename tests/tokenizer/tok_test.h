@@ -1,7 +1,7 @@
 /*
  * tok_test.h - what the tokenizer tests share: the real vocabulary (or a skip
- * saying how to get it), the committed fixtures (zstd-decompressed when their
- * name ends in .zst) and small printing helpers.
+ * saying how to get it), the committed fixtures (through fixture_util.h) and
+ * small printing helpers.
  */
 #ifndef EP_TOK_TEST_H
 #define EP_TOK_TEST_H
@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zstd.h>
 
+#include "fixture_util.h"
 #include "test_util.h"
 #include "tokenizer.h"
 
@@ -31,58 +31,14 @@ static inline ep_tokenizer *tok_test_load(void) {
     return tok;
 }
 
-static inline char *tok_test_read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap + 1);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *b = realloc(buf, 2 * cap + 1);
-            if (!b) free(buf);
-            buf = b;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf) return NULL;
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 // A committed fixture (tests/fixtures/<name>), decompressed when it ends in .zst;
 // NUL-terminated. Exits 1 when it is missing or corrupt: fixtures are part of the repo.
 static inline char *tok_test_fixture(const char *name, size_t *len) {
     char path[4096];
     snprintf(path, sizeof path, "%s/tests/fixtures/%s", ep_test_env("EP_SOURCE_DIR", "."), name);
-    size_t n = 0;
-    char *raw = tok_test_read_file(path, &n);
-    if (!raw) {
-        fprintf(stderr, "cannot read fixture %s (regenerate with scripts/make-reference.py)\n", path);
-        exit(1);
-    }
-    size_t plen = strlen(name);
-    if (plen < 4 || strcmp(name + plen - 4, ".zst") != 0) {
-        *len = n;
-        return raw;
-    }
-    unsigned long long size = ZSTD_getFrameContentSize(raw, n);
-    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (1ull << 32)) {
-        fprintf(stderr, "fixture %s: not a zstd frame with its size recorded\n", path);
-        exit(1);
-    }
-    char *out = malloc((size_t)size + 1);
-    size_t r = out ? ZSTD_decompress(out, (size_t)size, raw, n) : 0;
-    if (!out || ZSTD_isError(r) || r != size) {
-        fprintf(stderr, "fixture %s: cannot decompress (%s)\n", path, out ? ZSTD_getErrorName(r) : "no memory");
-        exit(1);
-    }
-    free(raw);
-    out[size] = '\0';
-    *len = (size_t)size;
-    return out;
+    char *data = ep_fixture_read(path, len);
+    if (!data) exit(1); /* ep_fixture_read said why */
+    return data;
 }
 
 // Decodes hex into bytes (out holds strlen(hex)/2). @return the length, or -1.
