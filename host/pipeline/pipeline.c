@@ -7,6 +7,7 @@
 
 #include "atomic_file.h"
 #include "folder_lock.h"
+#include "model_tokenizer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -182,11 +183,7 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
                             o->part_count, o->part_count - 1);
     p->rows_per_shard = o->rows_per_shard ? o->rows_per_shard : EP_DEFAULT_SHARD_ROWS;
 
-    char vocab[4352];
-    snprintf(vocab, sizeof vocab, "%s/vocab.txt", o->model_dir);
-    ep_tokenizer_options to = ep_tokenizer_default_options();
-    to.lowercase = c->do_lower_case;
-    st = ep_tokenizer_create(vocab, &to, &p->tok, err);
+    st = ep_model_tokenizer_create(o->model_dir, c, &p->tok, err);
     if (st != EP_OK) return st;
 
     p->formats = calloc(o->n_inputs, sizeof *p->formats);
