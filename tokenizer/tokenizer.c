@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "read_file.h"
 #include "tokenizer_internal.h"
 
 // Longest token accepted in vocab.txt, in bytes (BERT's are under 30).
@@ -112,37 +113,6 @@ static int valid_token_bytes(const uint8_t *s, size_t len) {
     return 1;
 }
 
-static ep_status read_file(const char *path, char **data, size_t *size, ep_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ep_error_set(err, EP_ERR_IO, "vocab %s: cannot open (%s); check the model folder", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) break;
-        char *bigger = realloc(buf, cap * 2 + 1);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (!buf) return ep_error_set(err, EP_ERR_NOMEM, "vocab %s: out of memory reading it", path);
-    if (failed) {
-        free(buf);
-        return ep_error_set(err, EP_ERR_IO, "vocab %s: read error", path);
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *size = n;
-    return EP_OK;
-}
-
 ep_status ep_tokenizer_create(const char *vocab_path, const ep_tokenizer_options *options, ep_tokenizer **out,
                               ep_error *err) {
     if (!out) return ep_error_set(err, EP_ERR_USAGE, "ep_tokenizer_create: out is NULL");
@@ -155,8 +125,8 @@ ep_status ep_tokenizer_create(const char *vocab_path, const ep_tokenizer_options
 
     char *data = NULL;
     size_t size = 0;
-    ep_status st = read_file(vocab_path, &data, &size, err);
-    if (st) return st;
+    ep_status st = ep_read_file(vocab_path, 0, &data, &size, err);
+    if (st) return ep_error_prefix(err, "vocab (check the model folder)");
     if (size == 0) {
         free(data);
         return ep_error_set(err, EP_ERR_FORMAT, "vocab %s: the file is empty; expected one token per line", vocab_path);

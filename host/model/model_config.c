@@ -1,6 +1,7 @@
 /* model_config.c - the JSON files of a sentence-transformers folder -> ep_model_config.
  * Which file each field comes from, and every default, is documented in model_config.h. */
 #include "model_config.h"
+#include "read_file.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -26,48 +27,6 @@ ep_status ep_model_require_file(const char *path, ep_error *err) {
     return EP_OK;
 }
 
-static ep_status read_file(const char *path, size_t max, char **buf, size_t *len, ep_error *err) {
-    *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ep_error_set(err, EP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        if (n == cap) {
-            if (cap >= max) {
-                free(b);
-                fclose(f);
-                return ep_error_set(err, EP_ERR_FORMAT, "%s: larger than %zu MiB; not a model config file", path,
-                                    max >> 20);
-            }
-            cap *= 2;
-            char *nb = realloc(b, cap);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    if (!b) {
-        fclose(f);
-        return ep_error_set(err, EP_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return ep_error_set(err, EP_ERR_IO, "%s: read error", path);
-    }
-    *buf = b;
-    *len = n;
-    return EP_OK;
-}
-
 /* Parses path into *root. A missing optional file leaves *root NULL and succeeds. */
 static ep_status load_json(const char *path, bool required, cJSON **root, ep_error *err) {
     *root = NULL;
@@ -77,7 +36,7 @@ static ep_status load_json(const char *path, bool required, cJSON **root, ep_err
     if (s) return s;
     char *text;
     size_t len;
-    if ((s = read_file(path, MAX_JSON_BYTES, &text, &len, err))) return s;
+    if ((s = ep_read_file(path, MAX_JSON_BYTES, &text, &len, err))) return s;
     const char *end = NULL;
     *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!*root) {
@@ -207,7 +166,7 @@ static ep_status check_vocab(const char *dir, const ep_model_config *c, ep_error
     if (s) return s;
     char *text;
     size_t len;
-    if ((s = read_file(path, 256u << 20, &text, &len, err))) return s;
+    if ((s = ep_read_file(path, 256u << 20, &text, &len, err))) return s;
     long lines = 0;
     for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
     if (len && text[len - 1] != '\n') lines++;

@@ -10,6 +10,7 @@
 
 #include "atomic_file.h"
 #include "folder_lock.h"
+#include "read_file.h"
 #include "npy.h"
 #include "output_reader.h"
 #include "sha256.h"
@@ -471,30 +472,9 @@ static ep_status read_text_file(const char *path, char **out, size_t *len, ep_er
         if (fd >= 0) close(fd);
         return ep_error_set(err, EP_ERR_IO, "%s: cannot open: %s", path, strerror(saved));
     }
-    size_t cap = 1 << 14, n = 0;
-    char *buf = malloc(cap);
-    ep_status st = EP_OK;
-    for (;;) {
-        if (!buf) {
-            st = ep_error_set(err, EP_ERR_NOMEM, "out of memory reading %s", path);
-            break;
-        }
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *grown = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-        if (!grown) free(buf);
-        buf = grown;
-        cap *= 2;
-    }
-    if (st == EP_OK && ferror(f)) st = ep_error_set(err, EP_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    ep_status st = ep_read_stream(f, path, 0, out, len, err);
     fclose(f);
-    if (st != EP_OK) {
-        free(buf);
-        return st;
-    }
-    *out = buf;
-    *len = n;
-    return EP_OK;
+    return st;
 }
 
 ep_status ep_manifest_read(const char *dir, ep_manifest **out, ep_error *err) {
