@@ -262,20 +262,35 @@ static bool page_next(ep_reader *r, ep_record *rec, ep_read_kind *kind) {
     return true;
 }
 
-static ep_status next_ndjson(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
-    uint64_t line = r->in.line;
-    bool got, newline;
-    ep_status st = ep_input_read_line(&r->in, &got, &newline, err);
+/* The start of both line formats: the next line into r->in.rec, or the end, or the
+ * rejection of a line over max_record_bytes. @return EP_OK with *have true when the
+ * line at *line is there to look at (*newline: it ended with one), false when rec /
+ * kind already say what happened; or a read error. */
+static ep_status read_line_record(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, uint64_t *line,
+                                  bool *newline, bool *have, ep_error *err) {
+    *line = r->in.line;
+    *have = false;
+    bool got;
+    ep_status st = ep_input_read_line(&r->in, &got, newline, err);
     if (st != EP_OK) return st;
     if (!got) {
         *kind = EP_READ_END;
         return EP_OK;
     }
     if (r->in.rec_too_big) {
-        ep_reader_reject_too_big(r, rec, kind, line);
+        ep_reader_reject_too_big(r, rec, kind, *line);
         *produced = true;
         return EP_OK;
     }
+    *have = true;
+    return EP_OK;
+}
+
+static ep_status next_ndjson(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
+    uint64_t line;
+    bool newline, have;
+    ep_status st = read_line_record(r, rec, kind, produced, &line, &newline, &have, err);
+    if (st != EP_OK || !have) return st;
     size_t n = r->in.rec_len;
     while (n > 0 && ep_json_is_space((unsigned char)r->in.rec[n - 1])) n--;
     size_t lead = 0;
@@ -306,19 +321,10 @@ static ep_status next_ndjson(ep_reader *r, ep_record *rec, ep_read_kind *kind, b
 }
 
 static ep_status next_line(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
-    uint64_t line = r->in.line;
-    bool got, newline;
-    ep_status st = ep_input_read_line(&r->in, &got, &newline, err);
-    if (st != EP_OK) return st;
-    if (!got) {
-        *kind = EP_READ_END;
-        return EP_OK;
-    }
-    if (r->in.rec_too_big) {
-        ep_reader_reject_too_big(r, rec, kind, line);
-        *produced = true;
-        return EP_OK;
-    }
+    uint64_t line;
+    bool newline, have;
+    ep_status st = read_line_record(r, rec, kind, produced, &line, &newline, &have, err);
+    if (st != EP_OK || !have) return st;
     size_t n = r->in.rec_len;
     if (n > 0 && r->in.rec[n - 1] == '\r') n--;
     size_t i = 0;
