@@ -71,7 +71,8 @@ void ep_reader_set_reject(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint
 /* Returns the rejection of a record longer than max_record_bytes. */
 void ep_reader_reject_too_big(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_t line);
 
-/* Parses the current record's bytes into r->doc. @return the document, or NULL with r->reason set. */
+/* Parses the current record's bytes into r->doc (reader_record.c).
+ * @return the document, or NULL with r->reason set. */
 cJSON *ep_reader_parse_rec(ep_reader *r, uint64_t line, bool one_line, bool truncated);
 
 /* Returns the text and id of one JSON object as a record, or its rejection. */
