@@ -132,6 +132,7 @@ int main(int argc, char **argv) {
     const ep_cpu_features *f = ep_cpu_features_get();
     const char *names[4] = {"openblas", "embedpipe-fp32", "embedpipe-bf16", NULL};
     const ep_cpu_kernels *tables[3] = {NULL, ep_cpu_kernels_avx512(), ep_cpu_kernels_amx()};
+    if (!tables[1]) tables[1] = ep_cpu_kernels_avx2();
     if (!tables[1]) tables[1] = ep_cpu_kernels_generic();
     if (!tables[2]) tables[2] = ep_cpu_kernels_avx512_bf16();
     ep_cpu_pool *pool = NULL;
@@ -152,7 +153,6 @@ int main(int argc, char **argv) {
             if (!json) printf("%-16s not available on this CPU\n", names[v]);
             continue;
         }
-        if (v == 1 && tables[v] == ep_cpu_kernels_generic()) continue; /* that is OpenBLAS again */
         const ep_cpu_kernels *k = tables[v];
         ep_packed packed[4];
         float *scratch[64];

@@ -8,6 +8,11 @@
  * softmax is computed online (running max and sum, rescaled when the max
  * grows), so scores never go to memory and a sequence may be 512 long with
  * 16 KiB of shared memory (D = 32). fp16 in and out, fp32 arithmetic.
+ *
+ * Q, K and V come straight from the QKV GEMM's output qkv[T][3H] (row t: query,
+ * key, value, each [heads][D]; the bias added in the GEMM's epilogue): a head's
+ * D values of a row are one contiguous 64- or 128-byte run, so the loads stay
+ * 16-byte vectors, and no split into a per-head copy is written and read back.
  */
 #include "common.cuh"
 
@@ -19,8 +24,7 @@
 
 template <int D>
 static __global__ void __launch_bounds__(EP_ATTN_MAX_THREADS)
-    attention_kernel(__half *out, const __half *qkvh, const int32_t *seq_start, int n_tokens, int n_heads,
-                     float scale_log2) {
+    attention_kernel(__half *out, const __half *qkv, const int32_t *seq_start, int n_heads, float scale_log2) {
     constexpr int KT = EP_ATTN_KEYS_PER_TILE;
     constexpr int V4 = D / 4; // float4 per row
     EP_SHARED(float4, ks, KT * V4);
@@ -28,9 +32,10 @@ static __global__ void __launch_bounds__(EP_ATTN_MAX_THREADS)
     const int s = blockIdx.x, h = blockIdx.y;
     const int start = seq_start[s], len = seq_start[s + 1] - start;
     const int H = n_heads * D;
-    const __half *Q = qkvh + ((size_t)(0 * n_heads + h) * n_tokens + start) * D;
-    const __half *K = qkvh + ((size_t)(1 * n_heads + h) * n_tokens + start) * D;
-    const __half *V = qkvh + ((size_t)(2 * n_heads + h) * n_tokens + start) * D;
+    const size_t row = 3 * (size_t)H; // halves from one token's q/k/v to the next token's
+    const __half *Q = qkv + (size_t)start * row + 0 * H + h * D;
+    const __half *K = qkv + (size_t)start * row + 1 * (size_t)H + h * D;
+    const __half *V = qkv + (size_t)start * row + 2 * (size_t)H + h * D;
 
     // Every thread walks the same loops (bounds depend on the block only), so the barriers are uniform.
     for (int q0 = 0; q0 < len; q0 += blockDim.x) {
@@ -43,7 +48,7 @@ static __global__ void __launch_bounds__(EP_ATTN_MAX_THREADS)
         if (active) {
             EP_UNROLL
             for (int c = 0; c < D / 8; c++) {
-                const ep_half8 v = ep_ld16(Q + (size_t)i * D + c * 8);
+                const ep_half8 v = ep_ld16(Q + (size_t)i * row + c * 8);
                 EP_UNROLL
                 for (int k = 0; k < 4; k++) {
                     const float2 f = __half22float2(v.h2[k]);
@@ -57,8 +62,8 @@ static __global__ void __launch_bounds__(EP_ATTN_MAX_THREADS)
             __syncthreads(); // the previous tile has been read by everyone
             for (int e = threadIdx.x; e < nk * (D / 8); e += blockDim.x) {
                 const int j = e / (D / 8), c = e % (D / 8);
-                const ep_half8 kv = ep_ld16(K + (size_t)(k0 + j) * D + c * 8);
-                const ep_half8 vv = ep_ld16(V + (size_t)(k0 + j) * D + c * 8);
+                const ep_half8 kv = ep_ld16(K + (size_t)(k0 + j) * row + c * 8);
+                const ep_half8 vv = ep_ld16(V + (size_t)(k0 + j) * row + c * 8);
                 const float2 k0f = __half22float2(kv.h2[0]), k1f = __half22float2(kv.h2[1]);
                 const float2 k2f = __half22float2(kv.h2[2]), k3f = __half22float2(kv.h2[3]);
                 const float2 v0f = __half22float2(vv.h2[0]), v1f = __half22float2(vv.h2[1]);
@@ -112,7 +117,7 @@ static __global__ void __launch_bounds__(EP_ATTN_MAX_THREADS)
     }
 }
 
-extern "C" ep_status ep_cuda_attention(uint16_t *out, const uint16_t *qkvh, const int32_t *seq_start, int n_seqs,
+extern "C" ep_status ep_cuda_attention(uint16_t *out, const uint16_t *qkv, const int32_t *seq_start, int n_seqs,
                                        int n_tokens, int max_seq_len, int hidden, int n_heads, ep_cuda_stream stream,
                                        ep_error *err) {
     if (n_seqs <= 0 || n_tokens <= 0) return EP_OK;
@@ -126,13 +131,13 @@ extern "C" ep_status ep_cuda_attention(uint16_t *out, const uint16_t *qkvh, cons
     const dim3 grid((unsigned)n_seqs, (unsigned)n_heads);
     const float scale_log2 = (float)(1.0 / sqrt((double)d) * 1.4426950408889634);
     __half *o = reinterpret_cast<__half *>(out);
-    const __half *in = reinterpret_cast<const __half *>(qkvh);
+    const __half *in = reinterpret_cast<const __half *>(qkv);
     if (d == 32) {
-        EP_LAUNCH(attention_kernel<32>, grid, threads > 0 ? threads : 32, 0, stream, o, in, seq_start, n_tokens,
-                  n_heads, scale_log2);
+        EP_LAUNCH(attention_kernel<32>, grid, threads > 0 ? threads : 32, 0, stream, o, in, seq_start, n_heads,
+                  scale_log2);
     } else if (d == 64) {
-        EP_LAUNCH(attention_kernel<64>, grid, threads > 0 ? threads : 32, 0, stream, o, in, seq_start, n_tokens,
-                  n_heads, scale_log2);
+        EP_LAUNCH(attention_kernel<64>, grid, threads > 0 ? threads : 32, 0, stream, o, in, seq_start, n_heads,
+                  scale_log2);
     } else {
         return ep_error_set(err, EP_ERR_USAGE, "ep_cuda_attention: head size %d unsupported (32 or 64)", d);
     }

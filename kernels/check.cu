@@ -18,13 +18,50 @@ extern "C" ep_status ep_cuda_check_fail(ep_error *err, int cuda_error, const cha
                         cudaGetErrorString(e), *detail ? "; emulation found: " : "", detail);
 }
 
+static void cuda_version_text(char *out, size_t size, int version) {
+    snprintf(out, size, "CUDA %d.%d", version / 1000, version % 1000 / 10);
+}
+
+extern "C" ep_status ep_cuda_probe(int *count, int *driver_version, ep_error *err) {
+    int n = 0, driver = 0, runtime = 0;
+    *count = 0;
+    if (driver_version) *driver_version = 0;
+    // cudaDriverGetVersion reports 0 where no driver is installed at all: the one way to tell a
+    // machine without a GPU stack from an old driver, since cudart says "insufficient driver" for both.
+    if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
+    (void)cudaRuntimeGetVersion(&runtime);
+    if (driver_version) *driver_version = driver;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    (void)cudaGetLastError(); // a failed probe must not stay behind as the "last error"
+    char have[32], need[32];
+    cuda_version_text(have, sizeof have, driver);
+    cuda_version_text(need, sizeof need, runtime);
+    if (e == cudaSuccess && n > 0) {
+        *count = n;
+        return EP_OK;
+    }
+    if (e == cudaSuccess)
+        return ep_error_set(err, EP_ERR_DEVICE, "no CUDA device found (cudaGetDeviceCount reports 0; driver for %s)",
+                            have);
+    if (e == cudaErrorNoDevice)
+        return ep_error_set(err, EP_ERR_DEVICE, "no CUDA device found (cudaGetDeviceCount: %s: %s; driver for %s)",
+                            cudaGetErrorName(e), cudaGetErrorString(e), have);
+    if (e == cudaErrorInsufficientDriver && driver == 0)
+        return ep_error_set(err, EP_ERR_DEVICE, "no NVIDIA driver is installed (cudaGetDeviceCount: %s: %s)",
+                            cudaGetErrorName(e), cudaGetErrorString(e));
+    if (e == cudaErrorInsufficientDriver)
+        return ep_error_set(err, EP_ERR_DEVICE,
+                            "cudaGetDeviceCount failed: %s: %s: the NVIDIA driver supports up to %s, this embedpipe "
+                            "was built with %s; update the driver",
+                            cudaGetErrorName(e), cudaGetErrorString(e), have, need);
+    return ep_error_set(err, EP_ERR_DEVICE, "cudaGetDeviceCount failed: %s: %s (driver for %s, runtime %s)",
+                        cudaGetErrorName(e), cudaGetErrorString(e), have, need);
+}
+
 extern "C" int ep_cuda_device_count(void) {
     int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) {
-        (void)cudaGetLastError(); // no driver or no device: not an error for the caller
-        return 0;
-    }
-    return n;
+    ep_error ignored;
+    return ep_cuda_probe(&n, NULL, &ignored) == EP_OK ? n : 0;
 }
 
 extern "C" ep_status ep_cuda_supports(int hidden, int n_heads, int intermediate, ep_error *err) {

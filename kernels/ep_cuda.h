@@ -9,7 +9,8 @@
  *
  * Layouts (T = tokens of the packed batch, H = hidden, D = head size, nh = heads):
  *   activations  [T][width] row-major fp16
- *   qkvh         [3][nh][T][D] fp16: query, key, value, each head's rows contiguous
+ *   qkv          [T][3H] fp16, the QKV GEMM's output (bias included): row t holds query,
+ *                key, value, each [nh][D]; attention reads it in place
  *   seq_start    [n_seqs + 1] int32 on the device, as in ep_batch
  *   biases, LayerNorm gamma/beta: fp32; weights and embedding tables: fp16
  *
@@ -31,9 +32,9 @@ extern "C" {
 
 #ifdef EP_CUDA_EMULATION
 #define ep_cuda_device_count ep_cuda_device_count_emu
+#define ep_cuda_probe ep_cuda_probe_emu
 #define ep_cuda_check_fail ep_cuda_check_fail_emu
 #define ep_cuda_embed_layernorm ep_cuda_embed_layernorm_emu
-#define ep_cuda_qkv_split ep_cuda_qkv_split_emu
 #define ep_cuda_attention ep_cuda_attention_emu
 #define ep_cuda_bias_residual_layernorm ep_cuda_bias_residual_layernorm_emu
 #define ep_cuda_bias_gelu ep_cuda_bias_gelu_emu
@@ -42,14 +43,25 @@ extern "C" {
 #define ep_cuda_gemm_free ep_cuda_gemm_free_emu
 #define ep_cuda_gemm_workspace_bytes ep_cuda_gemm_workspace_bytes_emu
 #define ep_cuda_linear ep_cuda_linear_emu
+#define ep_cuda_gemm_get_stats ep_cuda_gemm_get_stats_emu
 #define ep_cuda_supports ep_cuda_supports_emu
 #endif
 
 typedef struct CUstream_st *ep_cuda_stream;
 typedef struct ep_cuda_gemm ep_cuda_gemm;
 
-/* @return the number of CUDA devices; 0 when there is no driver or no device. */
+/* @return the number of CUDA devices; 0 when there is no driver or no device
+ * (ep_cuda_probe says which). */
 int ep_cuda_device_count(void);
+
+/* Asks the CUDA runtime for devices. *driver_version (may be NULL) gets the
+ * driver's CUDA version as cudaDriverGetVersion reports it (12020 = 12.2;
+ * 0 = no driver installed).
+ * @return EP_OK with *count >= 1; else EP_ERR_DEVICE, *count = 0, and err
+ *         saying why no device is usable: the CUDA error's name and text
+ *         (cudaErrorInsufficientDriver: the driver's and the runtime's CUDA
+ *         versions; cudaErrorNoDevice: no GPU). */
+ep_status ep_cuda_probe(int *count, int *driver_version, ep_error *err);
 
 /* @return EP_OK when the kernels support this shape (hidden a multiple of 64 up
  * to 1024, head size 32 or 64, intermediate a multiple of 8); else EP_ERR_MODEL
@@ -63,13 +75,10 @@ ep_status ep_cuda_embed_layernorm(uint16_t *out, const int32_t *ids, const int32
                                   const uint16_t *type_emb, const float *gamma, const float *beta, int hidden,
                                   float eps, ep_cuda_stream stream, ep_error *err);
 
-/* qkvh[which][h][t][d] = qkv[t][which*H + h*D + d] + bias[which*H + h*D + d]. */
-ep_status ep_cuda_qkv_split(uint16_t *qkvh, const uint16_t *qkv, const float *bias, int n_tokens, int hidden,
-                            int n_heads, ep_cuda_stream stream, ep_error *err);
-
 /* out[t][h*D + d] = softmax(Q K^T / sqrt(D)) V per sequence and head (keys of its
- * own sequence only). max_seq_len <= 512 (the longest sequence of the batch). */
-ep_status ep_cuda_attention(uint16_t *out, const uint16_t *qkvh, const int32_t *seq_start, int n_seqs, int n_tokens,
+ * own sequence only), Q, K, V read straight from qkv [T][3H] (the QKV GEMM's output,
+ * bias added in its epilogue). max_seq_len <= 512 (the longest sequence of the batch). */
+ep_status ep_cuda_attention(uint16_t *out, const uint16_t *qkv, const int32_t *seq_start, int n_seqs, int n_tokens,
                             int max_seq_len, int hidden, int n_heads, ep_cuda_stream stream, ep_error *err);
 
 /* x[t] = LayerNorm(y[t] + bias + x[t]) in place (the residual is x). */
@@ -94,10 +103,24 @@ void ep_cuda_gemm_free(ep_cuda_gemm *g);
 /* @return the device bytes a GEMM context holds (its workspace). */
 size_t ep_cuda_gemm_workspace_bytes(void);
 
-/* out[T][n_out] = in[T][n_in] * weight^T, weight [n_out][n_in] (Hugging Face layout);
- * fp16 in and out, fp32 accumulation, tensor cores. No bias: the next kernel adds it. */
-ep_status ep_cuda_linear(ep_cuda_gemm *g, uint16_t *out, const uint16_t *in, const uint16_t *weight, int n_tokens,
-                         int n_in, int n_out, ep_cuda_stream stream, ep_error *err);
+/* out[T][n_out] = in[T][n_in] * weight^T (+ bias), weight [n_out][n_in] (Hugging Face
+ * layout); fp16 in and out, fp32 accumulation, tensor cores. bias: NULL, or n_out fp16
+ * values added to the fp32 accumulator in cuBLASLt's epilogue (CUBLASLT_EPILOGUE_BIAS)
+ * before the one rounding - where the next kernel does not add it for free anyway. */
+ep_status ep_cuda_linear(ep_cuda_gemm *g, uint16_t *out, const uint16_t *in, const uint16_t *weight,
+                         const uint16_t *bias, int n_tokens, int n_in, int n_out, ep_cuda_stream stream,
+                         ep_error *err);
+
+/* What a GEMM context's plan cache did (for tests and profiling). */
+typedef struct ep_cuda_gemm_stats {
+    uint64_t calls;          /* ep_cuda_linear calls with work */
+    uint64_t plans_built;    /* algorithm searches for a new (shape, token bucket, bias) plan */
+    uint64_t algo_fallbacks; /* calls whose bucket algorithm cuBLASLt refused, searched again exactly */
+    int plans_cached;        /* plans held now */
+} ep_cuda_gemm_stats;
+
+/* @return g's counters since creation. */
+ep_cuda_gemm_stats ep_cuda_gemm_get_stats(const ep_cuda_gemm *g);
 
 /* Turns a failed CUDA runtime call into an ep_status (EP_ERR_NOMEM for out of
  * memory, else EP_ERR_DEVICE) with "file:line: call: name (text)" in err; under

@@ -2,7 +2,8 @@
  * gemm.cu - the one place that does matrix multiplication: every GEMM of the
  * encoder goes through ep_cuda_linear, which owns the cuBLASLt handle, its
  * workspace and a small cache of matmul plans. fp16 operands and result,
- * fp32 accumulation and scaling, tensor-core algorithms (cuBLASLt's pick).
+ * fp32 accumulation and scaling, tensor-core algorithms (cuBLASLt's pick),
+ * optionally the bias added in the epilogue (CUBLASLT_EPILOGUE_BIAS).
  *
  * Under EP_CUDA_EMULATION the same column-major problem (the same m, n, k,
  * transposes and leading dimensions, derived by one function below) is
@@ -53,10 +54,32 @@ static gemm_problem linear_problem(int n_tokens, int n_in, int n_out) {
     return p;
 }
 
-#ifndef EP_CUDA_EMULATION
 // ----------------------------------------------------------------------------
-// cuBLASLt
+// The plan cache, shared by the real and the emulated GEMM.
+//
+// A cuBLASLt layout has a fixed column count, and the expensive part of a plan is the
+// algorithm search (cublasLtMatmulAlgoGetHeuristic, tens of microseconds to milliseconds).
+// Batches have nearly every token count, so a cache keyed on the exact count would search
+// again on nearly every batch. Plans are therefore keyed on a token-count bucket (64, then
+// powers of two): the heuristic runs once per bucket, for the bucket's largest count, and a
+// call for n tokens sets the layouts' column count to n (a host-side attribute write) and
+// reuses that algorithm. An algorithm chosen for the larger problem is normally valid for the
+// smaller one (the alignments and the leading dimensions, which decide validity, do not
+// change); should cuBLASLt refuse it for some n, the call searches again for that exact
+// problem, runs with that, and counts an algo_fallback - correct either way, fast normally.
+// 4 GEMM shapes x 11 buckets up to 65536 tokens fit the 64 plans; beyond, the least recently
+// used plan is rebuilt.
 
+#define EP_GEMM_PLANS 64
+#define EP_GEMM_MIN_BUCKET 64
+
+static int token_bucket(int n) {
+    int b = EP_GEMM_MIN_BUCKET;
+    while (b < n && b < (1 << 30)) b <<= 1;
+    return b;
+}
+
+#ifndef EP_CUDA_EMULATION
 #define EP_CUBLAS_CHECK(call, err)                                                                          \
     do {                                                                                                    \
         cublasStatus_t ep_st_ = (call);                                                                     \
@@ -65,22 +88,32 @@ static gemm_problem linear_problem(int n_tokens, int n_in, int n_out) {
                                 "%s:%d: %s failed: %s (%s)", __FILE__, __LINE__, #call,                     \
                                 cublasLtGetStatusName(ep_st_), cublasLtGetStatusString(ep_st_));            \
     } while (0)
-
-#define EP_GEMM_PLANS 64
+#endif
 
 struct gemm_plan {
-    int m, n, k; // 0: empty slot
+    int m, k, bucket, bias; // the key; m == 0: an empty slot
+    uint64_t last_use;
+    gemm_problem q; // the problem as the latest call set it (n = that call's token count)
+#ifndef EP_CUDA_EMULATION
     cublasLtMatmulDesc_t op;
     cublasLtMatrixLayout_t a, b, c;
     cublasLtMatmulAlgo_t algo;
+#endif
 };
 
 struct ep_cuda_gemm {
+#ifndef EP_CUDA_EMULATION
     cublasLtHandle_t lt;
-    void *workspace;
+#endif
+    void *workspace; // under emulation held only so that device memory use matches the real backend
     gemm_plan plans[EP_GEMM_PLANS];
-    int next_victim;
+    uint64_t clock;
+    ep_cuda_gemm_stats stats;
 };
+
+#ifndef EP_CUDA_EMULATION
+// ----------------------------------------------------------------------------
+// cuBLASLt
 
 static void plan_clear(gemm_plan *p) {
     if (p->c) cublasLtMatrixLayoutDestroy(p->c);
@@ -90,20 +123,8 @@ static void plan_clear(gemm_plan *p) {
     memset(p, 0, sizeof *p);
 }
 
-static ep_status plan_build(ep_cuda_gemm *g, gemm_plan *p, const gemm_problem &q, ep_error *err) {
-    p->m = q.m;
-    p->n = q.n;
-    p->k = q.k;
-    const cublasOperation_t ta = q.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = q.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    EP_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F), err);
-    EP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), err);
-    EP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), err);
-    // Layouts describe the stored matrices (before op): rows x cols, column-major.
-    EP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16F, q.trans_a ? q.k : q.m, q.trans_a ? q.m : q.k, q.lda),
-                    err);
-    EP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16F, q.trans_b ? q.n : q.k, q.trans_b ? q.k : q.n, q.ldb),
-                    err);
-    EP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->c, CUDA_R_16F, q.m, q.n, q.ldc), err);
+/* The best algorithm for p's descriptors as they stand (their n, their bias pointer). */
+static ep_status plan_search(ep_cuda_gemm *g, const gemm_plan *p, cublasLtMatmulAlgo_t *algo, ep_error *err) {
     cublasLtMatmulPreference_t pref = nullptr;
     EP_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref), err);
     size_t ws = EP_GEMM_WORKSPACE;
@@ -117,31 +138,129 @@ static ep_status plan_build(ep_cuda_gemm *g, gemm_plan *p, const gemm_problem &q
     cublasLtMatmulPreferenceDestroy(pref);
     EP_CUBLAS_CHECK(st, err);
     if (found == 0)
-        return ep_error_set(err, EP_ERR_DEVICE, "%s:%d: cuBLASLt has no algorithm for a %d x %d x %d fp16 GEMM",
-                            __FILE__, __LINE__, q.m, q.n, q.k);
-    p->algo = result.algo;
+        return ep_error_set(err, EP_ERR_DEVICE, "%s:%d: cuBLASLt has no algorithm for a %d x %d x %d fp16 GEMM%s",
+                            __FILE__, __LINE__, p->q.m, p->q.n, p->q.k, p->bias ? " with a bias epilogue" : "");
+    *algo = result.algo;
     return EP_OK;
 }
 
-static ep_status plan_get(ep_cuda_gemm *g, const gemm_problem &q, gemm_plan **out, ep_error *err) {
+/* Points p's layouts at n tokens (the column count of B and C in cuBLAS's terms). */
+static ep_status plan_set_n(gemm_plan *p, int n, ep_error *err) {
+    const uint64_t cols = (uint64_t)n;
+    EP_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(p->b, p->q.trans_b ? CUBLASLT_MATRIX_LAYOUT_ROWS
+                                                                        : CUBLASLT_MATRIX_LAYOUT_COLS,
+                                                     &cols, sizeof cols),
+                    err);
+    EP_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(p->c, CUBLASLT_MATRIX_LAYOUT_COLS, &cols, sizeof cols), err);
+    p->q.n = n;
+    return EP_OK;
+}
+
+static ep_status plan_set_bias(gemm_plan *p, const uint16_t *bias, ep_error *err) {
+    const void *ptr = bias;
+    EP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &ptr, sizeof ptr), err);
+    return EP_OK;
+}
+
+/* Descriptors for q at the bucket's largest n, and the algorithm searched for them. */
+static ep_status plan_build(ep_cuda_gemm *g, gemm_plan *p, const gemm_problem &q, const uint16_t *bias,
+                            ep_error *err) {
+    p->q = q;
+    p->q.n = p->bucket;
+    const cublasOperation_t ta = q.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = q.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    EP_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F), err);
+    EP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), err);
+    EP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), err);
+    if (bias) {
+        // D = A*B + bias, the bias broadcast along n (one value per output feature), added to the
+        // fp32 accumulator before the one rounding to fp16: exactly a linear layer. The bias is fp16
+        // (cuBLASLt's bias type follows D's for fp16 output). The GELU epilogues are the tanh form,
+        // not the erf form BERT was trained with, so GELU stays a kernel (gelu.cu).
+        const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+        const int32_t bias_type = CUDA_R_16F;
+        EP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi), err);
+        EP_CUBLAS_CHECK(
+            cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type),
+            err);
+        // The heuristic reads the pointer's alignment (every bias is a cudaMalloc'd, 256-byte aligned
+        // allocation, so one plan serves every layer's bias).
+        ep_status st = plan_set_bias(p, bias, err);
+        if (st != EP_OK) return st;
+    }
+    // Layouts describe the stored matrices (before op): rows x cols, column-major.
+    const int n = p->q.n;
+    EP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16F, q.trans_a ? q.k : q.m, q.trans_a ? q.m : q.k, q.lda),
+                    err);
+    EP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16F, q.trans_b ? n : q.k, q.trans_b ? q.k : n, q.ldb),
+                    err);
+    EP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->c, CUDA_R_16F, q.m, n, q.ldc), err);
+    return plan_search(g, p, &p->algo, err);
+}
+
+#else
+// ----------------------------------------------------------------------------
+// The emulation's plan: the problem only; the GEMM runs as cblas_sgemm with its n.
+
+static void plan_clear(gemm_plan *p) { memset(p, 0, sizeof *p); }
+
+static ep_status plan_build(ep_cuda_gemm *g, gemm_plan *p, const gemm_problem &q, const uint16_t *bias,
+                            ep_error *err) {
+    (void)g;
+    (void)bias;
+    (void)err;
+    p->q = q;
+    p->q.n = p->bucket;
+    return EP_OK;
+}
+
+static ep_status plan_set_n(gemm_plan *p, int n, ep_error *err) {
+    (void)err;
+    p->q.n = n;
+    return EP_OK;
+}
+#endif
+
+/* The cached plan for q (bias or not), built on a miss; p->q.n is still the last call's. */
+static ep_status plan_get(ep_cuda_gemm *g, const gemm_problem &q, const uint16_t *bias, gemm_plan **out,
+                          ep_error *err) {
+    const int bucket = token_bucket(q.n), has_bias = bias != nullptr;
+    g->clock++;
+    gemm_plan *victim = &g->plans[0];
     for (int i = 0; i < EP_GEMM_PLANS; i++) {
         gemm_plan *p = &g->plans[i];
-        if (p->m == q.m && p->n == q.n && p->k == q.k) {
+        if (p->m == q.m && p->k == q.k && p->bucket == bucket && p->bias == has_bias) {
+            p->last_use = g->clock;
             *out = p;
             return EP_OK;
         }
+        if (victim->m != 0 && (p->m == 0 || p->last_use < victim->last_use)) victim = p;
     }
-    gemm_plan *p = &g->plans[g->next_victim];
-    g->next_victim = (g->next_victim + 1) % EP_GEMM_PLANS;
-    plan_clear(p);
-    const ep_status st = plan_build(g, p, q, err);
+    plan_clear(victim);
+    victim->m = q.m;
+    victim->k = q.k;
+    victim->bucket = bucket;
+    victim->bias = has_bias;
+    victim->last_use = g->clock;
+    const ep_status st = plan_build(g, victim, q, bias, err);
     if (st != EP_OK) {
-        plan_clear(p);
+        plan_clear(victim);
         return st;
     }
-    *out = p;
+    g->stats.plans_built++;
+    *out = victim;
     return EP_OK;
 }
+
+extern "C" ep_cuda_gemm_stats ep_cuda_gemm_get_stats(const ep_cuda_gemm *g) {
+    ep_cuda_gemm_stats s = g->stats;
+    s.plans_cached = 0;
+    for (int i = 0; i < EP_GEMM_PLANS; i++) s.plans_cached += g->plans[i].m != 0;
+    return s;
+}
+
+#ifndef EP_CUDA_EMULATION
+// ----------------------------------------------------------------------------
+// cuBLASLt
 
 extern "C" ep_status ep_cuda_gemm_create(ep_cuda_gemm **out, ep_error *err) {
     *out = nullptr;
@@ -171,26 +290,35 @@ extern "C" void ep_cuda_gemm_free(ep_cuda_gemm *g) {
 }
 
 extern "C" ep_status ep_cuda_linear(ep_cuda_gemm *g, uint16_t *out, const uint16_t *in, const uint16_t *weight,
-                                    int n_tokens, int n_in, int n_out, ep_cuda_stream stream, ep_error *err) {
+                                    const uint16_t *bias, int n_tokens, int n_in, int n_out, ep_cuda_stream stream,
+                                    ep_error *err) {
     if (n_tokens <= 0) return EP_OK;
+    g->stats.calls++;
     const gemm_problem q = linear_problem(n_tokens, n_in, n_out);
     gemm_plan *p = nullptr;
-    const ep_status st = plan_get(g, q, &p, err);
+    ep_status st = plan_get(g, q, bias, &p, err);
+    if (st == EP_OK) st = plan_set_n(p, n_tokens, err);
+    if (st == EP_OK && bias) st = plan_set_bias(p, bias, err);
     if (st != EP_OK) return st;
     const float alpha = 1.0f, beta = 0.0f;
-    EP_CUBLAS_CHECK(cublasLtMatmul(g->lt, p->op, &alpha, weight, p->a, in, p->b, &beta, out, p->c, out, p->c, &p->algo,
-                                   g->workspace, EP_GEMM_WORKSPACE, stream),
-                    err);
+    cublasStatus_t cs = cublasLtMatmul(g->lt, p->op, &alpha, weight, p->a, in, p->b, &beta, out, p->c, out, p->c,
+                                       &p->algo, g->workspace, EP_GEMM_WORKSPACE, stream);
+    if (cs == CUBLAS_STATUS_NOT_SUPPORTED || cs == CUBLAS_STATUS_INVALID_VALUE) {
+        // The bucket's algorithm does not take this n: search for the exact problem (see the top).
+        cublasLtMatmulAlgo_t exact;
+        st = plan_search(g, p, &exact, err);
+        if (st != EP_OK) return st;
+        g->stats.algo_fallbacks++;
+        cs = cublasLtMatmul(g->lt, p->op, &alpha, weight, p->a, in, p->b, &beta, out, p->c, out, p->c, &exact,
+                            g->workspace, EP_GEMM_WORKSPACE, stream);
+    }
+    EP_CUBLAS_CHECK(cs, err);
     return EP_OK;
 }
 
 #else
 // ----------------------------------------------------------------------------
 // Emulation: cblas_sgemm on fp32 copies, queued on the stream like the real call.
-
-struct ep_cuda_gemm {
-    void *workspace; // held only so that device memory use matches the real backend
-};
 
 extern "C" ep_status ep_cuda_gemm_create(ep_cuda_gemm **out, ep_error *err) {
     *out = nullptr;
@@ -229,26 +357,41 @@ static void to_f32(std::vector<float> &dst, const __half *src, size_t n) {
 }
 
 extern "C" ep_status ep_cuda_linear(ep_cuda_gemm *g, uint16_t *out, const uint16_t *in, const uint16_t *weight,
-                                    int n_tokens, int n_in, int n_out, ep_cuda_stream stream, ep_error *err) {
-    (void)g;
+                                    const uint16_t *bias, int n_tokens, int n_in, int n_out, ep_cuda_stream stream,
+                                    ep_error *err) {
     if (n_tokens <= 0) return EP_OK;
-    const gemm_problem q = linear_problem(n_tokens, n_in, n_out);
+    g->stats.calls++;
+    gemm_plan *p = nullptr;
+    ep_status st = plan_get(g, linear_problem(n_tokens, n_in, n_out), bias, &p, err);
+    if (st == EP_OK) st = plan_set_n(p, n_tokens, err);
+    if (st != EP_OK) return st;
+    // The plan's problem, as cuBLASLt reads the descriptors at the call: a plan whose n was not
+    // set for this call computes the wrong number of rows here too.
+    const gemm_problem q = p->q;
     const size_t a_elems = (size_t)q.lda * (q.trans_a ? q.m : q.k);
     const size_t b_elems = (size_t)q.ldb * (q.trans_b ? q.k : q.n);
     const size_t c_elems = (size_t)q.ldc * q.n;
     // What cuBLAS would reject or fault on: operands outside device memory.
     if (!ep_emu::is_device_range(weight, a_elems * 2) || !ep_emu::is_device_range(in, b_elems * 2) ||
-        !ep_emu::is_device_range(out, c_elems * 2))
-        return ep_error_set(err, EP_ERR_DEVICE, "%s:%d: ep_cuda_linear: an operand (%d x %d x %d) is not inside one "
-                            "device allocation", __FILE__, __LINE__, q.m, q.n, q.k);
+        !ep_emu::is_device_range(out, c_elems * 2) || (bias && !ep_emu::is_device_range(bias, (size_t)q.m * 2)))
+        return ep_error_set(err, EP_ERR_DEVICE, "%s:%d: ep_cuda_linear: an operand (%d x %d x %d%s) is not inside one "
+                            "device allocation", __FILE__, __LINE__, q.m, q.n, q.k, bias ? ", bias" : "");
     const __half *A = reinterpret_cast<const __half *>(weight), *B = reinterpret_cast<const __half *>(in);
+    const __half *bias_h = reinterpret_cast<const __half *>(bias);
     __half *C = reinterpret_cast<__half *>(out);
     ep_emu::enqueue_host(stream, [=]() {
-        std::vector<float> a, b, c(c_elems);
+        std::vector<float> a, b, c(c_elems), bv;
         to_f32(a, A, a_elems);
         to_f32(b, B, b_elems);
         cblas_sgemm(CblasColMajor, q.trans_a ? CblasTrans : CblasNoTrans, q.trans_b ? CblasTrans : CblasNoTrans, q.m,
                     q.n, q.k, 1.0f, a.data(), q.lda, b.data(), q.ldb, 0.0f, c.data(), q.ldc);
+        if (bias_h) {
+            // CUBLASLT_EPILOGUE_BIAS: the fp16 bias of row i (an output feature) added to the fp32
+            // accumulator of every column, before the one rounding.
+            to_f32(bv, bias_h, (size_t)q.m);
+            for (int j = 0; j < q.n; j++)
+                for (int i = 0; i < q.m; i++) c[(size_t)j * q.ldc + i] += bv[(size_t)i];
+        }
         for (size_t i = 0; i < c_elems; i++) C[i] = __float2half_rn(c[i]);
     });
     EP_LAUNCH_CHECK(err);

@@ -1,14 +1,18 @@
 /*
  * backend_cpu.c - the CPU backend: the encoder as a chain of cpu_ops over a
  * packed batch. It is the fallback on machines without a GPU and the oracle
- * the CUDA backend is tested against, so it stays plain float32.
+ * the CUDA backend is tested against, so it stays plain float32. Its GEMMs
+ * run one sequence at a time (see linear_per_seq), so a text's vector does
+ * not depend on the batch it came in.
  */
 #include "backend_cpu.h"
 #include "cpu_ops.h"
 #include "float16.h"
+#include "cpu_pool.h"
 #include "settings.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +29,43 @@ typedef struct cpu_backend {
     float *pooled;          /* [n_seqs][H], when the caller wants f16 only */
     size_t pooled_rows;
     int pending;            /* submitted batches not yet waited for (0 or 1) */
+    ep_cpu_pool *pool;      /* the threads that share out the sequences of a GEMM */
 } cpu_backend;
+
+/* out = in * W^T + bias for each sequence on its own: one single-threaded
+ * OpenBLAS GEMM per sequence (M = its own tokens), the sequences shared out
+ * over the pool. One GEMM over the whole batch would be faster, but OpenBLAS
+ * picks its kernel and blocking by M, so a text's bits would depend on which
+ * texts shared its batch; per sequence they depend on the text alone. (One
+ * multi-threaded GEMM per sequence was 10x slower in wall time: a thread
+ * hand-off per 20-row product.) */
+typedef struct linear_job {
+    float *out;
+    const float *in, *weight, *bias;
+    const ep_batch *batch;
+    int n_in, n_out;
+    atomic_int next;
+} linear_job;
+
+static void linear_worker(void *arg, int thread) {
+    (void)thread;
+    linear_job *j = arg;
+    for (;;) {
+        const int s = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (s >= j->batch->n_seqs) break;
+        const int t0 = j->batch->seq_start[s], len = j->batch->seq_start[s + 1] - t0;
+        ep_cpu_linear(j->out + (size_t)t0 * j->n_out, j->in + (size_t)t0 * j->n_in, j->weight, j->bias, len, j->n_in,
+                      j->n_out);
+    }
+}
+
+static void linear_per_seq(cpu_backend *cb, float *out, const float *in, const float *weight, const float *bias,
+                           const ep_batch *batch, int n_in, int n_out) {
+    linear_job j = {.out = out, .in = in, .weight = weight, .bias = bias, .batch = batch, .n_in = n_in,
+                    .n_out = n_out};
+    atomic_store(&j.next, 0);
+    ep_cpu_pool_run(cb->pool, linear_worker, &j);
+}
 
 static void free_scratch(cpu_backend *cb) {
     free(cb->x);
@@ -72,22 +112,23 @@ static ep_status cpu_submit(ep_backend *self, const ep_batch *batch, float *out_
     if (st != EP_OK) return st;
     st = reserve(cb, (size_t)T, (size_t)batch->n_seqs, err);
     if (st != EP_OK) return st;
+    openblas_set_num_threads(1); /* our threads share out the sequences, not OpenBLAS's */
 
     float *x = cb->x, *tmp = cb->tmp;
     ep_cpu_embed_layernorm(x, batch->token_ids, batch->seq_start, batch->n_seqs, m->word_emb, m->pos_emb,
                            m->type_emb, m->emb_ln_gamma, m->emb_ln_beta, H, c->layer_norm_eps);
     for (int l = 0; l < c->n_layers; l++) {
         const ep_layer *L = &m->layers[l];
-        ep_cpu_linear(cb->qkv, x, L->qkv_weight, L->qkv_bias, T, H, 3 * H);
+        linear_per_seq(cb, cb->qkv, x, L->qkv_weight, L->qkv_bias, batch, H, 3 * H);
         ep_cpu_attention(cb->ctx, cb->qkv, batch->seq_start, batch->n_seqs, H, c->n_heads);
-        ep_cpu_linear(tmp, cb->ctx, L->attn_out_weight, L->attn_out_bias, T, H, H);
+        linear_per_seq(cb, tmp, cb->ctx, L->attn_out_weight, L->attn_out_bias, batch, H, H);
         ep_cpu_residual_layernorm(tmp, x, L->attn_ln_gamma, L->attn_ln_beta, T, H, c->layer_norm_eps);
         float *swap = x;
         x = tmp;
         tmp = swap;
-        ep_cpu_linear(cb->ffn, x, L->ffn_in_weight, L->ffn_in_bias, T, H, FF);
+        linear_per_seq(cb, cb->ffn, x, L->ffn_in_weight, L->ffn_in_bias, batch, H, FF);
         ep_cpu_gelu(cb->ffn, (long)T * FF);
-        ep_cpu_linear(tmp, cb->ffn, L->ffn_out_weight, L->ffn_out_bias, T, FF, H);
+        linear_per_seq(cb, tmp, cb->ffn, L->ffn_out_weight, L->ffn_out_bias, batch, FF, H);
         ep_cpu_residual_layernorm(tmp, x, L->ffn_ln_gamma, L->ffn_ln_beta, T, H, c->layer_norm_eps);
         swap = x;
         x = tmp;
@@ -112,6 +153,7 @@ static void cpu_destroy(ep_backend *self) {
     if (cb) {
         free_scratch(cb);
         free(cb->pooled);
+        ep_cpu_pool_free(cb->pool);
         free(cb);
     }
     free(self);
@@ -125,9 +167,13 @@ ep_status ep_backend_cpu_create(const ep_model *model, int threads, ep_backend *
     if (!b) return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: out of memory");
     cpu_backend *cb = b->impl;
     cb->model = model;
-    openblas_set_num_threads(threads);
-    snprintf(b->description, sizeof b->description, "CPU, float32, OpenBLAS with %d thread%s", threads,
-             threads == 1 ? "" : "s");
+    ep_status st = ep_cpu_pool_create(threads, &cb->pool, err);
+    if (st != EP_OK) {
+        ep_backend_delete(b);
+        return st;
+    }
+    snprintf(b->description, sizeof b->description, "CPU, float32, OpenBLAS, one GEMM per text, %d thread%s",
+             threads, threads == 1 ? "" : "s");
     b->batch_tokens = EP_CPU_BATCH_TOKENS;
     b->submit = cpu_submit;
     b->wait_oldest = cpu_wait_oldest;

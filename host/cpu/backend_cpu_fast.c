@@ -19,9 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* OpenBLAS's own setter; not in cblas.h on every distribution. */
-void openblas_set_num_threads(int num_threads);
-
 /* Tokens per chunk: enough rows for the GEMM micro-kernels to reuse each
  * weight panel many times, few enough that a chunk's FFN activations
  * (tokens x intermediate floats) fit in L2 beside the panels. */
@@ -179,7 +176,6 @@ static ep_status fast_submit(ep_backend *self, const ep_batch *batch, float *out
     fb->out_f32 = out_f32;
     fb->out_f16 = out_f16;
     atomic_store(&fb->next_chunk, 0);
-    if (fb->k == ep_cpu_kernels_generic()) openblas_set_num_threads(1); /* our threads, not OpenBLAS's */
     ep_cpu_pool_run(fb->pool, worker, fb);
     fb->batch = NULL;
     fb->pending = 1;
@@ -229,6 +225,7 @@ static ep_status pick_kernels(ep_cpu_precision precision, const ep_cpu_kernels *
         return EP_OK;
     }
     *out = ep_cpu_kernels_avx512();
+    if (!*out) *out = ep_cpu_kernels_avx2();
     if (!*out) *out = ep_cpu_kernels_generic();
     return EP_OK;
 }

@@ -17,7 +17,7 @@
  *    vectorised exp;
  *  - bf16: AMX tiles (or AVX512-BF16 dot products) with float32 accumulation;
  *    the residual stream, LayerNorm, softmax and GELU stay float32.
- * The AVX-512 / AMX code is compiled with function-level target attributes
+ * The AVX2, AVX-512 and AMX code is compiled with function-level target attributes
  * and only called after cpuid says the instructions (and the OS state for
  * AMX) are there, so the binary still runs on any x86-64.
  */
@@ -63,7 +63,7 @@ const ep_cpu_features *ep_cpu_features_get(void);
 typedef struct ep_packed {
     int n, k;
     int bf16;           /* 1: bfloat16 panels (bf16 GEMM), 0: float32 */
-    const void *panels; /* what the kernel reads: `owned`, or W itself for the generic table */
+    const void *panels; /* what the kernel reads (`owned`) */
     void *owned;        /* 64-byte aligned, or NULL */
 } ep_packed;
 
@@ -71,7 +71,7 @@ typedef struct ep_packed {
 enum { EP_ACT_NONE = 0, EP_ACT_GELU = 1 };
 
 typedef struct ep_cpu_kernels {
-    const char *name;   /* "generic", "avx512", "avx512-bf16", "amx" */
+    const char *name;   /* "generic", "avx2", "avx512", "avx512-bf16", "amx" */
     int bf16;           /* 1: linear() reads bfloat16 activations (a_bf16) */
     /* Packs W [n][k] into dst (zeroed first). @return EP_OK, or EP_ERR_NOMEM / EP_ERR_USAGE
      * when the shape does not suit this table (n or k not a multiple of 32 where needed). */
@@ -108,10 +108,13 @@ typedef struct ep_cpu_kernels {
 size_t ep_cpu_attention_scratch(int max_len, int hidden, int n_heads);
 
 /* The kernel tables. Each returns NULL when this CPU (as ep_cpu_features_get
- * reports it) cannot run it. The generic table always exists: plain C, with
- * the GEMM through single-threaded OpenBLAS calls.
+ * reports it, EMBEDPIPE_CPU_ISA included) cannot run it. The generic table
+ * always exists: plain C, with a GEMM of its own. Every table is batch
+ * invariant: a text's vector has the same bits alone and in any batch.
+ * avx2: AVX2 + FMA (+ F16C), the fp32 table for CPUs without AVX-512.
  * @return the table or NULL. */
 const ep_cpu_kernels *ep_cpu_kernels_generic(void);
+const ep_cpu_kernels *ep_cpu_kernels_avx2(void);
 const ep_cpu_kernels *ep_cpu_kernels_avx512(void);
 const ep_cpu_kernels *ep_cpu_kernels_avx512_bf16(void);
 const ep_cpu_kernels *ep_cpu_kernels_amx(void);
@@ -141,7 +144,7 @@ static inline float ep_bf16_to_f32(uint16_t h) {
 // The backend
 
 typedef enum ep_cpu_precision {
-    EP_CPU_PRECISION_FP32 = 0, /* float32 everywhere (AVX-512 kernels, else the generic table) */
+    EP_CPU_PRECISION_FP32 = 0, /* float32 everywhere (AVX-512 kernels, else AVX2, else the generic table) */
     EP_CPU_PRECISION_BF16 = 1  /* bfloat16 GEMM inputs, float32 accumulation (AMX, else AVX512-BF16) */
 } ep_cpu_precision;
 

@@ -1,13 +1,21 @@
 /*
- * cpu_fast_generic.c - the kernel table for any CPU: the reference ops, with
- * the GEMM as one single-threaded OpenBLAS call per chunk. What makes it
- * faster than the reference backend on a CPU without AVX-512 is the backend
- * around it (one pool of threads, chunks that stay in cache), not the ops.
+ * cpu_fast_generic.c - the kernel table for any CPU: the reference ops, and a
+ * GEMM of its own in plain C (no BLAS, no intrinsics).
+ *
+ * Why not OpenBLAS: it picks different kernels (and blockings) for different
+ * row counts M, so the same text gave other bits alone than inside a batch.
+ * Here every output element is one fixed reduction: bias, then + a[k] * w[k]
+ * for k = 0, 1, ..., K-1, each product and sum rounded to float32 (the build
+ * is ISO C11, so GCC does not contract them into FMAs). That order depends
+ * on nothing but K: not on M, not on the row's place in a tile (rows past M
+ * in the last tile repeat row 0 and are thrown away, so a tail row runs the
+ * same code as any other), not on the k blocking (between blocks the partial
+ * sums go through memory exactly). So a text's vector is bit for bit the
+ * same in any batch, on any CPU.
  */
 #include "cpu_fast.h"
 #include "cpu_ops.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +41,43 @@ size_t ep_cpu_attention_scratch(int max_len, int hidden, int n_heads) {
     return (d + 4) * lp + 64;
 }
 
-static ep_status pack_borrow(ep_packed *dst, const float *w, int n, int k, ep_error *err) {
-    (void)err;
-    *dst = (ep_packed){.n = n, .k = k, .bf16 = 0, .panels = w, .owned = NULL};
+static void to_bf16(uint16_t *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = ep_f32_to_bf16(src[i]);
+}
+
+// ----------------------------------------------------------------------------
+// GEMM: W packed once into panels of GNR output columns, [K][GNR] each (the
+// last panel zero-padded), so the inner loop reads GNR consecutive weights per
+// k; GMR rows of A share each weight load. Plain loops the compiler unrolls
+// and vectorises over the GNR columns (lanes never add to each other).
+
+#define GNR 16  /* output columns per panel */
+#define GMR 4   /* rows of A per micro-tile */
+#define GKC 256 /* k per block: a panel slice (GKC x GNR floats, 16 KiB) stays in L1 */
+
+static ep_status pack(ep_packed *dst, const float *w, int n, int k, ep_error *err) {
+    if (n < 1 || k < 1)
+        return ep_error_set(err, EP_ERR_USAGE, "generic kernels: a %d x %d weight has no values", n, k);
+    const size_t panels = ((size_t)n + GNR - 1) / GNR;
+    float *p = ep_aligned_calloc(sizeof(float) * panels * GNR * (size_t)k);
+    if (!p) return ep_error_set(err, EP_ERR_NOMEM, "generic kernels: out of memory packing a %d x %d weight", n, k);
+    for (int n0 = 0; n0 < n; n0 += GNR)
+        for (int kk = 0; kk < k; kk++)
+            for (int j = 0; j < GNR && n0 + j < n; j++)
+                p[(size_t)n0 * k + (size_t)kk * GNR + j] = w[(size_t)(n0 + j) * k + kk];
+    *dst = (ep_packed){.n = n, .k = k, .bf16 = 0, .panels = p, .owned = p};
     return EP_OK;
 }
 
-static void to_bf16(uint16_t *dst, const float *src, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = ep_f32_to_bf16(src[i]);
+/* acc[GMR][GNR] += A rows (ar) x panel slice, k in [k0, k0 + kc). The one place the sums happen. */
+static void micro_kernel(float acc[GMR][GNR], const float *const ar[GMR], const float *bp, int k0, int kc) {
+    for (int k = k0; k < k0 + kc; k++) {
+        const float *wk = bp + (size_t)k * GNR;
+        for (int i = 0; i < GMR; i++) {
+            const float av = ar[i][k];
+            for (int j = 0; j < GNR; j++) acc[i][j] = acc[i][j] + av * wk[j];
+        }
+    }
 }
 
 static void linear(float *out, uint16_t *out_bf16, int ldo, const float *a, const uint16_t *a_bf16, int lda,
@@ -50,12 +87,30 @@ static void linear(float *out, uint16_t *out_bf16, int ldo, const float *a, cons
     // out_bf16 alone: compute into scratch, then round
     float *c = out ? out : scratch;
     const int ldc = out ? ldo : N;
-    for (int t = 0; t < M; t++) memcpy(c + (size_t)t * ldc, bias, sizeof(float) * (size_t)N);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, lda, w->panels, K, 1.0f, c, ldc);
-    for (int t = 0; t < M; t++) {
-        float *row = c + (size_t)t * ldc;
-        if (act == EP_ACT_GELU) ep_cpu_gelu(row, N);
-        if (out_bf16) to_bf16(out_bf16 + (size_t)t * ldo, row, (size_t)N);
+    const float *panels = w->panels;
+    for (int n0 = 0; n0 < N; n0 += GNR) {
+        const int nc = N - n0 < GNR ? N - n0 : GNR;
+        const float *bp = panels + (size_t)n0 * K;
+        for (int k0 = 0; k0 < K; k0 += GKC) {
+            const int kc = K - k0 < GKC ? K - k0 : GKC, first = k0 == 0, last = k0 + kc == K;
+            for (int m0 = 0; m0 < M; m0 += GMR) {
+                const int mr = M - m0 < GMR ? M - m0 : GMR;
+                const float *ar[GMR];
+                float acc[GMR][GNR];
+                for (int i = 0; i < GMR; i++) {
+                    ar[i] = a + (size_t)(m0 + (i < mr ? i : 0)) * lda; /* a tail row repeats row m0 */
+                    const float *ci = c + (size_t)(m0 + (i < mr ? i : 0)) * ldc + n0;
+                    for (int j = 0; j < GNR; j++) acc[i][j] = j >= nc ? 0.0f : first ? bias[n0 + j] : ci[j];
+                }
+                micro_kernel(acc, ar, bp, k0, kc);
+                for (int i = 0; i < mr; i++) {
+                    float *ci = c + (size_t)(m0 + i) * ldc + n0;
+                    memcpy(ci, acc[i], sizeof(float) * (size_t)nc);
+                    if (last && act == EP_ACT_GELU) ep_cpu_gelu(ci, nc);
+                    if (last && out_bf16) to_bf16(out_bf16 + (size_t)(m0 + i) * ldo + n0, ci, (size_t)nc);
+                }
+            }
+        }
     }
 }
 
@@ -85,7 +140,7 @@ static void embed_layernorm(float *out, uint16_t *out_bf16, const int32_t *ids, 
 static const ep_cpu_kernels generic = {
     .name = "generic",
     .bf16 = 0,
-    .pack = pack_borrow,
+    .pack = pack,
     .linear = linear,
     .linear_scratch = linear_scratch,
     .attention = attention,

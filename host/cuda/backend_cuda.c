@@ -9,6 +9,8 @@
  * computed, downloaded). Activations are shared by the slots: both batches
  * compute on one stream, one after the other. All memory is allocated at
  * creation; if the token budget does not fit, it is halved until it does.
+ * The one exception: fp32 output rows (the pipeline asks only for fp16 rows)
+ * get their buffers on the first submit that asks for them.
  *
  * Built with CUDA (EP_HAVE_CUDA), and for the CPU emulation
  * (EP_CUDA_EMULATION), where the same code runs as "cuda-emulated".
@@ -33,17 +35,18 @@
 
 typedef struct layer_weights {
     uint16_t *qkv_w, *out_w, *ffn_in_w, *ffn_out_w; /* fp16, [out][in] */
-    float *qkv_b, *out_b, *ffn_in_b, *ffn_out_b;
+    uint16_t *qkv_b16; /* fp16: added in the QKV GEMM's epilogue (cuBLASLt's bias type follows its output) */
+    float *out_b, *ffn_in_b, *ffn_out_b; /* fp32: added by the kernel after the GEMM */
     float *ln1_g, *ln1_b, *ln2_g, *ln2_b;
 } layer_weights;
 
 typedef struct slot {
     int32_t *h_ids, *h_seq; /* pinned */
     uint16_t *h_out16;
-    float *h_out32;
+    float *h_out32; /* NULL until a caller asks for fp32 rows (ensure_out32) */
     int32_t *d_ids, *d_seq;
     uint16_t *d_out16;
-    float *d_out32;
+    float *d_out32; /* likewise */
     cudaEvent_t uploaded, computed, downloaded;
     /* the batch it holds */
     int n_seqs;
@@ -66,7 +69,8 @@ typedef struct cuda_impl {
     /* token budget and buffers sized from it */
     size_t cap_tokens;
     int cap_seqs;
-    uint16_t *x, *wide, *qkvh, *attn, *y; /* wide: the QKV GEMM output, later the feed-forward */
+    int with32; /* alloc_buffers also allocates the fp32 row buffers (after ensure_out32 had to resize) */
+    uint16_t *x, *wide, *attn, *y; /* wide: the QKV GEMM output [T][3H] (attention reads it), later the feed-forward */
     slot slots[N_SLOTS];
     cudaStream_t s_up, s_compute, s_down;
     int oldest, in_flight;
@@ -135,7 +139,7 @@ static ep_status upload_weights(cuda_impl *c, const ep_model *m, ep_error *err) 
         TRY(upload_f16(c, &d->out_w, s->attn_out_weight, H * H, err));
         TRY(upload_f16(c, &d->ffn_in_w, s->ffn_in_weight, I * H, err));
         TRY(upload_f16(c, &d->ffn_out_w, s->ffn_out_weight, H * I, err));
-        TRY(upload_f32(c, &d->qkv_b, s->qkv_bias, 3 * H, err));
+        TRY(upload_f16(c, &d->qkv_b16, s->qkv_bias, 3 * H, err));
         TRY(upload_f32(c, &d->out_b, s->attn_out_bias, H, err));
         TRY(upload_f32(c, &d->ffn_in_b, s->ffn_in_bias, I, err));
         TRY(upload_f32(c, &d->ffn_out_b, s->ffn_out_bias, H, err));
@@ -152,21 +156,21 @@ static ep_status upload_weights(cuda_impl *c, const ep_model *m, ep_error *err) 
 
 static size_t wide_width(const cuda_impl *c) { return (size_t)(3 * c->H > c->I ? 3 * c->H : c->I); }
 
-/* Device bytes one token of budget costs: activations plus both slots' inputs and outputs. */
+/* Device bytes one token of budget costs: activations (x, wide, attn, y) plus both slots'
+ * inputs and fp16 outputs. */
 static size_t device_bytes_per_token(const cuda_impl *c) {
     const size_t H = (size_t)c->H;
-    const size_t act = 2 * (H + wide_width(c) + 3 * H + H + H);
-    const size_t per_slot = sizeof(int32_t) + sizeof(int32_t) + H * (2 + 4); /* seqs <= tokens */
+    const size_t act = 2 * (H + wide_width(c) + H + H);
+    const size_t per_slot = sizeof(int32_t) + sizeof(int32_t) + H * 2; /* seqs <= tokens */
     return act + N_SLOTS * per_slot;
 }
 
 static void free_buffers(cuda_impl *c) {
     cudaFree(c->x);
     cudaFree(c->wide);
-    cudaFree(c->qkvh);
     cudaFree(c->attn);
     cudaFree(c->y);
-    c->x = c->wide = c->qkvh = c->attn = c->y = NULL;
+    c->x = c->wide = c->attn = c->y = NULL;
     for (int i = 0; i < N_SLOTS; i++) {
         slot *s = &c->slots[i];
         cudaFreeHost(s->h_ids);
@@ -191,7 +195,6 @@ static ep_status alloc_buffers(cuda_impl *c, size_t tokens, ep_error *err) {
     c->cap_seqs = (int)seqs;
     EP_CUDA_CHECK(cudaMalloc((void **)&c->x, 2 * tokens * H), err);
     EP_CUDA_CHECK(cudaMalloc((void **)&c->wide, 2 * tokens * wide_width(c)), err);
-    EP_CUDA_CHECK(cudaMalloc((void **)&c->qkvh, 2 * tokens * 3 * H), err);
     EP_CUDA_CHECK(cudaMalloc((void **)&c->attn, 2 * tokens * H), err);
     EP_CUDA_CHECK(cudaMalloc((void **)&c->y, 2 * tokens * H), err);
     for (int i = 0; i < N_SLOTS; i++) {
@@ -199,13 +202,51 @@ static ep_status alloc_buffers(cuda_impl *c, size_t tokens, ep_error *err) {
         EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_ids, sizeof(int32_t) * tokens, cudaHostAllocDefault), err);
         EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_seq, sizeof(int32_t) * (seqs + 1), cudaHostAllocDefault), err);
         EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_out16, 2 * seqs * H, cudaHostAllocDefault), err);
-        EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_out32, 4 * seqs * H, cudaHostAllocDefault), err);
         EP_CUDA_CHECK(cudaMalloc((void **)&s->d_ids, sizeof(int32_t) * tokens), err);
         EP_CUDA_CHECK(cudaMalloc((void **)&s->d_seq, sizeof(int32_t) * (seqs + 1)), err);
         EP_CUDA_CHECK(cudaMalloc((void **)&s->d_out16, 2 * seqs * H), err);
-        EP_CUDA_CHECK(cudaMalloc((void **)&s->d_out32, 4 * seqs * H), err);
+        if (c->with32) {
+            EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_out32, 4 * seqs * H, cudaHostAllocDefault), err);
+            EP_CUDA_CHECK(cudaMalloc((void **)&s->d_out32, 4 * seqs * H), err);
+        }
     }
     return EP_OK;
+}
+
+static ep_status size_buffers(cuda_impl *c, size_t requested, ep_error *err);
+
+/* fp32 output rows, for both slots, on the first submit that asks for them: the pipeline
+ * never does, and at the default budget they would hold about 200 MB of device and pinned
+ * memory for nothing. When they do not fit beside a budget that out-of-memory already shrank
+ * to fill the device, and no batch is in flight, everything is sized again with them
+ * included (the budget halves further). */
+static ep_status ensure_out32(cuda_impl *c, ep_error *err) {
+    if (c->slots[0].d_out32) return EP_OK;
+    const size_t bytes = 4 * (size_t)c->cap_seqs * (size_t)c->H;
+    ep_status st = EP_OK;
+    for (int i = 0; i < N_SLOTS && st == EP_OK; i++) {
+        slot *s = &c->slots[i];
+        EP_CUDA_CHECK_GOTO(cudaHostAlloc((void **)&s->h_out32, bytes, cudaHostAllocDefault), err, st, next);
+        EP_CUDA_CHECK_GOTO(cudaMalloc((void **)&s->d_out32, bytes), err, st, next);
+    next:;
+    }
+    if (st == EP_OK) return EP_OK;
+    for (int j = 0; j < N_SLOTS; j++) {
+        cudaFreeHost(c->slots[j].h_out32);
+        cudaFree(c->slots[j].d_out32);
+        c->slots[j].h_out32 = NULL;
+        c->slots[j].d_out32 = NULL;
+    }
+    (void)cudaGetLastError(); /* out of memory is not sticky */
+    if (st == EP_ERR_NOMEM && c->in_flight == 0) {
+        c->with32 = 1;
+        free_buffers(c);
+        return size_buffers(c, c->cap_tokens, err);
+    }
+    ep_error_prefix(err, "cuda backend: fp32 rows need %zu MiB more device memory%s", 2 * bytes >> 20,
+                    st == EP_ERR_NOMEM ? " while a batch is in flight (ask for fp32 rows in the first batch, or "
+                                         "fp16 rows only)" : "");
+    return st;
 }
 
 /* Allocates for the requested budget, halving it on out-of-memory. */
@@ -245,14 +286,16 @@ static ep_status encoder_forward(cuda_impl *c, slot *s, int n_seqs, int n_tokens
                                 c->emb_b, H, eps, st, err));
     for (int l = 0; l < c->L; l++) {
         const layer_weights *w = &c->layers[l];
-        TRY(ep_cuda_linear(c->gemm, c->wide, c->x, w->qkv_w, n_tokens, H, 3 * H, st, err));
-        TRY(ep_cuda_qkv_split(c->qkvh, c->wide, w->qkv_b, n_tokens, H, heads, st, err));
-        TRY(ep_cuda_attention(c->attn, c->qkvh, s->d_seq, n_seqs, n_tokens, max_len, H, heads, st, err));
-        TRY(ep_cuda_linear(c->gemm, c->y, c->attn, w->out_w, n_tokens, H, H, st, err));
+        /* The QKV bias goes into the GEMM's epilogue and attention reads the [T][3H] result in
+         * place. The other biases ride in the kernel that reads the GEMM's output anyway
+         * (residual + LayerNorm, erf GELU), where they cost no memory traffic. */
+        TRY(ep_cuda_linear(c->gemm, c->wide, c->x, w->qkv_w, w->qkv_b16, n_tokens, H, 3 * H, st, err));
+        TRY(ep_cuda_attention(c->attn, c->wide, s->d_seq, n_seqs, n_tokens, max_len, H, heads, st, err));
+        TRY(ep_cuda_linear(c->gemm, c->y, c->attn, w->out_w, NULL, n_tokens, H, H, st, err));
         TRY(ep_cuda_bias_residual_layernorm(c->x, c->y, w->out_b, w->ln1_g, w->ln1_b, n_tokens, H, eps, st, err));
-        TRY(ep_cuda_linear(c->gemm, c->wide, c->x, w->ffn_in_w, n_tokens, H, I, st, err));
+        TRY(ep_cuda_linear(c->gemm, c->wide, c->x, w->ffn_in_w, NULL, n_tokens, H, I, st, err));
         TRY(ep_cuda_bias_gelu(c->wide, w->ffn_in_b, n_tokens, I, st, err));
-        TRY(ep_cuda_linear(c->gemm, c->y, c->wide, w->ffn_out_w, n_tokens, I, H, st, err));
+        TRY(ep_cuda_linear(c->gemm, c->y, c->wide, w->ffn_out_w, NULL, n_tokens, I, H, st, err));
         TRY(ep_cuda_bias_residual_layernorm(c->x, c->y, w->ffn_out_b, w->ln2_g, w->ln2_b, n_tokens, H, eps, st, err));
     }
     return ep_cuda_pool_normalize(s->d_out16, want32 ? s->d_out32 : NULL, c->x, s->d_seq, n_seqs, H,
@@ -332,7 +375,11 @@ static ep_status cuda_submit(ep_backend *self, const ep_batch *b, float *out32, 
         return ep_error_set(err, EP_ERR_USAGE, "cuda backend: %d batches already in flight; call wait_oldest first",
                             N_SLOTS);
     TRY(check_batch(c, b, err));
+    if (!c->x)
+        return ep_error_set(err, EP_ERR_NOMEM, "cuda backend: no device buffers left (sizing them again for fp32 "
+                            "rows failed); create the backend again");
     EP_CUDA_CHECK(cudaSetDevice(c->device), err);
+    if (out32) TRY(ensure_out32(c, err));
     slot *s = &c->slots[(c->oldest + c->in_flight) % N_SLOTS];
     s->n_seqs = b->n_seqs;
     s->user16 = out16;
@@ -401,10 +448,13 @@ static ep_status create(const ep_model *model, int device, size_t batch_tokens, 
                         ep_error *err) {
     const ep_model_config *cfg = &model->config;
     TRY(ep_cuda_supports(cfg->hidden, cfg->n_heads, cfg->intermediate, err));
-    const int n_devices = ep_cuda_device_count();
+    int n_devices = 0;
+    if (ep_cuda_probe(&n_devices, NULL, err) != EP_OK) {
+        ep_error_prefix(err, "cuda:%d: no CUDA device is usable (use --device cpu)", device);
+        return EP_ERR_DEVICE;
+    }
     if (device < 0 || device >= n_devices)
-        return ep_error_set(err, EP_ERR_DEVICE, "cuda:%d requested but %d CUDA device(s) found%s", device, n_devices,
-                            n_devices == 0 ? " (no driver or no GPU); use --device cpu" : "");
+        return ep_error_set(err, EP_ERR_DEVICE, "cuda:%d requested but %d CUDA device(s) found", device, n_devices);
     c->device = device;
     c->cfg = *cfg;
     c->H = cfg->hidden;
@@ -422,7 +472,12 @@ static ep_status create(const ep_model *model, int device, size_t batch_tokens, 
     for (int i = 0; i < N_SLOTS; i++) {
         EP_CUDA_CHECK(cudaEventCreateWithFlags(&c->slots[i].uploaded, cudaEventDisableTiming), err);
         EP_CUDA_CHECK(cudaEventCreateWithFlags(&c->slots[i].computed, cudaEventDisableTiming), err);
-        EP_CUDA_CHECK(cudaEventCreateWithFlags(&c->slots[i].downloaded, cudaEventDisableTiming), err);
+        /* The host waits on this one (deliver): a blocking-sync event sleeps the thread instead of
+         * spinning a core that the reader and tokeniser threads need. Set on the event rather than
+         * with cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync), which would change the whole
+         * process's context for any other CUDA user in it. */
+        EP_CUDA_CHECK(cudaEventCreateWithFlags(&c->slots[i].downloaded, cudaEventDisableTiming | cudaEventBlockingSync),
+                      err);
     }
     ep_status st = upload_weights(c, model, err);
     if (st == EP_ERR_NOMEM) {
@@ -430,6 +485,10 @@ static ep_status create(const ep_model *model, int device, size_t batch_tokens, 
         return st;
     }
     TRY(st);
+    /* The weights went up with cudaMemcpy from pageable memory on the legacy default stream, which
+     * may return before the copy lands; the encoder runs on non-blocking streams that do not wait
+     * for the legacy stream. Wait here, once, so that no kernel can read a weight still in flight. */
+    EP_CUDA_CHECK(cudaDeviceSynchronize(), err);
     TRY(ep_cuda_gemm_create(&c->gemm, err));
     TRY(size_buffers(c, batch_tokens, err));
 
@@ -444,8 +503,8 @@ static ep_status create(const ep_model *model, int device, size_t batch_tokens, 
     snprintf(b->name, sizeof b->name, "cuda:%d", device);
 #endif
     snprintf(b->description, sizeof b->description,
-             "%s: %s (%d SMs, %.1f GiB), fp16 weights and activations, fp32 accumulation, batches of up to %zu "
-             "tokens, %d in flight",
+             "%s: %s (%d SMs, %.1f GiB), precision fp16 (fp16 weights and activations, fp32 accumulation), "
+             "batches of up to %zu tokens, %d in flight",
              b->name, prop.name, prop.multiProcessorCount, (double)prop.totalGlobalMem / (1 << 30), c->cap_tokens,
              N_SLOTS);
     return EP_OK;

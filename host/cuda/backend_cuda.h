@@ -19,6 +19,7 @@ extern "C" {
 #define ep_backend_cuda_create ep_backend_cuda_create_emu
 #define ep_backend_cuda_batch_tokens ep_backend_cuda_batch_tokens_emu
 #define ep_cuda_device_count ep_cuda_device_count_emu
+#define ep_cuda_probe ep_cuda_probe_emu
 #endif
 
 /* Creates the CUDA backend on device `device` (0-based). Weights are uploaded
@@ -39,9 +40,14 @@ ep_status ep_backend_cuda_create(const ep_model *model, int device, size_t batch
  * out-of-memory shrinking); batches up to this size are pipelined. */
 size_t ep_backend_cuda_batch_tokens(const ep_backend *backend);
 
-/* @return the number of CUDA devices; 0 when there is no driver or no device
- * (for --device auto). */
+/* @return the number of CUDA devices; 0 when there is no driver or no device. */
 int ep_cuda_device_count(void);
+
+/* The probe behind --device auto / cuda (kernels/check.cu): *count devices,
+ * *driver_version the driver's CUDA version (0: no driver installed; may be
+ * NULL). @return EP_OK with *count >= 1, or EP_ERR_DEVICE with err naming
+ * the CUDA error (name and text) that makes no device usable. */
+ep_status ep_cuda_probe(int *count, int *driver_version, ep_error *err);
 
 #ifdef __cplusplus
 }

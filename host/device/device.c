@@ -75,6 +75,19 @@ static ep_status parse_device(const char *device, int *want_cuda, int *index, ep
     return EP_OK;
 }
 
+#ifdef EP_HAVE_CUDA_BACKEND
+/* The CPU backend for device "auto", its description saying why CUDA was not used. */
+static ep_status create_cpu_instead(const ep_model *model, ep_precision p, int threads, const char *why,
+                                    ep_backend **out, ep_error *err) {
+    const ep_status st = create_cpu(model, p, threads, out, err);
+    if (st == EP_OK) {
+        size_t n = strlen((*out)->description);
+        snprintf((*out)->description + n, sizeof (*out)->description - n, " (CUDA not used: %.150s)", why);
+    }
+    return st;
+}
+#endif
+
 ep_status ep_backend_create(const ep_model *model, const ep_backend_options *o, ep_backend **out, ep_error *err) {
     *out = NULL;
     const char *device = o->device && *o->device ? o->device : "auto";
@@ -85,46 +98,56 @@ ep_status ep_backend_create(const ep_model *model, const ep_backend_options *o, 
     int want_cuda, index;
     st = parse_device(device, &want_cuda, &index, err);
     if (st != EP_OK) return st;
+    const bool fp16_asked = precision == EP_PRECISION_FP16;
     if (is_cpu_precision(precision)) {
         if (want_cuda)
             return ep_error_set(err, EP_ERR_USAGE,
-                                "device %s with precision %s: the CUDA backend stores activations in float16 and "
-                                "accumulates in float32 (precision fp16, its default); %s is a CPU mode",
+                                "device %s with precision %s: the CUDA backend computes in one precision, fp16 "
+                                "(fp16 weights and activations, fp32 accumulation); %s is a mode of the cpu device",
                                 device, ep_precision_name(precision), ep_precision_name(precision));
-        return create_cpu(model, precision, o->threads, out, err); /* "auto" with a CPU mode: the CPU */
+#ifdef EP_HAVE_CUDA_BACKEND
+        char why[96];
+        snprintf(why, sizeof why, "precision %s is a CPU mode", ep_precision_name(precision));
+        return create_cpu_instead(model, precision, o->threads, why, out, err); /* a CPU mode picks the CPU */
+#else
+        return create_cpu(model, precision, o->threads, out, err);
+#endif
     }
 #ifdef EP_HAVE_CUDA_BACKEND
-    int count = ep_cuda_device_count();
-    if (count > 0) {
-        if (index >= count)
-            return ep_error_set(err, EP_ERR_DEVICE, "device %s: only %d CUDA device%s present", device, count,
-                                count == 1 ? "" : "s");
-        st = ep_backend_cuda_create(model, index, o->batch_tokens, out, err);
-        if (st == EP_OK) {
-            (*out)->batch_tokens = ep_backend_cuda_batch_tokens(*out);
-            return EP_OK;
-        }
-        // With device auto, a model the kernels do not support (or a GPU too full) still runs, on the CPU.
-        if (want_cuda || precision == EP_PRECISION_FP16 || (st != EP_ERR_MODEL && st != EP_ERR_NOMEM)) return st;
-        char why[sizeof err->message];
-        snprintf(why, sizeof why, "%s", err ? err->message : "unsupported");
-        st = create_cpu(model, precision, o->threads, out, err);
-        if (st == EP_OK) {
-            size_t n = strlen((*out)->description);
-            snprintf((*out)->description + n, sizeof (*out)->description - n, " (CUDA not used: %.150s)", why);
-        }
-        return st;
+    int count = 0, driver = 0;
+    ep_error probe;
+    if (ep_cuda_probe(&count, &driver, &probe) != EP_OK) {
+        if (want_cuda || fp16_asked)
+            return ep_error_set(err, EP_ERR_DEVICE, "device %s%s: no CUDA device is usable: %s; the cpu device runs "
+                                "everywhere%s", device, fp16_asked ? " with precision fp16" : "", probe.message,
+                                fp16_asked ? " (in fp32, bf16 or fp32-reference)" : "");
+        // A driver that is there but unusable (too old for this build, broken) is a setup to fix, not
+        // a CPU-only machine: say so loudly. Without any driver, the description says it quietly.
+        if (driver > 0)
+            fprintf(stderr, "embedpipe: warning: --device auto: CUDA is not usable, running on the CPU: %s\n",
+                    probe.message);
+        return create_cpu_instead(model, precision, o->threads, probe.message, out, err);
     }
-    if (want_cuda || precision == EP_PRECISION_FP16)
-        return ep_error_set(err, EP_ERR_DEVICE,
-                            "device %s: no CUDA device is usable here (no driver or no GPU); the cpu device runs "
-                            "everywhere", device);
+    if (index >= count)
+        return ep_error_set(err, EP_ERR_DEVICE, "device %s: only %d CUDA device%s present", device, count,
+                            count == 1 ? "" : "s");
+    st = ep_backend_cuda_create(model, index, o->batch_tokens, out, err);
+    if (st == EP_OK) {
+        (*out)->batch_tokens = ep_backend_cuda_batch_tokens(*out);
+        return EP_OK;
+    }
+    // With device auto, a model the kernels do not support (or a GPU too full) still runs, on the CPU.
+    if (want_cuda || fp16_asked || (st != EP_ERR_MODEL && st != EP_ERR_NOMEM)) return st;
+    char why[sizeof err->message];
+    snprintf(why, sizeof why, "%s", err ? err->message : "unsupported");
+    fprintf(stderr, "embedpipe: warning: --device auto: the CUDA backend failed, running on the CPU: %s\n", why);
+    return create_cpu_instead(model, precision, o->threads, why, out, err);
 #else
     (void)index;
-    if (want_cuda || precision == EP_PRECISION_FP16)
+    if (want_cuda || fp16_asked)
         return ep_error_set(err, EP_ERR_DEVICE,
                             "device %s: this embedpipe was built without CUDA (no nvcc at build time); rebuild "
                             "with the CUDA toolkit installed, or use the cpu device", device);
-#endif
     return create_cpu(model, precision, o->threads, out, err);
+#endif
 }

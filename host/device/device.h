@@ -38,12 +38,15 @@ typedef struct ep_backend_options {
     const char *precision;  /* a name for ep_precision_parse (NULL = the device's default) */
 } ep_backend_options;
 
-/* Creates the backend the options ask for.
+/* Creates the backend the options ask for. "auto" takes CUDA when a device is
+ * usable and the precision is CUDA's (or unset), else the CPU, its description
+ * saying why CUDA was not used (and a warning on stderr when a driver is there
+ * but unusable, e.g. too old).
  * @return EP_OK; EP_ERR_DEVICE when CUDA was asked for and is unavailable
- *         (not compiled in, or no device), or this CPU lacks what the precision needs;
- *         EP_ERR_USAGE for an unknown device or precision, or a precision the device
- *         does not compute in. Messages name the device and precision values, never
- *         command-line flags: the caller adds those. */
+ *         (not compiled in, or no device: the CUDA error's name and text), or this
+ *         CPU lacks what the precision needs; EP_ERR_USAGE for an unknown device or
+ *         precision, or a precision the device does not compute in. Messages name
+ *         the device and precision values, never command-line flags: the caller adds those. */
 ep_status ep_backend_create(const ep_model *model, const ep_backend_options *options, ep_backend **out,
                             ep_error *err);
 

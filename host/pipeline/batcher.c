@@ -1,88 +1,114 @@
-/* batcher.c - packed batches under a token budget; see batcher.h. */
+/* batcher.c - length-sorted batches under a token budget; see batcher.h. */
 #include "batcher.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct ep_batcher {
-    size_t max_tokens;
-    int max_seqs;
-    int dim;
-    int n_seqs;
-    size_t n_tokens;
-    int max_len;
-    int32_t *ids;        /* [max_tokens] */
-    int32_t *seq_start;  /* [max_seqs + 1] */
-    ep_row_meta *meta;   /* [max_seqs], ids owned */
-    uint16_t *out;       /* [max_seqs][dim] */
-};
+typedef struct by_length {
+    int n_tokens;
+    size_t pos;
+} by_length;
 
-void ep_batcher_free(ep_batcher *b) {
-    if (!b) return;
-    ep_batcher_clear(b);
-    free(b->ids);
-    free(b->seq_start);
-    free(b->meta);
-    free(b->out);
-    free(b);
+/* Positions are unique, so this is a total order: qsort (not stable) still gives one answer. */
+static int cmp_length(const void *a, const void *b) {
+    const by_length *x = a, *y = b;
+    if (x->n_tokens != y->n_tokens) return x->n_tokens < y->n_tokens ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-ep_status ep_batcher_create(size_t max_tokens, int max_seqs, int dim, ep_batcher **out, ep_error *err) {
-    *out = NULL;
-    if (max_tokens < 2 || max_seqs < 1 || dim < 1)
-        return ep_error_set(err, EP_ERR_USAGE, "batcher: need at least 2 tokens and 1 sequence per batch");
-    ep_batcher *b = calloc(1, sizeof *b);
-    if (!b) return ep_error_set(err, EP_ERR_NOMEM, "batcher: out of memory");
-    b->max_tokens = max_tokens;
-    b->max_seqs = max_seqs;
-    b->dim = dim;
-    b->ids = malloc(sizeof(int32_t) * max_tokens);
-    b->seq_start = calloc((size_t)max_seqs + 1, sizeof(int32_t));
-    b->meta = calloc((size_t)max_seqs, sizeof(ep_row_meta));
-    b->out = malloc(sizeof(uint16_t) * (size_t)max_seqs * (size_t)dim);
-    if (!b->ids || !b->seq_start || !b->meta || !b->out) {
-        ep_batcher_free(b);
-        return ep_error_set(err, EP_ERR_NOMEM, "batcher: cannot allocate a batch of %zu tokens", max_tokens);
+void ep_batch_plan_free(ep_batch_plan *plan) {
+    free(plan->order);
+    free(plan->cut);
+    memset(plan, 0, sizeof *plan);
+}
+
+ep_status ep_batch_plan_make(const ep_batcher_seq *seqs, size_t n, size_t max_tokens, int max_seqs,
+                             ep_batch_plan *plan, ep_error *err) {
+    memset(plan, 0, sizeof *plan);
+    if (max_tokens < 1 || max_seqs < 1)
+        return ep_error_set(err, EP_ERR_USAGE, "batcher: need at least 1 token and 1 sequence per batch");
+    by_length *sorted = malloc(sizeof *sorted * (n ? n : 1));
+    plan->order = malloc(sizeof *plan->order * (n ? n : 1));
+    plan->cut = malloc(sizeof *plan->cut * (n + 1)); /* at most one batch per sequence */
+    if (!sorted || !plan->order || !plan->cut) {
+        free(sorted);
+        return ep_error_set(err, EP_ERR_NOMEM, "batcher: out of memory for %zu sequences", n);
     }
-    *out = b;
+    for (size_t i = 0; i < n; i++) {
+        if (seqs[i].n_tokens < 1) {
+            free(sorted);
+            return ep_error_set(err, EP_ERR_USAGE, "batcher: sequence %zu has no token", i);
+        }
+        sorted[i] = (by_length){.n_tokens = seqs[i].n_tokens, .pos = i};
+    }
+    qsort(sorted, n, sizeof *sorted, cmp_length);
+    // Cut before a sequence that would pass a limit of a batch that already holds one.
+    size_t tokens = 0, start = 0;
+    plan->cut[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        plan->order[i] = sorted[i].pos;
+        size_t len = (size_t)sorted[i].n_tokens;
+        if (i > start && (i - start == (size_t)max_seqs || tokens + len > max_tokens)) {
+            plan->cut[++plan->n_batches] = start = i;
+            tokens = 0;
+        }
+        tokens += len;
+    }
+    if (n > 0) plan->cut[++plan->n_batches] = n;
+    plan->n = n;
+    free(sorted);
     return EP_OK;
 }
 
-bool ep_batcher_fits(const ep_batcher *b, int n_tokens) {
-    return b->n_seqs < b->max_seqs && b->n_tokens + (size_t)n_tokens <= b->max_tokens;
+void ep_packed_batch_free(ep_packed_batch *pb) {
+    free(pb->ids);
+    free(pb->seq_start);
+    free(pb->pos);
+    memset(pb, 0, sizeof *pb);
 }
 
-ep_status ep_batcher_add(ep_batcher *b, const int32_t *ids, int n_tokens, const ep_row_meta *meta, ep_error *err) {
-    if (n_tokens < 1 || !ep_batcher_fits(b, n_tokens))
-        return ep_error_set(err, EP_ERR_USAGE, "batcher: a sequence of %d tokens does not fit", n_tokens);
-    char *id = strdup(meta->id ? meta->id : "");
-    if (!id) return ep_error_set(err, EP_ERR_NOMEM, "batcher: out of memory");
-    memcpy(b->ids + b->n_tokens, ids, sizeof(int32_t) * (size_t)n_tokens);
-    b->meta[b->n_seqs] = *meta;
-    b->meta[b->n_seqs].id = id;
-    b->n_tokens += (size_t)n_tokens;
-    b->n_seqs++;
-    b->seq_start[b->n_seqs] = (int32_t)b->n_tokens;
-    if (n_tokens > b->max_len) b->max_len = n_tokens;
+ep_status ep_packed_batch_init(ep_packed_batch *pb, size_t max_tokens, int max_seqs, ep_error *err) {
+    memset(pb, 0, sizeof *pb);
+    if (max_seqs < 1) return ep_error_set(err, EP_ERR_USAGE, "batcher: need at least 1 sequence per batch");
+    pb->max_seqs = max_seqs;
+    pb->cap_tokens = max_tokens ? max_tokens : 1;
+    pb->ids = malloc(sizeof *pb->ids * pb->cap_tokens);
+    pb->seq_start = calloc((size_t)max_seqs + 1, sizeof *pb->seq_start);
+    pb->pos = calloc((size_t)max_seqs, sizeof *pb->pos);
+    if (!pb->ids || !pb->seq_start || !pb->pos)
+        return ep_error_set(err, EP_ERR_NOMEM, "batcher: cannot allocate a batch of %zu tokens", max_tokens);
     return EP_OK;
 }
 
-void ep_batcher_clear(ep_batcher *b) {
-    for (int i = 0; i < b->n_seqs; i++) free((char *)b->meta[i].id);
-    b->n_seqs = 0;
-    b->n_tokens = 0;
-    b->max_len = 0;
+ep_status ep_batch_pack(const ep_batch_plan *plan, size_t k, const ep_batcher_seq *seqs, ep_packed_batch *pb,
+                        ep_batch *out, ep_error *err) {
+    const size_t first = plan->cut[k], end = plan->cut[k + 1];
+    if (end - first > (size_t)pb->max_seqs)
+        return ep_error_set(err, EP_ERR_USAGE, "batcher: a batch of %zu sequences does not fit %d", end - first,
+                            pb->max_seqs);
+    size_t tokens = 0;
+    for (size_t i = first; i < end; i++) tokens += (size_t)seqs[plan->order[i]].n_tokens;
+    if (tokens > pb->cap_tokens) { /* a sequence longer than the budget, alone */
+        int32_t *grown = realloc(pb->ids, sizeof *grown * tokens);
+        if (!grown) return ep_error_set(err, EP_ERR_NOMEM, "batcher: cannot allocate a batch of %zu tokens", tokens);
+        pb->ids = grown;
+        pb->cap_tokens = tokens;
+    }
+    int max_len = 0;
+    pb->n_seqs = 0;
+    pb->seq_start[0] = 0;
+    for (size_t i = first; i < end; i++) {
+        const ep_batcher_seq *s = &seqs[plan->order[i]];
+        memcpy(pb->ids + pb->seq_start[pb->n_seqs], s->ids, sizeof(int32_t) * (size_t)s->n_tokens);
+        pb->pos[pb->n_seqs] = plan->order[i];
+        pb->seq_start[pb->n_seqs + 1] = pb->seq_start[pb->n_seqs] + s->n_tokens;
+        if (s->n_tokens > max_len) max_len = s->n_tokens;
+        pb->n_seqs++;
+    }
+    *out = (ep_batch){.n_seqs = pb->n_seqs,
+                      .n_tokens = pb->seq_start[pb->n_seqs],
+                      .max_seq_len = max_len,
+                      .token_ids = pb->ids,
+                      .seq_start = pb->seq_start};
+    return EP_OK;
 }
-
-ep_batch ep_batcher_batch(const ep_batcher *b) {
-    ep_batch batch = {.n_seqs = b->n_seqs,
-                      .n_tokens = (int)b->n_tokens,
-                      .max_seq_len = b->max_len,
-                      .token_ids = b->ids,
-                      .seq_start = b->seq_start};
-    return batch;
-}
-
-int ep_batcher_count(const ep_batcher *b) { return b->n_seqs; }
-const ep_row_meta *ep_batcher_meta(const ep_batcher *b) { return b->meta; }
-uint16_t *ep_batcher_output(ep_batcher *b) { return b->out; }

@@ -4,6 +4,7 @@
  * already holds (resume) in resume.c; --reuse in reuse.c.
  */
 #include "pipeline_internal.h"
+#include "resume.h"
 
 #include "atomic_file.h"
 #include "folder_lock.h"
@@ -167,26 +168,10 @@ static void *ticker_main(void *arg) {
 // ----------------------------------------------------------------------------
 // The run
 
-static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
+/* Sizes and modification times of the inputs, for progress, the manifest and `search`.
+ * @return EP_OK, EP_ERR_IO naming an input that cannot be read, or EP_ERR_NOMEM. */
+static ep_status stat_inputs(ep_pipeline *p, ep_error *err) {
     const ep_run_options *o = p->opt;
-    ep_status st = ep_model_load(o->model_dir, &p->model, err);
-    if (st != EP_OK) return st;
-    const ep_model_config *c = &p->model->config;
-    p->max_len = c->max_seq_length;
-    if (o->max_seq_length > 0) {
-        if (o->max_seq_length < 2 || o->max_seq_length > c->max_position)
-            return ep_error_set(err, EP_ERR_USAGE, "--max-seq-length %d: must be between 2 and %d for this model",
-                                o->max_seq_length, c->max_position);
-        p->max_len = o->max_seq_length;
-    }
-    if (o->part_count > 1 && (o->part_index < 0 || o->part_index >= o->part_count))
-        return ep_error_set(err, EP_ERR_USAGE, "--part %d/%d: the part must be between 0 and %d", o->part_index,
-                            o->part_count, o->part_count - 1);
-    p->rows_per_shard = o->rows_per_shard ? o->rows_per_shard : EP_DEFAULT_SHARD_ROWS;
-
-    st = ep_model_tokenizer_create(o->model_dir, c, &p->tok, err);
-    if (st != EP_OK) return st;
-
     p->formats = calloc(o->n_inputs, sizeof *p->formats);
     p->input_sizes = calloc(o->n_inputs, sizeof *p->input_sizes);
     p->input_stamps = calloc(o->n_inputs ? o->n_inputs : 1, sizeof *p->input_stamps);
@@ -217,28 +202,60 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
             stamp->mtime_nsec = (uint64_t)sst.st_mtim.tv_nsec;
         }
     }
+    return EP_OK;
+}
 
+/* Opens out_dir/errors.ndjson for appending. @return EP_OK, or EP_ERR_IO naming the file. */
+static ep_status open_errors(ep_pipeline *p, ep_error *err) {
+    const ep_run_options *o = p->opt;
+    snprintf(p->errors_path, sizeof p->errors_path, "%s/errors.ndjson", o->out_dir);
+    // Appended to, never through a link (resume checked the name; O_NOFOLLOW closes the gap).
+    int fd = open(p->errors_path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    struct stat es;
+    if (fd >= 0 && (fstat(fd, &es) != 0 || !S_ISREG(es.st_mode))) {
+        close(fd);
+        return ep_error_set(err, EP_ERR_IO, "%s is not a regular file; remove it", p->errors_path);
+    }
+    p->errors = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (!p->errors) {
+        int saved = errno;
+        if (fd >= 0) close(fd);
+        return ep_error_set(err, EP_ERR_IO, "cannot open %s: %s%s", p->errors_path, strerror(saved),
+                            saved == ELOOP ? " (a symbolic link: embedpipe never writes through links)" : "");
+    }
+    return EP_OK;
+}
+
+static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
+    const ep_run_options *o = p->opt;
+    ep_status st = ep_model_load(o->model_dir, &p->model, err);
+    if (st != EP_OK) return st;
+    const ep_model_config *c = &p->model->config;
+    p->max_len = c->max_seq_length;
+    if (o->max_seq_length > 0) {
+        if (o->max_seq_length < 2 || o->max_seq_length > c->max_position)
+            return ep_error_set(err, EP_ERR_USAGE, "--max-seq-length %d: must be between 2 and %d for this model",
+                                o->max_seq_length, c->max_position);
+        p->max_len = o->max_seq_length;
+    }
+    if (o->part_count > 1 && (o->part_index < 0 || o->part_index >= o->part_count))
+        return ep_error_set(err, EP_ERR_USAGE, "--part %d/%d: the part must be between 0 and %d", o->part_index,
+                            o->part_count, o->part_count - 1);
+    p->rows_per_shard = o->rows_per_shard ? o->rows_per_shard : EP_DEFAULT_SHARD_ROWS;
+
+    st = ep_model_tokenizer_create(o->model_dir, c, &p->tok, err);
+    if (st != EP_OK) return st;
+
+    st = stat_inputs(p, err);
+    if (st != EP_OK) return st;
     if (!o->discard) {
         // One writer per folder, from before anything in it is read or removed until the run ends.
         st = ep_make_dirs(o->out_dir, err);
         if (st == EP_OK) st = ep_folder_lock_create(o->out_dir, &p->lock, err);
         if (st == EP_OK) st = ep_resume_prepare(p, err);
         if (st != EP_OK || p->already_complete) return st;
-        snprintf(p->errors_path, sizeof p->errors_path, "%s/errors.ndjson", o->out_dir);
-        // Appended to, never through a link (resume checked the name; O_NOFOLLOW closes the gap).
-        int fd = open(p->errors_path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
-        struct stat es;
-        if (fd >= 0 && (fstat(fd, &es) != 0 || !S_ISREG(es.st_mode))) {
-            close(fd);
-            return ep_error_set(err, EP_ERR_IO, "%s is not a regular file; remove it", p->errors_path);
-        }
-        p->errors = fd >= 0 ? fdopen(fd, "a") : NULL;
-        if (!p->errors) {
-            int saved = errno;
-            if (fd >= 0) close(fd);
-            return ep_error_set(err, EP_ERR_IO, "cannot open %s: %s%s", p->errors_path, strerror(saved),
-                                saved == ELOOP ? " (a symbolic link: embedpipe never writes through links)" : "");
-        }
+        st = open_errors(p, err);
+        if (st != EP_OK) return st;
     }
     if (o->reuse_dir) {
         st = ep_reuse_open(o->reuse_dir, c, p->max_len, &p->reuse, err);
@@ -309,6 +326,56 @@ static void teardown(ep_pipeline *p) {
     pthread_mutex_destroy(&p->times_mu);
 }
 
+/* Runs the stage threads (threads tokenizers) until every one has ended. */
+static void run_stages(ep_pipeline *p, int threads) {
+    pthread_t reader, computer, writer, tokenizers[EP_MAX_TOKENIZER_THREADS];
+    int n_tok = 0;
+    bool r_ok = pthread_create(&reader, NULL, ep_stage_read, p) == 0;
+    for (int i = 0; i < threads; i++)
+        if (pthread_create(&tokenizers[n_tok], NULL, ep_stage_tokenize, p) == 0) n_tok++;
+    bool c_ok = pthread_create(&computer, NULL, ep_stage_compute, p) == 0;
+    bool w_ok = pthread_create(&writer, NULL, ep_stage_write, p) == 0;
+    if (!r_ok || !c_ok || !w_ok || n_tok == 0) {
+        ep_error e;
+        ep_error_set(&e, EP_ERR_NOMEM, "cannot start the pipeline's threads");
+        ep_pipeline_fail(p, &e);
+    }
+    if (r_ok) pthread_join(reader, NULL);
+    for (int i = 0; i < n_tok; i++) pthread_join(tokenizers[i], NULL);
+    ep_queue_close(&p->to_compute); /* every tokenizer is done */
+    if (c_ok) pthread_join(computer, NULL);
+    if (w_ok) pthread_join(writer, NULL);
+
+}
+
+/* The counts of this invocation and of the runs it resumed. */
+static void fill_summary(const ep_pipeline *p, ep_run_summary *sum) {
+    const ep_run_options *o = p->opt;
+    const ep_manifest *cp = p->checkpoint;
+    sum->records_read = p->start_seq + p->records_read;
+    sum->records_embedded = (cp ? cp->records_embedded : 0) + p->rows_done;
+    sum->records_rejected = (cp ? cp->records_rejected : 0) + p->rejected;
+    sum->records_truncated = p->truncated;
+    sum->blank_lines = p->blank_lines;
+    sum->damaged_inputs = 0;
+    for (size_t i = 0; i < o->n_inputs; i++) sum->damaged_inputs += p->damage[i].present;
+    sum->tokens = p->tokens;
+    sum->shards = (cp ? cp->n_shards : 0) + p->shards_written;
+    if (p->reuse) {
+        uint64_t counts[4];
+        ep_reuse_counts(p->reuse, counts);
+        sum->reused = counts[0];
+        sum->added = counts[1];
+        sum->changed = counts[2];
+        sum->gone = counts[3];
+    }
+    sum->read_s = p->times.read;
+    sum->tokenize_s = p->times.tokenize;
+    sum->batch_s = p->times.batch;
+    sum->compute_s = p->times.compute;
+    sum->write_s = p->times.write;
+}
+
 ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     ep_run_summary local;
     if (!sum) sum = &local;
@@ -352,23 +419,7 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     pthread_cond_init(&t.cv, NULL);
     bool ticking = t.mode != EP_PROGRESS_NONE && pthread_create(&t.thread, NULL, ticker_main, &t) == 0;
 
-    pthread_t reader, computer, writer, tokenizers[EP_MAX_TOKENIZER_THREADS];
-    int n_tok = 0;
-    bool r_ok = pthread_create(&reader, NULL, ep_stage_read, p) == 0;
-    for (int i = 0; i < threads; i++)
-        if (pthread_create(&tokenizers[n_tok], NULL, ep_stage_tokenize, p) == 0) n_tok++;
-    bool c_ok = pthread_create(&computer, NULL, ep_stage_compute, p) == 0;
-    bool w_ok = pthread_create(&writer, NULL, ep_stage_write, p) == 0;
-    if (!r_ok || !c_ok || !w_ok || n_tok == 0) {
-        ep_error e;
-        ep_error_set(&e, EP_ERR_NOMEM, "cannot start the pipeline's threads");
-        ep_pipeline_fail(p, &e);
-    }
-    if (r_ok) pthread_join(reader, NULL);
-    for (int i = 0; i < n_tok; i++) pthread_join(tokenizers[i], NULL);
-    ep_queue_close(&p->to_compute); /* every tokenizer is done */
-    if (c_ok) pthread_join(computer, NULL);
-    if (w_ok) pthread_join(writer, NULL);
+    run_stages(p, threads);
 
     if (ticking) {
         pthread_mutex_lock(&t.mu);
@@ -396,28 +447,7 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     const ep_manifest *cp = p->checkpoint;
     if (st == EP_OK)
         st = check_embedded(p, p->start_seq + p->records_read, (cp ? cp->records_rejected : 0) + p->rejected, err);
-    sum->records_read = p->start_seq + p->records_read;
-    sum->records_embedded = (cp ? cp->records_embedded : 0) + p->rows_done;
-    sum->records_rejected = (cp ? cp->records_rejected : 0) + p->rejected;
-    sum->records_truncated = p->truncated;
-    sum->blank_lines = p->blank_lines;
-    sum->damaged_inputs = 0;
-    for (size_t i = 0; i < o->n_inputs; i++) sum->damaged_inputs += p->damage[i].present;
-    sum->tokens = p->tokens;
-    sum->shards = (cp ? cp->n_shards : 0) + p->shards_written;
-    if (p->reuse) {
-        uint64_t counts[4];
-        ep_reuse_counts(p->reuse, counts);
-        sum->reused = counts[0];
-        sum->added = counts[1];
-        sum->changed = counts[2];
-        sum->gone = counts[3];
-    }
-    sum->read_s = p->times.read;
-    sum->tokenize_s = p->times.tokenize;
-    sum->batch_s = p->times.batch;
-    sum->compute_s = p->times.compute;
-    sum->write_s = p->times.write;
+    fill_summary(p, sum);
     sum->seconds = ep_now() - start;
     teardown(p);
     free(p);

@@ -20,6 +20,7 @@
 #include "pipeline.h"
 #include "queue.h"
 #include "reader.h"
+#include "reuse.h"
 #include "shard.h"
 #include "tokenizer.h"
 
@@ -72,7 +73,6 @@ typedef struct ep_group {
     bool last;
 } ep_group;
 
-typedef struct ep_reuse ep_reuse; /* host/pipeline/reuse.c */
 typedef struct ep_folder_lock ep_folder_lock; /* io/output/folder_lock.c */
 
 /* Per-stage busy time, for `embedpipe bench` and the summary. */
@@ -143,27 +143,5 @@ void *ep_stage_write(void *pipeline);
 void ep_item_clear(ep_item *item);
 void ep_group_free(ep_group *g);
 double ep_now(void);
-
-/* host/pipeline/resume.c: XXH3-64 of the first n decompressed bytes of path, as 16 hex digits into hex.
- * @return EP_OK; EP_ERR_MISMATCH when the file holds fewer bytes; the reader's error otherwise. */
-ep_status ep_input_prefix_hash(const char *path, uint64_t n, char hex[17], ep_error *err);
-
-/* host/pipeline/resume.c: compare a folder's manifest with this run; clean up after a crash. */
-ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err);
-/* Builds the manifest this run writes at a checkpoint. The caller frees with ep_manifest_free. */
-ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards, size_t n_shards,
-                               uint64_t records_read, uint64_t rows, uint64_t rejected, uint64_t next_row,
-                               bool complete, ep_manifest **out, ep_error *err);
-
-/* host/pipeline/reuse.c: vectors of a previous output, by id and text hash. */
-ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_seq_length, ep_reuse **out,
-                        ep_error *err);
-/* Looks id up: *found is set, and the row's vector copied to out (dim halves), when
- * the previous output has id with the same text hash. Counts new / changed ids.
- * @return EP_OK, or an error reading a previous shard. */
-ep_status ep_reuse_lookup(ep_reuse *r, const char *id, uint64_t hash, uint16_t *out, bool *found, ep_error *err);
-/* Fills counts[0..3] = reused, new, changed, gone (ids of the previous output never looked up). */
-void ep_reuse_counts(const ep_reuse *r, uint64_t counts[4]);
-void ep_reuse_free(ep_reuse *r);
 
 #endif /* EP_PIPELINE_INTERNAL_H */

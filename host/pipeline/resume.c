@@ -3,7 +3,7 @@
  * it: start fresh, resume an interrupted run of the same job after its last
  * complete shard, leave a complete one alone, or refuse a different one.
  */
-#include "pipeline_internal.h"
+#include "resume.h"
 
 #include "atomic_file.h"
 #include "byte_source.h"
@@ -99,47 +99,6 @@ ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards
     m->run.errors_bytes = p->errors_bytes;
     m->run.skip_blank = o->skip_blank;
     return EP_OK;
-}
-
-/* @return NULL when a (the folder's) and b (this run) describe the same job, else what differs. */
-static const char *same_job(const ep_manifest *a, const ep_manifest *b, char *why, size_t cap) {
-#define DIFF_S(field, what)                                                                         \
-    if (strcmp(a->field, b->field) != 0) {                                                          \
-        snprintf(why, cap, "%s was \"%s\", this run has \"%s\"", what, a->field, b->field);         \
-        return why;                                                                                 \
-    }
-#define DIFF_U(field, what)                                                                         \
-    if (a->field != b->field) {                                                                     \
-        snprintf(why, cap, "%s was %llu, this run has %llu", what, (unsigned long long)a->field,      \
-                 (unsigned long long)b->field);                                                     \
-        return why;                                                                                 \
-    }
-    DIFF_S(model_sha256, "the model (SHA-256 of model.safetensors)");
-    DIFF_U(max_seq_length, "--max-seq-length");
-    DIFF_S(text_path, "--text");
-    DIFF_S(id_path, "--id");
-    DIFF_S(run.format, "--format");
-    DIFF_U(run.shard_rows, "--shard-rows");
-    DIFF_U(run.max_record_bytes, "--max-record-bytes");
-    DIFF_U(run.skip_blank, "--skip-blank (1 = given)");
-    DIFF_U(run.part_count, "the number of parts (--part I/N)");
-    DIFF_U(run.part_index, "the part (--part I/N)");
-    DIFF_U(n_inputs, "the number of inputs");
-    for (size_t i = 0; i < a->n_inputs; i++) {
-        if (strcmp(a->inputs[i].path, b->inputs[i].path) != 0) {
-            snprintf(why, cap, "input %zu was %s, this run has %s", i + 1, a->inputs[i].path, b->inputs[i].path);
-            return why;
-        }
-        // A damaged input may have been repaired since: ep_resume_prepare decides what that means.
-        if (a->inputs[i].size != b->inputs[i].size && !a->inputs[i].damage.present) {
-            snprintf(why, cap, "input %s had %llu bytes and now has %llu (it changed)", a->inputs[i].path,
-                     (unsigned long long)a->inputs[i].size, (unsigned long long)b->inputs[i].size);
-            return why;
-        }
-    }
-#undef DIFF_S
-#undef DIFF_U
-    return NULL;
 }
 
 /* @return EP_OK when dir/name is absent or a regular file; EP_ERR_MISMATCH for a link or anything else. */
@@ -262,9 +221,10 @@ ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
         return ep_error_prefix(err, "%s holds an unreadable manifest (pass --overwrite to replace the run)", dir);
     }
     char why[1024];
-    if (same_job(theirs, mine, why, sizeof why)) {
+    if (ep_manifest_same_job(theirs, mine, EP_JOB_MODEL | EP_JOB_READING | EP_JOB_PART | EP_JOB_DAMAGED_MAY_CHANGE,
+                             why, sizeof why)) {
         st = ep_error_set(err, EP_ERR_MISMATCH,
-                          "%s holds a different run: %s. Pass --overwrite to replace it, or choose another -o "
+                          "%s holds a different run (the folder's vs this run's: %s). Pass --overwrite to replace it, or choose another -o "
                           "folder",
                           dir, why);
     } else {

@@ -5,10 +5,13 @@
  * ids files; vectors are read a shard at a time, the last two kept, which is
  * cheap when the new input keeps roughly the old order (appended dumps).
  */
-#include "pipeline_internal.h"
+#include "reuse.h"
+
+#include "manifest.h"
 
 #include "output_reader.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -68,13 +71,13 @@ ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_
         return ep_error_prefix(err, "--reuse %s", dir);
     }
     const ep_manifest *m = r->m = ep_output_manifest(r->out);
-    if (strcmp(m->model_sha256, config->weights_sha256) != 0 || m->dim != config->hidden ||
-        m->max_seq_length != max_seq_length) {
+    ep_manifest want = {.dim = config->hidden, .max_seq_length = max_seq_length};
+    snprintf(want.model_sha256, sizeof want.model_sha256, "%s", config->weights_sha256);
+    char why[512];
+    if (ep_manifest_same_job(m, &want, EP_JOB_MODEL, why, sizeof why)) {
         st = ep_error_set(err, EP_ERR_MISMATCH,
-                          "--reuse %s: its vectors come from another model or --max-seq-length (%s, sha256 %.12s..., "
-                          "max_seq_length %d); this run uses sha256 %.12s... and %d, so nothing can be reused",
-                          dir, m->model_name, m->model_sha256, m->max_seq_length, config->weights_sha256,
-                          max_seq_length);
+                          "--reuse %s: its vectors come from another model or --max-seq-length (%s, that output's vs "
+                          "this run's), so nothing can be reused", dir, why);
         ep_reuse_free(r);
         return st;
     }

@@ -2,12 +2,15 @@
  * stage_compute.c - the compute thread: puts chunks back in read order, cuts
  * the record stream into shard groups (rows_per_shard rows each), and embeds
  * each group of this part: rows found unchanged in --reuse are copied, the
- * others are sorted by length and cut into packed batches under the token
- * budget, which the backend computes (up to max_in_flight at once). The cut
- * depends only on the group's own records, so an interrupted run resumed at a
- * shard boundary computes the same batches as an uninterrupted one.
+ * others go to the batcher (batcher.h), which sorts them by length and cuts
+ * them into packed batches under the token budget; the backend computes them
+ * (up to max_in_flight at once). The cut depends only on the group's own
+ * records, so an interrupted run resumed at a shard boundary computes the same
+ * batches as an uninterrupted one.
  */
 #include "pipeline_internal.h"
+
+#include "batcher.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +19,16 @@
 #define MAX_SEQS_PER_BATCH 1024
 
 typedef struct slot {
-    int32_t *ids;        /* [batch_tokens] */
-    int32_t seq_start[MAX_SEQS_PER_BATCH + 1];
-    size_t rows[MAX_SEQS_PER_BATCH]; /* position of each sequence's row in the group */
-    size_t items[MAX_SEQS_PER_BATCH]; /* and of its record among the group's items (for messages) */
-    int n_seqs;
-    uint16_t *out;       /* [MAX_SEQS_PER_BATCH][dim] */
+    ep_packed_batch packed; /* packed.pos[i]: the sequence's index into compute.todo */
+    ep_batch batch;
+    uint16_t *out;          /* [MAX_SEQS_PER_BATCH][dim] */
 } slot;
+
+/* Where a computed sequence of the group goes: its record among the group's items (for messages)
+ * and its row's position among the group's rows. */
+typedef struct todo {
+    size_t item, row;
+} todo;
 
 typedef struct compute {
     ep_pipeline *p;
@@ -37,6 +43,8 @@ typedef struct compute {
     uint64_t next_row;            /* global row the next good record gets */
     uint64_t next_seq;            /* seq after the last record taken */
     bool abandoned;               /* SIGTERM: the group in progress was dropped; nothing more is computed */
+    todo *todo;                   /* [n] the rows of the group being embedded that are computed */
+    ep_batcher_seq *seqs;         /* [n] ...and their tokens */
     double batch_s, compute_s;
 } compute;
 
@@ -44,12 +52,12 @@ typedef struct compute {
  * from the output, and `verify` cannot tell. float16 is non-finite when its exponent bits are all set.
  * @return EP_OK, or EP_ERR_MODEL naming the record and the shard. */
 static ep_status check_finite(const compute *c, const ep_group *g, const slot *s, ep_error *err) {
-    for (int i = 0; i < s->n_seqs; i++) {
+    for (int i = 0; i < s->packed.n_seqs; i++) {
         const uint16_t *v = s->out + (size_t)i * c->dim;
         uint16_t bad = 0;
         for (int k = 0; k < c->dim; k++) bad |= (uint16_t)((v[k] & 0x7C00u) == 0x7C00u);
         if (!bad) continue;
-        const ep_item *it = &g->items[s->items[i]];
+        const ep_item *it = &g->items[c->todo[s->packed.pos[i]].item];
         return ep_error_set(err, EP_ERR_MODEL,
                             "the model produced a non-finite value (NaN or Inf) for the record of %s line %llu%s%s%s "
                             "(row %llu, shard %llu): its activations overflow float32. Nothing of shard %llu was "
@@ -70,9 +78,10 @@ static ep_status retire(compute *c, ep_group *g, ep_error *err) {
     c->compute_s += ep_now() - t0;
     if (st == EP_OK) st = check_finite(c, g, s, err);
     if (st != EP_OK) return st;
-    for (int i = 0; i < s->n_seqs; i++)
-        memcpy(g->vectors + s->rows[i] * (size_t)c->dim, s->out + (size_t)i * c->dim, sizeof(uint16_t) * c->dim);
-    c->p->rows_done += (uint64_t)s->n_seqs; /* progress moves per batch, not per shard */
+    for (int i = 0; i < s->packed.n_seqs; i++)
+        memcpy(g->vectors + c->todo[s->packed.pos[i]].row * (size_t)c->dim, s->out + (size_t)i * c->dim,
+               sizeof(uint16_t) * c->dim);
+    c->p->rows_done += (uint64_t)s->packed.n_seqs; /* progress moves per batch, not per shard */
     memmove(c->queue, c->queue + 1, sizeof(int) * (size_t)(c->queued - 1));
     c->queued--;
     return EP_OK;
@@ -80,16 +89,8 @@ static ep_status retire(compute *c, ep_group *g, ep_error *err) {
 
 static ep_status submit(compute *c, int si, ep_group *g, ep_error *err) {
     slot *s = &c->slots[si];
-    ep_batch batch = {.n_seqs = s->n_seqs,
-                      .n_tokens = s->seq_start[s->n_seqs],
-                      .token_ids = s->ids,
-                      .seq_start = s->seq_start};
-    for (int i = 0; i < s->n_seqs; i++) {
-        int len = s->seq_start[i + 1] - s->seq_start[i];
-        if (len > batch.max_seq_len) batch.max_seq_len = len;
-    }
     double t0 = ep_now();
-    ep_status st = c->p->backend->submit(c->p->backend, &batch, NULL, s->out, err);
+    ep_status st = c->p->backend->submit(c->p->backend, &s->batch, NULL, s->out, err);
     c->compute_s += ep_now() - t0;
     if (st != EP_OK) return st;
     c->queue[c->queued++] = si;
@@ -107,29 +108,10 @@ static int free_slot(const compute *c) {
     return -1;
 }
 
-typedef struct by_length {
-    int n_tokens;
-    size_t item;  /* index into group items */
-    size_t row;   /* position among the group's rows */
-} by_length;
-
-static int cmp_length(const void *a, const void *b) {
-    const by_length *x = a, *y = b;
-    if (x->n_tokens != y->n_tokens) return x->n_tokens < y->n_tokens ? -1 : 1;
-    return x->item < y->item ? -1 : x->item > y->item;
-}
-
-/* Computes (or copies) the vectors of every row of this part in g. */
-static ep_status embed_group(compute *c, ep_group *g, ep_error *err) {
+/* Copies the rows found unchanged in --reuse and lists the others in c->todo / c->seqs.
+ * @return EP_OK, or an error reading the previous output. */
+static ep_status collect(compute *c, ep_group *g, size_t *n_out, ep_error *err) {
     ep_pipeline *p = c->p;
-    if (g->n_rows == 0) return EP_OK;
-    g->vectors = malloc(sizeof(uint16_t) * g->n_rows * (size_t)c->dim);
-    by_length *order = malloc(sizeof *order * g->n_rows);
-    if (!g->vectors || !order) {
-        free(order);
-        return ep_error_set(err, EP_ERR_NOMEM, "out of memory for a shard of %zu rows", g->n_rows);
-    }
-    double t0 = ep_now();
     size_t n = 0, row = 0;
     ep_status st = EP_OK;
     for (size_t i = 0; i < g->n_items && st == EP_OK; i++) {
@@ -137,45 +119,61 @@ static ep_status embed_group(compute *c, ep_group *g, ep_error *err) {
         if (it->row < 0) continue;
         if (p->reuse)
             st = ep_reuse_lookup(p->reuse, it->id, it->hash, g->vectors + row * (size_t)c->dim, &it->reused, err);
-        if (!it->reused) order[n++] = (by_length){.n_tokens = it->n_tokens, .item = i, .row = row};
-        else {
+        if (!it->reused) {
+            c->todo[n] = (todo){.item = i, .row = row};
+            c->seqs[n++] = (ep_batcher_seq){.ids = it->ids, .n_tokens = it->n_tokens};
+        } else {
             p->rows_reused++;
             p->rows_done++;
         }
         row++;
     }
-    qsort(order, n, sizeof *order, cmp_length);
-    c->batch_s += ep_now() - t0;
+    *n_out = n;
+    return st;
+}
 
-    int si = free_slot(c);
-    slot *s = &c->slots[si];
-    s->n_seqs = 0;
-    s->seq_start[0] = 0;
-    for (size_t k = 0; k < n && st == EP_OK; k++) {
+/* Packs and submits the batches of plan, up to n_slots at once; waits for all of them. */
+static ep_status compute_batches(compute *c, ep_group *g, const ep_batch_plan *plan, ep_error *err) {
+    ep_pipeline *p = c->p;
+    ep_status st = EP_OK;
+    for (size_t k = 0; k < plan->n_batches && st == EP_OK; k++) {
         if (ep_pipeline_should_abandon(p)) { /* SIGTERM: drop the group; what is in flight is waited for */
             c->abandoned = true;
             break;
         }
-        const ep_item *it = &g->items[order[k].item];
-        if (s->n_seqs == MAX_SEQS_PER_BATCH ||
-            (size_t)s->seq_start[s->n_seqs] + (size_t)it->n_tokens > p->batch_tokens) {
-            st = submit(c, si, g, err);
-            if (st != EP_OK) break;
-            si = free_slot(c);
-            s = &c->slots[si];
-            s->n_seqs = 0;
-        }
-        memcpy(s->ids + s->seq_start[s->n_seqs], it->ids, sizeof(int32_t) * (size_t)it->n_tokens);
-        s->rows[s->n_seqs] = order[k].row;
-        s->items[s->n_seqs] = order[k].item;
-        s->seq_start[s->n_seqs + 1] = s->seq_start[s->n_seqs] + it->n_tokens;
-        s->n_seqs++;
-        p->tokens += (uint64_t)it->n_tokens;
-        p->truncated += it->truncated;
+        int si = free_slot(c);
+        slot *s = &c->slots[si];
+        st = ep_batch_pack(plan, k, c->seqs, &s->packed, &s->batch, err);
+        if (st != EP_OK) break;
+        p->tokens += (uint64_t)s->batch.n_tokens;
+        for (int i = 0; i < s->packed.n_seqs; i++) p->truncated += g->items[c->todo[s->packed.pos[i]].item].truncated;
+        st = submit(c, si, g, err);
     }
-    if (st == EP_OK && s->n_seqs > 0 && !c->abandoned) st = submit(c, si, g, err);
     while (st == EP_OK && c->queued > 0) st = retire(c, g, err);
-    free(order);
+    return st;
+}
+
+/* Computes (or copies) the vectors of every row of this part in g. */
+static ep_status embed_group(compute *c, ep_group *g, ep_error *err) {
+    if (g->n_rows == 0) return EP_OK;
+    g->vectors = malloc(sizeof(uint16_t) * g->n_rows * (size_t)c->dim);
+    c->todo = malloc(sizeof *c->todo * g->n_rows);
+    c->seqs = malloc(sizeof *c->seqs * g->n_rows);
+    ep_status st = EP_OK;
+    if (!g->vectors || !c->todo || !c->seqs)
+        st = ep_error_set(err, EP_ERR_NOMEM, "out of memory for a shard of %zu rows", g->n_rows);
+    double t0 = ep_now();
+    size_t n = 0;
+    ep_batch_plan plan = {0};
+    if (st == EP_OK) st = collect(c, g, &n, err);
+    if (st == EP_OK) st = ep_batch_plan_make(c->seqs, n, c->p->batch_tokens, MAX_SEQS_PER_BATCH, &plan, err);
+    c->batch_s += ep_now() - t0;
+    if (st == EP_OK) st = compute_batches(c, g, &plan, err);
+    ep_batch_plan_free(&plan);
+    free(c->todo);
+    free(c->seqs);
+    c->todo = NULL;
+    c->seqs = NULL;
     // Tokens are not needed past this point; the writer wants ids, lines and hashes only.
     for (size_t i = 0; i < g->n_items; i++) {
         free(g->items[i].ids);
@@ -262,9 +260,9 @@ void *ep_stage_compute(void *arg) {
     c.n_slots = p->backend->max_in_flight < 1 ? 1 : p->backend->max_in_flight;
     if (c.n_slots > MAX_SLOTS) c.n_slots = MAX_SLOTS;
     for (int s = 0; s < c.n_slots && st == EP_OK; s++) {
-        c.slots[s].ids = malloc(sizeof(int32_t) * p->batch_tokens);
+        st = ep_packed_batch_init(&c.slots[s].packed, p->batch_tokens, MAX_SEQS_PER_BATCH, &err);
         c.slots[s].out = malloc(sizeof(uint16_t) * MAX_SEQS_PER_BATCH * (size_t)c.dim);
-        if (!c.slots[s].ids || !c.slots[s].out) st = ep_error_set(&err, EP_ERR_NOMEM, "out of memory for batches");
+        if (st == EP_OK && !c.slots[s].out) st = ep_error_set(&err, EP_ERR_NOMEM, "out of memory for batches");
     }
     bool done = false;
     ep_chunk *ch;
@@ -313,7 +311,7 @@ void *ep_stage_compute(void *arg) {
     free(c.pending);
     ep_group_free(c.group);
     for (int s = 0; s < c.n_slots; s++) {
-        free(c.slots[s].ids);
+        ep_packed_batch_free(&c.slots[s].packed);
         free(c.slots[s].out);
     }
     ep_queue_close(&p->to_write);

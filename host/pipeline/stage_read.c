@@ -5,6 +5,7 @@
  * but not passed on; rows of other parts (--part) travel without their text.
  */
 #include "pipeline_internal.h"
+#include "resume.h"
 
 #include <errno.h>
 #include <stdlib.h>

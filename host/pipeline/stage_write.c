@@ -6,6 +6,7 @@
  * a run killed at any moment resumes after the last shard it names.
  */
 #include "pipeline_internal.h"
+#include "resume.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

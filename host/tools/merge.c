@@ -36,52 +36,8 @@ typedef struct part {
 // ----------------------------------------------------------------------------
 // Checking the parts
 
-/* @return NULL when a and b are parts of the same job, else what differs (in why). */
-static const char *job_difference(const ep_manifest *a, const ep_manifest *b, char *why, size_t cap) {
-#define DIFF_S(field, what)                                                                         \
-    if (strcmp(a->field, b->field) != 0) {                                                          \
-        snprintf(why, cap, "%s: \"%s\" vs \"%s\"", what, a->field, b->field);                       \
-        return why;                                                                                 \
-    }
-#define DIFF_U(field, what)                                                                         \
-    if (a->field != b->field) {                                                                     \
-        snprintf(why, cap, "%s: %llu vs %llu", what, (unsigned long long)a->field,                   \
-                 (unsigned long long)b->field);                                                     \
-        return why;                                                                                 \
-    }
-    DIFF_S(model_sha256, "the model (SHA-256 of model.safetensors)");
-    DIFF_S(model_name, "the model name (its folder name)");
-    DIFF_U(dim, "the vector width");
-    DIFF_S(pooling, "the pooling");
-    DIFF_U(normalized, "normalisation");
-    DIFF_U(max_seq_length, "--max-seq-length");
-    DIFF_S(tool_version, "the embedpipe version");
-    DIFF_S(text_path, "--text");
-    DIFF_S(id_path, "--id");
-    DIFF_S(run.format, "--format");
-    DIFF_U(run.shard_rows, "--shard-rows");
-    DIFF_U(run.max_record_bytes, "--max-record-bytes");
-    DIFF_U(n_inputs, "the number of inputs");
-    for (size_t i = 0; i < a->n_inputs; i++) {
-        const ep_manifest_input *x = &a->inputs[i], *y = &b->inputs[i];
-        if (strcmp(x->path, y->path) != 0) {
-            snprintf(why, cap, "input %zu: %s vs %s (every part must read the same inputs, named by the same paths)", i + 1, x->path, y->path);
-            return why;
-        }
-        if (strcmp(x->format, y->format) != 0) {
-            snprintf(why, cap, "input %s was read as %s vs %s", x->path, x->format, y->format);
-            return why;
-        }
-        if (x->size != y->size) {
-            snprintf(why, cap, "input %s had %llu vs %llu bytes (it changed between the parts' runs)", x->path,
-                     (unsigned long long)x->size, (unsigned long long)y->size);
-            return why;
-        }
-    }
-#undef DIFF_S
-#undef DIFF_U
-    return NULL;
-}
+/* What every part of one job agrees on (ep_manifest_same_job): the part itself differs. */
+#define MERGE_SAME_JOB (EP_JOB_MODEL | EP_JOB_WRITER | EP_JOB_READING | EP_JOB_INPUT_FORMATS)
 
 /* Every part reads all records, so these must agree even though each part embeds only its shards. */
 static const char *count_difference(const ep_manifest *a, const ep_manifest *b, char *why, size_t cap) {
@@ -151,7 +107,7 @@ static ep_status check_parts(part *parts, size_t n, const ep_merge_options *o, e
     }
     const ep_manifest *first = parts[0].m;
     for (size_t i = 1; i < n; i++)
-        if (job_difference(first, parts[i].m, why, sizeof why))
+        if (ep_manifest_same_job(first, parts[i].m, MERGE_SAME_JOB, why, sizeof why))
             return ep_error_set(err, EP_ERR_MISMATCH, "parts %s and %s come from different jobs: %s", parts[0].dir,
                                 parts[i].dir, why);
     const int count = first->run.part_count;
@@ -296,7 +252,7 @@ static bool already_merged(const char *out_dir, const ep_manifest *plan, const c
     if (ep_manifest_read(out_dir, &have, NULL) != EP_OK) return false;
     char why[768];
     bool same = have->complete && have->run.part_count == 1 && have->n_shards == plan->n_shards &&
-                have->records_embedded == plan->records_embedded && !job_difference(have, plan, why, sizeof why) &&
+                have->records_embedded == plan->records_embedded && !ep_manifest_same_job(have, plan, MERGE_SAME_JOB, why, sizeof why) &&
                 !count_difference(have, plan, why, sizeof why);
     for (size_t k = 0; same && k < plan->n_shards; k++) {
         const ep_shard_info *a = &have->shards[k], *b = &plan->shards[k];

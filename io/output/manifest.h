@@ -102,6 +102,22 @@ void ep_manifest_free(ep_manifest *m);
  * those and nothing else of the user's (not shard-notes.txt, not shard-00000.npy.zst.bak). */
 bool ep_output_is_run_file(const char *name);
 
+/* What ep_manifest_same_job compares; or them together. */
+enum {
+    EP_JOB_MODEL = 1 << 0,        /* the weights (SHA-256), the vector width, max_seq_length */
+    EP_JOB_WRITER = 1 << 1,       /* the model's name, pooling, normalisation, the embedpipe version */
+    EP_JOB_READING = 1 << 2,      /* text / id paths, format, shard rows, max record bytes, skip_blank, and the
+                                     inputs: their number, paths and sizes */
+    EP_JOB_INPUT_FORMATS = 1 << 3,/* the format each input was read as (known once the run read it) */
+    EP_JOB_PART = 1 << 4,         /* part_index and part_count */
+    EP_JOB_DAMAGED_MAY_CHANGE = 1 << 5, /* an input recorded damaged in a may have another size in b */
+};
+
+/* The one "same job?" comparison (resume, --reuse, merge): compares the fields of a and b named by `what`
+ * (EP_JOB_* or'd), in a fixed order, and describes the first difference as "what: <a's> vs <b's>".
+ * @return NULL when they agree, else why (filled, cap bytes). */
+const char *ep_manifest_same_job(const ep_manifest *a, const ep_manifest *b, unsigned what, char *why, size_t cap);
+
 /* Checks where the manifest places each shard: shards are in order, shard N
  * starts at row N * run.shard_rows (when set) and all but the last are full;
  * a single-part folder is contiguous from row 0, a --part I/N folder holds

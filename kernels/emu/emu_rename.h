@@ -11,6 +11,7 @@
 #define EP_EMU_RENAME_H
 
 #define cudaDeviceSynchronize ep_emu_cudaDeviceSynchronize
+#define cudaDriverGetVersion ep_emu_cudaDriverGetVersion
 #define cudaEventCreate ep_emu_cudaEventCreate
 #define cudaEventCreateWithFlags ep_emu_cudaEventCreateWithFlags
 #define cudaEventDestroy ep_emu_cudaEventDestroy
@@ -36,6 +37,7 @@
 #define cudaMemset ep_emu_cudaMemset
 #define cudaMemsetAsync ep_emu_cudaMemsetAsync
 #define cudaPeekAtLastError ep_emu_cudaPeekAtLastError
+#define cudaRuntimeGetVersion ep_emu_cudaRuntimeGetVersion
 #define cudaSetDevice ep_emu_cudaSetDevice
 #define cudaStreamCreate ep_emu_cudaStreamCreate
 #define cudaStreamCreateWithFlags ep_emu_cudaStreamCreateWithFlags

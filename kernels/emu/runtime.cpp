@@ -9,6 +9,14 @@
  * pinned buffer before synchronising, or refills one that a queued copy still
  * has to read, gets wrong data here just as it would on a GPU - so the
  * two-stream pipeline's ordering is tested, not assumed.
+ *
+ * The legacy default stream is modelled as far as it can race: a cudaMemcpy
+ * from pageable host memory to the device returns once the source has been
+ * staged, and the copy itself lands only when something synchronises with the
+ * legacy stream (the device, the legacy stream, a blocking stream's later work,
+ * legacy-stream work). Streams created with cudaStreamNonBlocking do not wait
+ * for it - so a kernel on such a stream that reads freshly "uploaded" weights
+ * without a synchronisation in between reads poison (NaN), as it could on a GPU.
  */
 #include "emu_internal.h"
 
@@ -17,8 +25,10 @@
 #include <cstdlib>
 #include <deque>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace ep_emu {
 
@@ -51,12 +61,14 @@ struct stream_rec {
     std::deque<std::function<void()>> queue;
     uint64_t enqueued = 0, executed = 0;
     bool used = false;
+    bool blocking = true; // false: cudaStreamNonBlocking (no implicit ordering with the legacy stream)
 };
 
 struct event_rec {
     stream_rec *stream = nullptr; // nullptr: recorded on the default stream (complete at once)
     uint64_t position = 0;
     bool recorded = false;
+    unsigned flags = 0;
     double time_ms = 0.0;
 };
 
@@ -66,9 +78,13 @@ std::set<stream_rec *> g_streams;
 std::map<const void *, int> g_smem_optin;
 size_t g_limit = kDefaultLimit, g_in_use, g_peak;
 cudaError_t g_last = cudaSuccess, g_sticky = cudaSuccess;
-uint64_t g_async_copies, g_unpinned_async, g_failed_allocs;
+uint64_t g_async_copies, g_unpinned_async, g_failed_allocs, g_spinning_waits, g_pageable_uploads;
 std::set<stream_rec *> g_streams_used;
 int g_device;
+stream_rec g_legacy; // the legacy default stream's deferred work: staged pageable uploads only
+// ep_emu_set_device_error: what cudaGetDeviceCount reports (an old or missing driver, no GPU).
+cudaError_t g_device_error = cudaSuccess;
+int g_driver_version = CUDART_VERSION;
 
 double now_ms() {
     using namespace std::chrono;
@@ -90,12 +106,18 @@ void flush(stream_rec *s, uint64_t position) {
     }
 }
 
+void flush_legacy() { flush(&g_legacy, g_legacy.enqueued); }
+
+// The streams first, the legacy stream's staged uploads last: of the orders a GPU may pick, the
+// one that exposes a kernel on a non-blocking stream reading an upload it never waited for.
 void flush_all() {
     for (stream_rec *s : g_streams) flush(s, s->enqueued);
+    flush_legacy();
 }
 
 // Queues work on s; on the default stream it runs now, after everything queued elsewhere
-// (the legacy default stream waits for all blocking streams).
+// (the legacy default stream waits for all blocking streams). Work on a blocking stream
+// first waits for what the legacy stream has pending; a non-blocking stream does not.
 void submit(cudaStream_t stream, std::function<void()> work) {
     stream_rec *s = reinterpret_cast<stream_rec *>(stream);
     if (!s) {
@@ -105,6 +127,11 @@ void submit(cudaStream_t stream, std::function<void()> work) {
     }
     g_streams_used.insert(s);
     s->used = true;
+    if (s->blocking && g_legacy.executed < g_legacy.enqueued) {
+        const uint64_t position = g_legacy.enqueued;
+        s->queue.push_back([position]() { flush(&g_legacy, position); });
+        s->enqueued++;
+    }
     s->queue.push_back(std::move(work));
     s->enqueued++;
 }
@@ -328,6 +355,21 @@ extern "C" cudaError_t ep_emu_cudaMemcpyAsync(void *dst, const void *src, size_t
 }
 
 extern "C" cudaError_t ep_emu_cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind) {
+    {
+        EMU_LOCK;
+        EMU_STICKY;
+        if (kind == cudaMemcpyHostToDevice && count && check_copy(dst, src, count, kind) && !is_pinned(src, count)) {
+            // From pageable memory the runtime stages the source and returns; the copy to the device
+            // lands later, ordered on the legacy stream only (see the top of this file).
+            auto staged = std::make_shared<std::vector<char>>((const char *)src, (const char *)src + count);
+            g_pageable_uploads++;
+            g_legacy.queue.push_back([dst, staged]() {
+                if (g_sticky == cudaSuccess) memcpy(dst, staged->data(), staged->size());
+            });
+            g_legacy.enqueued++;
+            return cudaSuccess;
+        }
+    }
     return ep_emu_cudaMemcpyAsync(dst, src, count, kind, nullptr);
 }
 
@@ -350,9 +392,9 @@ extern "C" cudaError_t ep_emu_cudaMemset(void *dst, int value, size_t count) {
 
 extern "C" cudaError_t ep_emu_cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags) {
     EMU_LOCK;
-    (void)flags;
     if (!stream) return fail(cudaErrorInvalidValue);
     stream_rec *s = new stream_rec();
+    s->blocking = !(flags & cudaStreamNonBlocking);
     g_streams.insert(s);
     *stream = reinterpret_cast<cudaStream_t>(s);
     return cudaSuccess;
@@ -374,6 +416,7 @@ extern "C" cudaError_t ep_emu_cudaStreamDestroy(cudaStream_t stream) {
 
 extern "C" cudaError_t ep_emu_cudaStreamSynchronize(cudaStream_t stream) {
     EMU_LOCK;
+    g_spinning_waits++; // cudaDeviceScheduleBlockingSync is not modelled: a stream wait spins
     stream_rec *s = reinterpret_cast<stream_rec *>(stream);
     if (!s) flush_all();
     else flush(s, s->enqueued);
@@ -383,6 +426,7 @@ extern "C" cudaError_t ep_emu_cudaStreamSynchronize(cudaStream_t stream) {
 
 extern "C" cudaError_t ep_emu_cudaDeviceSynchronize(void) {
     EMU_LOCK;
+    g_spinning_waits++;
     flush_all();
     EMU_STICKY;
     return cudaSuccess;
@@ -390,9 +434,10 @@ extern "C" cudaError_t ep_emu_cudaDeviceSynchronize(void) {
 
 extern "C" cudaError_t ep_emu_cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int flags) {
     EMU_LOCK;
-    (void)flags;
     if (!event) return fail(cudaErrorInvalidValue);
-    *event = reinterpret_cast<cudaEvent_t>(new event_rec());
+    event_rec *e = new event_rec();
+    e->flags = flags;
+    *event = reinterpret_cast<cudaEvent_t>(e);
     return cudaSuccess;
 }
 
@@ -420,6 +465,7 @@ extern "C" cudaError_t ep_emu_cudaEventSynchronize(cudaEvent_t event) {
     EMU_LOCK;
     event_rec *e = reinterpret_cast<event_rec *>(event);
     if (!e) return fail(cudaErrorInvalidResourceHandle);
+    if (!(e->flags & cudaEventBlockingSync)) g_spinning_waits++; // the host thread would spin on it
     if (e->stream) flush(e->stream, e->position);
     EMU_STICKY;
     return cudaSuccess;
@@ -459,12 +505,28 @@ extern "C" cudaError_t ep_emu_cudaStreamWaitEvent(cudaStream_t stream, cudaEvent
 // Device, errors
 
 extern "C" cudaError_t ep_emu_cudaGetDeviceCount(int *count) {
+    EMU_LOCK;
+    if (g_device_error != cudaSuccess) return fail(g_device_error); // *count untouched, as libcudart leaves it
     if (count) *count = 1;
+    return cudaSuccess;
+}
+
+extern "C" cudaError_t ep_emu_cudaDriverGetVersion(int *version) {
+    if (!version) return cudaErrorInvalidValue;
+    EMU_LOCK;
+    *version = g_driver_version; // 0: no driver installed
+    return cudaSuccess;
+}
+
+extern "C" cudaError_t ep_emu_cudaRuntimeGetVersion(int *version) {
+    if (!version) return cudaErrorInvalidValue;
+    *version = CUDART_VERSION;
     return cudaSuccess;
 }
 
 extern "C" cudaError_t ep_emu_cudaSetDevice(int device) {
     EMU_LOCK;
+    if (g_device_error != cudaSuccess) return fail(g_device_error);
     if (device != 0) return fail(cudaErrorInvalidDevice);
     g_device = device;
     return cudaSuccess;
@@ -477,6 +539,7 @@ extern "C" cudaError_t ep_emu_cudaGetDevice(int *device) {
 
 extern "C" cudaError_t ep_emu_cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device) {
     EMU_LOCK;
+    if (g_device_error != cudaSuccess) return fail(g_device_error);
     if (!prop || device != 0) return fail(cudaErrorInvalidDevice);
     memset(prop, 0, sizeof *prop);
     snprintf(prop->name, sizeof prop->name, "CPU emulation of a CUDA device (ep_emu)");
@@ -524,6 +587,8 @@ extern "C" const char *ep_emu_cudaGetErrorName(cudaError_t e) {
     case cudaErrorNotReady: return "cudaErrorNotReady";
     case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorInsufficientDriver: return "cudaErrorInsufficientDriver";
+    case cudaErrorNoDevice: return "cudaErrorNoDevice";
     default: return "cudaError (emulated)";
     }
 }
@@ -539,6 +604,8 @@ extern "C" const char *ep_emu_cudaGetErrorString(cudaError_t e) {
     case cudaErrorNotReady: return "device not ready";
     case cudaErrorIllegalAddress: return "an illegal memory access was encountered (emulation: see the violation)";
     case cudaErrorLaunchFailure: return "unspecified launch failure (emulation: see the violation)";
+    case cudaErrorInsufficientDriver: return "CUDA driver version is insufficient for CUDA runtime version";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     default: return "emulated CUDA error";
     }
 }
@@ -551,6 +618,12 @@ extern "C" void ep_emu_set_memory_limit(size_t bytes) {
     g_limit = bytes ? bytes : kDefaultLimit;
 }
 
+extern "C" void ep_emu_set_device_error(int cuda_error, int driver_version) {
+    EMU_LOCK;
+    g_device_error = (cudaError_t)cuda_error;
+    g_driver_version = driver_version;
+}
+
 extern "C" ep_emu_stats ep_emu_get_stats(void) {
     EMU_LOCK;
     ep_emu_stats s;
@@ -560,6 +633,8 @@ extern "C" ep_emu_stats ep_emu_get_stats(void) {
     s.unpinned_async = g_unpinned_async;
     s.streams_used = g_streams_used.size();
     s.failed_allocs = g_failed_allocs;
+    s.spinning_waits = g_spinning_waits;
+    s.pageable_uploads = g_pageable_uploads;
     s.bytes_in_use = g_in_use;
     s.peak_bytes = g_peak;
     return s;
@@ -571,9 +646,11 @@ extern "C" void ep_emu_reset(void) {
         s->queue.clear();
         s->executed = s->enqueued;
     }
+    g_legacy.queue.clear();
+    g_legacy.executed = g_legacy.enqueued;
     g_sticky = cudaSuccess;
     g_last = cudaSuccess;
-    g_async_copies = g_unpinned_async = g_failed_allocs = 0;
+    g_async_copies = g_unpinned_async = g_failed_allocs = g_spinning_waits = g_pageable_uploads = 0;
     g_streams_used.clear();
     g_peak = g_in_use;
     reset_violations();

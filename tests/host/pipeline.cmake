@@ -26,3 +26,5 @@ ep_add_script_test(NAME test_install COMMAND python3 ${EP_PIPELINE_PY}/test_inst
                    ${CMAKE_BINARY_DIR} LABELS host pipeline TIMEOUT 300)
 ep_add_script_test(NAME test_input_damage COMMAND python3 ${EP_PIPELINE_PY}/test_input_damage.py
                    LABELS host pipeline TIMEOUT 600)
+# The batcher's cut on synthetic groups (budget, sequence limit, order, determinism).
+ep_add_test(NAME test_batcher SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_batcher.c LABELS host pipeline)

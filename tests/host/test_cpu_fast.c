@@ -6,12 +6,14 @@
  *    counts around the micro-kernel and tile sizes; bf16 tables are checked
  *    against the reference run on the same bfloat16-rounded inputs, so only
  *    the float32 accumulation may differ;
+ *  - linear is batch invariant: rows computed in calls of other sizes, at
+ *    other positions, have the same bits as in one call over all rows;
  *  - GELU over [-12, 12] through an identity weight;
  *  - attention over packed sequences of 1..129 tokens, head sizes 16, 32, 64
  *    and one the vector path does not take (24);
  *  - embedding + LayerNorm, residual + LayerNorm, mean/CLS pooling.
  * Tables this CPU lacks are reported as skipped, not failed; with neither
- * bf16 table (a CPU without them, or EMBEDPIPE_CPU_ISA=avx512 / generic, as
+ * bf16 table (a CPU without them, or EMBEDPIPE_CPU_ISA=avx512 / avx2 / generic, as
  * tests/host/perf.cmake also runs it) --precision bf16 must be refused.
  */
 #include "backend.h"
@@ -114,6 +116,38 @@ static void test_linear(const ep_cpu_kernels *k) {
         }
         ep_packed_free(&packed);
         free(w), free(w_ref), free(bias);
+    }
+}
+
+/* Batch invariance of linear(): each row of an M-row call has the bits it gets
+ * alone, or inside a call of any other size at any position (tails of the
+ * micro-tile included), with the k blocking of a long K. */
+static void test_linear_invariance(const ep_cpu_kernels *k) {
+    const int shapes[][2] = {{1536, 384}, {384, 1536}};
+    const int M = 37, sizes[] = {1, 2, 5, 6, 7, 13, 14, 15, 16, 17, 31, 33};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int N = shapes[s][0], K = shapes[s][1];
+        float *w = randoms((size_t)N * K, 0.08f), *bias = randoms((size_t)N, 0.5f);
+        ep_packed packed;
+        ep_error err = {0};
+        CHECK_OK(k->pack(&packed, w, N, K, &err), &err);
+        if (err.code) return;
+        float *a = randoms((size_t)(M + 16) * K, 1.5f), *all = randoms((size_t)M * N, 0), *part = randoms((size_t)M * N, 0);
+        uint16_t *ab = ep_aligned_calloc(sizeof(uint16_t) * (size_t)(M + 16) * K);
+        for (size_t i = 0; i < (size_t)(M + 16) * K; i++) ab[i] = ep_f32_to_bf16(a[i]);
+        float *scratch = ep_aligned_calloc(sizeof(float) * k->linear_scratch(M, K > N ? K : N));
+        k->linear(all, NULL, N, a, ab, K, &packed, bias, M, EP_ACT_GELU, scratch);
+        int differ = 0, calls = 0;
+        for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
+            for (int m0 = 0; m0 + sizes[z] <= M; m0 += sizes[z] + 3, calls++) {
+                k->linear(part, NULL, N, a + (size_t)m0 * K, ab + (size_t)m0 * K, K, &packed, bias, sizes[z],
+                          EP_ACT_GELU, scratch);
+                differ += memcmp(part, all + (size_t)m0 * N, sizeof(float) * (size_t)sizes[z] * N) != 0;
+            }
+        CHECKF(differ == 0, "%s linear %dx%d: %d of %d calls on fewer rows differ from the same rows in %d", k->name,
+               N, K, differ, calls, M);
+        ep_packed_free(&packed);
+        free(w), free(bias), free(a), free(all), free(part), free(ab), free(scratch);
     }
 }
 
@@ -222,24 +256,28 @@ int main(void) {
     const ep_cpu_features *f = ep_cpu_features_get();
     printf("CPU: %s; avx2+fma %d, avx512 %d, avx512-bf16 %d, amx %d%s%s\n", f->model, f->avx2_fma, f->avx512,
            f->avx512_bf16, f->amx_bf16, f->capped[0] ? "; capped by EMBEDPIPE_CPU_ISA=" : "", f->capped);
-    const ep_cpu_kernels *tables[4] = {ep_cpu_kernels_generic(), ep_cpu_kernels_avx512(),
+    const ep_cpu_kernels *tables[5] = {ep_cpu_kernels_generic(), ep_cpu_kernels_avx2(), ep_cpu_kernels_avx512(),
                                        ep_cpu_kernels_avx512_bf16(), ep_cpu_kernels_amx()};
-    const char *names[4] = {"generic", "avx512", "avx512-bf16", "amx"};
+    const char *names[5] = {"generic", "avx2", "avx512", "avx512-bf16", "amx"};
     CHECK(tables[0] != NULL);
-    for (int t = 0; t < 4; t++) {
+    // the tables follow the (capped) features: avx2 exactly when AVX2 + FMA are offered
+    CHECKF((tables[1] != NULL) == f->avx2_fma, "avx2 table %s, but avx2+fma %d", tables[1] ? "offered" : "missing",
+           f->avx2_fma);
+    for (int t = 0; t < 5; t++) {
         if (!tables[t]) {
             printf("SKIP %s: this CPU (or EMBEDPIPE_CPU_ISA) does not offer it\n", names[t]);
             continue;
         }
         const int before = ep_test_failures;
         test_linear(tables[t]);
+        test_linear_invariance(tables[t]);
         test_gelu(tables[t]);
         test_attention(tables[t]);
         test_norms(tables[t]);
         printf("%s: %s\n", names[t], ep_test_failures == before ? "ok" : "FAILED");
     }
     // without either bf16 table, --precision bf16 is refused with a message that says why
-    if (!tables[2] && !tables[3]) {
+    if (!tables[3] && !tables[4]) {
         ep_model fake;
         memset(&fake, 0, sizeof fake);
         fake.config.hidden = 384, fake.config.intermediate = 1536, fake.config.n_heads = 12;

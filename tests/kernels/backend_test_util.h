@@ -6,7 +6,8 @@
 #ifndef EP_BACKEND_TEST_UTIL_H
 #define EP_BACKEND_TEST_UTIL_H
 
-#include "backend.h"
+#include "backend_cpu.h"
+#include "device.h"
 #include "backend_cuda.h"
 #include "kernel_test_util.h"
 #include "model.h"

@@ -136,9 +136,11 @@ static inline void kt_compare(const char *op, const char *shape, const float *go
 /* Skips (exit 77) the real-GPU variant where no device exists; the emulated variant always runs. */
 static inline void kt_require_device(void) {
 #ifndef EP_CUDA_EMULATION
-    if (ep_cuda_device_count() == 0) {
-        printf("SKIP: no CUDA device here (cudaGetDeviceCount reports none or fails): this is the real-GPU variant; "
-               "the same checks run under the CPU emulation in the tests labelled 'emulated'\n");
+    int n = 0;
+    ep_error why;
+    if (ep_cuda_probe(&n, NULL, &why) != EP_OK) {
+        printf("SKIP: %s: this is the real-GPU variant; "
+               "the same checks run under the CPU emulation in the tests labelled 'emulated'\n", why.message);
         exit(EP_TEST_SKIP);
     }
 #endif

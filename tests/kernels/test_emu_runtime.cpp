@@ -3,6 +3,7 @@
  * the CUDA programming guide specifies: warp shuffles (idx, up, down, xor,
  * with sub-warp widths), multi-dimensional grids and blocks, dynamic shared
  * memory (and its race and bounds checks), deferred streams and events,
+ * pageable uploads on the legacy stream racing non-blocking streams,
  * the device memory limit, and sticky errors after a fault.
  */
 #include "common.cuh"
@@ -168,6 +169,47 @@ static void test_streams() {
     cudaFreeHost(pinned);
 }
 
+// cudaMemcpy from pageable memory lands on the legacy stream only: a kernel on a non-blocking
+// stream that does not synchronise with it reads the poison of fresh memory; after a device
+// synchronisation it reads the data; a blocking stream waits for the legacy stream by itself.
+static void test_legacy_upload() {
+    const int n = 64;
+    std::vector<float> host(n, 1.0f), back(n, 0.0f);
+    float *d = nullptr, *e = nullptr;
+    cudaMalloc((void **)&d, n * sizeof(float));
+    cudaMalloc((void **)&e, n * sizeof(float));
+    cudaStream_t nb, blk;
+    cudaStreamCreateWithFlags(&nb, cudaStreamNonBlocking);
+    cudaStreamCreate(&blk);
+    const uint64_t before = ep_emu_get_stats().pageable_uploads;
+    CHECK(cudaMemcpy(d, host.data(), n * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+    host.assign(n, 5.0f); /* the source may be reused at once: the runtime staged it */
+    EP_LAUNCH(add_one, 1, n, 0, nb, d, n);
+    cudaMemcpyAsync(back.data(), d, n * sizeof(float), cudaMemcpyDeviceToHost, nb);
+    cudaStreamSynchronize(nb);
+    const bool raced = std::isnan(back[3]);
+    cudaDeviceSynchronize(); /* now the upload has landed (over the kernel's NaN + 1) */
+    CHECK(cudaMemcpy(d, host.data(), n * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+    cudaDeviceSynchronize();
+    EP_LAUNCH(add_one, 1, n, 0, nb, d, n);
+    cudaMemcpyAsync(back.data(), d, n * sizeof(float), cudaMemcpyDeviceToHost, nb);
+    cudaStreamSynchronize(nb);
+    const bool synced = back[3] == 6.0f;
+    CHECK(cudaMemcpy(e, host.data(), n * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+    EP_LAUNCH(add_one, 1, n, 0, blk, e, n); /* a blocking stream: ordered after the legacy upload */
+    cudaMemcpyAsync(back.data(), e, n * sizeof(float), cudaMemcpyDeviceToHost, blk);
+    cudaStreamSynchronize(blk);
+    const bool blocking_ordered = back[3] == 6.0f;
+    printf("  pageable upload vs non-blocking stream %s\n",
+           raced && synced && blocking_ordered ? "races / ordered by a sync / by a blocking stream" : "WRONG");
+    CHECK(raced && synced && blocking_ordered);
+    CHECK(ep_emu_get_stats().pageable_uploads == before + 3);
+    cudaStreamDestroy(nb);
+    cudaStreamDestroy(blk);
+    cudaFree(d);
+    cudaFree(e);
+}
+
 static void test_memory() {
     ep_emu_reset();
     ep_emu_set_memory_limit((size_t)8 << 20);
@@ -205,6 +247,7 @@ int main() {
     test_coordinates();
     test_dynamic_shared();
     test_streams();
+    test_legacy_upload();
     test_memory();
     CHECK(ep_emu_get_stats().violations == 0);
     return ep_test_finish("test_emu_runtime");

@@ -68,7 +68,7 @@ static void test_linear(int T, int n_in, int n_out, ep_cuda_gemm *g) {
     uint16_t *d_in = kt_dev_f16(in, (size_t)T * n_in), *d_w = kt_dev_f16(w, (size_t)n_out * n_in);
     uint16_t *d_out = (uint16_t *)kt_dev_empty(2 * (size_t)T * n_out);
     ep_error err;
-    CHECK_OK(ep_cuda_linear(g, d_out, d_in, d_w, T, n_in, n_out, NULL, &err), &err);
+    CHECK_OK(ep_cuda_linear(g, d_out, d_in, d_w, NULL, T, n_in, n_out, NULL, &err), &err);
     float *got = kt_host_f16(d_out, (size_t)T * n_out);
     char shape[64];
     snprintf(shape, sizeof shape, "T=%d in=%d out=%d", T, n_in, n_out);
@@ -77,50 +77,91 @@ static void test_linear(int T, int n_in, int n_out, ep_cuda_gemm *g) {
     free(in); free(w); free(zero); free(want); free(got);
 }
 
-/* The QKV projection as the backend runs it: one GEMM, then bias + split into heads. */
-static void test_qkv_split(int T, int hidden, int heads, ep_cuda_gemm *g) {
-    const size_t H = (size_t)hidden, D = H / (size_t)heads;
+/* The QKV projection as the backend runs it: one GEMM with the bias added in cuBLASLt's
+ * epilogue (CUBLASLT_EPILOGUE_BIAS, fp16 bias), leaving [T][3H] for attention to read in place.
+ * kt_random rounds the bias to fp16, so the CPU reference adds exactly the bias the device adds. */
+static void test_linear_bias(int T, int hidden, ep_cuda_gemm *g) {
+    const size_t H = (size_t)hidden;
     float *in = kt_random((size_t)T * H, 1.0f, 0.0f), *w = kt_random(3 * H * H, 0.1f, 0.0f);
-    float *bias = kt_random(3 * H, 0.5f, 0.0f), *ref = kt_alloc((size_t)T * 3 * H);
-    ep_cpu_linear(ref, in, w, bias, T, hidden, 3 * hidden);
-    float *want = kt_alloc((size_t)T * 3 * H); /* ref rearranged to [3][heads][T][D] */
-    for (int t = 0; t < T; t++)
-        for (size_t c = 0; c < 3 * H; c++) {
-            const size_t which = c / H, h = (c % H) / D, d = c % D;
-            want[((which * heads + h) * T + t) * D + d] = ref[(size_t)t * 3 * H + c];
-        }
-    uint16_t *d_in = kt_dev_f16(in, (size_t)T * H), *d_w = kt_dev_f16(w, 3 * H * H);
-    float *d_bias = kt_dev_f32(bias, 3 * H);
-    uint16_t *d_qkv = (uint16_t *)kt_dev_empty(2 * (size_t)T * 3 * H), *d_qkvh = (uint16_t *)kt_dev_empty(2 * (size_t)T * 3 * H);
+    float *bias = kt_random(3 * H, 2.0f, 0.0f), *want = kt_alloc((size_t)T * 3 * H);
+    ep_cpu_linear(want, in, w, bias, T, hidden, 3 * hidden);
+    uint16_t *d_in = kt_dev_f16(in, (size_t)T * H), *d_w = kt_dev_f16(w, 3 * H * H), *d_bias = kt_dev_f16(bias, 3 * H);
+    uint16_t *d_qkv = (uint16_t *)kt_dev_empty(2 * (size_t)T * 3 * H);
     ep_error err;
-    CHECK_OK(ep_cuda_linear(g, d_qkv, d_in, d_w, T, hidden, 3 * hidden, NULL, &err), &err);
-    CHECK_OK(ep_cuda_qkv_split(d_qkvh, d_qkv, d_bias, T, hidden, heads, NULL, &err), &err);
-    float *got = kt_host_f16(d_qkvh, (size_t)T * 3 * H);
+    CHECK_OK(ep_cuda_linear(g, d_qkv, d_in, d_w, d_bias, T, hidden, 3 * hidden, NULL, &err), &err);
+    float *got = kt_host_f16(d_qkv, (size_t)T * 3 * H);
     char shape[64];
-    snprintf(shape, sizeof shape, "T=%d H=%d heads=%d", T, hidden, heads);
-    kt_compare("qkv GEMM + bias + split", shape, got, want, (size_t)T * 3 * H, BOUND_F16);
-    cudaFree(d_in); cudaFree(d_w); cudaFree(d_bias); cudaFree(d_qkv); cudaFree(d_qkvh);
-    free(in); free(w); free(bias); free(ref); free(want); free(got);
+    snprintf(shape, sizeof shape, "T=%d in=%d out=%d", T, hidden, 3 * hidden);
+    kt_compare("linear + bias epilogue", shape, got, want, (size_t)T * 3 * H, BOUND_F16);
+    cudaFree(d_in); cudaFree(d_w); cudaFree(d_bias); cudaFree(d_qkv);
+    free(in); free(w); free(bias); free(want); free(got);
+}
+
+/* The plan cache: an algorithm search per token-count bucket, not per token count. Over 100
+ * batch sizes from 1 to 2000 tokens a fresh context may build one plan per bucket it meets
+ * (64, 128, ..., 2048: 6), and a plan reused for a smaller count than it was built for must
+ * compute exactly that count's rows (the output buffers here are sized exactly: a plan that
+ * kept its old count would write past them, which the emulation reports). */
+static void test_gemm_plan_cache(void) {
+    ep_error err;
+    ep_cuda_gemm *g = NULL;
+    CHECK_OK(ep_cuda_gemm_create(&g, &err), &err);
+    if (!g) return;
+    enum { N_IN = 64, N_OUT = 32, MAX_T = 2000 };
+    float *in = kt_random((size_t)MAX_T * N_IN, 1.0f, 0.0f), *w = kt_random((size_t)N_OUT * N_IN, 0.1f, 0.0f);
+    float *zero = kt_alloc(N_OUT);
+    uint16_t *d_in = kt_dev_f16(in, (size_t)MAX_T * N_IN), *d_w = kt_dev_f16(w, (size_t)N_OUT * N_IN);
+    int sizes = 0, worst_ok = 1;
+    for (int T = 1; T <= MAX_T; T += 1 + T / 32 + (T % 5)) {
+        uint16_t *d_out = (uint16_t *)kt_dev_empty(2 * (size_t)T * N_OUT);
+        CHECK_OK(ep_cuda_linear(g, d_out, d_in, d_w, NULL, T, N_IN, N_OUT, NULL, &err), &err);
+        if (T % 3 == 0 || T == 1) { /* a sample, checked against the CPU */
+            float *want = kt_alloc((size_t)T * N_OUT), *got = kt_host_f16(d_out, (size_t)T * N_OUT);
+            ep_cpu_linear(want, in, w, zero, T, N_IN, N_OUT);
+            double diff = 0, norm = 0;
+            for (size_t i = 0; i < (size_t)T * N_OUT; i++) {
+                diff += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
+                norm += (double)want[i] * want[i];
+            }
+            if (!(sqrt(diff / norm) <= BOUND_F16)) worst_ok = 0;
+            free(want);
+            free(got);
+        }
+        cudaFree(d_out);
+        sizes++;
+    }
+    kt_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize (a GEMM failed)");
+    const ep_cuda_gemm_stats st = ep_cuda_gemm_get_stats(g);
+    printf("  %-28s %d token counts from 1 to %d: %llu calls, %llu plans built, %llu fallbacks  %s\n",
+           "gemm plan cache", sizes, MAX_T, (unsigned long long)st.calls, (unsigned long long)st.plans_built,
+           (unsigned long long)st.algo_fallbacks, st.plans_built <= 6 && worst_ok ? "OK" : "FAIL");
+    CHECKF(sizes > 100 && st.calls == (uint64_t)sizes, "%d sizes, %llu calls", sizes, (unsigned long long)st.calls);
+    CHECKF(st.plans_built >= 1 && st.plans_built <= 6, "%llu plans built for %d token counts (one per bucket: <= 6)",
+           (unsigned long long)st.plans_built, sizes);
+    CHECKF(st.plans_cached == (int)st.plans_built, "%d plans cached, %llu built", st.plans_cached,
+           (unsigned long long)st.plans_built);
+    CHECK(worst_ok);
+    cudaFree(d_in); cudaFree(d_w);
+    free(in); free(w); free(zero);
+    ep_cuda_gemm_free(g);
 }
 
 static void test_attention(int hidden, int heads, const packed *b, float scale) {
     const size_t T = (size_t)b->n_tokens, H = (size_t)hidden;
-    float *qkv = kt_random(T * 3 * H, scale, 0.0f), *zero = kt_alloc(3 * H), *want = kt_alloc(T * H);
+    float *qkv = kt_random(T * 3 * H, scale, 0.0f), *want = kt_alloc(T * H);
     ep_cpu_attention(want, qkv, b->seq_start, b->n_seqs, hidden, heads);
-    uint16_t *d_qkv = kt_dev_f16(qkv, T * 3 * H), *d_qkvh = (uint16_t *)kt_dev_empty(2 * T * 3 * H);
-    uint16_t *d_out = (uint16_t *)kt_dev_empty(2 * T * H);
-    float *d_zero = kt_dev_f32(zero, 3 * H);
+    /* [T][3H] as the QKV GEMM leaves it: attention reads it in place */
+    uint16_t *d_qkv = kt_dev_f16(qkv, T * 3 * H), *d_out = (uint16_t *)kt_dev_empty(2 * T * H);
     int32_t *d_seq = kt_dev_i32(b->seq_start, (size_t)b->n_seqs + 1);
     ep_error err;
-    CHECK_OK(ep_cuda_qkv_split(d_qkvh, d_qkv, d_zero, b->n_tokens, hidden, heads, NULL, &err), &err);
-    CHECK_OK(ep_cuda_attention(d_out, d_qkvh, d_seq, b->n_seqs, b->n_tokens, b->max_len, hidden, heads, NULL, &err),
+    CHECK_OK(ep_cuda_attention(d_out, d_qkv, d_seq, b->n_seqs, b->n_tokens, b->max_len, hidden, heads, NULL, &err),
              &err);
     float *got = kt_host_f16(d_out, T * H);
     char shape[80];
     snprintf(shape, sizeof shape, "T=%zu D=%d heads=%d max_len=%d", T, hidden / heads, heads, b->max_len);
     kt_compare("attention", shape, got, want, T * H, BOUND_F16);
-    cudaFree(d_qkv); cudaFree(d_qkvh); cudaFree(d_out); cudaFree(d_zero); cudaFree(d_seq);
-    free(qkv); free(zero); free(want); free(got);
+    cudaFree(d_qkv); cudaFree(d_out); cudaFree(d_seq);
+    free(qkv); free(want); free(got);
 }
 
 static void test_residual_layernorm(int T, int hidden) {
@@ -192,7 +233,8 @@ static void run_all(ep_cuda_gemm *g) {
     test_embed_layernorm(64, &longest);
     test_linear(mixed.n_tokens, 384, 1152, g);
     test_linear(37, 1536, 384, g);
-    test_qkv_split(mixed.n_tokens, 384, 12, g);
+    test_linear_bias(mixed.n_tokens, 384, g);
+    test_linear_bias(5, 128, g);
     test_attention(384, 12, &mixed, 1.0f);
     test_attention(384, 12, &mixed, 4.0f); /* peaked softmax: the online max must rescale right */
     test_attention(64, 2, &longest, 1.0f);
@@ -232,5 +274,6 @@ int main(void) {
     run_all(g);
 #endif
     ep_cuda_gemm_free(g);
+    test_gemm_plan_cache();
     return ep_test_finish("test_kernel_ops");
 }

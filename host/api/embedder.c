@@ -1,0 +1,265 @@
+/*
+ * embedder.c - ep_embedder of include/embedpipe.h: a model folder, its
+ * tokenizer and a backend, behind texts in, float32 rows out.
+ *
+ * The rows must be those `embedpipe embed` writes, bit for bit (before its
+ * float16 cast). A backend's result for a text may depend on the batch it is
+ * computed in (the packing and the kernels' blocking), so texts are batched
+ * exactly as the pipeline's compute stage batches a shard group
+ * (host/pipeline/stage_compute.c): groups of GROUP_ROWS texts in input order,
+ * each sorted by token count (ties by position) and cut into batches of at most
+ * MAX_SEQS texts and batch_tokens tokens. The same texts, embedded by one call
+ * here or by one run there with the same options, meet the same neighbours.
+ */
+#include "device.h"
+#include "model.h"
+#include "tokenizer.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The pipeline's defaults, which decide the batches (see the top of this file):
+ * rows per shard group, texts per batch, and the CPU's batch size in tokens. */
+#define GROUP_ROWS 32768
+#define MAX_SEQS 1024
+#define CPU_BATCH_TOKENS 4096
+
+struct ep_embedder_options {
+    char *device;
+    char *precision;
+    long threads;
+    long max_seq_length;
+    long batch_tokens;
+};
+
+typedef struct by_length {
+    int n_tokens;
+    size_t text; /* index in the group */
+} by_length;
+
+struct ep_embedder {
+    ep_model *model;
+    ep_tokenizer *tok;
+    ep_backend *backend;
+    int dim;
+    int max_len;
+    size_t batch_tokens;
+    int32_t *ids;      /* [cap * max_len]: the token ids of one group, max_len per text */
+    by_length *order;  /* [cap]: the group's texts, sorted by token count */
+    size_t cap;        /* texts the two arrays above hold (grown on demand, at most GROUP_ROWS) */
+    int32_t *packed;   /* [batch_tokens]: one batch's ids back to back */
+    float *rows;       /* [MAX_SEQS * dim]: one batch's output */
+};
+
+ep_embedder_options *ep_embedder_options_create(void) { return calloc(1, sizeof(ep_embedder_options)); }
+
+void ep_embedder_options_free(ep_embedder_options *o) {
+    if (!o) return;
+    free(o->device);
+    free(o->precision);
+    free(o);
+}
+
+/* @return EP_OK and *out = value as a whole number in 0..max; else EP_ERR_USAGE naming the option. */
+static ep_status parse_count(const char *name, const char *value, long max, long *out, ep_error *err) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end || v < 0 || v > max)
+        return ep_error_set(err, EP_ERR_USAGE, "embedder option %s = \"%s\": expected a whole number from 0 to %ld",
+                            name, value, max);
+    *out = v;
+    return EP_OK;
+}
+
+static ep_status set_string(char **slot, const char *value, ep_error *err) {
+    char *copy = strdup(value);
+    if (!copy) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    free(*slot);
+    *slot = copy;
+    return EP_OK;
+}
+
+ep_status ep_embedder_options_set(ep_embedder_options *o, const char *name, const char *value, ep_error *err) {
+    if (!o || !name || !value)
+        return ep_error_set(err, EP_ERR_USAGE, "ep_embedder_options_set: options, name and value must not be NULL");
+    if (strcmp(name, "device") == 0) return set_string(&o->device, value, err);
+    if (strcmp(name, "precision") == 0) return set_string(&o->precision, value, err);
+    if (strcmp(name, "threads") == 0) return parse_count(name, value, 4096, &o->threads, err);
+    if (strcmp(name, "max_seq_length") == 0) return parse_count(name, value, INT_MAX, &o->max_seq_length, err);
+    if (strcmp(name, "batch_tokens") == 0) return parse_count(name, value, INT_MAX, &o->batch_tokens, err);
+    return ep_error_set(err, EP_ERR_USAGE,
+                        "unknown embedder option \"%s\": expected device, precision, threads, max_seq_length or "
+                        "batch_tokens", name);
+}
+
+/* The tokenizer of the model folder: its vocab.txt, lowercased when its tokenizer_config.json says so. */
+static ep_status open_tokenizer(const char *dir, const ep_model_config *c, ep_tokenizer **out, ep_error *err) {
+    char vocab[4352];
+    snprintf(vocab, sizeof vocab, "%s/vocab.txt", dir);
+    ep_tokenizer_options to = ep_tokenizer_default_options();
+    to.lowercase = c->do_lower_case;
+    return ep_tokenizer_create(vocab, &to, out, err);
+}
+
+/* Model, tokenizer, length limit and backend, as the pipeline sets them up for `embed`. */
+static ep_status setup(ep_embedder *e, const char *dir, const ep_embedder_options *o, ep_error *err) {
+    ep_status st = ep_model_load(dir, &e->model, err);
+    if (st != EP_OK) return st;
+    const ep_model_config *c = &e->model->config;
+    e->dim = c->hidden;
+    e->max_len = c->max_seq_length;
+    if (o->max_seq_length > 0) {
+        if (o->max_seq_length < 2 || o->max_seq_length > c->max_position)
+            return ep_error_set(err, EP_ERR_USAGE, "embedder option max_seq_length = %ld: must be between 2 and %d "
+                                "for the model %s", o->max_seq_length, c->max_position, dir);
+        e->max_len = (int)o->max_seq_length;
+    }
+    st = open_tokenizer(dir, c, &e->tok, err);
+    if (st != EP_OK) return st;
+    int threads = (int)o->threads;
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
+    // The backend last: a GPU is held only once everything else is known to be fine.
+    ep_backend_options bo = {.device = o->device, .threads = threads, .batch_tokens = (size_t)o->batch_tokens,
+                             .precision = o->precision};
+    st = ep_backend_create(e->model, &bo, &e->backend, err);
+    if (st != EP_OK) return st;
+    e->batch_tokens = o->batch_tokens             ? (size_t)o->batch_tokens
+                      : e->backend->batch_tokens ? e->backend->batch_tokens
+                                                 : CPU_BATCH_TOKENS;
+    if (e->batch_tokens < (size_t)e->max_len) e->batch_tokens = (size_t)e->max_len; /* a longest text fits alone */
+    e->packed = malloc(sizeof(int32_t) * e->batch_tokens);
+    e->rows = malloc(sizeof(float) * MAX_SEQS * (size_t)e->dim);
+    if (!e->packed || !e->rows)
+        return ep_error_set(err, EP_ERR_NOMEM, "out of memory for the embedder's buffers");
+    return EP_OK;
+}
+
+ep_status ep_embedder_create(const char *model_dir, const ep_embedder_options *options, ep_embedder **out,
+                             ep_error *err) {
+    if (!out) return ep_error_set(err, EP_ERR_USAGE, "ep_embedder_create: out must not be NULL");
+    *out = NULL;
+    if (!model_dir || !*model_dir) return ep_error_set(err, EP_ERR_USAGE, "ep_embedder_create: no model folder given");
+    static const ep_embedder_options defaults = {0};
+    ep_embedder *e = calloc(1, sizeof *e);
+    if (!e) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    ep_status st = setup(e, model_dir, options ? options : &defaults, err);
+    if (st != EP_OK) {
+        ep_embedder_free(e);
+        return st;
+    }
+    *out = e;
+    return EP_OK;
+}
+
+void ep_embedder_free(ep_embedder *e) {
+    if (!e) return;
+    ep_backend_free(e->backend);
+    ep_tokenizer_free(e->tok);
+    ep_model_free(e->model);
+    free(e->ids);
+    free(e->order);
+    free(e->packed);
+    free(e->rows);
+    free(e);
+}
+
+int ep_embedder_dim(const ep_embedder *e) { return e ? e->dim : 0; }
+int ep_embedder_max_seq_length(const ep_embedder *e) { return e ? e->max_len : 0; }
+int ep_embedder_normalized(const ep_embedder *e) { return e && e->model->config.normalize; }
+const char *ep_embedder_device(const ep_embedder *e) { return e ? e->backend->description : ""; }
+
+// ----------------------------------------------------------------------------
+// Encoding
+
+/* The group's texts by token count, ties in input order (as the pipeline sorts a shard group). */
+static int cmp_length(const void *a, const void *b) {
+    const by_length *x = a, *y = b;
+    if (x->n_tokens != y->n_tokens) return x->n_tokens < y->n_tokens ? -1 : 1;
+    return x->text < y->text ? -1 : x->text > y->text;
+}
+
+/* Room for the token ids of n texts. @return EP_OK or EP_ERR_NOMEM. */
+static ep_status reserve(ep_embedder *e, size_t n, ep_error *err) {
+    if (n <= e->cap) return EP_OK;
+    int32_t *ids = realloc(e->ids, sizeof(int32_t) * n * (size_t)e->max_len);
+    if (ids) e->ids = ids;
+    by_length *order = realloc(e->order, sizeof *order * n);
+    if (order) e->order = order;
+    if (!ids || !order) return ep_error_set(err, EP_ERR_NOMEM, "out of memory for the tokens of %zu texts", n);
+    e->cap = n;
+    return EP_OK;
+}
+
+/* Computes the batch of texts order[from .. to) of the group starting at text base; scatters the rows to out.
+ * A non-finite value is refused as the pipeline refuses it: it would poison every search over the rows. */
+static ep_status run_batch(ep_embedder *e, size_t base, size_t from, size_t to, float *out, ep_error *err) {
+    int32_t seq_start[MAX_SEQS + 1];
+    ep_batch batch = {.n_seqs = (int)(to - from), .token_ids = e->packed, .seq_start = seq_start};
+    seq_start[0] = 0;
+    for (size_t k = from; k < to; k++) {
+        size_t i = e->order[k].text;
+        int n = e->order[k].n_tokens, s = (int)(k - from);
+        memcpy(e->packed + seq_start[s], e->ids + i * (size_t)e->max_len, sizeof(int32_t) * (size_t)n);
+        seq_start[s + 1] = seq_start[s] + n;
+        if (n > batch.max_seq_len) batch.max_seq_len = n;
+    }
+    batch.n_tokens = seq_start[batch.n_seqs];
+    ep_status st = ep_backend_encode(e->backend, &batch, e->rows, NULL, err);
+    if (st != EP_OK) return st;
+    for (size_t k = from; k < to; k++) {
+        const float *row = e->rows + (k - from) * (size_t)e->dim;
+        for (int d = 0; d < e->dim; d++)
+            if (!isfinite(row[d]))
+                return ep_error_set(err, EP_ERR_MODEL, "the model produced a non-finite value (NaN or Inf) for "
+                                    "text %zu: its activations overflow float32; check the model", base + e->order[k].text);
+        memcpy(out + (base + e->order[k].text) * (size_t)e->dim, row, sizeof(float) * (size_t)e->dim);
+    }
+    return EP_OK;
+}
+
+/* Tokenises texts base .. base+n-1 (n <= GROUP_ROWS), sorts them by length and embeds them batch by batch. */
+static ep_status encode_group(ep_embedder *e, const char *const *texts, const size_t *lengths, size_t base, size_t n,
+                              float *out, ep_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        const char *t = texts[base + i];
+        size_t len = lengths ? lengths[base + i] : (t ? strlen(t) : 0);
+        if (!t && len) return ep_error_set(err, EP_ERR_USAGE, "ep_embedder_encode: text %zu is NULL", base + i);
+        e->order[i].n_tokens = ep_tokenizer_encode(e->tok, t, len, e->ids + i * (size_t)e->max_len, e->max_len, NULL);
+        e->order[i].text = i;
+    }
+    qsort(e->order, n, sizeof *e->order, cmp_length);
+    size_t from = 0, tokens = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t len = (size_t)e->order[k].n_tokens;
+        if (k - from == MAX_SEQS || tokens + len > e->batch_tokens) {
+            ep_status st = run_batch(e, base, from, k, out, err);
+            if (st != EP_OK) return st;
+            from = k;
+            tokens = 0;
+        }
+        tokens += len;
+    }
+    return n > from ? run_batch(e, base, from, n, out, err) : EP_OK;
+}
+
+ep_status ep_embedder_encode(ep_embedder *e, const char *const *texts, const size_t *lengths, size_t n, float *out,
+                             ep_error *err) {
+    if (n == 0) return EP_OK;
+    if (!e || !texts || !out)
+        return ep_error_set(err, EP_ERR_USAGE, "ep_embedder_encode: embedder, texts and out must not be NULL");
+    ep_status st = reserve(e, n < GROUP_ROWS ? n : GROUP_ROWS, err);
+    for (size_t base = 0; base < n && st == EP_OK; base += GROUP_ROWS) {
+        size_t count = n - base < GROUP_ROWS ? n - base : GROUP_ROWS;
+        st = encode_group(e, texts, lengths, base, count, out, err);
+    }
+    return st;
+}

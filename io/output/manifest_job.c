@@ -1,0 +1,72 @@
+/*
+ * manifest_job.c - "is this the same job?": whether two manifests describe
+ * rows that may be mixed (a run resumed in its folder, a previous output
+ * reused, the parts of a merge). One comparison, so that resume, --reuse and
+ * merge cannot drift apart on what makes a job.
+ */
+#include "manifest.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DIFF_S(field, what)                                                                                  \
+    if (strcmp(a->field, b->field) != 0) {                                                                   \
+        snprintf(why, cap, "%s: \"%s\" vs \"%s\"", what, a->field, b->field);                                \
+        return why;                                                                                          \
+    }
+#define DIFF_U(field, what)                                                                                  \
+    if ((uint64_t)a->field != (uint64_t)b->field) {                                                          \
+        snprintf(why, cap, "%s: %llu vs %llu", what, (unsigned long long)a->field, (unsigned long long)b->field); \
+        return why;                                                                                          \
+    }
+
+static const char *inputs_differ(const ep_manifest *a, const ep_manifest *b, unsigned what, char *why, size_t cap) {
+    DIFF_U(n_inputs, "the number of inputs");
+    for (size_t i = 0; i < a->n_inputs; i++) {
+        const ep_manifest_input *x = &a->inputs[i], *y = &b->inputs[i];
+        if (strcmp(x->path, y->path) != 0) {
+            snprintf(why, cap, "input %zu: %s vs %s (the same inputs, named by the same paths)", i + 1, x->path,
+                     y->path);
+            return why;
+        }
+        if ((what & EP_JOB_INPUT_FORMATS) && strcmp(x->format, y->format) != 0) {
+            snprintf(why, cap, "input %s was read as %s vs %s", x->path, x->format, y->format);
+            return why;
+        }
+        // A damaged input may have been repaired since: the caller decides what that means.
+        if (x->size != y->size && !((what & EP_JOB_DAMAGED_MAY_CHANGE) && x->damage.present)) {
+            snprintf(why, cap, "input %s had %llu vs %llu bytes (it changed)", x->path, (unsigned long long)x->size,
+                     (unsigned long long)y->size);
+            return why;
+        }
+    }
+    return NULL;
+}
+
+const char *ep_manifest_same_job(const ep_manifest *a, const ep_manifest *b, unsigned what, char *why, size_t cap) {
+    if (what & EP_JOB_MODEL) {
+        DIFF_S(model_sha256, "the model (SHA-256 of model.safetensors)");
+        DIFF_U(dim, "the vector width");
+        DIFF_U(max_seq_length, "--max-seq-length");
+    }
+    if (what & EP_JOB_WRITER) {
+        DIFF_S(model_name, "the model name (its folder name)");
+        DIFF_S(pooling, "the pooling");
+        DIFF_U(normalized, "normalisation");
+        DIFF_S(tool_version, "the embedpipe version");
+    }
+    if (what & EP_JOB_READING) {
+        DIFF_S(text_path, "--text");
+        DIFF_S(id_path, "--id");
+        DIFF_S(run.format, "--format");
+        DIFF_U(run.shard_rows, "--shard-rows");
+        DIFF_U(run.max_record_bytes, "--max-record-bytes");
+        DIFF_U(run.skip_blank, "--skip-blank (1 = given)");
+    }
+    if (what & EP_JOB_PART) {
+        DIFF_U(run.part_count, "the number of parts (--part I/N)");
+        DIFF_U(run.part_index, "the part (--part I/N)");
+    }
+    if (what & EP_JOB_READING) return inputs_differ(a, b, what, why, cap);
+    return NULL;
+}
