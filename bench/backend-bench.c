@@ -16,6 +16,7 @@
  */
 #include "device.h"
 #include "model.h"
+#include "model_tokenizer.h"
 #include "tokenizer.h"
 
 #include <math.h>
@@ -79,12 +80,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     const int dim = model->config.hidden, max_len = model->config.max_seq_length;
-    char vocab[4200];
-    snprintf(vocab, sizeof vocab, "%s/vocab.txt", model_dir);
-    ep_tokenizer_options to = ep_tokenizer_default_options();
-    to.lowercase = model->config.do_lower_case;
     ep_tokenizer *tok = NULL;
-    if (ep_tokenizer_create(vocab, &to, &tok, &err) != EP_OK) {
+    if (ep_model_tokenizer_create(model_dir, &model->config, &tok, &err) != EP_OK) {
         fprintf(stderr, "backend-bench: %s\n", err.message);
         return 1;
     }

@@ -6,6 +6,7 @@
  * SHA-NI takes that from most of a second of start-up to a few hundredths.
  * Both are checked against coreutils' sha256sum by tests/common/test_sha256.c. */
 #include "sha256.h"
+#include "settings.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -111,7 +112,7 @@ __attribute__((target("sha,sse4.1"))) static void compress_shani(uint32_t state[
 
 static compress_fn pick_compress(void) {
     unsigned a, b, c, d;
-    if (getenv("EMBEDPIPE_SHA256_PORTABLE")) return compress_portable; /* for tests: the other path */
+    if (ep_settings_get()->sha256_portable) return compress_portable; /* for tests: the other path */
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)) && __get_cpuid(1, &a, &b, &c, &d) &&
         (c & (1u << 19)) && (c & (1u << 9)))
         return compress_shani; /* SHA, SSE4.1, SSSE3 */

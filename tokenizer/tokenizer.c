@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "read_file.h"
 #include "tokenizer_internal.h"
 
 // Longest token accepted in vocab.txt, in bytes (BERT's are under 30).
@@ -112,34 +113,80 @@ static int valid_token_bytes(const uint8_t *s, size_t len) {
     return 1;
 }
 
-static ep_status read_file(const char *path, char **data, size_t *size, ep_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ep_error_set(err, EP_ERR_IO, "vocab %s: cannot open (%s); check the model folder", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) break;
-        char *bigger = realloc(buf, cap * 2 + 1);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
+/* Cuts tok->strings (size bytes) into one NUL-terminated token per line, filling
+ * offset, length and n_vocab; *n_cont counts the "##" pieces.
+ * @return EP_OK, or EP_ERR_FORMAT / EP_ERR_NOMEM naming the file and line. */
+static ep_status split_lines(ep_tokenizer *tok, const char *vocab_path, size_t size, int *n_cont, ep_error *err) {
+    char *data = tok->strings;
+    int lines = 0;
+    for (size_t i = 0; i < size; i++) lines += data[i] == '\n';
+    if (data[size - 1] != '\n') lines++;
+    if (lines >= (1 << 24) - 1) // ids share a 32-bit slot word with the key length
+        return ep_error_set(err, EP_ERR_FORMAT, "vocab %s: %d lines; at most 16,777,214 tokens are supported",
+                            vocab_path, lines);
+    tok->offset = malloc(sizeof *tok->offset * (size_t)lines);
+    tok->length = malloc(sizeof *tok->length * (size_t)lines);
+    *n_cont = 0;
+    if (!tok->offset || !tok->length) return ep_error_set(err, EP_ERR_NOMEM, "vocab %s: out of memory", vocab_path);
+    size_t pos = 0;
+    for (int line = 1; pos < size; line++) {
+        char *nl = memchr(data + pos, '\n', size - pos);
+        size_t end = nl ? (size_t)(nl - data) : size, len = end - pos;
+        if (len && data[pos + len - 1] == '\r') len--; // CRLF files
+        if (len == 0)
+            return ep_error_set(err, EP_ERR_FORMAT, "vocab %s:%d: empty line; every line must hold one token",
+                                vocab_path, line);
+        if (len > MAX_TOKEN_BYTES || !valid_token_bytes((const uint8_t *)data + pos, len))
+            return ep_error_set(err, EP_ERR_FORMAT, "vocab %s:%d: %s", vocab_path, line,
+                                len > MAX_TOKEN_BYTES ? "token longer than 1024 bytes"
+                                                      : "token is not valid UTF-8 (or holds NUL)");
+        data[pos + len] = '\0';
+        tok->offset[tok->n_vocab] = (uint32_t)pos;
+        tok->length[tok->n_vocab] = (uint16_t)len;
+        tok->n_vocab++;
+        if (len > 2 && data[pos] == '#' && data[pos + 1] == '#') (*n_cont)++;
+        pos = end + 1;
     }
-    int failed = ferror(f);
-    fclose(f);
-    if (!buf) return ep_error_set(err, EP_ERR_NOMEM, "vocab %s: out of memory reading it", path);
-    if (failed) {
-        free(buf);
-        return ep_error_set(err, EP_ERR_IO, "vocab %s: read error", path);
+    return EP_OK;
+}
+
+/* Builds the look-up tables (refusing duplicate tokens) and the hash powers.
+ * @return EP_OK, or EP_ERR_FORMAT / EP_ERR_NOMEM. */
+static ep_status build_tables(ep_tokenizer *tok, const char *vocab_path, int n_cont, ep_error *err) {
+    if (!table_init(&tok->words, tok->n_vocab, 0) || !table_init(&tok->cont, n_cont, 2))
+        return ep_error_set(err, EP_ERR_NOMEM, "vocab %s: out of memory", vocab_path);
+    for (int id = 0; id < tok->n_vocab; id++) {
+        int32_t dup = table_insert(tok, &tok->words, (uint32_t)id);
+        if (dup >= 0)
+            return ep_error_set(err, EP_ERR_FORMAT, "vocab %s:%d: duplicate token \"%s\" (first at line %d)",
+                                vocab_path, id + 1, tok->strings + tok->offset[id], dup + 1);
+        const char *s = tok->strings + tok->offset[id];
+        if (tok->length[id] > 2 && s[0] == '#' && s[1] == '#') table_insert(tok, &tok->cont, (uint32_t)id);
     }
-    buf[n] = '\0';
-    *data = buf;
-    *size = n;
+    int longest = tok->words.max_key_len > tok->cont.max_key_len ? tok->words.max_key_len : tok->cont.max_key_len;
+    tok->poly_pow = malloc(sizeof *tok->poly_pow * (size_t)(longest + 1));
+    if (!tok->poly_pow) return ep_error_set(err, EP_ERR_NOMEM, "vocab %s: out of memory", vocab_path);
+    tok->poly_pow[0] = 1;
+    for (int i = 1; i <= longest; i++) tok->poly_pow[i] = tok->poly_pow[i - 1] * POLY_BASE;
+    return EP_OK;
+}
+
+/* Looks up the special tokens. @return EP_OK, or EP_ERR_FORMAT when one BERT needs is missing. */
+static ep_status find_specials(ep_tokenizer *tok, const char *vocab_path, ep_error *err) {
+    for (int i = 0; i < EP_TOK_N_SPECIAL; i++) {
+        tok->special_id[i] = ep_tokenizer_token_to_id(tok, special_names[i]);
+        tok->special_len[i] = (uint8_t)strlen(special_names[i]);
+    }
+    tok->pad_id = tok->special_id[0];
+    tok->unk_id = tok->special_id[1];
+    tok->cls_id = tok->special_id[2];
+    tok->sep_id = tok->special_id[3];
+    tok->mask_id = tok->special_id[4];
+    for (int i = 0; i < 4; i++)
+        if (tok->special_id[i] < 0)
+            return ep_error_set(err, EP_ERR_FORMAT,
+                                "vocab %s: no %s token; a BERT vocabulary needs [PAD] [UNK] [CLS] [SEP]", vocab_path,
+                                special_names[i]);
     return EP_OK;
 }
 
@@ -155,8 +202,8 @@ ep_status ep_tokenizer_create(const char *vocab_path, const ep_tokenizer_options
 
     char *data = NULL;
     size_t size = 0;
-    ep_status st = read_file(vocab_path, &data, &size, err);
-    if (st) return st;
+    ep_status st = ep_read_file(vocab_path, 0, &data, &size, err);
+    if (st) return ep_error_prefix(err, "vocab (check the model folder)");
     if (size == 0) {
         free(data);
         return ep_error_set(err, EP_ERR_FORMAT, "vocab %s: the file is empty; expected one token per line", vocab_path);
@@ -168,86 +215,16 @@ ep_status ep_tokenizer_create(const char *vocab_path, const ep_tokenizer_options
     }
     tok->opt = opt;
     tok->strings = data; // lines become NUL-terminated tokens in place
-    int lines = 0;
-    for (size_t i = 0; i < size; i++) lines += data[i] == '\n';
-    if (data[size - 1] != '\n') lines++;
-    if (lines >= (1 << 24) - 1) { // ids share a 32-bit slot word with the key length
-        st = ep_error_set(err, EP_ERR_FORMAT, "vocab %s: %d lines; at most 16,777,214 tokens are supported",
-                          vocab_path, lines);
-        goto fail;
-    }
-    tok->offset = malloc(sizeof *tok->offset * (size_t)lines);
-    tok->length = malloc(sizeof *tok->length * (size_t)lines);
     int n_cont = 0;
-    if (!tok->offset || !tok->length) {
-        st = ep_error_set(err, EP_ERR_NOMEM, "vocab %s: out of memory", vocab_path);
-        goto fail;
-    }
-    size_t pos = 0;
-    for (int line = 1; pos < size; line++) {
-        char *nl = memchr(data + pos, '\n', size - pos);
-        size_t end = nl ? (size_t)(nl - data) : size, len = end - pos;
-        if (len && data[pos + len - 1] == '\r') len--; // CRLF files
-        if (len == 0) {
-            st = ep_error_set(err, EP_ERR_FORMAT, "vocab %s:%d: empty line; every line must hold one token", vocab_path,
-                              line);
-            goto fail;
-        }
-        if (len > MAX_TOKEN_BYTES || !valid_token_bytes((const uint8_t *)data + pos, len)) {
-            st = ep_error_set(err, EP_ERR_FORMAT, "vocab %s:%d: %s", vocab_path, line,
-                              len > MAX_TOKEN_BYTES ? "token longer than 1024 bytes" : "token is not valid UTF-8 (or holds NUL)");
-            goto fail;
-        }
-        data[pos + len] = '\0';
-        tok->offset[tok->n_vocab] = (uint32_t)pos;
-        tok->length[tok->n_vocab] = (uint16_t)len;
-        tok->n_vocab++;
-        if (len > 2 && data[pos] == '#' && data[pos + 1] == '#') n_cont++;
-        pos = end + 1;
-    }
-    if (!table_init(&tok->words, tok->n_vocab, 0) || !table_init(&tok->cont, n_cont, 2)) {
-        st = ep_error_set(err, EP_ERR_NOMEM, "vocab %s: out of memory", vocab_path);
-        goto fail;
-    }
-    for (int id = 0; id < tok->n_vocab; id++) {
-        int32_t dup = table_insert(tok, &tok->words, (uint32_t)id);
-        if (dup >= 0) {
-            st = ep_error_set(err, EP_ERR_FORMAT, "vocab %s:%d: duplicate token \"%s\" (first at line %d)", vocab_path,
-                              id + 1, tok->strings + tok->offset[id], dup + 1);
-            goto fail;
-        }
-        const char *s = tok->strings + tok->offset[id];
-        if (tok->length[id] > 2 && s[0] == '#' && s[1] == '#') table_insert(tok, &tok->cont, (uint32_t)id);
-    }
-    int longest = tok->words.max_key_len > tok->cont.max_key_len ? tok->words.max_key_len : tok->cont.max_key_len;
-    tok->poly_pow = malloc(sizeof *tok->poly_pow * (size_t)(longest + 1));
-    if (!tok->poly_pow) {
-        st = ep_error_set(err, EP_ERR_NOMEM, "vocab %s: out of memory", vocab_path);
-        goto fail;
-    }
-    tok->poly_pow[0] = 1;
-    for (int i = 1; i <= longest; i++) tok->poly_pow[i] = tok->poly_pow[i - 1] * POLY_BASE;
-    for (int i = 0; i < EP_TOK_N_SPECIAL; i++) {
-        tok->special_id[i] = ep_tokenizer_token_to_id(tok, special_names[i]);
-        tok->special_len[i] = (uint8_t)strlen(special_names[i]);
-    }
-    tok->pad_id = tok->special_id[0];
-    tok->unk_id = tok->special_id[1];
-    tok->cls_id = tok->special_id[2];
-    tok->sep_id = tok->special_id[3];
-    tok->mask_id = tok->special_id[4];
-    for (int i = 0; i < 4; i++) {
-        if (tok->special_id[i] < 0) {
-            st = ep_error_set(err, EP_ERR_FORMAT, "vocab %s: no %s token; a BERT vocabulary needs [PAD] [UNK] [CLS] [SEP]",
-                              vocab_path, special_names[i]);
-            goto fail;
-        }
+    st = split_lines(tok, vocab_path, size, &n_cont, err);
+    if (st == EP_OK) st = build_tables(tok, vocab_path, n_cont, err);
+    if (st == EP_OK) st = find_specials(tok, vocab_path, err);
+    if (st != EP_OK) {
+        ep_tokenizer_free(tok);
+        return st;
     }
     *out = tok;
     return EP_OK;
-fail:
-    ep_tokenizer_free(tok);
-    return st;
 }
 
 void ep_tokenizer_free(ep_tokenizer *tok) {

@@ -12,6 +12,8 @@
 #include "batcher.h"
 #include "device.h"
 #include "model.h"
+#include "model_tokenizer.h"
+#include "settings.h"
 #include "tokenizer.h"
 
 #include <errno.h>
@@ -92,15 +94,6 @@ ep_status ep_embedder_options_set(ep_embedder_options *o, const char *name, cons
                         "batch_tokens", name);
 }
 
-/* The tokenizer of the model folder: its vocab.txt, lowercased when its tokenizer_config.json says so. */
-static ep_status open_tokenizer(const char *dir, const ep_model_config *c, ep_tokenizer **out, ep_error *err) {
-    char vocab[4352];
-    snprintf(vocab, sizeof vocab, "%s/vocab.txt", dir);
-    ep_tokenizer_options to = ep_tokenizer_default_options();
-    to.lowercase = c->do_lower_case;
-    return ep_tokenizer_create(vocab, &to, out, err);
-}
-
 /* Model, tokenizer, length limit and backend, as the pipeline sets them up for `embed`. */
 static ep_status setup(ep_embedder *e, const char *dir, const ep_embedder_options *o, ep_error *err) {
     ep_status st = ep_model_load(dir, &e->model, err);
@@ -114,13 +107,9 @@ static ep_status setup(ep_embedder *e, const char *dir, const ep_embedder_option
                                 "for the model %s", o->max_seq_length, c->max_position, dir);
         e->max_len = (int)o->max_seq_length;
     }
-    st = open_tokenizer(dir, c, &e->tok, err);
+    st = ep_model_tokenizer_create(dir, c, &e->tok, err);
     if (st != EP_OK) return st;
-    int threads = (int)o->threads;
-    if (threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)n : 1;
-    }
+    const int threads = o->threads > 0 ? (int)o->threads : ep_default_threads();
     // The backend last: a GPU is held only once everything else is known to be fine.
     ep_backend_options bo = {.device = o->device, .threads = threads, .batch_tokens = (size_t)o->batch_tokens,
                              .precision = o->precision};

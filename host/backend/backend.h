@@ -53,9 +53,33 @@ struct ep_backend {
 ep_status ep_backend_encode(ep_backend *backend, const ep_batch *batch, float *out_f32, uint16_t *out_f16,
                             ep_error *err);
 
-
 /* Frees the backend. Accepts NULL. */
 void ep_backend_free(ep_backend *backend);
+
+// ----------------------------------------------------------------------------
+// For backend implementations: what every one of them would otherwise write again.
+
+/* Allocates a zeroed backend named `name` with a zeroed impl of impl_size bytes,
+ * rows of `dim` values and one batch in flight (a synchronous backend); the
+ * caller sets description, submit, wait_oldest and destroy.
+ * @return the backend, or NULL when out of memory (nothing to free). */
+ep_backend *ep_backend_new(const char *name, int dim, size_t impl_size);
+
+/* Frees what ep_backend_new allocated (impl first): for a create that fails after it.
+ * Accepts NULL. */
+void ep_backend_delete(ep_backend *backend);
+
+/* The start of a synchronous backend's submit: refuses a batch while the last one
+ * has not been waited for (*pending), a call with no output buffer, and a batch
+ * the model cannot take (seq_start not from 0, a sequence of 0 or more than
+ * max_position tokens, a token id outside the vocabulary). `who` starts messages.
+ * @return EP_OK, or EP_ERR_USAGE with err naming the problem. */
+ep_status ep_backend_sync_check(const char *who, int pending, const ep_model_config *config, const ep_batch *batch,
+                                const float *out_f32, const uint16_t *out_f16, ep_error *err);
+
+/* A synchronous backend's wait_oldest: clears *pending.
+ * @return EP_OK, or EP_ERR_USAGE when nothing was submitted. */
+ep_status ep_backend_sync_wait(const char *who, int *pending, ep_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 /* cli_bench.c - `embedpipe bench INPUT...`: run the pipeline and show where the time goes. */
 #include "cli.h"
 #include "pipeline.h"
+#include "settings.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -34,7 +35,7 @@ static void bench_usage(FILE *f) {
             "  -d, --device DEV        auto | cpu | cuda | cuda:N [auto]\n"
             "  -t, --threads N         tokenizer threads, and CPU backend threads [all cores]\n"
             "      --batch-tokens N    tokens per batch [cpu: 4096; cuda: sized to the GPU]\n"
-            "      --precision P       CPU arithmetic (see `embed --help`) [fp32]\n"
+            "      --precision P       arithmetic (see `embed --help`) [cpu: fp32; cuda: fp16]\n"
             "      --max-seq-length N  tokens per text incl. [CLS]/[SEP] [the model's]\n"
             "      --shard-rows N      rows per shard; batches never cross shards [32768]\n"
             "  -f, --format FMT        auto | ndjson | tweets-js | archive-json | lines [auto]\n"
@@ -47,11 +48,7 @@ static void bench_usage(FILE *f) {
             "Timings are for information: they depend on the machine and on what else runs on it.\n");
 }
 
-static int resolved_threads(int threads) {
-    if (threads > 0) return threads;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
+static int resolved_threads(int threads) { return threads > 0 ? threads : ep_default_threads(); }
 
 typedef struct stage_row {
     const char *name;

@@ -1,6 +1,8 @@
 /* cli_common.c - helpers shared by the commands. */
 #include "cli.h"
+#include "device.h"
 #include "pipeline.h"
+#include "settings.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <unistd.h>
 
 #define EP_DEFAULT_MODEL_NAME "all-MiniLM-L6-v2"
@@ -25,8 +26,8 @@ static int is_model(const char *dir) {
 
 const char *ep_cli_default_model(void) {
     static char found[PATH_MAX + 64];
-    const char *env = getenv("EMBEDPIPE_MODEL");
-    if (env && *env) return env; /* taken as it is: a wrong one is reported by the loader, with its path */
+    const char *env = ep_settings_get()->model;
+    if (env) return env; /* taken as it is: a wrong one is reported by the loader, with its path */
     enum { MAX_PLACES = 6 }; /* ./models, the data folder, and 4 beside the executable */
     char places[MAX_PLACES][PATH_MAX + 64];
     int n = 0;
@@ -73,8 +74,21 @@ int ep_cli_parse_size(const char *option, const char *value, size_t *out) {
     return 0;
 }
 
+/* The command-line side of a library error: library messages name values
+ * ("device cuda", "precision bf16"), never flags; this adds which flag to change. */
+static const char *flag_hint(const ep_error *err) {
+    if (err->code == EP_ERR_MODEL) return "--model DIR (or EMBEDPIPE_MODEL=DIR) chooses the model folder";
+    if (err->code != EP_ERR_DEVICE && err->code != EP_ERR_USAGE) return NULL;
+    if (strncmp(err->message, "device ", 7) == 0) return "use --device cpu, which runs on any machine";
+    if (strncmp(err->message, "precision ", 10) == 0 || strstr(err->message, "precision fp32"))
+        return "choose another --precision (fp32 runs on any CPU; see `embedpipe embed --help`)";
+    return NULL;
+}
+
 int ep_cli_report(const ep_error *err) {
     fprintf(stderr, "embedpipe: %s: %s\n", ep_status_name(err->code), err->message);
+    const char *hint = flag_hint(err);
+    if (hint) fprintf(stderr, "embedpipe: hint: %s\n", hint);
     switch (err->code) {
     case EP_OK: return EP_EXIT_OK;
     case EP_ERR_USAGE: return EP_EXIT_USAGE;
@@ -138,7 +152,15 @@ int ep_cli_run_option(int c, const char *value, ep_run_options *o) {
     case 'd': o->device = value; return 1;
     case EP_OPT_TEXT: o->text_path = value; return 1;
     case EP_OPT_ID: o->id_path = value; return 1;
-    case EP_OPT_PRECISION: o->precision = value; return 1;
+    case EP_OPT_PRECISION: {
+        ep_precision p; /* refused here, naming the flag; ep_backend_create parses it again, as any caller's */
+        if (ep_precision_parse(value, &p, &err) != EP_OK) {
+            fprintf(stderr, "embedpipe: --%s\n", err.message);
+            return -1;
+        }
+        o->precision = value;
+        return 1;
+    }
     case 'f':
         if (ep_input_format_parse(value, &o->format, &err) != EP_OK) {
             ep_cli_report(&err);
@@ -149,11 +171,11 @@ int ep_cli_run_option(int c, const char *value, ep_run_options *o) {
         if (ep_cli_parse_size("--threads", value, &v)) return -1;
         /* More threads than a few per core only cost memory and start-up (each
          * holds buffers), and a huge count can exhaust the process: clamp, and say so. */
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        size_t cap = (size_t)(cpus > 0 ? cpus : 1) * EP_CLI_THREADS_PER_CPU;
+        const int cpus = ep_default_threads();
+        size_t cap = (size_t)cpus * EP_CLI_THREADS_PER_CPU;
         if (v > cap) {
-            fprintf(stderr, "embedpipe: --threads %zu is more than %d per online CPU (%ld CPUs); using %zu\n", v,
-                    EP_CLI_THREADS_PER_CPU, cpus > 0 ? cpus : 1, cap);
+            fprintf(stderr, "embedpipe: --threads %zu is more than %d per online CPU (%d CPUs); using %zu\n", v,
+                    EP_CLI_THREADS_PER_CPU, cpus, cap);
             v = cap;
         }
         o->threads = (int)v;

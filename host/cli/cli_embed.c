@@ -36,8 +36,9 @@ static void embed_usage(FILE *f) {
             "  -d, --device DEV          auto | cpu | cuda | cuda:N [auto: CUDA when a GPU is present]\n"
             "  -t, --threads N           tokenizer threads, and CPU backend threads [all cores]; at most\n"
             "                            4 per online CPU (more is clamped, with a note)\n"
-            "      --precision P         CPU arithmetic: fp32, bf16 (AMX/AVX512-BF16) or fp32-reference [fp32];\n"
-            "                            CUDA computes in fp16 only (fp16 storage, fp32 accumulation)\n"
+            "      --precision P         arithmetic: fp32, bf16 (AMX/AVX512-BF16) or fp32-reference on the CPU\n"
+            "                            (with --device auto these pick the CPU); fp16 (float16 storage,\n"
+            "                            float32 accumulation) on CUDA [cpu: fp32; cuda: fp16]\n"
             "      --batch-tokens N      tokens per batch [cpu: 4096; cuda: sized to the GPU]\n"
             "      --max-seq-length N    tokens per text incl. [CLS]/[SEP]; longer texts are truncated\n"
             "                            [the model's max_seq_length, 256 for all-MiniLM-L6-v2]\n"
@@ -119,11 +120,102 @@ static int parse_part(const char *v, int *index, int *count) {
     return 0;
 }
 
+enum {
+    OPT_ZSTD = EP_OPT_LOCAL, OPT_ZSTDW, OPT_MAXREC, OPT_OVERWRITE, OPT_GLOB, OPT_REUSE, OPT_PART, OPT_PROGRESS,
+    OPT_SKIP_BLANK
+};
+
+/* An integer option in [lo, hi]. @return 1, or -1 after printing why the value is bad. */
+static int parse_int_in(const char *option, const char *value, int lo, int hi, int *out) {
+    size_t v;
+    if (ep_cli_parse_size(option, value, &v)) return -1;
+    if (v < (size_t)lo || v > (size_t)hi) {
+        fprintf(stderr, "embedpipe: %s must be between %d and %d\n", option, lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+/* Applies one of embed's own options. @return 1 when c was one, 0 when not, -1 after printing why
+ * the value is bad. */
+static int embed_option(int c, const char *value, ep_run_options *o, const char **glob) {
+    switch (c) {
+    case 'o': o->out_dir = value; return 1;
+    case OPT_GLOB: *glob = value; return 1;
+    case OPT_REUSE: o->reuse_dir = value; return 1;
+    case OPT_ZSTD: return parse_int_in("--zstd-level", value, 1, 19, &o->zstd_level);
+    case OPT_ZSTDW: return parse_int_in("--zstd-workers", value, 1, 64, &o->zstd_workers);
+    case OPT_MAXREC: return ep_cli_parse_size("--max-record-bytes", value, &o->max_record_bytes) ? -1 : 1;
+    case OPT_PART: return parse_part(value, &o->part_index, &o->part_count) ? -1 : 1;
+    case OPT_PROGRESS:
+        if (strcmp(value, "auto") == 0) o->progress = EP_PROGRESS_AUTO;
+        else if (strcmp(value, "plain") == 0) o->progress = EP_PROGRESS_PLAIN;
+        else if (strcmp(value, "json") == 0) o->progress = EP_PROGRESS_JSON;
+        else if (strcmp(value, "none") == 0) o->progress = EP_PROGRESS_NONE;
+        else {
+            fprintf(stderr, "embedpipe: --progress must be auto, plain, json or none\n");
+            return -1;
+        }
+        return 1;
+    case OPT_OVERWRITE: o->overwrite = true; return 1;
+    case OPT_SKIP_BLANK: o->skip_blank = true; return 1;
+    case 'q': o->quiet = true; return 1;
+    }
+    return 0;
+}
+
+/* The lines a finished (or interrupted) run prints on stderr unless --quiet. */
+static void print_summary(const ep_run_options *o, const ep_run_summary *sum, ep_status st) {
+    double s = sum->seconds > 0 ? sum->seconds : 1e-9;
+    fprintf(stderr,
+            "embedpipe: %llu records read, %llu embedded (%llu truncated), %llu rejected%s\n"
+            "embedpipe: %llu tokens in %.2f s: %.0f records/s, %.0f tokens/s on %s\n"
+            "embedpipe: busy time: read %.2f s, tokenize %.2f s, batch %.2f s, compute %.2f s, write %.2f s\n",
+            (unsigned long long)sum->records_read, (unsigned long long)sum->records_embedded,
+            (unsigned long long)sum->records_truncated, (unsigned long long)sum->records_rejected,
+            sum->records_rejected ? " (see errors.ndjson)" : "", (unsigned long long)sum->tokens, sum->seconds,
+            (sum->records_read - sum->resumed_from) / s, sum->tokens / s, sum->backend, sum->read_s, sum->tokenize_s,
+            sum->batch_s, sum->compute_s, sum->write_s);
+    if (sum->blank_lines)
+        fprintf(stderr, "embedpipe: %llu blank line%s %s\n", (unsigned long long)sum->blank_lines,
+                sum->blank_lines == 1 ? "" : "s",
+                o->skip_blank ? "dropped (--skip-blank)" : "embedded as the empty text (--skip-blank drops them)");
+    if (o->reuse_dir)
+        fprintf(stderr, "embedpipe: --reuse %s: %llu reused, %llu new, %llu changed, %llu gone\n", o->reuse_dir,
+                (unsigned long long)sum->reused, (unsigned long long)sum->added, (unsigned long long)sum->changed,
+                (unsigned long long)sum->gone);
+    fprintf(stderr, "embedpipe: %zu shard%s in %s%s\n", sum->shards, sum->shards == 1 ? "" : "s", o->out_dir,
+            st == EP_OK ? "" : " (interrupted: run the same command to resume)");
+}
+
+/* Runs the pipeline and tells how it went. @return the exit code. */
+static int run_embed(const ep_run_options *o) {
+    ep_error err = {0};
+    ep_run_install_signal_handlers();
+    ep_run_summary sum;
+    ep_status st = ep_run(o, &sum, &err);
+    int rc = EP_EXIT_OK;
+    if (st != EP_OK) rc = ep_cli_report(&err);
+    if (sum.already_complete && !o->quiet)
+        fprintf(stderr, "embedpipe: %s already holds this run, complete; nothing to do (--overwrite redoes it)\n",
+                o->out_dir);
+    if ((st == EP_OK || st == EP_ERR_INTERRUPTED) && !o->quiet && !sum.already_complete) print_summary(o, &sum, st);
+    // A damaged input does not fail the run, but the run is not whole either: say so, and exit 4.
+    if (st == EP_OK && sum.damaged_inputs > 0) {
+        rc = EP_EXIT_PARTIAL;
+        if (!o->quiet)
+            fprintf(stderr,
+                    "embedpipe: partial: %zu input%s damaged; every record before the damage was embedded, the "
+                    "damage is in %s/errors.ndjson. Repair the file%s and run the same command again to embed "
+                    "the rest\n",
+                    sum.damaged_inputs, sum.damaged_inputs == 1 ? " is" : "s are", o->out_dir,
+                    sum.damaged_inputs == 1 ? "" : "s");
+    }
+    return rc;
+}
+
 int ep_cli_embed(int argc, char **argv) {
-    enum {
-        OPT_ZSTD = EP_OPT_LOCAL, OPT_ZSTDW, OPT_MAXREC, OPT_OVERWRITE, OPT_GLOB, OPT_REUSE, OPT_PART, OPT_PROGRESS,
-        OPT_SKIP_BLANK
-    };
     static const struct option longopts[] = {
         EP_CLI_RUN_OPTIONS,
         {"output", required_argument, 0, 'o'},
@@ -142,56 +234,19 @@ int ep_cli_embed(int argc, char **argv) {
     ep_run_options o = ep_run_options_default();
     o.model_dir = NULL;
     const char *glob = "*";
-    ep_error err = {0};
-    size_t v;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:m:f:d:t:qh", longopts, NULL)) != -1) {
-        int shared = ep_cli_run_option(c, optarg, &o);
-        if (shared < 0) return EP_EXIT_USAGE;
-        if (shared) continue;
-        switch (c) {
-        case 'o': o.out_dir = optarg; break;
-        case OPT_GLOB: glob = optarg; break;
-        case OPT_REUSE: o.reuse_dir = optarg; break;
-        case OPT_ZSTD:
-            if (ep_cli_parse_size("--zstd-level", optarg, &v)) return EP_EXIT_USAGE;
-            if (v < 1 || v > 19) {
-                fprintf(stderr, "embedpipe: --zstd-level must be between 1 and 19\n");
-                return EP_EXIT_USAGE;
-            }
-            o.zstd_level = (int)v;
-            break;
-        case OPT_ZSTDW:
-            if (ep_cli_parse_size("--zstd-workers", optarg, &v)) return EP_EXIT_USAGE;
-            if (v < 1 || v > 64) {
-                fprintf(stderr, "embedpipe: --zstd-workers must be between 1 and 64\n");
-                return EP_EXIT_USAGE;
-            }
-            o.zstd_workers = (int)v;
-            break;
-        case OPT_MAXREC:
-            if (ep_cli_parse_size("--max-record-bytes", optarg, &o.max_record_bytes)) return EP_EXIT_USAGE;
-            break;
-        case OPT_PART:
-            if (parse_part(optarg, &o.part_index, &o.part_count)) return EP_EXIT_USAGE;
-            break;
-        case OPT_PROGRESS:
-            if (strcmp(optarg, "auto") == 0) o.progress = EP_PROGRESS_AUTO;
-            else if (strcmp(optarg, "plain") == 0) o.progress = EP_PROGRESS_PLAIN;
-            else if (strcmp(optarg, "json") == 0) o.progress = EP_PROGRESS_JSON;
-            else if (strcmp(optarg, "none") == 0) o.progress = EP_PROGRESS_NONE;
-            else {
-                fprintf(stderr, "embedpipe: --progress must be auto, plain, json or none\n");
-                return EP_EXIT_USAGE;
-            }
-            break;
-        case OPT_OVERWRITE: o.overwrite = true; break;
-        case OPT_SKIP_BLANK: o.skip_blank = true; break;
-        case 'q': o.quiet = true; break;
-        case 'h': embed_usage(stdout); return EP_EXIT_OK;
-        default: embed_usage(stderr); return EP_EXIT_USAGE;
+        int done = ep_cli_run_option(c, optarg, &o);
+        if (!done) done = embed_option(c, optarg, &o, &glob);
+        if (done < 0) return EP_EXIT_USAGE;
+        if (done) continue;
+        if (c == 'h') {
+            embed_usage(stdout);
+            return EP_EXIT_OK;
         }
+        embed_usage(stderr);
+        return EP_EXIT_USAGE;
     }
     if (optind >= argc || !o.out_dir) {
         fprintf(stderr, "embedpipe embed: %s\n\n", optind >= argc ? "no INPUT given" : "no output folder (-o DIR)");
@@ -203,52 +258,8 @@ int ep_cli_embed(int argc, char **argv) {
     if (ep_cli_expand_inputs(argv + optind, argc - optind, glob, &inputs, &n_inputs)) return EP_EXIT_USAGE;
     o.inputs = (const char *const *)inputs;
     o.n_inputs = n_inputs;
-    if (!o.model_dir && !(o.model_dir = ep_cli_default_model())) {
-        ep_cli_free_inputs(inputs, n_inputs);
-        return EP_EXIT_FAILURE;
-    }
-
-    ep_run_install_signal_handlers();
-    ep_run_summary sum;
-    ep_status st = ep_run(&o, &sum, &err);
-    int rc = EP_EXIT_OK;
-    if (st != EP_OK) rc = ep_cli_report(&err);
-    if (sum.already_complete && !o.quiet)
-        fprintf(stderr, "embedpipe: %s already holds this run, complete; nothing to do (--overwrite redoes it)\n",
-                o.out_dir);
-    if ((st == EP_OK || st == EP_ERR_INTERRUPTED) && !o.quiet && !sum.already_complete) {
-        double s = sum.seconds > 0 ? sum.seconds : 1e-9;
-        fprintf(stderr,
-                "embedpipe: %llu records read, %llu embedded (%llu truncated), %llu rejected%s\n"
-                "embedpipe: %llu tokens in %.2f s: %.0f records/s, %.0f tokens/s on %s\n"
-                "embedpipe: busy time: read %.2f s, tokenize %.2f s, batch %.2f s, compute %.2f s, write %.2f s\n",
-                (unsigned long long)sum.records_read, (unsigned long long)sum.records_embedded,
-                (unsigned long long)sum.records_truncated, (unsigned long long)sum.records_rejected,
-                sum.records_rejected ? " (see errors.ndjson)" : "", (unsigned long long)sum.tokens, sum.seconds,
-                (sum.records_read - sum.resumed_from) / s, sum.tokens / s, sum.backend, sum.read_s, sum.tokenize_s,
-                sum.batch_s, sum.compute_s, sum.write_s);
-        if (sum.blank_lines)
-            fprintf(stderr, "embedpipe: %llu blank line%s %s\n", (unsigned long long)sum.blank_lines,
-                    sum.blank_lines == 1 ? "" : "s",
-                    o.skip_blank ? "dropped (--skip-blank)" : "embedded as the empty text (--skip-blank drops them)");
-        if (o.reuse_dir)
-            fprintf(stderr, "embedpipe: --reuse %s: %llu reused, %llu new, %llu changed, %llu gone\n", o.reuse_dir,
-                    (unsigned long long)sum.reused, (unsigned long long)sum.added, (unsigned long long)sum.changed,
-                    (unsigned long long)sum.gone);
-        fprintf(stderr, "embedpipe: %zu shard%s in %s%s\n", sum.shards, sum.shards == 1 ? "" : "s", o.out_dir,
-                st == EP_OK ? "" : " (interrupted: run the same command to resume)");
-    }
-    // A damaged input does not fail the run, but the run is not whole either: say so, and exit 4.
-    if (st == EP_OK && sum.damaged_inputs > 0) {
-        rc = EP_EXIT_PARTIAL;
-        if (!o.quiet)
-            fprintf(stderr,
-                    "embedpipe: partial: %zu input%s damaged; every record before the damage was embedded, the "
-                    "damage is in %s/errors.ndjson. Repair the file%s and run the same command again to embed "
-                    "the rest\n",
-                    sum.damaged_inputs, sum.damaged_inputs == 1 ? " is" : "s are", o.out_dir,
-                    sum.damaged_inputs == 1 ? "" : "s");
-    }
+    int rc = EP_EXIT_FAILURE;
+    if (o.model_dir || (o.model_dir = ep_cli_default_model())) rc = run_embed(&o);
     ep_cli_free_inputs(inputs, n_inputs);
     return rc;
 }

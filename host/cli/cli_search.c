@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "manifest.h"
 #include "model.h"
+#include "model_tokenizer.h"
 #include "search.h"
 #include "tokenizer.h"
 
@@ -42,85 +43,11 @@ static void print_snippet(const char *text, int max_chars) {
     }
 }
 
-int ep_cli_search(int argc, char **argv) {
-    static const struct option longopts[] = {{"top", required_argument, 0, 'k'},
-                                             {"model", required_argument, 0, 'm'},
-                                             {"device", required_argument, 0, 'd'},
-                                             {"help", no_argument, 0, 'h'},
-                                             {0, 0, 0, 0}};
-    const char *model_dir = NULL, *device = "cpu";
-    size_t k = 5;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "k:m:d:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'k':
-            if (ep_cli_parse_size("--top", optarg, &k) || k < 1 || k > 10000) {
-                fprintf(stderr, "embedpipe: --top must be between 1 and 10000\n");
-                return EP_EXIT_USAGE;
-            }
-            break;
-        case 'm': model_dir = optarg; break;
-        case 'd': device = optarg; break;
-        case 'h': search_usage(stdout); return EP_EXIT_OK;
-        default: search_usage(stderr); return EP_EXIT_USAGE;
-        }
-    }
-    if (argc - optind != 2) {
-        search_usage(stderr);
-        return EP_EXIT_USAGE;
-    }
-    const char *dir = argv[optind], *query = argv[optind + 1];
-    if (!model_dir && !(model_dir = ep_cli_default_model())) return EP_EXIT_FAILURE;
-
+/* Reads the texts of the hits again from the run's inputs and prints the list.
+ * @return EP_EXIT_OK, or the exit code of the error it reported. */
+static int print_hits(const char *dir, const char *query, const ep_search_hit *hits, int n_hits) {
     ep_error err = {0};
-    ep_model *model = NULL;
-    ep_tokenizer *tok = NULL;
-    ep_backend *backend = NULL;
-    ep_manifest *m = NULL;
-    int32_t *ids = NULL;
-    float *qvec = NULL;
-    ep_search_hit *hits = NULL;
     int rc = EP_EXIT_OK;
-    if (ep_manifest_read(dir, &m, &err) != EP_OK || ep_model_load(model_dir, &model, &err) != EP_OK) {
-        rc = ep_cli_report(&err);
-        goto done;
-    }
-    if (strcmp(m->model_sha256, model->config.weights_sha256) != 0) {
-        ep_error_set(&err, EP_ERR_MISMATCH,
-                     "%s was written by model %s (sha256 %.12s...), but --model %s has sha256 %.12s...; "
-                     "pass the same --model that embedded it",
-                     dir, m->model_name, m->model_sha256, model_dir, model->config.weights_sha256);
-        rc = ep_cli_report(&err);
-        goto done;
-    }
-    char vocab[4352];
-    snprintf(vocab, sizeof vocab, "%s/vocab.txt", model_dir);
-    ep_tokenizer_options to = ep_tokenizer_default_options();
-    to.lowercase = model->config.do_lower_case;
-    const int max_len = m->max_seq_length, dim = model->config.hidden;
-    ids = malloc(sizeof(int32_t) * (size_t)max_len);
-    qvec = malloc(sizeof(float) * (size_t)dim);
-    hits = calloc(k, sizeof *hits);
-    if (!ids || !qvec || !hits) {
-        ep_error_set(&err, EP_ERR_NOMEM, "out of memory");
-        rc = ep_cli_report(&err);
-        goto done;
-    }
-    if (ep_tokenizer_create(vocab, &to, &tok, &err) != EP_OK ||
-        ep_backend_create(model, &(ep_backend_options){.device = device}, &backend, &err) != EP_OK) {
-        rc = ep_cli_report(&err);
-        goto done;
-    }
-    int n = ep_tokenizer_encode(tok, query, strlen(query), ids, max_len, NULL);
-    int32_t seq_start[2] = {0, n};
-    ep_batch batch = {.n_seqs = 1, .n_tokens = n, .max_seq_len = n, .token_ids = ids, .seq_start = seq_start};
-    int n_hits = 0;
-    if (ep_backend_encode(backend, &batch, qvec, NULL, &err) != EP_OK ||
-        ep_search_folder(dir, qvec, dim, (int)k, hits, &n_hits, &err) != EP_OK) {
-        rc = ep_cli_report(&err);
-        goto done;
-    }
     uint64_t *rows = malloc(sizeof(uint64_t) * (size_t)(n_hits ? n_hits : 1));
     char **texts = calloc((size_t)(n_hits ? n_hits : 1), sizeof(char *));
     char **rids = calloc((size_t)(n_hits ? n_hits : 1), sizeof(char *));
@@ -152,6 +79,57 @@ int ep_cli_search(int argc, char **argv) {
     free(rows);
     free(texts);
     free(rids);
+    return rc;
+}
+
+/* Embeds query with the model that wrote dir and prints the k nearest rows.
+ * @return the exit code. */
+static int search(const char *dir, const char *query, const char *model_dir, const char *device, size_t k) {
+    ep_error err = {0};
+    ep_model *model = NULL;
+    ep_tokenizer *tok = NULL;
+    ep_backend *backend = NULL;
+    ep_manifest *m = NULL;
+    int32_t *ids = NULL;
+    float *qvec = NULL;
+    ep_search_hit *hits = NULL;
+    int rc = EP_EXIT_OK;
+    if (ep_manifest_read(dir, &m, &err) != EP_OK || ep_model_load(model_dir, &model, &err) != EP_OK) {
+        rc = ep_cli_report(&err);
+        goto done;
+    }
+    if (strcmp(m->model_sha256, model->config.weights_sha256) != 0) {
+        ep_error_set(&err, EP_ERR_MISMATCH,
+                     "%s was written by model %s (sha256 %.12s...), but --model %s has sha256 %.12s...; "
+                     "pass the same --model that embedded it",
+                     dir, m->model_name, m->model_sha256, model_dir, model->config.weights_sha256);
+        rc = ep_cli_report(&err);
+        goto done;
+    }
+    const int max_len = m->max_seq_length, dim = model->config.hidden;
+    ids = malloc(sizeof(int32_t) * (size_t)max_len);
+    qvec = malloc(sizeof(float) * (size_t)dim);
+    hits = calloc(k, sizeof *hits);
+    if (!ids || !qvec || !hits) {
+        ep_error_set(&err, EP_ERR_NOMEM, "out of memory");
+        rc = ep_cli_report(&err);
+        goto done;
+    }
+    if (ep_model_tokenizer_create(model_dir, &model->config, &tok, &err) != EP_OK ||
+        ep_backend_create(model, &(ep_backend_options){.device = device}, &backend, &err) != EP_OK) {
+        rc = ep_cli_report(&err);
+        goto done;
+    }
+    int n = ep_tokenizer_encode(tok, query, strlen(query), ids, max_len, NULL);
+    int32_t seq_start[2] = {0, n};
+    ep_batch batch = {.n_seqs = 1, .n_tokens = n, .max_seq_len = n, .token_ids = ids, .seq_start = seq_start};
+    int n_hits = 0;
+    if (ep_backend_encode(backend, &batch, qvec, NULL, &err) != EP_OK ||
+        ep_search_folder(dir, qvec, dim, (int)k, hits, &n_hits, &err) != EP_OK) {
+        rc = ep_cli_report(&err);
+        goto done;
+    }
+    rc = print_hits(dir, query, hits, n_hits);
 done:
     free(ids);
     free(qvec);
@@ -161,4 +139,37 @@ done:
     ep_model_free(model);
     ep_manifest_free(m);
     return rc;
+}
+
+int ep_cli_search(int argc, char **argv) {
+    static const struct option longopts[] = {{"top", required_argument, 0, 'k'},
+                                             {"model", required_argument, 0, 'm'},
+                                             {"device", required_argument, 0, 'd'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
+    const char *model_dir = NULL, *device = "cpu";
+    size_t k = 5;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "k:m:d:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            if (ep_cli_parse_size("--top", optarg, &k) || k < 1 || k > 10000) {
+                fprintf(stderr, "embedpipe: --top must be between 1 and 10000\n");
+                return EP_EXIT_USAGE;
+            }
+            break;
+        case 'm': model_dir = optarg; break;
+        case 'd': device = optarg; break;
+        case 'h': search_usage(stdout); return EP_EXIT_OK;
+        default: search_usage(stderr); return EP_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 2) {
+        search_usage(stderr);
+        return EP_EXIT_USAGE;
+    }
+    const char *dir = argv[optind], *query = argv[optind + 1];
+    if (!model_dir && !(model_dir = ep_cli_default_model())) return EP_EXIT_FAILURE;
+    return search(dir, query, model_dir, device, k);
 }

@@ -1,6 +1,7 @@
 /* cli_tokenize.c - `embedpipe tokenize`: print the token ids embedpipe feeds the model. */
 #include "cli.h"
 #include "model.h"
+#include "model_tokenizer.h"
 #include "tokenizer.h"
 
 #include <getopt.h>
@@ -84,12 +85,8 @@ int ep_cli_tokenize(int argc, char **argv) {
     ep_error err = {0};
     ep_model_config config;
     if (ep_model_load_config(model_dir, &config, &err) != EP_OK) return ep_cli_report(&err);
-    char vocab[4352];
-    snprintf(vocab, sizeof vocab, "%s/vocab.txt", model_dir);
-    ep_tokenizer_options to = ep_tokenizer_default_options();
-    to.lowercase = config.do_lower_case;
     ep_tokenizer *tok = NULL;
-    if (ep_tokenizer_create(vocab, &to, &tok, &err) != EP_OK) return ep_cli_report(&err);
+    if (ep_model_tokenizer_create(model_dir, &config, &tok, &err) != EP_OK) return ep_cli_report(&err);
     int max_len = max_seq ? (int)max_seq : config.max_seq_length;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)max_len);
     if (!ids) {

@@ -1,5 +1,6 @@
 /* main.c - `embedpipe COMMAND ...`: dispatch to the commands in cli_*.c. */
 #include "cli.h"
+#include "settings.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -45,6 +46,8 @@ int main(int argc, char **argv) {
         return EP_EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    // a malformed EMBEDPIPE_* value is ignored; say so once, here, as library code does not print
+    if (ep_settings_get()->problem[0]) fprintf(stderr, "embedpipe: %s\n", ep_settings_get()->problem);
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return EP_EXIT_OK;

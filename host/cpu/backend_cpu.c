@@ -9,13 +9,13 @@
 #include "cpu_ops.h"
 #include "float16.h"
 #include "cpu_pool.h"
+#include "settings.h"
 
 #include <cblas.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* OpenBLAS's own setter; not in cblas.h on every distribution. */
 void openblas_set_num_threads(int num_threads);
@@ -108,18 +108,9 @@ static ep_status cpu_submit(ep_backend *self, const ep_batch *batch, float *out_
     const ep_model *m = cb->model;
     const ep_model_config *c = &m->config;
     const int T = batch->n_tokens, H = c->hidden, FF = c->intermediate;
-    if (cb->pending) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: submit before wait_oldest");
-    if (!out_f32 && !out_f16) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: no output buffer given");
-    for (int s = 0; s < batch->n_seqs; s++) {
-        const int len = batch->seq_start[s + 1] - batch->seq_start[s];
-        if (len < 1 || len > c->max_position)
-            return ep_error_set(err, EP_ERR_USAGE, "cpu backend: sequence %d has %d tokens (1..%d allowed)", s, len,
-                                c->max_position);
-    }
-    for (int t = 0; t < T; t++)
-        if (batch->token_ids[t] < 0 || batch->token_ids[t] >= c->vocab_size)
-            return ep_error_set(err, EP_ERR_USAGE, "cpu backend: token id %d out of range", batch->token_ids[t]);
-    ep_status st = reserve(cb, (size_t)T, (size_t)batch->n_seqs, err);
+    ep_status st = ep_backend_sync_check("cpu backend", cb->pending, c, batch, out_f32, out_f16, err);
+    if (st != EP_OK) return st;
+    st = reserve(cb, (size_t)T, (size_t)batch->n_seqs, err);
     if (st != EP_OK) return st;
     openblas_set_num_threads(1); /* our threads share out the sequences, not OpenBLAS's */
 
@@ -154,9 +145,7 @@ static ep_status cpu_submit(ep_backend *self, const ep_batch *batch, float *out_
 
 static ep_status cpu_wait_oldest(ep_backend *self, ep_error *err) {
     cpu_backend *cb = self->impl;
-    if (!cb->pending) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: wait_oldest with nothing submitted");
-    cb->pending = 0;
-    return EP_OK;
+    return ep_backend_sync_wait("cpu backend", &cb->pending, err);
 }
 
 static void cpu_destroy(ep_backend *self) {
@@ -173,33 +162,22 @@ static void cpu_destroy(ep_backend *self) {
 ep_status ep_backend_cpu_create(const ep_model *model, int threads, ep_backend **out, ep_error *err) {
     *out = NULL;
     if (!model) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: no model");
-    if (threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)n : 1;
-    }
-    ep_backend *b = calloc(1, sizeof *b);
-    cpu_backend *cb = calloc(1, sizeof *cb);
-    if (!b || !cb) {
-        free(b);
-        free(cb);
-        return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: out of memory");
-    }
+    if (threads <= 0) threads = ep_default_threads();
+    ep_backend *b = ep_backend_new("cpu", model->config.hidden, sizeof(cpu_backend));
+    if (!b) return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: out of memory");
+    cpu_backend *cb = b->impl;
     cb->model = model;
     ep_status st = ep_cpu_pool_create(threads, &cb->pool, err);
     if (st != EP_OK) {
-        free(b);
-        free(cb);
+        ep_backend_delete(b);
         return st;
     }
-    snprintf(b->name, sizeof b->name, "cpu");
     snprintf(b->description, sizeof b->description, "CPU, float32, OpenBLAS, one GEMM per text, %d thread%s",
              threads, threads == 1 ? "" : "s");
-    b->dim = model->config.hidden;
-    b->max_in_flight = 1;
+    b->batch_tokens = EP_CPU_BATCH_TOKENS;
     b->submit = cpu_submit;
     b->wait_oldest = cpu_wait_oldest;
     b->destroy = cpu_destroy;
-    b->impl = cb;
     *out = b;
     return EP_OK;
 }

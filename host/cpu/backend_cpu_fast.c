@@ -7,16 +7,17 @@
  * in the core's L2 cache from the embedding lookup to the pooled row.
  */
 #include "backend.h"
+#include "backend_cpu.h"
 #include "cpu_fast.h"
 #include "cpu_ops.h"
 #include "float16.h"
 #include "cpu_pool.h"
+#include "settings.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Tokens per chunk: enough rows for the GEMM micro-kernels to reuse each
  * weight panel many times, few enough that a chunk's FFN activations
@@ -155,20 +156,8 @@ static ep_status fast_submit(ep_backend *self, const ep_batch *batch, float *out
                              ep_error *err) {
     fast_backend *fb = self->impl;
     const ep_model_config *c = &fb->model->config;
-    if (fb->pending) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: submit before wait_oldest");
-    if (!out_f32 && !out_f16) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: no output buffer given");
-    if (batch->n_seqs < 0 || batch->seq_start[0] != 0)
-        return ep_error_set(err, EP_ERR_USAGE, "cpu backend: malformed batch (seq_start[0] must be 0)");
-    for (int s = 0; s < batch->n_seqs; s++) {
-        const int len = batch->seq_start[s + 1] - batch->seq_start[s];
-        if (len < 1 || len > c->max_position)
-            return ep_error_set(err, EP_ERR_USAGE, "cpu backend: sequence %d has %d tokens (1..%d allowed)", s, len,
-                                c->max_position);
-    }
-    const int T = batch->seq_start[batch->n_seqs];
-    for (int t = 0; t < T; t++)
-        if (batch->token_ids[t] < 0 || batch->token_ids[t] >= c->vocab_size)
-            return ep_error_set(err, EP_ERR_USAGE, "cpu backend: token id %d out of range", batch->token_ids[t]);
+    ep_status st = ep_backend_sync_check("cpu backend", fb->pending, c, batch, out_f32, out_f16, err);
+    if (st != EP_OK) return st;
     // chunks of whole sequences, each under the token budget (a long sequence is a chunk alone)
     if (batch->n_seqs > fb->cap_chunks) {
         chunk *grown = realloc(fb->chunks, sizeof(chunk) * (size_t)batch->n_seqs);
@@ -195,9 +184,7 @@ static ep_status fast_submit(ep_backend *self, const ep_batch *batch, float *out
 
 static ep_status fast_wait_oldest(ep_backend *self, ep_error *err) {
     fast_backend *fb = self->impl;
-    if (!fb->pending) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: wait_oldest with nothing submitted");
-    fb->pending = 0;
-    return EP_OK;
+    return ep_backend_sync_wait("cpu backend", &fb->pending, err);
 }
 
 static void fast_free(fast_backend *fb) {
@@ -231,9 +218,9 @@ static ep_status pick_kernels(ep_cpu_precision precision, const ep_cpu_kernels *
         if (!*out) *out = ep_cpu_kernels_avx512_bf16();
         if (!*out)
             return ep_error_set(err, EP_ERR_DEVICE,
-                                "--precision bf16 needs a CPU with AVX512-BF16 or AMX (Intel Cooper Lake, Sapphire "
-                                "Rapids or later; AMD Zen 4 or later); this CPU (%s%s%s) has neither; use "
-                                "--precision fp32",
+                                "precision bf16 needs a CPU with AVX512-BF16 or AMX (Intel Cooper Lake, Sapphire "
+                                "Rapids or later; AMD Zen 4 or later); this CPU (%s%s%s) has neither; precision "
+                                "fp32 runs on any CPU",
                                 f->model, f->capped[0] ? ", capped by EMBEDPIPE_CPU_ISA=" : "", f->capped);
         return EP_OK;
     }
@@ -261,25 +248,17 @@ ep_status ep_backend_cpu_fast_create(const ep_model *model, int threads, ep_cpu_
     if (!ep_cpu_fast_supports(model))
         return ep_error_set(err, EP_ERR_USAGE,
                             "cpu backend: the fast kernels need hidden and intermediate sizes that are multiples "
-                            "of 32 (this model: %d, %d); use --precision fp32-reference",
+                            "of 32 (this model: %d, %d); precision fp32-reference runs any shape",
                             c->hidden, c->intermediate);
-    if (threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)n : 1;
-    }
-    ep_backend *b = calloc(1, sizeof *b);
-    fast_backend *fb = calloc(1, sizeof *fb);
-    if (!b || !fb) {
-        free(b);
-        free(fb);
-        return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: out of memory");
-    }
+    if (threads <= 0) threads = ep_default_threads();
+    ep_backend *b = ep_backend_new("cpu", c->hidden, sizeof(fast_backend));
+    if (!b) return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: out of memory");
+    fast_backend *fb = b->impl;
     fb->model = model;
     fb->k = kernels;
     fb->threads = threads;
-    fb->chunk_tokens = EP_FAST_CHUNK_TOKENS;
-    const char *env = getenv("EMBEDPIPE_CPU_CHUNK_TOKENS"); /* for tuning; see bench/README.md */
-    if (env && atoi(env) >= 16 && atoi(env) <= 65536) fb->chunk_tokens = atoi(env);
+    fb->chunk_tokens = ep_settings_get()->cpu_chunk_tokens; /* for tuning; see bench/README.md */
+    if (!fb->chunk_tokens) fb->chunk_tokens = EP_FAST_CHUNK_TOKENS;
     fb->cap = fb->chunk_tokens > c->max_position ? fb->chunk_tokens : c->max_position;
     ep_status st = EP_OK;
     fb->layers = calloc((size_t)c->n_layers, sizeof *fb->layers);
@@ -303,16 +282,13 @@ ep_status ep_backend_cpu_fast_create(const ep_model *model, int threads, ep_cpu_
         free(b);
         return st;
     }
-    snprintf(b->name, sizeof b->name, "cpu");
     snprintf(b->description, sizeof b->description, "CPU, %s (%s kernels), %d thread%s",
              kernels->bf16 ? "bfloat16 GEMMs with float32 accumulation" : "float32", kernels->name, threads,
              threads == 1 ? "" : "s");
-    b->dim = c->hidden;
-    b->max_in_flight = 1;
+    b->batch_tokens = EP_CPU_BATCH_TOKENS;
     b->submit = fast_submit;
     b->wait_oldest = fast_wait_oldest;
     b->destroy = fast_destroy;
-    b->impl = fb;
     *out = b;
     return EP_OK;
 }

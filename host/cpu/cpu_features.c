@@ -8,6 +8,7 @@
  * AVX512-BF16 kernels instead.
  */
 #include "cpu_fast.h"
+#include "settings.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -85,8 +86,8 @@ static void detect(void) {
     f->amx_bf16 = f->avx512 && amx && os_amx;
 #endif
     // A cap for testing fallbacks: each level keeps only what it names.
-    const char *cap = getenv("EMBEDPIPE_CPU_ISA");
-    if (cap && *cap) {
+    const char *cap = ep_settings_get()->cpu_isa; /* NULL when unset or invalid (the CLI says so) */
+    if (cap) {
         snprintf(f->capped, sizeof f->capped, "%s", cap);
         if (strcmp(cap, "avx512-bf16") == 0) {
             f->amx_bf16 = false;
@@ -94,12 +95,8 @@ static void detect(void) {
             f->amx_bf16 = f->avx512_bf16 = false;
         } else if (strcmp(cap, "avx2") == 0) {
             f->amx_bf16 = f->avx512_bf16 = f->avx512 = false;
-        } else if (strcmp(cap, "generic") == 0) {
+        } else { /* "generic" */
             f->amx_bf16 = f->avx512_bf16 = f->avx512 = f->avx2_fma = false;
-        } else {
-            fprintf(stderr, "embedpipe: EMBEDPIPE_CPU_ISA=%s is not one of generic, avx2, avx512, avx512-bf16; "
-                            "ignored\n", cap);
-            f->capped[0] = 0;
         }
     }
 #ifdef EP_X86

@@ -1,6 +1,6 @@
 /*
- * device.h - choosing the backend for a run: --device (auto, cpu, cuda, cuda:N)
- * and --precision. The only code that knows every backend; each backend
+ * device.h - choosing the backend for a run: the device (auto, cpu, cuda,
+ * cuda:N) and the precision. The only code that knows every backend; each backend
  * knows only the interface in host/backend/backend.h.
  */
 #ifndef EP_DEVICE_H
@@ -12,13 +12,30 @@
 extern "C" {
 #endif
 
+/* The arithmetic of a backend. Each device takes only its own modes:
+ * the CPU fp32, bf16 and fp32-reference; CUDA fp16 (float16 storage, float32
+ * accumulation). With device "auto", a CPU mode picks the CPU. */
+typedef enum ep_precision {
+    EP_PRECISION_DEFAULT = 0,    /* not given: the device's own default (CPU fp32, CUDA fp16) */
+    EP_PRECISION_FP32,           /* "fp32": CPU, float32 everywhere (the fast kernels) */
+    EP_PRECISION_BF16,           /* "bf16": CPU, bfloat16 GEMM inputs, float32 accumulation (AMX, AVX512-BF16) */
+    EP_PRECISION_FP32_REFERENCE, /* "fp32-reference": CPU, the plain backend every other path is tested against */
+    EP_PRECISION_FP16            /* "fp16": CUDA, float16 storage, float32 accumulation */
+} ep_precision;
+
+/* Parses a precision name; NULL or "" is EP_PRECISION_DEFAULT.
+ * @return EP_OK and *out; EP_ERR_USAGE naming the accepted values otherwise. */
+ep_status ep_precision_parse(const char *text, ep_precision *out, ep_error *err);
+
+/* @return the name ep_precision_parse accepts for p ("default" for EP_PRECISION_DEFAULT). */
+const char *ep_precision_name(ep_precision p);
+
 /* How to build a backend; zero / NULL fields take their defaults. */
 typedef struct ep_backend_options {
     const char *device;     /* "cpu", "cuda", "cuda:N" or "auto" (NULL = "auto") */
     int threads;            /* CPU threads; <= 0 = all cores */
     size_t batch_tokens;    /* largest batch the caller will submit (CUDA sizes its buffers from it; 0 = auto) */
-    const char *precision;  /* NULL = the device's default; CPU: "fp32", "bf16", "fp32-reference";
-                               CUDA: "fp16" (its only mode: fp16 storage, fp32 accumulation) */
+    const char *precision;  /* a name for ep_precision_parse (NULL = the device's default) */
 } ep_backend_options;
 
 /* Creates the backend the options ask for. "auto" takes CUDA when a device is
@@ -26,9 +43,10 @@ typedef struct ep_backend_options {
  * saying why CUDA was not used (and a warning on stderr when a driver is there
  * but unusable, e.g. too old).
  * @return EP_OK; EP_ERR_DEVICE when CUDA was asked for and is unavailable
- *         (not compiled in, or no device: the CUDA error's name and text);
- *         EP_ERR_USAGE for an unknown device or precision, or one the device
- *         does not compute in. */
+ *         (not compiled in, or no device: the CUDA error's name and text), or this
+ *         CPU lacks what the precision needs; EP_ERR_USAGE for an unknown device or
+ *         precision, or a precision the device does not compute in. Messages name
+ *         the device and precision values, never command-line flags: the caller adds those. */
 ep_status ep_backend_create(const ep_model *model, const ep_backend_options *options, ep_backend **out,
                             ep_error *err);
 

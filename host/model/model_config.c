@@ -1,6 +1,7 @@
 /* model_config.c - the JSON files of a sentence-transformers folder -> ep_model_config.
  * Which file each field comes from, and every default, is documented in model_config.h. */
 #include "model_config.h"
+#include "read_file.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -26,48 +27,6 @@ ep_status ep_model_require_file(const char *path, ep_error *err) {
     return EP_OK;
 }
 
-static ep_status read_file(const char *path, size_t max, char **buf, size_t *len, ep_error *err) {
-    *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ep_error_set(err, EP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        if (n == cap) {
-            if (cap >= max) {
-                free(b);
-                fclose(f);
-                return ep_error_set(err, EP_ERR_FORMAT, "%s: larger than %zu MiB; not a model config file", path,
-                                    max >> 20);
-            }
-            cap *= 2;
-            char *nb = realloc(b, cap);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    if (!b) {
-        fclose(f);
-        return ep_error_set(err, EP_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return ep_error_set(err, EP_ERR_IO, "%s: read error", path);
-    }
-    *buf = b;
-    *len = n;
-    return EP_OK;
-}
-
 /* Parses path into *root. A missing optional file leaves *root NULL and succeeds. */
 static ep_status load_json(const char *path, bool required, cJSON **root, ep_error *err) {
     *root = NULL;
@@ -77,7 +36,7 @@ static ep_status load_json(const char *path, bool required, cJSON **root, ep_err
     if (s) return s;
     char *text;
     size_t len;
-    if ((s = read_file(path, MAX_JSON_BYTES, &text, &len, err))) return s;
+    if ((s = ep_read_file(path, MAX_JSON_BYTES, &text, &len, err))) return s;
     const char *end = NULL;
     *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!*root) {
@@ -91,6 +50,19 @@ static ep_status load_json(const char *path, bool required, cJSON **root, ep_err
     }
     free(text);
     return EP_OK;
+}
+
+/* The prologue of every config reader: path = dir/name, parsed, and of the
+ * shape `is` checks (what names it in the message). A missing optional file
+ * leaves *root NULL and succeeds; on failure *root is NULL. */
+static ep_status load_model_json(const char *dir, const char *name, bool required, cJSON_bool (*is)(const cJSON *),
+                                 const char *what, char *path, size_t path_cap, cJSON **root, ep_error *err) {
+    snprintf(path, path_cap, "%s/%s", dir, name);
+    ep_status s = load_json(path, required, root, err);
+    if (s || !*root || is(*root)) return s;
+    cJSON_Delete(*root);
+    *root = NULL;
+    return ep_error_set(err, EP_ERR_FORMAT, "%s: expected %s", path, what);
 }
 
 static void json_str(const cJSON *item, char *buf, size_t cap) {
@@ -150,14 +122,10 @@ static ep_status get_bool(const cJSON *obj, const char *path, const char *key, b
 
 static ep_status read_architecture(const char *dir, ep_model_config *c, ep_error *err) {
     char path[4200];
-    snprintf(path, sizeof path, "%s/config.json", dir);
     cJSON *root;
-    ep_status s = load_json(path, true, &root, err);
+    ep_status s = load_model_json(dir, "config.json", true, cJSON_IsObject, "a JSON object", path, sizeof path, &root,
+                                  err);
     if (s) return s;
-    if (!cJSON_IsObject(root)) {
-        s = ep_error_set(err, EP_ERR_FORMAT, "%s: expected a JSON object", path);
-        goto done;
-    }
     /* The bounds keep every product below (positions x hidden, ...) far from overflow;
      * the real ceiling is the weights file, whose shapes must match. */
     if ((s = expect_str(root, path, "model_type", "bert", false,
@@ -207,7 +175,7 @@ static ep_status check_vocab(const char *dir, const ep_model_config *c, ep_error
     if (s) return s;
     char *text;
     size_t len;
-    if ((s = read_file(path, 256u << 20, &text, &len, err))) return s;
+    if ((s = ep_read_file(path, 256u << 20, &text, &len, err))) return s;
     long lines = 0;
     for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
     if (len && text[len - 1] != '\n') lines++;
@@ -227,7 +195,7 @@ static ep_status lowercase_from_tokenizer_json(const char *dir, bool *lower, boo
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     cJSON *root;
     *present = false;
-    ep_status s = load_json(path, false, &root, err);
+    ep_status s = load_json(path, false, &root, err); /* any shape: only a BertNormalizer inside counts */
     if (s || !root) return s;
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(norm, "type");
@@ -239,18 +207,14 @@ static ep_status lowercase_from_tokenizer_json(const char *dir, bool *lower, boo
 
 static ep_status read_tokenizer_settings(const char *dir, ep_model_config *c, ep_error *err) {
     char path[4200];
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
     cJSON *root;
-    ep_status s = load_json(path, false, &root, err);
+    ep_status s = load_model_json(dir, "tokenizer_config.json", false, cJSON_IsObject, "a JSON object", path,
+                                  sizeof path, &root, err);
     if (s) return s;
     bool present = false;
     c->do_lower_case = true;
     long model_max = LONG_MAX;
     if (root) {
-        if (!cJSON_IsObject(root)) {
-            s = ep_error_set(err, EP_ERR_FORMAT, "%s: expected a JSON object", path);
-            goto done;
-        }
         if ((s = get_bool(root, path, "do_lower_case", &c->do_lower_case, &present, err))) goto done;
         /* Hugging Face writes 1e30 here for "no limit"; only a real bound matters. */
         const cJSON *mm = cJSON_GetObjectItemCaseSensitive(root, "model_max_length");
@@ -259,15 +223,12 @@ static ep_status read_tokenizer_settings(const char *dir, ep_model_config *c, ep
     }
     if (!present && (s = lowercase_from_tokenizer_json(dir, &c->do_lower_case, &present, err))) goto done;
 
-    snprintf(path, sizeof path, "%s/sentence_bert_config.json", dir);
     cJSON_Delete(root);
-    if ((s = load_json(path, false, &root, err))) return s;
+    if ((s = load_model_json(dir, "sentence_bert_config.json", false, cJSON_IsObject, "a JSON object", path,
+                             sizeof path, &root, err)))
+        return s;
     c->max_seq_length = (int)(model_max < c->max_position ? model_max : c->max_position);
     if (root) {
-        if (!cJSON_IsObject(root)) {
-            s = ep_error_set(err, EP_ERR_FORMAT, "%s: expected a JSON object", path);
-            goto done;
-        }
         if ((s = get_int(root, path, "max_seq_length", 1, INT_MAX, c->max_seq_length, &c->max_seq_length, err)))
             goto done;
         bool st_lower = false;
@@ -313,16 +274,12 @@ static ep_status set_pooling_mode(const char *path, const char *mode, int *n_set
 }
 
 static ep_status read_pooling(const char *dir, const char *sub, ep_model_config *c, ep_error *err) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s/config.json", dir, sub);
+    char path[4200], file[512];
+    snprintf(file, sizeof file, "%s/config.json", sub);
     cJSON *root;
-    ep_status s = load_json(path, true, &root, err);
+    ep_status s = load_model_json(dir, file, true, cJSON_IsObject, "a JSON object", path, sizeof path, &root, err);
     if (s) return s;
     int n_set = 0;
-    if (!cJSON_IsObject(root)) {
-        s = ep_error_set(err, EP_ERR_FORMAT, "%s: expected a JSON object", path);
-        goto done;
-    }
     static const char *const dim_keys[] = {"word_embedding_dimension", "embedding_dimension"};
     for (int i = 0; i < 2; i++) {
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, dim_keys[i]);
@@ -366,15 +323,11 @@ done:
 
 static ep_status read_modules(const char *dir, ep_model_config *c, ep_error *err) {
     char path[4200];
-    snprintf(path, sizeof path, "%s/modules.json", dir);
     cJSON *root;
-    ep_status s = load_json(path, true, &root, err);
+    ep_status s = load_model_json(dir, "modules.json", true, cJSON_IsArray, "a JSON array of modules", path,
+                                  sizeof path, &root, err);
     if (s) return s;
     static const char *const expected = "embedpipe runs Transformer -> Pooling [-> Normalize]";
-    if (!cJSON_IsArray(root)) {
-        s = ep_error_set(err, EP_ERR_FORMAT, "%s: expected a JSON array of modules", path);
-        goto done;
-    }
     int i = 0;
     bool pooled = false;
     c->normalize = false;

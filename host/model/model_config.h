@@ -28,8 +28,8 @@
 
 /* What every "model missing" message ends with. */
 #define EP_MODEL_FETCH_HINT                                                                                  \
-    "get all-MiniLM-L6-v2 with scripts/fetch-model.sh, or pass --model DIR pointing at a sentence-transformers " \
-    "folder (config.json, model.safetensors, vocab.txt, ...)"
+    "get all-MiniLM-L6-v2 with scripts/fetch-model.sh, or use another sentence-transformers folder " \
+    "(config.json, model.safetensors, vocab.txt, ...)"
 
 /* Fills every field of cfg except weights_sha256 from the JSON files of dir.
  * @return EP_OK; EP_ERR_MODEL for a missing file or an unsupported/inconsistent config;

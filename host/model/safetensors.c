@@ -207,7 +207,9 @@ static ep_status check_metadata(const ep_safetensors *st, const cJSON *meta, ep_
     return EP_OK;
 }
 
-static ep_status parse_header(ep_safetensors *st, ep_error *err) {
+/* The 8-byte length and the JSON object after it, padding checked, into st->root.
+ * @return EP_OK and *header_len, or EP_ERR_FORMAT saying what is wrong. */
+static ep_status parse_header_json(ep_safetensors *st, uint64_t *header_len, ep_error *err) {
     if (st->size < 8)
         return ep_error_set(err, EP_ERR_FORMAT,
                             "%s: %zu bytes is too short for a safetensors file (8-byte header length first); "
@@ -247,34 +249,13 @@ static ep_status parse_header(ep_safetensors *st, ep_error *err) {
     }
     if (!cJSON_IsObject(st->root))
         return ep_error_set(err, EP_ERR_FORMAT, "%s: header is not a JSON object", st->label);
+    *header_len = n;
+    return EP_OK;
+}
 
-    const uint8_t *data = st->bytes + 8 + n;
-    uint64_t data_size = st->size - 8 - n;
-    int count = 0;
-    for (const cJSON *e = st->root->child; e; e = e->next) {
-        if (strcmp(e->string, "__metadata__") == 0) {
-            if (st->metadata)
-                return ep_error_set(err, EP_ERR_FORMAT, "%s: \"__metadata__\" appears twice in the header",
-                                    st->label);
-            ep_status s = check_metadata(st, e, err);
-            if (s) return s;
-            st->metadata = e;
-        } else {
-            count++;
-        }
-    }
-
-    st->tensors = calloc(count ? (size_t)count : 1, sizeof *st->tensors);
-    st->by_name = calloc(count ? (size_t)count : 1, sizeof *st->by_name);
-    if (!st->tensors || !st->by_name)
-        return ep_error_set(err, EP_ERR_NOMEM, "%s: out of memory for %d tensor entries", st->label, count);
-    for (const cJSON *e = st->root->child; e; e = e->next) {
-        if (e == st->metadata) continue;
-        ep_status s = parse_tensor(st, e, data, data_size, &st->tensors[st->n_tensors], err);
-        if (s) return s;
-        st->n_tensors++;
-    }
-
+/* No two tensors share a name or overlap in the data region; leaves st->tensors
+ * sorted by offset and st->by_name sorted by name. @return EP_OK or EP_ERR_FORMAT. */
+static ep_status check_tensor_layout(ep_safetensors *st, int count, ep_error *err) {
     /* cJSON keeps duplicate keys; a second tensor of the same name would be silently shadowed. */
     for (int i = 0; i < count; i++) st->by_name[i] = &st->tensors[i];
     qsort(st->by_name, (size_t)count, sizeof *st->by_name, cmp_name);
@@ -305,6 +286,41 @@ static ep_status parse_header(ep_safetensors *st, ep_error *err) {
     for (int i = 0; i < count; i++) st->by_name[i] = &st->tensors[i];
     qsort(st->by_name, (size_t)count, sizeof *st->by_name, cmp_name);
     return EP_OK;
+}
+
+static ep_status parse_header(ep_safetensors *st, ep_error *err) {
+    uint64_t n = 0;
+    ep_status hs = parse_header_json(st, &n, err);
+    if (hs) return hs;
+
+    const uint8_t *data = st->bytes + 8 + n;
+    uint64_t data_size = st->size - 8 - n;
+    int count = 0;
+    for (const cJSON *e = st->root->child; e; e = e->next) {
+        if (strcmp(e->string, "__metadata__") == 0) {
+            if (st->metadata)
+                return ep_error_set(err, EP_ERR_FORMAT, "%s: \"__metadata__\" appears twice in the header",
+                                    st->label);
+            ep_status s = check_metadata(st, e, err);
+            if (s) return s;
+            st->metadata = e;
+        } else {
+            count++;
+        }
+    }
+
+    st->tensors = calloc(count ? (size_t)count : 1, sizeof *st->tensors);
+    st->by_name = calloc(count ? (size_t)count : 1, sizeof *st->by_name);
+    if (!st->tensors || !st->by_name)
+        return ep_error_set(err, EP_ERR_NOMEM, "%s: out of memory for %d tensor entries", st->label, count);
+    for (const cJSON *e = st->root->child; e; e = e->next) {
+        if (e == st->metadata) continue;
+        ep_status s = parse_tensor(st, e, data, data_size, &st->tensors[st->n_tensors], err);
+        if (s) return s;
+        st->n_tensors++;
+    }
+
+    return check_tensor_layout(st, count, err);
 }
 
 // ----------------------------------------------------------------------------

@@ -8,6 +8,8 @@
 
 #include "atomic_file.h"
 #include "folder_lock.h"
+#include "model_tokenizer.h"
+#include "settings.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -241,11 +243,7 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
                             o->part_count, o->part_count - 1);
     p->rows_per_shard = o->rows_per_shard ? o->rows_per_shard : EP_DEFAULT_SHARD_ROWS;
 
-    char vocab[4352];
-    snprintf(vocab, sizeof vocab, "%s/vocab.txt", o->model_dir);
-    ep_tokenizer_options to = ep_tokenizer_default_options();
-    to.lowercase = c->do_lower_case;
-    st = ep_tokenizer_create(vocab, &to, &p->tok, err);
+    st = ep_model_tokenizer_create(o->model_dir, c, &p->tok, err);
     if (st != EP_OK) return st;
 
     st = stat_inputs(p, err);
@@ -264,18 +262,13 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
         if (st != EP_OK) return st;
     }
     // The backend last: a GPU is held only once everything else is known to be fine.
-    int threads = o->threads;
-    if (threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)n : 1;
-    }
     if (o->backend) {
         if (o->backend->dim != c->hidden)
             return ep_error_set(err, EP_ERR_USAGE, "the given backend makes rows of %d values, the model %d",
                                 o->backend->dim, c->hidden);
         p->backend = o->backend;
     } else {
-        ep_backend_options bo = {.device = o->device, .threads = threads, .batch_tokens = o->batch_tokens,
+        ep_backend_options bo = {.device = o->device, .threads = o->threads, .batch_tokens = o->batch_tokens,
                                  .precision = o->precision};
         st = ep_backend_create(p->model, &bo, &p->backend, err);
         if (st != EP_OK) return st;
@@ -397,7 +390,7 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     p->opt = o;
     pthread_mutex_init(&p->error_mu, NULL);
     pthread_mutex_init(&p->times_mu, NULL);
-    int threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = o->threads > 0 ? o->threads : ep_default_threads();
     if (threads < 1) threads = 1;
     if (threads > EP_MAX_TOKENIZER_THREADS) threads = EP_MAX_TOKENIZER_THREADS;
     ep_status st = EP_OK;

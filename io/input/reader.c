@@ -6,9 +6,10 @@
  * feeds a 64 KiB window (io/input/reader_input.h) that cuts lines, or array
  * elements with the framer (io/input/json_frame.h); each record's bytes, never more
  * than max_record_bytes of them, go to cJSON; io/input/reader_fields.h takes out
- * the text and id. Format detection lives in reader_detect.c. This file holds
- * the per-format logic: NDJSON with API pages, lines, and the tweets.js /
- * archive.json state machine.
+ * the text and id. Format detection lives in reader_detect.c, the tweets.js /
+ * archive.json state machine in reader_array.c, parsing one JSON record in
+ * reader_record.c. This file holds the reader
+ * (reader_internal.h), NDJSON with API pages, and plain lines.
  */
 #include "reader.h"
 
@@ -23,9 +24,9 @@
 #include "reader_detect.h"
 #include "reader_input.h"
 #include "reader_fields.h"
+#include "reader_internal.h"
 
 #define DEFAULT_MAX_RECORD (1u << 20)
-#define MAX_ARCHIVE_KEYS 16
 
 static const char *const NDJSON_TEXT[] = {"text", "full_text", "tweet.full_text", "tweet.text",
                                           "content", "body", "data.text"};
@@ -36,45 +37,6 @@ static const char *const EXPORT_ID[] = {"tweet.id_str", "tweet.id", "like.tweetI
                                         "id_str", "id"};
 #define COUNT(a) (sizeof(a) / sizeof *(a))
 
-/* Where the tweets.js / archive.json state machine stands. */
-typedef enum {
-    ST_START,        /* before the prefix / the opening '{' */
-    ST_ARRAY_FIRST,  /* just after an array's '[' */
-    ST_ARRAY_NEXT,   /* after an element: ',' or ']' next */
-    ST_OBJECT_FIRST, /* archive.json, just after the top-level '{' */
-    ST_OBJECT_NEXT,  /* archive.json, after a top-level value: ',' or '}' next */
-    ST_TRAILER,      /* after the outermost ']' or '}': only whitespace (or ';') may follow */
-    ST_DONE,
-    ST_FAILED
-} frame_state;
-
-struct ep_reader {
-    char *path;
-    ep_input_format format;
-    char *text_path, *id_path;       /* copies of the options' paths */
-    const char *given_text[1], *given_id[1];
-    ep_field_paths paths;
-    char *archive_keys_buf;
-    const char *archive_keys[MAX_ARCHIVE_KEYS];
-    size_t n_archive_keys;
-
-    ep_reader_input in;              /* window, line count, record bytes */
-
-    cJSON *doc;                      /* the parsed current record */
-    const cJSON *page_item;          /* next element of an API page's "data" array */
-    size_t page_index;
-    uint64_t page_line;
-    ep_fields fields;
-    char reason[1024];
-
-    frame_state state;
-    uint64_t open_line;              /* line of the array / object being read */
-    bool found_array;                /* archive.json: a selected array was seen */
-    uint64_t emitted;                /* records and rejections returned */
-    uint64_t good_byte, good_line;   /* just past the last record returned: where damage found next begins */
-    char warning[512];               /* a doubt about the detected format, or "" */
-    ep_error fatal;                  /* repeated on every call after a structural error */
-};
 
 // ----------------------------------------------------------------------------
 // Formats by name
@@ -113,14 +75,9 @@ ep_status ep_input_format_parse(const char *name, ep_input_format *out, ep_error
 // ----------------------------------------------------------------------------
 // Results
 
-static ep_status fail(ep_reader *r, ep_error *err, uint64_t line, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
 
 /* Stops reading for good: the file's structure is broken beyond one record. */
-static ep_status fail(ep_reader *r, ep_error *err, uint64_t line, const char *fmt, ...) {
+ep_status ep_reader_fail(ep_reader *r, ep_error *err, uint64_t line, const char *fmt, ...) {
     char what[768];
     va_list ap;
     va_start(ap, fmt);
@@ -132,7 +89,7 @@ static ep_status fail(ep_reader *r, ep_error *err, uint64_t line, const char *fm
     return EP_ERR_FORMAT;
 }
 
-static void set_reject(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_t line, const char *id) {
+void ep_reader_set_reject(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_t line, const char *id) {
     rec->text = NULL;
     rec->text_len = 0;
     rec->id = id ? id : "";
@@ -153,136 +110,22 @@ static void set_record(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_
     r->emitted++;
 }
 
-static void reject_too_big(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_t line) {
+void ep_reader_reject_too_big(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_t line) {
     snprintf(r->reason, sizeof r->reason,
              "record is %llu bytes, more than --max-record-bytes %zu; raise --max-record-bytes to read it",
              (unsigned long long)r->in.rec_total, r->in.max_record);
-    set_reject(r, rec, kind, line, "");
-}
-
-static int hex4(const char *p) {
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0) return -1;
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-/* @return the first \uD800-\uDFFF escape in s that is not part of a valid
- * high-low pair (cJSON refuses such a string), or NULL. */
-static const char *lone_surrogate(const char *s, size_t n) {
-    for (size_t i = 0; i + 6 <= n; i++) {
-        if (s[i] != '\\') continue;
-        if (s[i + 1] != 'u') {
-            i++; /* skip the escaped byte (\\ included) */
-            continue;
-        }
-        int v = hex4(s + i + 2);
-        if (v >= 0xDC00 && v <= 0xDFFF) return s + i;
-        if (v >= 0xD800 && v <= 0xDBFF) {
-            int lo = i + 12 <= n && s[i + 6] == '\\' && s[i + 7] == 'u' ? hex4(s + i + 8) : -1;
-            if (lo < 0xDC00 || lo > 0xDFFF) return s + i;
-            i += 11;
-            continue;
-        }
-        i += 5;
-    }
-    return NULL;
-}
-
-/* @return the deepest nesting of arrays and objects in s (outside strings). */
-static long nesting_depth(const char *s, size_t n) {
-    long depth = 0, max = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (c == '\\') i++;
-            else if (c == '"') in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max) max = depth;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return max;
-}
-
-/* Parses the record buffer with cJSON. @return the tree, or NULL with r->reason saying where it broke. */
-static cJSON *parse_rec(ep_reader *r, uint64_t line, bool one_line, bool truncated) {
-    const char *nul = memchr(r->in.rec, '\0', r->in.rec_len);
-    const char *end = NULL;
-    cJSON *doc = NULL;
-    size_t at;
-    if (nul) {
-        at = (size_t)(nul - r->in.rec);
-    } else {
-        // Length + 1 takes in the terminating NUL, which makes cJSON refuse anything after the value.
-        doc = cJSON_ParseWithLengthOpts(r->in.rec, r->in.rec_len + 1, &end, true);
-        if (doc) return doc;
-        at = end && end >= r->in.rec ? (size_t)(end - r->in.rec) : 0;
-        if (at > r->in.rec_len) at = r->in.rec_len;
-    }
-    uint64_t err_line = line;
-    size_t line_start = 0;
-    for (size_t i = 0; i < at; i++) {
-        if (r->in.rec[i] == '\n') {
-            err_line++;
-            line_start = i + 1;
-        }
-    }
-    char where[96], near[128];
-    if (one_line)
-        snprintf(where, sizeof where, "column %zu", at - line_start + 1);
-    else
-        snprintf(where, sizeof where, "line %llu, column %zu", (unsigned long long)err_line, at - line_start + 1);
-    if (nul) {
-        snprintf(r->reason, sizeof r->reason,
-                 "not valid JSON: a NUL byte at %s; remove NUL bytes from the input (tr -d '\\000')", where);
-        return NULL;
-    }
-    // Name the real problem where cJSON only says "parse error": a lone surrogate, or too deep a nesting.
-    const char *surrogate = lone_surrogate(r->in.rec, r->in.rec_len);
-    if (surrogate) {
-        char esc[8];
-        memcpy(esc, surrogate, 6);
-        esc[6] = '\0';
-        snprintf(r->reason, sizeof r->reason,
-                 "not valid JSON: a lone UTF-16 surrogate escape '%s' (half of a pair that encodes one character, "
-                 "e.g. an emoji cut in two) near %s; the text was cut or badly encoded by the program that wrote it: "
-                 "remove the escape or write the whole pair",
-                 esc, where);
-        return NULL;
-    }
-    if (nesting_depth(r->in.rec, r->in.rec_len) > CJSON_NESTING_LIMIT) {
-        snprintf(r->reason, sizeof r->reason,
-                 "not valid JSON for this reader: nested more than %d levels deep (arrays or objects inside each "
-                 "other) near %s; a tweet is never that deep, so the record is damaged or not a tweet",
-                 CJSON_NESTING_LIMIT, where);
-        return NULL;
-    }
-    ep_snippet(near, sizeof near, r->in.rec + at, r->in.rec_len - at, 24);
-    snprintf(r->reason, sizeof r->reason, "not valid JSON: parse error at %s%s%s%s%s", where,
-             at < r->in.rec_len ? " (near '" : " (at the end of the record)", at < r->in.rec_len ? near : "",
-             at < r->in.rec_len ? "')" : "",
-             truncated ? "; the last line has no newline, so the file is probably truncated" : "");
-    return NULL;
+    ep_reader_set_reject(r, rec, kind, line, "");
 }
 
 /* Text and id of one JSON object. */
-static void emit_fields(ep_reader *r, const cJSON *obj, const char *where, uint64_t line, ep_record *rec,
+void ep_reader_emit_fields(ep_reader *r, const cJSON *obj, const char *where, uint64_t line, ep_record *rec,
                         ep_read_kind *kind) {
     ep_fields *f = &r->fields;
     if (ep_fields_extract(r->doc, obj, r->in.rec, r->in.rec_len, &r->paths, where, f) == EP_READ_RECORD) {
         set_record(r, rec, kind, line, f->text, f->text_len, f->id);
     } else {
         snprintf(r->reason, sizeof r->reason, "%s", f->reason);
-        set_reject(r, rec, kind, line, f->id);
+        ep_reader_set_reject(r, rec, kind, line, f->id);
     }
 }
 
@@ -299,42 +142,57 @@ static bool page_next(ep_reader *r, ep_record *rec, ep_read_kind *kind) {
     snprintf(where, sizeof where, "data[%zu]: ", index);
     if (!cJSON_IsObject(item)) {
         snprintf(r->reason, sizeof r->reason, "%sis %s, not a tweet object", where, ep_json_type_name(item));
-        set_reject(r, rec, kind, r->page_line, "");
+        ep_reader_set_reject(r, rec, kind, r->page_line, "");
         return true;
     }
-    emit_fields(r, item, where, r->page_line, rec, kind);
+    ep_reader_emit_fields(r, item, where, r->page_line, rec, kind);
     return true;
 }
 
-static ep_status next_ndjson(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
-    uint64_t line = r->in.line;
-    bool got, newline;
-    ep_status st = ep_input_read_line(&r->in, &got, &newline, err);
+/* The start of both line formats: the next line into r->in.rec, or the end, or the
+ * rejection of a line over max_record_bytes. @return EP_OK with *have true when the
+ * line at *line is there to look at (*newline: it ended with one), false when rec /
+ * kind already say what happened; or a read error. */
+static ep_status read_line_record(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, uint64_t *line,
+                                  bool *newline, bool *have, ep_error *err) {
+    *line = r->in.line;
+    *have = false;
+    bool got;
+    ep_status st = ep_input_read_line(&r->in, &got, newline, err);
     if (st != EP_OK) return st;
     if (!got) {
         *kind = EP_READ_END;
         return EP_OK;
     }
     if (r->in.rec_too_big) {
-        reject_too_big(r, rec, kind, line);
+        ep_reader_reject_too_big(r, rec, kind, *line);
         *produced = true;
         return EP_OK;
     }
+    *have = true;
+    return EP_OK;
+}
+
+static ep_status next_ndjson(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
+    uint64_t line;
+    bool newline, have;
+    ep_status st = read_line_record(r, rec, kind, produced, &line, &newline, &have, err);
+    if (st != EP_OK || !have) return st;
     size_t n = r->in.rec_len;
     while (n > 0 && ep_json_is_space((unsigned char)r->in.rec[n - 1])) n--;
     size_t lead = 0;
     while (lead < n && ep_json_is_space((unsigned char)r->in.rec[lead])) lead++;
     if (lead == n) return EP_OK;
     *produced = true;
-    r->doc = parse_rec(r, line, true, !newline);
+    r->doc = ep_reader_parse_rec(r, line, true, !newline);
     if (!r->doc) {
-        set_reject(r, rec, kind, line, "");
+        ep_reader_set_reject(r, rec, kind, line, "");
         return EP_OK;
     }
     if (!cJSON_IsObject(r->doc)) {
         snprintf(r->reason, sizeof r->reason, "line is %s, not an object holding a text field",
                  ep_json_type_name(r->doc));
-        set_reject(r, rec, kind, line, "");
+        ep_reader_set_reject(r, rec, kind, line, "");
         return EP_OK;
     }
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(r->doc, "data");
@@ -345,24 +203,15 @@ static ep_status next_ndjson(ep_reader *r, ep_record *rec, ep_read_kind *kind, b
         *produced = page_next(r, rec, kind);
         return EP_OK;
     }
-    emit_fields(r, r->doc, "", line, rec, kind);
+    ep_reader_emit_fields(r, r->doc, "", line, rec, kind);
     return EP_OK;
 }
 
 static ep_status next_line(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
-    uint64_t line = r->in.line;
-    bool got, newline;
-    ep_status st = ep_input_read_line(&r->in, &got, &newline, err);
-    if (st != EP_OK) return st;
-    if (!got) {
-        *kind = EP_READ_END;
-        return EP_OK;
-    }
-    if (r->in.rec_too_big) {
-        reject_too_big(r, rec, kind, line);
-        *produced = true;
-        return EP_OK;
-    }
+    uint64_t line;
+    bool newline, have;
+    ep_status st = read_line_record(r, rec, kind, produced, &line, &newline, &have, err);
+    if (st != EP_OK || !have) return st;
     size_t n = r->in.rec_len;
     if (n > 0 && r->in.rec[n - 1] == '\r') n--;
     size_t i = 0;
@@ -381,7 +230,7 @@ static ep_status next_line(ep_reader *r, ep_record *rec, ep_read_kind *kind, boo
     if (nul) {
         snprintf(r->reason, sizeof r->reason, "a NUL byte at byte %zu of the line; remove NUL bytes (tr -d '\\000')",
                  (size_t)(nul - r->in.rec));
-        set_reject(r, rec, kind, line, "");
+        ep_reader_set_reject(r, rec, kind, line, "");
         return EP_OK;
     }
     size_t bad = ep_utf8_invalid_at(r->in.rec, n);
@@ -389,230 +238,12 @@ static ep_status next_line(ep_reader *r, ep_record *rec, ep_read_kind *kind, boo
         snprintf(r->reason, sizeof r->reason,
                  "line is not valid UTF-8 at byte %zu; re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
                  bad);
-        set_reject(r, rec, kind, line, "");
+        ep_reader_set_reject(r, rec, kind, line, "");
         return EP_OK;
     }
     r->in.rec[n] = '\0';
     set_record(r, rec, kind, line, r->in.rec, n, "");
     return EP_OK;
-}
-
-// ----------------------------------------------------------------------------
-// tweets.js and archive.json: arrays cut into elements
-
-static bool archive_key_selected(const ep_reader *r, const char *key) {
-    for (size_t i = 0; i < r->n_archive_keys; i++)
-        if (strcmp(r->archive_keys[i], key) == 0) return true;
-    return false;
-}
-
-static ep_status start_tweets_js(ep_reader *r, ep_error *err) {
-    int c;
-    ep_status st = ep_input_skip_space(&r->in, &c, err);
-    if (st != EP_OK) return st;
-    if (c >= 0 && c != '[') {
-        // `window.YTD.tweets.part0 = [`, or any other `name.path = [` (YTD.tweet.part1, var tweets): the
-        // prefix is short; make sure the window holds it whole.
-        while (r->in.end - r->in.pos < 512 && !r->in.eof)
-            if ((st = ep_input_fill(&r->in, err)) != EP_OK) return st;
-        const unsigned char *p = r->in.win + r->in.pos;
-        size_t n = r->in.end - r->in.pos < 512 ? r->in.end - r->in.pos : 512;
-        const unsigned char *nl = memchr(p, '\n', n);
-        size_t at = ep_detect_js_prefix(p, n);
-        if (at == 0) {
-            char first[64];
-            ep_snippet(first, sizeof first, (const char *)p, nl ? (size_t)(nl - p) : n, 40);
-            return fail(r, err, r->in.line,
-                        "expected '[' opening the array of tweets, after 'window.YTD.<name>.part<N> = ' or another "
-                        "'name = ', found '%s': this is not a Twitter export tweets.js - pass --format to read it as "
-                        "another format",
-                        first);
-        }
-        ep_input_consume(&r->in, at);
-        c = '[';
-    }
-    if (c != '[')
-        return fail(r, err, r->in.line,
-                    "expected '[' opening the array of tweets%s; this is not a Twitter export tweets.js - pass "
-                    "--format to read it as another format",
-                    c < 0 ? " but the file ends" : "");
-    r->open_line = r->in.line;
-    ep_input_consume(&r->in, 1);
-    r->state = ST_ARRAY_FIRST;
-    return EP_OK;
-}
-
-static ep_status start_archive(ep_reader *r, ep_error *err) {
-    int c;
-    ep_status st = ep_input_skip_space(&r->in, &c, err);
-    if (st != EP_OK) return st;
-    if (c != '{')
-        return fail(r, err, r->in.line,
-                    "expected '{' opening an archive.json object%s; pass --format to read it as another format",
-                    c < 0 ? " but the file ends" : "");
-    r->open_line = r->in.line;
-    ep_input_consume(&r->in, 1);
-    r->state = ST_OBJECT_FIRST;
-    return EP_OK;
-}
-
-/* One element of an array: frame it, parse it, take its fields. */
-static ep_status array_element(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
-    uint64_t line = r->in.line;
-    bool complete;
-    ep_status st = ep_input_read_value(&r->in, true, &complete, err);
-    if (st != EP_OK) return st;
-    if (!complete)
-        return fail(r, err, line,
-                    "the file ends inside the element that starts here (the array opened at line %llu is never "
-                    "closed): the file is truncated; copy or download it again",
-                    (unsigned long long)r->open_line);
-    r->state = ST_ARRAY_NEXT;
-    *produced = true;
-    if (r->in.rec_too_big) {
-        reject_too_big(r, rec, kind, line);
-        return EP_OK;
-    }
-    r->doc = parse_rec(r, line, false, false);
-    if (!r->doc) {
-        set_reject(r, rec, kind, line, "");
-        return EP_OK;
-    }
-    if (!cJSON_IsObject(r->doc)) {
-        snprintf(r->reason, sizeof r->reason, "array element is %s, not an object such as {\"tweet\": {...}}",
-                 ep_json_type_name(r->doc));
-        set_reject(r, rec, kind, line, "");
-        return EP_OK;
-    }
-    emit_fields(r, r->doc, "", line, rec, kind);
-    return EP_OK;
-}
-
-static ep_status step_array(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
-    int c;
-    ep_status st = ep_input_skip_space(&r->in, &c, err);
-    if (st != EP_OK) return st;
-    if (c >= 0 && r->state == ST_ARRAY_NEXT && c == ',') {
-        ep_input_consume(&r->in, 1);
-        if ((st = ep_input_skip_space(&r->in, &c, err)) != EP_OK) return st;
-    }
-    if (c < 0)
-        return fail(r, err, r->in.line,
-                    "the file ends before the array opened at line %llu is closed with ']': the file is truncated; "
-                    "copy or download it again",
-                    (unsigned long long)r->open_line);
-    if (c == ']') {
-        ep_input_consume(&r->in, 1);
-        r->state = r->format == EP_FORMAT_TWEETS_JS ? ST_TRAILER : ST_OBJECT_NEXT;
-        return EP_OK;
-    }
-    // A missing comma between elements is forgiven: the framer finds the element all the same.
-    return array_element(r, rec, kind, produced, err);
-}
-
-/* archive.json: the next top-level key; its array is entered or its value skipped. */
-static ep_status step_object(ep_reader *r, ep_error *err) {
-    int c;
-    ep_status st = ep_input_skip_space(&r->in, &c, err);
-    if (st != EP_OK) return st;
-    if (c < 0)
-        return fail(r, err, r->in.line,
-                    "the file ends before the object opened at line %llu is closed with '}': the file is truncated; "
-                    "copy or download it again",
-                    (unsigned long long)r->open_line);
-    if (c == '}') {
-        ep_input_consume(&r->in, 1);
-        r->state = ST_TRAILER;
-        return EP_OK;
-    }
-    if (r->state == ST_OBJECT_NEXT) {
-        if (c != ',') {
-            char found[16];
-            if (c >= 0x20 && c < 0x7F)
-                snprintf(found, sizeof found, "'%c'", c);
-            else
-                snprintf(found, sizeof found, "byte 0x%02X", c);
-            return fail(r, err, r->in.line, "expected ',' or '}' after a top-level value, found %s", found);
-        }
-        ep_input_consume(&r->in, 1);
-        if ((st = ep_input_skip_space(&r->in, &c, err)) != EP_OK) return st;
-    }
-    if (c != '"')
-        return fail(r, err, r->in.line, "expected a quoted key in the top-level object, found %s",
-                    c < 0 ? "the end of the file" : "another byte");
-    uint64_t key_line = r->in.line;
-    bool complete;
-    if ((st = ep_input_read_value(&r->in, true, &complete, err)) != EP_OK) return st;
-    cJSON *key = complete && !r->in.rec_too_big ? cJSON_ParseWithLength(r->in.rec, r->in.rec_len) : NULL;
-    if (!cJSON_IsString(key)) {
-        cJSON_Delete(key);
-        return fail(r, err, key_line, "malformed top-level key; the archive.json is damaged");
-    }
-    bool selected = archive_key_selected(r, key->valuestring);
-    cJSON_Delete(key);
-    if ((st = ep_input_skip_space(&r->in, &c, err)) != EP_OK) return st;
-    if (c != ':') return fail(r, err, r->in.line, "expected ':' after a top-level key");
-    ep_input_consume(&r->in, 1);
-    if ((st = ep_input_skip_space(&r->in, &c, err)) != EP_OK) return st;
-    if (selected && c == '[') {
-        r->open_line = r->in.line;
-        r->found_array = true;
-        ep_input_consume(&r->in, 1);
-        r->state = ST_ARRAY_FIRST;
-        return EP_OK;
-    }
-    uint64_t value_line = r->in.line;
-    if (c < 0 || (st = ep_input_read_value(&r->in, false, &complete, err)) != EP_OK || !complete)
-        return st != EP_OK ? st
-                           : fail(r, err, value_line,
-                                  "the file ends inside the top-level value that starts here: the file is truncated; "
-                                  "copy or download it again");
-    r->state = ST_OBJECT_NEXT;
-    return EP_OK;
-}
-
-static ep_status step_trailer(ep_reader *r, ep_error *err) {
-    int c;
-    for (;;) {
-        ep_status st = ep_input_skip_space(&r->in, &c, err);
-        if (st != EP_OK) return st;
-        if (c != ';') break;
-        ep_input_consume(&r->in, 1);
-    }
-    if (c >= 0)
-        return fail(r, err, r->in.line,
-                    "unexpected bytes after the end of the %s; the file is damaged or holds two documents",
-                    r->format == EP_FORMAT_TWEETS_JS ? "array" : "object");
-    if (r->format == EP_FORMAT_ARCHIVE_JSON && !r->found_array) {
-        char keys[256];
-        size_t o = 0;
-        keys[0] = '\0';
-        for (size_t i = 0; i < r->n_archive_keys && o < sizeof keys; i++)
-            o += (size_t)snprintf(keys + o, sizeof keys - o, "%s%s", i ? ", " : "", r->archive_keys[i]);
-        return fail(r, err, r->in.line,
-                    "no top-level array named %s: this is not a Community Archive archive.json (name other "
-                    "arrays with the archive keys option; a file of JSON records must hold one per line to be "
-                    "read as NDJSON, e.g. after `jq -c '.[]'`)",
-                    keys);
-    }
-    r->state = ST_DONE;
-    return EP_OK;
-}
-
-static ep_status next_framed(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
-    switch (r->state) {
-    case ST_START:
-        return r->format == EP_FORMAT_TWEETS_JS ? start_tweets_js(r, err) : start_archive(r, err);
-    case ST_ARRAY_FIRST:
-    case ST_ARRAY_NEXT: return step_array(r, rec, kind, produced, err);
-    case ST_OBJECT_FIRST:
-    case ST_OBJECT_NEXT: return step_object(r, err);
-    case ST_TRAILER: return step_trailer(r, err);
-    case ST_DONE: *kind = EP_READ_END; return EP_OK;
-    case ST_FAILED: break;
-    }
-    if (err) *err = r->fatal;
-    return r->fatal.code;
 }
 
 // ----------------------------------------------------------------------------
@@ -639,7 +270,7 @@ ep_status ep_reader_next(ep_reader *r, ep_record *rec, ep_read_kind *kind, ep_er
         switch (r->format) {
         case EP_FORMAT_NDJSON: st = next_ndjson(r, rec, &k, &produced, err); break;
         case EP_FORMAT_LINES: st = next_line(r, rec, &k, &produced, err); break;
-        default: st = next_framed(r, rec, &k, &produced, err); break;
+        default: st = ep_reader_next_framed(r, rec, &k, &produced, err); break;
         }
         if (st != EP_OK) return st;
         if (produced) {
@@ -658,7 +289,7 @@ ep_status ep_reader_next(ep_reader *r, ep_record *rec, ep_read_kind *kind, ep_er
             snprintf(r->reason, sizeof r->reason, "no records: the tweets.js array is empty");
         else
             snprintf(r->reason, sizeof r->reason, "no records: the archive's %s", r->n_archive_keys > 1 ? "arrays are empty" : "array is empty");
-        set_reject(r, rec, kind, 0, "");
+        ep_reader_set_reject(r, rec, kind, 0, "");
     }
     return EP_OK;
 }

@@ -20,7 +20,7 @@ LAYERS = {
     "tokenizer": ["common"],
     "io/input": ["common"],
     "io/output": ["common"],
-    "host/model": ["common"],
+    "host/model": ["common", "tokenizer"],
     "host/backend": ["host/model"],
     "host/cpu": ["host/backend"],
     # the emulation stands in for the CUDA runtime, below the kernels it runs

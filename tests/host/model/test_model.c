@@ -305,7 +305,7 @@ static void test_rejections(void) {
     snprintf(path, sizeof path, "%s/does-not-exist", tmp);
     expect_fail("missing folder", path, EP_ERR_MODEL, "does-not-exist", "scripts/fetch-model.sh");
     snprintf(path, sizeof path, "%s/base/config.json", tmp);
-    expect_fail("file instead of folder", path, EP_ERR_MODEL, "not a folder", "--model DIR");
+    expect_fail("file instead of folder", path, EP_ERR_MODEL, "not a folder", "another sentence-transformers folder");
 
     const char *required[] = {"config.json", "vocab.txt", "model.safetensors", "modules.json", "1_Pooling/config.json"};
     for (int i = 0; i < 5; i++) {
