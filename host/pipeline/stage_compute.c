@@ -16,12 +16,19 @@
 #include <string.h>
 
 #define MAX_SLOTS 4
-#define MAX_SEQS_PER_BATCH 1024
+
+/* Sequences per batch: as many as the token budget can hold (every sequence has at least [CLS] and
+ * [SEP]), so that short texts fill a GPU's large batches instead of stopping at a fixed count. Vectors
+ * do not depend on the cut (every backend is batch invariant), so this decides speed only. */
+static int max_seqs_per_batch(size_t batch_tokens) {
+    size_t n = batch_tokens / 2;
+    return n < 1 ? 1 : n > 65536 ? 65536 : (int)n;
+}
 
 typedef struct slot {
     ep_packed_batch packed; /* packed.pos[i]: the sequence's index into compute.todo */
     ep_batch batch;
-    uint16_t *out;          /* [MAX_SEQS_PER_BATCH][dim] */
+    uint16_t *out;          /* [max_seqs][dim] */
 } slot;
 
 /* Where a computed sequence of the group goes: its record among the group's items (for messages)
@@ -33,6 +40,7 @@ typedef struct todo {
 typedef struct compute {
     ep_pipeline *p;
     int dim;
+    int max_seqs;                 /* sequences per batch (max_seqs_per_batch) */
     slot slots[MAX_SLOTS];
     int n_slots;
     int queue[MAX_SLOTS], queued; /* submitted slots, oldest first */
@@ -166,7 +174,7 @@ static ep_status embed_group(compute *c, ep_group *g, ep_error *err) {
     size_t n = 0;
     ep_batch_plan plan = {0};
     if (st == EP_OK) st = collect(c, g, &n, err);
-    if (st == EP_OK) st = ep_batch_plan_make(c->seqs, n, c->p->batch_tokens, MAX_SEQS_PER_BATCH, &plan, err);
+    if (st == EP_OK) st = ep_batch_plan_make(c->seqs, n, c->p->batch_tokens, c->max_seqs, &plan, err);
     c->batch_s += ep_now() - t0;
     if (st == EP_OK) st = compute_batches(c, g, &plan, err);
     ep_batch_plan_free(&plan);
@@ -254,14 +262,15 @@ static ep_status take_chunk(compute *c, ep_chunk *ch, bool *done, ep_error *err)
 
 void *ep_stage_compute(void *arg) {
     ep_pipeline *p = arg;
-    compute c = {.p = p, .dim = p->model->config.hidden, .next_row = p->start_row, .next_seq = p->start_seq};
+    compute c = {.p = p, .dim = p->model->config.hidden, .next_row = p->start_row, .next_seq = p->start_seq,
+                 .max_seqs = max_seqs_per_batch(p->batch_tokens)};
     ep_error err = {0};
     ep_status st = EP_OK;
     c.n_slots = p->backend->max_in_flight < 1 ? 1 : p->backend->max_in_flight;
     if (c.n_slots > MAX_SLOTS) c.n_slots = MAX_SLOTS;
     for (int s = 0; s < c.n_slots && st == EP_OK; s++) {
-        st = ep_packed_batch_init(&c.slots[s].packed, p->batch_tokens, MAX_SEQS_PER_BATCH, &err);
-        c.slots[s].out = malloc(sizeof(uint16_t) * MAX_SEQS_PER_BATCH * (size_t)c.dim);
+        st = ep_packed_batch_init(&c.slots[s].packed, p->batch_tokens, c.max_seqs, &err);
+        c.slots[s].out = malloc(sizeof(uint16_t) * (size_t)c.max_seqs * (size_t)c.dim);
         if (st == EP_OK && !c.slots[s].out) st = ep_error_set(&err, EP_ERR_NOMEM, "out of memory for batches");
     }
     bool done = false;
