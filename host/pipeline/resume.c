@@ -232,10 +232,10 @@ ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
         for (size_t i = 0; i < theirs->n_inputs && st == EP_OK; i++) {
             if (!damaged_and_changed(p, theirs, i)) continue;
             st = rewind_to_damage(p, theirs, i, err);
-            if (st == EP_OK && !o->quiet)
-                fprintf(stderr, "embedpipe: %s changed since it was found damaged; going back to the checkpoint "
-                                "before the damage (record %llu) to read the rest\n",
-                        theirs->inputs[i].path, (unsigned long long)theirs->run.next_record);
+            if (st == EP_OK)
+                ep_pipeline_say(p, EP_EVENT_NOTICE, "%s changed since it was found damaged; going back to the "
+                                "checkpoint before the damage (record %llu) to read the rest",
+                                theirs->inputs[i].path, (unsigned long long)theirs->run.next_record);
             break;
         }
         // Damage found before the resume point stays true of this run (the input is unchanged).

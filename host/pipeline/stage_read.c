@@ -62,7 +62,7 @@ void *ep_stage_read(void *arg) {
         }
         if (r) {
             p->formats[f] = ep_reader_format(r);
-            if (ep_reader_warning(r) && !o->quiet) fprintf(stderr, "embedpipe: warning: %s\n", ep_reader_warning(r));
+            if (ep_reader_warning(r)) ep_pipeline_say(p, EP_EVENT_WARNING, "%s", ep_reader_warning(r));
         }
         for (;;) {
             ep_record rec;
