@@ -36,6 +36,8 @@ typedef struct ep_backend ep_backend;
 struct ep_backend {
     char name[64];          /* "cpu", "cuda:0", "cuda-emulated" */
     char description[256];  /* what the user is told: device name, threads, precision */
+    char warning[1200];     /* set by ep_backend_create when device "auto" fell back to the CPU although a CUDA
+                               driver is there (a setup to fix): the caller shows it; "" otherwise */
     int dim;                /* output row width (the model's hidden size) */
     int max_in_flight;      /* batches that may be outstanding (1 = synchronous) */
     size_t batch_tokens;    /* the batch size (tokens) it works best with; 0 = the caller's choice */

@@ -4,6 +4,7 @@
 
 #include "embedpipe.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Exit codes (documented in `embedpipe --help` and docs/cli.md). */
@@ -68,6 +69,23 @@ struct ep_run_options;
 /* Applies one of the shared options (c as getopt_long returned it) to o.
  * @return 1 when c was one of them, 0 when it is not, -1 after printing why the value is bad. */
 int ep_cli_run_option(int c, const char *value, struct ep_run_options *o);
+
+/* How a run's progress is shown on stderr (--progress, --quiet). */
+typedef enum ep_progress_mode {
+    EP_PROGRESS_AUTO = 0,   /* redrawn in place on a terminal, a plain line every 10 s otherwise */
+    EP_PROGRESS_PLAIN,      /* a plain line every 10 s */
+    EP_PROGRESS_JSON,       /* one JSON object per line every 10 s (and at the end), for job logs */
+    EP_PROGRESS_NONE
+} ep_progress_mode;
+
+typedef struct ep_cli_progress {
+    ep_progress_mode mode;
+    bool quiet;             /* no progress, notices or reader warnings (a device fallback is still said) */
+    bool tty;               /* set by ep_cli_progress_attach: stderr is a terminal, redrawn in place */
+} ep_cli_progress;
+
+/* Makes the run o report its events to stderr as pr asks (cli_progress.c); pr must outlive the run. */
+void ep_cli_progress_attach(ep_cli_progress *pr, struct ep_run_options *o);
 
 /* Prints "embedpipe: <status name>: <message>" and returns the exit code for st. */
 int ep_cli_report(const ep_error *err);

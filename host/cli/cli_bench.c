@@ -138,8 +138,7 @@ int ep_cli_bench(int argc, char **argv) {
     ep_run_options o = ep_run_options_default();
     o.model_dir = NULL;
     o.discard = true;
-    o.quiet = true;
-    o.progress = EP_PROGRESS_NONE;
+    ep_cli_progress pr = {.mode = EP_PROGRESS_NONE, .quiet = true}; /* the table or JSON says it all */
     bool json = false;
     ep_error err = {0};
     int c;
@@ -175,6 +174,7 @@ int ep_cli_bench(int argc, char **argv) {
     }
 
     ep_run_install_signal_handlers();
+    ep_cli_progress_attach(&pr, &o);
     ep_run_summary sum;
     ep_status st = ep_run(&o, &sum, &err);
     if (st != EP_OK && st != EP_ERR_INTERRUPTED) {

@@ -139,7 +139,7 @@ static int parse_int_in(const char *option, const char *value, int lo, int hi, i
 
 /* Applies one of embed's own options. @return 1 when c was one, 0 when not, -1 after printing why
  * the value is bad. */
-static int embed_option(int c, const char *value, ep_run_options *o, const char **glob) {
+static int embed_option(int c, const char *value, ep_run_options *o, ep_cli_progress *pr, const char **glob) {
     switch (c) {
     case 'o': o->out_dir = value; return 1;
     case OPT_GLOB: *glob = value; return 1;
@@ -149,10 +149,10 @@ static int embed_option(int c, const char *value, ep_run_options *o, const char 
     case OPT_MAXREC: return ep_cli_parse_size("--max-record-bytes", value, &o->max_record_bytes) ? -1 : 1;
     case OPT_PART: return parse_part(value, &o->part_index, &o->part_count) ? -1 : 1;
     case OPT_PROGRESS:
-        if (strcmp(value, "auto") == 0) o->progress = EP_PROGRESS_AUTO;
-        else if (strcmp(value, "plain") == 0) o->progress = EP_PROGRESS_PLAIN;
-        else if (strcmp(value, "json") == 0) o->progress = EP_PROGRESS_JSON;
-        else if (strcmp(value, "none") == 0) o->progress = EP_PROGRESS_NONE;
+        if (strcmp(value, "auto") == 0) pr->mode = EP_PROGRESS_AUTO;
+        else if (strcmp(value, "plain") == 0) pr->mode = EP_PROGRESS_PLAIN;
+        else if (strcmp(value, "json") == 0) pr->mode = EP_PROGRESS_JSON;
+        else if (strcmp(value, "none") == 0) pr->mode = EP_PROGRESS_NONE;
         else {
             fprintf(stderr, "embedpipe: --progress must be auto, plain, json or none\n");
             return -1;
@@ -160,7 +160,7 @@ static int embed_option(int c, const char *value, ep_run_options *o, const char 
         return 1;
     case OPT_OVERWRITE: o->overwrite = true; return 1;
     case OPT_SKIP_BLANK: o->skip_blank = true; return 1;
-    case 'q': o->quiet = true; return 1;
+    case 'q': pr->quiet = true; return 1;
     }
     return 0;
 }
@@ -190,21 +190,22 @@ static void print_summary(const ep_run_options *o, const ep_run_summary *sum, ep
 }
 
 /* Runs the pipeline and tells how it went. @return the exit code. */
-static int run_embed(const ep_run_options *o) {
+static int run_embed(ep_run_options *o, ep_cli_progress *pr) {
     ep_error err = {0};
     ep_run_install_signal_handlers();
+    ep_cli_progress_attach(pr, o);
     ep_run_summary sum;
     ep_status st = ep_run(o, &sum, &err);
     int rc = EP_EXIT_OK;
     if (st != EP_OK) rc = ep_cli_report(&err);
-    if (sum.already_complete && !o->quiet)
+    if (sum.already_complete && !pr->quiet)
         fprintf(stderr, "embedpipe: %s already holds this run, complete; nothing to do (--overwrite redoes it)\n",
                 o->out_dir);
-    if ((st == EP_OK || st == EP_ERR_INTERRUPTED) && !o->quiet && !sum.already_complete) print_summary(o, &sum, st);
+    if ((st == EP_OK || st == EP_ERR_INTERRUPTED) && !pr->quiet && !sum.already_complete) print_summary(o, &sum, st);
     // A damaged input does not fail the run, but the run is not whole either: say so, and exit 4.
     if (st == EP_OK && sum.damaged_inputs > 0) {
         rc = EP_EXIT_PARTIAL;
-        if (!o->quiet)
+        if (!pr->quiet)
             fprintf(stderr,
                     "embedpipe: partial: %zu input%s damaged; every record before the damage was embedded, the "
                     "damage is in %s/errors.ndjson. Repair the file%s and run the same command again to embed "
@@ -233,12 +234,13 @@ int ep_cli_embed(int argc, char **argv) {
         {0, 0, 0, 0}};
     ep_run_options o = ep_run_options_default();
     o.model_dir = NULL;
+    ep_cli_progress pr = {.mode = EP_PROGRESS_AUTO};
     const char *glob = "*";
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:m:f:d:t:qh", longopts, NULL)) != -1) {
         int done = ep_cli_run_option(c, optarg, &o);
-        if (!done) done = embed_option(c, optarg, &o, &glob);
+        if (!done) done = embed_option(c, optarg, &o, &pr, &glob);
         if (done < 0) return EP_EXIT_USAGE;
         if (done) continue;
         if (c == 'h') {
@@ -259,7 +261,7 @@ int ep_cli_embed(int argc, char **argv) {
     o.inputs = (const char *const *)inputs;
     o.n_inputs = n_inputs;
     int rc = EP_EXIT_FAILURE;
-    if (o.model_dir || (o.model_dir = ep_cli_default_model())) rc = run_embed(&o);
+    if (o.model_dir || (o.model_dir = ep_cli_default_model())) rc = run_embed(&o, &pr);
     ep_cli_free_inputs(inputs, n_inputs);
     return rc;
 }

@@ -120,6 +120,7 @@ static int search(const char *dir, const char *query, const char *model_dir, con
         rc = ep_cli_report(&err);
         goto done;
     }
+    if (backend->warning[0]) fprintf(stderr, "embedpipe: warning: --device %s: %s\n", device, backend->warning);
     int n = ep_tokenizer_encode(tok, query, strlen(query), ids, max_len, NULL);
     int32_t seq_start[2] = {0, n};
     ep_batch batch = {.n_seqs = 1, .n_tokens = n, .max_seq_len = n, .token_ids = ids, .seq_start = seq_start};

@@ -123,10 +123,11 @@ ep_status ep_backend_create(const ep_model *model, const ep_backend_options *o, 
                                 fp16_asked ? " (in fp32, bf16 or fp32-reference)" : "");
         // A driver that is there but unusable (too old for this build, broken) is a setup to fix, not
         // a CPU-only machine: say so loudly. Without any driver, the description says it quietly.
-        if (driver > 0)
-            fprintf(stderr, "embedpipe: warning: --device auto: CUDA is not usable, running on the CPU: %s\n",
-                    probe.message);
-        return create_cpu_instead(model, precision, o->threads, probe.message, out, err);
+        st = create_cpu_instead(model, precision, o->threads, probe.message, out, err);
+        if (st == EP_OK && driver > 0)
+            snprintf((*out)->warning, sizeof (*out)->warning, "CUDA is not usable, running on the CPU: %s",
+                     probe.message);
+        return st;
     }
     if (index >= count)
         return ep_error_set(err, EP_ERR_DEVICE, "device %s: only %d CUDA device%s present", device, count,
@@ -140,8 +141,10 @@ ep_status ep_backend_create(const ep_model *model, const ep_backend_options *o, 
     if (want_cuda || fp16_asked || (st != EP_ERR_MODEL && st != EP_ERR_NOMEM)) return st;
     char why[sizeof err->message];
     snprintf(why, sizeof why, "%s", err ? err->message : "unsupported");
-    fprintf(stderr, "embedpipe: warning: --device auto: the CUDA backend failed, running on the CPU: %s\n", why);
-    return create_cpu_instead(model, precision, o->threads, why, out, err);
+    st = create_cpu_instead(model, precision, o->threads, why, out, err);
+    if (st == EP_OK)
+        snprintf((*out)->warning, sizeof (*out)->warning, "the CUDA backend failed, running on the CPU: %s", why);
+    return st;
 #else
     (void)index;
     if (want_cuda || fp16_asked)

@@ -40,8 +40,9 @@ typedef struct ep_backend_options {
 
 /* Creates the backend the options ask for. "auto" takes CUDA when a device is
  * usable and the precision is CUDA's (or unset), else the CPU, its description
- * saying why CUDA was not used (and a warning on stderr when a driver is there
- * but unusable, e.g. too old).
+ * saying why CUDA was not used; backend->warning also says it when a driver is
+ * there but unusable (e.g. too old) or the CUDA backend failed: a setup to fix,
+ * which the caller shows (this library prints nothing).
  * @return EP_OK; EP_ERR_DEVICE when CUDA was asked for and is unavailable
  *         (not compiled in, or no device: the CUDA error's name and text), or this
  *         CPU lacks what the precision needs; EP_ERR_USAGE for an unknown device or

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -98,8 +99,25 @@ void ep_pipeline_fail(ep_pipeline *p, const ep_error *err) {
     ep_queue_close(&p->to_write);
 }
 
+void ep_pipeline_event(ep_pipeline *p, const ep_run_event *ev) {
+    if (!p->opt->on_event) return;
+    pthread_mutex_lock(&p->event_mu);
+    p->opt->on_event(ev, p->opt->event_user);
+    pthread_mutex_unlock(&p->event_mu);
+}
+
+void ep_pipeline_say(ep_pipeline *p, ep_run_event_kind kind, const char *fmt, ...) {
+    if (!p->opt->on_event) return;
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    ep_pipeline_event(p, &(ep_run_event){.kind = kind, .message = line});
+}
+
 // ----------------------------------------------------------------------------
-// Progress: a ticker thread reads the stages' counters.
+// Progress: a ticker thread reads the stages' counters and hands them to on_event.
 
 typedef struct ticker {
     ep_pipeline *p;
@@ -108,12 +126,10 @@ typedef struct ticker {
     pthread_cond_t cv;
     bool stop;
     double start;
-    ep_progress_mode mode;
-    bool tty;
     bool told_stop;
 } ticker;
 
-static void print_progress(ticker *t, bool final) {
+static void report_progress(ticker *t, bool final) {
     ep_pipeline *p = t->p;
     double el = ep_now() - t->start;
     if (el <= 0) el = 1e-9;
@@ -123,25 +139,14 @@ static void print_progress(ticker *t, bool final) {
     double frac = p->bytes_total ? (double)p->bytes_read / (double)p->bytes_total : -1.0;
     if (frac > 0 && records > 0) frac *= fmin(1.0, (double)(rows + rej) / (double)records);
     double eta = frac > 0.001 && !final ? el * (1.0 - frac) / frac : -1.0;
-    if (t->mode == EP_PROGRESS_JSON) {
-        fprintf(stderr,
-                "{\"elapsed_s\": %.1f, \"records\": %llu, \"rows\": %llu, \"rejected\": %llu, \"tokens\": %llu, "
-                "\"records_per_s\": %.1f, \"tokens_per_s\": %.1f, \"fraction\": %.4f, \"eta_s\": %.1f, \"done\": %s}\n",
-                el, (unsigned long long)records, (unsigned long long)rows, (unsigned long long)rej,
-                (unsigned long long)tokens, rows / el, tokens / el, frac < 0 ? 0.0 : frac, eta, final ? "true" : "false");
-    } else {
-        char eta_s[64] = "";
-        if (eta >= 0) snprintf(eta_s, sizeof eta_s, ", %.0f%%, ETA %.0f s", 100.0 * frac, eta);
-        fprintf(stderr, "%s%llu records, %llu embedded, %llu rejected | %.0f records/s, %.0f tokens/s%s%s",
-                t->tty ? "\r\033[K" : "", (unsigned long long)records, (unsigned long long)rows,
-                (unsigned long long)rej, rows / el, tokens / el, eta_s, t->tty && !final ? "" : "\n");
-    }
-    fflush(stderr);
+    ep_pipeline_event(p, &(ep_run_event){.kind = EP_EVENT_PROGRESS, .elapsed_s = el, .records = records,
+                                         .rows = rows, .rejected = rej, .tokens = tokens, .fraction = frac,
+                                         .eta_s = eta, .done = final});
 }
 
 static void *ticker_main(void *arg) {
     ticker *t = arg;
-    const double period = t->tty && t->mode == EP_PROGRESS_AUTO ? 0.5 : 10.0;
+    const double period = t->p->opt->progress_interval_s > 0 ? t->p->opt->progress_interval_s : 10.0;
     pthread_mutex_lock(&t->mu);
     while (!t->stop) {
         struct timespec ts;
@@ -150,15 +155,11 @@ static void *ticker_main(void *arg) {
         ts.tv_sec += (time_t)period + ns / 1000000000L;
         ts.tv_nsec = ns % 1000000000L;
         pthread_cond_timedwait(&t->cv, &t->mu, &ts);
-        if (!t->stop) print_progress(t, false);
+        if (!t->stop) report_progress(t, false);
         if (ep_pipeline_should_stop(t->p) && !t->told_stop && !t->stop) {
             t->told_stop = true;
-            if (ep_pipeline_should_abandon(t->p))
-                fprintf(stderr, "%sembedpipe: stopping now (SIGTERM): the shard in progress is dropped and "
-                                "computed again on resume\n", t->tty ? "\n" : "");
-            else
-                fprintf(stderr, "%sembedpipe: stopping after the current shard (press Ctrl-C again to stop at "
-                                "once; the folder stays resumable)\n", t->tty ? "\n" : "");
+            ep_pipeline_event(t->p, &(ep_run_event){.kind = EP_EVENT_STOPPING,
+                                                    .abandon = ep_pipeline_should_abandon(t->p)});
         }
     }
     pthread_mutex_unlock(&t->mu);
@@ -272,14 +273,14 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
                                  .precision = o->precision};
         st = ep_backend_create(p->model, &bo, &p->backend, err);
         if (st != EP_OK) return st;
+        if (p->backend->warning[0]) ep_pipeline_say(p, EP_EVENT_DEVICE_FALLBACK, "%s", p->backend->warning);
     }
     snprintf(sum->backend, sizeof sum->backend, "%s", p->backend->description);
     p->batch_tokens = o->batch_tokens         ? o->batch_tokens
                       : p->backend->batch_tokens ? p->backend->batch_tokens
                                                  : EP_CPU_BATCH_TOKENS;
-    if (!o->quiet)
-        fprintf(stderr, "embedpipe: %s (dim %d, max %d tokens) on %s\n", c->name, c->hidden, p->max_len,
-                p->backend->description);
+    ep_pipeline_say(p, EP_EVENT_NOTICE, "%s (dim %d, max %d tokens) on %s", c->name, c->hidden, p->max_len,
+                    p->backend->description);
     if (p->batch_tokens < (size_t)p->max_len) p->batch_tokens = (size_t)p->max_len; /* a longest text fits alone */
     return EP_OK;
 }
@@ -324,6 +325,7 @@ static void teardown(ep_pipeline *p) {
     ep_queue_destroy(&p->to_write);
     pthread_mutex_destroy(&p->error_mu);
     pthread_mutex_destroy(&p->times_mu);
+    pthread_mutex_destroy(&p->event_mu);
 }
 
 /* Runs the stage threads (threads tokenizers) until every one has ended. */
@@ -390,6 +392,7 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     p->opt = o;
     pthread_mutex_init(&p->error_mu, NULL);
     pthread_mutex_init(&p->times_mu, NULL);
+    pthread_mutex_init(&p->event_mu, NULL);
     int threads = o->threads > 0 ? o->threads : ep_default_threads();
     if (threads < 1) threads = 1;
     if (threads > EP_MAX_TOKENIZER_THREADS) threads = EP_MAX_TOKENIZER_THREADS;
@@ -409,15 +412,15 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
         return st;
     }
     sum->resumed_from = p->start_seq;
-    if (!o->quiet && p->start_seq)
-        fprintf(stderr, "embedpipe: resuming %s after %llu records (%zu shards already written)\n", o->out_dir,
-                (unsigned long long)p->start_seq, p->checkpoint ? p->checkpoint->n_shards : (size_t)0);
+    if (p->start_seq)
+        ep_pipeline_say(p, EP_EVENT_NOTICE, "resuming %s after %llu records (%zu shards already written)",
+                        o->out_dir, (unsigned long long)p->start_seq,
+                        p->checkpoint ? p->checkpoint->n_shards : (size_t)0);
 
-    ticker t = {.p = p, .start = ep_now(), .mode = o->quiet ? EP_PROGRESS_NONE : o->progress,
-                .tty = isatty(STDERR_FILENO) && o->progress == EP_PROGRESS_AUTO};
+    ticker t = {.p = p, .start = ep_now()};
     pthread_mutex_init(&t.mu, NULL);
     pthread_cond_init(&t.cv, NULL);
-    bool ticking = t.mode != EP_PROGRESS_NONE && pthread_create(&t.thread, NULL, ticker_main, &t) == 0;
+    bool ticking = o->on_event && pthread_create(&t.thread, NULL, ticker_main, &t) == 0;
 
     run_stages(p, threads);
 
@@ -427,7 +430,7 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
         pthread_cond_signal(&t.cv);
         pthread_mutex_unlock(&t.mu);
         pthread_join(t.thread, NULL);
-        if (!p->failed) print_progress(&t, true);
+        if (!p->failed) report_progress(&t, true);
     }
     pthread_cond_destroy(&t.cv);
     pthread_mutex_destroy(&t.mu);

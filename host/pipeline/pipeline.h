@@ -15,12 +15,31 @@
 extern "C" {
 #endif
 
-typedef enum ep_progress_mode {
-    EP_PROGRESS_AUTO = 0,   /* redrawn in place on a terminal, a plain line every 10 s otherwise */
-    EP_PROGRESS_PLAIN,      /* a plain line every 10 s */
-    EP_PROGRESS_JSON,       /* one JSON object per line every 10 s (and at the end), for job logs */
-    EP_PROGRESS_NONE
-} ep_progress_mode;
+/* What a run tells its caller while it runs (ep_run_options.on_event). The library never prints:
+ * the caller decides what reaches the user, and how (the CLI: host/cli/cli_progress.c). */
+typedef enum ep_run_event_kind {
+    EP_EVENT_PROGRESS = 0,  /* the counts so far; every progress_interval_s, and once at the end (done) */
+    EP_EVENT_NOTICE,        /* a line worth telling (model and backend, resuming, going back to a checkpoint) */
+    EP_EVENT_WARNING,       /* something the user may want to fix (an input read with a caveat) */
+    EP_EVENT_DEVICE_FALLBACK, /* device "auto" runs on the CPU although a CUDA driver is there: a setup to fix */
+    EP_EVENT_STOPPING       /* a stop request was seen: the run ends early (abandon: the shard in progress is dropped) */
+} ep_run_event_kind;
+
+typedef struct ep_run_event {
+    ep_run_event_kind kind;
+    const char *message;    /* NOTICE, WARNING, DEVICE_FALLBACK: one line, no prefix, no newline */
+    /* PROGRESS: counts of this invocation */
+    double elapsed_s;
+    uint64_t records, rows, rejected, tokens;
+    double fraction;        /* share of the input done, or < 0 when unknown (standard input) */
+    double eta_s;           /* seconds left, or < 0 when unknown (and when done) */
+    bool done;              /* the last progress event of the run */
+    /* STOPPING */
+    bool abandon;           /* SIGTERM: the shard in progress is dropped and computed again on resume */
+} ep_run_event;
+
+/* Called from the thread that calls ep_run and from the pipeline's own threads, never two at once. */
+typedef void (*ep_run_event_fn)(const ep_run_event *event, void *user);
 
 typedef struct ep_run_options {
     const char *const *inputs;  /* input paths ("-" = stdin) */
@@ -41,8 +60,9 @@ typedef struct ep_run_options {
     int zstd_level;             /* 0 = 3 */
     int zstd_workers;           /* zstd's own compression threads; 0 = 2 (any count >= 1 gives the same bytes) */
     bool overwrite;             /* replace a previous run in out_dir instead of resuming it */
-    bool quiet;                 /* no messages on stderr (progress included) */
-    ep_progress_mode progress;
+    ep_run_event_fn on_event;   /* progress and messages (NULL = none; nothing is ever printed) */
+    void *event_user;           /* passed to on_event */
+    double progress_interval_s; /* seconds between progress events (0 = 10) */
     int part_index, part_count; /* embed part part_index of part_count (0 and 0 or 1: everything) */
     const char *reuse_dir;      /* previous output whose unchanged rows are copied, or NULL */
     bool discard;               /* compute everything but write nothing (benchmarks) */

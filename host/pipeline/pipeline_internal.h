@@ -123,6 +123,7 @@ typedef struct ep_pipeline {
     char errors_path[4352];
     uint64_t errors_bytes;
     char first_rejection[512];   /* where and why the first record was rejected, for the summary's errors */
+    pthread_mutex_t event_mu;    /* one on_event call at a time (reader, ticker and the run's own thread) */
 } ep_pipeline;
 
 /* @return true once a stop was requested (signal or ep_run_request_stop). */
@@ -134,6 +135,13 @@ bool ep_pipeline_should_abandon(ep_pipeline *p);
 
 /* Records the first failure and makes every stage stop. */
 void ep_pipeline_fail(ep_pipeline *p, const ep_error *err);
+
+/* Hands an event to the caller's on_event, if any, one at a time. */
+void ep_pipeline_event(ep_pipeline *p, const ep_run_event *event);
+
+/* A NOTICE or WARNING event whose message is formatted like printf's. */
+void ep_pipeline_say(ep_pipeline *p, ep_run_event_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 void *ep_stage_read(void *pipeline);
 void *ep_stage_tokenize(void *pipeline);

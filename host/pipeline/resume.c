@@ -180,6 +180,103 @@ static ep_status rewind_to_damage(ep_pipeline *p, ep_manifest *theirs, size_t fi
     return ep_manifest_write(dir, theirs, err);
 }
 
+/* A folder without manifest.json: refused if it holds a run's files, else marked as this run's
+ * (mine) before anything else is written. @return EP_OK, EP_ERR_MISMATCH, or an I/O error. */
+static ep_status start_fresh(const char *dir, const ep_manifest *mine, ep_error *err) {
+    bool found = false;
+    ep_status st = remove_run_files(dir, NULL, &found, err);
+    if (st == EP_OK && found)
+        st = ep_error_set(err, EP_ERR_MISMATCH,
+                          "%s holds files a run or an export writes (shards, errors.ndjson, vectors.npy) but "
+                          "no manifest.json; pass --overwrite to replace them, or choose another -o folder",
+                          dir);
+    // A fresh run marks the folder as its own before writing anything else.
+    if (st == EP_OK) st = ep_manifest_write(dir, mine, err);
+    return st;
+}
+
+/* Compares the folder's run (theirs) with this one (mine); a damaged input that changed since sends
+ * theirs back to the checkpoint before its damage. @return EP_OK, EP_ERR_MISMATCH for a different run,
+ * or the error of going back. */
+static ep_status check_same_job(ep_pipeline *p, ep_manifest *theirs, const ep_manifest *mine, ep_error *err) {
+    const char *dir = p->opt->out_dir;
+    char why[1024];
+    if (ep_manifest_same_job(theirs, mine, EP_JOB_MODEL | EP_JOB_READING | EP_JOB_PART | EP_JOB_DAMAGED_MAY_CHANGE,
+                             why, sizeof why))
+        return ep_error_set(err, EP_ERR_MISMATCH,
+                            "%s holds a different run (the folder's vs this run's: %s). Pass --overwrite to replace it, or choose another -o "
+                            "folder",
+                            dir, why);
+    ep_status st = EP_OK;
+    // A damaged input that changed (repaired, say) sends the run back to the checkpoint before its damage.
+    for (size_t i = 0; i < theirs->n_inputs && st == EP_OK; i++) {
+        if (!damaged_and_changed(p, theirs, i)) continue;
+        st = rewind_to_damage(p, theirs, i, err);
+        if (st == EP_OK)
+            ep_pipeline_say(p, EP_EVENT_NOTICE, "%s changed since it was found damaged; going back to the "
+                            "checkpoint before the damage (record %llu) to read the rest",
+                            theirs->inputs[i].path, (unsigned long long)theirs->run.next_record);
+        break;
+    }
+    // Damage found before the resume point stays true of this run (the input is unchanged).
+    for (size_t i = 0; i < theirs->n_inputs && st == EP_OK; i++)
+        if (theirs->inputs[i].damage.present && theirs->inputs[i].damage.record < theirs->run.next_record)
+            p->damage[i] = theirs->inputs[i].damage;
+    return st;
+}
+
+/* Cuts errors.ndjson back to the interrupted run's checkpoint. @return EP_OK, EP_ERR_MISMATCH when
+ * it is not a regular file or shorter than recorded, or EP_ERR_IO. */
+static ep_status truncate_errors(const char *dir, const ep_manifest *theirs, ep_error *err) {
+    char path[4352];
+    snprintf(path, sizeof path, "%s/errors.ndjson", dir);
+    ep_status st = EP_OK;
+    // Opened once, never through a link (checked before, and O_NOFOLLOW closes the gap since).
+    int efd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat es;
+    uint64_t have = efd >= 0 && fstat(efd, &es) == 0 ? (uint64_t)es.st_size : 0;
+    if (efd < 0 && errno != ENOENT) st = ep_error_set(err, EP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (st == EP_OK && efd >= 0 && !S_ISREG(es.st_mode))
+        st = ep_error_set(err, EP_ERR_MISMATCH, "%s is not a regular file; remove it", path);
+    if (st == EP_OK && have < theirs->run.errors_bytes)
+        st = ep_error_set(err, EP_ERR_MISMATCH,
+                          "%s is shorter (%llu bytes) than the manifest records (%llu); pass --overwrite",
+                          path, (unsigned long long)have, (unsigned long long)theirs->run.errors_bytes);
+    // Drop what the interrupted run wrote after its last checkpoint.
+    if (st == EP_OK && efd >= 0 && ftruncate(efd, (off_t)theirs->run.errors_bytes) != 0)
+        st = ep_error_set(err, EP_ERR_IO, "cannot truncate %s: %s", path, strerror(errno));
+    if (efd >= 0) close(efd);
+    return st;
+}
+
+/* Makes the folder hold exactly the interrupted run's checkpoint (theirs), checking that it still does.
+ * @return EP_OK, EP_ERR_USAGE when the run read standard input, EP_ERR_MISMATCH when the folder
+ * changed since, or EP_ERR_IO. */
+static ep_status prepare_resume(ep_pipeline *p, const ep_manifest *theirs, ep_error *err) {
+    const ep_run_options *o = p->opt;
+    const char *dir = o->out_dir;
+    ep_status st = EP_OK;
+    for (size_t i = 0; i < o->n_inputs && st == EP_OK; i++)
+        if (strcmp(o->inputs[i], "-") == 0)
+            st = ep_error_set(err, EP_ERR_USAGE,
+                              "%s holds an interrupted run that read standard input, which cannot be read "
+                              "again; pass --overwrite to start over",
+                              dir);
+    if (st == EP_OK) st = truncate_errors(dir, theirs, err);
+    if (st == EP_OK) st = remove_run_files(dir, theirs, NULL, err);
+    for (size_t i = 0; i < theirs->n_shards && st == EP_OK; i++) {
+        char path[4352];
+        struct stat ss;
+        snprintf(path, sizeof path, "%s/%s", dir, theirs->shards[i].name);
+        if (lstat(path, &ss) != 0 || !S_ISREG(ss.st_mode) || (uint64_t)ss.st_size != theirs->shards[i].bytes)
+            st = ep_error_set(err, EP_ERR_MISMATCH,
+                              "%s is missing, not a regular file, or has the wrong size: the folder was "
+                              "changed since the interrupted run; pass --overwrite to start over",
+                              path);
+    }
+    return st;
+}
+
 ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
     const ep_run_options *o = p->opt;
     const char *dir = o->out_dir;
@@ -202,15 +299,7 @@ ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     struct stat ms;
     if (lstat(path, &ms) != 0) {
-        bool found = false;
-        st = remove_run_files(dir, NULL, &found, err);
-        if (st == EP_OK && found)
-            st = ep_error_set(err, EP_ERR_MISMATCH,
-                              "%s holds files a run or an export writes (shards, errors.ndjson, vectors.npy) but "
-                              "no manifest.json; pass --overwrite to replace them, or choose another -o folder",
-                              dir);
-        // A fresh run marks the folder as its own before writing anything else.
-        if (st == EP_OK) st = ep_manifest_write(dir, mine, err);
+        st = start_fresh(dir, mine, err);
         ep_manifest_free(mine);
         return st;
     }
@@ -220,74 +309,17 @@ ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
         ep_manifest_free(mine);
         return ep_error_prefix(err, "%s holds an unreadable manifest (pass --overwrite to replace the run)", dir);
     }
-    char why[1024];
-    if (ep_manifest_same_job(theirs, mine, EP_JOB_MODEL | EP_JOB_READING | EP_JOB_PART | EP_JOB_DAMAGED_MAY_CHANGE,
-                             why, sizeof why)) {
-        st = ep_error_set(err, EP_ERR_MISMATCH,
-                          "%s holds a different run (the folder's vs this run's: %s). Pass --overwrite to replace it, or choose another -o "
-                          "folder",
-                          dir, why);
-    } else {
-        // A damaged input that changed (repaired, say) sends the run back to the checkpoint before its damage.
-        for (size_t i = 0; i < theirs->n_inputs && st == EP_OK; i++) {
-            if (!damaged_and_changed(p, theirs, i)) continue;
-            st = rewind_to_damage(p, theirs, i, err);
-            if (st == EP_OK && !o->quiet)
-                fprintf(stderr, "embedpipe: %s changed since it was found damaged; going back to the checkpoint "
-                                "before the damage (record %llu) to read the rest\n",
-                        theirs->inputs[i].path, (unsigned long long)theirs->run.next_record);
-            break;
-        }
-        // Damage found before the resume point stays true of this run (the input is unchanged).
-        for (size_t i = 0; i < theirs->n_inputs && st == EP_OK; i++)
-            if (theirs->inputs[i].damage.present && theirs->inputs[i].damage.record < theirs->run.next_record)
-                p->damage[i] = theirs->inputs[i].damage;
-    }
+    st = check_same_job(p, theirs, mine, err);
     if (st == EP_OK && theirs->complete) {
         p->already_complete = true;
         p->checkpoint = theirs; /* its counts say whether that run embedded anything */
         theirs = NULL;
-    } else if (st == EP_OK) {
-        for (size_t i = 0; i < o->n_inputs && st == EP_OK; i++)
-            if (strcmp(o->inputs[i], "-") == 0)
-                st = ep_error_set(err, EP_ERR_USAGE,
-                                  "%s holds an interrupted run that read standard input, which cannot be read "
-                                  "again; pass --overwrite to start over",
-                                  dir);
-        snprintf(path, sizeof path, "%s/errors.ndjson", dir);
-        // Opened once, never through a link (checked above, and O_NOFOLLOW closes the gap since).
-        int efd = st == EP_OK ? open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -1;
-        struct stat es;
-        uint64_t have = efd >= 0 && fstat(efd, &es) == 0 ? (uint64_t)es.st_size : 0;
-        if (st == EP_OK && efd < 0 && errno != ENOENT)
-            st = ep_error_set(err, EP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-        if (st == EP_OK && efd >= 0 && !S_ISREG(es.st_mode))
-            st = ep_error_set(err, EP_ERR_MISMATCH, "%s is not a regular file; remove it", path);
-        if (st == EP_OK && have < theirs->run.errors_bytes)
-            st = ep_error_set(err, EP_ERR_MISMATCH,
-                              "%s is shorter (%llu bytes) than the manifest records (%llu); pass --overwrite",
-                              path, (unsigned long long)have, (unsigned long long)theirs->run.errors_bytes);
-        // Drop what the interrupted run wrote after its last checkpoint.
-        if (st == EP_OK && efd >= 0 && ftruncate(efd, (off_t)theirs->run.errors_bytes) != 0)
-            st = ep_error_set(err, EP_ERR_IO, "cannot truncate %s: %s", path, strerror(errno));
-        if (efd >= 0) close(efd);
-        if (st == EP_OK) st = remove_run_files(dir, theirs, NULL, err);
-        for (size_t i = 0; i < theirs->n_shards && st == EP_OK; i++) {
-            struct stat ss;
-            snprintf(path, sizeof path, "%s/%s", dir, theirs->shards[i].name);
-            if (lstat(path, &ss) != 0 || !S_ISREG(ss.st_mode) || (uint64_t)ss.st_size != theirs->shards[i].bytes)
-                st = ep_error_set(err, EP_ERR_MISMATCH,
-                                  "%s is missing, not a regular file, or has the wrong size: the folder was "
-                                  "changed since the interrupted run; pass --overwrite to start over",
-                                  path);
-        }
-        if (st == EP_OK) {
-            p->start_seq = theirs->run.next_record;
-            p->start_row = theirs->run.next_row;
-            p->errors_bytes = theirs->run.errors_bytes;
-            p->checkpoint = theirs;
-            theirs = NULL;
-        }
+    } else if (st == EP_OK && (st = prepare_resume(p, theirs, err)) == EP_OK) {
+        p->start_seq = theirs->run.next_record;
+        p->start_row = theirs->run.next_row;
+        p->errors_bytes = theirs->run.errors_bytes;
+        p->checkpoint = theirs;
+        theirs = NULL;
     }
     ep_manifest_free(theirs);
     ep_manifest_free(mine);

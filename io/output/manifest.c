@@ -65,11 +65,103 @@ static ep_status check_for_write(const ep_manifest *m, ep_error *err) {
     return EP_OK;
 }
 
+/* Adds item under key to obj, unless an earlier step failed (ok false). cJSON_AddItemTo* fails (and
+ * does not take ownership) only for a NULL item, i.e. after a failed allocation. */
+#define ADD(obj, key, item) ok = ok && cJSON_AddItemToObject((obj), (key), (item))
+
+/* Adds an input's "damage" object (where it was found damaged, and the checkpoint before it).
+ * @return false when out of memory. */
+static bool add_damage(cJSON *in, const ep_manifest_damage *d) {
+    bool ok = true;
+    cJSON *dj = cJSON_CreateObject();
+    ADD(in, "damage", dj);
+    if (!ok) return false;
+    ADD(dj, "byte", exact_uint(d->byte));
+    ADD(dj, "line", exact_uint(d->line));
+    ADD(dj, "record", exact_uint(d->record));
+    ADD(dj, "prefix_xxh3", cJSON_CreateString(d->prefix_xxh3));
+    ADD(dj, "mtime_s", cJSON_CreateNumber((double)d->mtime_s));
+    ADD(dj, "mtime_ns", cJSON_CreateNumber(d->mtime_ns));
+    cJSON *rj = cJSON_CreateObject();
+    ADD(dj, "resume", rj);
+    if (ok) {
+        ADD(rj, "shards", exact_uint(d->resume_shards));
+        ADD(rj, "next_record", exact_uint(d->resume_next_record));
+        ADD(rj, "next_row", exact_uint(d->resume_next_row));
+        ADD(rj, "errors_bytes", exact_uint(d->resume_errors_bytes));
+        ADD(rj, "embedded", exact_uint(d->resume_embedded));
+        ADD(rj, "rejected", exact_uint(d->resume_rejected));
+    }
+    return ok;
+}
+
+/* Adds the "inputs" array. @return false when out of memory. */
+static bool add_inputs(cJSON *root, const ep_manifest *m) {
+    bool ok = true;
+    cJSON *inputs = cJSON_CreateArray();
+    ADD(root, "inputs", inputs);
+    for (size_t i = 0; ok && i < m->n_inputs; i++) {
+        const ep_manifest_input *input = &m->inputs[i];
+        cJSON *in = cJSON_CreateObject();
+        ok = ok && cJSON_AddItemToArray(inputs, in);
+        ADD(in, "path", cJSON_CreateString(input->path));
+        ADD(in, "format", cJSON_CreateString(input->format));
+        ADD(in, "size", exact_uint(input->size));
+        if (input->abs_path) {
+            ADD(in, "abs_path", cJSON_CreateString(input->abs_path));
+            ADD(in, "mtime_sec", exact_uint(input->mtime_sec));
+            ADD(in, "mtime_nsec", exact_uint(input->mtime_nsec));
+        }
+        if (ok && input->damage.present) ok = add_damage(in, &input->damage);
+    }
+    return ok;
+}
+
+/* Adds the "shards" array. @return false when out of memory. */
+static bool add_shards(cJSON *root, const ep_manifest *m) {
+    bool ok = true;
+    cJSON *shards = cJSON_CreateArray();
+    ADD(root, "shards", shards);
+    for (size_t i = 0; ok && i < m->n_shards; i++) {
+        const ep_shard_info *s = &m->shards[i];
+        cJSON *o = cJSON_CreateObject();
+        ok = ok && cJSON_AddItemToArray(shards, o);
+        ADD(o, "file", cJSON_CreateString(s->name));
+        ADD(o, "ids_file", cJSON_CreateString(s->ids_name));
+        ADD(o, "rows", exact_uint(s->rows));
+        ADD(o, "first_row", exact_uint(s->first_row));
+        ADD(o, "bytes", exact_uint(s->bytes));
+        ADD(o, "sha256", cJSON_CreateString(s->sha256));
+        ADD(o, "ids_sha256", cJSON_CreateString(s->ids_sha256));
+    }
+    return ok;
+}
+
+/* Adds the "run" object (how the rows were cut, and where an interrupted run resumes).
+ * @return false when out of memory. */
+static bool add_run(cJSON *root, const ep_manifest *m) {
+    bool ok = true;
+    cJSON *run = cJSON_CreateObject();
+    ADD(root, "run", run);
+    if (ok) {
+        ADD(run, "shard_rows", exact_uint(m->run.shard_rows));
+        ADD(run, "part_index", cJSON_CreateNumber(m->run.part_index));
+        ADD(run, "part_count", cJSON_CreateNumber(m->run.part_count < 1 ? 1 : m->run.part_count));
+        ADD(run, "format", cJSON_CreateString(m->run.format));
+        ADD(run, "max_record_bytes", exact_uint(m->run.max_record_bytes));
+        ADD(run, "next_record", exact_uint(m->run.next_record));
+        ADD(run, "next_row", exact_uint(m->run.next_row));
+        ADD(run, "errors_bytes", exact_uint(m->run.errors_bytes));
+        ADD(run, "skip_blank", cJSON_CreateBool(m->run.skip_blank));
+    }
+    return ok;
+}
+
+/* @return the manifest's JSON, its keys in the fixed order, or NULL when out of memory. */
 static cJSON *build_json(const ep_manifest *m) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     bool ok = true;
-#define ADD(obj, key, item) ok = ok && cJSON_AddItemToObject((obj), (key), (item))
     ADD(root, "format", cJSON_CreateString(FORMAT_NAME));
     ADD(root, "format_version", cJSON_CreateNumber(FORMAT_VERSION));
     cJSON *tool = cJSON_CreateObject();
@@ -91,57 +183,7 @@ static cJSON *build_json(const ep_manifest *m) {
     ADD(root, "dtype", cJSON_CreateString("float16"));
     ADD(root, "text_path", cJSON_CreateString(m->text_path));
     ADD(root, "id_path", cJSON_CreateString(m->id_path));
-    cJSON *inputs = cJSON_CreateArray();
-    ADD(root, "inputs", inputs);
-    for (size_t i = 0; ok && i < m->n_inputs; i++) {
-        cJSON *in = cJSON_CreateObject();
-        ok = ok && cJSON_AddItemToArray(inputs, in);
-        ADD(in, "path", cJSON_CreateString(m->inputs[i].path));
-        ADD(in, "format", cJSON_CreateString(m->inputs[i].format));
-        ADD(in, "size", exact_uint(m->inputs[i].size));
-        if (m->inputs[i].abs_path) {
-            ADD(in, "abs_path", cJSON_CreateString(m->inputs[i].abs_path));
-            ADD(in, "mtime_sec", exact_uint(m->inputs[i].mtime_sec));
-            ADD(in, "mtime_nsec", exact_uint(m->inputs[i].mtime_nsec));
-        }
-        const ep_manifest_damage *d = &m->inputs[i].damage;
-        if (ok && d->present) {
-            cJSON *dj = cJSON_CreateObject();
-            ADD(in, "damage", dj);
-            if (ok) {
-                ADD(dj, "byte", exact_uint(d->byte));
-                ADD(dj, "line", exact_uint(d->line));
-                ADD(dj, "record", exact_uint(d->record));
-                ADD(dj, "prefix_xxh3", cJSON_CreateString(d->prefix_xxh3));
-                ADD(dj, "mtime_s", cJSON_CreateNumber((double)d->mtime_s));
-                ADD(dj, "mtime_ns", cJSON_CreateNumber(d->mtime_ns));
-                cJSON *rj = cJSON_CreateObject();
-                ADD(dj, "resume", rj);
-                if (ok) {
-                    ADD(rj, "shards", exact_uint(d->resume_shards));
-                    ADD(rj, "next_record", exact_uint(d->resume_next_record));
-                    ADD(rj, "next_row", exact_uint(d->resume_next_row));
-                    ADD(rj, "errors_bytes", exact_uint(d->resume_errors_bytes));
-                    ADD(rj, "embedded", exact_uint(d->resume_embedded));
-                    ADD(rj, "rejected", exact_uint(d->resume_rejected));
-                }
-            }
-        }
-    }
-    cJSON *shards = cJSON_CreateArray();
-    ADD(root, "shards", shards);
-    for (size_t i = 0; ok && i < m->n_shards; i++) {
-        const ep_shard_info *s = &m->shards[i];
-        cJSON *o = cJSON_CreateObject();
-        ok = ok && cJSON_AddItemToArray(shards, o);
-        ADD(o, "file", cJSON_CreateString(s->name));
-        ADD(o, "ids_file", cJSON_CreateString(s->ids_name));
-        ADD(o, "rows", exact_uint(s->rows));
-        ADD(o, "first_row", exact_uint(s->first_row));
-        ADD(o, "bytes", exact_uint(s->bytes));
-        ADD(o, "sha256", cJSON_CreateString(s->sha256));
-        ADD(o, "ids_sha256", cJSON_CreateString(s->ids_sha256));
-    }
+    ok = ok && add_inputs(root, m) && add_shards(root, m);
     cJSON *counts = cJSON_CreateObject();
     ADD(root, "counts", counts);
     if (ok) {
@@ -151,28 +193,14 @@ static cJSON *build_json(const ep_manifest *m) {
     }
     ADD(root, "complete", cJSON_CreateBool(m->complete));
     ADD(root, "errors_file", cJSON_CreateString(ERRORS_FILE));
-    cJSON *run = cJSON_CreateObject();
-    ADD(root, "run", run);
-    if (ok) {
-        ADD(run, "shard_rows", exact_uint(m->run.shard_rows));
-        ADD(run, "part_index", cJSON_CreateNumber(m->run.part_index));
-        ADD(run, "part_count", cJSON_CreateNumber(m->run.part_count < 1 ? 1 : m->run.part_count));
-        ADD(run, "format", cJSON_CreateString(m->run.format));
-        ADD(run, "max_record_bytes", exact_uint(m->run.max_record_bytes));
-        ADD(run, "next_record", exact_uint(m->run.next_record));
-        ADD(run, "next_row", exact_uint(m->run.next_row));
-        ADD(run, "errors_bytes", exact_uint(m->run.errors_bytes));
-        ADD(run, "skip_blank", cJSON_CreateBool(m->run.skip_blank));
-    }
-#undef ADD
-    /* cJSON_AddItemTo* fails (and does not take ownership) only for a NULL
-     * item, i.e. after a failed allocation; those items were never created. */
+    ok = ok && add_run(root, m);
     if (!ok) {
         cJSON_Delete(root);
         return NULL;
     }
     return root;
 }
+#undef ADD
 
 ep_status ep_manifest_write(const char *dir, const ep_manifest *m, ep_error *err) {
     if (!dir || !m) return ep_error_set(err, EP_ERR_USAGE, "ep_manifest_write: NULL folder or manifest");

@@ -117,7 +117,6 @@ int main(void) {
     o.model_dir = model_dir;
     o.rows_per_shard = 128;   /* several shards */
     o.batch_tokens = 300;     /* many small batches: two in flight most of the time */
-    o.quiet = true;
     snprintf(out_cpu, sizeof out_cpu, "%s/cpu", tmp);
     snprintf(out_cuda, sizeof out_cuda, "%s/cuda", tmp);
     o.device = "cpu";

@@ -103,7 +103,6 @@ int main(void) {
     o.device = "cpu";
     o.out_dir = out_dir;
     o.rows_per_shard = 700; /* several shards, the last one shorter */
-    o.quiet = true;
     ep_run_summary sum;
     CHECK_OK(ep_run(&o, &sum, &err), &err);
     CHECKF(sum.records_embedded == n && sum.records_rejected == 0, "embedded %llu, rejected %llu",
