@@ -61,7 +61,8 @@ libdir = os.path.dirname(libs[0])
 check(exports(libs[0]) == want, "the installed library exports other functions than the built one")
 
 exe = os.path.join(root, "embed_texts")
-r = subprocess.run([cc, "-std=c11", "-Wall", "-Werror", os.path.join(src, "examples", "embed_texts.c"),
+r = subprocess.run([cc, "-std=c11", "-Wall", "-Werror"] + os.environ.get("EP_EXAMPLE_CFLAGS", "").split() +
+                   [os.path.join(src, "examples", "embed_texts.c"),
                     "-I", os.path.join(prefix, "include"), "-L", libdir, "-lembedpipe", "-lm", "-o", exe],
                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 check(r.returncode == 0, f"examples/embed_texts.c does not build against the installed library: {r.stdout}")
