@@ -30,6 +30,9 @@ typedef struct ep_row_meta {
     int n_tokens;          /* tokens fed to the model, incl. [CLS]/[SEP] */
     bool truncated;        /* the text had more tokens than max_seq_length */
     uint64_t text_hash;    /* XXH3-64 of the text's UTF-8 bytes */
+    const char *text;      /* the text as embedded; NULL when not kept (--no-text, older folders) */
+    const char *fields;    /* the kept fields (--keep) as one JSON object text, e.g.
+                            * {"created_at":"...","user.screen_name":"..."}; NULL when none */
 } ep_row_meta;
 
 /* A finished shard, as recorded in the manifest. */

@@ -499,7 +499,11 @@ ep_status ep_shard_read_ids(const char *path, ep_row_meta **meta, size_t *n_rows
 
 void ep_shard_ids_free(ep_row_meta *meta, size_t n_rows) {
     if (!meta) return;
-    for (size_t i = 0; i < n_rows; i++) free((char *)meta[i].id);
+    for (size_t i = 0; i < n_rows; i++) {
+        free((char *)meta[i].id);
+        free((char *)meta[i].text);
+        free((char *)meta[i].fields);
+    }
     free(meta);
 }
 
