@@ -304,10 +304,7 @@ static void pool_normalize(float *out, const float *x, const int32_t *seq_start,
     for (int s = 0; s < n_seqs; s++) {
         float *o = out + (size_t)s * hidden;
         const int start = seq_start[s], len = seq_start[s + 1] - start;
-        if (pooling == 1 || len == 0) {
-            if (len == 0) memset(o, 0, sizeof(float) * (size_t)hidden);
-            else memcpy(o, x + (size_t)start * hidden, sizeof(float) * (size_t)hidden);
-        } else {
+        if (!ep_cpu_pool_trivial(o, x, start, len, hidden, pooling)) {
             const __m512 inv_len = _mm512_set1_ps(1.0f / (float)len);
             for (int i = 0; i < hidden; i += 16) {
                 __m512 acc = _mm512_setzero_ps();
