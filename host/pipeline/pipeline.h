@@ -49,6 +49,9 @@ typedef struct ep_run_options {
     const char *id_path;        /* NULL = the format's defaults */
     size_t max_record_bytes;    /* 0 = the reader's default (1 MiB) */
     bool skip_blank;            /* drop blank lines of plain-text inputs (default: embed them as the empty text) */
+    bool no_text;               /* do not store each row's text in the ids files (default: stored as embedded) */
+    const char *keep;           /* --keep: fields stored with each row (dotted paths and/or "default"); NULL = none */
+    const char *clean;          /* --clean: text preparation steps (html,links,mentions,retweets or all); NULL = none */
     const char *model_dir;      /* sentence-transformers folder */
     const char *device;         /* "auto", "cpu", "cuda", "cuda:N" */
     const char *precision;      /* CPU arithmetic: NULL or "fp32", or a reduced mode (see --precision) */
