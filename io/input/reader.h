@@ -128,7 +128,7 @@ void ep_clean_name(unsigned flags, char *out, size_t cap);
  * user.screen_name) and/or "default" (the columns created_at, author, url,
  * lang, is_reply, is_retweet, derived for Twitter exports, archive.json, API
  * v1.1 and v2). A path is its own column name; the names id, file, line,
- * tokens, truncated, hash and text are taken.
+ * tokens, truncated, hash, text (and vector, of an export) are taken.
  * @return EP_OK, or EP_ERR_USAGE naming the bad entry. */
 ep_status ep_keep_check(const char *spec, ep_error *err);
 

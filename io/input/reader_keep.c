@@ -15,7 +15,7 @@
 // Settings
 
 /* Columns every ids line has already: a kept field may not take their names. */
-static const char *const RESERVED[] = {"id", "file", "line", "tokens", "truncated", "hash", "text"};
+static const char *const RESERVED[] = {"id", "file", "line", "tokens", "truncated", "hash", "text", "vector"};
 /* The columns "default" derives, in this order. */
 static const char *const DERIVED[] = {"created_at", "author", "url", "lang", "is_reply", "is_retweet"};
 #define COUNT(a) (sizeof(a) / sizeof *(a))
@@ -53,7 +53,7 @@ ep_status ep_keep_parse(const char *spec, ep_keep *k, ep_error *err) {
                               "tweet.created_at,user.screen_name", p);
         else if (in_list(p, RESERVED, COUNT(RESERVED)))
             st = ep_error_set(err, EP_ERR_USAGE, "--keep: '%s' is a column every row has already (id, file, line, "
-                              "tokens, truncated, hash, text); keep another field", p);
+                              "tokens, truncated, hash, text; vector in an export); keep another field", p);
         else if (k->n_paths == EP_KEEP_MAX)
             st = ep_error_set(err, EP_ERR_USAGE, "--keep: more than %d fields", EP_KEEP_MAX);
         if (st != EP_OK) {
