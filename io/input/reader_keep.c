@@ -343,10 +343,9 @@ static void put_derived(out_buf *b, const ep_keep_source *s) {
     static const char *const authors[] = {"user.screen_name", "author.username", "tweet.user.screen_name",
                                           "data.author.username"};
     static const char *const langs[] = {"lang", "tweet.lang", "data.lang"};
+    // A reply answers a tweet: in_reply_to_user_id alone is also set on a tweet that only starts with a mention.
     static const char *const replies[] = {"in_reply_to_status_id_str", "in_reply_to_status_id",
-                                          "in_reply_to_user_id_str", "in_reply_to_user_id",
-                                          "tweet.in_reply_to_status_id_str", "tweet.in_reply_to_status_id",
-                                          "tweet.in_reply_to_user_id_str", "data.in_reply_to_user_id"};
+                                          "tweet.in_reply_to_status_id_str", "tweet.in_reply_to_status_id"};
     static const char *const retweets[] = {"retweeted_status", "tweet.retweeted_status"};
     const cJSON *obj = s->obj;
     if (!obj) {
@@ -391,27 +390,52 @@ static void put_derived(out_buf *b, const ep_keep_source *s) {
     puts_(b, retweet ? ", \"is_retweet\": true" : ", \"is_retweet\": false");
 }
 
+/* node as JSON. Numbers keep the digits they have in the record (a 19-digit id is not a double, and
+ * cJSON would print it as one), at any depth. */
+static void put_node(out_buf *b, const ep_keep_source *s, const cJSON *node) {
+    size_t start, end;
+    switch (node->type & 0xFF) {
+    case cJSON_String: put_string(b, node->valuestring); return;
+    case cJSON_True: puts_(b, "true"); return;
+    case cJSON_False: puts_(b, "false"); return;
+    case cJSON_Number:
+        if (ep_json_raw_token(s->root, node, s->raw, s->raw_len, &start, &end) && end > start && end - start <= 64) {
+            put(b, s->raw + start, end - start);
+        } else {
+            char num[64];
+            snprintf(num, sizeof num, "%.17g", node->valuedouble);
+            puts_(b, num);
+        }
+        return;
+    case cJSON_Array:
+    case cJSON_Object: {
+        bool object = cJSON_IsObject(node);
+        puts_(b, object ? "{" : "[");
+        for (const cJSON *c = node->child; c; c = c->next) {
+            if (c != node->child) puts_(b, ", ");
+            if (object) {
+                put_string(b, c->string ? c->string : "");
+                puts_(b, ": ");
+            }
+            put_node(b, s, c);
+        }
+        puts_(b, object ? "}" : "]");
+        return;
+    }
+    default: puts_(b, "null"); return;
+    }
+}
+
 static void put_value(out_buf *b, const ep_keep_source *s, const char *path) {
     const cJSON *node = s->obj ? ep_json_path(s->obj, path) : NULL;
-    if (!node) {
+    size_t before = b->len;
+    if (node) put_node(b, s, node);
+    else puts_(b, "null");
+    // A value longer than the record it came from could make (escapes aside) would break the readers' bound.
+    if (!b->failed && b->len - before > s->max_value) {
+        b->len = before;
         puts_(b, "null");
-        return;
     }
-    size_t start, end;
-    // A number keeps its digits (ids of 19 digits are not doubles); everything else as cJSON writes it.
-    if (cJSON_IsNumber(node) && ep_json_raw_token(s->root, node, s->raw, s->raw_len, &start, &end) &&
-        end - start <= 64) {
-        put(b, s->raw + start, end - start);
-        return;
-    }
-    char *printed = cJSON_PrintUnformatted(node);
-    if (!printed) {
-        b->failed = true;
-        return;
-    }
-    if (strlen(printed) > s->max_value) puts_(b, "null"); /* keeps every ids line under the readers' bound */
-    else puts_(b, printed);
-    cJSON_free(printed);
 }
 
 /* Replaces each byte that does not start valid UTF-8 by U+FFFD, so the line is valid UTF-8 whatever the input held. */
