@@ -373,7 +373,7 @@ static bool parse_hash(const char *s, uint64_t *out) {
  * (cJSON would turn a 19-digit id into a double). @return a malloc'd
  * "{...}", or NULL when the line is not laid out that way (the caller then
  * prints the fields from the parsed tree). */
-static char *kept_slice(const char *line, size_t len) {
+static char *kept_slice(const char *line, size_t len, size_t n_fields) {
     static const char HASH[] = "\"hash\": \"";
     const char *h = memmem(line, len, HASH, sizeof HASH - 1);
     if (!h) return NULL;
@@ -395,6 +395,15 @@ static char *kept_slice(const char *line, size_t len) {
     memcpy(out + 1, p, n);
     out[n + 1] = '}';
     out[n + 2] = '\0';
+    // A line laid out otherwise (keys reordered by another tool) may slice wrong: only an object with
+    // exactly the line's other keys is the fields.
+    cJSON *check = cJSON_Parse(out);
+    bool ok = cJSON_IsObject(check) && (size_t)cJSON_GetArraySize(check) == n_fields;
+    cJSON_Delete(check);
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
     return out;
 }
 
@@ -456,7 +465,7 @@ static ep_status parse_ids_line(const char *line, size_t len, ep_row_meta *m, ep
     if (st != EP_OK) goto done;
     char *id = strdup(vals[0]->valuestring);
     char *text = vals[6] ? strdup(vals[6]->valuestring) : NULL;
-    char *fields = n_other ? kept_slice(line, len) : NULL;
+    char *fields = n_other ? kept_slice(line, len, n_other) : NULL;
     if (n_other && !fields) {
         // The kept fields go back out as one JSON object, in the order they were written.
         cJSON *kept = cJSON_CreateObject();
