@@ -194,6 +194,9 @@ static void print_summary(const ep_run_options *o, const ep_run_summary *sum, ep
         fprintf(stderr, "embedpipe: %llu blank line%s %s\n", (unsigned long long)sum->blank_lines,
                 sum->blank_lines == 1 ? "" : "s",
                 o->skip_blank ? "dropped (--skip-blank)" : "embedded as the empty text (--skip-blank drops them)");
+    if (sum->retweets_skipped)
+        fprintf(stderr, "embedpipe: %llu retweet%s skipped (--clean retweets)\n",
+                (unsigned long long)sum->retweets_skipped, sum->retweets_skipped == 1 ? "" : "s");
     if (o->reuse_dir)
         fprintf(stderr, "embedpipe: --reuse %s: %llu reused, %llu new, %llu changed, %llu gone\n", o->reuse_dir,
                 (unsigned long long)sum->reused, (unsigned long long)sum->added, (unsigned long long)sum->changed,

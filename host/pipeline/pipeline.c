@@ -367,6 +367,7 @@ static void fill_summary(const ep_pipeline *p, ep_run_summary *sum) {
     sum->records_rejected = (cp ? cp->records_rejected : 0) + p->rejected;
     sum->records_truncated = p->truncated;
     sum->blank_lines = p->blank_lines;
+    sum->retweets_skipped = p->retweets_skipped;
     sum->damaged_inputs = 0;
     for (size_t i = 0; i < o->n_inputs; i++) sum->damaged_inputs += p->damage[i].present;
     sum->tokens = p->tokens;

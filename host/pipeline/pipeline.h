@@ -80,6 +80,7 @@ typedef struct ep_run_summary {
     uint64_t records_truncated; /* this invocation */
     uint64_t blank_lines;       /* blank lines of plain-text inputs read by this invocation: embedded as the
                                    empty text, or dropped with skip_blank */
+    uint64_t retweets_skipped;  /* records skipped by --clean retweets, read by this invocation */
     size_t damaged_inputs;      /* inputs found damaged (truncated, corrupt): read up to the damage, which is
                                    in errors.ndjson; the run still returns EP_OK */
     uint64_t tokens;            /* tokens fed to the model, this invocation */

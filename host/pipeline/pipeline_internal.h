@@ -117,6 +117,7 @@ typedef struct ep_pipeline {
     struct timespec *input_mtimes;
     ep_manifest_damage *damage;  /* per input: where it was found damaged (written by the writer) */
     _Atomic uint64_t blank_lines;
+    _Atomic uint64_t retweets_skipped; /* --clean retweets */
     ep_stage_times times;        /* tokenize is summed over its threads */
     pthread_mutex_t times_mu;
     uint64_t reuse_counts[4];    /* reused, new, changed, gone (filled at the end) */

@@ -168,7 +168,10 @@ static void read_records(read_state *s, size_t f, ep_reader *r, ep_status open_s
             p->blank_lines++;
             if (o->skip_blank) continue; /* dropped, and numbered as if it had never been there */
         }
-        if (kind == EP_READ_RECORD && rec.skipped) continue; /* --clean retweets: dropped the same way */
+        if (kind == EP_READ_RECORD && rec.skipped) { /* --clean retweets: dropped the same way */
+            p->retweets_skipped++;
+            continue;
+        }
         // A stop request takes effect at a shard boundary, so that the last group is whole.
         if (kind == EP_READ_RECORD && s->row % p->rows_per_shard == 0 && s->seq >= p->start_seq &&
             ep_pipeline_should_stop(p)) {

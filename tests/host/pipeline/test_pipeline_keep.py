@@ -231,7 +231,9 @@ planted = [
 ]
 write_lines("planted.jsonl", [json.dumps({"id": str(i), "text": t}) for i, (t, _, _) in enumerate(planted)])
 embed(["planted.jsonl"], "raw")
-embed(["planted.jsonl"], "clean", "--clean", "all")
+p = run(["embed", "planted.jsonl", "-o", "clean", "-m", model, "-t", "2", "--clean", "all", "--progress", "none"],
+        check_rc=0)
+check("1 retweet skipped (--clean retweets)" in p.stderr, f"the summary counts the skipped retweet: {p.stderr[-500:]}")
 raw_rows, _ = rows("raw")
 clean_rows, _ = rows("clean")
 check([r["text"] for r in raw_rows] == [t for t, _, _ in planted], "without --clean every text is stored as found")
