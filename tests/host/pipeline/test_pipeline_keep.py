@@ -277,6 +277,11 @@ embed(["rt.jsonl"], "reused-clean", *keep, "--clean", "html", "--reuse", "full")
 rc_rows, _ = rows("reused-clean")
 check(rc_rows[0]["text"] == "tweet number 0 about bikes & rain" and vectors("reused-clean")[0] != vectors("full")[0],
       "--reuse with --clean: the cleaned text's hash differs, so the row is computed again, not copied")
+embed(["rt.jsonl"], "reused-other-keep", "--keep", "lang", "--shard-rows", "25", "--reuse", "full")
+rk_rows, _ = rows("reused-other-keep")
+check(vectors("reused-other-keep") == vectors("full") and [list(r)[7:] for r in rk_rows[:1]] == [["lang"]] and
+      rk_rows[3]["text"] == full_rows[3]["text"],
+      "--reuse into a run with other --keep copies the vectors and stores this run's columns")
 for part in ("0/2", "1/2"):
     embed(["rt.jsonl"], "part" + part[0], *keep, "--part", part)
 run(["merge", "part0", "part1", "-o", "merged"], check_rc=0)
@@ -321,6 +326,11 @@ p = subprocess.run([cli(), "search", os.path.join(root, "searchme"), "tweet numb
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
 check(p.returncode == 0 and "tweet number 17 about bikes &amp; rain" in p.stdout and "cannot be read" not in p.stderr,
       f"search prints the stored text with the input deleted, from /: rc {p.returncode} {p.stderr.strip()[:300]}")
+embed(["rt.jsonl"], "searchme-notext-clean", "--no-text", "--clean", "html")
+p = subprocess.run([cli(), "search", os.path.join(root, "searchme-notext-clean"), "tweet number 17 about bikes", "-m",
+                    model, "-k", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
+check(p.returncode == 0 and "tweet number 17 about bikes & rain" in p.stdout and "not shown" not in p.stderr,
+      f"search of a --no-text --clean folder reads the inputs again, cleaned, so the hashes match: {p.stderr[-300:]}")
 embed(["rt.jsonl"], "searchme-notext", "--no-text")
 os.rename("rt.jsonl", "rt.moved")
 p = subprocess.run([cli(), "search", os.path.join(root, "searchme-notext"), "tweet", "-m", model, "-k", "2"],
