@@ -38,7 +38,9 @@ typedef struct ep_item {
     uint32_t file_index;
     uint64_t line;
     char *id;              /* owned; "" when none */
-    char *text;            /* owned; NULL for rejections and rows of other parts */
+    char *text;            /* owned; NULL for rejections and rows of other parts (kept to the writer unless
+                              --no-text) */
+    char *fields;          /* owned: the kept fields (--keep) as one JSON object text, or NULL */
     size_t text_len;
     char *reason;          /* rejections: owned message */
     int32_t *ids;          /* tokenizer output (owned) */
@@ -87,6 +89,7 @@ typedef struct ep_pipeline {
     ep_backend *backend;
     ep_reuse *reuse;
     int max_len;             /* tokens per text */
+    unsigned clean;          /* --clean, parsed (EP_CLEAN_*) */
     size_t batch_tokens;
     uint64_t rows_per_shard;
 
@@ -114,6 +117,7 @@ typedef struct ep_pipeline {
     struct timespec *input_mtimes;
     ep_manifest_damage *damage;  /* per input: where it was found damaged (written by the writer) */
     _Atomic uint64_t blank_lines;
+    _Atomic uint64_t retweets_skipped; /* --clean retweets */
     ep_stage_times times;        /* tokenize is summed over its threads */
     pthread_mutex_t times_mu;
     uint64_t reuse_counts[4];    /* reused, new, changed, gone (filled at the end) */

@@ -108,6 +108,10 @@ static bool add_item(read_state *s, size_t f, const ep_record *rec, ep_read_kind
             it->text = dup_bytes(rec->text, rec->text_len);
             it->text_len = rec->text_len;
             ok = ok && it->text;
+            if (rec->fields) {
+                it->fields = strdup(rec->fields);
+                ok = ok && it->fields;
+            }
         }
     }
     c->n++;
@@ -164,6 +168,10 @@ static void read_records(read_state *s, size_t f, ep_reader *r, ep_status open_s
             p->blank_lines++;
             if (o->skip_blank) continue; /* dropped, and numbered as if it had never been there */
         }
+        if (kind == EP_READ_RECORD && rec.skipped) { /* --clean retweets: dropped the same way */
+            p->retweets_skipped++;
+            continue;
+        }
         // A stop request takes effect at a shard boundary, so that the last group is whole.
         if (kind == EP_READ_RECORD && s->row % p->rows_per_shard == 0 && s->seq >= p->start_seq &&
             ep_pipeline_should_stop(p)) {
@@ -197,6 +205,8 @@ static bool read_input(read_state *s, size_t f) {
     s->t0 = ep_now();
     ep_reader_options ro = {.format = o->format,
                             .text_path = o->text_path,
+                            .keep = o->keep,
+                            .clean = p->clean,
                             .id_path = o->id_path,
                             .max_record_bytes = o->max_record_bytes};
     ep_reader *r = NULL;

@@ -28,9 +28,11 @@ void *ep_stage_tokenize(void *arg) {
             it->n_tokens = ep_tokenizer_encode(p->tok, it->text, it->text_len, it->ids, p->max_len, &it->truncated);
             int32_t *fit = realloc(it->ids, sizeof(int32_t) * (size_t)it->n_tokens); /* keep a group's memory small */
             if (fit) it->ids = fit;
-            // The text is not needed any more: only its tokens and hash travel on.
-            free(it->text);
-            it->text = NULL;
+            // Unless it is stored with the row, the text is not needed any more: only its tokens and hash travel on.
+            if (p->opt->no_text) {
+                free(it->text);
+                it->text = NULL;
+            }
         }
         busy += ep_now() - t0;
         if (!ep_queue_push(&p->to_compute, c)) {

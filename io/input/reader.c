@@ -123,6 +123,8 @@ void ep_reader_emit_fields(ep_reader *r, const cJSON *obj, const char *where, ui
     ep_fields *f = &r->fields;
     if (ep_fields_extract(r->doc, obj, r->in.rec, r->in.rec_len, &r->paths, where, f) == EP_READ_RECORD) {
         set_record(r, rec, kind, line, f->text, f->text_len, f->id);
+        rec->fields = f->kept;
+        rec->skipped = f->skipped;
     } else {
         snprintf(r->reason, sizeof r->reason, "%s", f->reason);
         ep_reader_set_reject(r, rec, kind, line, f->id);
@@ -224,6 +226,10 @@ static ep_status next_line(ep_reader *r, ep_record *rec, ep_read_kind *kind, boo
         // (SentenceTransformer.encode("") gives [CLS] [SEP] too); the caller may drop it (--skip-blank).
         set_record(r, rec, kind, line, "", 0, "");
         rec->blank = true;
+        ep_field_paths plain = r->paths;
+        plain.clean = 0; /* a blank line stays the empty text: --clean has nothing to remove from it */
+        if (ep_fields_finish(NULL, NULL, NULL, 0, &plain, "", 0, "", "", &r->fields) == EP_READ_RECORD)
+            rec->fields = r->fields.kept;
         return EP_OK;
     }
     const char *nul = memchr(r->in.rec, '\0', n);
@@ -242,7 +248,14 @@ static ep_status next_line(ep_reader *r, ep_record *rec, ep_read_kind *kind, boo
         return EP_OK;
     }
     r->in.rec[n] = '\0';
-    set_record(r, rec, kind, line, r->in.rec, n, "");
+    if (ep_fields_finish(NULL, NULL, NULL, 0, &r->paths, r->in.rec, n, "", "", &r->fields) != EP_READ_RECORD) {
+        snprintf(r->reason, sizeof r->reason, "%s", r->fields.reason);
+        ep_reader_set_reject(r, rec, kind, line, "");
+        return EP_OK;
+    }
+    set_record(r, rec, kind, line, r->fields.text, r->fields.text_len, "");
+    rec->fields = r->fields.kept;
+    rec->skipped = r->fields.skipped;
     return EP_OK;
 }
 
@@ -393,6 +406,17 @@ static ep_status reader_start(ep_byte_source *src, const char *name, const ep_re
                  "of JSON; if it is JSON, pass --format ndjson (one object per line), tweets-js or archive-json",
                  name, like, total);
     set_paths(r);
+    if (st == EP_OK) st = ep_keep_parse(options->keep, &r->keep, err);
+    if (st != EP_OK) {
+        ep_reader_free(r);
+        return st;
+    }
+    r->paths.keep = &r->keep;
+    r->paths.clean = options->clean;
+    r->paths.account = r->account;
+    // The bound the output's checked reader puts on an ids line allows each kept value what an escaped record takes.
+    r->paths.max_value = max_record * 6;
+    if (r->keep.defaults && r->format == EP_FORMAT_TWEETS_JS) ep_keep_export_account(name, r->account, sizeof r->account);
     r->state = ST_START;
     r->good_byte = r->in.consumed;
     r->good_line = 1;
@@ -440,6 +464,7 @@ void ep_reader_free(ep_reader *r) {
     ep_input_release(&r->in);
     cJSON_Delete(r->doc);
     ep_fields_release(&r->fields);
+    ep_keep_release(&r->keep);
     free(r->path);
     free(r->text_path);
     free(r->id_path);

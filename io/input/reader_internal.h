@@ -10,6 +10,7 @@
 #include "reader.h"
 #include "reader_fields.h"
 #include "reader_input.h"
+#include "reader_keep.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -38,6 +39,8 @@ struct ep_reader {
     char *archive_keys_buf;
     const char *archive_keys[MAX_ARCHIVE_KEYS];
     size_t n_archive_keys;
+    ep_keep keep;                    /* --keep, parsed */
+    char account[128];               /* the export's account name ("" = unknown) */
 
     ep_reader_input in;              /* window, line count, record bytes */
 

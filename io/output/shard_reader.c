@@ -368,6 +368,45 @@ static bool parse_hash(const char *s, uint64_t *out) {
     return i == 16;
 }
 
+/* The kept fields of an ids line as the writer put them: after "hash" and
+ * "text", up to the closing brace, so that their numbers keep every digit
+ * (cJSON would turn a 19-digit id into a double). @return a malloc'd
+ * "{...}", or NULL when the line is not laid out that way (the caller then
+ * prints the fields from the parsed tree). */
+static char *kept_slice(const char *line, size_t len, size_t n_fields) {
+    static const char HASH[] = "\"hash\": \"";
+    const char *h = memmem(line, len, HASH, sizeof HASH - 1);
+    if (!h) return NULL;
+    const char *p = h + sizeof HASH - 1 + 17, *end = line + len;
+    while (end > line && end[-1] == ' ') end--;
+    if (p > end || end[-1] != '}') return NULL;
+    static const char TEXT[] = ", \"text\": \"";
+    if ((size_t)(end - p) > sizeof TEXT - 1 && memcmp(p, TEXT, sizeof TEXT - 1) == 0) {
+        p += sizeof TEXT - 1;
+        while (p < end && *p != '"') p += *p == '\\' ? 2 : 1;
+        p++;
+    }
+    if (end - p < 3 || p[0] != ',' || p[1] != ' ') return NULL;
+    p += 2;
+    size_t n = (size_t)(end - 1 - p);
+    char *out = malloc(n + 3);
+    if (!out) return NULL;
+    out[0] = '{';
+    memcpy(out + 1, p, n);
+    out[n + 1] = '}';
+    out[n + 2] = '\0';
+    // A line laid out otherwise (keys reordered by another tool) may slice wrong: only an object with
+    // exactly the line's other keys is the fields.
+    cJSON *check = cJSON_Parse(out);
+    bool ok = cJSON_IsObject(check) && (size_t)cJSON_GetArraySize(check) == n_fields;
+    cJSON_Delete(check);
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 /* One line, without its '\n'. The id is strdup'd into m->id. */
 static ep_status parse_ids_line(const char *line, size_t len, ep_row_meta *m, ep_error *err) {
     for (size_t i = 0; i < len; i++) {
@@ -388,18 +427,22 @@ static ep_status parse_ids_line(const char *line, size_t len, ep_row_meta *m, ep
         st = ep_error_set(err, EP_ERR_FORMAT, "not a JSON object");
         goto done;
     }
-    static const char *const keys[6] = {"id", "file", "line", "tokens", "truncated", "hash"};
-    const cJSON *vals[6] = {0};
+    static const char *const keys[7] = {"id", "file", "line", "tokens", "truncated", "hash", "text"};
+    const cJSON *vals[7] = {0};
+    size_t n_other = 0;
     for (const cJSON *c = obj->child; c; c = c->next) {
-        for (int k = 0; k < 6; k++) {
+        bool known = false;
+        for (int k = 0; k < 7; k++) {
             if (c->string && strcmp(c->string, keys[k]) == 0) {
                 if (vals[k]) {
                     st = ep_error_set(err, EP_ERR_FORMAT, "\"%s\" appears twice", keys[k]);
                     goto done;
                 }
                 vals[k] = c;
+                known = true;
             }
         }
+        if (!known) n_other++; /* a kept field (--keep) */
     }
     for (int k = 0; k < 6; k++) {
         if (!vals[k]) {
@@ -418,13 +461,34 @@ static ep_status parse_ids_line(const char *line, size_t len, ep_row_meta *m, ep
     else if (!cJSON_IsBool(vals[4])) st = ep_error_set(err, EP_ERR_FORMAT, "\"truncated\" is not true or false");
     else if (!cJSON_IsString(vals[5]) || !parse_hash(vals[5]->valuestring, &hash))
         st = ep_error_set(err, EP_ERR_FORMAT, "\"hash\" is not 16 lowercase hex digits");
+    else if (vals[6] && !cJSON_IsString(vals[6])) st = ep_error_set(err, EP_ERR_FORMAT, "\"text\" is not a string");
     if (st != EP_OK) goto done;
     char *id = strdup(vals[0]->valuestring);
-    if (!id) {
+    char *text = vals[6] ? strdup(vals[6]->valuestring) : NULL;
+    char *fields = n_other ? kept_slice(line, len, n_other) : NULL;
+    if (n_other && !fields) {
+        // The kept fields go back out as one JSON object, in the order they were written.
+        cJSON *kept = cJSON_CreateObject();
+        for (cJSON *c = obj->child, *next; c && kept; c = next) {
+            next = c->next;
+            bool known = false;
+            for (int k = 0; k < 7; k++) known = known || strcmp(c->string, keys[k]) == 0;
+            if (known) continue;
+            cJSON_AddItemToObject(kept, c->string, cJSON_Duplicate(c, true));
+        }
+        fields = kept ? cJSON_PrintUnformatted(kept) : NULL;
+        cJSON_Delete(kept);
+    }
+    if (!id || (vals[6] && !text) || (n_other && !fields)) {
+        free(id);
+        free(text);
+        if (fields) cJSON_free(fields);
         st = ep_error_set(err, EP_ERR_NOMEM, "out of memory for an id");
         goto done;
     }
     m->id = id;
+    m->text = text;
+    m->fields = fields;
     m->file_index = (uint32_t)file;
     m->line = line_no;
     m->n_tokens = (int)tokens;
@@ -548,12 +612,27 @@ size_t ep_output_shard_of_row(const ep_output_reader *r, uint64_t row) {
     return lo < m->n_shards && m->shards[lo].first_row <= row ? lo : SIZE_MAX;
 }
 
-/* The longest ids line a row of this run can make: its id is at most one
- * record (max_record_bytes), escaped at worst as \u00XX (6 bytes a byte), plus
- * the other five keys. */
+/* @return the columns --keep adds (its paths, and six for "default"). */
+static uint64_t kept_columns(const char *keep) {
+    uint64_t n = 0;
+    for (const char *p = keep; *p;) {
+        size_t len = strcspn(p, ",");
+        size_t lead = strspn(p, " ");
+        if (len > lead) n += (len - lead >= 7 && strncmp(p + lead, "default", 7) == 0) ? 6 : 1;
+        p += len + (p[len] == ',');
+    }
+    return n;
+}
+
+/* The longest ids line a row of this run can make. The id, the text and each
+ * kept value come from one record (max_record_bytes) and are escaped at worst
+ * as \u00XX (6 bytes a byte; the writer stores a longer kept value as null);
+ * add the column names and the five small keys. */
 static uint64_t max_ids_line(const ep_manifest *m) {
     uint64_t record = m->run.max_record_bytes ? m->run.max_record_bytes : 1u << 20;
-    return record > (UINT64_MAX - 512) / 6 ? UINT64_MAX : record * 6 + 512;
+    uint64_t values = 1 + (m->run.text ? 1 : 0) + kept_columns(m->run.keep);
+    if (record > (UINT64_MAX / 2) / 6 / values) return UINT64_MAX;
+    return record * 6 * values + 6 * (uint64_t)strlen(m->run.keep) + 64 * values + 512;
 }
 
 ep_status ep_output_check_shard_files(const ep_output_reader *r, size_t i, unsigned what, ep_error *err) {
