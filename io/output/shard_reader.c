@@ -22,121 +22,129 @@
 
 #define ZSTD_MAGIC 0xFD2FB528u
 
-/* Streams the single zstd frame of path into sink. The frame must carry a
- * content checksum (RFC 8878 frame header descriptor, bit 2) - embedpipe
- * always writes one, and without it corruption could go unnoticed. */
-ep_status ep_zstd_read_file(const char *path, const zfile_check *check, zsink *sink, ep_error *err) {
+/* Opens path for reading and checks its size against check->bytes (when given).
+ * @return EP_OK and *out; EP_ERR_IO; EP_ERR_MISMATCH for another size. */
+static ep_status open_checked(const char *path, const zfile_check *check, FILE **out, ep_error *err) {
     FILE *f = fopen(path, "rb");
+    *out = NULL;
     if (!f && check && errno == ENOENT)
         return ep_error_set(err, EP_ERR_IO, "%s is missing (%s lists it): %s", path, check->what, strerror(errno));
     if (!f) return ep_error_set(err, EP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (check && check->bytes) {
         struct stat sb;
-        if (fstat(fileno(f), &sb) != 0) {
-            ep_status st = ep_error_set(err, EP_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-            fclose(f);
-            return st;
-        }
-        if ((uint64_t)sb.st_size != check->bytes) {
-            ep_status st = ep_error_set(err, EP_ERR_MISMATCH, "%s is %" PRIu64 " bytes but %s says %" PRIu64
-                                        " (truncated, replaced or swapped with another shard?)", path,
-                                        (uint64_t)sb.st_size, check->what, check->bytes);
+        ep_status st = EP_OK;
+        if (fstat(fileno(f), &sb) != 0)
+            st = ep_error_set(err, EP_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        else if ((uint64_t)sb.st_size != check->bytes)
+            st = ep_error_set(err, EP_ERR_MISMATCH, "%s is %" PRIu64 " bytes but %s says %" PRIu64
+                              " (truncated, replaced or swapped with another shard?)", path, (uint64_t)sb.st_size,
+                              check->what, check->bytes);
+        if (st != EP_OK) {
             fclose(f);
             return st;
         }
     }
-    /* The SHA-256 is taken of the bytes as they are decompressed, so the file
-     * is read once and what was hashed is what was decoded. */
+    *out = f;
+    return EP_OK;
+}
+
+/* Checks the first n bytes of the file: the zstd magic, the content-checksum
+ * flag, and the content size the frame claims against sink->max_content.
+ * @return EP_OK (sink->content_size set); EP_ERR_FORMAT; EP_ERR_MISMATCH. */
+static ep_status check_frame_start(const char *path, const uint8_t *buf, size_t n, zsink *sink, ep_error *err) {
+    uint32_t magic = n >= 4 ? (uint32_t)buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 24
+                            : 0;
+    if (magic != ZSTD_MAGIC) return ep_error_set(err, EP_ERR_FORMAT, "%s: not a zstd frame (bad magic number)", path);
+    if (n >= 5 && !(buf[4] & 0x04))
+        return ep_error_set(err, EP_ERR_FORMAT, "%s: the zstd frame has no content checksum, so it cannot be "
+                            "verified (embedpipe always writes one)", path);
+    unsigned long long cs = ZSTD_getFrameContentSize(buf, n);
+    sink->content_size = cs == ZSTD_CONTENTSIZE_ERROR ? ZSTD_CONTENTSIZE_UNKNOWN : cs;
+    if (sink->max_content && sink->content_size != ZSTD_CONTENTSIZE_UNKNOWN && sink->content_size > sink->max_content)
+        return ep_error_set(err, EP_ERR_MISMATCH, "%s: the zstd frame says it holds %" PRIu64 " bytes, more than the %"
+                            PRIu64 " that manifest.json allows for it (a damaged or hostile file)", path,
+                            (uint64_t)sink->content_size, sink->max_content);
+    return EP_OK;
+}
+
+/* Decompresses n bytes of the file into the sink; *frame_done once the frame ended.
+ * @return EP_OK; EP_ERR_FORMAT for corrupt data or data after the frame; the sink's error. */
+static ep_status decompress_chunk(ZSTD_DCtx *d, const char *path, const uint8_t *buf, size_t n, uint8_t *out_buf,
+                                  size_t out_cap, zsink *sink, bool *frame_done, ep_error *err) {
+    ZSTD_inBuffer in = {buf, n, 0};
+    while (in.pos < in.size) {
+        if (*frame_done)
+            return ep_error_set(err, EP_ERR_FORMAT, "%s: data after the end of the zstd frame (one frame expected)",
+                                path);
+        ZSTD_outBuffer out = {out_buf, out_cap, 0};
+        size_t ret = ZSTD_decompressStream(d, &out, &in);
+        if (ZSTD_isError(ret)) {
+            if (ZSTD_getErrorCode(ret) == ZSTD_error_checksum_wrong)
+                return ep_error_set(err, EP_ERR_FORMAT, "%s: zstd content checksum mismatch: the file is corrupt",
+                                    path);
+            return ep_error_set(err, EP_ERR_FORMAT, "%s: corrupt zstd data: %s", path, ZSTD_getErrorName(ret));
+        }
+        ep_status st;
+        if (out.pos > 0 && (st = sink->write(sink, out_buf, out.pos, err)) != EP_OK)
+            return ep_error_prefix(err, "%s", path);
+        if (ret == 0) *frame_done = true;
+    }
+    return EP_OK;
+}
+
+/* The verdict on the file's SHA-256 against check->sha256, given the status
+ * st of its decoding. A file that is not the one listed is reported as such,
+ * not by whatever its bytes first broke: after a format error the rest of the
+ * file is hashed too. @return st, or EP_ERR_MISMATCH for another SHA-256. */
+static ep_status sha_verdict(const char *path, const zfile_check *check, FILE *f, ep_sha256 *sha, uint8_t *buf,
+                             size_t cap, ep_status st, ep_error *err) {
+    if (!check || !check->sha256 || st == EP_ERR_IO || st == EP_ERR_NOMEM || !buf) return st;
+    if (st != EP_OK) {
+        size_t n;
+        while ((n = fread(buf, 1, cap, f)) > 0) ep_sha256_update(sha, buf, n);
+        if (ferror(f)) return st;
+    }
+    char hex[65];
+    ep_sha256_final_hex(sha, hex);
+    if (strcmp(hex, check->sha256) == 0) return st;
+    return ep_error_set(err, EP_ERR_MISMATCH, "%s: SHA-256 %s does not match %s (%s): the file was changed, "
+                        "corrupted or swapped with another shard after it was written", path, hex, check->what,
+                        check->sha256);
+}
+
+/* Streams the single zstd frame of path into sink. The frame must carry a
+ * content checksum (RFC 8878 frame header descriptor, bit 2) - embedpipe
+ * always writes one, and without it corruption could go unnoticed. The
+ * SHA-256 is taken of the bytes as they are decompressed, so the file is read
+ * once and what was hashed is what was decoded. */
+ep_status ep_zstd_read_file(const char *path, const zfile_check *check, zsink *sink, ep_error *err) {
+    FILE *f;
+    ep_status st = open_checked(path, check, &f, err);
+    if (st != EP_OK) return st;
     ep_sha256 sha;
     ep_sha256_init(&sha);
     ZSTD_DCtx *d = ZSTD_createDCtx();
     size_t in_cap = ZSTD_DStreamInSize(), out_cap = ZSTD_DStreamOutSize();
     uint8_t *in_buf = malloc(in_cap), *out_buf = malloc(out_cap);
-    ep_status st = EP_OK;
-    if (!d || !in_buf || !out_buf) {
-        st = ep_error_set(err, EP_ERR_NOMEM, "%s: out of memory for decompression", path);
-        goto done;
-    }
-    size_t ret = 1; /* non-zero: the frame is not finished */
     bool frame_done = false, first = true;
+    if (!d || !in_buf || !out_buf) st = ep_error_set(err, EP_ERR_NOMEM, "%s: out of memory for decompression", path);
     size_t n;
-    while ((n = fread(in_buf, 1, in_cap, f)) > 0) {
+    while (st == EP_OK && (n = fread(in_buf, 1, in_cap, f)) > 0) {
         if (first) {
             first = false;
-            uint32_t magic = n >= 4 ? (uint32_t)in_buf[0] | (uint32_t)in_buf[1] << 8 | (uint32_t)in_buf[2] << 16 |
-                                          (uint32_t)in_buf[3] << 24
-                                    : 0;
-            if (magic != ZSTD_MAGIC) {
-                st = ep_error_set(err, EP_ERR_FORMAT, "%s: not a zstd frame (bad magic number)", path);
-                goto done;
-            }
-            if (n >= 5 && !(in_buf[4] & 0x04)) {
-                st = ep_error_set(err, EP_ERR_FORMAT, "%s: the zstd frame has no content checksum, so it cannot be "
-                                  "verified (embedpipe always writes one)", path);
-                goto done;
-            }
-            unsigned long long cs = ZSTD_getFrameContentSize(in_buf, n);
-            sink->content_size = cs == ZSTD_CONTENTSIZE_ERROR ? ZSTD_CONTENTSIZE_UNKNOWN : cs;
-            if (sink->max_content && sink->content_size != ZSTD_CONTENTSIZE_UNKNOWN &&
-                sink->content_size > sink->max_content) {
-                st = ep_error_set(err, EP_ERR_MISMATCH, "%s: the zstd frame says it holds %" PRIu64 " bytes, more "
-                                  "than the %" PRIu64 " that manifest.json allows for it (a damaged or hostile file)",
-                                  path, (uint64_t)sink->content_size, sink->max_content);
-                goto done;
-            }
+            if ((st = check_frame_start(path, in_buf, n, sink, err)) != EP_OK) break;
         }
         ep_sha256_update(&sha, in_buf, n);
-        ZSTD_inBuffer in = {in_buf, n, 0};
-        while (in.pos < in.size) {
-            if (frame_done) {
-                st = ep_error_set(err, EP_ERR_FORMAT, "%s: data after the end of the zstd frame (one frame expected)",
-                                  path);
-                goto done;
-            }
-            ZSTD_outBuffer out = {out_buf, out_cap, 0};
-            ret = ZSTD_decompressStream(d, &out, &in);
-            if (ZSTD_isError(ret)) {
-                if (ZSTD_getErrorCode(ret) == ZSTD_error_checksum_wrong)
-                    st = ep_error_set(err, EP_ERR_FORMAT, "%s: zstd content checksum mismatch: the file is corrupt",
-                                      path);
-                else
-                    st = ep_error_set(err, EP_ERR_FORMAT, "%s: corrupt zstd data: %s", path, ZSTD_getErrorName(ret));
-                goto done;
-            }
-            if (out.pos > 0 && (st = sink->write(sink, out_buf, out.pos, err)) != EP_OK) {
-                ep_error_prefix(err, "%s", path);
-                goto done;
-            }
-            if (ret == 0) frame_done = true;
-        }
+        st = decompress_chunk(d, path, in_buf, n, out_buf, out_cap, sink, &frame_done, err);
     }
-    if (ferror(f)) {
+    if (st == EP_OK && ferror(f))
         st = ep_error_set(err, EP_ERR_IO, "%s: read error: %s", path, strerror(errno));
-    } else if (first) {
+    else if (st == EP_OK && first)
         st = ep_error_set(err, EP_ERR_FORMAT, "%s: the file is empty", path);
-    } else if (!frame_done) {
+    else if (st == EP_OK && !frame_done)
         st = ep_error_set(err, EP_ERR_FORMAT, "%s: truncated: the zstd frame ends early (the file was cut short)",
                           path);
-    }
-done:
-    if (st != EP_OK && st != EP_ERR_IO && st != EP_ERR_NOMEM && check && check->sha256 && in_buf) {
-        /* A file that is not the one listed is reported as such (the SHA-256),
-         * not by whatever its bytes first broke: the rest is hashed too. */
-        while ((n = fread(in_buf, 1, in_cap, f)) > 0) ep_sha256_update(&sha, in_buf, n);
-        char hex[65];
-        ep_sha256_final_hex(&sha, hex);
-        if (!ferror(f) && strcmp(hex, check->sha256) != 0)
-            st = ep_error_set(err, EP_ERR_MISMATCH, "%s: SHA-256 %s does not match %s (%s): the file was changed, "
-                              "corrupted or swapped with another shard after it was written", path, hex, check->what,
-                              check->sha256);
-    } else if (st == EP_OK && check && check->sha256) {
-        char hex[65];
-        ep_sha256_final_hex(&sha, hex);
-        if (strcmp(hex, check->sha256) != 0)
-            st = ep_error_set(err, EP_ERR_MISMATCH, "%s: SHA-256 %s does not match %s (%s): the file was changed, "
-                              "corrupted or swapped with another shard after it was written", path, hex, check->what,
-                              check->sha256);
-    }
+    st = sha_verdict(path, check, f, &sha, in_buf, in_cap, st, err);
     free(in_buf);
     free(out_buf);
     ZSTD_freeDCtx(d);
