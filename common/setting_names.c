@@ -1,0 +1,31 @@
+/* setting_names.c - the option names of the settings, and the program's own. */
+#include "setting_names.h"
+
+#include <stddef.h>
+
+/* The C API's names: the fields of ep_run_options (host/pipeline/pipeline.h). */
+static const char *const option_names[EP_SETTING_COUNT] = {
+    [EP_SETTING_FORMAT] = "format",
+    [EP_SETTING_TEXT_PATH] = "text_path",
+    [EP_SETTING_ID_PATH] = "id_path",
+    [EP_SETTING_MAX_RECORD_BYTES] = "max_record_bytes",
+    [EP_SETTING_MAX_SEQ_LENGTH] = "max_seq_length",
+    [EP_SETTING_SHARD_ROWS] = "rows_per_shard",
+    [EP_SETTING_SKIP_BLANK] = "skip_blank",
+    [EP_SETTING_PART] = "part_index/part_count",
+    [EP_SETTING_OVERWRITE] = "overwrite",
+    [EP_SETTING_REUSE] = "reuse_dir",
+    [EP_SETTING_KEEP] = "keep",
+    [EP_SETTING_CLEAN] = "clean",
+};
+
+/* Written once before any run (see the header), read by every thread after. */
+static const char *const *program_names;
+
+const char *ep_setting_name(ep_setting s) {
+    if ((unsigned)s >= EP_SETTING_COUNT) return "?";
+    if (program_names && program_names[s]) return program_names[s];
+    return option_names[s];
+}
+
+void ep_setting_names_use(const char *const *names) { program_names = names; }

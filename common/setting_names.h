@@ -1,0 +1,52 @@
+/*
+ * setting_names.h - how messages name the settings a user can change.
+ *
+ * Library code says what to change when it rejects a record or refuses a
+ * folder ("raise max_record_bytes to read it"), but the library does not know
+ * how its caller spells that setting: the C API calls it by its option name
+ * (the fields of ep_run_options: "max_record_bytes"), the command
+ * line by its flag ("--max-record-bytes"), the Python package by a keyword.
+ * So messages name a setting through ep_setting_name(), and a front end that
+ * spells settings its own way installs its names once, at start-up, before
+ * any run (the CLI does, in main()). The names are process-wide on purpose:
+ * they are the vocabulary of the program the user runs, and passing them
+ * through every reader and stage only to spell a word would touch every
+ * signature.
+ */
+#ifndef EP_SETTING_NAMES_H
+#define EP_SETTING_NAMES_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ep_setting {
+    EP_SETTING_FORMAT,            /* the input format */
+    EP_SETTING_TEXT_PATH,         /* the dotted path of the text field */
+    EP_SETTING_ID_PATH,           /* the dotted path of the id field */
+    EP_SETTING_MAX_RECORD_BYTES,  /* the largest record read */
+    EP_SETTING_MAX_SEQ_LENGTH,    /* tokens per text */
+    EP_SETTING_SHARD_ROWS,        /* rows per shard */
+    EP_SETTING_SKIP_BLANK,        /* skip blank lines */
+    EP_SETTING_PART,              /* which part of a split job */
+    EP_SETTING_OVERWRITE,         /* replace what the output folder holds */
+    EP_SETTING_REUSE,             /* copy unchanged rows from an earlier output */
+    EP_SETTING_KEEP,              /* the kept fields */
+    EP_SETTING_CLEAN,             /* the text cleaning steps */
+    EP_SETTING_COUNT
+} ep_setting;
+
+/* @return how the program names setting s: the installed name, else the C
+ * API's option name ("max_record_bytes"); never NULL. */
+const char *ep_setting_name(ep_setting s);
+
+/* Installs the program's names, indexed by ep_setting (a NULL entry keeps the
+ * option name). Call once, before any run starts; the array must outlive the
+ * process's use of the library. NULL restores the option names. */
+void ep_setting_names_use(const char *const *names);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EP_SETTING_NAMES_H */
