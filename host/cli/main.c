@@ -1,5 +1,6 @@
 /* main.c - `embedpipe COMMAND ...`: dispatch to the commands in cli_*.c. */
 #include "cli.h"
+#include "setting_names.h"
 #include "settings.h"
 
 #include <stdio.h>
@@ -40,7 +41,24 @@ static void usage(FILE *f) {
             ep_version());
 }
 
+/* How the command line spells the settings that library messages name (setting_names.h). */
+static const char *const flag_names[EP_SETTING_COUNT] = {
+    [EP_SETTING_FORMAT] = "--format",
+    [EP_SETTING_TEXT_PATH] = "--text",
+    [EP_SETTING_ID_PATH] = "--id",
+    [EP_SETTING_MAX_RECORD_BYTES] = "--max-record-bytes",
+    [EP_SETTING_MAX_SEQ_LENGTH] = "--max-seq-length",
+    [EP_SETTING_SHARD_ROWS] = "--shard-rows",
+    [EP_SETTING_SKIP_BLANK] = "--skip-blank",
+    [EP_SETTING_PART] = "--part",
+    [EP_SETTING_OVERWRITE] = "--overwrite",
+    [EP_SETTING_REUSE] = "--reuse",
+    [EP_SETTING_KEEP] = "--keep",
+    [EP_SETTING_CLEAN] = "--clean",
+};
+
 int main(int argc, char **argv) {
+    ep_setting_names_use(flag_names);
     if (argc < 2) {
         usage(stderr);
         return EP_EXIT_USAGE;
