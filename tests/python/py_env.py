@@ -1,7 +1,7 @@
 """py_env.py - the private Python environment of the Python package's tests, and the driver they share.
 
 The package's tests need what the test venv (numpy, zstandard) lacks: pandas, pyarrow, duckdb,
-pytest and llm. They live in one venv in the cache, $EP_CACHE or ~/.cache/embedpipe/py-venv,
+pytest and llm. They live in one venv in the cache (scripts/common.sh's EP_CACHE, ~/.cache/embedpipe/py-venv),
 made once (scripts/test.sh makes it: `python tests/python/py_env.py --ensure`), never in the
 repository. A test that finds it missing and cannot reach PyPI skips (77) saying so.
 
@@ -23,7 +23,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def cache_dir():
-    return os.environ.get("EP_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "embedpipe")
+    """scripts/common.sh's EP_CACHE: $EMBEDPIPE_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/embedpipe."""
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.environ.get("EMBEDPIPE_CACHE") or os.path.join(xdg, "embedpipe")
 
 
 def venv_python():
