@@ -6,8 +6,8 @@ id "embedpipe/<folder name>" (e.g. embedpipe/all-MiniLM-L6-v2), the id `embedpip
 gives its collections, so that `llm similar NAME -c TEXT` embeds the query the same way:
 
   - $EMBEDPIPE_MODEL, a model folder;
-  - every folder with a config.json under ./models, ~/.local/share/embedpipe/models and the
-    folders listed in $EMBEDPIPE_MODELS_PATH (':'-separated), as the command line looks.
+  - every folder with a config.json under ./models and ${XDG_DATA_HOME:-~/.local/share}/embedpipe/models,
+    where the command line looks (scripts/fetch-model.sh --user puts all-MiniLM-L6-v2 there).
 
 The model is loaded on first use and kept for the process; options come from
 $EMBEDPIPE_DEVICE and $EMBEDPIPE_THREADS when set.
@@ -34,8 +34,8 @@ def model_folders() -> Dict[str, str]:
     env = os.environ.get("EMBEDPIPE_MODEL")
     if env:
         add(Path(env))
-    roots = [p for p in os.environ.get("EMBEDPIPE_MODELS_PATH", "").split(":") if p]
-    roots += ["models", str(Path.home() / ".local/share/embedpipe/models")]
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    roots = ["models", os.path.join(data_home, "embedpipe", "models")]
     for root in roots:
         base = Path(root)
         if base.is_dir():
