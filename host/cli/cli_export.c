@@ -99,7 +99,13 @@ int ep_cli_export(int argc, char **argv) {
     }
     const char *dir = argv[optind];
     ep_error err = {0};
-    if (strcmp(to, "llm") == 0) return export_to_llm(dir, &llm, quiet);
+    if (strcmp(to, "llm") == 0) {
+        if (path) {
+            fprintf(stderr, "embedpipe export: --to llm writes --db FILE, not -o\n");
+            return EP_EXIT_USAGE;
+        }
+        return export_to_llm(dir, &llm, quiet);
+    }
     if (llm.db_path || llm.collection || llm.model_id) {
         fprintf(stderr, "embedpipe export: --db, --collection and --model-id go with --to llm\n");
         return EP_EXIT_USAGE;

@@ -80,6 +80,27 @@ def get_requires_for_build_wheel(config_settings=None):
     return []
 
 
+def _dist_info_files(tag):
+    dist_info = f"{NAME}-{VERSION}.dist-info"
+    return dist_info, [
+        (f"{dist_info}/METADATA", _metadata().encode()),
+        (f"{dist_info}/WHEEL", (f"Wheel-Version: 1.0\nGenerator: embedpipe_build\nRoot-Is-Purelib: false\n"
+                                f"Tag: {tag}\n").encode()),
+        (f"{dist_info}/entry_points.txt", b"[llm]\nembedpipe = llm_embedpipe\n"),
+        (f"{dist_info}/top_level.txt", "\n".join(PACKAGES).encode() + b"\n"),
+    ]
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    """The metadata alone, without finding or building the library (pip asks for it first)."""
+    dist_info, files = _dist_info_files(_tag())
+    for arcname, data in files:
+        path = Path(metadata_directory) / arcname
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return dist_info
+
+
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     lib = _find_library()
     tag = _tag()
@@ -90,11 +111,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".typed"):
                 files.append((path.relative_to(HERE).as_posix(), path.read_bytes()))
     files.append(("embedpipe/_lib/libembedpipe.so", lib.read_bytes()))
-    files.append((f"{dist_info}/METADATA", _metadata().encode()))
-    files.append((f"{dist_info}/WHEEL", (f"Wheel-Version: 1.0\nGenerator: embedpipe_build\nRoot-Is-Purelib: false\n"
-                                        f"Tag: {tag}\n").encode()))
-    files.append((f"{dist_info}/entry_points.txt", b"[llm]\nembedpipe = llm_embedpipe\n"))
-    files.append((f"{dist_info}/top_level.txt", "\n".join(PACKAGES).encode() + b"\n"))
+    files += _dist_info_files(tag)[1]
     record = [_record_line(a, d) for a, d in files] + [f"{dist_info}/RECORD,,"]
     files.append((f"{dist_info}/RECORD", ("\n".join(record) + "\n").encode()))
     name = f"{NAME}-{VERSION}-{tag}.whl"

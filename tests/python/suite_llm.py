@@ -98,6 +98,10 @@ def test_a_collection_of_another_model_is_refused(db, tweets_folder):
     assert "holds vectors of model 'embedpipe/all-MiniLM-L6-v2'" in p.stderr
     p = cli("export", tweets_folder, "--to", "llm", "--collection", "tweets", rc=2)
     assert "--db" in p.stderr
+    p = cli("export", tweets_folder, "--to", "llm", "--db", db, "--collection", "tweets", "-o", "x.db", rc=2)
+    assert "not -o" in p.stderr
+    p = cli("export", tweets_folder, "--to", "npy", "--db", db, rc=2)
+    assert "go with --to llm" in p.stderr
 
 
 def test_plugin_registers_the_model():
