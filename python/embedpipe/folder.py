@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-from typing import TYPE_CHECKING, Any, List, Optional, Union
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -112,7 +112,6 @@ class Folder:
         """One row per vector, index = row number: id (str), file, line, tokens, truncated, hash,
         then text and the kept fields when the run kept them (every key of the ids files)."""
         if self._frame is None:
-            import pandas as pd
             records: List[dict] = []
             for first in range(0, self.rows, BLOCK_ROWS):
                 records.extend(self.meta(first, min(BLOCK_ROWS, self.rows - first)))
@@ -199,7 +198,8 @@ def frame_from_records(records: List[dict]) -> "pandas.DataFrame":
     return df[order]
 
 
-def top_k(vectors: np.ndarray, query: np.ndarray, k: int, skip: Optional[int] = None):
+def top_k(vectors: np.ndarray, query: np.ndarray, k: int,
+          skip: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
     """(rows, scores) of the k rows with the largest dot product with query/|query| (cosine for
     unit rows), best first, ties by row number; float32 arithmetic in blocks, so float16 rows
     are never all converted at once."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import Iterable, Optional, Sequence, Union
+from typing import Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -68,7 +68,7 @@ class Model:
         if self._handle is None:
             raise ValueError("encode on a closed Model")
         single = isinstance(texts, str)
-        items = [texts] if single else list(texts)
+        items: List[str] = [texts] if isinstance(texts, str) else list(texts)
         for i, t in enumerate(items):
             if not isinstance(t, str):
                 raise TypeError(f"texts[{i}] is {type(t).__name__}, not str")

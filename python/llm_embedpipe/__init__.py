@@ -67,7 +67,8 @@ class EmbedpipeEmbeddingModel(llm.EmbeddingModel):
             self._model = embedpipe.Model(self.folder, **options)
         return self._model
 
-    def embed_batch(self, items: Iterable[Union[str, bytes]]) -> Iterator[List[float]]:
+    def embed_batch(self, items: Iterable[Union[str, bytes]], *, key: Optional[str] = None) -> Iterator[List[float]]:
+        """Embeds items (bytes are read as UTF-8) in one call into the library; key is unused."""
         texts = [t.decode("utf-8", "replace") if isinstance(t, bytes) else t for t in items]
         for row in self._loaded().encode(texts):
             yield row.tolist()
