@@ -186,11 +186,18 @@ def test_damaged_folder_is_an_error(tweets_folder, work):
         embedpipe.open(os.path.join(work, "no-such-folder"))
 
 
-def test_three_lines_in_a_fresh_interpreter(tweets_folder):
-    """What docs/python.md promises a notebook user, as a separate process."""
-    code = ("import embedpipe\n"
-            f"out = embedpipe.open({tweets_folder!r})\n"
-            "print(out.vectors.shape, len(out.frame), out.similar(out.frame.id[0], k=2).id.tolist())\n")
-    p = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True)
+def test_the_three_lines_of_the_docs(tweets_folder, work):
+    """docs/python.md's first python block (what README.md also shows), taken from the document at run
+    time and run as written in a fresh interpreter, in a folder where `out` is a real run."""
+    import re
+    doc = open(os.path.join(os.environ["EP_SOURCE_DIR"], "docs", "python.md"), encoding="utf-8").read()
+    code = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
+    assert 'embedpipe.open("out")' in code
+    here = os.path.join(work, "docs-snippet")
+    os.makedirs(here, exist_ok=True)
+    if not os.path.exists(os.path.join(here, "out")):
+        os.symlink(tweets_folder, os.path.join(here, "out"))
+    code += "print(out.vectors.shape, len(out.frame), out.similar(out.frame.id[0], k=2).id.tolist())\n"
+    p = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True, cwd=here)
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("(100, 384) 100 [")
