@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import threading
 from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Union
 
 import numpy as np
@@ -34,6 +35,7 @@ class Folder:
         if self.dtype not in (np.dtype(np.float16), np.dtype(np.float32)):
             raise ValueError(f"dtype {self.dtype}: float16 (as stored) or float32")
         self._mmap = mmap
+        self._lock = threading.Lock()  # the library's rule: a handle is used by one thread at a time
         lib = _lib.lib()
         err = _lib.new_error()
         handle = ctypes.c_void_p()
@@ -61,10 +63,12 @@ class Folder:
         lib, err = _lib.lib(), _lib.new_error()
         if dt == np.float32:
             out = np.empty((n, self.dim), dtype=np.float32)
-            _lib.check(lib.ep_folder_read(self._h(), first, n, out.ctypes.data, err), err)
+            with self._lock:
+                _lib.check(lib.ep_folder_read(self._h(), first, n, out.ctypes.data, err), err)
             return out
         bits = np.empty((n, self.dim), dtype=np.uint16)
-        _lib.check(lib.ep_folder_read_f16(self._h(), first, n, bits.ctypes.data, err), err)
+        with self._lock:
+            _lib.check(lib.ep_folder_read_f16(self._h(), first, n, bits.ctypes.data, err), err)
         return bits.view(np.float16)
 
     def meta(self, first: int = 0, n: Optional[int] = None) -> List[dict]:
@@ -72,7 +76,9 @@ class Folder:
         n = self.rows - first if n is None else n
         lib, err = _lib.lib(), _lib.new_error()
         text, length = ctypes.c_void_p(), ctypes.c_size_t()
-        _lib.check(lib.ep_folder_meta_ndjson(self._h(), first, n, ctypes.byref(text), ctypes.byref(length), err), err)
+        with self._lock:
+            _lib.check(lib.ep_folder_meta_ndjson(self._h(), first, n, ctypes.byref(text), ctypes.byref(length), err),
+                       err)
         try:
             data = ctypes.string_at(text, length.value).decode("utf-8")
         finally:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 from typing import Iterable, List, Optional, Sequence, Union
 
 import numpy as np
@@ -31,6 +32,7 @@ class Model:
                 raise ValueError("Model(path): give the model folder (e.g. models/all-MiniLM-L6-v2) or set "
                                  "EMBEDPIPE_MODEL")
         self.path = os.fspath(path)
+        self._lock = threading.Lock()  # the library's rule: a handle is used by one thread at a time
         lib = _lib.lib()
         err = _lib.new_error()
         options = lib.ep_embedder_options_create()
@@ -92,7 +94,8 @@ class Model:
         lengths = (ctypes.c_size_t * n)(*map(len, raw))
         err = _lib.new_error()
         lib = _lib.lib()
-        _lib.check(lib.ep_embedder_encode(self._handle, ptrs, lengths, n, out.ctypes.data, err), err)
+        with self._lock:  # ctypes lets go of the GIL during the call
+            _lib.check(lib.ep_embedder_encode(self._handle, ptrs, lengths, n, out.ctypes.data, err), err)
 
     def close(self) -> None:
         """Frees the model and its device (also done when the Model is garbage-collected)."""
