@@ -139,9 +139,11 @@ static ep_status append_meta(const ep_row_meta *m, char **buf, size_t *len, size
     snprintf(hash, sizeof hash, "%016" PRIx64, m->text_hash);
     cJSON *o = cJSON_CreateObject();
     bool ok = o && cJSON_AddStringToObject(o, "id", m->id ? m->id : "") &&
-              cJSON_AddNumberToObject(o, "file", m->file_index) && cJSON_AddNumberToObject(o, "line", (double)m->line) &&
-              cJSON_AddNumberToObject(o, "tokens", m->n_tokens) && cJSON_AddBoolToObject(o, "truncated", m->truncated) &&
-              cJSON_AddStringToObject(o, "hash", hash) && (!m->text || cJSON_AddStringToObject(o, "text", m->text));
+              cJSON_AddNumberToObject(o, "file", m->file_index) &&
+              cJSON_AddNumberToObject(o, "line", (double)m->line) &&
+              cJSON_AddNumberToObject(o, "tokens", m->n_tokens) &&
+              cJSON_AddBoolToObject(o, "truncated", m->truncated) && cJSON_AddStringToObject(o, "hash", hash) &&
+              (!m->text || cJSON_AddStringToObject(o, "text", m->text));
     if (ok && m->fields) {
         cJSON *fields = cJSON_Parse(m->fields);
         if (!cJSON_IsObject(fields)) {
@@ -182,12 +184,14 @@ static ep_status append_meta(const ep_row_meta *m, char **buf, size_t *len, size
 
 ep_status ep_folder_meta_ndjson(ep_folder *f, uint64_t first, size_t n, char **ndjson, size_t *length,
                                 ep_error *err) {
-    if (!f || !ndjson) return ep_error_set(err, EP_ERR_USAGE, "ep_folder_meta_ndjson: folder and ndjson must not be NULL");
+    if (!f || !ndjson)
+        return ep_error_set(err, EP_ERR_USAGE, "ep_folder_meta_ndjson: folder and ndjson must not be NULL");
     *ndjson = NULL;
     if (length) *length = 0;
     uint64_t rows = ep_folder_rows(f);
     if (first > rows || n > rows - first)
-        return ep_error_set(err, EP_ERR_USAGE, "ep_folder_meta_ndjson: rows %llu .. %llu asked for, the folder has %llu",
+        return ep_error_set(err, EP_ERR_USAGE,
+                            "ep_folder_meta_ndjson: rows %llu .. %llu asked for, the folder has %llu",
                             (unsigned long long)first, (unsigned long long)(first + n) - 1, (unsigned long long)rows);
     size_t len = 0, cap = 1;
     char *buf = calloc(1, 1);

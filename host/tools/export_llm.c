@@ -82,8 +82,9 @@ static ep_status ensure_schema(llm_db *d, ep_error *err) {
             return db_error(d, "reading llm's migrations", err);
         if (applied < N_MIGRATIONS)
             return ep_error_set(err, EP_ERR_MISMATCH,
-                                "%s: an embeddings database of an older llm (%" PRId64 " of its %d migrations applied); "
-                                "run `llm collections list -d %s` once with a current llm to update it, then export again",
+                                "%s: an embeddings database of an older llm (%" PRId64 " of its %d migrations "
+                                "applied); run `llm collections list -d %s` once with a current llm to update it, "
+                                "then export again",
                                 d->path, applied, N_MIGRATIONS, d->path);
         return EP_OK;
     }
@@ -98,7 +99,8 @@ static ep_status ensure_schema(llm_db *d, ep_error *err) {
         snprintf(sql, sizeof sql,
                  "INSERT OR IGNORE INTO _sqlite_migrations (migration_set, name, applied_at) "
                  "VALUES ('llm.embeddings', '%s', '%s')", kMigrations[i], when);
-        if (sqlite3_exec(d->db, sql, NULL, NULL, NULL) != SQLITE_OK) return db_error(d, "recording llm's migrations", err);
+        if (sqlite3_exec(d->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+            return db_error(d, "recording llm's migrations", err);
     }
     return EP_OK;
 }
@@ -241,7 +243,8 @@ ep_status ep_export_llm(const char *dir, const ep_export_llm_options *o, ep_expo
     if (st == EP_OK) st = write_rows(&d, r, sum, err);
     sqlite3_finalize(d.get_hash);
     sqlite3_finalize(d.put);
-    if (st == EP_OK && sqlite3_exec(d.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) st = db_error(&d, "committing", err);
+    if (st == EP_OK && sqlite3_exec(d.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        st = db_error(&d, "committing", err);
     if (st != EP_OK && d.db) sqlite3_exec(d.db, "ROLLBACK", NULL, NULL, NULL);
     if (d.db && sqlite3_close(d.db) != SQLITE_OK && st == EP_OK) st = db_error(&d, "closing", err);
     ep_output_close(r);

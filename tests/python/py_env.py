@@ -45,8 +45,8 @@ def ensure_venv():
         print(f"py_env: making {venv} with {' '.join(PACKAGES)}", file=sys.stderr)
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-        p = subprocess.run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--timeout", "30", "--retries", "1"]
-                           + PACKAGES, capture_output=True, text=True)
+        p = subprocess.run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--timeout", "30",
+                            "--retries", "1"] + PACKAGES, capture_output=True, text=True)
         if p.returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
             print(f"SKIP: could not install {' '.join(PACKAGES)} into {venv} (is PyPI reachable?):\n"
