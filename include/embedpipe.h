@@ -229,6 +229,23 @@ EP_API ep_status ep_folder_read_f16(ep_folder *folder, uint64_t first, size_t n,
  *         reading the shard's ids file as ep_folder_read. */
 EP_API ep_status ep_folder_id(ep_folder *folder, uint64_t row, const char **id, ep_error *err);
 
+/* Sets *ndjson to the metadata of rows first .. first+n-1, one JSON object per
+ * line (each ending in '\n'), as the shard's ids file records them: "id" (a
+ * string), "file" (index into the manifest's inputs), "line", "tokens",
+ * "truncated", "hash" (XXH3-64 of the text, 16 hex digits), then "text" when
+ * the run kept it and the kept fields (--keep) as further keys. Read through
+ * the same checks as ep_folder_read. Bindings read a whole block in one call,
+ * rather than one ep_folder_id call per row. *ndjson is allocated by the library
+ * and released with ep_folder_text_free; *length (when non-NULL) gets its bytes.
+ * @return EP_OK and *ndjson set (n = 0 gives ""); EP_ERR_USAGE when the range
+ *         goes past ep_folder_rows or ndjson is NULL; errors of reading the
+ *         shards' ids files as ep_folder_read; on failure *ndjson is NULL. */
+EP_API ep_status ep_folder_meta_ndjson(ep_folder *folder, uint64_t first, size_t n, char **ndjson, size_t *length,
+                                       ep_error *err);
+
+/* Frees text made by ep_folder_meta_ndjson. Accepts NULL. */
+EP_API void ep_folder_text_free(char *text);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # deps.sh - installs the Debian packages embedpipe builds against, when missing. Idempotent.
-# CUDA is not installed here: the build uses it when nvcc is present.
+# CUDA is not installed here: the build uses it when nvcc is present. SQLite (libsqlite3-dev) is optional to
+# the build (export --to llm); the offline GPU kit builds without it.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 pkgs=(build-essential cmake ninja-build pkg-config libcjson-dev libzstd-dev libutf8proc-dev
-      libopenblas-dev libxxhash-dev zlib1g-dev zstd)
+      libopenblas-dev libxxhash-dev zlib1g-dev zstd libsqlite3-dev)
 # Debian's Python is needed only when no Python 3 with venv and pip is there already (e.g. pyenv's).
 if ! { py=$(ep_python) && "$py" -c 'import venv, ensurepip' 2>/dev/null; }; then
   pkgs+=(python3 python3-venv python3-pip)

@@ -2,9 +2,10 @@
 # test.sh - sets up everything a fresh machine lacks, builds, and runs the whole ctest suite.
 # Idempotent. Usage: scripts/test.sh [extra ctest arguments, e.g. -R tokenizer]
 #
-# Set-up: Debian packages (scripts/deps.sh; slurm-wlm and munge when root), the model (scripts/fetch-model.sh), and a small
-# private Python environment with numpy + zstandard for the shard round-trip test, and the GPU kit
-# (scripts/gpu-kit.sh) in the cache for the offline kit test.
+# Set-up: Debian packages (scripts/deps.sh; slurm-wlm and munge when root), the model (scripts/fetch-model.sh),
+# a small private Python environment with numpy + zstandard for the shard round-trip test, a second one with
+# pandas, pyarrow, duckdb, pytest and llm for the Python package's tests (tests/python/py_env.py; they
+# skip without it), and the GPU kit (scripts/gpu-kit.sh) in the cache for the offline kit test.
 # Two builds run the suite: build/ (Release, CUDA when nvcc is there, the GPU tests skip without a
 # GPU) and build-sanitize/ (AddressSanitizer + UndefinedBehaviorSanitizer, CUDA off; the tests
 # labelled no-sanitizer, which measure memory or only repeat Release checks at length, are left out).
@@ -33,6 +34,10 @@ if ! "$venv/bin/python" -c 'import numpy, zstandard' 2>/dev/null; then
   "$py" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check numpy zstandard
 fi
+
+# The Python package's test environment (tests/python): made once; without PyPI the tests skip.
+"$venv/bin/python" tests/python/py_env.py --ensure >/dev/null \
+  || ep_log "python: the package tests' environment was not made (see above); tests/python will skip"
 
 # The GPU kit, for test_gpu_kit_offline (label kit): made once in the cache, reused while its recipe holds.
 if [ -d "$EP_ROOT/../shared/data/tweeteval" ]; then

@@ -7,6 +7,9 @@
 #include "float16.h"
 #include "output_reader.h"
 
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,3 +129,90 @@ ep_status ep_folder_id(ep_folder *f, uint64_t row, const char **id, ep_error *er
     *id = s ? s : "";
     return EP_OK;
 }
+
+/* Adds the JSON object text of one row's metadata to *buf (grown as needed), then '\n'.
+ * The kept fields' object (m->fields) is parsed and its keys added after "text", so that a
+ * binding sees every column the ids file has without knowing their names.
+ * @return EP_OK, EP_ERR_FORMAT for fields that are not a JSON object, or EP_ERR_NOMEM. */
+static ep_status append_meta(const ep_row_meta *m, char **buf, size_t *len, size_t *cap, ep_error *err) {
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016" PRIx64, m->text_hash);
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && cJSON_AddStringToObject(o, "id", m->id ? m->id : "") &&
+              cJSON_AddNumberToObject(o, "file", m->file_index) &&
+              cJSON_AddNumberToObject(o, "line", (double)m->line) &&
+              cJSON_AddNumberToObject(o, "tokens", m->n_tokens) &&
+              cJSON_AddBoolToObject(o, "truncated", m->truncated) && cJSON_AddStringToObject(o, "hash", hash) &&
+              (!m->text || cJSON_AddStringToObject(o, "text", m->text));
+    if (ok && m->fields) {
+        cJSON *fields = cJSON_Parse(m->fields);
+        if (!cJSON_IsObject(fields)) {
+            cJSON_Delete(fields);
+            cJSON_Delete(o);
+            return ep_error_set(err, EP_ERR_FORMAT, "row %" PRIu64 " of input %" PRIu32 ": kept fields are not a JSON "
+                                "object; run `embedpipe verify` on the folder", m->line, m->file_index);
+        }
+        while (ok && fields->child) {
+            cJSON *item = cJSON_DetachItemViaPointer(fields, fields->child);
+            const char *key = item->string;
+            if (cJSON_GetObjectItemCaseSensitive(o, key)) cJSON_Delete(item); /* the row's own keys win */
+            else ok = cJSON_AddItemToObject(o, key, item);
+        }
+        cJSON_Delete(fields);
+    }
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!text) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    size_t n = strlen(text);
+    if (*len + n + 2 > *cap) {
+        size_t want = (*cap ? *cap * 2 : 4096) + n + 2;
+        char *grown = realloc(*buf, want);
+        if (!grown) {
+            free(text);
+            return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+        }
+        *buf = grown;
+        *cap = want;
+    }
+    memcpy(*buf + *len, text, n);
+    *len += n;
+    (*buf)[(*len)++] = '\n';
+    (*buf)[*len] = '\0';
+    free(text);
+    return EP_OK;
+}
+
+ep_status ep_folder_meta_ndjson(ep_folder *f, uint64_t first, size_t n, char **ndjson, size_t *length,
+                                ep_error *err) {
+    if (!f || !ndjson)
+        return ep_error_set(err, EP_ERR_USAGE, "ep_folder_meta_ndjson: folder and ndjson must not be NULL");
+    *ndjson = NULL;
+    if (length) *length = 0;
+    uint64_t rows = ep_folder_rows(f);
+    if (first > rows || n > rows - first)
+        return ep_error_set(err, EP_ERR_USAGE,
+                            "ep_folder_meta_ndjson: rows %llu .. %llu asked for, the folder has %llu",
+                            (unsigned long long)first, (unsigned long long)(first + n) - 1, (unsigned long long)rows);
+    size_t len = 0, cap = 1;
+    char *buf = calloc(1, 1);
+    if (!buf) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    ep_status st = EP_OK;
+    for (size_t done = 0; done < n && st == EP_OK;) {
+        uint64_t row = first + done;
+        size_t i = shard_of(f, row);
+        st = load(f, i, EP_OUTPUT_IDS, &f->ids, &f->ids_shard, err);
+        size_t at = (size_t)(row - f->start[i]), take = (size_t)(f->start[i + 1] - row);
+        if (take > n - done) take = n - done;
+        for (size_t k = 0; k < take && st == EP_OK; k++) st = append_meta(&f->ids.meta[at + k], &buf, &len, &cap, err);
+        done += take;
+    }
+    if (st != EP_OK) {
+        free(buf);
+        return st;
+    }
+    *ndjson = buf;
+    if (length) *length = len;
+    return EP_OK;
+}
+
+void ep_folder_text_free(char *text) { free(text); }

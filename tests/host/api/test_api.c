@@ -10,7 +10,8 @@
  *   differ with the batch), and the count of bitwise-equal rows is printed;
  * - texts given with lengths (not NUL-terminated) give the same bits;
  * - ep_folder_id gives each record's id; ep_folder_read is the exact float32 of
- *   the float16 rows; a read range across shards equals the shards read directly;
+ *   the float16 rows; a read range across shards equals the shards read directly,
+ *   and ep_folder_meta_ndjson gives one JSON line per row of such a range;
  * - max_seq_length truncates; errors are values that name the problem (unknown
  *   option, bad value, missing model, bad device, NULL text, rows out of range,
  *   a shard changed after the run).
@@ -168,6 +169,31 @@ static void test_shards(const char *model) {
                        == 0, "shard %zu differs", i);
         ep_output_shard_free(&s);
     }
+    // The metadata of a range across shards, one JSON line per row with the row's id first.
+    char *meta = NULL;
+    size_t meta_len = 0;
+    CHECK_OK(ep_folder_meta_ndjson(f, 10, 20, &meta, &meta_len, &err), &err);
+    if (meta) {
+        CHECK(meta_len == strlen(meta));
+        const char *line = meta;
+        for (int i = 10; i < 30; i++) {
+            char want[64];
+            snprintf(want, sizeof want, "{\"id\":\"t%d\",\"file\":0,", i);
+            CHECKF(strncmp(line, want, strlen(want)) == 0, "meta line of row %d: %.60s", i, line);
+            CHECK(strstr(line, "\"tokens\":") && strstr(line, "\"hash\":\""));
+            const char *nl = strchr(line, '\n');
+            CHECK(nl != NULL);
+            if (!nl) break;
+            line = nl + 1;
+        }
+        CHECK(*line == '\0');
+    }
+    ep_folder_text_free(meta);
+    CHECK_OK(ep_folder_meta_ndjson(f, N_TEXTS, 0, &meta, NULL, &err), &err);
+    CHECK(meta && *meta == '\0');
+    ep_folder_text_free(meta);
+    CHECK(ep_folder_meta_ndjson(f, 30, 11, &meta, NULL, &err) == EP_ERR_USAGE && meta == NULL &&
+          strstr(err.message, "the folder has 40"));
     // Change one byte of the second shard: its rows are refused, the first shard's still read.
     char path[700];
     snprintf(path, sizeof path, "%s/%s", dir, m->shards[1].name);
