@@ -157,7 +157,9 @@ def test_to_parquet(tweets_folder, work, dtype):
     path = os.path.join(work, f"flat-{dtype}.parquet")
     f.to_parquet(path, dtype=dtype)
     t = pq.read_table(path)
-    assert t.column_names == ["id", "vector"] and t.num_rows == 100
+    # the text is kept by default: it travels as a column (the kept fields would too)
+    assert t.column_names == ["id", "text", "vector"] and t.num_rows == 100
+    assert t.column("text").to_pylist() == f.frame["text"].tolist()
     assert t.schema.field("vector").type == pa.list_(pa.float32() if dtype == "float32" else pa.float16(), 384)
     assert t.column("id").to_pylist() == f.ids
     back = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)).reshape(100, 384)

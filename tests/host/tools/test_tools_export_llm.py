@@ -2,8 +2,9 @@
 Python's own sqlite3 (llm itself reads it in tests/python/test_python_llm, which needs PyPI):
 
 llm's tables and its five migrations recorded as applied; one row per record with the id, the vector as
-little-endian float32 equal to the float16 shards (through `export --to ndjson`), content NULL (the text
-is not kept yet), content_hash = MD5("embedpipe-xxh3:" + the ids file's hash), updated; a record without
+little-endian float32 equal to the float16 shards (through `export --to ndjson`), content = the kept
+text and content_hash = llm's MD5 of it (a --no-text folder: content NULL, content_hash =
+MD5("embedpipe-xxh3:" + the ids file's hash)), updated; a record without
 an id keyed "path:line"; a second export writing nothing, a third only the rows changed behind its back;
 a damaged shard refused with the database left as it was (one transaction); a collection of another
 model and a database of an older llm refused (exit 3); usage errors (exit 2). Skips (77) when this build
@@ -50,26 +51,46 @@ check(con.execute("SELECT name, model FROM collections").fetchall() == [("c1", m
 # The rows against the ndjson export (float16 values printed exactly) and the ids files.
 run(["export", "out", "--to", "ndjson", "-o", "v.ndjson", "-q"], check_rc=0)
 want = [json.loads(x) for x in open("v.ndjson", encoding="utf-8")]
-hashes = []
-for s in m["shards"]:
-    raw = zstd_decompress(os.path.join("out", s["ids_file"]))
-    if raw is None:
-        hashes = None
-        break
-    hashes += [json.loads(x)["hash"] for x in raw.decode().splitlines()]
-got = {r[0]: r[1:] for r in con.execute("SELECT id, embedding, content, content_hash, metadata, updated "
-                                        "FROM embeddings")}
-check(len(got) == rows == len(want), f"{len(got)} rows in the database, {rows} in the folder")
-for i, w in enumerate(want):
-    g = got.get(w["id"])
-    if not check(g is not None, f"row {i}: id {w['id']} missing"):
-        break
-    blob, content, content_hash, metadata, updated = g
-    check(blob == struct.pack(f"<{dim}f", *w["vector"]), f"row {i}: embedding is not the float16 row as <f4")
-    check(content is None and metadata is None and updated > 0, f"row {i}: content/metadata/updated {g[1:]}")
-    if hashes is not None:
-        check(content_hash == hashlib.md5(f"embedpipe-xxh3:{hashes[i]}".encode()).digest(),
-              f"row {i}: content_hash")
+def ids_lines(folder):
+    """The ids lines of folder's shards, or None without zstandard."""
+    out = []
+    for sh in manifest(folder)["shards"]:
+        raw = zstd_decompress(os.path.join(folder, sh["ids_file"]))
+        if raw is None:
+            return None
+        out += [json.loads(x) for x in raw.decode().splitlines()]
+    return out
+
+
+def check_rows(db, collection, lines, text_kept):
+    con_ = sqlite3.connect(db)
+    got_ = {r[0]: r[1:] for r in con_.execute(
+        "SELECT e.id, e.embedding, e.content, e.content_hash, e.metadata, e.updated FROM embeddings e "
+        "JOIN collections c ON c.id = e.collection_id WHERE c.name = ?", (collection,))}
+    check(len(got_) == rows == len(want), f"{collection}: {len(got_)} rows in the database, {rows} in the folder")
+    for i, w in enumerate(want):
+        g = got_.get(w["id"])
+        if not check(g is not None, f"{collection} row {i}: id {w['id']} missing"):
+            break
+        blob, content, content_hash, metadata, updated = g
+        check(blob == struct.pack(f"<{dim}f", *w["vector"]), f"row {i}: embedding is not the float16 row as <f4")
+        check(metadata is None and updated > 0, f"{collection} row {i}: metadata/updated {g[3:]}")
+        if lines is None:
+            continue
+        if text_kept:
+            check(content == lines[i]["text"], f"{collection} row {i}: content {content!r}")
+            check(content_hash == hashlib.md5(lines[i]["text"].encode()).digest(), f"{collection} row {i}: content_hash")
+        else:
+            check(content is None, f"{collection} row {i}: content {content!r} from a --no-text folder")
+            check(content_hash == hashlib.md5(f"embedpipe-xxh3:{lines[i]['hash']}".encode()).digest(),
+                  f"{collection} row {i}: content_hash")
+    con_.close()
+
+
+check_rows("e.db", "c1", ids_lines("out"), True)
+run(["embed", "in.ndjson", "-o", "out-nt", "--no-text"] + base, check_rc=0)
+run(["export", "out-nt", "--to", "llm", "--db", "nt.db", "--collection", "c1"], check_rc=0)
+check_rows("nt.db", "c1", ids_lines("out-nt"), False)
 
 # Again: nothing to write. Then two rows changed behind its back: those two are written.
 p = run(["export", "out", "--to", "llm", "--db", "e.db", "--collection", "c1"], check_rc=0)
