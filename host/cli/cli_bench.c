@@ -32,7 +32,7 @@ static void bench_usage(FILE *f) {
             "  -m, --model DIR         sentence-transformers model folder [$EMBEDPIPE_MODEL, else\n"
             "                          all-MiniLM-L6-v2 from ./models, ~/.local/share/embedpipe/models\n"
             "                          ($XDG_DATA_HOME) or beside the binary]\n"
-            "  -d, --device DEV        auto | cpu | cuda | cuda:N [auto]\n"
+            "  -d, --device DEV        auto | cpu | cuda | cuda:N | null (no encoder: host side only) [auto]\n"
             "  -t, --threads N         tokenizer threads, and CPU backend threads [all cores]\n"
             "      --batch-tokens N    tokens per batch [cpu: 4096; cuda: sized to the GPU]\n"
             "      --precision P       arithmetic (see `embed --help`) [cpu: fp32; cuda: fp16]\n"
