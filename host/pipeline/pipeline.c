@@ -78,6 +78,14 @@ void ep_item_clear(ep_item *it) {
     memset(it, 0, sizeof *it);
 }
 
+void ep_chunk_free(ep_chunk *c) {
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) ep_item_clear(&c->items[i]);
+    free(c->items);
+    free(c->raw);
+    free(c);
+}
+
 void ep_group_free(ep_group *g) {
     if (!g) return;
     for (size_t i = 0; i < g->n_items; i++) ep_item_clear(&g->items[i]);

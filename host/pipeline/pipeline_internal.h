@@ -1,8 +1,16 @@
 /*
  * pipeline_internal.h - what the pipeline's stages share. Not installed.
  *
- *   read (1 thread) -> tokenize (N threads) -> compute (1 thread: reorder,
- *   shard groups, batches, backend) -> write (1 thread: errors, shards, manifest)
+ *   read (1 thread: frames records) -> tokenize (N threads: parse, extract,
+ *   tokenise) -> compute (1 thread: reorder, number, shard groups, batches,
+ *   backend) -> write (1 thread: errors, shards, manifest)
+ *
+ * The reader only cuts records out of the inputs (ep_reader_next_frame: a line,
+ * an array element); parsing them is most of the host's work, so the workers
+ * do it. Whether a record is good, and so its row, is known only after parsing
+ * (and an API v2 page line is many records): records are numbered (seq, row)
+ * in the compute stage, which takes chunks in read order; --skip-blank, the
+ * resume skip, the stop at a shard boundary and --part are decided there too.
  *
  * The unit between read and compute is a chunk of consecutive records; the
  * unit between compute and write is a shard group: the records whose rows
@@ -31,10 +39,24 @@
 
 #define EP_CHUNK_RECORDS 256
 
+/* What an item is: the reader makes FRAME, REJECTED (over max_record_bytes, damage) and
+ * END_OF_INPUT items; a worker turns each FRAME into zero or more RECORD / REJECTED items. */
+typedef enum ep_item_kind {
+    EP_ITEM_FRAME = 0,     /* a record's raw bytes (chunk->raw[raw_off ..]), not parsed yet */
+    EP_ITEM_RECORD,        /* a good record: text (then ids) */
+    EP_ITEM_REJECTED,      /* reason says why (damage: where the input is damaged) */
+    EP_ITEM_END_OF_INPUT   /* input file_index ended; reason: its rejection if it gave no record at all */
+} ep_item_kind;
+
 /* One record as it travels through the stages. */
 typedef struct ep_item {
-    uint64_t seq;          /* index among all records read, good and rejected */
-    int64_t row;           /* global row index; -1 for a rejection */
+    uint8_t kind;          /* ep_item_kind */
+    bool blank;            /* lines format: an empty or whitespace-only line (text "") */
+    uint8_t raw_format;    /* FRAME: the input's ep_input_format */
+    bool raw_truncated;    /* FRAME: the input's last line, without '\n' */
+    size_t raw_off, raw_len; /* FRAME: where its bytes are in the chunk's raw buffer */
+    uint64_t seq;          /* index among all records read, good and rejected (set by compute) */
+    int64_t row;           /* global row index; -1 for a rejection (set by compute) */
     uint32_t file_index;
     uint64_t line;
     char *id;              /* owned; "" when none */
@@ -54,8 +76,10 @@ typedef struct ep_item {
 
 typedef struct ep_chunk {
     uint64_t number;       /* chunks are numbered in read order */
-    ep_item items[EP_CHUNK_RECORDS];
-    int n;
+    ep_item *items;        /* EP_CHUNK_RECORDS frames from the reader; after a worker, the records */
+    int n, cap;
+    char *raw;             /* the frames' bytes, each NUL-terminated (freed once extracted) */
+    size_t raw_len, raw_cap;
     bool last;             /* no chunk follows */
     bool stopped;          /* ...because a signal asked to stop, not because the input ended */
 } ep_chunk;
@@ -105,6 +129,7 @@ typedef struct ep_pipeline {
     _Atomic int abandon;         /* SIGTERM: stop now, dropping the shard in progress (resume redoes it) */
     _Atomic int completed;       /* the writer wrote the last group: every record is accounted for */
     _Atomic int failed;          /* a stage failed: everyone stops */
+    _Atomic int read_stop;       /* compute stopped at a shard boundary (stop request): the reader ends */
     ep_error error;              /* the first failure (guarded by error_mu) */
     pthread_mutex_t error_mu;
 
@@ -149,6 +174,8 @@ void *ep_stage_compute(void *pipeline);
 void *ep_stage_write(void *pipeline);
 
 void ep_item_clear(ep_item *item);
+/* Frees a chunk and everything its items own. Accepts NULL. */
+void ep_chunk_free(ep_chunk *chunk);
 void ep_group_free(ep_group *g);
 double ep_now(void);
 
