@@ -38,6 +38,9 @@
 #include <stdio.h>
 
 #define EP_CHUNK_RECORDS 256
+/* A chunk also ends after this many bytes of frames: an API v2 page is one frame of a hundred
+ * tweets, and 256 of them in one chunk would leave every worker but one idle. */
+#define EP_CHUNK_BYTES (128u << 10)
 
 /* What an item is: the reader makes FRAME, REJECTED (over max_record_bytes, damage) and
  * END_OF_INPUT items; a worker turns each FRAME into zero or more RECORD / REJECTED items. */

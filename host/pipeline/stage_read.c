@@ -113,11 +113,12 @@ static bool add_damage(read_state *s, size_t f, ep_reader *r) {
     return true;
 }
 
-/* Hands the chunk to the workers when full (or when flush) and starts the next one.
+/* Hands the chunk to the workers when full (EP_CHUNK_RECORDS items or EP_CHUNK_BYTES bytes) and
+ * starts the next one.
  * @return false when the run failed (the queue was closed, or out of memory). */
 static bool push_chunk(read_state *s, ep_reader *r) {
     ep_pipeline *p = s->p;
-    if (s->c->n < EP_CHUNK_RECORDS) return true;
+    if (s->c->n < EP_CHUNK_RECORDS && s->c->raw_len < EP_CHUNK_BYTES) return true;
     p->bytes_read = s->bytes_before + (r ? ep_reader_bytes_read(r) : 0);
     s->busy += ep_now() - s->t0;
     ep_chunk *c = s->c;

@@ -94,6 +94,9 @@ void ep_extractor_begin(ep_extractor *x, const ep_frame *frame) {
     x->page_index = 0;
     x->frame = *frame;
     x->has_frame = true;
+    // Once per frame, not once per tweet of an API page: see string_has_nul in reader_fields.c.
+    x->fields.raw_nul_known = true;
+    x->fields.raw_has_nul = frame->bytes && memmem(frame->bytes, frame->len, "\\u0000", 6) != NULL;
     x->started = false;
     if (frame->format != x->paths_format) set_paths(x, frame->format);
 }
