@@ -405,8 +405,13 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     if (threads < 1) threads = 1;
     if (threads > EP_MAX_TOKENIZER_THREADS) threads = EP_MAX_TOKENIZER_THREADS;
     ep_status st = EP_OK;
-    if (ep_queue_init(&p->to_tokenize, 2 * (size_t)threads + 2) || ep_queue_init(&p->to_compute, 2 * (size_t)threads + 2) ||
-        ep_queue_init(&p->to_write, 2))
+    // The workers may run a whole shard ahead of compute, so that while compute embeds one group the
+    // next one is being parsed and tokenised: at a shard boundary the backend does not wait for the
+    // host. The writer holds up to three groups, so a slow fsync or zstd does not stall compute either.
+    const uint64_t shard_rows = o->rows_per_shard ? o->rows_per_shard : EP_DEFAULT_SHARD_ROWS;
+    const size_t ahead = (size_t)(shard_rows / EP_CHUNK_RECORDS < 1024 ? shard_rows / EP_CHUNK_RECORDS : 1024);
+    if (ep_queue_init(&p->to_tokenize, 2 * (size_t)threads + 2) ||
+        ep_queue_init(&p->to_compute, 2 * (size_t)threads + 2 + ahead) || ep_queue_init(&p->to_write, 3))
         st = ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     if (st == EP_OK) st = setup(p, sum, err);
     if (st == EP_OK && p->already_complete && p->checkpoint)
