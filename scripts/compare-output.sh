@@ -53,8 +53,10 @@ compare() {
     local a=$tmp/out/old-$name b=$tmp/out/new-$name
     mkdir -p "$tmp/out"
     local ra=0 rb=0
-    "$old" embed "$@" -m "$model" --device cpu -q -o "$a" 2>"$tmp/old.err" || ra=$?
-    "$new" embed "$@" -m "$model" --device cpu -q -o "$b" 2>"$tmp/new.err" || rb=$?
+    # The same zstd level for both: the default went from 3 to 1 (bench/zstd-levels.sh), which changes
+    # the compressed bytes, never what they hold.
+    "$old" embed "$@" -m "$model" --device cpu --zstd-level 3 -q -o "$a" 2>"$tmp/old.err" || ra=$?
+    "$new" embed "$@" -m "$model" --device cpu --zstd-level 3 -q -o "$b" 2>"$tmp/new.err" || rb=$?
     local diffs
     diffs=$(diff -rq -x .embedpipe.lock "$a" "$b" 2>&1 || true)
     if [ "$ra" != "$rb" ]; then

@@ -57,7 +57,7 @@ typedef struct ep_run_options {
     int max_seq_length;         /* 0 = the model's */
     const char *out_dir;        /* output folder (created if missing); NULL with discard */
     size_t rows_per_shard;      /* 0 = 32768 */
-    int zstd_level;             /* 0 = 3 */
+    int zstd_level;             /* 0 = 1 (the shard writer's default); negative = zstd's fast levels */
     int zstd_workers;           /* zstd's own compression threads; 0 = 2 (any count >= 1 gives the same bytes) */
     bool overwrite;             /* replace a previous run in out_dir instead of resuming it */
     ep_run_event_fn on_event;   /* progress and messages (NULL = none; nothing is ever printed) */
