@@ -60,5 +60,27 @@ p = run(["embed", src, "-o", null, "--device", "cpu"] + base)
 check(p.returncode != 0 and "device" in p.stderr, f"a cpu run into a null folder: exit {p.returncode}: {p.stderr}")
 p = run(["embed", src, "-o", os.path.join(root, "x"), "--device", "null", "--precision", "fp32"] + base)
 check(p.returncode == 2, f"--device null --precision fp32: exit {p.returncode}, expected a usage error")
+
+# 1 worker and 4 give the same folder: records are parsed in any order by the workers, numbered in
+# read order by compute. Every format at once: tweets.js, API pages, plain lines (with blanks).
+tj = os.path.join(root, "tweets.js")
+with open(tj, "w", encoding="utf-8") as f:
+    f.write("window.YTD.tweets.part0 = [\n" + ",\n".join(
+        json.dumps({"tweet": {"id_str": str(i), "full_text": "tweet %d %s" % (i, "x" * (i % 50))}}) if i % 37 else "7"
+        for i in range(3000)) + "\n]\n")
+pages = os.path.join(root, "pages.jsonl")
+write_lines(pages, [json.dumps({"data": [{"id": "%d-%d" % (p, k), "text": "page %d tweet %d" % (p, k)} if k % 11 else 5
+                                         for k in range(p % 40)]}) for p in range(200)])
+txt = os.path.join(root, "lines.txt")
+write_lines(txt, ["line %d" % i if i % 13 else "" for i in range(2000)])
+folders = []
+for t in ("1", "4"):
+    d = os.path.join(root, "threads-" + t)
+    run(["embed", tj, pages, txt, src, "-o", d, "--device", "null", "-m", model, "--shard-rows", "300", "-q",
+         "--threads", t], check_rc=0)
+    folders.append(d)
+same_folders(folders[0], folders[1], "--threads 1 and --threads 4")
+m = manifest(folders[0])
+check(m["counts"]["rejected"] > 100 and m["counts"]["embedded"] > 5000, f"counts: {m['counts']}")
 cleanup(root)
 finish("test_pipeline_null")
