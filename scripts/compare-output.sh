@@ -5,7 +5,12 @@
 # --skip-blank, --part, --shard-rows, --threads). For a change that must not change any output, e.g.
 # moving parsing from the reader into the workers:
 #
-#   scripts/compare-output.sh /work/main/build/embedpipe build/embedpipe [MODEL_DIR]
+#   scripts/compare-output.sh OLD_BIN build/embedpipe [MODEL_DIR]
+#
+# OLD_BIN is the binary built at the commit to compare against, e.g.
+#   mkdir /tmp/base && git archive BASE_COMMIT | tar -x -C /tmp/base &&
+#   cmake -S /tmp/base -B /tmp/base/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBEDPIPE_CUDA=OFF &&
+#   ninja -C /tmp/base/build embedpipe
 #
 # MODEL_DIR defaults to a tiny random model (scripts/make-tiny-model.py, the real vocab when
 # models/all-MiniLM-L6-v2 is there): the vectors differ from the real model's, but every byte of
