@@ -6,19 +6,23 @@
 # (start-up subtracted: the same command on a one-record input), tokens/s per worker thread, the 1->2
 # scaling, and each stage's busy time. Timing only: nothing here passes or fails.
 #
-#   bench/host-feed.sh [--repeat N] [--threads "1 2"] [BINARY]
+#   bench/host-feed.sh [--repeat N] [--runs N] [--threads "1 2"] [BINARY]
 #
+# Each configuration runs --runs times (default 3) and the fastest counts: on a shared machine the
+# slower runs measure the other jobs.
 # BINARY defaults to build/embedpipe (build the project first; nothing else is built). --repeat scales
 # the inputs (default 40: ~4-8M tokens each).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 repeat=40
+runs=3
 threads="1 2"
 bin=$here/build/embedpipe
 while [ $# -gt 0 ]; do
     case $1 in
     --repeat) repeat=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
     *) bin=$1; shift ;;
     esac
 done
@@ -57,14 +61,22 @@ import json, sys; w = sorted(json.loads(l)["wall_s"] for l in sys.stdin); print(
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 echo "Machine: $cpu, $(nproc) cores; start-up (one record, median of 3) ${startup}s subtracted."
-echo "Command: bench/host-feed.sh --repeat $repeat --threads \"$threads\" ($(basename "$bin") $(git -C "$here" rev-parse --short HEAD))"
+echo "Command: bench/host-feed.sh --repeat $repeat --runs $runs --threads \"$threads\" ($(basename "$bin") $(git -C "$here" rev-parse --short HEAD)); the fastest of $runs runs each"
 echo
 echo "| input | format | threads | tokens | wall s | tokens/s | tokens/s per worker | 1->N | read s | parse+tokenise s (sum) | batch s | compute s | write s |"
 echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for f in tweets.js archive.json pages.jsonl flat.jsonl lines.txt; do
     base=""
     for t in $threads; do
-        run "$in/$f" "$t" > "$work/result.json" || { echo "| $f | (failed) | $t |"; continue; }
+        best=""
+        for ((k = 0; k < runs; k++)); do
+            run "$in/$f" "$t" > "$work/try.json" || { echo "| $f | (failed) | $t |"; continue 2; }
+            w=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["wall_s"])' "$work/try.json")
+            if [ -z "$best" ] || "$py" -c 'import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)' "$w" "$best"; then
+                best=$w
+                cp "$work/try.json" "$work/result.json"
+            fi
+        done
         row=$("$py" - "$work/result.json" "$f" "$t" "$startup" "$base" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -83,4 +95,4 @@ PY
         echo "|${row#*||}"
     done
 done
-rm -rf "$work/out" "$work/result.json"
+rm -rf "$work/out" "$work/result.json" "$work/try.json"
