@@ -63,8 +63,8 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 echo "Machine: $cpu, $(nproc) cores; start-up (one record, median of 3) ${startup}s subtracted."
 echo "Command: bench/host-feed.sh --repeat $repeat --runs $runs --threads \"$threads\" ($(basename "$bin") $(git -C "$here" rev-parse --short HEAD)); the fastest of $runs runs each"
 echo
-echo "| input | format | threads | tokens | wall s | tokens/s | tokens/s per worker | 1->N | read s | parse+tokenise s (sum) | batch s | compute s | write s |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| input | format | threads | tokens | wall s | tokens/s | tokens/s per worker | 1->N | tokens per worker-busy s | read s | parse+tokenise s (sum) | batch s | compute s | write s |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for f in tweets.js archive.json pages.jsonl flat.jsonl lines.txt; do
     base=""
     for t in $threads; do
@@ -87,7 +87,8 @@ wall = max(r["wall_s"] - startup, 1e-9)
 tps = r["tokens"] / wall
 scale = f"{tps / float(base):.2f}x" if base else ""
 s = r["stage_busy_s"]
-print(f"{tps:.0f}|| {name} | {fmt} | {t} | {r['tokens']:,} | {wall:.2f} | {tps / 1e6:.2f}M | {tps / t / 1e6:.2f}M | {scale} | "
+busy = r["tokens"] / max(s["tokenize"], 1e-9) / 1e6
+print(f"{tps:.0f}|| {name} | {fmt} | {t} | {r['tokens']:,} | {wall:.2f} | {tps / 1e6:.2f}M | {tps / t / 1e6:.2f}M | {scale} | {busy:.2f}M | "
       f"{s['read']:.2f} | {s['tokenize']:.2f} | {s['batch']:.2f} | {s['compute']:.2f} | {s['write']:.2f} |")
 PY
 )
