@@ -2,7 +2,7 @@
 # test.sh - sets up everything a fresh machine lacks, builds, and runs the whole ctest suite.
 # Idempotent. Usage: scripts/test.sh [extra ctest arguments, e.g. -R tokenizer]
 #
-# Set-up: Debian packages (scripts/deps.sh), the model (scripts/fetch-model.sh), and a small
+# Set-up: Debian packages (scripts/deps.sh; slurm-wlm and munge when root), the model (scripts/fetch-model.sh), and a small
 # private Python environment with numpy + zstandard for the shard round-trip test, and the GPU kit
 # (scripts/gpu-kit.sh) in the cache for the offline kit test.
 # Two builds run the suite: build/ (Release, CUDA when nvcc is there, the GPU tests skip without a
@@ -15,6 +15,15 @@ cd "$EP_ROOT"
 
 bash scripts/deps.sh
 bash scripts/fetch-model.sh
+
+# Slurm and munge, for test_slurm_array (a real one-node cluster runs the sbatch scripts of
+# docs/scale-out.md). Optional: where they cannot be installed the test skips and says so.
+if [ "$(id -u)" -eq 0 ] && [ ! -x /usr/sbin/slurmctld ]; then
+  ep_log "slurm: installing slurm-wlm and munge for test_slurm_array"
+  apt-get update -q >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends slurm-wlm munge >/dev/null \
+    || ep_log "slurm: not installed; test_slurm_array will skip"
+fi
 
 venv=$EP_CACHE/test-venv
 if ! "$venv/bin/python" -c 'import numpy, zstandard' 2>/dev/null; then

@@ -53,6 +53,16 @@ static void embed_usage(FILE *f) {
             "      --max-record-bytes N  larger records are rejected [1048576]\n"
             "      --skip-blank          drop blank lines of plain-text inputs [off: every line is a row, a\n"
             "                            blank one embedded as the empty text, so that row N is line N]\n"
+            "      --keep FIELDS         also store these fields with each row, comma-separated dotted paths\n"
+            "                            (a path is its column: tweet.created_at,user.screen_name; missing =\n"
+            "                            null); 'default' adds created_at, author, url, lang, is_reply,\n"
+            "                            is_retweet for Twitter exports, archive.json and API v1.1/v2 [none]\n"
+            "      --no-text             do not store the text [each row's ids line holds the text as embedded]\n"
+            "      --clean STEPS         prepare tweets' text before embedding (and storing) it, comma-\n"
+            "                            separated: html (unescape &amp; &gt; ...), links (drop t.co links),\n"
+            "                            mentions (drop a reply's leading @mentions), retweets (skip\n"
+            "                            'RT @name:' records), or all [off: the text exactly as found, so the\n"
+            "                            vectors are sentence-transformers' on the raw text]\n"
             "      --reuse PREV_DIR      copy the vector of every record whose id and text are unchanged\n"
             "                            in the output PREV_DIR instead of computing it (nightly jobs)\n"
             "      --part I/N            embed only part I (0-based) of N: every N-th shard, starting at\n"
@@ -126,7 +136,7 @@ static int parse_part(const char *v, int *index, int *count) {
 
 enum {
     OPT_ZSTD = EP_OPT_LOCAL, OPT_ZSTDW, OPT_MAXREC, OPT_OVERWRITE, OPT_GLOB, OPT_REUSE, OPT_PART, OPT_PROGRESS,
-    OPT_SKIP_BLANK
+    OPT_SKIP_BLANK, OPT_KEEP, OPT_NO_TEXT, OPT_CLEAN
 };
 
 /* An integer option in [lo, hi]. @return 1, or -1 after printing why the value is bad. */
@@ -173,6 +183,9 @@ static int embed_option(int c, const char *value, ep_run_options *o, ep_cli_prog
         return 1;
     case OPT_OVERWRITE: o->overwrite = true; return 1;
     case OPT_SKIP_BLANK: o->skip_blank = true; return 1;
+    case OPT_KEEP: o->keep = value; return 1;
+    case OPT_NO_TEXT: o->no_text = true; return 1;
+    case OPT_CLEAN: o->clean = value; return 1;
     case 'q': pr->quiet = true; return 1;
     }
     return 0;
@@ -194,6 +207,9 @@ static void print_summary(const ep_run_options *o, const ep_run_summary *sum, ep
         fprintf(stderr, "embedpipe: %llu blank line%s %s\n", (unsigned long long)sum->blank_lines,
                 sum->blank_lines == 1 ? "" : "s",
                 o->skip_blank ? "dropped (--skip-blank)" : "embedded as the empty text (--skip-blank drops them)");
+    if (sum->retweets_skipped)
+        fprintf(stderr, "embedpipe: %llu retweet%s skipped (--clean retweets)\n",
+                (unsigned long long)sum->retweets_skipped, sum->retweets_skipped == 1 ? "" : "s");
     if (o->reuse_dir)
         fprintf(stderr, "embedpipe: --reuse %s: %llu reused, %llu new, %llu changed, %llu gone\n", o->reuse_dir,
                 (unsigned long long)sum->reused, (unsigned long long)sum->added, (unsigned long long)sum->changed,
@@ -242,6 +258,9 @@ int ep_cli_embed(int argc, char **argv) {
         {"part", required_argument, 0, OPT_PART},
         {"progress", required_argument, 0, OPT_PROGRESS},
         {"skip-blank", no_argument, 0, OPT_SKIP_BLANK},
+        {"keep", required_argument, 0, OPT_KEEP},
+        {"no-text", no_argument, 0, OPT_NO_TEXT},
+        {"clean", required_argument, 0, OPT_CLEAN},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};

@@ -28,6 +28,8 @@ int ep_cli_inspect(int argc, char **argv) {
     printf("rows:       %llu embedded, %llu rejected, %llu read\n", (unsigned long long)m->records_embedded,
            (unsigned long long)m->records_rejected, (unsigned long long)m->records_read);
     printf("dtype:      %s\n", m->dtype);
+    printf("per row:    %s%s%s%s%s\n", m->run.text ? "the text" : "no text", m->run.keep[0] ? ", --keep " : "",
+           m->run.keep, m->run.clean[0] ? "; --clean " : "", m->run.clean);
     for (size_t i = 0; i < m->n_inputs; i++) printf("input:      %s (%s)\n", m->inputs[i].path, m->inputs[i].format);
     unsigned long long bytes = 0;
     for (size_t i = 0; i < m->n_shards; i++) bytes += m->shards[i].bytes;

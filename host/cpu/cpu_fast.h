@@ -107,6 +107,25 @@ typedef struct ep_cpu_kernels {
 /* @return floats of attention scratch for sequences up to max_len tokens. */
 size_t ep_cpu_attention_scratch(int max_len, int hidden, int n_heads);
 
+/* The vector attention kernels' layout of that scratch for one sequence of L
+ * tokens: one head's keys transposed to kt[D][Lp] (Lp = L rounded up to 16,
+ * zero past L so that full-width loads read zeros), then, on a 64-byte
+ * boundary, four rows of Lp scores. The same layout for every ISA, so that
+ * ep_cpu_attention_scratch sizes it once. */
+typedef struct ep_attention_block {
+    float *kt;      /* [D][Lp] */
+    float *scores;  /* [4][Lp] */
+    int Lp;
+} ep_attention_block;
+
+/* @return the block for a sequence of L tokens with heads of D floats in scratch. */
+ep_attention_block ep_attention_block_at(float *scratch, int D, int L);
+
+/* Copies head h's keys of the sequence's L tokens into b->kt, transposed, and
+ * zeroes the padding. qkv rows are [Q | K | V], 3 * hidden floats each,
+ * starting at the sequence's first token. */
+void ep_attention_load_keys(const ep_attention_block *b, const float *qkv, int hidden, int h, int D, int L);
+
 /* The kernel tables. Each returns NULL when this CPU (as ep_cpu_features_get
  * reports it, EMBEDPIPE_CPU_ISA included) cannot run it. The generic table
  * always exists: plain C, with a GEMM of its own. Every table is batch

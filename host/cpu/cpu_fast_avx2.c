@@ -195,17 +195,13 @@ static void attention(float *out, const float *qkv, const int32_t *seq_start, in
     for (int s = 0; s < n_seqs; s++) {
         const int start = seq_start[s], L = seq_start[s + 1] - start;
         if (L <= 0) continue;
-        const int Lp = (L + 15) / 16 * 16; /* as ep_cpu_attention_scratch sizes it */
-        float *kt = scratch;                                                               /* [D][Lp] */
-        float *sc = (float *)(((uintptr_t)(kt + (size_t)D * Lp) + 63) & ~(uintptr_t)63); /* [4][Lp] */
+        const ep_attention_block blk = ep_attention_block_at(scratch, D, L);
+        const int Lp = blk.Lp;
+        const float *kt = blk.kt;
+        float *sc = blk.scores;
         const float *base = qkv + (size_t)start * stride;
         for (int h = 0; h < n_heads; h++) {
-            for (int j = 0; j < L; j++) {
-                const float *k = base + (size_t)j * stride + hidden + (size_t)h * D;
-                for (int d = 0; d < D; d++) kt[(size_t)d * Lp + j] = k[d];
-            }
-            for (int d = 0; d < D; d++)
-                for (int j = L; j < Lp; j++) kt[(size_t)d * Lp + j] = 0.0f;
+            ep_attention_load_keys(&blk, base, hidden, h, D, L);
             const float *v0 = base + 2 * (size_t)hidden + (size_t)h * D;
             for (int i0 = 0; i0 < L; i0 += 4) {
                 const int nq = L - i0 < 4 ? L - i0 : 4;

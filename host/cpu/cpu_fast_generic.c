@@ -41,6 +41,24 @@ size_t ep_cpu_attention_scratch(int max_len, int hidden, int n_heads) {
     return (d + 4) * lp + 64;
 }
 
+ep_attention_block ep_attention_block_at(float *scratch, int D, int L) {
+    ep_attention_block b;
+    b.Lp = (L + 15) / 16 * 16; /* as ep_cpu_attention_scratch sizes it */
+    b.kt = scratch;
+    b.scores = (float *)(((uintptr_t)(scratch + (size_t)D * b.Lp) + 63) & ~(uintptr_t)63);
+    return b;
+}
+
+void ep_attention_load_keys(const ep_attention_block *b, const float *qkv, int hidden, int h, int D, int L) {
+    const size_t stride = 3 * (size_t)hidden;
+    for (int j = 0; j < L; j++) {
+        const float *k = qkv + (size_t)j * stride + hidden + (size_t)h * D;
+        for (int d = 0; d < D; d++) b->kt[(size_t)d * b->Lp + j] = k[d];
+    }
+    for (int d = 0; d < D; d++)
+        for (int j = L; j < b->Lp; j++) b->kt[(size_t)d * b->Lp + j] = 0.0f;
+}
+
 static void to_bf16(uint16_t *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = ep_f32_to_bf16(src[i]);
 }

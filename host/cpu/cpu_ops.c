@@ -107,15 +107,19 @@ void ep_cpu_gelu(float *x, long n) {
     for (long i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * inv_sqrt2));
 }
 
+bool ep_cpu_pool_trivial(float *o, const float *x, int start, int len, int hidden, int pooling) {
+    if (len == 0) memset(o, 0, sizeof(float) * (size_t)hidden);
+    else if (pooling == 1) memcpy(o, x + (size_t)start * hidden, sizeof(float) * (size_t)hidden);
+    else return false;
+    return true;
+}
+
 void ep_cpu_pool_normalize(float *out, const float *x, const int32_t *seq_start, int n_seqs, int hidden,
                            int pooling, int normalize) {
     for (int s = 0; s < n_seqs; s++) {
         float *o = out + (size_t)s * hidden;
         const int start = seq_start[s], len = seq_start[s + 1] - start;
-        if (pooling == 1 || len == 0) {
-            if (len == 0) memset(o, 0, sizeof(float) * (size_t)hidden);
-            else memcpy(o, x + (size_t)start * hidden, sizeof(float) * (size_t)hidden);
-        } else {
+        if (!ep_cpu_pool_trivial(o, x, start, len, hidden, pooling)) {
             for (int i = 0; i < hidden; i++) o[i] = 0.0f;
             for (int t = start; t < start + len; t++)
                 for (int i = 0; i < hidden; i++) o[i] += x[(size_t)t * hidden + i];

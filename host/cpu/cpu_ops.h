@@ -9,6 +9,7 @@
 #ifndef EP_CPU_OPS_H
 #define EP_CPU_OPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 
@@ -41,6 +42,12 @@ void ep_cpu_gelu(float *x, long n);
 
 /* out[i] = pool(x over sequence i), then L2-normalised when normalize != 0.
  * pooling: 0 = mean over the sequence's tokens, 1 = its first ([CLS]) token. */
+/* Pools sequence s into o where no sum is needed: CLS pooling (pooling == 1)
+ * copies the first token, an empty sequence gives zeros. Shared by the
+ * reference and the vector tables, so that they agree on both cases.
+ * @return true when o is done; false when the caller must take the mean. */
+bool ep_cpu_pool_trivial(float *o, const float *x, int start, int len, int hidden, int pooling);
+
 void ep_cpu_pool_normalize(float *out, const float *x, const int32_t *seq_start, int n_seqs, int hidden,
                            int pooling, int normalize);
 

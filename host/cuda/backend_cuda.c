@@ -14,6 +14,11 @@
  *
  * Built with CUDA (EP_HAVE_CUDA), and for the CPU emulation
  * (EP_CUDA_EMULATION), where the same code runs as "cuda-emulated".
+ *
+ * Why one file of ~540 lines: its four parts (weights, buffers, one batch's
+ * launches, the backend interface) all work on cuda_impl's streams, events
+ * and slots, and their ordering is the thing to review; split them along the
+ * banners if a second device path (e.g. multi-GPU) ever joins them.
  */
 #if defined(EP_HAVE_CUDA) || defined(EP_CUDA_EMULATION)
 

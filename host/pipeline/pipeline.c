@@ -73,6 +73,7 @@ double ep_now(void) {
 void ep_item_clear(ep_item *it) {
     free(it->id);
     free(it->text);
+    free(it->fields);
     free(it->reason);
     free(it->ids);
     memset(it, 0, sizeof *it);
@@ -237,7 +238,14 @@ static ep_status open_errors(ep_pipeline *p, ep_error *err) {
 
 static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     const ep_run_options *o = p->opt;
-    ep_status st = ep_model_load(o->model_dir, &p->model, err);
+    // What travels with the rows is checked before anything is loaded: a typo is a usage error at once.
+    ep_status st = ep_keep_check(o->keep, err);
+    if (st == EP_OK) st = ep_clean_parse(o->clean, &p->clean, err);
+    if (st == EP_OK && o->keep && strlen(o->keep) >= sizeof ((ep_manifest_run *)0)->keep)
+        st = ep_error_set(err, EP_ERR_USAGE, "--keep: the list is longer than %zu bytes",
+                          sizeof ((ep_manifest_run *)0)->keep - 1);
+    if (st != EP_OK) return st;
+    st = ep_model_load(o->model_dir, &p->model, err);
     if (st != EP_OK) return st;
     const ep_model_config *c = &p->model->config;
     p->max_len = c->max_seq_length;
@@ -315,6 +323,8 @@ static ep_status check_embedded(const ep_pipeline *p, uint64_t records, uint64_t
 }
 
 static void teardown(ep_pipeline *p) {
+    for (size_t i = 0; i < p->n_accounts; i++) free(p->accounts[i]);
+    free(p->accounts);
     if (p->backend != p->opt->backend) ep_backend_free(p->backend);
     ep_reuse_free(p->reuse);
     ep_tokenizer_free(p->tok);
@@ -367,6 +377,7 @@ static void fill_summary(const ep_pipeline *p, ep_run_summary *sum) {
     sum->records_rejected = (cp ? cp->records_rejected : 0) + p->rejected;
     sum->records_truncated = p->truncated;
     sum->blank_lines = p->blank_lines;
+    sum->retweets_skipped = p->retweets_skipped;
     sum->damaged_inputs = 0;
     for (size_t i = 0; i < o->n_inputs; i++) sum->damaged_inputs += p->damage[i].present;
     sum->tokens = p->tokens;

@@ -49,6 +49,9 @@ typedef struct ep_run_options {
     const char *id_path;        /* NULL = the format's defaults */
     size_t max_record_bytes;    /* 0 = the reader's default (1 MiB) */
     bool skip_blank;            /* drop blank lines of plain-text inputs (default: embed them as the empty text) */
+    bool no_text;               /* do not store each row's text in the ids files (default: stored as embedded) */
+    const char *keep;           /* --keep: fields stored with each row (dotted paths and/or "default"); NULL = none */
+    const char *clean;          /* --clean: text preparation steps (html,links,mentions,retweets or all); NULL = none */
     const char *model_dir;      /* sentence-transformers folder */
     const char *device;         /* "auto", "cpu", "cuda", "cuda:N" */
     const char *precision;      /* CPU arithmetic: NULL or "fp32", or a reduced mode (see --precision) */
@@ -77,6 +80,7 @@ typedef struct ep_run_summary {
     uint64_t records_truncated; /* this invocation */
     uint64_t blank_lines;       /* blank lines of plain-text inputs read by this invocation: embedded as the
                                    empty text, or dropped with skip_blank */
+    uint64_t retweets_skipped;  /* records skipped by --clean retweets, read by this invocation */
     size_t damaged_inputs;      /* inputs found damaged (truncated, corrupt): read up to the damage, which is
                                    in errors.ndjson; the run still returns EP_OK */
     uint64_t tokens;            /* tokens fed to the model, this invocation */

@@ -58,12 +58,16 @@ typedef struct ep_item {
     uint8_t raw_format;    /* FRAME: the input's ep_input_format */
     bool raw_truncated;    /* FRAME: the input's last line, without '\n' */
     size_t raw_off, raw_len; /* FRAME: where its bytes are in the chunk's raw buffer */
+    const char *account;   /* FRAME, --keep: the export's account name so far (in ep_pipeline.accounts) */
+    bool skipped;          /* RECORD: --clean retweets: dropped by compute, numbered as if never there */
     uint64_t seq;          /* index among all records read, good and rejected (set by compute) */
     int64_t row;           /* global row index; -1 for a rejection (set by compute) */
     uint32_t file_index;
     uint64_t line;
     char *id;              /* owned; "" when none */
-    char *text;            /* owned; NULL for rejections and rows of other parts */
+    char *text;            /* owned; NULL for rejections and rows of other parts (kept to the writer unless
+                              --no-text) */
+    char *fields;          /* owned: the kept fields (--keep) as one JSON object text, or NULL */
     size_t text_len;
     char *reason;          /* rejections: owned message */
     int32_t *ids;          /* tokenizer output (owned) */
@@ -114,6 +118,7 @@ typedef struct ep_pipeline {
     ep_backend *backend;
     ep_reuse *reuse;
     int max_len;             /* tokens per text */
+    unsigned clean;          /* --clean, parsed (EP_CLEAN_*) */
     size_t batch_tokens;
     uint64_t rows_per_shard;
 
@@ -142,6 +147,9 @@ typedef struct ep_pipeline {
     struct timespec *input_mtimes;
     ep_manifest_damage *damage;  /* per input: where it was found damaged (written by the writer) */
     _Atomic uint64_t blank_lines;
+    _Atomic uint64_t retweets_skipped; /* --clean retweets */
+    char **accounts;             /* --keep: every account name the reader met, for the frames (freed at the end) */
+    size_t n_accounts, cap_accounts;
     ep_stage_times times;        /* tokenize is summed over its threads */
     pthread_mutex_t times_mu;
     uint64_t reuse_counts[4];    /* reused, new, changed, gone (filled at the end) */

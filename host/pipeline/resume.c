@@ -100,6 +100,9 @@ ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards
     m->run.next_row = next_row;
     m->run.errors_bytes = p->errors_bytes;
     m->run.skip_blank = o->skip_blank;
+    m->run.text = !o->no_text;
+    snprintf(m->run.keep, sizeof m->run.keep, "%s", o->keep ? o->keep : "");
+    ep_clean_name(p->clean, m->run.clean, sizeof m->run.clean);
     return EP_OK;
 }
 
@@ -203,7 +206,7 @@ static ep_status start_fresh(const char *dir, const ep_manifest *mine, ep_error 
 static ep_status check_same_job(ep_pipeline *p, ep_manifest *theirs, const ep_manifest *mine, ep_error *err) {
     const char *dir = p->opt->out_dir;
     char why[1024];
-    if (ep_manifest_same_job(theirs, mine, EP_JOB_MODEL | EP_JOB_READING | EP_JOB_PART | EP_JOB_DAMAGED_MAY_CHANGE,
+    if (ep_manifest_same_job(theirs, mine, EP_JOB_MODEL | EP_JOB_READING | EP_JOB_KEPT | EP_JOB_PART | EP_JOB_DAMAGED_MAY_CHANGE,
                              why, sizeof why))
         return ep_error_set(err, EP_ERR_MISMATCH,
                             "%s holds a different run (the folder's vs this run's: %s). Pass --overwrite to replace it, or choose another -o "

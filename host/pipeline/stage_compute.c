@@ -259,6 +259,10 @@ static ep_status number_record(compute *c, ep_item *it, bool *take, ep_error *er
         p->blank_lines++;
         if (o->skip_blank) return EP_OK; /* dropped, and numbered as if it had never been there */
     }
+    if (good && it->skipped) { /* --clean retweets: dropped the same way */
+        p->retweets_skipped++;
+        return EP_OK;
+    }
     // A stop request takes effect at a shard boundary, so that the last group is whole.
     if (good && c->all_row % p->rows_per_shard == 0 && c->all_seq >= p->start_seq && ep_pipeline_should_stop(p)) {
         c->stopped = true;
@@ -277,7 +281,11 @@ static ep_status number_record(compute *c, ep_item *it, bool *take, ep_error *er
     it->row = row;
     if (good) {
         it->mine = row_is_mine(p, (uint64_t)row);
-        if (!it->mine) { /* another part's row travels without its tokens */
+        if (!it->mine) { /* another part's row travels without its text, fields and tokens */
+            free(it->text);
+            free(it->fields);
+            it->text = it->fields = NULL;
+            it->text_len = 0;
             free(it->ids);
             it->ids = NULL;
             it->n_tokens = 0;

@@ -57,6 +57,24 @@ static ep_item *next_item(read_state *s, size_t f, uint64_t line, ep_item_kind k
     return it;
 }
 
+/* --keep: the account name as the frame saw it (it can appear partway through an archive.json), kept
+ * by the pipeline until the end so that items may point at it. @return it, or NULL when out of memory. */
+static const char *frame_account(read_state *s, const char *account) {
+    ep_pipeline *p = s->p;
+    if (!account) account = "";
+    if (p->n_accounts && strcmp(p->accounts[p->n_accounts - 1], account) == 0) return p->accounts[p->n_accounts - 1];
+    if (p->n_accounts == p->cap_accounts) {
+        size_t cap = p->cap_accounts ? 2 * p->cap_accounts : 4;
+        char **grown = realloc(p->accounts, sizeof *grown * cap);
+        if (!grown) return NULL;
+        p->accounts = grown;
+        p->cap_accounts = cap;
+    }
+    char *copy = strdup(account);
+    if (copy) p->accounts[p->n_accounts++] = copy;
+    return copy;
+}
+
 /* Copies a frame's bytes into the chunk, NUL-terminated: the workers parse them there.
  * @return false after failing the run (out of memory). */
 static bool add_frame(read_state *s, size_t f, const ep_frame *frame) {
@@ -70,6 +88,10 @@ static bool add_frame(read_state *s, size_t f, const ep_frame *frame) {
         c->raw_cap = cap;
     }
     ep_item *it = next_item(s, f, frame->line, EP_ITEM_FRAME);
+    if (s->p->opt->keep && !(it->account = frame_account(s, frame->account))) {
+        s->c->n--;
+        return out_of_memory(s);
+    }
     it->raw_format = (uint8_t)frame->format;
     it->raw_truncated = frame->truncated;
     it->raw_off = c->raw_len;
@@ -173,6 +195,8 @@ static bool read_input(read_state *s, size_t f) {
     s->t0 = ep_now();
     ep_reader_options ro = {.format = o->format,
                             .text_path = o->text_path,
+                            .keep = o->keep,
+                            .clean = p->clean,
                             .id_path = o->id_path,
                             .max_record_bytes = o->max_record_bytes};
     ep_reader *r = NULL;

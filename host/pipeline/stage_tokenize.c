@@ -43,8 +43,10 @@ static bool add_record(ep_item **out, int *n, int *cap, const ep_item *from, con
     }
     it->kind = EP_ITEM_RECORD;
     it->blank = rec->blank;
+    it->skipped = rec->skipped;
     it->text = dup_bytes(rec->text, rec->text_len);
     it->text_len = rec->text_len;
+    if (rec->fields && !(it->fields = strdup(rec->fields))) return false;
     return it->id && it->text;
 }
 
@@ -67,7 +69,8 @@ static bool extract_chunk(ep_extractor *x, ep_chunk *c) {
             continue;
         }
         ep_frame frame = {.format = (ep_input_format)it->raw_format, .bytes = c->raw + it->raw_off,
-                          .len = it->raw_len, .line = it->line, .truncated = it->raw_truncated};
+                          .len = it->raw_len, .line = it->line, .truncated = it->raw_truncated,
+                          .account = it->account};
         ep_extractor_begin(x, &frame);
         ep_record rec;
         ep_read_kind kind;
@@ -95,9 +98,11 @@ static bool tokenize_chunk(ep_pipeline *p, ep_chunk *c) {
         it->n_tokens = ep_tokenizer_encode(p->tok, it->text, it->text_len, it->ids, p->max_len, &it->truncated);
         int32_t *fit = realloc(it->ids, sizeof(int32_t) * (size_t)it->n_tokens); /* keep a group's memory small */
         if (fit) it->ids = fit;
-        // The text is not needed any more: only its tokens and hash travel on.
-        free(it->text);
-        it->text = NULL;
+        // Unless it is stored with the row, the text is not needed any more: only its tokens and hash travel on.
+        if (p->opt->no_text) {
+            free(it->text);
+            it->text = NULL;
+        }
     }
     return true;
 }
@@ -106,7 +111,8 @@ void *ep_stage_tokenize(void *arg) {
     ep_pipeline *p = arg;
     double busy = 0;
     ep_extractor *x = NULL;
-    ep_reader_options ro = {.format = p->opt->format, .text_path = p->opt->text_path, .id_path = p->opt->id_path};
+    ep_reader_options ro = {.format = p->opt->format, .text_path = p->opt->text_path, .id_path = p->opt->id_path,
+                            .max_record_bytes = p->opt->max_record_bytes, .keep = p->opt->keep, .clean = p->clean};
     ep_error err;
     if (ep_extractor_create(&ro, &x, &err) != EP_OK) ep_pipeline_fail(p, &err);
     ep_chunk *c;

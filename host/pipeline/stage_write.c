@@ -62,7 +62,9 @@ static ep_status write_shard(ep_pipeline *p, const ep_group *g, ep_shard_info *i
                                   .line = it->line,
                                   .n_tokens = it->n_tokens,
                                   .truncated = it->truncated,
-                                  .text_hash = it->hash};
+                                  .text_hash = it->hash,
+                                  .text = p->opt->no_text ? NULL : it->text,
+                                  .fields = it->fields};
     }
     ep_shard_writer_options wo = {.dir = p->opt->out_dir,
                                   .dim = p->model->config.hidden,

@@ -221,8 +221,14 @@ static ep_status export_ndjson(const char *r_dir, ep_output_reader *r, sink *s, 
             l.len = 0;
             bool ok = line_put(&l, "{\"id\":", 6) && put_json_string(&l, row->id ? row->id : "") &&
                       line_put(&l, ",\"file\":", 8) && put_json_string(&l, m->inputs[row->file_index].path);
-            snprintf(num, sizeof num, ",\"line\":%" PRIu64 ",\"vector\":[", row->line);
+            snprintf(num, sizeof num, ",\"line\":%" PRIu64, row->line);
             ok = ok && line_put(&l, num, strlen(num));
+            // The stored text and kept fields, as in the ids lines, before the vector.
+            if (row->text) ok = ok && line_put(&l, ",\"text\":", 8) && put_json_string(&l, row->text);
+            size_t fl = row->fields ? strlen(row->fields) : 0;
+            if (fl > 2 && row->fields[0] == '{' && row->fields[fl - 1] == '}')
+                ok = ok && line_put(&l, ",", 1) && line_put(&l, row->fields + 1, fl - 2);
+            ok = ok && line_put(&l, ",\"vector\":[", 11);
             const uint16_t *vec = v + row_i * (size_t)m->dim;
             for (int k = 0; k < m->dim && ok; k++) {
                 const char *d = half_decimal(table, vec[k]);

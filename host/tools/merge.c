@@ -37,7 +37,7 @@ typedef struct part {
 // Checking the parts
 
 /* What every part of one job agrees on (ep_manifest_same_job): the part itself differs. */
-#define MERGE_SAME_JOB (EP_JOB_MODEL | EP_JOB_WRITER | EP_JOB_READING | EP_JOB_INPUT_FORMATS)
+#define MERGE_SAME_JOB (EP_JOB_MODEL | EP_JOB_WRITER | EP_JOB_READING | EP_JOB_KEPT | EP_JOB_INPUT_FORMATS)
 
 /* Every part reads all records, so these must agree even though each part embeds only its shards. */
 static const char *count_difference(const ep_manifest *a, const ep_manifest *b, char *why, size_t cap) {

@@ -107,14 +107,17 @@ ep_status ep_search_fetch_texts(const char *dir, const uint64_t *rows, int n, ch
             if (ids[j] || rows[j] < shard.info->first_row || rows[j] >= shard.info->first_row + shard.n_rows) continue;
             want[j] = shard.meta[rows[j] - shard.info->first_row];
             if (!(ids[j] = strdup(want[j].id ? want[j].id : ""))) st = ep_error_set(err, EP_ERR_NOMEM, "out of memory");
-            want[j].id = NULL; /* owned by the shard, freed below */
+            // The text stored with the row (the default since run.text) needs no input at all.
+            if (st == EP_OK && want[j].text && !(texts[j] = strdup(want[j].text)))
+                st = ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+            want[j].id = want[j].text = want[j].fields = NULL; /* owned by the shard, freed below */
         }
         ep_output_shard_free(&shard);
     }
     // Texts only from the files the run itself recorded, and only while they are unchanged.
     for (size_t f = 0; f < m->n_inputs && st == EP_OK; f++) {
         int needed = 0;
-        for (int i = 0; i < n; i++) needed += ids[i] && want[i].file_index == f;
+        for (int i = 0; i < n; i++) needed += ids[i] && !texts[i] && want[i].file_index == f;
         if (!needed) continue;
         char *reason = input_unusable(m, f);
         if (reason) {
@@ -127,6 +130,7 @@ ep_status ep_search_fetch_texts(const char *dir, const uint64_t *rows, int n, ch
                                 .id_path = m->id_path[0] ? m->id_path : NULL,
                                 .max_record_bytes = (size_t)m->run.max_record_bytes};
         ep_input_format_parse(m->inputs[f].format, &ro.format, NULL);
+        ep_clean_parse(m->run.clean, &ro.clean, NULL); /* the text hash is the cleaned text's */
         ep_reader *rd = NULL;
         ep_error rerr = {0};
         if (ep_reader_open(m->inputs[f].abs_path, &ro, &rd, &rerr) != EP_OK) {

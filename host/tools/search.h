@@ -27,7 +27,9 @@ ep_status ep_search_folder(const char *dir, const float *query, int dim, int k, 
                            ep_error *err);
 
 /* Fetches the ids and texts of the given rows. ids[i] comes from the folder's
- * (checked) ids files. texts[i] is read again from the input the run recorded
+ * (checked) ids files, and so does texts[i] when the run stored its texts (the
+ * default; the inputs are then not needed at all). Otherwise (--no-text, or a
+ * folder of an older version) texts[i] is read again from the input the run recorded
  * (its absolute path in manifest.json), and only when that file still has the
  * size and modification time the run recorded and the record at the recorded
  * line has the recorded text hash; otherwise texts[i] stays NULL and *why gets

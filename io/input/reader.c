@@ -88,6 +88,7 @@ void ep_reader_set_frame(ep_reader *r, ep_frame *frame, ep_frame_kind *kind, uin
     memset(frame, 0, sizeof *frame);
     frame->format = r->format;
     frame->line = line;
+    frame->account = r->account;
     if (r->in.rec_too_big) {
         snprintf(r->reason, sizeof r->reason,
                  "record is %llu bytes, more than --max-record-bytes %zu; raise --max-record-bytes to read it",
@@ -283,6 +284,14 @@ static ep_status reader_start(ep_byte_source *src, const char *name, const ep_re
                  "%s is read as plain text (one record per line), but %d of its first %d lines look like pieces "
                  "of JSON; if it is JSON, pass --format ndjson (one object per line), tweets-js or archive-json",
                  name, like, total);
+    // --keep's "default" author of a tweets.js is the account.js beside it (an archive.json's comes from its
+    // "account" array, as the framer passes it); frames carry it to the extractor.
+    st = ep_keep_parse(options->keep, &r->keep, err);
+    if (st != EP_OK) {
+        ep_reader_free(r);
+        return st;
+    }
+    if (r->keep.defaults && r->format == EP_FORMAT_TWEETS_JS) ep_keep_export_account(name, r->account, sizeof r->account);
     r->state = ST_START;
     r->good_byte = r->in.consumed;
     r->good_line = 1;
@@ -329,6 +338,7 @@ void ep_reader_free(ep_reader *r) {
     if (!r) return;
     ep_input_release(&r->in);
     ep_extractor_free(r->x);
+    ep_keep_release(&r->keep);
     free(r->path);
     free(r->archive_keys_buf);
     free(r);

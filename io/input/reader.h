@@ -58,6 +58,13 @@
  * a double). A file that yields nothing at all gives one rejection with line 0
  * ("empty file: no records", or "no records: ..." when it held only blanks).
  *
+ * Text is returned exactly as found unless options->clean asks otherwise (then
+ * rec.text is the cleaned text; a text left empty by cleaning is a rejection).
+ * options->keep adds rec.fields, one JSON object per record; Twitter exports
+ * have no author per tweet, so "default"'s author comes from the account.js
+ * beside a tweets.js, or archive.json's "account" array (when it comes before
+ * the tweets, as the Community Archive writes it).
+ *
  * Auto-detection looks at the first 64 KiB (after a UTF-8 byte order mark):
  * `window.YTD.` or another `name.path = [` = tweets.js; `{` whose first key is an archive.json key
  * (account, profile, tweets, like, ...) holding an array, or a top-level
@@ -94,7 +101,36 @@ typedef struct ep_reader_options {
     size_t max_record_bytes;  /* larger records are rejected (0 = 1 MiB) */
     const char *archive_keys; /* archive.json: comma-separated top-level arrays to read,
                                  NULL = "tweets,community-tweet" */
+    const char *keep;         /* --keep: comma-separated dotted paths and/or "default" (see ep_keep_check);
+                                 NULL = no fields */
+    unsigned clean;           /* --clean: EP_CLEAN_* flags (0 = the text exactly as found) */
 } ep_reader_options;
+
+/* --clean steps, opt-in text preparation for tweets (off by default, so that the
+ * vectors are sentence-transformers' on the raw text): */
+enum {
+    EP_CLEAN_HTML = 1,      /* unescape HTML entities: &amp; &lt; &gt; &quot; &apos; &#NN; &#xNN; */
+    EP_CLEAN_LINKS = 2,     /* drop t.co links (http(s)://t.co/...) and the space before one that ends the text */
+    EP_CLEAN_MENTIONS = 4,  /* drop the leading chain of @mentions of a reply ("@a @b thanks" -> "thanks") */
+    EP_CLEAN_RETWEETS = 8,  /* skip records whose text starts "RT @name:" (rec.skipped) */
+    EP_CLEAN_ALL = 15
+};
+
+/* Parses a --clean value: html, links, mentions, retweets or all, comma-separated.
+ * @return EP_OK and *flags set, or EP_ERR_USAGE naming the unknown step. */
+ep_status ep_clean_parse(const char *spec, unsigned *flags, ep_error *err);
+
+/* Writes the canonical name of flags ("html,links,mentions,retweets" in this
+ * order, "" for none) into out (cap bytes), as the manifest records it. */
+void ep_clean_name(unsigned flags, char *out, size_t cap);
+
+/* Checks a --keep value: comma-separated dotted paths (tweet.created_at,
+ * user.screen_name) and/or "default" (the columns created_at, author, url,
+ * lang, is_reply, is_retweet, derived for Twitter exports, archive.json, API
+ * v1.1 and v2). A path is its own column name; the names id, file, line,
+ * tokens, truncated, hash, text (and vector, of an export) are taken.
+ * @return EP_OK, or EP_ERR_USAGE naming the bad entry. */
+ep_status ep_keep_check(const char *spec, ep_error *err);
 
 typedef enum ep_read_kind {
     EP_READ_END = 0,          /* no more records */
@@ -110,6 +146,10 @@ typedef struct ep_record {
     uint64_t line;            /* 1-based line where the record starts in its file */
     const char *reason;       /* EP_READ_REJECTED only: what was wrong and what to do */
     bool blank;               /* lines format: the line was empty or only whitespace (text is "") */
+    const char *fields;       /* options->keep: the kept fields as one JSON object text
+                               * ({"created_at": "...", "user.screen_name": null}; a missing field is null),
+                               * NULL when nothing is kept */
+    bool skipped;             /* EP_CLEAN_RETWEETS: a retweet, to be dropped (text and id are still set) */
 } ep_record;
 
 typedef struct ep_reader ep_reader;
@@ -147,6 +187,7 @@ typedef struct ep_frame {
     uint64_t line;            /* 1-based line where the record starts */
     bool truncated;           /* NDJSON and lines: the file's last line, without '\n' */
     const char *reason;       /* EP_FRAME_REJECTED: what was wrong and what to do; NULL otherwise */
+    const char *account;      /* --keep "default": the export's account name so far ("" unknown; NULL = "") */
 } ep_frame;
 
 /* Cuts the next record of the file without parsing it: a line (blank NDJSON lines are skipped),

@@ -148,6 +148,8 @@ static ep_status step_object(ep_reader *r, ep_error *err) {
         return ep_reader_fail(r, err, key_line, "malformed top-level key; the archive.json is damaged");
     }
     bool selected = archive_key_selected(r, key->valuestring);
+    // The account comes before the tweets in a Community Archive: its name is "default"'s author (--keep).
+    bool account = !selected && r->keep.defaults && strcmp(key->valuestring, "account") == 0;
     cJSON_Delete(key);
     if ((st = ep_input_skip_space(&r->in, &c, err)) != EP_OK) return st;
     if (c != ':') return ep_reader_fail(r, err, r->in.line, "expected ':' after a top-level key");
@@ -161,11 +163,16 @@ static ep_status step_object(ep_reader *r, ep_error *err) {
         return EP_OK;
     }
     uint64_t value_line = r->in.line;
-    if (c < 0 || (st = ep_input_read_value(&r->in, false, &complete, err)) != EP_OK || !complete)
+    if (c < 0 || (st = ep_input_read_value(&r->in, account, &complete, err)) != EP_OK || !complete)
         return st != EP_OK ? st
                            : ep_reader_fail(r, err, value_line,
                                   "the file ends inside the top-level value that starts here: the file is truncated; "
                                   "copy or download it again");
+    if (account && !r->in.rec_too_big) {
+        cJSON *value = cJSON_ParseWithLength(r->in.rec, r->in.rec_len);
+        ep_keep_archive_account(value, r->account, sizeof r->account);
+        cJSON_Delete(value);
+    }
     r->state = ST_OBJECT_NEXT;
     return EP_OK;
 }

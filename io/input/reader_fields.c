@@ -3,6 +3,8 @@
  */
 #include "reader_fields.h"
 
+#include "reader_keep.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,8 +223,52 @@ static size_t decode_without_nul(const char *tok, size_t len, ep_fields *f) {
 
 void ep_fields_release(ep_fields *f) {
     free(f->nul_free);
-    f->nul_free = NULL;
-    f->nul_free_cap = 0;
+    free(f->clean);
+    free(f->fields);
+    f->nul_free = f->clean = f->fields = NULL;
+    f->nul_free_cap = f->clean_cap = f->fields_cap = 0;
+}
+
+bool ep_json_raw_token(const cJSON *root, const cJSON *node, const char *raw, size_t len, size_t *start, size_t *end) {
+    return root && node && raw && raw_token(root, node, raw, len, start, end);
+}
+
+ep_read_kind ep_fields_finish(const cJSON *root, const cJSON *obj, const char *raw, size_t raw_len,
+                              const ep_field_paths *paths, const char *text, size_t text_len, const char *id,
+                              const char *where, ep_fields *out) {
+    out->text = text;
+    out->text_len = text_len;
+    out->kept = NULL;
+    out->skipped = false;
+    if (!where) where = "";
+    if (paths->clean) {
+        size_t n = ep_text_clean(text, text_len, paths->clean, &out->clean, &out->clean_cap, &out->skipped);
+        if (n == (size_t)-1) {
+            snprintf(out->reason, sizeof out->reason, "%sout of memory cleaning the text (--clean)", where);
+            return EP_READ_REJECTED;
+        }
+        if (!out->skipped && strspn(out->clean, " \t\r\n") == n) {
+            char snip[160];
+            ep_snippet(snip, sizeof snip, text, text_len, 120);
+            snprintf(out->reason, sizeof out->reason,
+                     "%stext is empty after --clean (it held only mentions, links or spaces: '%s'); drop the "
+                     "--clean step that removes them to embed it",
+                     where, snip);
+            return EP_READ_REJECTED;
+        }
+        out->text = out->clean;
+        out->text_len = n;
+    }
+    if (paths->keep && ep_keep_any(paths->keep)) {
+        ep_keep_source src = {.root = root, .obj = obj, .raw = raw, .raw_len = raw_len, .id = id ? id : "",
+                              .text = text, .account = paths->account, .max_value = paths->max_value};
+        if (ep_keep_build(paths->keep, &src, &out->fields, &out->fields_cap) == (size_t)-1) {
+            snprintf(out->reason, sizeof out->reason, "%sout of memory keeping the fields (--keep)", where);
+            return EP_READ_REJECTED;
+        }
+        out->kept = out->fields;
+    }
+    return EP_READ_RECORD;
 }
 
 /* @return the first key along path that appears more than once in its object,
@@ -343,6 +389,8 @@ ep_read_kind ep_fields_extract(const cJSON *root, const cJSON *obj, const char *
     out->id = "";
     out->id_digits[0] = '\0';
     out->reason[0] = '\0';
+    out->kept = NULL;
+    out->skipped = false;
     if (!where) where = "";
 
     if (find_id(root, obj, raw, raw_len, paths, where, out) != EP_READ_RECORD) return EP_READ_REJECTED;
@@ -409,7 +457,5 @@ ep_read_kind ep_fields_extract(const cJSON *root, const cJSON *obj, const char *
                  text_path, bad);
         return EP_READ_REJECTED;
     }
-    out->text = value;
-    out->text_len = n;
-    return EP_READ_RECORD;
+    return ep_fields_finish(root, obj, raw, raw_len, paths, value, n, out->id, where, out);
 }

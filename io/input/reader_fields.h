@@ -23,6 +23,10 @@ typedef struct ep_field_paths {
     const char *const *id;
     size_t n_id;
     bool id_given;
+    const struct ep_keep *keep; /* --keep (NULL = nothing kept) */
+    unsigned clean;             /* --clean: EP_CLEAN_* */
+    const char *account;        /* the export's account name, for "default"'s author (or NULL) */
+    size_t max_value;           /* a kept value printed longer than this is stored as null */
 } ep_field_paths;
 
 typedef struct ep_fields {
@@ -35,6 +39,12 @@ typedef struct ep_fields {
     bool raw_nul_known;     /* set by the caller: raw_has_nul says whether raw holds "\u0000" at all */
     bool raw_has_nul;       /* (else each string looked for is searched for in the whole of raw) */
     size_t nul_free_cap;
+    char *clean;            /* the text after --clean (owned) */
+    size_t clean_cap;
+    char *fields;           /* the kept fields' JSON object text (owned); see fields_len */
+    size_t fields_cap;
+    const char *kept;       /* fields when --keep is on, else NULL */
+    bool skipped;           /* --clean retweets: the record is a retweet */
 } ep_fields;
 
 /* Frees what ep_fields_extract allocated in f. */
@@ -47,6 +57,19 @@ void ep_fields_release(ep_fields *f);
  * @return EP_READ_RECORD, or EP_READ_REJECTED with out->reason (and out->id when known). */
 ep_read_kind ep_fields_extract(const cJSON *root, const cJSON *obj, const char *raw, size_t raw_len,
                                const ep_field_paths *paths, const char *where, ep_fields *out);
+
+/* The text's last steps, for every format: --clean, then the kept fields
+ * (root / obj NULL for plain lines: every kept column null). Sets out->text,
+ * text_len, kept and skipped.
+ * @return EP_READ_RECORD, or EP_READ_REJECTED with out->reason (a text that
+ *         --clean left empty, or out of memory). */
+ep_read_kind ep_fields_finish(const cJSON *root, const cJSON *obj, const char *raw, size_t raw_len,
+                              const ep_field_paths *paths, const char *text, size_t text_len, const char *id,
+                              const char *where, ep_fields *out);
+
+/* Finds the raw bytes [*start, *end) of node (a string or number of root) in raw.
+ * @return false when it cannot be found. */
+bool ep_json_raw_token(const cJSON *root, const cJSON *node, const char *raw, size_t len, size_t *start, size_t *end);
 
 /* @return true when any text path leads to a node of obj (of any type). */
 bool ep_fields_has_text(const cJSON *obj, const ep_field_paths *paths);

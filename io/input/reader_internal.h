@@ -11,6 +11,7 @@
 #include "reader_fields.h"
 #include "reader_input.h"
 #include "record_extract.h"
+#include "reader_keep.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -36,6 +37,8 @@ struct ep_reader {
     char *archive_keys_buf;
     const char *archive_keys[MAX_ARCHIVE_KEYS];
     size_t n_archive_keys;
+    ep_keep keep;                    /* --keep, parsed */
+    char account[128];               /* the export's account name ("" = unknown) */
 
     ep_reader_input in;              /* window, line count, record bytes */
     ep_extractor *x;                 /* ep_reader_next's own extractor (the frames' second half) */

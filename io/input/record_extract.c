@@ -33,6 +33,7 @@ struct ep_extractor {
     const cJSON *page_item;          /* next element of an API page's "data" array */
     size_t page_index;
     ep_fields fields;
+    ep_keep keep;                    /* --keep, parsed */
     char reason[1024];
 };
 
@@ -73,7 +74,17 @@ ep_status ep_extractor_create(const ep_reader_options *options, ep_extractor **o
         ep_extractor_free(x);
         return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     }
+    ep_status st = ep_keep_parse(options ? options->keep : NULL, &x->keep, err);
+    if (st != EP_OK) {
+        ep_extractor_free(x);
+        return st;
+    }
     set_paths(x, EP_FORMAT_NDJSON);
+    x->paths.keep = &x->keep;
+    x->paths.clean = options ? options->clean : 0;
+    // The bound the output's checked reader puts on an ids line allows each kept value what an escaped record takes.
+    x->paths.max_value = (options && options->max_record_bytes ? options->max_record_bytes : (size_t)1 << 20) * 6;
+    x->paths.account = "";
     *out = x;
     return EP_OK;
 }
@@ -82,6 +93,7 @@ void ep_extractor_free(ep_extractor *x) {
     if (!x) return;
     cJSON_Delete(x->doc);
     ep_fields_release(&x->fields);
+    ep_keep_release(&x->keep);
     free(x->text_path);
     free(x->id_path);
     free(x);
@@ -99,6 +111,7 @@ void ep_extractor_begin(ep_extractor *x, const ep_frame *frame) {
     x->fields.raw_has_nul = frame->bytes && memmem(frame->bytes, frame->len, "\\u0000", 6) != NULL;
     x->started = false;
     if (frame->format != x->paths_format) set_paths(x, frame->format);
+    x->paths.account = frame->account ? frame->account : "";
 }
 
 // ----------------------------------------------------------------------------
@@ -127,8 +140,12 @@ static bool accept(ep_extractor *x, ep_record *rec, ep_read_kind *kind, const ch
 /* Text and id of one JSON object of the frame's document. */
 static bool emit_fields(ep_extractor *x, const cJSON *obj, const char *where, ep_record *rec, ep_read_kind *kind) {
     ep_fields *f = &x->fields;
-    if (ep_fields_extract(x->doc, obj, x->frame.bytes, x->frame.len, &x->paths, where, f) == EP_READ_RECORD)
-        return accept(x, rec, kind, f->text, f->text_len, f->id);
+    if (ep_fields_extract(x->doc, obj, x->frame.bytes, x->frame.len, &x->paths, where, f) == EP_READ_RECORD) {
+        accept(x, rec, kind, f->text, f->text_len, f->id);
+        rec->fields = f->kept;
+        rec->skipped = f->skipped;
+        return true;
+    }
     snprintf(x->reason, sizeof x->reason, "%s", f->reason);
     return reject(x, rec, kind, f->id);
 }
@@ -195,6 +212,10 @@ static bool line_first(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
         // (SentenceTransformer.encode("") gives [CLS] [SEP] too); the caller may drop it (--skip-blank).
         accept(x, rec, kind, "", 0, "");
         rec->blank = true;
+        ep_field_paths plain = x->paths;
+        plain.clean = 0; /* a blank line stays the empty text: --clean has nothing to remove from it */
+        if (ep_fields_finish(NULL, NULL, NULL, 0, &plain, "", 0, "", "", &x->fields) == EP_READ_RECORD)
+            rec->fields = x->fields.kept;
         return true;
     }
     const char *nul = memchr(s, '\0', n);
@@ -211,7 +232,14 @@ static bool line_first(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
         return reject(x, rec, kind, "");
     }
     s[n] = '\0';
-    return accept(x, rec, kind, s, n, "");
+    if (ep_fields_finish(NULL, NULL, NULL, 0, &x->paths, s, n, "", "", &x->fields) != EP_READ_RECORD) {
+        snprintf(x->reason, sizeof x->reason, "%s", x->fields.reason);
+        return reject(x, rec, kind, "");
+    }
+    accept(x, rec, kind, x->fields.text, x->fields.text_len, "");
+    rec->fields = x->fields.kept;
+    rec->skipped = x->fields.skipped;
+    return true;
 }
 
 bool ep_extractor_next(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {

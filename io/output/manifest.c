@@ -153,6 +153,9 @@ static bool add_run(cJSON *root, const ep_manifest *m) {
         ADD(run, "next_row", exact_uint(m->run.next_row));
         ADD(run, "errors_bytes", exact_uint(m->run.errors_bytes));
         ADD(run, "skip_blank", cJSON_CreateBool(m->run.skip_blank));
+        ADD(run, "text", cJSON_CreateBool(m->run.text));
+        ADD(run, "keep", cJSON_CreateString(m->run.keep));
+        ADD(run, "clean", cJSON_CreateString(m->run.clean));
     }
     return ok;
 }
@@ -440,6 +443,11 @@ static ep_status read_run(reader *r, const cJSON *root, ep_manifest *m) {
     if (!st) st = get_uint(r, run, "run.", "next_row", 0, MAX_EXACT_INT, &u->next_row);
     if (!st) st = get_uint(r, run, "run.", "errors_bytes", 0, MAX_EXACT_INT, &u->errors_bytes);
     if (!st && cJSON_GetObjectItemCaseSensitive(run, "skip_blank")) st = get_bool(r, run, "run.", "skip_blank", &u->skip_blank);
+    // Absent in older versions: no text, no fields, no cleaning.
+    if (!st && cJSON_GetObjectItemCaseSensitive(run, "text")) st = get_bool(r, run, "run.", "text", &u->text);
+    if (!st && cJSON_GetObjectItemCaseSensitive(run, "keep")) st = get_string(r, run, "run.", "keep", u->keep, sizeof u->keep);
+    if (!st && cJSON_GetObjectItemCaseSensitive(run, "clean"))
+        st = get_string(r, run, "run.", "clean", u->clean, sizeof u->clean);
     return st;
 }
 

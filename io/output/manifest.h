@@ -61,6 +61,10 @@ typedef struct ep_manifest_run {
     uint64_t next_row;         /* global rows before the resume point (all parts) */
     uint64_t errors_bytes;     /* size of errors.ndjson at this checkpoint */
     bool skip_blank;           /* --skip-blank: blank lines of plain-text inputs were dropped (absent = false) */
+    bool text;                 /* the ids lines hold each row's text as embedded (false: --no-text, or an older
+                                  version) */
+    char keep[2048];           /* --keep as given, canonical ("" = no fields) */
+    char clean[64];            /* --clean steps, canonical ("html,links,mentions,retweets"; "" = the raw text) */
 } ep_manifest_run;
 
 typedef struct ep_manifest {
@@ -108,11 +112,13 @@ bool ep_output_is_run_file(const char *name);
 enum {
     EP_JOB_MODEL = 1 << 0,        /* the weights (SHA-256), the vector width, max_seq_length */
     EP_JOB_WRITER = 1 << 1,       /* the model's name, pooling, normalisation, the embedpipe version */
-    EP_JOB_READING = 1 << 2,      /* text / id paths, format, shard rows, max record bytes, skip_blank, and the
+    EP_JOB_READING = 1 << 2,      /* text / id paths, format, shard rows, max record bytes, skip_blank, --clean, and the
                                      inputs: their number, paths and sizes */
     EP_JOB_INPUT_FORMATS = 1 << 3,/* the format each input was read as (known once the run read it) */
     EP_JOB_PART = 1 << 4,         /* part_index and part_count */
     EP_JOB_DAMAGED_MAY_CHANGE = 1 << 5, /* an input recorded damaged in a may have another size in b */
+    EP_JOB_KEPT = 1 << 6,         /* what the ids lines hold besides the row: the text (or not), the --keep
+                                     columns. (--clean is part of EP_JOB_READING: it changes the vectors.) */
 };
 
 /* The one "same job?" comparison (resume, --reuse, merge): compares the fields of a and b named by `what`

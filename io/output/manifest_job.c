@@ -63,6 +63,11 @@ const char *ep_manifest_same_job(const ep_manifest *a, const ep_manifest *b, uns
         DIFF_U(run.shard_rows, "--shard-rows");
         DIFF_U(run.max_record_bytes, "--max-record-bytes");
         DIFF_U(run.skip_blank, "--skip-blank (1 = given)");
+        DIFF_S(run.clean, "--clean (it changes the texts embedded)");
+    }
+    if (what & EP_JOB_KEPT) {
+        DIFF_U(run.text, "the texts kept (1 = kept, 0 = --no-text)");
+        DIFF_S(run.keep, "--keep");
     }
     if (what & EP_JOB_PART) {
         DIFF_U(run.part_count, "the number of parts (--part I/N)");

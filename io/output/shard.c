@@ -197,7 +197,11 @@ static size_t json_escape(char *out, const char *s) {
 static bool append_ids_line(ep_shard_writer *w, const ep_row_meta *m) {
     const char *id = m->id ? m->id : "";
     size_t id_len = strlen(id);
-    if (id_len > (SIZE_MAX - 256) / 6 || !reserve_ids(w, id_len * 6 + 256)) return false;
+    size_t text_len = m->text ? strlen(m->text) : 0;
+    size_t fields_len = m->fields ? strlen(m->fields) : 0;
+    if (id_len > (SIZE_MAX / 4) / 6 || text_len > (SIZE_MAX / 4) / 6 || fields_len > SIZE_MAX / 4 ||
+        !reserve_ids(w, id_len * 6 + text_len * 6 + fields_len + 256))
+        return false;
     char *out = w->ids + w->ids_len;
     size_t n = 0;
     memcpy(out, "{\"id\": \"", 8);
@@ -205,8 +209,24 @@ static bool append_ids_line(ep_shard_writer *w, const ep_row_meta *m) {
     n += json_escape(out + n, id);
     n += (size_t)snprintf(out + n, 200,
                           "\", \"file\": %" PRIu32 ", \"line\": %" PRIu64 ", \"tokens\": %d, \"truncated\": %s, "
-                          "\"hash\": \"%016" PRIx64 "\"}\n",
+                          "\"hash\": \"%016" PRIx64 "\"",
                           m->file_index, m->line, m->n_tokens, m->truncated ? "true" : "false", m->text_hash);
+    // The text and the kept fields come last, in this order: the checked reader finds the fields' own bytes there.
+    if (m->text) {
+        memcpy(out + n, ", \"text\": \"", 11);
+        n += 11;
+        n += json_escape(out + n, m->text);
+        out[n++] = '"';
+    }
+    // fields is one JSON object ({"k": v, ...}) from the reader: its members join the line's own (an empty one adds none).
+    if (fields_len > 2 && m->fields[0] == '{' && m->fields[fields_len - 1] == '}') {
+        out[n++] = ',';
+        out[n++] = ' ';
+        memcpy(out + n, m->fields + 1, fields_len - 2);
+        n += fields_len - 2;
+    }
+    out[n++] = '}';
+    out[n++] = '\n';
     w->ids_len += n;
     return true;
 }

@@ -5,7 +5,8 @@
  *   shard-00000.npy.zst      one zstd frame (content checksum on) holding a
  *                            .npy v1.0 array '<f2' of shape (rows, dim)
  *   shard-00000.ids.ndjson.zst  one JSON line per row:
- *                            {"id":..,"file":..,"line":..,"tokens":..,"truncated":..,"hash":..}
+ *                            {"id":..,"file":..,"line":..,"tokens":..,"truncated":..,"hash":..,
+ *                             "text":.. (when kept), the kept fields' own keys (--keep)}
  * Rows are buffered until a shard is full, then written to a temporary name
  * (.shard-00000.npy.zst.tmp), fsynced and renamed, and the folder fsynced, so
  * a file under a final name is always complete. A crash can leave a
@@ -94,8 +95,10 @@ void ep_shard_writer_free(ep_shard_writer *w);
 ep_status ep_shard_read(const char *path, uint16_t **rows, size_t *n_rows, int *dim, ep_error *err);
 
 /* Reads an ids file back (shard-NNNNN.ids.ndjson.zst): decompresses, checks
- * the zstd checksum and parses every line strictly (all six keys, right types).
- * *meta is a malloc'd array of *n_rows entries whose id strings it owns; free
+ * the zstd checksum and parses every line strictly (all six keys, right types;
+ * "text" a string when present; every other key is a kept field, handed back
+ * in fields as one JSON object text, numbers with their digits as written).
+ * *meta is a malloc'd array of *n_rows entries whose strings it owns; free
  * it with ep_shard_ids_free. Ids that were not valid UTF-8 when written come
  * back with U+FFFD in place of each bad byte.
  * @return EP_OK; EP_ERR_IO; EP_ERR_NOMEM; EP_ERR_FORMAT naming the file and line. */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -242,6 +243,24 @@ ep_status ep_manifest_check_layout(const char *dir, const ep_manifest *m, ep_err
     return EP_OK;
 }
 
+/* The stored texts against the rest of their lines: present exactly when run.text says so, and each
+ * the text that was embedded (its XXH3 is the line's "hash"), so an edited text is caught even when
+ * the ids file's checksum in manifest.json was edited to match. */
+static ep_status check_texts(const char *dir, const ep_manifest *m, const ep_output_shard *s, ep_error *err) {
+    for (size_t k = 0; k < s->n_rows; k++) {
+        const ep_row_meta *row = &s->meta[k];
+        if (!row->text != !m->run.text)
+            return ep_error_set(err, EP_ERR_MISMATCH, "%s/%s line %zu: %s, but manifest.json says run.text is %s",
+                                dir, s->info->ids_name, k + 1, row->text ? "holds a text" : "holds no text",
+                                m->run.text ? "true" : "false");
+        if (row->text && XXH3_64bits(row->text, strlen(row->text)) != row->text_hash)
+            return ep_error_set(err, EP_ERR_MISMATCH, "%s/%s line %zu: the stored text is not the text embedded "
+                                "(its XXH3-64 is not the line's hash %016" PRIx64 "): the file was edited",
+                                dir, s->info->ids_name, k + 1, row->text_hash);
+    }
+    return EP_OK;
+}
+
 ep_status ep_output_verify(const char *dir, ep_error *err) {
     /* The same checked reader the tools use: every file's size and SHA-256,
      * the shapes it claims bounded by the manifest before anything is
@@ -253,6 +272,7 @@ ep_status ep_output_verify(const char *dir, ep_error *err) {
     for (size_t i = 0; i < m->n_shards && st == EP_OK; i++) {
         ep_output_shard s;
         st = ep_output_read_shard(r, i, EP_OUTPUT_VECTORS | EP_OUTPUT_IDS, &s, err);
+        if (st == EP_OK) st = check_texts(dir, m, &s, err);
         ep_output_shard_free(&s);
     }
     if (st == EP_OK) st = check_errors_file(dir, m, err);

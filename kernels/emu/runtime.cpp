@@ -17,6 +17,10 @@
  * legacy-stream work). Streams created with cudaStreamNonBlocking do not wait
  * for it - so a kernel on such a stream that reads freshly "uploaded" weights
  * without a synchronisation in between reads poison (NaN), as it could on a GPU.
+ *
+ * Why one file of ~650 lines: it is the emulated CUDA runtime API, one small
+ * function per runtime call over the shared queue model above; the scheduler
+ * that runs kernels lives apart (scheduler.cpp).
  */
 #include "emu_internal.h"
 

@@ -155,10 +155,18 @@ snippets = [l for l in out.splitlines() if l.startswith("    ")]  # a text is pr
 check(p.returncode == 0 and any(some[:60] in l for l in snippets) and "texts not shown" not in err(p),
       f"search from / did not find the texts: exit {p.returncode}: {out[-400:]} {err(p)[-300:]}")
 
-# After the input changed (size and mtime), rows come without text, and the reason once.
+# Without stored texts (--no-text, as older versions wrote), search reads them again from the inputs,
+# and after the input changed (size and mtime), rows come without text, and the reason once.
+run(["embed", "in.ndjson", "-o", "out-nt", "-m", model, "--device", "cpu", "--no-text", "-q"], check_rc=0)
+p = run(["search", os.path.join(root, "out-nt"), some, "-m", model, "-k", "3"], cwd="/")
+check(p.returncode == 0 and any(some[:60] in l for l in p.stdout.decode().splitlines() if l.startswith("    ")),
+      f"search of a --no-text folder reads the texts from the recorded input: {p.stdout.decode()[-300:]}")
 with open("in.ndjson", "a") as f:
     f.write('{"id": "late", "text": "appended after the run"}\n')
 p = run(["search", "out", some, "-m", model, "-k", "3"])
+check(p.returncode == 0 and any(some[:60] in l for l in p.stdout.decode().splitlines() if l.startswith("    ")),
+      "search prints the stored texts whatever became of the input")
+p = run(["search", "out-nt", some, "-m", model, "-k", "3"])
 out, e = p.stdout.decode(), err(p)
 check(p.returncode == 0 and not any(l.startswith("    ") for l in out.splitlines()) and
       e.count("texts not shown") == 1 and "changed" in e,
@@ -166,13 +174,15 @@ check(p.returncode == 0 and not any(l.startswith("    ") for l in out.splitlines
 check(out.count(" row ") == 3 and " id " in out, f"search after the input changed lost its rows or ids: {out}")
 
 # A manifest of an older version (no recorded path or mtime): ids only, saying why.
-m = manifest("out")
+m = manifest("out-nt")
 for i in m["inputs"]:
     for k in ("abs_path", "mtime_sec", "mtime_nsec"):
         i.pop(k, None)
-with open("out/manifest.json", "w") as f:
+for k in ("text", "keep", "clean"):
+    m["run"].pop(k, None)
+with open("out-nt/manifest.json", "w") as f:
     json.dump(m, f)
-p = run(["search", "out", some, "-m", model, "-k", "3"])
+p = run(["search", "out-nt", some, "-m", model, "-k", "3"])
 out, e = p.stdout.decode(), err(p)
 check(p.returncode == 0 and "older embedpipe" in e and not any(l.startswith("    ") for l in out.splitlines()),
       f"search of an older manifest: exit {p.returncode}: {out[-300:]} {e[-300:]}")

@@ -84,11 +84,12 @@ tokens = set()
 values = []
 for i, line in enumerate(lines):
     obj = json.loads(line)
-    check(list(obj) == ["id", "file", "line", "vector"], f"line {i + 1}: keys {list(obj)}")
+    check(list(obj) == ["id", "file", "line", "text", "vector"], f"line {i + 1}: keys {list(obj)}")
     check(len(obj["vector"]) == dim, f"line {i + 1}: {len(obj['vector'])} values")
     if independent:
         ids = shard_ids[i]
-        ok = obj["id"] == ids["id"] and obj["line"] == ids["line"] and obj["file"] == "in.ndjson"
+        ok = obj["id"] == ids["id"] and obj["line"] == ids["line"] and obj["file"] == "in.ndjson" and \
+            obj["text"] == ids["text"]
         if not check(ok, f"line {i + 1}: {obj['id']} {obj['file']}:{obj['line']} vs ids file {ids}"):
             break
     values += obj["vector"]

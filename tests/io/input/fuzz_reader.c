@@ -14,6 +14,7 @@
  *   ./fuzz_reader -max_len=4096 -max_total_time=60
  * In ctest, tests/fuzz_replay_main.c replays seeded mutations deterministically.
  */
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -120,6 +121,17 @@ static size_t read_all(const uint8_t *data, size_t size, uint64_t max_lines, siz
             REQUIRE(valid_utf8(rec.text, rec.text_len));
             REQUIRE(rec.line >= 1);
             h = fnv(h, rec.text, rec.text_len);
+            // Kept fields: one JSON object of valid UTF-8 without raw control bytes (an ids line holds them as is).
+            REQUIRE(!o->keep == !rec.fields);
+            if (rec.fields) {
+                size_t fl = strlen(rec.fields);
+                REQUIRE(fl >= 2 && rec.fields[0] == '{' && rec.fields[fl - 1] == '}' && valid_utf8(rec.fields, fl));
+                for (size_t i = 0; i < fl; i++) REQUIRE((unsigned char)rec.fields[i] >= 0x20);
+                cJSON *doc = cJSON_Parse(rec.fields);
+                REQUIRE(cJSON_IsObject(doc));
+                cJSON_Delete(doc);
+                h = fnv(h, rec.fields, fl);
+            }
         } else {
             REQUIRE(rec.reason && rec.reason[0] && valid_utf8(rec.reason, strlen(rec.reason)));
             h = fnv(h, rec.reason, strlen(rec.reason));
@@ -193,6 +205,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 o.text_path = "tweet.full_text";
                 o.id_path = "id";
                 o.archive_keys = "like,tweets";
+                o.keep = "default,tweet,user.0.name,text.x"; /* every value kind, a value over max_value */
+                o.clean = EP_CLEAN_ALL;
             }
             ep_status st_plain, st_packed;
             size_t n = read_all(copy, size, max_lines, max_results, &o, plain, CAP, &st_plain);

@@ -117,6 +117,55 @@ static void invalid_utf8_id(const char *dir) {
     ep_shard_ids_free(back, n);
 }
 
+/* The text and the kept fields travel through the ids file: written after the six keys, read back
+ * as they were (the fields' numbers with every digit), absent when not given. */
+static void text_and_fields(const char *dir) {
+    ep_row_meta meta[3] = {
+        {.id = "1", .line = 1, .text = "caf\xc3\xa9 \"quoted\"\n\ttab \\ and \x01",
+         .fields = "{\"n\": 1234567890123456789, \"o\": {\"a\": [1, 2.50]}, \"s\": \"x\", \"z\": null}"},
+        {.id = "2", .line = 2, .text = NULL, .fields = "{\"n\": null, \"o\": null, \"s\": null, \"z\": null}"},
+        {.id = "3", .line = 3, .text = "no fields", .fields = NULL},
+    };
+    uint16_t rows[3] = {0x3c00, 0x3c00, 0x3c00};
+    ep_error err = {0};
+    ep_shard_writer *w = NULL;
+    ep_shard_writer_options opt = {.dir = dir, .dim = 1, .first_shard = 9};
+    CHECK_OK(ep_shard_writer_open(&opt, &w, &err), &err);
+    if (!w) return;
+    CHECK_OK(ep_shard_writer_append(w, rows, meta, 3, &err), &err);
+    CHECK_OK(ep_shard_writer_flush(w, &err), &err);
+    ep_shard_writer_free(w);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/shard-00009.ids.ndjson.zst", dir);
+    ep_row_meta *back = NULL;
+    size_t n = 0;
+    CHECK_OK(ep_shard_read_ids(path, &back, &n, &err), &err);
+    CHECK(n == 3);
+    for (size_t i = 0; i < n && i < 3; i++) {
+        CHECKF(!meta[i].text == !back[i].text && (!meta[i].text || strcmp(meta[i].text, back[i].text) == 0),
+               "row %zu: text '%s'", i, back[i].text ? back[i].text : "(null)");
+        CHECKF(!meta[i].fields == !back[i].fields && (!meta[i].fields || strcmp(meta[i].fields, back[i].fields) == 0),
+               "row %zu: fields '%s', want '%s'", i, back[i].fields ? back[i].fields : "(null)",
+               meta[i].fields ? meta[i].fields : "(null)");
+    }
+    ep_shard_ids_free(back, n);
+
+    // A line whose keys another tool reordered still gives its fields (printed again by cJSON).
+    static const char moved[] = "{\"k\": 5, \"id\": \"x\", \"file\": 0, \"line\": 1, \"tokens\": 3, \"truncated\": false, "
+                                "\"hash\": \"00000000000000ff\", \"text\": \"t\", \"m\": \"v\"}\n";
+    CHECK(ts_write_zst(path, moved, strlen(moved), 1) == 0);
+    CHECK_OK(ep_shard_read_ids(path, &back, &n, &err), &err);
+    CHECKF(n == 1 && back[0].fields && strcmp(back[0].fields, "{\"k\":5,\"m\":\"v\"}") == 0, "reordered: '%s'",
+           n && back[0].fields ? back[0].fields : "(null)");
+    CHECK(n == 1 && back[0].text && strcmp(back[0].text, "t") == 0);
+    ep_shard_ids_free(back, n);
+    // A text that is not a string is refused.
+    static const char bad[] = "{\"id\": \"x\", \"file\": 0, \"line\": 1, \"tokens\": 3, \"truncated\": false, "
+                              "\"hash\": \"00000000000000ff\", \"text\": 5}\n";
+    CHECK(ts_write_zst(path, bad, strlen(bad), 1) == 0);
+    CHECK(ep_shard_read_ids(path, &back, &n, &err) == EP_ERR_FORMAT && strstr(err.message, "\"text\""));
+}
+
 /* Hand-made ids files that the strict reader must refuse. */
 static void malformed(const char *dir) {
     static const char good[] = "{\"id\": \"x\", \"file\": 0, \"line\": 1, \"tokens\": 3, \"truncated\": false, "
@@ -202,6 +251,7 @@ int main(void) {
     }
     hostile_round_trip(dir);
     invalid_utf8_id(dir);
+    text_and_fields(dir);
     malformed(dir);
     ep_test_rm_rf(dir);
     return ep_test_finish("test_shard_ids");
