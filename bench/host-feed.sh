@@ -4,7 +4,8 @@
 # with --threads 1 and 2 on the real data of ../shared/data in each input format, repeated into
 # git-ignored inputs (out/host-feed/) so that each run lasts seconds. Prints a markdown table: tokens/s
 # (start-up subtracted: the same command on a one-record input), tokens/s per worker thread, the 1->2
-# scaling, and each stage's busy time. Timing only: nothing here passes or fails.
+# scaling, tokens per CPU-second of the workers (what one core can feed, unaffected by other jobs on
+# the machine), and each stage's CPU and busy (wall) time. Timing only: nothing here passes or fails.
 #
 #   bench/host-feed.sh [--repeat N] [--runs N] [--threads "1 2"] [BINARY]
 #
@@ -63,8 +64,8 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 echo "Machine: $cpu, $(nproc) cores; start-up (one record, median of 3) ${startup}s subtracted."
 echo "Command: bench/host-feed.sh --repeat $repeat --runs $runs --threads \"$threads\" ($(basename "$bin") $(git -C "$here" rev-parse --short HEAD)); the fastest of $runs runs each"
 echo
-echo "| input | format | threads | tokens | wall s | tokens/s | tokens/s per worker | 1->N | tokens per worker-busy s | read s | parse+tokenise s (sum) | batch s | compute s | write s |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| input | format | threads | tokens | wall s | tokens/s | tokens/s per worker | 1->N | tokens per worker CPU-s | CPU s: read / parse+tokenise (sum) / write | busy s: read / parse+tokenise (sum) / batch / compute / write |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for f in tweets.js archive.json pages.jsonl flat.jsonl lines.txt; do
     base=""
     for t in $threads; do
@@ -87,9 +88,11 @@ wall = max(r["wall_s"] - startup, 1e-9)
 tps = r["tokens"] / wall
 scale = f"{tps / float(base):.2f}x" if base else ""
 s = r["stage_busy_s"]
-busy = r["tokens"] / max(s["tokenize"], 1e-9) / 1e6
-print(f"{tps:.0f}|| {name} | {fmt} | {t} | {r['tokens']:,} | {wall:.2f} | {tps / 1e6:.2f}M | {tps / t / 1e6:.2f}M | {scale} | {busy:.2f}M | "
-      f"{s['read']:.2f} | {s['tokenize']:.2f} | {s['batch']:.2f} | {s['compute']:.2f} | {s['write']:.2f} |")
+c = r["stage_cpu_s"]
+per_cpu = r["tokens"] / max(c["tokenize"], 1e-9) / 1e6
+print(f"{tps:.0f}|| {name} | {fmt} | {t} | {r['tokens']:,} | {wall:.2f} | {tps / 1e6:.2f}M | {tps / t / 1e6:.2f}M | {scale} | {per_cpu:.2f}M | "
+      f"{c['read']:.2f} / {c['tokenize']:.2f} / {c['write']:.2f} | "
+      f"{s['read']:.2f} / {s['tokenize']:.2f} / {s['batch']:.2f} / {s['compute']:.2f} / {s['write']:.2f} |")
 PY
 )
         [ -z "$base" ] && base=${row%%||*}

@@ -108,6 +108,14 @@ static int print_json(const ep_run_options *o, const ep_run_summary *s, int thre
         cJSON_AddNumberToObject(stages, "write", s->write_s);
         cJSON_AddItemToObject(root, "stage_busy_s", stages);
         stages = NULL;
+        cJSON *cpu = cJSON_CreateObject();
+        if (cpu) {
+            cJSON_AddNumberToObject(cpu, "read", s->read_cpu_s);
+            cJSON_AddNumberToObject(cpu, "tokenize", s->tokenize_cpu_s);
+            cJSON_AddNumberToObject(cpu, "compute", s->compute_cpu_s);
+            cJSON_AddNumberToObject(cpu, "write", s->write_cpu_s);
+            cJSON_AddItemToObject(root, "stage_cpu_s", cpu);
+        }
         cJSON_AddNumberToObject(root, "wall_s", s->seconds);
         cJSON_AddNumberToObject(root, "records_per_s", records / wall);
         cJSON_AddNumberToObject(root, "tokens_per_s", s->tokens / wall);

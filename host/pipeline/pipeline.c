@@ -70,6 +70,12 @@ double ep_now(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+double ep_thread_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 void ep_item_clear(ep_item *it) {
     free(it->id);
     free(it->text);
@@ -395,6 +401,10 @@ static void fill_summary(const ep_pipeline *p, ep_run_summary *sum) {
     sum->batch_s = p->times.batch;
     sum->compute_s = p->times.compute;
     sum->write_s = p->times.write;
+    sum->read_cpu_s = p->times.read_cpu;
+    sum->tokenize_cpu_s = p->times.tokenize_cpu;
+    sum->compute_cpu_s = p->times.compute_cpu;
+    sum->write_cpu_s = p->times.write_cpu;
 }
 
 ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {

@@ -91,6 +91,9 @@ typedef struct ep_run_summary {
     bool interrupted;           /* stopped by a signal before the end (the folder is resumable) */
     double seconds;             /* wall time of the run, model loading included */
     double read_s, tokenize_s, batch_s, compute_s, write_s; /* busy time per stage (tokenize: summed) */
+    double read_cpu_s, tokenize_cpu_s, compute_cpu_s, write_cpu_s; /* CPU time of each stage's threads (tokenize:
+                                                  summed; zstd's own workers not included): unlike busy time,
+                                                  not inflated when other jobs share the cores */
     char backend[256];          /* the backend's description */
 } ep_run_summary;
 

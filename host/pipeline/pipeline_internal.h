@@ -109,6 +109,7 @@ typedef struct ep_folder_lock ep_folder_lock; /* io/output/folder_lock.c */
 /* Per-stage busy time, for `embedpipe bench` and the summary. */
 typedef struct ep_stage_times {
     double read, tokenize, batch, compute, write;
+    double read_cpu, tokenize_cpu, compute_cpu, write_cpu; /* CPU time of the stages' threads (ep_thread_cpu) */
 } ep_stage_times;
 
 typedef struct ep_pipeline {
@@ -189,5 +190,7 @@ void ep_item_clear(ep_item *item);
 void ep_chunk_free(ep_chunk *chunk);
 void ep_group_free(ep_group *g);
 double ep_now(void);
+/* @return the CPU time the calling thread has used, in seconds. */
+double ep_thread_cpu(void);
 
 #endif /* EP_PIPELINE_INTERNAL_H */

@@ -403,6 +403,7 @@ void *ep_stage_compute(void *arg) {
     pthread_mutex_lock(&p->times_mu);
     p->times.batch += c.batch_s;
     p->times.compute += c.compute_s;
+    p->times.compute_cpu += ep_thread_cpu();
     pthread_mutex_unlock(&p->times_mu);
     return NULL;
 }

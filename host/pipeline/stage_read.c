@@ -231,6 +231,7 @@ static void finish_reading(read_state *s) {
     ep_queue_close(&p->to_tokenize);
     pthread_mutex_lock(&p->times_mu);
     p->times.read += s->busy;
+    p->times.read_cpu += ep_thread_cpu();
     pthread_mutex_unlock(&p->times_mu);
 }
 

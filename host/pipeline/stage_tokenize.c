@@ -128,6 +128,7 @@ void *ep_stage_tokenize(void *arg) {
     ep_extractor_free(x);
     pthread_mutex_lock(&p->times_mu);
     p->times.tokenize += busy;
+    p->times.tokenize_cpu += ep_thread_cpu();
     pthread_mutex_unlock(&p->times_mu);
     return NULL;
 }

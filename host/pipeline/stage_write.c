@@ -148,6 +148,7 @@ void *ep_stage_write(void *arg) {
     free(shards);
     pthread_mutex_lock(&p->times_mu);
     p->times.write += busy;
+    p->times.write_cpu += ep_thread_cpu();
     pthread_mutex_unlock(&p->times_mu);
     return NULL;
 }
