@@ -47,6 +47,15 @@ cat "$data"/tweeteval/emotion-*_text.txt > "$in/emotion.txt"
 printf 'first line\n\n   \nsecond\n\t\nlast without newline' > "$in/blanks.txt"
 printf '{"data": []}\n\n{"data": [{"id": "1", "text": "one"}, 7, {"id": "3"}]}\n  \n{"text": "x", "id": 2}\n{"data": []}\n{bad json\n' > "$in/pages-edge.jsonl"
 printf '{"data": []}\n{"data": []}\n' > "$in/only-empty-pages.jsonl"
+# damage right after an empty API page: the damage begins before the page, as one reader saw it
+"$py" - "$in/empty-then-damage.jsonl.gz" <<'PY'
+import base64, gzip, json, random, sys
+rnd = random.Random(5)
+lines = [json.dumps({"id": str(i), "text": "good %d" % i}) for i in range(100)] + ['{"data": []}', '', '{"data": []}']
+lines.append(json.dumps({"id": "big", "text": base64.b64encode(rnd.randbytes(150000)).decode()}))
+z = gzip.compress(("\n".join(lines) + "\n").encode())
+open(sys.argv[1], "wb").write(z[: len(z) - 100000])
+PY
 : > "$in/empty.jsonl"
 printf '\n\n' > "$in/only-blank.jsonl"
 
@@ -87,6 +96,7 @@ compare lines-skip-blank "$in/emotion.txt" "$in/blanks.txt" --shard-rows 1000 --
 compare threads-1 "$data/twitter-export/tweets.js" "$data/twarc/kpop.jsonl" --threads 1 --shard-rows 500
 compare threads-3 "$data/twitter-export/tweets.js" "$data/twarc/kpop.jsonl" --threads 3 --shard-rows 500
 compare part-1-of-3 "$in/emotion.txt" "$data/twarc/brexit.jsonl" --part 1/3 --shard-rows 400
+compare empty-page-then-damage "$in/empty-then-damage.jsonl.gz" "$data/twarc/flat.jsonl"
 compare damaged "$in/truncated-tweets.js" "$in/cut.jsonl.gz" "$in/corrupt.jsonl.gz" "$data/twarc/flat.jsonl" --shard-rows 500
 compare edge-cases "$in/pages-edge.jsonl" "$in/only-empty-pages.jsonl" "$in/empty.jsonl" "$in/only-blank.jsonl" "$in/blanks.txt"
 compare max-record-bytes "$data/twitter-export/tweets.js" "$data/twarc/kpop.jsonl" --max-record-bytes 3000

@@ -76,6 +76,22 @@ double ep_thread_cpu(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+#define DAMAGE_PREFIX "damaged input: "
+#define DAMAGE_MIDDLE " (every record before byte "
+
+void ep_damage_reason(char *out, size_t cap, const char *message, uint64_t byte) {
+    snprintf(out, cap,
+             DAMAGE_PREFIX "%s" DAMAGE_MIDDLE "%llu was read; repair the file and run the same command again to "
+             "embed the rest)",
+             message, (unsigned long long)byte);
+}
+
+void ep_damage_message(char *out, size_t cap, const char *reason) {
+    const char *start = reason + strlen(DAMAGE_PREFIX), *end = strstr(start, DAMAGE_MIDDLE), *last = end;
+    while (last && (last = strstr(last + 1, DAMAGE_MIDDLE))) end = last; /* the message could hold the words */
+    snprintf(out, cap, "%.*s", (int)(end ? end - start : (ptrdiff_t)strlen(start)), start);
+}
+
 void ep_item_clear(ep_item *it) {
     free(it->id);
     free(it->text);

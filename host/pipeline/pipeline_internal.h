@@ -48,7 +48,9 @@ typedef enum ep_item_kind {
     EP_ITEM_FRAME = 0,     /* a record's raw bytes (chunk->raw[raw_off ..]), not parsed yet */
     EP_ITEM_RECORD,        /* a good record: text (then ids) */
     EP_ITEM_REJECTED,      /* reason says why (damage: where the input is damaged) */
-    EP_ITEM_END_OF_INPUT   /* input file_index ended; reason: its rejection if it gave no record at all */
+    EP_ITEM_END_OF_INPUT,  /* input file_index ended; reason: its rejection if it gave no record at all */
+    EP_ITEM_EMPTY_FRAME    /* a frame that held no record (an API page with an empty "data"): its
+                              before_byte / before_line are where damage found next begins */
 } ep_item_kind;
 
 /* One record as it travels through the stages. */
@@ -58,6 +60,8 @@ typedef struct ep_item {
     uint8_t raw_format;    /* FRAME: the input's ep_input_format */
     bool raw_truncated;    /* FRAME: the input's last line, without '\n' */
     size_t raw_off, raw_len; /* FRAME: where its bytes are in the chunk's raw buffer */
+    uint64_t before_byte, before_line; /* FRAME, EMPTY_FRAME: where the input stood before the frame (and
+                                          the blank lines before it): ep_reader_position */
     const char *account;   /* FRAME, --keep: the export's account name so far (in ep_pipeline.accounts) */
     bool skipped;          /* RECORD: --clean retweets: dropped by compute, numbered as if never there */
     uint64_t seq;          /* index among all records read, good and rejected (set by compute) */
@@ -186,6 +190,11 @@ void *ep_stage_compute(void *pipeline);
 void *ep_stage_write(void *pipeline);
 
 void ep_item_clear(ep_item *item);
+/* The rejection of a damaged input: message (what broke, where) and the byte before which every
+ * record was read, into out (cap bytes). */
+void ep_damage_reason(char *out, size_t cap, const char *message, uint64_t byte);
+/* The message ep_damage_reason was given, found again in its reason (cap bytes). */
+void ep_damage_message(char *out, size_t cap, const char *reason);
 /* Frees a chunk and everything its items own. Accepts NULL. */
 void ep_chunk_free(ep_chunk *chunk);
 void ep_group_free(ep_group *g);

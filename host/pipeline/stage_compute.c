@@ -15,6 +15,7 @@
 #include "pipeline_internal.h"
 
 #include "batcher.h"
+#include "resume.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,13 @@ typedef struct todo {
     size_t item, row;
 } todo;
 
+/* Frames that held no record (empty API pages), read one after the other: a single reader parsing in
+ * order said that damage found right after them begins before the first of them. */
+typedef struct empty_run {
+    bool active;
+    uint64_t byte, line;          /* where the input stood before the first of them */
+} empty_run;
+
 typedef struct compute {
     ep_pipeline *p;
     int dim;
@@ -57,6 +65,7 @@ typedef struct compute {
     uint64_t all_seq, all_row;    /* records and rows numbered so far, from the first input's first
                                      (those before the resume point included) */
     uint64_t *file_records;       /* per input: records and rejections it gave */
+    empty_run *empty;             /* per input: the frames without a record read last, if any */
     bool stopped;                 /* a stop request ended the run at a shard boundary */
     bool abandoned;               /* SIGTERM: the group in progress was dropped; nothing more is computed */
     todo *todo;                   /* [n] the rows of the group being embedded that are computed */
@@ -240,6 +249,26 @@ static bool row_is_mine(const ep_pipeline *p, uint64_t row) {
     return (row / p->rows_per_shard) % (uint64_t)o->part_count == (uint64_t)o->part_index;
 }
 
+/* Damage found right after frames without a record begins before the first of them, as it did when one
+ * thread parsed the records in order: the damage item (reason, line, byte, prefix hash) is moved there.
+ * @return EP_OK, or the error hashing the input's prefix. */
+static ep_status move_damage(compute *c, ep_item *it, ep_error *err) {
+    const empty_run *e = &c->empty[it->file_index];
+    const char *path = c->p->opt->inputs[it->file_index];
+    char message[1024], reason[1200];
+    ep_damage_message(message, sizeof message, it->reason);
+    ep_damage_reason(reason, sizeof reason, message, e->byte);
+    char *moved = strdup(reason);
+    if (!moved) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    free(it->reason);
+    it->reason = moved;
+    it->line = e->line;
+    it->damage_byte = e->byte;
+    it->damage_xxh3[0] = '\0';
+    if (strcmp(path, "-") != 0) return ep_input_prefix_hash(path, e->byte, it->damage_xxh3, err);
+    return EP_OK;
+}
+
 /* Numbers the next record in read order, as one reader thread did before parsing moved to the
  * workers. @return EP_OK with *take set when the record goes into a group (false: it is dropped:
  * a blank line under --skip-blank, a record before the resume point, an input's end that is no
@@ -248,6 +277,16 @@ static ep_status number_record(compute *c, ep_item *it, bool *take, ep_error *er
     ep_pipeline *p = c->p;
     const ep_run_options *o = p->opt;
     *take = false;
+    if (it->kind == EP_ITEM_EMPTY_FRAME) {
+        empty_run *e = &c->empty[it->file_index];
+        if (!e->active) *e = (empty_run){.active = true, .byte = it->before_byte, .line = it->before_line};
+        return EP_OK;
+    }
+    if (it->damage && c->empty[it->file_index].active) {
+        ep_status st = move_damage(c, it, err);
+        if (st != EP_OK) return st;
+    }
+    c->empty[it->file_index].active = false;
     if (it->kind == EP_ITEM_END_OF_INPUT) {
         // One rejection for an input that gave nothing, so that a run over many files says which one.
         if (c->file_records[it->file_index] > 0) return EP_OK;
@@ -347,7 +386,8 @@ void *ep_stage_compute(void *arg) {
     ep_error err = {0};
     ep_status st = EP_OK;
     c.file_records = calloc(p->opt->n_inputs ? p->opt->n_inputs : 1, sizeof *c.file_records);
-    if (!c.file_records) st = ep_error_set(&err, EP_ERR_NOMEM, "out of memory");
+    c.empty = calloc(p->opt->n_inputs ? p->opt->n_inputs : 1, sizeof *c.empty);
+    if (!c.file_records || !c.empty) st = ep_error_set(&err, EP_ERR_NOMEM, "out of memory");
     c.n_slots = p->backend->max_in_flight < 1 ? 1 : p->backend->max_in_flight;
     if (c.n_slots > MAX_SLOTS) c.n_slots = MAX_SLOTS;
     for (int s = 0; s < c.n_slots && st == EP_OK; s++) {
@@ -394,6 +434,7 @@ void *ep_stage_compute(void *arg) {
     for (size_t i = 0; i < c.n_pending; i++) ep_chunk_free(c.pending[i]);
     free(c.pending);
     free(c.file_records);
+    free(c.empty);
     ep_group_free(c.group);
     for (int s = 0; s < c.n_slots; s++) {
         ep_packed_batch_free(&c.slots[s].packed);

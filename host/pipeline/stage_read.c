@@ -77,7 +77,7 @@ static const char *frame_account(read_state *s, const char *account) {
 
 /* Copies a frame's bytes into the chunk, NUL-terminated: the workers parse them there.
  * @return false after failing the run (out of memory). */
-static bool add_frame(read_state *s, size_t f, const ep_frame *frame) {
+static bool add_frame(read_state *s, size_t f, ep_reader *r, const ep_frame *frame) {
     ep_chunk *c = s->c;
     if (c->raw_len + frame->len + 1 > c->raw_cap) {
         size_t cap = c->raw_cap * 2;
@@ -88,6 +88,7 @@ static bool add_frame(read_state *s, size_t f, const ep_frame *frame) {
         c->raw_cap = cap;
     }
     ep_item *it = next_item(s, f, frame->line, EP_ITEM_FRAME);
+    ep_reader_position(r, &it->before_byte, &it->before_line);
     if (s->p->opt->keep && !(it->account = frame_account(s, frame->account))) {
         s->c->n--;
         return out_of_memory(s);
@@ -118,10 +119,7 @@ static bool add_damage(read_state *s, size_t f, ep_reader *r) {
     uint64_t line = 1, byte = 0;
     if (r) ep_reader_position(r, &byte, &line);
     char reason[1200];
-    snprintf(reason, sizeof reason,
-             "damaged input: %s (every record before byte %llu was read; repair the file and run the "
-             "same command again to embed the rest)",
-             s->err.message, (unsigned long long)byte);
+    ep_damage_reason(reason, sizeof reason, s->err.message, byte);
     if (!add_message(s, f, line, EP_ITEM_REJECTED, reason)) return false;
     ep_item *it = &s->c->items[s->c->n - 1];
     it->damage = true;
@@ -183,7 +181,7 @@ static void read_frames(read_state *s, size_t f, ep_reader *r) {
             return;
         }
         ok = kind == EP_FRAME_REJECTED ? add_message(s, f, frame.line, EP_ITEM_REJECTED, frame.reason)
-                                       : add_frame(s, f, &frame);
+                                       : add_frame(s, f, r, &frame);
         if (!ok || !push_chunk(s, r)) return;
     }
 }

@@ -74,7 +74,22 @@ static bool extract_chunk(ep_extractor *x, ep_chunk *c) {
         ep_extractor_begin(x, &frame);
         ep_record rec;
         ep_read_kind kind;
+        const int first = n;
         while (ok && ep_extractor_next(x, &rec, &kind)) ok = add_record(&out, &n, &cap, it, &rec, kind);
+        if (ok && n == first) { /* no record: compute needs to know where it stood (damage right after it) */
+            if (n == cap) {
+                ep_item *grown = realloc(out, sizeof *out * (size_t)(cap *= 2));
+                if (!(ok = grown != NULL)) break;
+                out = grown;
+            }
+            ep_item *e = &out[n++];
+            memset(e, 0, sizeof *e);
+            e->kind = EP_ITEM_EMPTY_FRAME;
+            e->file_index = it->file_index;
+            e->line = it->line;
+            e->before_byte = it->before_byte;
+            e->before_line = it->before_line;
+        }
     }
     for (int i = 0; i < c->n; i++) ep_item_clear(&c->items[i]);
     free(c->items);

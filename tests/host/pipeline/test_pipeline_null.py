@@ -82,5 +82,22 @@ for t in ("1", "4"):
 same_folders(folders[0], folders[1], "--threads 1 and --threads 4")
 m = manifest(folders[0])
 check(m["counts"]["rejected"] > 100 and m["counts"]["embedded"] > 5000, f"counts: {m['counts']}")
+
+# Damage right after API pages with an empty "data" (a truncated .gz of a search that ended with no
+# results): as when one thread parsed in order, the damage begins before the first empty page.
+import base64, gzip, random  # noqa: E402
+rnd = random.Random(5)
+good = [json.dumps({"id": str(i), "text": "good %d" % i}) for i in range(100)]
+lines = good + ['{"data": []}', "", '{"data": []}', json.dumps({"id": "big", "text": base64.b64encode(
+    rnd.randbytes(150000)).decode()})]
+z = gzip.compress(("\n".join(lines) + "\n").encode())
+cut = os.path.join(root, "cut.jsonl.gz")
+open(cut, "wb").write(z[: len(z) - 100000])
+d = os.path.join(root, "cut")
+run(["embed", cut, "-o", d, "--device", "null", "-m", model, "-q", "--threads", "3"], check_rc=4)
+err = [json.loads(l) for l in open(os.path.join(d, "errors.ndjson"))]
+want = len(("\n".join(good) + "\n").encode())
+check(len(err) == 1 and err[0].get("damaged") and err[0]["line"] == 101 and err[0]["byte"] == want,
+      f"damage after empty pages: {err}, expected line 101 byte {want}")
 cleanup(root)
 finish("test_pipeline_null")
