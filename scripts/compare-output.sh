@@ -102,6 +102,12 @@ compare edge-cases "$in/pages-edge.jsonl" "$in/only-empty-pages.jsonl" "$in/empt
 compare max-record-bytes "$data/twitter-export/tweets.js" "$data/twarc/kpop.jsonl" --max-record-bytes 3000
 compare text-id-paths "$data/twarc/flat.jsonl" --text source --id author_id
 compare nothing-good "$in/only-empty-pages.jsonl" "$in/empty.jsonl"
+# --keep / --clean / --no-text (both binaries must have them): the kept fields, the archive's account as
+# "default"'s author, the cleaned text, retweets dropped.
+all_formats=("$data/twitter-export/tweets.js" "$in/archive.json" "$data/twarc/kpop.jsonl" "$data/twarc/flat.jsonl" "$in/emotion.txt")
+compare keep-clean "${all_formats[@]}" --keep default,tweet.lang --clean all --shard-rows 700
+compare keep-no-text "${all_formats[@]}" --keep default --no-text --shard-rows 700
+compare clean-skip-blank "${all_formats[@]}" "$in/blanks.txt" --clean retweets,links --skip-blank --threads 3
 
 if [ "$fails" -gt 0 ]; then
     echo "compare-output: $fails case(s) differ"
