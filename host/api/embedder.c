@@ -110,6 +110,10 @@ static ep_status setup(ep_embedder *e, const char *dir, const ep_embedder_option
     st = ep_model_tokenizer_create(dir, c, &e->tok, err);
     if (st != EP_OK) return st;
     const int threads = o->threads > 0 ? (int)o->threads : ep_default_threads();
+    // Zero rows are never what a caller of the embedding API wants; the null device is for measuring runs.
+    if (o->device && strcmp(o->device, "null") == 0)
+        return ep_error_set(err, EP_ERR_USAGE, "embedder option device = null: the null device computes no "
+                            "embeddings (zero rows); use cpu, cuda or auto");
     // The backend last: a GPU is held only once everything else is known to be fine.
     ep_backend_options bo = {.device = o->device, .threads = threads, .batch_tokens = (size_t)o->batch_tokens,
                              .precision = o->precision};

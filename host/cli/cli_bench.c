@@ -18,8 +18,9 @@ static void bench_usage(FILE *f) {
             "away unless --keep is given, and prints how busy each stage was and the throughput.\n"
             "\n"
             "Reading the breakdown: the stages run at the same time, connected by bounded queues\n"
-            "  read      1 thread: reads and parses the input records\n"
-            "  tokenize  N threads (--threads): WordPiece; its time is SUMMED over the threads, so\n"
+            "  read      1 thread: reads the inputs and cuts them into records (no parsing)\n"
+            "  tokenize  N threads (--threads): parse each record (JSON, text and id) and WordPiece;\n"
+            "            its time is SUMMED over the threads, so\n"
             "            divide by N for the time it held the pipeline (it can exceed the wall time)\n"
             "  batch     sorting each shard's texts by length and packing them into batches\n"
             "  compute   the model on the backend (CPU or GPU), waiting for results included\n"
@@ -32,7 +33,7 @@ static void bench_usage(FILE *f) {
             "  -m, --model DIR         sentence-transformers model folder [$EMBEDPIPE_MODEL, else\n"
             "                          all-MiniLM-L6-v2 from ./models, ~/.local/share/embedpipe/models\n"
             "                          ($XDG_DATA_HOME) or beside the binary]\n"
-            "  -d, --device DEV        auto | cpu | cuda | cuda:N [auto]\n"
+            "  -d, --device DEV        auto | cpu | cuda | cuda:N | null (no encoder: host side only) [auto]\n"
             "  -t, --threads N         tokenizer threads, and CPU backend threads [all cores]\n"
             "      --batch-tokens N    tokens per batch [cpu: 4096; cuda: sized to the GPU]\n"
             "      --precision P       arithmetic (see `embed --help`) [cpu: fp32; cuda: fp16]\n"
@@ -107,6 +108,14 @@ static int print_json(const ep_run_options *o, const ep_run_summary *s, int thre
         cJSON_AddNumberToObject(stages, "write", s->write_s);
         cJSON_AddItemToObject(root, "stage_busy_s", stages);
         stages = NULL;
+        cJSON *cpu = cJSON_CreateObject();
+        if (cpu) {
+            cJSON_AddNumberToObject(cpu, "read", s->read_cpu_s);
+            cJSON_AddNumberToObject(cpu, "tokenize", s->tokenize_cpu_s);
+            cJSON_AddNumberToObject(cpu, "compute", s->compute_cpu_s);
+            cJSON_AddNumberToObject(cpu, "write", s->write_cpu_s);
+            cJSON_AddItemToObject(root, "stage_cpu_s", cpu);
+        }
         cJSON_AddNumberToObject(root, "wall_s", s->seconds);
         cJSON_AddNumberToObject(root, "records_per_s", records / wall);
         cJSON_AddNumberToObject(root, "tokens_per_s", s->tokens / wall);

@@ -100,6 +100,13 @@ static int search(const char *dir, const char *query, const char *model_dir, con
         rc = ep_cli_report(&err);
         goto done;
     }
+    // Zero rows rank nothing: a null folder or a null query would print scores that mean nothing.
+    if (m->null_device || strcmp(device, "null") == 0) {
+        ep_error_set(&err, EP_ERR_USAGE, "%s: --device null computes no embeddings (zero rows), so there is "
+                     "nothing to search; embed with --device cpu or cuda", m->null_device ? dir : "search");
+        rc = ep_cli_report(&err);
+        goto done;
+    }
     if (strcmp(m->model_sha256, model->config.weights_sha256) != 0) {
         ep_error_set(&err, EP_ERR_MISMATCH,
                      "%s was written by model %s (sha256 %.12s...), but --model %s has sha256 %.12s...; "

@@ -2,6 +2,7 @@
 #include "device.h"
 
 #include "backend_cpu.h"
+#include "backend_null.h"
 #include "cpu_fast.h"
 
 #include <stdio.h>
@@ -66,7 +67,7 @@ static ep_status parse_device(const char *device, int *want_cuda, int *index, ep
     *index = 0;
     if (!*want_cuda || strcmp(device, "cuda") == 0) return EP_OK;
     if (strncmp(device, "cuda:", 5) != 0)
-        return ep_error_set(err, EP_ERR_USAGE, "device %s: expected cpu, cuda, cuda:N or auto", device);
+        return ep_error_set(err, EP_ERR_USAGE, "device %s: expected cpu, cuda, cuda:N, auto or null", device);
     char *end = NULL;
     long v = strtol(device + 5, &end, 10);
     if (!device[5] || *end || v < 0 || v > 1024)
@@ -95,6 +96,14 @@ ep_status ep_backend_create(const ep_model *model, const ep_backend_options *o, 
     ep_status st = ep_precision_parse(o->precision, &precision, err);
     if (st != EP_OK) return st;
     if (strcmp(device, "cpu") == 0) return create_cpu(model, precision, o->threads, out, err);
+    if (strcmp(device, "null") == 0) {
+        // No arithmetic at all, so no precision to choose: refusing one says the run is not what was asked.
+        if (precision != EP_PRECISION_DEFAULT)
+            return ep_error_set(err, EP_ERR_USAGE,
+                                "device null with precision %s: the null device computes nothing (zero rows), "
+                                "so it takes no precision", ep_precision_name(precision));
+        return ep_backend_null_create(model, out, err);
+    }
     int want_cuda, index;
     st = parse_device(device, &want_cuda, &index, err);
     if (st != EP_OK) return st;

@@ -32,7 +32,8 @@ const char *ep_precision_name(ep_precision p);
 
 /* How to build a backend; zero / NULL fields take their defaults. */
 typedef struct ep_backend_options {
-    const char *device;     /* "cpu", "cuda", "cuda:N" or "auto" (NULL = "auto") */
+    const char *device;     /* "cpu", "cuda", "cuda:N", "auto" (NULL = "auto"), or "null":
+                               no encoder, zero rows (host/null/backend_null.h) */
     int threads;            /* CPU threads; <= 0 = all cores */
     size_t batch_tokens;    /* largest batch the caller will submit (CUDA sizes its buffers from it; 0 = auto) */
     const char *precision;  /* a name for ep_precision_parse (NULL = the device's default) */

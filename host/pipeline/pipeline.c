@@ -70,6 +70,28 @@ double ep_now(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+double ep_thread_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+#define DAMAGE_PREFIX "damaged input: "
+#define DAMAGE_MIDDLE " (every record before byte "
+
+void ep_damage_reason(char *out, size_t cap, const char *message, uint64_t byte) {
+    snprintf(out, cap,
+             DAMAGE_PREFIX "%s" DAMAGE_MIDDLE "%llu was read; repair the file and run the same command again to "
+             "embed the rest)",
+             message, (unsigned long long)byte);
+}
+
+void ep_damage_message(char *out, size_t cap, const char *reason) {
+    const char *start = reason + strlen(DAMAGE_PREFIX), *end = strstr(start, DAMAGE_MIDDLE), *last = end;
+    while (last && (last = strstr(last + 1, DAMAGE_MIDDLE))) end = last; /* the message could hold the words */
+    snprintf(out, cap, "%.*s", (int)(end ? end - start : (ptrdiff_t)strlen(start)), start);
+}
+
 void ep_item_clear(ep_item *it) {
     free(it->id);
     free(it->text);
@@ -77,6 +99,14 @@ void ep_item_clear(ep_item *it) {
     free(it->reason);
     free(it->ids);
     memset(it, 0, sizeof *it);
+}
+
+void ep_chunk_free(ep_chunk *c) {
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) ep_item_clear(&c->items[i]);
+    free(c->items);
+    free(c->raw);
+    free(c);
 }
 
 void ep_group_free(ep_group *g) {
@@ -315,6 +345,8 @@ static ep_status check_embedded(const ep_pipeline *p, uint64_t records, uint64_t
 }
 
 static void teardown(ep_pipeline *p) {
+    for (size_t i = 0; i < p->n_accounts; i++) free(p->accounts[i]);
+    free(p->accounts);
     if (p->backend != p->opt->backend) ep_backend_free(p->backend);
     ep_reuse_free(p->reuse);
     ep_tokenizer_free(p->tok);
@@ -385,6 +417,10 @@ static void fill_summary(const ep_pipeline *p, ep_run_summary *sum) {
     sum->batch_s = p->times.batch;
     sum->compute_s = p->times.compute;
     sum->write_s = p->times.write;
+    sum->read_cpu_s = p->times.read_cpu;
+    sum->tokenize_cpu_s = p->times.tokenize_cpu;
+    sum->compute_cpu_s = p->times.compute_cpu;
+    sum->write_cpu_s = p->times.write_cpu;
 }
 
 ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
@@ -406,8 +442,13 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     if (threads < 1) threads = 1;
     if (threads > EP_MAX_TOKENIZER_THREADS) threads = EP_MAX_TOKENIZER_THREADS;
     ep_status st = EP_OK;
-    if (ep_queue_init(&p->to_tokenize, 2 * (size_t)threads + 2) || ep_queue_init(&p->to_compute, 2 * (size_t)threads + 2) ||
-        ep_queue_init(&p->to_write, 2))
+    // The workers may run a whole shard ahead of compute, so that while compute embeds one group the
+    // next one is being parsed and tokenised: at a shard boundary the backend does not wait for the
+    // host. The writer holds up to three groups, so a slow fsync or zstd does not stall compute either.
+    const uint64_t shard_rows = o->rows_per_shard ? o->rows_per_shard : EP_DEFAULT_SHARD_ROWS;
+    const size_t ahead = (size_t)(shard_rows / EP_CHUNK_RECORDS < 1024 ? shard_rows / EP_CHUNK_RECORDS : 1024);
+    if (ep_queue_init(&p->to_tokenize, 2 * (size_t)threads + 2) ||
+        ep_queue_init(&p->to_compute, 2 * (size_t)threads + 2 + ahead) || ep_queue_init(&p->to_write, 3))
         st = ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     if (st == EP_OK) st = setup(p, sum, err);
     if (st == EP_OK && p->already_complete && p->checkpoint)

@@ -60,7 +60,7 @@ typedef struct ep_run_options {
     int max_seq_length;         /* 0 = the model's */
     const char *out_dir;        /* output folder (created if missing); NULL with discard */
     size_t rows_per_shard;      /* 0 = 32768 */
-    int zstd_level;             /* 0 = 3 */
+    int zstd_level;             /* 0 = 1 (the shard writer's default); negative = zstd's fast levels */
     int zstd_workers;           /* zstd's own compression threads; 0 = 2 (any count >= 1 gives the same bytes) */
     bool overwrite;             /* replace a previous run in out_dir instead of resuming it */
     ep_run_event_fn on_event;   /* progress and messages (NULL = none; nothing is ever printed) */
@@ -91,6 +91,9 @@ typedef struct ep_run_summary {
     bool interrupted;           /* stopped by a signal before the end (the folder is resumable) */
     double seconds;             /* wall time of the run, model loading included */
     double read_s, tokenize_s, batch_s, compute_s, write_s; /* busy time per stage (tokenize: summed) */
+    double read_cpu_s, tokenize_cpu_s, compute_cpu_s, write_cpu_s; /* CPU time of each stage's threads (tokenize:
+                                                  summed; zstd's own workers not included): unlike busy time,
+                                                  not inflated when other jobs share the cores */
     char backend[256];          /* the backend's description */
 } ep_run_summary;
 

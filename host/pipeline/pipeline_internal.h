@@ -1,8 +1,16 @@
 /*
  * pipeline_internal.h - what the pipeline's stages share. Not installed.
  *
- *   read (1 thread) -> tokenize (N threads) -> compute (1 thread: reorder,
- *   shard groups, batches, backend) -> write (1 thread: errors, shards, manifest)
+ *   read (1 thread: frames records) -> tokenize (N threads: parse, extract,
+ *   tokenise) -> compute (1 thread: reorder, number, shard groups, batches,
+ *   backend) -> write (1 thread: errors, shards, manifest)
+ *
+ * The reader only cuts records out of the inputs (ep_reader_next_frame: a line,
+ * an array element); parsing them is most of the host's work, so the workers
+ * do it. Whether a record is good, and so its row, is known only after parsing
+ * (and an API v2 page line is many records): records are numbered (seq, row)
+ * in the compute stage, which takes chunks in read order; --skip-blank, the
+ * resume skip, the stop at a shard boundary and --part are decided there too.
  *
  * The unit between read and compute is a chunk of consecutive records; the
  * unit between compute and write is a shard group: the records whose rows
@@ -30,11 +38,34 @@
 #include <stdio.h>
 
 #define EP_CHUNK_RECORDS 256
+/* A chunk also ends after this many bytes of frames: an API v2 page is one frame of a hundred
+ * tweets, and 256 of them in one chunk would leave every worker but one idle. */
+#define EP_CHUNK_BYTES (128u << 10)
+
+/* What an item is: the reader makes FRAME, REJECTED (over max_record_bytes, damage) and
+ * END_OF_INPUT items; a worker turns each FRAME into zero or more RECORD / REJECTED items. */
+typedef enum ep_item_kind {
+    EP_ITEM_FRAME = 0,     /* a record's raw bytes (chunk->raw[raw_off ..]), not parsed yet */
+    EP_ITEM_RECORD,        /* a good record: text (then ids) */
+    EP_ITEM_REJECTED,      /* reason says why (damage: where the input is damaged) */
+    EP_ITEM_END_OF_INPUT,  /* input file_index ended; reason: its rejection if it gave no record at all */
+    EP_ITEM_EMPTY_FRAME    /* a frame that held no record (an API page with an empty "data"): its
+                              before_byte / before_line are where damage found next begins */
+} ep_item_kind;
 
 /* One record as it travels through the stages. */
 typedef struct ep_item {
-    uint64_t seq;          /* index among all records read, good and rejected */
-    int64_t row;           /* global row index; -1 for a rejection */
+    uint8_t kind;          /* ep_item_kind */
+    bool blank;            /* lines format: an empty or whitespace-only line (text "") */
+    uint8_t raw_format;    /* FRAME: the input's ep_input_format */
+    bool raw_truncated;    /* FRAME: the input's last line, without '\n' */
+    size_t raw_off, raw_len; /* FRAME: where its bytes are in the chunk's raw buffer */
+    uint64_t before_byte, before_line; /* FRAME, EMPTY_FRAME: where the input stood before the frame (and
+                                          the blank lines before it): ep_reader_position */
+    const char *account;   /* FRAME, --keep: the export's account name so far (in ep_pipeline.accounts) */
+    bool skipped;          /* RECORD: --clean retweets: dropped by compute, numbered as if never there */
+    uint64_t seq;          /* index among all records read, good and rejected (set by compute) */
+    int64_t row;           /* global row index; -1 for a rejection (set by compute) */
     uint32_t file_index;
     uint64_t line;
     char *id;              /* owned; "" when none */
@@ -56,8 +87,10 @@ typedef struct ep_item {
 
 typedef struct ep_chunk {
     uint64_t number;       /* chunks are numbered in read order */
-    ep_item items[EP_CHUNK_RECORDS];
-    int n;
+    ep_item *items;        /* EP_CHUNK_RECORDS frames from the reader; after a worker, the records */
+    int n, cap;
+    char *raw;             /* the frames' bytes, each NUL-terminated (freed once extracted) */
+    size_t raw_len, raw_cap;
     bool last;             /* no chunk follows */
     bool stopped;          /* ...because a signal asked to stop, not because the input ended */
 } ep_chunk;
@@ -80,6 +113,7 @@ typedef struct ep_folder_lock ep_folder_lock; /* io/output/folder_lock.c */
 /* Per-stage busy time, for `embedpipe bench` and the summary. */
 typedef struct ep_stage_times {
     double read, tokenize, batch, compute, write;
+    double read_cpu, tokenize_cpu, compute_cpu, write_cpu; /* CPU time of the stages' threads (ep_thread_cpu) */
 } ep_stage_times;
 
 typedef struct ep_pipeline {
@@ -108,6 +142,7 @@ typedef struct ep_pipeline {
     _Atomic int abandon;         /* SIGTERM: stop now, dropping the shard in progress (resume redoes it) */
     _Atomic int completed;       /* the writer wrote the last group: every record is accounted for */
     _Atomic int failed;          /* a stage failed: everyone stops */
+    _Atomic int read_stop;       /* compute stopped at a shard boundary (stop request): the reader ends */
     ep_error error;              /* the first failure (guarded by error_mu) */
     pthread_mutex_t error_mu;
 
@@ -118,6 +153,8 @@ typedef struct ep_pipeline {
     ep_manifest_damage *damage;  /* per input: where it was found damaged (written by the writer) */
     _Atomic uint64_t blank_lines;
     _Atomic uint64_t retweets_skipped; /* --clean retweets */
+    char **accounts;             /* --keep: every account name the reader met, for the frames (freed at the end) */
+    size_t n_accounts, cap_accounts;
     ep_stage_times times;        /* tokenize is summed over its threads */
     pthread_mutex_t times_mu;
     uint64_t reuse_counts[4];    /* reused, new, changed, gone (filled at the end) */
@@ -153,7 +190,16 @@ void *ep_stage_compute(void *pipeline);
 void *ep_stage_write(void *pipeline);
 
 void ep_item_clear(ep_item *item);
+/* The rejection of a damaged input: message (what broke, where) and the byte before which every
+ * record was read, into out (cap bytes). */
+void ep_damage_reason(char *out, size_t cap, const char *message, uint64_t byte);
+/* The message ep_damage_reason was given, found again in its reason (cap bytes). */
+void ep_damage_message(char *out, size_t cap, const char *reason);
+/* Frees a chunk and everything its items own. Accepts NULL. */
+void ep_chunk_free(ep_chunk *chunk);
 void ep_group_free(ep_group *g);
 double ep_now(void);
+/* @return the CPU time the calling thread has used, in seconds. */
+double ep_thread_cpu(void);
 
 #endif /* EP_PIPELINE_INTERNAL_H */

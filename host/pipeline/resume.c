@@ -64,7 +64,9 @@ ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards
     m->dim = c->hidden;
     snprintf(m->dtype, sizeof m->dtype, "float16");
     snprintf(m->pooling, sizeof m->pooling, "%s", c->pooling == EP_POOLING_CLS ? "cls" : "mean");
-    m->normalized = c->normalize;
+    // Zero rows are not unit vectors, and a folder of them must never pass for embeddings.
+    m->null_device = !o->backend && o->device && strcmp(o->device, "null") == 0;
+    m->normalized = c->normalize && !m->null_device;
     m->max_seq_length = p->max_len;
     snprintf(m->text_path, sizeof m->text_path, "%s", o->text_path ? o->text_path : "");
     snprintf(m->id_path, sizeof m->id_path, "%s", o->id_path ? o->id_path : "");

@@ -1,6 +1,10 @@
 /*
- * stage_compute.c - the compute thread: puts chunks back in read order, cuts
- * the record stream into shard groups (rows_per_shard rows each), and embeds
+ * stage_compute.c - the compute thread: puts chunks back in read order,
+ * numbers their records (seq) and good records (row) - the workers parsed them,
+ * so only here, in read order, is it known which are good - and applies what
+ * depends on those numbers: --skip-blank, the resume skip, the stop at a shard
+ * boundary, --part. It cuts the record stream into shard groups (rows_per_shard
+ * rows each), and embeds
  * each group of this part: rows found unchanged in --reuse are copied, the
  * others go to the batcher (batcher.h), which sorts them by length and cuts
  * them into packed batches under the token budget; the backend computes them
@@ -11,6 +15,7 @@
 #include "pipeline_internal.h"
 
 #include "batcher.h"
+#include "resume.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +42,13 @@ typedef struct todo {
     size_t item, row;
 } todo;
 
+/* Frames that held no record (empty API pages), read one after the other: a single reader parsing in
+ * order said that damage found right after them begins before the first of them. */
+typedef struct empty_run {
+    bool active;
+    uint64_t byte, line;          /* where the input stood before the first of them */
+} empty_run;
+
 typedef struct compute {
     ep_pipeline *p;
     int dim;
@@ -50,6 +62,11 @@ typedef struct compute {
     ep_group *group;              /* the group being filled */
     uint64_t next_row;            /* global row the next good record gets */
     uint64_t next_seq;            /* seq after the last record taken */
+    uint64_t all_seq, all_row;    /* records and rows numbered so far, from the first input's first
+                                     (those before the resume point included) */
+    uint64_t *file_records;       /* per input: records and rejections it gave */
+    empty_run *empty;             /* per input: the frames without a record read last, if any */
+    bool stopped;                 /* a stop request ended the run at a shard boundary */
     bool abandoned;               /* SIGTERM: the group in progress was dropped; nothing more is computed */
     todo *todo;                   /* [n] the rows of the group being embedded that are computed */
     ep_batcher_seq *seqs;         /* [n] ...and their tokens */
@@ -226,11 +243,108 @@ static ep_status finish_group(compute *c, bool last, ep_error *err) {
     return EP_OK;
 }
 
+static bool row_is_mine(const ep_pipeline *p, uint64_t row) {
+    const ep_run_options *o = p->opt;
+    if (o->part_count <= 1) return true;
+    return (row / p->rows_per_shard) % (uint64_t)o->part_count == (uint64_t)o->part_index;
+}
+
+/* Damage found right after frames without a record begins before the first of them, as it did when one
+ * thread parsed the records in order: the damage item (reason, line, byte, prefix hash) is moved there.
+ * @return EP_OK, or the error hashing the input's prefix. */
+static ep_status move_damage(compute *c, ep_item *it, ep_error *err) {
+    const empty_run *e = &c->empty[it->file_index];
+    const char *path = c->p->opt->inputs[it->file_index];
+    char message[1024], reason[1200];
+    ep_damage_message(message, sizeof message, it->reason);
+    ep_damage_reason(reason, sizeof reason, message, e->byte);
+    char *moved = strdup(reason);
+    if (!moved) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    free(it->reason);
+    it->reason = moved;
+    it->line = e->line;
+    it->damage_byte = e->byte;
+    it->damage_xxh3[0] = '\0';
+    if (strcmp(path, "-") != 0) return ep_input_prefix_hash(path, e->byte, it->damage_xxh3, err);
+    return EP_OK;
+}
+
+/* Numbers the next record in read order, as one reader thread did before parsing moved to the
+ * workers. @return EP_OK with *take set when the record goes into a group (false: it is dropped:
+ * a blank line under --skip-blank, a record before the resume point, an input's end that is no
+ * rejection; or c->stopped: a stop request at a shard boundary); or EP_ERR_MISMATCH. */
+static ep_status number_record(compute *c, ep_item *it, bool *take, ep_error *err) {
+    ep_pipeline *p = c->p;
+    const ep_run_options *o = p->opt;
+    *take = false;
+    if (it->kind == EP_ITEM_EMPTY_FRAME) {
+        empty_run *e = &c->empty[it->file_index];
+        if (!e->active) *e = (empty_run){.active = true, .byte = it->before_byte, .line = it->before_line};
+        return EP_OK;
+    }
+    if (it->damage && c->empty[it->file_index].active) {
+        ep_status st = move_damage(c, it, err);
+        if (st != EP_OK) return st;
+    }
+    c->empty[it->file_index].active = false;
+    if (it->kind == EP_ITEM_END_OF_INPUT) {
+        // One rejection for an input that gave nothing, so that a run over many files says which one.
+        if (c->file_records[it->file_index] > 0) return EP_OK;
+        it->kind = EP_ITEM_REJECTED;
+    }
+    c->file_records[it->file_index]++;
+    const bool good = it->kind == EP_ITEM_RECORD;
+    if (good && it->blank) {
+        p->blank_lines++;
+        if (o->skip_blank) return EP_OK; /* dropped, and numbered as if it had never been there */
+    }
+    if (good && it->skipped) { /* --clean retweets: dropped the same way */
+        p->retweets_skipped++;
+        return EP_OK;
+    }
+    // A stop request takes effect at a shard boundary, so that the last group is whole.
+    if (good && c->all_row % p->rows_per_shard == 0 && c->all_seq >= p->start_seq && ep_pipeline_should_stop(p)) {
+        c->stopped = true;
+        p->read_stop = 1;
+        return EP_OK;
+    }
+    const uint64_t seq = c->all_seq++;
+    const int64_t row = good ? (int64_t)c->all_row++ : -1;
+    if (seq < p->start_seq) return EP_OK; /* done by the interrupted run */
+    if (seq == p->start_seq && (row < 0 ? c->all_row : (uint64_t)row) != p->start_row)
+        return ep_error_set(err, EP_ERR_MISMATCH,
+                            "%s changed since the interrupted run (record %llu is not row %llu any more); "
+                            "rerun with --overwrite",
+                            o->inputs[it->file_index], (unsigned long long)seq, (unsigned long long)p->start_row);
+    it->seq = seq;
+    it->row = row;
+    if (good) {
+        it->mine = row_is_mine(p, (uint64_t)row);
+        if (!it->mine) { /* another part's row travels without its text, fields and tokens */
+            free(it->text);
+            free(it->fields);
+            it->text = it->fields = NULL;
+            it->text_len = 0;
+            free(it->ids);
+            it->ids = NULL;
+            it->n_tokens = 0;
+            it->truncated = false;
+            it->hash = 0;
+        }
+    }
+    p->records_read++;
+    *take = true;
+    return EP_OK;
+}
+
 static ep_status take_chunk(compute *c, ep_chunk *ch, bool *done, ep_error *err) {
     ep_pipeline *p = c->p;
     ep_status st = EP_OK;
-    for (int i = 0; i < ch->n && st == EP_OK && !c->abandoned; i++) {
+    for (int i = 0; i < ch->n && st == EP_OK && !c->abandoned && !c->stopped; i++) {
         ep_item *it = &ch->items[i];
+        bool take;
+        st = number_record(c, it, &take, err);
+        if (st != EP_OK || !take) continue;
         if (!c->group && !(c->group = new_group(c))) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
         const bool is_row = it->row >= 0, mine = it->mine;
         c->next_seq = it->seq + 1;
@@ -243,11 +357,17 @@ static ep_status take_chunk(compute *c, ep_chunk *ch, bool *done, ep_error *err)
         if (!is_row) p->rejected++;
         if (is_row && c->next_row % p->rows_per_shard == 0) st = finish_group(c, false, err);
     }
-    if (st == EP_OK && (ch->last || c->abandoned)) {
+    if (st == EP_OK && (ch->last || c->abandoned || c->stopped)) {
         *done = true;
+        const bool stopped = ch->stopped || c->stopped;
+        if (!stopped && !c->abandoned && c->all_seq < p->start_seq)
+            st = ep_error_set(err, EP_ERR_MISMATCH,
+                              "the inputs hold %llu records, fewer than the %llu the interrupted run had read; "
+                              "they changed since: rerun with --overwrite",
+                              (unsigned long long)c->all_seq, (unsigned long long)p->start_seq);
         // After a stop request the open group holds only rejections read past the boundary:
         // they are read again on resume, so it is not written.
-        if (ch->stopped || c->abandoned) {
+        if (st != EP_OK || stopped || c->abandoned) {
             ep_group_free(c->group);
             c->group = NULL;
         } else {
@@ -255,8 +375,7 @@ static ep_status take_chunk(compute *c, ep_chunk *ch, bool *done, ep_error *err)
             st = finish_group(c, true, err);
         }
     }
-    for (int i = 0; i < ch->n; i++) ep_item_clear(&ch->items[i]);
-    free(ch);
+    ep_chunk_free(ch);
     return st;
 }
 
@@ -266,6 +385,9 @@ void *ep_stage_compute(void *arg) {
                  .max_seqs = max_seqs_per_batch(p->batch_tokens)};
     ep_error err = {0};
     ep_status st = EP_OK;
+    c.file_records = calloc(p->opt->n_inputs ? p->opt->n_inputs : 1, sizeof *c.file_records);
+    c.empty = calloc(p->opt->n_inputs ? p->opt->n_inputs : 1, sizeof *c.empty);
+    if (!c.file_records || !c.empty) st = ep_error_set(&err, EP_ERR_NOMEM, "out of memory");
     c.n_slots = p->backend->max_in_flight < 1 ? 1 : p->backend->max_in_flight;
     if (c.n_slots > MAX_SLOTS) c.n_slots = MAX_SLOTS;
     for (int s = 0; s < c.n_slots && st == EP_OK; s++) {
@@ -278,8 +400,7 @@ void *ep_stage_compute(void *arg) {
     while (st == EP_OK && !done && (ch = ep_queue_pop(&p->to_compute)) != NULL) {
         if (p->failed || c.abandoned || ep_pipeline_should_abandon(p)) {
             c.abandoned = !p->failed;
-            for (int i = 0; i < ch->n; i++) ep_item_clear(&ch->items[i]);
-            free(ch);
+            ep_chunk_free(ch);
             continue;
         }
         if (c.n_pending == c.cap_pending) {
@@ -309,15 +430,11 @@ void *ep_stage_compute(void *arg) {
     if (st != EP_OK) ep_pipeline_fail(p, &err);
     // Drain what is left so that upstream never blocks on a full queue.
     ep_queue_close(&p->to_compute);
-    while ((ch = ep_queue_pop(&p->to_compute)) != NULL) {
-        for (int k = 0; k < ch->n; k++) ep_item_clear(&ch->items[k]);
-        free(ch);
-    }
-    for (size_t i = 0; i < c.n_pending; i++) {
-        for (int k = 0; k < c.pending[i]->n; k++) ep_item_clear(&c.pending[i]->items[k]);
-        free(c.pending[i]);
-    }
+    while ((ch = ep_queue_pop(&p->to_compute)) != NULL) ep_chunk_free(ch);
+    for (size_t i = 0; i < c.n_pending; i++) ep_chunk_free(c.pending[i]);
     free(c.pending);
+    free(c.file_records);
+    free(c.empty);
     ep_group_free(c.group);
     for (int s = 0; s < c.n_slots; s++) {
         ep_packed_batch_free(&c.slots[s].packed);
@@ -327,6 +444,7 @@ void *ep_stage_compute(void *arg) {
     pthread_mutex_lock(&p->times_mu);
     p->times.batch += c.batch_s;
     p->times.compute += c.compute_s;
+    p->times.compute_cpu += ep_thread_cpu();
     pthread_mutex_unlock(&p->times_mu);
     return NULL;
 }

@@ -4,12 +4,14 @@
  *
  * Layers: a byte source (io/input/byte_source.h: file, stdin, memory; zstd / gzip)
  * feeds a 64 KiB window (io/input/reader_input.h) that cuts lines, or array
- * elements with the framer (io/input/json_frame.h); each record's bytes, never more
- * than max_record_bytes of them, go to cJSON; io/input/reader_fields.h takes out
- * the text and id. Format detection lives in reader_detect.c, the tweets.js /
+ * elements with the framer (io/input/json_frame.h): that is ep_reader_next_frame,
+ * cheap. Each record's bytes, never more than max_record_bytes of them, then go
+ * to the extractor (record_extract.c: cJSON, and io/input/reader_fields.h takes
+ * out the text and id), which callers may run in other threads; ep_reader_next
+ * is the two in a row. Format detection lives in reader_detect.c, the tweets.js /
  * archive.json state machine in reader_array.c, parsing one JSON record in
- * reader_record.c. This file holds the reader
- * (reader_internal.h), NDJSON with API pages, and plain lines.
+ * reader_record.c. This file holds the reader (reader_internal.h) and the
+ * framing of NDJSON and plain lines.
  */
 #include "reader.h"
 
@@ -28,13 +30,6 @@
 
 #define DEFAULT_MAX_RECORD (1u << 20)
 
-static const char *const NDJSON_TEXT[] = {"text", "full_text", "tweet.full_text", "tweet.text",
-                                          "content", "body", "data.text"};
-static const char *const NDJSON_ID[] = {"id_str", "id", "tweet.id_str", "tweet.id", "data.id"};
-static const char *const EXPORT_TEXT[] = {"tweet.full_text", "tweet.text", "like.fullText", "noteTweet.core.text",
-                                          "full_text", "text"};
-static const char *const EXPORT_ID[] = {"tweet.id_str", "tweet.id", "like.tweetId", "noteTweet.noteTweetId",
-                                        "id_str", "id"};
 #define COUNT(a) (sizeof(a) / sizeof *(a))
 
 
@@ -89,178 +84,94 @@ ep_status ep_reader_fail(ep_reader *r, ep_error *err, uint64_t line, const char 
     return EP_ERR_FORMAT;
 }
 
-void ep_reader_set_reject(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_t line, const char *id) {
-    rec->text = NULL;
-    rec->text_len = 0;
-    rec->id = id ? id : "";
-    rec->line = line;
-    rec->reason = r->reason;
-    *kind = EP_READ_REJECTED;
-    r->emitted++;
-}
-
-static void set_record(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_t line, const char *text,
-                       size_t len, const char *id) {
-    rec->text = text;
-    rec->text_len = len;
-    rec->id = id ? id : "";
-    rec->line = line;
-    rec->reason = NULL;
-    *kind = EP_READ_RECORD;
-    r->emitted++;
-}
-
-void ep_reader_reject_too_big(ep_reader *r, ep_record *rec, ep_read_kind *kind, uint64_t line) {
-    snprintf(r->reason, sizeof r->reason,
-             "record is %llu bytes, more than --max-record-bytes %zu; raise --max-record-bytes to read it",
-             (unsigned long long)r->in.rec_total, r->in.max_record);
-    ep_reader_set_reject(r, rec, kind, line, "");
-}
-
-/* Text and id of one JSON object. */
-void ep_reader_emit_fields(ep_reader *r, const cJSON *obj, const char *where, uint64_t line, ep_record *rec,
-                        ep_read_kind *kind) {
-    ep_fields *f = &r->fields;
-    if (ep_fields_extract(r->doc, obj, r->in.rec, r->in.rec_len, &r->paths, where, f) == EP_READ_RECORD) {
-        set_record(r, rec, kind, line, f->text, f->text_len, f->id);
-        rec->fields = f->kept;
-        rec->skipped = f->skipped;
-    } else {
-        snprintf(r->reason, sizeof r->reason, "%s", f->reason);
-        ep_reader_set_reject(r, rec, kind, line, f->id);
+void ep_reader_set_frame(ep_reader *r, ep_frame *frame, ep_frame_kind *kind, uint64_t line, bool truncated) {
+    memset(frame, 0, sizeof *frame);
+    frame->format = r->format;
+    frame->line = line;
+    frame->account = r->account;
+    if (r->in.rec_too_big) {
+        snprintf(r->reason, sizeof r->reason,
+                 "record is %llu bytes, more than --max-record-bytes %zu; raise --max-record-bytes to read it",
+                 (unsigned long long)r->in.rec_total, r->in.max_record);
+        frame->reason = r->reason;
+        *kind = EP_FRAME_REJECTED;
+        return;
     }
+    frame->bytes = r->in.rec;
+    frame->len = r->in.rec_len;
+    frame->truncated = truncated;
+    *kind = EP_FRAME_RECORD;
 }
 
 // ----------------------------------------------------------------------------
 // NDJSON and plain lines
 
-/* The next element of an API page. @return false when the page is used up. */
-static bool page_next(ep_reader *r, ep_record *rec, ep_read_kind *kind) {
-    const cJSON *item = r->page_item;
-    if (!item) return false;
-    r->page_item = item->next;
-    size_t index = r->page_index++;
-    char where[48];
-    snprintf(where, sizeof where, "data[%zu]: ", index);
-    if (!cJSON_IsObject(item)) {
-        snprintf(r->reason, sizeof r->reason, "%sis %s, not a tweet object", where, ep_json_type_name(item));
-        ep_reader_set_reject(r, rec, kind, r->page_line, "");
-        return true;
-    }
-    ep_reader_emit_fields(r, item, where, r->page_line, rec, kind);
-    return true;
-}
-
-/* The start of both line formats: the next line into r->in.rec, or the end, or the
- * rejection of a line over max_record_bytes. @return EP_OK with *have true when the
- * line at *line is there to look at (*newline: it ended with one), false when rec /
- * kind already say what happened; or a read error. */
-static ep_status read_line_record(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, uint64_t *line,
-                                  bool *newline, bool *have, ep_error *err) {
-    *line = r->in.line;
-    *have = false;
-    bool got;
-    ep_status st = ep_input_read_line(&r->in, &got, newline, err);
+/* The next line of either line format into r->in.rec as a frame (NDJSON: blank lines skipped, as
+ * they are no record), or the end. @return EP_OK, or a read error. */
+static ep_status frame_line(ep_reader *r, ep_frame *frame, ep_frame_kind *kind, bool *produced, ep_error *err) {
+    uint64_t line = r->in.line;
+    bool got, newline;
+    ep_status st = ep_input_read_line(&r->in, &got, &newline, err);
     if (st != EP_OK) return st;
     if (!got) {
-        *kind = EP_READ_END;
+        *kind = EP_FRAME_END;
         return EP_OK;
     }
-    if (r->in.rec_too_big) {
-        ep_reader_reject_too_big(r, rec, kind, *line);
-        *produced = true;
-        return EP_OK;
+    if (r->format == EP_FORMAT_NDJSON && !r->in.rec_too_big) {
+        size_t n = r->in.rec_len, lead = 0;
+        while (n > 0 && ep_json_is_space((unsigned char)r->in.rec[n - 1])) n--;
+        while (lead < n && ep_json_is_space((unsigned char)r->in.rec[lead])) lead++;
+        if (lead == n) return EP_OK;
     }
-    *have = true;
+    *produced = true;
+    ep_reader_set_frame(r, frame, kind, line, !newline);
     return EP_OK;
 }
 
-static ep_status next_ndjson(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
-    uint64_t line;
-    bool newline, have;
-    ep_status st = read_line_record(r, rec, kind, produced, &line, &newline, &have, err);
-    if (st != EP_OK || !have) return st;
-    size_t n = r->in.rec_len;
-    while (n > 0 && ep_json_is_space((unsigned char)r->in.rec[n - 1])) n--;
-    size_t lead = 0;
-    while (lead < n && ep_json_is_space((unsigned char)r->in.rec[lead])) lead++;
-    if (lead == n) return EP_OK;
-    *produced = true;
-    r->doc = ep_reader_parse_rec(r, line, true, !newline);
-    if (!r->doc) {
-        ep_reader_set_reject(r, rec, kind, line, "");
-        return EP_OK;
+/* The next frame, past blank NDJSON lines and the array state machine's steps that
+ * produce none. */
+static ep_status next_frame(ep_reader *r, ep_frame *frame, ep_frame_kind *kind, ep_error *err) {
+    for (;;) {
+        bool produced = false;
+        ep_frame_kind k = EP_FRAME_RECORD;
+        ep_status st = r->format == EP_FORMAT_NDJSON || r->format == EP_FORMAT_LINES
+                           ? frame_line(r, frame, &k, &produced, err)
+                           : ep_reader_next_framed(r, frame, &k, &produced, err);
+        if (st != EP_OK) return st;
+        if (produced || k == EP_FRAME_END) {
+            *kind = produced ? k : EP_FRAME_END;
+            return EP_OK;
+        }
     }
-    if (!cJSON_IsObject(r->doc)) {
-        snprintf(r->reason, sizeof r->reason, "line is %s, not an object holding a text field",
-                 ep_json_type_name(r->doc));
-        ep_reader_set_reject(r, rec, kind, line, "");
-        return EP_OK;
-    }
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(r->doc, "data");
-    if (cJSON_IsArray(data) && !ep_fields_has_text(r->doc, &r->paths)) {
-        r->page_item = data->child;
-        r->page_index = 0;
-        r->page_line = line;
-        *produced = page_next(r, rec, kind);
-        return EP_OK;
-    }
-    ep_reader_emit_fields(r, r->doc, "", line, rec, kind);
-    return EP_OK;
-}
-
-static ep_status next_line(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
-    uint64_t line;
-    bool newline, have;
-    ep_status st = read_line_record(r, rec, kind, produced, &line, &newline, &have, err);
-    if (st != EP_OK || !have) return st;
-    size_t n = r->in.rec_len;
-    if (n > 0 && r->in.rec[n - 1] == '\r') n--;
-    size_t i = 0;
-    while (i < n && (r->in.rec[i] == ' ' || r->in.rec[i] == '\t' || r->in.rec[i] == '\r' || r->in.rec[i] == '\f' ||
-                     r->in.rec[i] == '\v'))
-        i++;
-    *produced = true;
-    if (i == n) {
-        // Every line is a record, so that row N is line N: a blank one is the empty text
-        // (SentenceTransformer.encode("") gives [CLS] [SEP] too); the caller may drop it (--skip-blank).
-        set_record(r, rec, kind, line, "", 0, "");
-        rec->blank = true;
-        ep_field_paths plain = r->paths;
-        plain.clean = 0; /* a blank line stays the empty text: --clean has nothing to remove from it */
-        if (ep_fields_finish(NULL, NULL, NULL, 0, &plain, "", 0, "", "", &r->fields) == EP_READ_RECORD)
-            rec->fields = r->fields.kept;
-        return EP_OK;
-    }
-    const char *nul = memchr(r->in.rec, '\0', n);
-    if (nul) {
-        snprintf(r->reason, sizeof r->reason, "a NUL byte at byte %zu of the line; remove NUL bytes (tr -d '\\000')",
-                 (size_t)(nul - r->in.rec));
-        ep_reader_set_reject(r, rec, kind, line, "");
-        return EP_OK;
-    }
-    size_t bad = ep_utf8_invalid_at(r->in.rec, n);
-    if (bad < n) {
-        snprintf(r->reason, sizeof r->reason,
-                 "line is not valid UTF-8 at byte %zu; re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
-                 bad);
-        ep_reader_set_reject(r, rec, kind, line, "");
-        return EP_OK;
-    }
-    r->in.rec[n] = '\0';
-    if (ep_fields_finish(NULL, NULL, NULL, 0, &r->paths, r->in.rec, n, "", "", &r->fields) != EP_READ_RECORD) {
-        snprintf(r->reason, sizeof r->reason, "%s", r->fields.reason);
-        ep_reader_set_reject(r, rec, kind, line, "");
-        return EP_OK;
-    }
-    set_record(r, rec, kind, line, r->fields.text, r->fields.text_len, "");
-    rec->fields = r->fields.kept;
-    rec->skipped = r->fields.skipped;
-    return EP_OK;
 }
 
 // ----------------------------------------------------------------------------
 // Public interface
+
+ep_status ep_reader_next_frame(ep_reader *r, ep_frame *frame, ep_frame_kind *kind, ep_error *err) {
+    memset(frame, 0, sizeof *frame);
+    *kind = EP_FRAME_END;
+    if (r->state == ST_FAILED) {
+        if (err) *err = r->fatal;
+        return r->fatal.code;
+    }
+    r->good_byte = r->in.consumed;
+    r->good_line = r->in.line;
+    return next_frame(r, frame, kind, err);
+}
+
+const char *ep_reader_no_records_reason(ep_reader *r) {
+    if (r->in.consumed == 0)
+        snprintf(r->reason, sizeof r->reason, "empty file: no records");
+    else if (r->format == EP_FORMAT_NDJSON)
+        snprintf(r->reason, sizeof r->reason, "no records: the file holds only blank lines");
+    else if (r->format == EP_FORMAT_TWEETS_JS)
+        snprintf(r->reason, sizeof r->reason, "no records: the tweets.js array is empty");
+    else
+        snprintf(r->reason, sizeof r->reason, "no records: the archive's %s",
+                 r->n_archive_keys > 1 ? "arrays are empty" : "array is empty");
+    return r->reason;
+}
 
 ep_status ep_reader_next(ep_reader *r, ep_record *rec, ep_read_kind *kind, ep_error *err) {
     memset(rec, 0, sizeof *rec);
@@ -270,39 +181,33 @@ ep_status ep_reader_next(ep_reader *r, ep_record *rec, ep_read_kind *kind, ep_er
         if (err) *err = r->fatal;
         return r->fatal.code;
     }
-    if (r->page_item && page_next(r, rec, kind)) return EP_OK;
+    // The rest of an API page first; damage found next begins after the page's line.
+    if (ep_extractor_next(r->x, rec, kind)) {
+        r->emitted++;
+        return EP_OK;
+    }
     r->good_byte = r->in.consumed;
     r->good_line = r->in.line;
     for (;;) {
-        cJSON_Delete(r->doc);
-        r->doc = NULL;
-        r->page_item = NULL;
-        bool produced = false;
-        ep_read_kind k = EP_READ_RECORD;
-        ep_status st;
-        switch (r->format) {
-        case EP_FORMAT_NDJSON: st = next_ndjson(r, rec, &k, &produced, err); break;
-        case EP_FORMAT_LINES: st = next_line(r, rec, &k, &produced, err); break;
-        default: st = ep_reader_next_framed(r, rec, &k, &produced, err); break;
-        }
+        ep_frame frame;
+        ep_frame_kind fk;
+        ep_status st = next_frame(r, &frame, &fk, err);
         if (st != EP_OK) return st;
-        if (produced) {
-            *kind = k;
+        if (fk == EP_FRAME_END) break;
+        ep_extractor_begin(r->x, &frame);
+        if (ep_extractor_next(r->x, rec, kind)) { /* an empty API page yields nothing: on to the next line */
+            r->emitted++;
             return EP_OK;
         }
-        if (k == EP_READ_END) break;
     }
+    memset(rec, 0, sizeof *rec);
+    rec->id = "";
+    *kind = EP_READ_END;
     if (r->emitted == 0) {
         // One rejection, so that a run over many files says which one gave nothing.
-        if (r->in.consumed == 0)
-            snprintf(r->reason, sizeof r->reason, "empty file: no records");
-        else if (r->format == EP_FORMAT_NDJSON)
-            snprintf(r->reason, sizeof r->reason, "no records: the file holds only blank lines");
-        else if (r->format == EP_FORMAT_TWEETS_JS)
-            snprintf(r->reason, sizeof r->reason, "no records: the tweets.js array is empty");
-        else
-            snprintf(r->reason, sizeof r->reason, "no records: the archive's %s", r->n_archive_keys > 1 ? "arrays are empty" : "array is empty");
-        ep_reader_set_reject(r, rec, kind, 0, "");
+        rec->reason = ep_reader_no_records_reason(r);
+        *kind = EP_READ_REJECTED;
+        r->emitted++;
     }
     return EP_OK;
 }
@@ -322,29 +227,6 @@ static ep_status set_archive_keys(ep_reader *r, const char *keys, ep_error *err)
     return EP_OK;
 }
 
-static void set_paths(ep_reader *r) {
-    bool export_paths = r->format == EP_FORMAT_TWEETS_JS || r->format == EP_FORMAT_ARCHIVE_JSON;
-    ep_field_paths *p = &r->paths;
-    if (r->text_path) {
-        r->given_text[0] = r->text_path;
-        p->text = r->given_text;
-        p->n_text = 1;
-        p->text_given = true;
-    } else {
-        p->text = export_paths ? EXPORT_TEXT : NDJSON_TEXT;
-        p->n_text = export_paths ? COUNT(EXPORT_TEXT) : COUNT(NDJSON_TEXT);
-    }
-    if (r->id_path) {
-        r->given_id[0] = r->id_path;
-        p->id = r->given_id;
-        p->n_id = 1;
-        p->id_given = true;
-    } else {
-        p->id = export_paths ? EXPORT_ID : NDJSON_ID;
-        p->n_id = export_paths ? COUNT(EXPORT_ID) : COUNT(NDJSON_ID);
-    }
-}
-
 /* Takes ownership of src. */
 static ep_status reader_start(ep_byte_source *src, const char *name, const ep_reader_options *options,
                               ep_reader **out, ep_error *err) {
@@ -356,13 +238,10 @@ static ep_status reader_start(ep_byte_source *src, const char *name, const ep_re
         return ep_error_set(err, EP_ERR_NOMEM, "out of memory opening %s", name);
     }
     r->path = strdup(name);
-    if (options->text_path && *options->text_path) r->text_path = strdup(options->text_path);
-    if (options->id_path && *options->id_path) r->id_path = strdup(options->id_path);
     size_t max_record = options->max_record_bytes ? options->max_record_bytes : DEFAULT_MAX_RECORD;
     ep_status st = ep_input_init(&r->in, src, r->path ? r->path : name, max_record, err);
-    if (st == EP_OK && (!r->path || (options->text_path && *options->text_path && !r->text_path) ||
-                        (options->id_path && *options->id_path && !r->id_path)))
-        st = ep_error_set(err, EP_ERR_NOMEM, "out of memory opening %s", name);
+    if (st == EP_OK && !r->path) st = ep_error_set(err, EP_ERR_NOMEM, "out of memory opening %s", name);
+    if (st == EP_OK) st = ep_extractor_create(options, &r->x, err);
     if (st == EP_OK) st = set_archive_keys(r, options->archive_keys, err);
     // Detection (and the byte order mark) needs the first window's worth of bytes.
     while (st == EP_OK && r->in.end < EP_INPUT_WINDOW && !r->in.eof) {
@@ -405,17 +284,13 @@ static ep_status reader_start(ep_byte_source *src, const char *name, const ep_re
                  "%s is read as plain text (one record per line), but %d of its first %d lines look like pieces "
                  "of JSON; if it is JSON, pass --format ndjson (one object per line), tweets-js or archive-json",
                  name, like, total);
-    set_paths(r);
-    if (st == EP_OK) st = ep_keep_parse(options->keep, &r->keep, err);
+    // --keep's "default" author of a tweets.js is the account.js beside it (an archive.json's comes from its
+    // "account" array, as the framer passes it); frames carry it to the extractor.
+    st = ep_keep_parse(options->keep, &r->keep, err);
     if (st != EP_OK) {
         ep_reader_free(r);
         return st;
     }
-    r->paths.keep = &r->keep;
-    r->paths.clean = options->clean;
-    r->paths.account = r->account;
-    // The bound the output's checked reader puts on an ids line allows each kept value what an escaped record takes.
-    r->paths.max_value = max_record * 6;
     if (r->keep.defaults && r->format == EP_FORMAT_TWEETS_JS) ep_keep_export_account(name, r->account, sizeof r->account);
     r->state = ST_START;
     r->good_byte = r->in.consumed;
@@ -462,12 +337,9 @@ uint64_t ep_reader_bytes_read(const ep_reader *r) { return r->in.src ? ep_byte_s
 void ep_reader_free(ep_reader *r) {
     if (!r) return;
     ep_input_release(&r->in);
-    cJSON_Delete(r->doc);
-    ep_fields_release(&r->fields);
+    ep_extractor_free(r->x);
     ep_keep_release(&r->keep);
     free(r->path);
-    free(r->text_path);
-    free(r->id_path);
     free(r->archive_keys_buf);
     free(r);
 }

@@ -172,6 +172,35 @@ ep_status ep_reader_open_memory(const void *data, size_t len, const char *name, 
  *         an unterminated tweets.js array) - the message names file and line. */
 ep_status ep_reader_next(ep_reader *reader, ep_record *rec, ep_read_kind *kind, ep_error *err);
 
+/* The framer's half of ep_reader_next (record_extract.h has the other half): where one record's
+ * raw bytes are, without parsing them. */
+typedef enum ep_frame_kind {
+    EP_FRAME_END = 0,         /* no more records in this file */
+    EP_FRAME_RECORD = 1,      /* bytes hold one line or one array element, to be extracted */
+    EP_FRAME_REJECTED = 2     /* a record refused before parsing (over max_record_bytes): reason says why */
+} ep_frame_kind;
+
+typedef struct ep_frame {
+    ep_input_format format;   /* the file's format (never EP_FORMAT_AUTO): says how to extract */
+    char *bytes;              /* the record's bytes, len of them, bytes[len] == '\0' (NULL when len is 0) */
+    size_t len;
+    uint64_t line;            /* 1-based line where the record starts */
+    bool truncated;           /* NDJSON and lines: the file's last line, without '\n' */
+    const char *reason;       /* EP_FRAME_REJECTED: what was wrong and what to do; NULL otherwise */
+    const char *account;      /* --keep "default": the export's account name so far ("" unknown; NULL = "") */
+} ep_frame;
+
+/* Cuts the next record of the file without parsing it: a line (blank NDJSON lines are skipped),
+ * or one element of a tweets.js / archive.json array. Pointers stay valid until the next call.
+ * Cheap (a byte scan), so one thread can feed many extractors.
+ * @return as ep_reader_next; after EP_ERR_FORMAT, ep_reader_position says where the damage begins. */
+ep_status ep_reader_next_frame(ep_reader *reader, ep_frame *frame, ep_frame_kind *kind, ep_error *err);
+
+/* The rejection ep_reader_next gives for a file that yields no record at all ("empty file: no
+ * records", "no records: the file holds only blank lines", ...): for a caller that extracts
+ * frames itself and found none of them held a record. @return a message owned by the reader. */
+const char *ep_reader_no_records_reason(ep_reader *reader);
+
 /* @return NULL, or a warning about the detected format for the user (e.g. a
  * file read as plain lines whose lines look like JSON). */
 const char *ep_reader_warning(const ep_reader *reader);

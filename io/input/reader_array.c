@@ -1,8 +1,9 @@
 /*
  * reader_array.c - tweets.js and archive.json: one top-level array (after the
  * `window.YTD.<name>.part<N> = ` prefix) or an object of arrays, cut into
- * elements by the framer (json_frame.h) without holding the file in memory.
- * reader.c owns the reader and the other formats (reader_internal.h).
+ * elements by the framer (json_frame.h) without holding the file in memory;
+ * each element is a frame for the extractor (record_extract.c). reader.c owns
+ * the reader and the other formats (reader_internal.h).
  */
 #include "reader_internal.h"
 
@@ -69,8 +70,8 @@ static ep_status start_archive(ep_reader *r, ep_error *err) {
     return EP_OK;
 }
 
-/* One element of an array: frame it, parse it, take its fields. */
-static ep_status array_element(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
+/* One element of an array: frame it (the extractor parses it). */
+static ep_status array_element(ep_reader *r, ep_frame *frame, ep_frame_kind *kind, bool *produced, ep_error *err) {
     uint64_t line = r->in.line;
     bool complete;
     ep_status st = ep_input_read_value(&r->in, true, &complete, err);
@@ -82,26 +83,11 @@ static ep_status array_element(ep_reader *r, ep_record *rec, ep_read_kind *kind,
                     (unsigned long long)r->open_line);
     r->state = ST_ARRAY_NEXT;
     *produced = true;
-    if (r->in.rec_too_big) {
-        ep_reader_reject_too_big(r, rec, kind, line);
-        return EP_OK;
-    }
-    r->doc = ep_reader_parse_rec(r, line, false, false);
-    if (!r->doc) {
-        ep_reader_set_reject(r, rec, kind, line, "");
-        return EP_OK;
-    }
-    if (!cJSON_IsObject(r->doc)) {
-        snprintf(r->reason, sizeof r->reason, "array element is %s, not an object such as {\"tweet\": {...}}",
-                 ep_json_type_name(r->doc));
-        ep_reader_set_reject(r, rec, kind, line, "");
-        return EP_OK;
-    }
-    ep_reader_emit_fields(r, r->doc, "", line, rec, kind);
+    ep_reader_set_frame(r, frame, kind, line, false);
     return EP_OK;
 }
 
-static ep_status step_array(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
+static ep_status step_array(ep_reader *r, ep_frame *frame, ep_frame_kind *kind, bool *produced, ep_error *err) {
     int c;
     ep_status st = ep_input_skip_space(&r->in, &c, err);
     if (st != EP_OK) return st;
@@ -120,7 +106,7 @@ static ep_status step_array(ep_reader *r, ep_record *rec, ep_read_kind *kind, bo
         return EP_OK;
     }
     // A missing comma between elements is forgiven: the framer finds the element all the same.
-    return array_element(r, rec, kind, produced, err);
+    return array_element(r, frame, kind, produced, err);
 }
 
 /* archive.json: the next top-level key; its array is entered or its value skipped. */
@@ -219,16 +205,16 @@ static ep_status step_trailer(ep_reader *r, ep_error *err) {
     return EP_OK;
 }
 
-ep_status ep_reader_next_framed(ep_reader *r, ep_record *rec, ep_read_kind *kind, bool *produced, ep_error *err) {
+ep_status ep_reader_next_framed(ep_reader *r, ep_frame *frame, ep_frame_kind *kind, bool *produced, ep_error *err) {
     switch (r->state) {
     case ST_START:
         return r->format == EP_FORMAT_TWEETS_JS ? start_tweets_js(r, err) : start_archive(r, err);
     case ST_ARRAY_FIRST:
-    case ST_ARRAY_NEXT: return step_array(r, rec, kind, produced, err);
+    case ST_ARRAY_NEXT: return step_array(r, frame, kind, produced, err);
     case ST_OBJECT_FIRST:
     case ST_OBJECT_NEXT: return step_object(r, err);
     case ST_TRAILER: return step_trailer(r, err);
-    case ST_DONE: *kind = EP_READ_END; return EP_OK;
+    case ST_DONE: *kind = EP_FRAME_END; return EP_OK;
     case ST_FAILED: break;
     }
     if (err) *err = r->fatal;

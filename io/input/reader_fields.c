@@ -163,9 +163,11 @@ static bool has_nul_escape(const char *tok, size_t len) {
 }
 
 /* @return true when node's string may be cut short by a \u0000 escape. */
-static bool string_has_nul(const cJSON *root, const cJSON *node, const char *raw, size_t raw_len) {
-    // Cheap test first: most records hold no such escape at all.
-    if (!memmem(raw, raw_len, "\\u0000", 6)) return false;
+static bool string_has_nul(const cJSON *root, const cJSON *node, const char *raw, size_t raw_len,
+                           const ep_fields *out) {
+    // Cheap test first: most records hold no such escape at all. The caller may have made it once for a
+    // whole API page: made again per tweet, it read the page's bytes once per tweet.
+    if (out->raw_nul_known ? !out->raw_has_nul : !memmem(raw, raw_len, "\\u0000", 6)) return false;
     size_t s, e;
     if (!raw_token(root, node, raw, raw_len, &s, &e)) return true;
     return has_nul_escape(raw + s, e - s);
@@ -345,7 +347,7 @@ static ep_read_kind find_id(const cJSON *root, const cJSON *obj, const char *raw
                          path, bad);
                 return EP_READ_REJECTED;
             }
-            if (string_has_nul(root, node, raw, raw_len)) {
+            if (string_has_nul(root, node, raw, raw_len, out)) {
                 snprintf(out->reason, sizeof out->reason,
                          "%sid field '%s' contains a \\u0000 (NUL) escape, which would cut it short; remove it", where,
                          path);
@@ -434,7 +436,7 @@ ep_read_kind ep_fields_extract(const cJSON *root, const cJSON *obj, const char *
     const char *value = text->valuestring;
     size_t n = strlen(value);
     size_t s, e;
-    if (string_has_nul(root, text, raw, raw_len)) {
+    if (string_has_nul(root, text, raw, raw_len, out)) {
         if (!raw_token(root, text, raw, raw_len, &s, &e) || (n = decode_without_nul(raw + s, e - s, out)) == (size_t)-1) {
             snprintf(out->reason, sizeof out->reason, "%stext field '%s' holds a \\u0000 escape that could not be "
                      "removed (out of memory)", where, text_path);

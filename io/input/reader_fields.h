@@ -36,6 +36,8 @@ typedef struct ep_fields {
     char id_digits[64];     /* a numeric id, exactly as its digits stand in the source */
     char reason[896];       /* set when rejected */
     char *nul_free;         /* the text decoded again without its \u0000 escapes (owned) */
+    bool raw_nul_known;     /* set by the caller: raw_has_nul says whether raw holds "\u0000" at all */
+    bool raw_has_nul;       /* (else each string looked for is searched for in the whole of raw) */
     size_t nul_free_cap;
     char *clean;            /* the text after --clean (owned) */
     size_t clean_cap;

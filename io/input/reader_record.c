@@ -61,25 +61,25 @@ static long nesting_depth(const char *s, size_t n) {
     return max;
 }
 
-/* Parses the record buffer with cJSON. @return the tree, or NULL with r->reason saying where it broke. */
-cJSON *ep_reader_parse_rec(ep_reader *r, uint64_t line, bool one_line, bool truncated) {
-    const char *nul = memchr(r->in.rec, '\0', r->in.rec_len);
+cJSON *ep_parse_record(const char *bytes, size_t len, uint64_t line, bool one_line, bool truncated, char *reason,
+                       size_t cap) {
+    const char *nul = memchr(bytes, '\0', len);
     const char *end = NULL;
     cJSON *doc = NULL;
     size_t at;
     if (nul) {
-        at = (size_t)(nul - r->in.rec);
+        at = (size_t)(nul - bytes);
     } else {
         // Length + 1 takes in the terminating NUL, which makes cJSON refuse anything after the value.
-        doc = cJSON_ParseWithLengthOpts(r->in.rec, r->in.rec_len + 1, &end, true);
+        doc = cJSON_ParseWithLengthOpts(bytes, len + 1, &end, true);
         if (doc) return doc;
-        at = end && end >= r->in.rec ? (size_t)(end - r->in.rec) : 0;
-        if (at > r->in.rec_len) at = r->in.rec_len;
+        at = end && end >= bytes ? (size_t)(end - bytes) : 0;
+        if (at > len) at = len;
     }
     uint64_t err_line = line;
     size_t line_start = 0;
     for (size_t i = 0; i < at; i++) {
-        if (r->in.rec[i] == '\n') {
+        if (bytes[i] == '\n') {
             err_line++;
             line_start = i + 1;
         }
@@ -90,34 +90,34 @@ cJSON *ep_reader_parse_rec(ep_reader *r, uint64_t line, bool one_line, bool trun
     else
         snprintf(where, sizeof where, "line %llu, column %zu", (unsigned long long)err_line, at - line_start + 1);
     if (nul) {
-        snprintf(r->reason, sizeof r->reason,
+        snprintf(reason, cap,
                  "not valid JSON: a NUL byte at %s; remove NUL bytes from the input (tr -d '\\000')", where);
         return NULL;
     }
     // Name the real problem where cJSON only says "parse error": a lone surrogate, or too deep a nesting.
-    const char *surrogate = lone_surrogate(r->in.rec, r->in.rec_len);
+    const char *surrogate = lone_surrogate(bytes, len);
     if (surrogate) {
         char esc[8];
         memcpy(esc, surrogate, 6);
         esc[6] = '\0';
-        snprintf(r->reason, sizeof r->reason,
+        snprintf(reason, cap,
                  "not valid JSON: a lone UTF-16 surrogate escape '%s' (half of a pair that encodes one character, "
                  "e.g. an emoji cut in two) near %s; the text was cut or badly encoded by the program that wrote it: "
                  "remove the escape or write the whole pair",
                  esc, where);
         return NULL;
     }
-    if (nesting_depth(r->in.rec, r->in.rec_len) > CJSON_NESTING_LIMIT) {
-        snprintf(r->reason, sizeof r->reason,
+    if (nesting_depth(bytes, len) > CJSON_NESTING_LIMIT) {
+        snprintf(reason, cap,
                  "not valid JSON for this reader: nested more than %d levels deep (arrays or objects inside each "
                  "other) near %s; a tweet is never that deep, so the record is damaged or not a tweet",
                  CJSON_NESTING_LIMIT, where);
         return NULL;
     }
-    ep_snippet(near, sizeof near, r->in.rec + at, r->in.rec_len - at, 24);
-    snprintf(r->reason, sizeof r->reason, "not valid JSON: parse error at %s%s%s%s%s", where,
-             at < r->in.rec_len ? " (near '" : " (at the end of the record)", at < r->in.rec_len ? near : "",
-             at < r->in.rec_len ? "')" : "",
+    ep_snippet(near, sizeof near, bytes + at, len - at, 24);
+    snprintf(reason, cap, "not valid JSON: parse error at %s%s%s%s%s", where,
+             at < len ? " (near '" : " (at the end of the record)", at < len ? near : "",
+             at < len ? "')" : "",
              truncated ? "; the last line has no newline, so the file is probably truncated" : "");
     return NULL;
 }

@@ -89,7 +89,7 @@ ep_status ep_fsync_dir(const char *dir, ep_error *err) {
     return EP_OK;
 }
 
-ep_status ep_atomic_file_commit(ep_atomic_file *f, char sha_hex[65], ep_error *err) {
+static ep_status commit(ep_atomic_file *f, char sha_hex[65], bool sync_dir, ep_error *err) {
     ep_status st = EP_OK;
     struct stat ls;
     /* rename would replace a link rather than follow it, but a link (or a
@@ -109,7 +109,7 @@ ep_status ep_atomic_file_commit(ep_atomic_file *f, char sha_hex[65], ep_error *e
             st = ep_error_set(err, EP_ERR_IO, "cannot rename %s to %s: %s", f->tmp_path, f->final_path,
                               strerror(errno));
         } else {
-            st = ep_fsync_dir(f->dir, err);
+            if (sync_dir) st = ep_fsync_dir(f->dir, err);
             if (st == EP_OK && sha_hex) ep_sha256_final_hex(&f->sha, sha_hex);
             release(f);
             return st;
@@ -117,6 +117,14 @@ ep_status ep_atomic_file_commit(ep_atomic_file *f, char sha_hex[65], ep_error *e
     }
     ep_atomic_file_abort(f);
     return st;
+}
+
+ep_status ep_atomic_file_commit(ep_atomic_file *f, char sha_hex[65], ep_error *err) {
+    return commit(f, sha_hex, true, err);
+}
+
+ep_status ep_atomic_file_commit_nodirsync(ep_atomic_file *f, char sha_hex[65], ep_error *err) {
+    return commit(f, sha_hex, false, err);
 }
 
 void ep_atomic_file_abort(ep_atomic_file *f) {

@@ -41,6 +41,11 @@ ep_status ep_atomic_file_write(ep_atomic_file *f, const void *data, size_t len, 
  * @return EP_OK, or EP_ERR_IO naming the step and the file. */
 ep_status ep_atomic_file_commit(ep_atomic_file *f, char sha_hex[65], ep_error *err);
 
+/* As ep_atomic_file_commit, without the folder's fsync: for several files that appear together
+ * (a shard and its ids file), the caller fsyncs the folder once (ep_fsync_dir) after the last
+ * rename and before anything names them. @return as ep_atomic_file_commit. */
+ep_status ep_atomic_file_commit_nodirsync(ep_atomic_file *f, char sha_hex[65], ep_error *err);
+
 /* Closes and removes the temporary file and frees the paths. Safe on NULL, on
  * a file that failed to open, was committed or aborted, and on a zeroed struct. */
 void ep_atomic_file_abort(ep_atomic_file *f);

@@ -182,6 +182,8 @@ static cJSON *build_json(const ep_manifest *m) {
         ADD(model, "pooling", cJSON_CreateString(m->pooling));
         ADD(model, "normalized", cJSON_CreateBool(m->normalized));
         ADD(model, "max_seq_length", cJSON_CreateNumber(m->max_seq_length));
+        // Only a null run says so: every other manifest keeps its bytes.
+        if (m->null_device) ADD(model, "device", cJSON_CreateString("null"));
     }
     ADD(root, "dtype", cJSON_CreateString("float16"));
     ADD(root, "text_path", cJSON_CreateString(m->text_path));
@@ -318,6 +320,13 @@ static ep_status read_model(reader *r, const cJSON *root, ep_manifest *m) {
     if (!st) st = get_bool(r, model, "model.", "normalized", &m->normalized);
     if (!st) st = get_uint(r, model, "model.", "max_seq_length", 1, INT32_MAX, &v);
     if (!st) m->max_seq_length = (int)v;
+    const cJSON *device = cJSON_GetObjectItemCaseSensitive(model, "device");
+    if (!st && device) {
+        if (!cJSON_IsString(device) || strcmp(device->valuestring, "null") != 0)
+            st = field_error(r, "model.", "device", "must be \"null\" when present");
+        else
+            m->null_device = true;
+    }
     return st;
 }
 

@@ -75,6 +75,8 @@ typedef struct ep_manifest {
     char dtype[16];          /* "float16" */
     char pooling[16];        /* "mean" or "cls" */
     bool normalized;
+    bool null_device;        /* written by --device null: every row is zeros, not an embedding
+                                ("model.device": "null"; absent = a real encoder) */
     int max_seq_length;
     char text_path[256];     /* --text as used ("" = format defaults) */
     char id_path[256];       /* --id as used ("" = format defaults) */

@@ -48,6 +48,7 @@ const char *ep_manifest_same_job(const ep_manifest *a, const ep_manifest *b, uns
         DIFF_S(model_sha256, "the model (SHA-256 of model.safetensors)");
         DIFF_U(dim, "the vector width");
         DIFF_U(max_seq_length, "--max-seq-length");
+        DIFF_U(null_device, "the device (1 = null: zero rows, not embeddings)");
     }
     if (what & EP_JOB_WRITER) {
         DIFF_S(model_name, "the model name (its folder name)");

@@ -51,7 +51,7 @@ typedef struct ep_shard_writer_options {
     const char *dir;         /* output folder (must exist) */
     int dim;                 /* row width */
     size_t rows_per_shard;   /* 0 = 32768 */
-    int zstd_level;          /* 0 = 3 */
+    int zstd_level;          /* 0 = 1; negative = zstd's fast levels */
     int zstd_workers;        /* zstd's own threads; 0 = none */
     unsigned first_shard;    /* number of the first shard to write (resume) */
     uint64_t first_row;      /* global row index of that shard's first row */

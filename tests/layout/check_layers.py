@@ -23,11 +23,12 @@ LAYERS = {
     "host/model": ["common", "tokenizer"],
     "host/backend": ["host/model"],
     "host/cpu": ["host/backend"],
+    "host/null": ["host/backend"],
     # the emulation stands in for the CUDA runtime, below the kernels it runs
     "kernels/emu": [],
     "kernels": ["common", "kernels/emu"],
     "host/cuda": ["host/backend", "kernels"],
-    "host/device": ["host/cpu", "host/cuda"],
+    "host/device": ["host/cpu", "host/null", "host/cuda"],
     "host/pipeline": ["host/device", "tokenizer", "io/input", "io/output"],
     "host/tools": ["host/device", "tokenizer", "io/input", "io/output"],
     "host/api": ["host/pipeline", "host/device", "tokenizer", "io/output"],

@@ -1,0 +1,258 @@
+/*
+ * record_extract.c - a framed record's bytes into text and id, or its
+ * rejection (see record_extract.h): NDJSON lines (with API v2 pages), array
+ * elements of tweets.js / archive.json, plain lines. The framing lives in
+ * reader.c / reader_array.c, parsing in reader_record.c, the field paths in
+ * reader_fields.c.
+ */
+#include "reader_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const NDJSON_TEXT[] = {"text", "full_text", "tweet.full_text", "tweet.text",
+                                          "content", "body", "data.text"};
+static const char *const NDJSON_ID[] = {"id_str", "id", "tweet.id_str", "tweet.id", "data.id"};
+static const char *const EXPORT_TEXT[] = {"tweet.full_text", "tweet.text", "like.fullText", "noteTweet.core.text",
+                                          "full_text", "text"};
+static const char *const EXPORT_ID[] = {"tweet.id_str", "tweet.id", "like.tweetId", "noteTweet.noteTweetId",
+                                        "id_str", "id"};
+#define COUNT(a) (sizeof(a) / sizeof *(a))
+
+struct ep_extractor {
+    char *text_path, *id_path;       /* copies of the options' paths, NULL = the format's defaults */
+    const char *given_text[1], *given_id[1];
+    ep_field_paths paths;            /* for paths_format */
+    ep_input_format paths_format;
+
+    ep_frame frame;                  /* the frame being taken apart */
+    bool has_frame;                  /* ep_extractor_begin was called */
+    bool started;                    /* its first record was returned */
+    cJSON *doc;                      /* the parsed frame */
+    const cJSON *page_item;          /* next element of an API page's "data" array */
+    size_t page_index;
+    ep_fields fields;
+    ep_keep keep;                    /* --keep, parsed */
+    char reason[1024];
+};
+
+static void set_paths(ep_extractor *x, ep_input_format format) {
+    bool export_paths = format == EP_FORMAT_TWEETS_JS || format == EP_FORMAT_ARCHIVE_JSON;
+    ep_field_paths *p = &x->paths;
+    x->paths_format = format;
+    if (x->text_path) {
+        x->given_text[0] = x->text_path;
+        p->text = x->given_text;
+        p->n_text = 1;
+        p->text_given = true;
+    } else {
+        p->text = export_paths ? EXPORT_TEXT : NDJSON_TEXT;
+        p->n_text = export_paths ? COUNT(EXPORT_TEXT) : COUNT(NDJSON_TEXT);
+        p->text_given = false;
+    }
+    if (x->id_path) {
+        x->given_id[0] = x->id_path;
+        p->id = x->given_id;
+        p->n_id = 1;
+        p->id_given = true;
+    } else {
+        p->id = export_paths ? EXPORT_ID : NDJSON_ID;
+        p->n_id = export_paths ? COUNT(EXPORT_ID) : COUNT(NDJSON_ID);
+        p->id_given = false;
+    }
+}
+
+ep_status ep_extractor_create(const ep_reader_options *options, ep_extractor **out, ep_error *err) {
+    *out = NULL;
+    ep_extractor *x = calloc(1, sizeof *x);
+    if (!x) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    if (options && options->text_path && *options->text_path) x->text_path = strdup(options->text_path);
+    if (options && options->id_path && *options->id_path) x->id_path = strdup(options->id_path);
+    if ((options && options->text_path && *options->text_path && !x->text_path) ||
+        (options && options->id_path && *options->id_path && !x->id_path)) {
+        ep_extractor_free(x);
+        return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    }
+    ep_status st = ep_keep_parse(options ? options->keep : NULL, &x->keep, err);
+    if (st != EP_OK) {
+        ep_extractor_free(x);
+        return st;
+    }
+    set_paths(x, EP_FORMAT_NDJSON);
+    x->paths.keep = &x->keep;
+    x->paths.clean = options ? options->clean : 0;
+    // The bound the output's checked reader puts on an ids line allows each kept value what an escaped record takes.
+    x->paths.max_value = (options && options->max_record_bytes ? options->max_record_bytes : (size_t)1 << 20) * 6;
+    x->paths.account = "";
+    *out = x;
+    return EP_OK;
+}
+
+void ep_extractor_free(ep_extractor *x) {
+    if (!x) return;
+    cJSON_Delete(x->doc);
+    ep_fields_release(&x->fields);
+    ep_keep_release(&x->keep);
+    free(x->text_path);
+    free(x->id_path);
+    free(x);
+}
+
+void ep_extractor_begin(ep_extractor *x, const ep_frame *frame) {
+    cJSON_Delete(x->doc);
+    x->doc = NULL;
+    x->page_item = NULL;
+    x->page_index = 0;
+    x->frame = *frame;
+    x->has_frame = true;
+    // Once per frame, not once per tweet of an API page: see string_has_nul in reader_fields.c.
+    x->fields.raw_nul_known = true;
+    x->fields.raw_has_nul = frame->bytes && memmem(frame->bytes, frame->len, "\\u0000", 6) != NULL;
+    x->started = false;
+    if (frame->format != x->paths_format) set_paths(x, frame->format);
+    x->paths.account = frame->account ? frame->account : "";
+}
+
+// ----------------------------------------------------------------------------
+// Results
+
+static bool reject(ep_extractor *x, ep_record *rec, ep_read_kind *kind, const char *id) {
+    memset(rec, 0, sizeof *rec);
+    rec->id = id ? id : "";
+    rec->line = x->frame.line;
+    rec->reason = x->reason;
+    *kind = EP_READ_REJECTED;
+    return true;
+}
+
+static bool accept(ep_extractor *x, ep_record *rec, ep_read_kind *kind, const char *text, size_t len,
+                   const char *id) {
+    memset(rec, 0, sizeof *rec);
+    rec->text = text;
+    rec->text_len = len;
+    rec->id = id ? id : "";
+    rec->line = x->frame.line;
+    *kind = EP_READ_RECORD;
+    return true;
+}
+
+/* Text and id of one JSON object of the frame's document. */
+static bool emit_fields(ep_extractor *x, const cJSON *obj, const char *where, ep_record *rec, ep_read_kind *kind) {
+    ep_fields *f = &x->fields;
+    if (ep_fields_extract(x->doc, obj, x->frame.bytes, x->frame.len, &x->paths, where, f) == EP_READ_RECORD) {
+        accept(x, rec, kind, f->text, f->text_len, f->id);
+        rec->fields = f->kept;
+        rec->skipped = f->skipped;
+        return true;
+    }
+    snprintf(x->reason, sizeof x->reason, "%s", f->reason);
+    return reject(x, rec, kind, f->id);
+}
+
+// ----------------------------------------------------------------------------
+// Per format
+
+/* The next element of an API page. @return false when the page is used up. */
+static bool page_next(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
+    const cJSON *item = x->page_item;
+    if (!item) return false;
+    x->page_item = item->next;
+    size_t index = x->page_index++;
+    char where[48];
+    snprintf(where, sizeof where, "data[%zu]: ", index);
+    if (!cJSON_IsObject(item)) {
+        snprintf(x->reason, sizeof x->reason, "%sis %s, not a tweet object", where, ep_json_type_name(item));
+        return reject(x, rec, kind, "");
+    }
+    return emit_fields(x, item, where, rec, kind);
+}
+
+/* One NDJSON line: an object, or an API v2 page of them. */
+static bool ndjson_first(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
+    const ep_frame *f = &x->frame;
+    x->doc = ep_parse_record(f->bytes, f->len, f->line, true, f->truncated, x->reason, sizeof x->reason);
+    if (!x->doc) return reject(x, rec, kind, "");
+    if (!cJSON_IsObject(x->doc)) {
+        snprintf(x->reason, sizeof x->reason, "line is %s, not an object holding a text field",
+                 ep_json_type_name(x->doc));
+        return reject(x, rec, kind, "");
+    }
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(x->doc, "data");
+    if (cJSON_IsArray(data) && !ep_fields_has_text(x->doc, &x->paths)) {
+        x->page_item = data->child;
+        x->page_index = 0;
+        return page_next(x, rec, kind); /* an empty "data" yields nothing */
+    }
+    return emit_fields(x, x->doc, "", rec, kind);
+}
+
+/* One element of a tweets.js / archive.json array. */
+static bool element_first(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
+    const ep_frame *f = &x->frame;
+    x->doc = ep_parse_record(f->bytes, f->len, f->line, false, false, x->reason, sizeof x->reason);
+    if (!x->doc) return reject(x, rec, kind, "");
+    if (!cJSON_IsObject(x->doc)) {
+        snprintf(x->reason, sizeof x->reason, "array element is %s, not an object such as {\"tweet\": {...}}",
+                 ep_json_type_name(x->doc));
+        return reject(x, rec, kind, "");
+    }
+    return emit_fields(x, x->doc, "", rec, kind);
+}
+
+/* One plain line: the text itself. */
+static bool line_first(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
+    char *s = x->frame.bytes;
+    size_t n = x->frame.len;
+    if (n > 0 && s[n - 1] == '\r') n--;
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\f' || s[i] == '\v')) i++;
+    if (i == n) {
+        // Every line is a record, so that row N is line N: a blank one is the empty text
+        // (SentenceTransformer.encode("") gives [CLS] [SEP] too); the caller may drop it (--skip-blank).
+        accept(x, rec, kind, "", 0, "");
+        rec->blank = true;
+        ep_field_paths plain = x->paths;
+        plain.clean = 0; /* a blank line stays the empty text: --clean has nothing to remove from it */
+        if (ep_fields_finish(NULL, NULL, NULL, 0, &plain, "", 0, "", "", &x->fields) == EP_READ_RECORD)
+            rec->fields = x->fields.kept;
+        return true;
+    }
+    const char *nul = memchr(s, '\0', n);
+    if (nul) {
+        snprintf(x->reason, sizeof x->reason, "a NUL byte at byte %zu of the line; remove NUL bytes (tr -d '\\000')",
+                 (size_t)(nul - s));
+        return reject(x, rec, kind, "");
+    }
+    size_t bad = ep_utf8_invalid_at(s, n);
+    if (bad < n) {
+        snprintf(x->reason, sizeof x->reason,
+                 "line is not valid UTF-8 at byte %zu; re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+                 bad);
+        return reject(x, rec, kind, "");
+    }
+    s[n] = '\0';
+    if (ep_fields_finish(NULL, NULL, NULL, 0, &x->paths, s, n, "", "", &x->fields) != EP_READ_RECORD) {
+        snprintf(x->reason, sizeof x->reason, "%s", x->fields.reason);
+        return reject(x, rec, kind, "");
+    }
+    accept(x, rec, kind, x->fields.text, x->fields.text_len, "");
+    rec->fields = x->fields.kept;
+    rec->skipped = x->fields.skipped;
+    return true;
+}
+
+bool ep_extractor_next(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
+    if (!x->has_frame) return false;
+    if (x->started) return page_next(x, rec, kind); /* only an API page holds more than one record */
+    x->started = true;
+    if (x->frame.reason) { /* EP_FRAME_REJECTED */
+        snprintf(x->reason, sizeof x->reason, "%s", x->frame.reason);
+        return reject(x, rec, kind, "");
+    }
+    switch (x->frame.format) {
+    case EP_FORMAT_NDJSON: return ndjson_first(x, rec, kind);
+    case EP_FORMAT_LINES: return line_first(x, rec, kind);
+    default: return element_first(x, rec, kind);
+    }
+}
