@@ -17,6 +17,10 @@ static void usage(FILE *f) {
             "  inspect DIR             summarise an output folder\n"
             "  verify DIR              check every shard of an output folder against its manifest\n"
             "  search DIR QUERY        the rows of an output folder most similar to a query\n"
+            "  similar DIR QUERY|--id ID|--row N   the rows nearest a text, a record or a row\n"
+            "  related DIR -k K        the exact K nearest neighbours of every row, kept in DIR\n"
+            "  duplicates DIR          groups of near-identical (or, --exact, identical) texts\n"
+            "  cluster DIR [-k K]      spherical k-means: each row's cluster, a report with words\n"
             "  merge PART... -o DIR    join the folders of an `embed --part I/N` job into one\n"
             "  export DIR --to FMT     write the rows as one plain .npy or one NDJSON line per row\n"
             "  bench INPUT...          run the pipeline, print per-stage busy times and throughput\n"
@@ -63,6 +67,10 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "search") == 0) return ep_cli_search(argc - 1, argv + 1);
     if (strcmp(cmd, "merge") == 0) return ep_cli_merge(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0) return ep_cli_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "similar") == 0) return ep_cli_similar(argc - 1, argv + 1);
+    if (strcmp(cmd, "related") == 0) return ep_cli_related(argc - 1, argv + 1);
+    if (strcmp(cmd, "duplicates") == 0) return ep_cli_duplicates(argc - 1, argv + 1);
+    if (strcmp(cmd, "cluster") == 0) return ep_cli_cluster(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return ep_cli_bench(argc - 1, argv + 1);
     fprintf(stderr, "embedpipe: unknown command '%s'\n\n", cmd);
     usage(stderr);
