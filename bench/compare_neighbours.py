@@ -1,0 +1,125 @@
+"""compare_neighbours.py - the measuring half of bench/compare-neighbours.sh (see there)."""
+import argparse
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+import zstandard
+
+
+def load_npy_zst(path):
+    with open(path, "rb") as f:
+        return np.load(io.BytesIO(zstandard.ZstdDecompressor().stream_reader(f).read()))
+
+
+def load_rows(folder):
+    with open(os.path.join(folder, "manifest.json")) as f:
+        m = json.load(f)
+    return np.concatenate([load_npy_zst(os.path.join(folder, s["file"])) for s in m["shards"]]).astype(np.float32)
+
+
+def timed(cmd):
+    """(wall seconds, peak RSS MiB, stdout) of cmd run under GNU time as its own process."""
+    t0 = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr[-2000:]}")
+    rss_kib = int(p.stderr.strip().splitlines()[-1])
+    return wall, rss_kib / 1024, p.stdout, p.stderr
+
+
+FAISS_CHILD = r'''
+import json, resource, sys, time
+import numpy as np, faiss
+sys.path.insert(0, sys.argv[1])
+from compare_neighbours import load_rows
+task, folder, threads, k, clusters, iterations, out = sys.argv[2:9]
+threads, k, clusters, iterations = int(threads), int(k), int(clusters), int(iterations)
+faiss.omp_set_num_threads(threads)
+x = load_rows(folder)
+n, d = x.shape
+if task == "related":
+    index = faiss.IndexFlatIP(d)
+    index.add(x)
+    t0 = time.perf_counter()
+    scores, rows = index.search(x, k + 1)
+    seconds = time.perf_counter() - t0
+    np.save(out, rows)
+else:
+    km = faiss.Kmeans(d, clusters, niter=iterations, spherical=True, seed=1, verbose=False,
+                      max_points_per_centroid=(n + clusters - 1) // clusters + 1)
+    t0 = time.perf_counter()
+    km.train(x)
+    _, labels = km.index.search(x, 1)
+    seconds = time.perf_counter() - t0
+    np.save(out, km.centroids)
+print(json.dumps({"seconds": seconds, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "faiss": faiss.__version__}))
+'''
+
+
+def faiss_run(args, task, out):
+    p = subprocess.run([sys.executable, "-c", FAISS_CHILD, os.path.dirname(os.path.abspath(__file__)), task,
+                        args.folder, str(args.threads), str(args.k), str(args.clusters), str(args.iterations), out],
+                       stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def inertia(x, centroids):
+    best = np.full(len(x), -2.0, dtype=np.float32)
+    for i in range(0, len(x), 8192):
+        best[i:i + 8192] = (x[i:i + 8192] @ centroids.T).max(axis=1)
+    return float(np.sum(2.0 - 2.0 * best.astype(np.float64)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ("--embedpipe", "--folder"):
+        ap.add_argument(a, required=True)
+    for a in ("--threads", "--k", "--clusters", "--iterations"):
+        ap.add_argument(a, type=int, required=True)
+    args = ap.parse_args()
+    x = load_rows(args.folder)
+    n, d = x.shape
+    tmp = os.path.join(os.path.dirname(args.folder), "faiss-out.npy")
+    cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read()).group(1)
+    print(f"{n} rows x {d} (float16 shards of {args.folder}), {args.threads} threads, {cpu}, "
+          f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.2f}")
+
+    # --- related vs IndexFlatIP
+    ep_wall, ep_rss, _, ep_err = timed([args.embedpipe, "related", args.folder, "-k", str(args.k),
+                                        "-t", str(args.threads)])
+    fr = faiss_run(args, "related", tmp)
+    ours = load_npy_zst(os.path.join(args.folder, "related-rows.npy.zst"))
+    exact = np.load(tmp)
+    hits = 0
+    for i in range(n):
+        row = [r for r in exact[i] if r != i][:args.k]  # the row itself left out, as embedpipe does
+        hits += len(set(row) & set(ours[i].tolist()))
+    recall = hits / (n * args.k)
+    print(f"related -k {args.k}: embedpipe {ep_wall:.1f} s (whole command; peak RSS {ep_rss:.0f} MiB) | "
+          f"faiss {fr['faiss']} IndexFlatIP.search {fr['seconds']:.1f} s (search only; process peak RSS "
+          f"{fr['rss_mib']:.0f} MiB) | speed-up {fr['seconds'] / ep_wall:.2f}x | recall@{args.k} {recall:.4f}")
+
+    # --- cluster vs faiss.Kmeans
+    ep_wall, ep_rss, _, ep_err = timed([args.embedpipe, "cluster", args.folder, "-k", str(args.clusters),
+                                        "--iterations", str(args.iterations), "-t", str(args.threads), "--show", "0"])
+    ran = json.load(open(os.path.join(args.folder, "cluster-report.json")))["iterations"]
+    fk = faiss_run(args, "cluster", tmp)
+    ours_inertia = inertia(x, load_npy_zst(os.path.join(args.folder, "cluster-centroids.npy.zst")))
+    faiss_inertia = inertia(x, np.load(tmp))
+    print(f"cluster -k {args.clusters} --iterations {args.iterations} (embedpipe ran {ran}): embedpipe {ep_wall:.1f} s "
+          f"(whole command; peak RSS {ep_rss:.0f} MiB) | faiss Kmeans train + assign {fk['seconds']:.1f} s (process "
+          f"peak RSS {fk['rss_mib']:.0f} MiB) | speed-up {fk['seconds'] / ep_wall:.2f}x | inertia embedpipe "
+          f"{ours_inertia:.1f}, faiss {faiss_inertia:.1f} ({100 * (ours_inertia / faiss_inertia - 1):+.2f}%)")
+    os.unlink(tmp)
+
+
+if __name__ == "__main__":
+    main()
