@@ -66,8 +66,8 @@ int ep_cli_related(int argc, char **argv) {
             if (ep_cli_parse_size("--threads", optarg, &threads) || threads > 1024) return EP_EXIT_USAGE;
             break;
         case 'M':
-            if (ep_cli_parse_size("--memory", optarg, &memory_mib) || memory_mib < 16) {
-                fprintf(stderr, "embedpipe: --memory must be at least 16 (MiB)\n");
+            if (ep_cli_parse_size("--memory", optarg, &memory_mib) || memory_mib < 1) {
+                fprintf(stderr, "embedpipe: --memory must be at least 1 (MiB)\n");
                 return EP_EXIT_USAGE;
             }
             break;
