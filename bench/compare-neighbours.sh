@@ -56,6 +56,7 @@ if [ ! -d "$DATA/tweeteval" ]; then
   echo "compare-neighbours.sh: $DATA/tweeteval not found; the shared data is not beside this checkout" >&2
   exit 0
 fi
+DATA=$(cd "$DATA" && pwd -P)  # the run records its inputs' paths: the same spelling every time
 EP="$BUILD/embedpipe"
 [ -x "$EP" ] || { echo "compare-neighbours.sh: build embedpipe first ($EP)" >&2; exit 1; }
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
