@@ -2,14 +2,12 @@
 #include "kmeans.h"
 
 #include "cpu_pool.h"
+#include "explore_gemm.h"
 #include "settings.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-void openblas_set_num_threads(int num_threads);
 
 /* Rows per GEMM of the assignment step. */
 #define BLOCK 2048
@@ -114,7 +112,11 @@ typedef struct assign_job {
     int dim, k, threads;
     int32_t *labels;
     float *scores;
-    float **scratch;     /* per thread: BLOCK x k */
+    float **scratch;     /* per thread: BLOCK x k (padded) */
+    float **gemm_scratch;/* per thread: the kernel's packed rows */
+    const ep_cpu_kernels *kern;
+    ep_packed packed;    /* the centroids, packed (k padded with zero rows) */
+    const float *zeros;
     double **sums;       /* per thread: k x dim */
     uint64_t **counts;   /* per thread: k */
     uint64_t *changed;   /* per thread */
@@ -133,9 +135,10 @@ static void assign_worker(void *arg, int t) {
     for (uint64_t b0 = (uint64_t)t * BLOCK; b0 < job->n; b0 += (uint64_t)job->threads * BLOCK) {
         int rows = (int)(job->n - b0 < BLOCK ? job->n - b0 : BLOCK);
         const float *xb = job->x + b0 * (size_t)dim;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, k, dim, 1.0f, xb, dim, job->c, dim, 0.0f, s, k);
+        const int ldo = job->packed.n;
+        ep_explore_gemm(job->kern, s, ldo, xb, dim, rows, &job->packed, job->zeros, job->gemm_scratch[t]);
         for (int i = 0; i < rows; i++) {
-            const float *si = s + (size_t)i * (size_t)k;
+            const float *si = s + (size_t)i * (size_t)ldo;
             int best = 0;
             for (int j = 1; j < k; j++)
                 if (si[j] > si[best]) best = j;
@@ -165,6 +168,11 @@ ep_status ep_kmeans_run(const float *x, uint64_t n, int dim, const ep_kmeans_opt
     out->centroids = malloc(sizeof(float) * (size_t)k * (size_t)dim);
     out->labels = malloc(sizeof(int32_t) * (size_t)n);
     out->scores = malloc(sizeof(float) * (size_t)n);
+    job.kern = ep_explore_kernels();
+    const int k_padded = (k + EP_GEMM_PAD - 1) / EP_GEMM_PAD * EP_GEMM_PAD;
+    float *zeros = calloc((size_t)k_padded, sizeof(float));
+    job.zeros = zeros;
+    job.gemm_scratch = calloc((size_t)threads, sizeof *job.gemm_scratch);
     job.scratch = calloc((size_t)threads, sizeof *job.scratch);
     job.sums = calloc((size_t)threads, sizeof *job.sums);
     job.counts = calloc((size_t)threads, sizeof *job.counts);
@@ -172,9 +180,10 @@ ep_status ep_kmeans_run(const float *x, uint64_t n, int dim, const ep_kmeans_opt
     double *sum = malloc(sizeof(double) * (size_t)k * (size_t)dim);
     uint64_t *count = malloc(sizeof(uint64_t) * (size_t)k);
     bool ok = out->centroids && out->labels && out->scores && job.scratch && job.sums && job.counts && job.changed &&
-              sum && count;
+              sum && count && zeros && job.gemm_scratch;
     for (int t = 0; ok && t < threads; t++)
-        ok = (job.scratch[t] = malloc(sizeof(float) * BLOCK * (size_t)k)) &&
+        ok = (job.scratch[t] = malloc(sizeof(float) * BLOCK * (size_t)k_padded)) &&
+             (job.gemm_scratch[t] = ep_aligned_calloc(sizeof(float) * ep_explore_gemm_scratch(job.kern, dim, k_padded))) &&
              (job.sums[t] = malloc(sizeof(double) * (size_t)k * (size_t)dim)) &&
              (job.counts[t] = malloc(sizeof(uint64_t) * (size_t)k));
     ep_status st = ok ? EP_OK : ep_error_set(err, EP_ERR_NOMEM, "cluster: out of memory for k = %d", k);
@@ -182,12 +191,14 @@ ep_status ep_kmeans_run(const float *x, uint64_t n, int dim, const ep_kmeans_opt
     if (st == EP_OK) st = ep_cpu_pool_create(threads, &pool, err);
     if (st == EP_OK) st = seed_centroids(x, n, dim, k, options->seed, out->centroids, err);
     if (st == EP_OK) {
-        openblas_set_num_threads(1); /* our threads share out the blocks */
         for (uint64_t i = 0; i < n; i++) out->labels[i] = -1;
         job.c = out->centroids;
         job.labels = out->labels;
         job.scores = out->scores;
-        for (int it = 0; it <= iterations; it++) {
+        for (int it = 0; it <= iterations && st == EP_OK; it++) {
+            ep_packed_free(&job.packed);
+            st = ep_explore_pack(job.kern, out->centroids, k, dim, &job.packed, err);
+            if (st != EP_OK) break;
             ep_cpu_pool_run(pool, assign_worker, &job);
             uint64_t changed = 0;
             for (int t = 0; t < threads; t++) changed += job.changed[t];
@@ -225,12 +236,16 @@ ep_status ep_kmeans_run(const float *x, uint64_t n, int dim, const ep_kmeans_opt
         out->n_rows = n;
     }
     ep_cpu_pool_free(pool);
+    ep_packed_free(&job.packed);
+    free(zeros);
     for (int t = 0; t < threads; t++) {
+        if (job.gemm_scratch) free(job.gemm_scratch[t]);
         if (job.scratch) free(job.scratch[t]);
         if (job.sums) free(job.sums[t]);
         if (job.counts) free(job.counts[t]);
     }
     free(job.scratch);
+    free(job.gemm_scratch);
     free(job.sums);
     free(job.counts);
     free(job.changed);

@@ -2,17 +2,14 @@
 #include "neighbours.h"
 
 #include "cpu_pool.h"
+#include "explore_gemm.h"
 #include "float16.h"
 #include "output_reader.h"
 #include "settings.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* OpenBLAS's own setter; not in cblas.h on every distribution. */
-void openblas_set_num_threads(int num_threads);
 
 /* Tile side: one tile's scores (TILE x TILE floats, 4 MiB) stay in the cache while selected. */
 #define TILE 1024
@@ -89,7 +86,7 @@ static void topk_free(topk *t) {
 
 /* What the threads share while one tile row (rows [i0, i0+ti) of block A) meets the tiles of block B. */
 typedef struct tile_job {
-    const float *a, *b;     /* block A and B rows, float32 */
+    const float *a;         /* block A's rows, float32 */
     uint64_t a_first, b_first, b_rows;
     uint64_t i0;            /* tile row's first row, relative to A */
     size_t ti;
@@ -100,6 +97,10 @@ typedef struct tile_job {
     topk *global;           /* every row of the folder */
     topk *priv;             /* per thread: the tile row's rows */
     float **scratch;        /* per thread: TILE x TILE scores */
+    float **gemm_scratch;   /* per thread: the kernel's packed A */
+    const ep_cpu_kernels *kern;
+    const ep_packed *packs; /* block B's tiles, packed */
+    const float *zeros;     /* TILE zeros: the kernel's bias */
     bool same_block;
 } tile_job;
 
@@ -113,27 +114,43 @@ static void tile_worker(void *arg, int thread) {
         if ((size_t)t >= job->n_tiles) break;
         uint64_t j0 = (uint64_t)(job->first_tile + (size_t)t) * TILE;
         size_t tj = (size_t)(job->b_rows - j0 < TILE ? job->b_rows - j0 : TILE);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)job->ti, (int)tj, dim, 1.0f,
-                    job->a + job->i0 * (size_t)dim, dim, job->b + j0 * (size_t)dim, dim, 0.0f, s, (int)tj);
+        const ep_packed *w = &job->packs[job->first_tile + (size_t)t];
+        const size_t ldo = (size_t)w->n; /* tj, padded with zero rows */
+        ep_explore_gemm(job->kern, s, (int)ldo, job->a + job->i0 * (size_t)dim, dim, (int)job->ti, w, job->zeros,
+                        job->gemm_scratch[thread]);
         const uint64_t gi0 = job->a_first + job->i0, gj0 = job->b_first + j0;
         const bool diagonal = job->same_block && j0 == job->i0;
+        const float *floor = job->global->worst + gi0; /* the i-tile's global lists: stable during this phase */
         for (size_t i = 0; i < job->ti; i++) {
-            const float *srow = s + i * tj;
-            float worst = mine->worst[i];
-            for (size_t j = 0; j < tj; j++) {
-                if (srow[j] < worst || (diagonal && i == j)) continue;
-                offer(mine, i, srow[j], (int32_t)(gj0 + j));
-                worst = mine->worst[i];
+            const float *srow = s + i * ldo;
+            float worst = fmaxf(mine->worst[i], floor[i]);
+            for (size_t j0v = 0; j0v < tj; j0v += 16) {
+                // Most scores lose to the k-th best: one vectorisable test per 16 of them.
+                const size_t end = tj - j0v < 16 ? tj : j0v + 16;
+                int any = 0;
+                for (size_t j = j0v; j < end; j++) any |= srow[j] >= worst;
+                if (!any) continue;
+                for (size_t j = j0v; j < end; j++) {
+                    if (srow[j] < worst || (diagonal && i == j)) continue;
+                    offer(mine, i, srow[j], (int32_t)(gj0 + j));
+                    worst = fmaxf(mine->worst[i], floor[i]);
+                }
             }
         }
         // The same scores seen from the column's rows, which this thread alone owns in this tile row.
         if (diagonal) continue;
         topk *g = job->global;
+        const float *worst = g->worst + gj0;
         for (size_t i = 0; i < job->ti; i++) {
-            const float *srow = s + i * tj;
-            const float *worst = g->worst + gj0;
-            for (size_t j = 0; j < tj; j++)
-                if (srow[j] >= worst[j]) offer(g, gj0 + j, srow[j], (int32_t)(gi0 + i));
+            const float *srow = s + i * ldo;
+            for (size_t j0v = 0; j0v < tj; j0v += 16) {
+                const size_t end = tj - j0v < 16 ? tj : j0v + 16;
+                int any = 0;
+                for (size_t j = j0v; j < end; j++) any |= srow[j] >= worst[j];
+                if (!any) continue;
+                for (size_t j = j0v; j < end; j++)
+                    if (srow[j] >= worst[j]) offer(g, gj0 + j, srow[j], (int32_t)(gi0 + i));
+            }
         }
     }
 }
@@ -159,13 +176,13 @@ static void merge_worker(void *arg, int thread) {
 /* Every tile of block A (rows a_first..) against block B (rows b_first..); when they are the same block,
  * only the tiles on and above the diagonal. */
 static void block_pair(ep_cpu_pool *pool, tile_job *proto, const float *a, uint64_t a_first, uint64_t a_rows,
-                       const float *b, uint64_t b_first, uint64_t b_rows, bool same) {
+                       const ep_packed *packs, uint64_t b_first, uint64_t b_rows, bool same) {
     const int threads = ep_cpu_pool_threads(pool);
     size_t b_tiles = (size_t)((b_rows + TILE - 1) / TILE);
     for (uint64_t i0 = 0; i0 < a_rows; i0 += TILE) {
         tile_job job = *proto;
         job.a = a;
-        job.b = b;
+        job.packs = packs;
         job.a_first = a_first;
         job.b_first = b_first;
         job.b_rows = b_rows;
@@ -183,6 +200,21 @@ static void block_pair(ep_cpu_pool *pool, tile_job *proto, const float *a, uint6
         merge_job mj = {&job, threads};
         ep_cpu_pool_run(pool, merge_worker, &mj);
     }
+}
+
+/* Packs the tiles of a block (rows x dim) for the kernels; packs must hold ceil(rows / TILE) entries. */
+static ep_status pack_block(const ep_cpu_kernels *kern, const float *rows, uint64_t n, int dim, ep_packed *packs,
+                            ep_error *err) {
+    for (uint64_t j0 = 0; j0 < n; j0 += TILE) {
+        int tj = (int)(n - j0 < TILE ? n - j0 : TILE);
+        ep_status st = ep_explore_pack(kern, rows + j0 * (size_t)dim, tj, dim, &packs[j0 / TILE], err);
+        if (st != EP_OK) return st;
+    }
+    return EP_OK;
+}
+
+static void free_packs(ep_packed *packs, size_t n) {
+    for (size_t i = 0; packs && i < n; i++) ep_packed_free(&packs[i]);
 }
 
 void ep_neighbours_free(ep_neighbours *n) {
@@ -205,8 +237,8 @@ ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *op
     const ep_manifest *m = ep_output_manifest(r);
     const uint64_t n = m->records_embedded;
     const int dim = m->dim;
-    // Two blocks of float32 rows in the budget, a whole number of tiles each.
-    uint64_t block = budget / 2 / ((size_t)dim * sizeof(float));
+    // Three blocks of float32 rows in the budget (block A, block B, B packed), a whole number of tiles each.
+    uint64_t block = budget / 3 / ((size_t)dim * sizeof(float));
     block = block / TILE * TILE;
     if (block < TILE) block = TILE;
     if (block > n) block = n ? n : 1;
@@ -215,23 +247,34 @@ ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *op
     float **scratch = calloc((size_t)threads, sizeof *scratch);
     float *a = malloc(sizeof(float) * (size_t)block * (size_t)dim);
     float *b = n > block ? malloc(sizeof(float) * (size_t)block * (size_t)dim) : NULL;
+    const ep_cpu_kernels *kern = ep_explore_kernels();
+    const size_t n_tiles = (size_t)((block + TILE - 1) / TILE);
+    ep_packed *packs = calloc(n_tiles, sizeof *packs);
+    float **gemm_scratch = calloc((size_t)threads, sizeof *gemm_scratch);
+    float *zeros = calloc(TILE, sizeof(float));
     ep_cpu_pool *pool = NULL;
-    bool ok = priv && scratch && a && (n <= block || b) && topk_alloc(&global, n ? n : 1, k) == EP_OK;
+    bool ok = priv && scratch && a && (n <= block || b) && packs && gemm_scratch && zeros &&
+              topk_alloc(&global, n ? n : 1, k) == EP_OK;
     for (int t = 0; ok && t < threads; t++)
-        ok = topk_alloc(&priv[t], TILE, k) == EP_OK && (scratch[t] = malloc(sizeof(float) * TILE * TILE)) != NULL;
+        ok = topk_alloc(&priv[t], TILE, k) == EP_OK && (scratch[t] = malloc(sizeof(float) * TILE * TILE)) != NULL &&
+             (gemm_scratch[t] = ep_aligned_calloc(sizeof(float) * ep_explore_gemm_scratch(kern, dim, TILE))) != NULL;
     if (!ok) st = ep_error_set(err, EP_ERR_NOMEM, "related: out of memory for %llu rows (budget %zu MiB)",
                                (unsigned long long)n, budget >> 20);
     if (st == EP_OK) st = ep_cpu_pool_create(threads, &pool, err);
-    if (st == EP_OK) openblas_set_num_threads(1); /* our threads share out the tiles */
-    tile_job proto = {.dim = dim, .global = &global, .priv = priv, .scratch = scratch};
+    tile_job proto = {.dim = dim, .global = &global, .priv = priv, .scratch = scratch, .gemm_scratch = gemm_scratch,
+                      .kern = kern, .zeros = zeros};
     for (uint64_t a0 = 0; a0 < n && st == EP_OK; a0 += block) {
         uint64_t a_rows = n - a0 < block ? n - a0 : block;
         st = ep_explore_read_rows(r, a0, a_rows, a, err);
-        if (st == EP_OK) block_pair(pool, &proto, a, a0, a_rows, a, a0, a_rows, true);
+        if (st == EP_OK) st = pack_block(kern, a, a_rows, dim, packs, err);
+        if (st == EP_OK) block_pair(pool, &proto, a, a0, a_rows, packs, a0, a_rows, true);
+        free_packs(packs, n_tiles);
         for (uint64_t b0 = a0 + block; b0 < n && st == EP_OK; b0 += block) {
             uint64_t b_rows = n - b0 < block ? n - b0 : block;
             st = ep_explore_read_rows(r, b0, b_rows, b, err);
-            if (st == EP_OK) block_pair(pool, &proto, a, a0, a_rows, b, b0, b_rows, false);
+            if (st == EP_OK) st = pack_block(kern, b, b_rows, dim, packs, err);
+            if (st == EP_OK) block_pair(pool, &proto, a, a0, a_rows, packs, b0, b_rows, false);
+            free_packs(packs, n_tiles);
         }
     }
     if (st == EP_OK) {
@@ -251,6 +294,11 @@ ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *op
     ep_cpu_pool_free(pool);
     for (int t = 0; priv && t < threads; t++) topk_free(&priv[t]);
     for (int t = 0; scratch && t < threads; t++) free(scratch[t]);
+    for (int t = 0; gemm_scratch && t < threads; t++) free(gemm_scratch[t]);
+    free_packs(packs, n_tiles);
+    free(packs);
+    free(gemm_scratch);
+    free(zeros);
     free(priv);
     free(scratch);
     free(a);
