@@ -28,6 +28,10 @@ static void related_usage(FILE *f) {
             "  -k, --top K          neighbours per row, 1-1000 [10]\n"
             "  -t, --threads N      threads [all cores]\n"
             "      --memory MIB     memory for the row blocks, in MiB [2048]\n"
+            "      --precision P    fp32: the product in float32, exact; bf16: candidates (2K per row) by a\n"
+            "                       bfloat16 product on AVX512-BF16 / AMX, about twice as fast, re-scored in\n"
+            "                       float32 (the scores are exact, a neighbour can be missed: recall@10\n"
+            "                       measured in docs/PERFORMANCE.md) [fp32]\n"
             "  -h, --help           this help\n");
 }
 
@@ -49,9 +53,11 @@ int ep_cli_related(int argc, char **argv) {
     static const struct option longopts[] = {{"top", required_argument, 0, 'k'},
                                              {"threads", required_argument, 0, 't'},
                                              {"memory", required_argument, 0, 'M'},
+                                             {"precision", required_argument, 0, 'P'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     size_t k = 10, threads = 0, memory_mib = 2048;
+    bool bf16 = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "k:t:h", longopts, NULL)) != -1) {
@@ -71,6 +77,13 @@ int ep_cli_related(int argc, char **argv) {
                 return EP_EXIT_USAGE;
             }
             break;
+        case 'P':
+            if (strcmp(optarg, "fp32") != 0 && strcmp(optarg, "bf16") != 0) {
+                fprintf(stderr, "embedpipe: --precision must be fp32 or bf16\n");
+                return EP_EXIT_USAGE;
+            }
+            bf16 = strcmp(optarg, "bf16") == 0;
+            break;
         case 'h': related_usage(stdout); return EP_EXIT_OK;
         default: related_usage(stderr); return EP_EXIT_USAGE;
         }
@@ -88,9 +101,10 @@ int ep_cli_related(int argc, char **argv) {
     ep_neighbours nb = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    ep_neighbours_options o = {.k = (int)k, .threads = (int)threads, .memory_bytes = memory_mib << 20};
+    ep_neighbours_options o = {.k = (int)k, .threads = (int)threads, .memory_bytes = memory_mib << 20, .bf16 = bf16};
     ep_status st = ep_neighbours_compute(dir, &o, &nb, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (nb.note[0]) fprintf(stderr, "embedpipe: note: --precision bf16: %s\n", nb.note);
     ep_derived_file files[2];
     if (st == EP_OK)
         st = ep_derived_write_array(dir, &(ep_derived_array){"related-rows.npy.zst", 'i', nb.n_rows, (uint64_t)k, nb.rows},
@@ -99,8 +113,8 @@ int ep_cli_related(int argc, char **argv) {
         st = ep_derived_write_array(dir,
                                     &(ep_derived_array){"related-scores.npy.zst", 'f', nb.n_rows, (uint64_t)k, nb.scores},
                                     &files[1], &err);
-    char settings[64];
-    snprintf(settings, sizeof settings, "{\"k\": %zu}", k);
+    char settings[96];
+    snprintf(settings, sizeof settings, "{\"k\": %zu, \"precision\": \"%s\"}", k, nb.used_bf16 ? "bf16" : "fp32");
     if (st == EP_OK) st = ep_derived_index_update(dir, m, "related", settings, files, 2, &err);
     if (st != EP_OK) {
         rc = ep_cli_report(&err);

@@ -26,11 +26,17 @@ size_t ep_explore_gemm_scratch(const ep_cpu_kernels *kern, int k, int max_n) {
     return kern->linear_scratch(EP_GEMM_CHUNK, k > max_n ? k : max_n);
 }
 
-void ep_explore_gemm(const ep_cpu_kernels *kern, float *out, int ldo, const float *a, int lda, int M,
-                     const ep_packed *w, const float *zeros, float *scratch) {
+const ep_cpu_kernels *ep_explore_kernels_bf16(void) {
+    const ep_cpu_kernels *k = ep_cpu_kernels_amx();
+    return k ? k : ep_cpu_kernels_avx512_bf16();
+}
+
+void ep_explore_gemm(const ep_cpu_kernels *kern, float *out, int ldo, const float *a, const uint16_t *a_bf16, int lda,
+                     int M, const ep_packed *w, const float *zeros, float *scratch) {
     for (int m0 = 0; m0 < M; m0 += EP_GEMM_CHUNK) {
         const int m = M - m0 < EP_GEMM_CHUNK ? M - m0 : EP_GEMM_CHUNK;
-        kern->linear(out + (size_t)m0 * (size_t)ldo, NULL, ldo, a + (size_t)m0 * (size_t)lda, NULL, lda, w, zeros, m,
-                     EP_ACT_NONE, scratch);
+        const size_t at = (size_t)m0 * (size_t)lda;
+        kern->linear(out + (size_t)m0 * (size_t)ldo, NULL, ldo, a ? a + at : NULL, a_bf16 ? a_bf16 + at : NULL, lda, w,
+                     zeros, m, EP_ACT_NONE, scratch);
     }
 }

@@ -30,9 +30,13 @@ ep_status ep_explore_pack(const ep_cpu_kernels *kern, const float *b, int n, int
 /* @return the floats of 64-byte aligned scratch ep_explore_gemm needs for k-wide rows and n <= max_n. */
 size_t ep_explore_gemm_scratch(const ep_cpu_kernels *kern, int k, int max_n);
 
-/* out[M][w->n] (row stride ldo >= w->n) = A[M][k] * B^T; zeros holds w->n zeros (the kernels' bias). */
-void ep_explore_gemm(const ep_cpu_kernels *kern, float *out, int ldo, const float *a, int lda, int M,
-                     const ep_packed *w, const float *zeros, float *scratch);
+/* out[M][w->n] (row stride ldo >= w->n) = A[M][k] * B^T; zeros holds w->n zeros (the kernels' bias).
+ * A is float32 (a) for a float32 table, bfloat16 (a_bf16, room for M rounded up to 16 rows) for a bf16 one. */
+void ep_explore_gemm(const ep_cpu_kernels *kern, float *out, int ldo, const float *a, const uint16_t *a_bf16, int lda,
+                     int M, const ep_packed *w, const float *zeros, float *scratch);
+
+/* @return the bf16 table this CPU runs (AMX, else AVX512-BF16), or NULL. */
+const ep_cpu_kernels *ep_explore_kernels_bf16(void);
 
 #ifdef __cplusplus
 }

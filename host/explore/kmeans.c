@@ -136,7 +136,7 @@ static void assign_worker(void *arg, int t) {
         int rows = (int)(job->n - b0 < BLOCK ? job->n - b0 : BLOCK);
         const float *xb = job->x + b0 * (size_t)dim;
         const int ldo = job->packed.n;
-        ep_explore_gemm(job->kern, s, ldo, xb, dim, rows, &job->packed, job->zeros, job->gemm_scratch[t]);
+        ep_explore_gemm(job->kern, s, ldo, xb, NULL, dim, rows, &job->packed, job->zeros, job->gemm_scratch[t]);
         for (int i = 0; i < rows; i++) {
             const float *si = s + (size_t)i * (size_t)ldo;
             int best = 0;

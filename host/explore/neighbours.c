@@ -8,6 +8,7 @@
 #include "settings.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,7 @@ static void topk_free(topk *t) {
 /* What the threads share while one tile row (rows [i0, i0+ti) of block A) meets the tiles of block B. */
 typedef struct tile_job {
     const float *a;         /* block A's rows, float32 */
+    const uint16_t *a16;    /* the same in bfloat16, for a bf16 table (else NULL) */
     uint64_t a_first, b_first, b_rows;
     uint64_t i0;            /* tile row's first row, relative to A */
     size_t ti;
@@ -116,7 +118,8 @@ static void tile_worker(void *arg, int thread) {
         size_t tj = (size_t)(job->b_rows - j0 < TILE ? job->b_rows - j0 : TILE);
         const ep_packed *w = &job->packs[job->first_tile + (size_t)t];
         const size_t ldo = (size_t)w->n; /* tj, padded with zero rows */
-        ep_explore_gemm(job->kern, s, (int)ldo, job->a + job->i0 * (size_t)dim, dim, (int)job->ti, w, job->zeros,
+        ep_explore_gemm(job->kern, s, (int)ldo, job->a16 ? NULL : job->a + job->i0 * (size_t)dim,
+                        job->a16 ? job->a16 + job->i0 * (size_t)dim : NULL, dim, (int)job->ti, w, job->zeros,
                         job->gemm_scratch[thread]);
         const uint64_t gi0 = job->a_first + job->i0, gj0 = job->b_first + j0;
         const bool diagonal = job->same_block && j0 == job->i0;
@@ -182,6 +185,7 @@ static void block_pair(ep_cpu_pool *pool, tile_job *proto, const float *a, uint6
     for (uint64_t i0 = 0; i0 < a_rows; i0 += TILE) {
         tile_job job = *proto;
         job.a = a;
+        job.a16 = proto->a16;
         job.packs = packs;
         job.a_first = a_first;
         job.b_first = b_first;
@@ -224,6 +228,28 @@ void ep_neighbours_free(ep_neighbours *n) {
     memset(n, 0, sizeof *n);
 }
 
+/* Re-scores each row's candidates (kk of them, from a bfloat16 product) in float32 and keeps the best k,
+ * in the same order as the float32 path: higher score, then smaller row. */
+static void rerank(topk *g, const float *x, uint64_t n, int dim, int k, int32_t *rows, float *scores) {
+    const int kk = g->k;
+    for (uint64_t i = 0; i < n; i++) {
+        topk one = {.score = scores + i * (size_t)k, .row = rows + i * (size_t)k, .worst = &(float){-INFINITY},
+                    .count = &(int){0}, .k = k};
+        const float *xi = x + i * (size_t)dim;
+        for (int e = 0; e < g->count[i]; e++) {
+            int32_t j = g->row[i * (size_t)kk + (size_t)e];
+            const float *xj = x + (size_t)j * (size_t)dim;
+            float dot = 0.0f;
+            for (int d = 0; d < dim; d++) dot += xi[d] * xj[d];
+            offer(&one, 0, dot, j);
+        }
+        for (int e = *one.count; e < k; e++) {
+            rows[i * (size_t)k + (size_t)e] = -1;
+            scores[i * (size_t)k + (size_t)e] = NAN;
+        }
+    }
+}
+
 ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *options, ep_neighbours *out,
                                 ep_error *err) {
     memset(out, 0, sizeof *out);
@@ -242,30 +268,45 @@ ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *op
     block = block / TILE * TILE;
     if (block < TILE) block = TILE;
     if (block > n) block = n ? n : 1;
+    const ep_cpu_kernels *kern = ep_explore_kernels();
+    uint16_t *a16 = NULL;
+    if (options->bf16) {
+        const ep_cpu_kernels *k16 = ep_explore_kernels_bf16();
+        if (!k16) snprintf(out->note, sizeof out->note, "this CPU has neither AVX512-BF16 nor AMX: float32 used");
+        else if (dim % 32) snprintf(out->note, sizeof out->note, "rows of %d floats (not a multiple of 32): float32 used", dim);
+        else if (block < n) snprintf(out->note, sizeof out->note, "the rows do not fit --memory in one block: float32 used");
+        else if (!(a16 = calloc(((size_t)block + 16) * (size_t)dim, sizeof(uint16_t)))) st = EP_ERR_NOMEM;
+        else kern = k16;
+    }
+    // bf16 keeps twice the candidates per row, re-scored in float32 at the end
+    const int kk = a16 ? 2 * k : k;
     topk global = {0};
     topk *priv = calloc((size_t)threads, sizeof *priv);
     float **scratch = calloc((size_t)threads, sizeof *scratch);
     float *a = malloc(sizeof(float) * (size_t)block * (size_t)dim);
     float *b = n > block ? malloc(sizeof(float) * (size_t)block * (size_t)dim) : NULL;
-    const ep_cpu_kernels *kern = ep_explore_kernels();
     const size_t n_tiles = (size_t)((block + TILE - 1) / TILE);
     ep_packed *packs = calloc(n_tiles, sizeof *packs);
     float **gemm_scratch = calloc((size_t)threads, sizeof *gemm_scratch);
     float *zeros = calloc(TILE, sizeof(float));
     ep_cpu_pool *pool = NULL;
     bool ok = priv && scratch && a && (n <= block || b) && packs && gemm_scratch && zeros &&
-              topk_alloc(&global, n ? n : 1, k) == EP_OK;
+              st == EP_OK && topk_alloc(&global, n ? n : 1, kk) == EP_OK;
     for (int t = 0; ok && t < threads; t++)
-        ok = topk_alloc(&priv[t], TILE, k) == EP_OK && (scratch[t] = malloc(sizeof(float) * TILE * TILE)) != NULL &&
+        ok = topk_alloc(&priv[t], TILE, kk) == EP_OK && (scratch[t] = malloc(sizeof(float) * TILE * TILE)) != NULL &&
              (gemm_scratch[t] = ep_aligned_calloc(sizeof(float) * ep_explore_gemm_scratch(kern, dim, TILE))) != NULL;
     if (!ok) st = ep_error_set(err, EP_ERR_NOMEM, "related: out of memory for %llu rows (budget %zu MiB)",
                                (unsigned long long)n, budget >> 20);
     if (st == EP_OK) st = ep_cpu_pool_create(threads, &pool, err);
     tile_job proto = {.dim = dim, .global = &global, .priv = priv, .scratch = scratch, .gemm_scratch = gemm_scratch,
-                      .kern = kern, .zeros = zeros};
+                      .kern = kern, .zeros = zeros, .a16 = NULL};
     for (uint64_t a0 = 0; a0 < n && st == EP_OK; a0 += block) {
         uint64_t a_rows = n - a0 < block ? n - a0 : block;
         st = ep_explore_read_rows(r, a0, a_rows, a, err);
+        if (st == EP_OK && a16) {
+            kern->to_bf16(a16, a, (size_t)a_rows * (size_t)dim);
+            proto.a16 = a16;
+        }
         if (st == EP_OK) st = pack_block(kern, a, a_rows, dim, packs, err);
         if (st == EP_OK) block_pair(pool, &proto, a, a0, a_rows, packs, a0, a_rows, true);
         free_packs(packs, n_tiles);
@@ -277,7 +318,19 @@ ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *op
             free_packs(packs, n_tiles);
         }
     }
-    if (st == EP_OK) {
+    if (st == EP_OK && a16) {
+        out->rows = malloc(sizeof(int32_t) * (size_t)(n ? n : 1) * (size_t)k);
+        out->scores = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)k);
+        if (!out->rows || !out->scores) {
+            st = ep_error_set(err, EP_ERR_NOMEM, "related: out of memory");
+        } else {
+            rerank(&global, a, n, dim, k, out->rows, out->scores);
+            out->n_rows = n;
+            out->k = k;
+            out->dim = dim;
+            out->used_bf16 = true;
+        }
+    } else if (st == EP_OK) {
         out->n_rows = n;
         out->k = k;
         out->dim = dim;
@@ -302,6 +355,7 @@ ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *op
     free(priv);
     free(scratch);
     free(a);
+    free(a16);
     free(b);
     topk_free(&global);
     ep_output_close(r);

@@ -99,6 +99,17 @@ if np is not None:
     # ties by row: the copies of tweet 100 list each other in row order, score 1
     check([int(r) for r in rows[100][:3]] == copies100, f"row 100's first neighbours {rows[100][:3]}")
 
+# --- bf16 candidates re-scored in float32: exact scores, nearly every neighbour (when the CPU has bf16)
+    p = run(["related", out, "-k", "10", "-t", "2", "--precision", "bf16"], check_rc=0)
+    if "float32 used" not in p.stderr:
+        rows16 = load(os.path.join(out, "related-rows.npy.zst"))
+        scores16 = load(os.path.join(out, "related-scores.npy.zst"))
+        recall = np.mean([len(set(rows16[i]) & set(rows[i])) / 10 for i in range(n)])
+        check(recall >= 0.99, f"bf16 recall@10 {recall}")
+        check(np.allclose(scores16, s[np.arange(n)[:, None], rows16], atol=1e-5), "bf16 scores are not exact")
+    else:
+        print("note: " + p.stderr.strip())
+
 # --- a second related replaces the files, derived.json follows; a changed file is refused
 run(["related", out, "-k", "5", "-t", "2"], check_rc=0)
 check(json.load(open(os.path.join(out, "derived.json")))["settings"]["related"]["k"] == 5, "k not recorded")
