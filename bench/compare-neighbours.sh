@@ -10,16 +10,19 @@
 #    complete and reuses it);
 # 2. installs faiss-cpu, numpy and zstandard from PyPI into a private virtual environment
 #    outside the repository ($EMBEDPIPE_BENCH_VENV, default ~/.cache/embedpipe/bench-venv);
-# 3. times `embedpipe related DIR -k K` (the whole command: reading and checking the shards,
-#    the product, writing the files) against faiss IndexFlatIP.search of every row against
-#    every row (k + 1, the row itself then dropped; the index built beforehand, untimed);
-#    recall@K of embedpipe against faiss's answer, which is the exact float32 one;
+# 3. times `embedpipe related DIR -k K --precision fp32` and `--precision bf16` (the whole
+#    command: reading and checking the shards, the product, writing the files) against faiss
+#    IndexFlatIP.search of every row against every row (k + 1, the row itself then dropped; the
+#    index built beforehand, untimed); recall@K of embedpipe against faiss's answer, which is the
+#    exact float32 one;
 # 4. times `embedpipe cluster DIR -k C --iterations I` (the whole command: reading, k-means,
 #    the report, writing) against faiss.Kmeans(spherical=True, niter=I, all rows used for
 #    training, max_points_per_centroid raised) train + the final assignment (index.search);
 #    the inertia of both, sum(2 - 2 cos(row, nearest centroid)), computed the same way in
 #    numpy from each one's centroids;
-# 5. prints peak RSS of every measured process (GNU time's %M, each system its own process).
+# 5. prints wall and CPU seconds (user + system: the fairer measure on a machine shared with
+#    other jobs) and peak RSS of every measured process (GNU time, getrusage; each system is
+#    its own process), with the load average at each step.
 # Threads: OMP_NUM_THREADS / faiss.omp_set_num_threads and embedpipe --threads are all N.
 # Nothing of faiss's enters the repository.
 set -euo pipefail

@@ -24,18 +24,22 @@ def load_rows(folder):
 
 
 def timed(cmd):
-    """(wall seconds, peak RSS MiB, stdout) of cmd run under GNU time as its own process."""
+    """(wall seconds, CPU seconds (user + system), peak RSS MiB) of cmd, run under GNU time as its own process."""
     t0 = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
     wall = time.perf_counter() - t0
     if p.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr[-2000:]}")
-    rss_kib = int(p.stderr.strip().splitlines()[-1])
-    return wall, rss_kib / 1024, p.stdout, p.stderr
+    rss_kib, user, system = p.stderr.strip().splitlines()[-1].split()
+    return wall, float(user) + float(system), int(rss_kib) / 1024
 
 
 FAISS_CHILD = r'''
 import json, resource, sys, time
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
 import numpy as np, faiss
 sys.path.insert(0, sys.argv[1])
 from compare_neighbours import load_rows
@@ -47,19 +51,19 @@ n, d = x.shape
 if task == "related":
     index = faiss.IndexFlatIP(d)
     index.add(x)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu()
     scores, rows = index.search(x, k + 1)
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, cpu() - c0
     np.save(out, rows)
 else:
     km = faiss.Kmeans(d, clusters, niter=iterations, spherical=True, seed=1, verbose=False,
                       max_points_per_centroid=(n + clusters - 1) // clusters + 1)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu()
     km.train(x)
     _, labels = km.index.search(x, 1)
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, cpu() - c0
     np.save(out, km.centroids)
-print(json.dumps({"seconds": seconds, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "faiss": faiss.__version__}))
 '''
 
@@ -92,32 +96,41 @@ def main():
     print(f"{n} rows x {d} (float16 shards of {args.folder}), {args.threads} threads, {cpu}, "
           f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.2f}")
 
-    # --- related vs IndexFlatIP
-    ep_wall, ep_rss, _, ep_err = timed([args.embedpipe, "related", args.folder, "-k", str(args.k),
-                                        "-t", str(args.threads)])
+    def load_avg():
+        return f"{os.getloadavg()[0]:.1f}"
+
+    # --- related vs IndexFlatIP (embedpipe in both precisions)
     fr = faiss_run(args, "related", tmp)
-    ours = load_npy_zst(os.path.join(args.folder, "related-rows.npy.zst"))
     exact = np.load(tmp)
-    hits = 0
-    for i in range(n):
-        row = [r for r in exact[i] if r != i][:args.k]  # the row itself left out, as embedpipe does
-        hits += len(set(row) & set(ours[i].tolist()))
-    recall = hits / (n * args.k)
-    print(f"related -k {args.k}: embedpipe {ep_wall:.1f} s (whole command; peak RSS {ep_rss:.0f} MiB) | "
-          f"faiss {fr['faiss']} IndexFlatIP.search {fr['seconds']:.1f} s (search only; process peak RSS "
-          f"{fr['rss_mib']:.0f} MiB) | speed-up {fr['seconds'] / ep_wall:.2f}x | recall@{args.k} {recall:.4f}")
+    print(f"faiss {fr['faiss']} IndexFlatIP.search (search only, index built beforehand): wall {fr['seconds']:.1f} s, "
+          f"CPU {fr['cpu_seconds']:.1f} s, process peak RSS {fr['rss_mib']:.0f} MiB (load {load_avg()})")
+    for precision in ("fp32", "bf16"):
+        wall, cpu_s, rss = timed([args.embedpipe, "related", args.folder, "-k", str(args.k), "-t", str(args.threads),
+                                  "--precision", precision])
+        ours = load_npy_zst(os.path.join(args.folder, "related-rows.npy.zst"))
+        hits = 0
+        for i in range(n):
+            row = [r for r in exact[i] if r != i][:args.k]  # the row itself left out, as embedpipe does
+            hits += len(set(row) & set(ours[i].tolist()))
+        recall = hits / (n * args.k)
+        print(f"embedpipe related -k {args.k} --precision {precision} (whole command): wall {wall:.1f} s, CPU "
+              f"{cpu_s:.1f} s, peak RSS {rss:.0f} MiB, recall@{args.k} {recall:.4f} | faiss/embedpipe: wall "
+              f"{fr['seconds'] / wall:.2f}x, CPU {fr['cpu_seconds'] / cpu_s:.2f}x (load {load_avg()})")
 
     # --- cluster vs faiss.Kmeans
-    ep_wall, ep_rss, _, ep_err = timed([args.embedpipe, "cluster", args.folder, "-k", str(args.clusters),
-                                        "--iterations", str(args.iterations), "-t", str(args.threads), "--show", "0"])
-    ran = json.load(open(os.path.join(args.folder, "cluster-report.json")))["iterations"]
     fk = faiss_run(args, "cluster", tmp)
-    ours_inertia = inertia(x, load_npy_zst(os.path.join(args.folder, "cluster-centroids.npy.zst")))
     faiss_inertia = inertia(x, np.load(tmp))
-    print(f"cluster -k {args.clusters} --iterations {args.iterations} (embedpipe ran {ran}): embedpipe {ep_wall:.1f} s "
-          f"(whole command; peak RSS {ep_rss:.0f} MiB) | faiss Kmeans train + assign {fk['seconds']:.1f} s (process "
-          f"peak RSS {fk['rss_mib']:.0f} MiB) | speed-up {fk['seconds'] / ep_wall:.2f}x | inertia embedpipe "
-          f"{ours_inertia:.1f}, faiss {faiss_inertia:.1f} ({100 * (ours_inertia / faiss_inertia - 1):+.2f}%)")
+    print(f"faiss Kmeans -k {args.clusters} niter {args.iterations} spherical, train + assign: wall "
+          f"{fk['seconds']:.1f} s, CPU {fk['cpu_seconds']:.1f} s, process peak RSS {fk['rss_mib']:.0f} MiB, inertia "
+          f"{faiss_inertia:.1f} (load {load_avg()})")
+    wall, cpu_s, rss = timed([args.embedpipe, "cluster", args.folder, "-k", str(args.clusters), "--iterations",
+                              str(args.iterations), "-t", str(args.threads), "--show", "0"])
+    ran = json.load(open(os.path.join(args.folder, "cluster-report.json")))["iterations"]
+    ours_inertia = inertia(x, load_npy_zst(os.path.join(args.folder, "cluster-centroids.npy.zst")))
+    print(f"embedpipe cluster -k {args.clusters} --iterations {args.iterations} (ran {ran}; whole command): wall "
+          f"{wall:.1f} s, CPU {cpu_s:.1f} s, peak RSS {rss:.0f} MiB, inertia {ours_inertia:.1f} "
+          f"({100 * (ours_inertia / faiss_inertia - 1):+.2f}% vs faiss) | faiss/embedpipe: wall "
+          f"{fk['seconds'] / wall:.2f}x, CPU {fk['cpu_seconds'] / cpu_s:.2f}x (load {load_avg()})")
     os.unlink(tmp)
 
 
