@@ -4,6 +4,7 @@
 #
 #   bench/compare-neighbours.sh [--threads N] [--k K] [--clusters C] [--iterations I]
 #                               [--build DIR] [--venv DIR] [--data DIR] [--folder DIR]
+#                               [--faiss-as-installed]
 #
 # 1. embeds every line of ../shared/data/tweeteval/*_text.txt (105,170 tweets) once into
 #    --folder (default ~/.cache/embedpipe/bench-neighbours/tweets; a second run finds it
@@ -23,6 +24,10 @@
 # 5. prints wall and CPU seconds (user + system: the fairer measure on a machine shared with
 #    other jobs) and peak RSS of every measured process (GNU time, getrusage; each system is
 #    its own process), with the load average at each step.
+# faiss-cpu's wheel bundles OpenBLAS 0.3.15, which does not know recent CPUs: on the Xeon of
+# docs/PERFORMANCE.md it runs its SSE3 sgemm_kernel_PRESCOTT (perf shows it). faiss is therefore run
+# with OPENBLAS_CORETYPE=SkylakeX (Haswell without AVX-512): its best on this machine; with
+# --faiss-as-installed also without it, last (slow).
 # Threads: OMP_NUM_THREADS / faiss.omp_set_num_threads and embedpipe --threads are all N.
 # Nothing of faiss's enters the repository.
 set -euo pipefail
@@ -37,6 +42,7 @@ VENV="${EMBEDPIPE_BENCH_VENV:-$HOME/.cache/embedpipe/bench-venv}"
 DATA="$ROOT/../shared/data"
 FOLDER="$HOME/.cache/embedpipe/bench-neighbours/tweets"
 MODEL="$ROOT/models/all-MiniLM-L6-v2"
+AS_INSTALLED=""
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -49,6 +55,7 @@ while [ $# -gt 0 ]; do
     --venv) VENV=$2; shift ;;
     --data) DATA=$2; shift ;;
     --folder) FOLDER=$2; shift ;;
+    --faiss-as-installed) AS_INSTALLED=--faiss-as-installed ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare-neighbours.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -72,4 +79,4 @@ echo "== embedding $DATA/tweeteval/*_text.txt into $FOLDER (once)" >&2
 
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
 exec "$VENV/bin/python" "$ROOT/bench/compare_neighbours.py" --embedpipe "$EP" --folder "$FOLDER" \
-  --threads "$THREADS" --k "$K" --clusters "$CLUSTERS" --iterations "$ITERATIONS"
+  --threads "$THREADS" --k "$K" --clusters "$CLUSTERS" --iterations "$ITERATIONS" $AS_INSTALLED

@@ -68,10 +68,13 @@ print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "rss_mib": res
 '''
 
 
-def faiss_run(args, task, out):
+def faiss_run(args, task, out, coretype=None):
+    env = dict(os.environ)
+    if coretype:
+        env["OPENBLAS_CORETYPE"] = coretype
     p = subprocess.run([sys.executable, "-c", FAISS_CHILD, os.path.dirname(os.path.abspath(__file__)), task,
                         args.folder, str(args.threads), str(args.k), str(args.clusters), str(args.iterations), out],
-                       stdout=subprocess.PIPE, text=True, check=True)
+                       stdout=subprocess.PIPE, text=True, check=True, env=env)
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
@@ -88,6 +91,7 @@ def main():
         ap.add_argument(a, required=True)
     for a in ("--threads", "--k", "--clusters", "--iterations"):
         ap.add_argument(a, type=int, required=True)
+    ap.add_argument("--faiss-as-installed", action="store_true", help="also faiss without OPENBLAS_CORETYPE")
     args = ap.parse_args()
     x = load_rows(args.folder)
     n, d = x.shape
@@ -96,14 +100,27 @@ def main():
     print(f"{n} rows x {d} (float16 shards of {args.folder}), {args.threads} threads, {cpu}, "
           f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.2f}")
 
-    def load_avg():
+    def load_avg():  # noqa: E306
         return f"{os.getloadavg()[0]:.1f}"
 
+    # faiss-cpu's wheel bundles OpenBLAS 0.3.15, which does not know recent CPUs and may fall back to its
+    # SSE3 (Prescott) kernels; OPENBLAS_CORETYPE picks the kernels this CPU runs best. Both are measured.
+    best = "SkylakeX" if "avx512f" in open("/proc/cpuinfo").read() else "Haswell"
+    variants = [(f"OPENBLAS_CORETYPE={best}", best)] + ([("as installed", None)] if args.faiss_as_installed else [])
+
     # --- related vs IndexFlatIP (embedpipe in both precisions)
-    fr = faiss_run(args, "related", tmp)
-    exact = np.load(tmp)
-    print(f"faiss {fr['faiss']} IndexFlatIP.search (search only, index built beforehand): wall {fr['seconds']:.1f} s, "
-          f"CPU {fr['cpu_seconds']:.1f} s, process peak RSS {fr['rss_mib']:.0f} MiB (load {load_avg()})")
+    exact = None
+    faiss_related = []
+    for label, core in variants:
+        fr = faiss_run(args, "related", tmp, core)
+        if exact is None:
+            exact = np.load(tmp)
+        faiss_related.append((label, fr))
+        print(f"faiss {fr['faiss']} IndexFlatIP.search, {label} (search only, index built beforehand): wall "
+              f"{fr['seconds']:.1f} s, CPU {fr['cpu_seconds']:.1f} s, process peak RSS {fr['rss_mib']:.0f} MiB "
+              f"(load {load_avg()})", flush=True)
+        if core is not None:
+            break  # the as-installed run, much slower, comes last
     for precision in ("fp32", "bf16"):
         wall, cpu_s, rss = timed([args.embedpipe, "related", args.folder, "-k", str(args.k), "-t", str(args.threads),
                                   "--precision", precision])
@@ -113,24 +130,35 @@ def main():
             row = [r for r in exact[i] if r != i][:args.k]  # the row itself left out, as embedpipe does
             hits += len(set(row) & set(ours[i].tolist()))
         recall = hits / (n * args.k)
+        label, fr = faiss_related[0]
         print(f"embedpipe related -k {args.k} --precision {precision} (whole command): wall {wall:.1f} s, CPU "
-              f"{cpu_s:.1f} s, peak RSS {rss:.0f} MiB, recall@{args.k} {recall:.4f} | faiss/embedpipe: wall "
-              f"{fr['seconds'] / wall:.2f}x, CPU {fr['cpu_seconds'] / cpu_s:.2f}x (load {load_avg()})")
+              f"{cpu_s:.1f} s, peak RSS {rss:.0f} MiB, recall@{args.k} {recall:.4f} | faiss ({label})/embedpipe: "
+              f"wall {fr['seconds'] / wall:.2f}x, CPU {fr['cpu_seconds'] / cpu_s:.2f}x (load {load_avg()})", flush=True)
 
     # --- cluster vs faiss.Kmeans
-    fk = faiss_run(args, "cluster", tmp)
-    faiss_inertia = inertia(x, np.load(tmp))
-    print(f"faiss Kmeans -k {args.clusters} niter {args.iterations} spherical, train + assign: wall "
-          f"{fk['seconds']:.1f} s, CPU {fk['cpu_seconds']:.1f} s, process peak RSS {fk['rss_mib']:.0f} MiB, inertia "
-          f"{faiss_inertia:.1f} (load {load_avg()})")
     wall, cpu_s, rss = timed([args.embedpipe, "cluster", args.folder, "-k", str(args.clusters), "--iterations",
                               str(args.iterations), "-t", str(args.threads), "--show", "0"])
     ran = json.load(open(os.path.join(args.folder, "cluster-report.json")))["iterations"]
     ours_inertia = inertia(x, load_npy_zst(os.path.join(args.folder, "cluster-centroids.npy.zst")))
     print(f"embedpipe cluster -k {args.clusters} --iterations {args.iterations} (ran {ran}; whole command): wall "
-          f"{wall:.1f} s, CPU {cpu_s:.1f} s, peak RSS {rss:.0f} MiB, inertia {ours_inertia:.1f} "
-          f"({100 * (ours_inertia / faiss_inertia - 1):+.2f}% vs faiss) | faiss/embedpipe: wall "
-          f"{fk['seconds'] / wall:.2f}x, CPU {fk['cpu_seconds'] / cpu_s:.2f}x (load {load_avg()})")
+          f"{wall:.1f} s, CPU {cpu_s:.1f} s, peak RSS {rss:.0f} MiB, inertia {ours_inertia:.1f} (load {load_avg()})",
+          flush=True)
+    for label, core in variants:
+        fk = faiss_run(args, "cluster", tmp, core)
+        faiss_inertia = inertia(x, np.load(tmp))
+        print(f"faiss Kmeans -k {args.clusters} niter {args.iterations} spherical, {label}, train + assign: wall "
+              f"{fk['seconds']:.1f} s, CPU {fk['cpu_seconds']:.1f} s, process peak RSS {fk['rss_mib']:.0f} MiB, "
+              f"inertia {faiss_inertia:.1f} (embedpipe {100 * (ours_inertia / faiss_inertia - 1):+.2f}%) | "
+              f"faiss/embedpipe: wall {fk['seconds'] / wall:.2f}x, CPU {fk['cpu_seconds'] / cpu_s:.2f}x "
+              f"(load {load_avg()})", flush=True)
+
+    # --- last: faiss related as installed (slow where its OpenBLAS falls back to SSE3 kernels)
+    for label, core in variants:
+        if core is None:
+            fr = faiss_run(args, "related", tmp, None)
+            print(f"faiss {fr['faiss']} IndexFlatIP.search, {label} (search only): wall {fr['seconds']:.1f} s, CPU "
+                  f"{fr['cpu_seconds']:.1f} s, process peak RSS {fr['rss_mib']:.0f} MiB (load {load_avg()})",
+                  flush=True)
     os.unlink(tmp)
 
 
