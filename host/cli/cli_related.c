@@ -21,8 +21,9 @@ static void related_usage(FILE *f) {
             "  DIR/related-scores.npy.zst  float32 (rows, K): their cosines\n"
             "listed with their SHA-256 in DIR/derived.json, so that `verify` checks them. A second run\n"
             "replaces them; a resumed or overwritten embed removes them. The work is a blocked matrix\n"
-            "product of the rows with themselves on the CPU (OpenBLAS sgemm, one tile per thread),\n"
-            "in blocks that fit --memory.\n"
+            "product of the rows with themselves on the CPU (the fast backend's AVX-512 / AVX2 GEMM\n"
+            "kernels, one 1024 x 1024 tile per thread, only the tiles on and above the diagonal) in\n"
+            "blocks of rows that fit --memory, so memory stays bounded whatever the folder's size.\n"
             "\n"
             "Options (default in brackets):\n"
             "  -k, --top K          neighbours per row, 1-1000 [10]\n"
@@ -38,9 +39,12 @@ static void related_usage(FILE *f) {
 /* Takes DIR's writers' lock and reads its manifest. @return EP_EXIT_OK or the exit code reported. */
 int ep_cli_open_for_derived(const char *dir, ep_folder_lock **lock, ep_manifest **m) {
     ep_error err = {0};
-    if (ep_manifest_read(dir, m, &err) != EP_OK || ep_folder_lock_create(dir, lock, &err) != EP_OK) {
-        ep_manifest_free(*m);
-        *m = NULL;
+    *m = NULL;
+    // the lock first: the manifest read under it is the one the files will describe
+    if (ep_folder_lock_create(dir, lock, &err) != EP_OK) return ep_cli_report(&err);
+    if (ep_manifest_read(dir, m, &err) != EP_OK) {
+        ep_folder_lock_free(*lock);
+        *lock = NULL;
         return ep_cli_report(&err);
     }
     if (!(*m)->complete)

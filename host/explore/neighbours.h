@@ -3,11 +3,15 @@
  * folder, by cosine (rows are L2-normalised, so the dot product).
  *
  * A blocked matrix product of the rows with themselves plus a top-k selection:
- * rows are taken in blocks that fit the memory budget (two blocks in float32 at
- * a time), each pair of blocks in square tiles whose product is one sgemm on
- * one thread; since the product is symmetric only the tiles on and above the
- * diagonal are computed, and each score feeds both its row and its column.
- * Ties are broken by the smaller row index; a row is never its own neighbour.
+ * rows are taken in blocks that fit the memory budget (two blocks in float32 and
+ * one packed for the GEMM kernel at a time), each pair of blocks in square tiles
+ * of 1024 rows whose product is one GEMM (explore_gemm.h: the fast CPU kernel
+ * tables) on one thread of the pool; since the product is symmetric only the
+ * tiles on and above the diagonal are computed, and each score feeds both its
+ * row's list and its column's. Memory: the budget plus the result (rows x k x 8
+ * bytes) plus a few MiB per thread, whatever the number of rows (more blocks
+ * only mean more passes over the shards). Ties are broken by the smaller row
+ * index; a row is never its own neighbour.
  */
 #ifndef EP_NEIGHBOURS_H
 #define EP_NEIGHBOURS_H
@@ -21,7 +25,7 @@ extern "C" {
 typedef struct ep_neighbours_options {
     int k;                 /* neighbours per row, 1..1000 */
     int threads;           /* 0 = ep_default_threads() */
-    size_t memory_bytes;   /* for the float32 blocks; 0 = 2 GiB */
+    size_t memory_bytes;   /* for the row blocks; 0 = 2 GiB */
     bool bf16;             /* candidates by a bfloat16 product (2x the float32 rate on AVX512-BF16 / AMX),
                             * 2k per row, then re-scored in float32: the scores are exact, a true
                             * neighbour is missed only when rounding pushes it below 2k others. Needs
