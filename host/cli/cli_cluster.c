@@ -7,6 +7,7 @@
 #include "manifest.h"
 #include "neighbours.h"
 #include "output_reader.h"
+#include "search.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -28,7 +29,8 @@ static void cluster_usage(FILE *f) {
             "                                 of en/es/fr/de/it/pt dropped) and the rows nearest its centroid\n"
             "listed in DIR/derived.json for `verify`. The summary on the terminal says when the sizes\n"
             "are very uneven and suggests a k. Words need texts kept in the folder; without them the\n"
-            "report says so and lists none.\n"
+            "report says so and lists none, and shows the nearest rows' texts read again from the run's\n"
+            "inputs while they are unchanged (as `search` does).\n"
             "\n"
             "Options (default in brackets):\n"
             "  -k, --clusters K     clusters [sqrt(rows / 2), between 2 and 1000]\n"
@@ -67,6 +69,42 @@ static ep_status read_texts(ep_output_reader *r, uint64_t n, char ***texts_out, 
     *texts_out = texts;
     *ids_out = ids;
     return st;
+}
+
+/* Without kept texts: the texts of the rows the report shows, read again from the run's inputs while they
+ * are unchanged (as `search` does); a sparse array of n entries, or NULL when none could be read. */
+static char **shown_texts(const char *dir, const ep_kmeans_result *km, uint64_t n) {
+    enum { NEAR = 3 };
+    uint64_t *near = NULL;
+    ep_error err = {0};
+    if (ep_cluster_nearest(km, NEAR, &near, &err) != EP_OK) return NULL;
+    int count = 0;
+    for (size_t i = 0; i < (size_t)km->k * NEAR; i++)
+        if (near[i] != UINT64_MAX) near[count++] = near[i];
+    char **texts = calloc((size_t)count + 1, sizeof(char *)), **ids = calloc((size_t)count + 1, sizeof(char *));
+    char **shown = calloc((size_t)n + 1, sizeof(char *));
+    char *why = NULL;
+    bool any = false;
+    if (texts && ids && shown && ep_search_fetch_texts(dir, near, count, texts, ids, &why, &err) == EP_OK)
+        for (int i = 0; i < count; i++) {
+            shown[near[i]] = texts[i];
+            any |= texts[i] != NULL;
+            texts[i] = NULL;
+        }
+    if (why) fprintf(stderr, "embedpipe: texts not shown: %s\n", why);
+    for (int i = 0; texts && ids && i < count; i++) {
+        free(texts[i]);
+        free(ids[i]);
+    }
+    free(texts);
+    free(ids);
+    free(why);
+    free(near);
+    if (!any) {
+        free(shown);
+        return NULL;
+    }
+    return shown;
 }
 
 static void free_strings(char **s, uint64_t n) {
@@ -132,7 +170,7 @@ int ep_cli_cluster(int argc, char **argv) {
     ep_error err = {0};
     ep_output_reader *r = NULL;
     float *x = NULL;
-    char **texts = NULL, **ids = NULL, *report = NULL, *summary = NULL;
+    char **texts = NULL, **ids = NULL, **shown = NULL, *report = NULL, *summary = NULL;
     ep_kmeans_result km = {0};
     const uint64_t n = m->records_embedded;
     ep_status st = ep_output_open(dir, &r, &err);
@@ -147,8 +185,10 @@ int ep_cli_cluster(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     free(x);
     if (st == EP_OK) st = read_texts(r, n, &texts, &ids, &err);
+    if (st == EP_OK && !texts) shown = shown_texts(dir, &km, n);
     ep_cluster_report_input in = {.km = &km, .texts = (const char *const *)texts, .ids = (const char *const *)ids,
-                                  .seed = seed, .nearest = 3, .words = (int)words};
+                                  .shown = (const char *const *)shown, .seed = seed, .nearest = 3,
+                                  .words = (int)words};
     if (st == EP_OK) st = ep_cluster_report(&in, (int)show, &report, &summary, &err);
     ep_derived_file files[4];
     if (st == EP_OK)
@@ -178,6 +218,7 @@ int ep_cli_cluster(int argc, char **argv) {
     free(summary);
     free_strings(texts, n);
     free_strings(ids, n);
+    free_strings(shown, n);
     ep_kmeans_free(&km);
     ep_output_close(r);
     ep_folder_lock_free(lock);

@@ -30,9 +30,9 @@ static void related_usage(FILE *f) {
             "  -t, --threads N      threads [all cores]\n"
             "      --memory MIB     memory for the row blocks, in MiB [2048]\n"
             "      --precision P    fp32: the product in float32, exact; bf16: candidates (2K per row) by a\n"
-            "                       bfloat16 product on AVX512-BF16 / AMX, about twice as fast, re-scored in\n"
-            "                       float32 (the scores are exact, a neighbour can be missed: recall@10\n"
-            "                       measured in docs/PERFORMANCE.md) [fp32]\n"
+            "                       bfloat16 product (AMX, else AVX512-BF16), re-scored in float32: exact\n"
+            "                       scores, but a neighbour can be missed. Without AMX it is not faster\n"
+            "                       (docs/PERFORMANCE.md) [fp32]\n"
             "  -h, --help           this help\n");
 }
 

@@ -80,25 +80,17 @@ static void sb_snippet(sbuf *b, const char *text, int max) {
     }
 }
 
-ep_status ep_cluster_report(const ep_cluster_report_input *in, int show, char **json, char **summary, ep_error *err) {
-    *json = *summary = NULL;
-    const ep_kmeans_result *km = in->km;
-    const int k = km->k, near = in->nearest > 0 ? in->nearest : 3, top = in->words > 0 ? in->words : 8;
-    uint64_t *sizes = calloc((size_t)k, sizeof *sizes);
-    double *cos_sum = calloc((size_t)k, sizeof *cos_sum);
-    int *order = malloc(sizeof(int) * (size_t)k);
-    uint64_t *nearest = malloc(sizeof(uint64_t) * (size_t)k * (size_t)near);
-    int *n_near = calloc((size_t)k, sizeof(int));
-    char **words = NULL;
-    ep_status st = sizes && cos_sum && order && nearest && n_near ? EP_OK
-                                                                   : ep_error_set(err, EP_ERR_NOMEM, "out of memory");
-    if (st == EP_OK && in->texts) st = ep_cluster_words(in->texts, km->labels, km->n_rows, k, top, &words, err);
-    if (st != EP_OK) goto done;
+ep_status ep_cluster_nearest(const ep_kmeans_result *km, int near, uint64_t **rows, ep_error *err) {
+    uint64_t *nearest = malloc(sizeof(uint64_t) * (size_t)km->k * (size_t)near);
+    int *n_near = calloc((size_t)km->k, sizeof(int));
+    if (!nearest || !n_near) {
+        free(nearest);
+        free(n_near);
+        return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < (size_t)km->k * (size_t)near; i++) nearest[i] = UINT64_MAX;
     for (uint64_t i = 0; i < km->n_rows; i++) {
         int c = km->labels[i];
-        sizes[c]++;
-        cos_sum[c] += km->scores[i];
-        // the rows nearest the centroid: highest cosine, then lowest row
         uint64_t *nc = nearest + (size_t)c * (size_t)near;
         int m = n_near[c];
         if (m == near && km->scores[i] <= km->scores[nc[near - 1]]) continue;
@@ -109,6 +101,29 @@ ep_status ep_cluster_report(const ep_cluster_report_input *in, int show, char **
         }
         nc[p] = i;
         n_near[c] = m;
+    }
+    free(n_near);
+    *rows = nearest;
+    return EP_OK;
+}
+
+ep_status ep_cluster_report(const ep_cluster_report_input *in, int show, char **json, char **summary, ep_error *err) {
+    *json = *summary = NULL;
+    const ep_kmeans_result *km = in->km;
+    const int k = km->k, near = in->nearest > 0 ? in->nearest : 3, top = in->words > 0 ? in->words : 8;
+    uint64_t *sizes = calloc((size_t)k, sizeof *sizes);
+    double *cos_sum = calloc((size_t)k, sizeof *cos_sum);
+    int *order = malloc(sizeof(int) * (size_t)k);
+    uint64_t *nearest = NULL;
+    char **words = NULL;
+    ep_status st = sizes && cos_sum && order ? EP_OK : ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    if (st == EP_OK) st = ep_cluster_nearest(km, near, &nearest, err);
+    if (st == EP_OK && in->texts) st = ep_cluster_words(in->texts, km->labels, km->n_rows, k, top, &words, err);
+    if (st != EP_OK) goto done;
+    for (uint64_t i = 0; i < km->n_rows; i++) {
+        int c = km->labels[i];
+        sizes[c]++;
+        cos_sum[c] += km->scores[i];
     }
     for (int c = 0; c < k; c++) order[c] = c;
     g_sizes = sizes;
@@ -129,7 +144,9 @@ ep_status ep_cluster_report(const ep_cluster_report_input *in, int show, char **
     sbuf sb = {0};
     sb_printf(&sb, "%d clusters of %llu rows (%d iterations, inertia %.1f)\n", k, (unsigned long long)km->n_rows,
               km->iterations_run, km->inertia);
-    if (!in->texts) sb_printf(&sb, "(no words: the folder keeps no texts; embed again with texts kept to see them)\n");
+    if (!in->texts)
+        sb_printf(&sb, "(no words: the folder keeps no texts; embed again with texts kept to see them%s)\n",
+                  in->shown ? "; the texts below were read again from the run's inputs" : "");
     if (suggest)
         sb_printf(&sb, "sizes are very uneven (largest %llu, mean %.0f): try -k %d\n", (unsigned long long)sizes[order[0]],
                   (double)km->n_rows / k, suggest);
@@ -152,20 +169,21 @@ ep_status ep_cluster_report(const ep_cluster_report_input *in, int show, char **
         }
         if (words && shown && words[(size_t)c * (size_t)top]) sb_printf(&sb, "\n");
         cJSON *nl = cJSON_AddArrayToObject(e, "nearest");
-        for (int i = 0; i < n_near[c]; i++) {
+        for (int i = 0; i < near && nearest[(size_t)c * (size_t)near + (size_t)i] != UINT64_MAX; i++) {
             uint64_t row = nearest[(size_t)c * (size_t)near + (size_t)i];
+            const char *text = in->texts ? in->texts[row] : in->shown ? in->shown[row] : NULL;
             cJSON *r = cJSON_CreateObject();
             cJSON_AddNumberToObject(r, "row", (double)row);
             cJSON_AddNumberToObject(r, "cosine", km->scores[row]);
             if (in->ids && in->ids[row] && in->ids[row][0]) cJSON_AddStringToObject(r, "id", in->ids[row]);
-            if (in->texts && in->texts[row]) cJSON_AddStringToObject(r, "text", in->texts[row]);
+            if (text) cJSON_AddStringToObject(r, "text", text);
             cJSON_AddItemToArray(nl, r);
             if (!shown) continue;
             sb_printf(&sb, "  %.3f row %llu", km->scores[row], (unsigned long long)row);
             if (in->ids && in->ids[row] && in->ids[row][0]) sb_printf(&sb, " id %s", in->ids[row]);
-            if (in->texts && in->texts[row]) {
+            if (text) {
                 sb_printf(&sb, "  ");
-                sb_snippet(&sb, in->texts[row], 100);
+                sb_snippet(&sb, text, 100);
             }
             sb_printf(&sb, "\n");
         }
@@ -198,6 +216,5 @@ done:
     free(cos_sum);
     free(order);
     free(nearest);
-    free(n_near);
     return st;
 }

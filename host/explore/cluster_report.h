@@ -19,6 +19,8 @@ typedef struct ep_cluster_report_input {
     const ep_kmeans_result *km;
     const char *const *texts;   /* n_rows, entries may be NULL; NULL when the folder keeps no text */
     const char *const *ids;     /* n_rows record ids, or NULL */
+    const char *const *shown;   /* n_rows texts to show for the nearest rows when texts is NULL (e.g. read
+                                 * again from the inputs for those rows only), or NULL */
     uint64_t seed;
     int nearest;                /* rows shown per cluster */
     int words;                  /* words per cluster */
@@ -28,6 +30,11 @@ typedef struct ep_cluster_report_input {
  * terminal version, at most `show` clusters, 0 = all).
  * @return EP_OK, EP_ERR_NOMEM. */
 ep_status ep_cluster_report(const ep_cluster_report_input *in, int show, char **json, char **summary, ep_error *err);
+
+/* The `nearest` rows of each cluster nearest its centroid (highest cosine, then lowest row):
+ * rows[c * nearest + i], -1 (as UINT64_MAX) where a cluster has fewer.
+ * @return EP_OK and *rows (malloc'd, k * nearest), EP_ERR_NOMEM. */
+ep_status ep_cluster_nearest(const ep_kmeans_result *km, int nearest, uint64_t **rows, ep_error *err);
 
 /* Whether sizes are very uneven: the largest cluster holds more than 5x the
  * mean, or more than a quarter of the clusters hold under a tenth of it.

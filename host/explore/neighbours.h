@@ -26,7 +26,8 @@ typedef struct ep_neighbours_options {
     int k;                 /* neighbours per row, 1..1000 */
     int threads;           /* 0 = ep_default_threads() */
     size_t memory_bytes;   /* for the row blocks; 0 = 2 GiB */
-    bool bf16;             /* candidates by a bfloat16 product (2x the float32 rate on AVX512-BF16 / AMX),
+    bool bf16;             /* candidates by a bfloat16 product (AMX, else AVX512-BF16; without AMX it
+                            * measured slower than float32 on the Xeon of docs/PERFORMANCE.md),
                             * 2k per row, then re-scored in float32: the scores are exact, a true
                             * neighbour is missed only when rounding pushes it below 2k others. Needs
                             * such a CPU, dim % 32 == 0 and the rows in one block; otherwise float32 */
