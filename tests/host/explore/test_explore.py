@@ -171,6 +171,10 @@ if report["texts"]:
     check(any(c["words"] for c in report["clusters"]), "texts kept but no words")
 else:
     check("no words" in p1.stdout, f"the summary does not say why there are no words: {p1.stdout[:300]}")
+# the rows nearest each centroid come with their texts (kept, or read again from the unchanged input)
+near = [r for c in report["clusters"] for r in c["nearest"]]
+check(len(near) == 12 and all(r.get("text") == records[r["row"]]["text"] for r in near),
+      f"nearest rows without their texts: {near[:2]}")
 if np is not None:
     labels = load(os.path.join(out, "cluster-labels.npy.zst"))
     check(labels.shape == (n,) and labels.min() >= 0 and labels.max() < 4, "cluster labels")
