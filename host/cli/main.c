@@ -36,8 +36,8 @@ static void usage(FILE *f) {
             "       run in DIR; merge found parts that do not make up one complete job\n"
             "  4    partial: embed found a damaged input (truncated or corrupt); every record before the\n"
             "       damage was embedded and the damage is in DIR/errors.ndjson; the other inputs were read\n"
-            "  5    another embedpipe process is writing DIR (embed, merge, or export into DIR): only one\n"
-            "       may write a folder at a time; the message names it (pid, command, start time)\n"
+            "  5    another embedpipe process is writing DIR (embed, merge, export into DIR, related, cluster):\n"
+            "       only one may write a folder at a time; the message names it (pid, command, start time)\n"
             "  130  interrupted\n"
             "\n"
             "Environment: EMBEDPIPE_MODEL  default model folder (else models/all-MiniLM-L6-v2)\n",

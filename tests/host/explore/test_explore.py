@@ -183,6 +183,24 @@ check(run(["verify", out]).returncode == 0, "verify refuses related + cluster fi
 names = set(os.listdir(out))
 check({"derived.json", "related-rows.npy.zst", "cluster-report.json"} <= names, f"files: {names}")
 
+# --- the loader docs/output-format.md shows, run as written (in the folder that holds out/)
+if np is not None:
+    import re
+    src = os.environ.get("EP_SOURCE_DIR", ".")
+    doc = open(os.path.join(src, "docs", "output-format.md"), encoding="utf-8").read()
+    at = doc.find("## What `related` and `cluster` keep")
+    m = re.compile(r"```python\n(.*?)```", re.S).search(doc, at)
+    check(at >= 0 and m is not None, "docs/output-format.md: no loader for the derived files")
+    if m:
+        here = os.getcwd()
+        os.chdir(root)
+        env = {}
+        exec(m.group(1), env)
+        os.chdir(here)
+        check(env["neighbours"].shape == (n, 5) and env["scores"].dtype == np.float32, "the doc's related loader")
+        check(env["labels"].shape == (n,) and env["centroids"].shape[0] == 4 and env["report"]["k"] == 4,
+              "the doc's cluster loader")
+
 # --- search / similar from another folder, input deleted
 os.unlink(inp)
 p = run(["similar", out, "--row", "100", "-k", "2", "--json"], cwd="/", check_rc=0)
