@@ -159,8 +159,9 @@ ep_status ep_cluster_report(const ep_cluster_report_input *in, int show, char **
         cJSON_AddNumberToObject(e, "mean_cosine", sizes[c] ? cos_sum[c] / (double)sizes[c] : 0);
         cJSON *w = cJSON_AddArrayToObject(e, "words");
         bool shown = show <= 0 || oi < show;
-        if (shown) sb_printf(&sb, "\ncluster %d: %llu rows (%.1f%%), mean cosine %.3f\n", c,
-                             (unsigned long long)sizes[c], 100.0 * (double)sizes[c] / (double)km->n_rows,
+        if (shown) sb_printf(&sb, "\ncluster %d: %llu row%s (%.1f%%), mean cosine %.3f\n", c,
+                             (unsigned long long)sizes[c], sizes[c] == 1 ? "" : "s",
+                             100.0 * (double)sizes[c] / (double)km->n_rows,
                              sizes[c] ? cos_sum[c] / (double)sizes[c] : 0);
         if (words && shown && words[(size_t)c * (size_t)top]) sb_printf(&sb, "  words:");
         for (int i = 0; words && i < top && words[(size_t)c * (size_t)top + (size_t)i]; i++) {

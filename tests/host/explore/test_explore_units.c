@@ -66,6 +66,7 @@ static void test_kmeans(void) {
         for (int d = 0; d < DIM; d++) norm += a.centroids[j * DIM + d] * a.centroids[j * DIM + d];
         CHECKF(fabs(norm - 1) < 1e-4, "centroid %d has squared norm %f", j, norm);
     }
+    ep_kmeans_free(&c);
     CHECK(ep_kmeans_run(x, n, DIM, &(ep_kmeans_options){.k = n + 1}, &c, &err) == EP_ERR_USAGE);
     CHECK(ep_kmeans_default_k(100000) == 224 && ep_kmeans_default_k(3) == 2 && ep_kmeans_default_k(1) == 1);
     ep_kmeans_free(&a);
