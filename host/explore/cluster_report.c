@@ -190,7 +190,8 @@ ep_status ep_cluster_report(const ep_cluster_report_input *in, int show, char **
         }
         cJSON_AddItemToArray(list, e);
     }
-    if (show > 0 && show < k) sb_printf(&sb, "\n(%d more clusters in cluster-report.json)\n", k - show);
+    if (show > 0 && show < k)
+        sb_printf(&sb, "\n(%d more cluster%s in cluster-report.json)\n", k - show, k - show == 1 ? "" : "s");
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text || sb.failed) {

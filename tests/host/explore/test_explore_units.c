@@ -100,6 +100,24 @@ static void test_words(void) {
     CHECK(ep_is_stop_word("und", 3) && ep_is_stop_word("que", 3) && ep_is_stop_word("les", 3) &&
           ep_is_stop_word("the", 3) && !ep_is_stop_word("bicycle", 7));
     ep_cluster_words_free(words, 2, 3);
+
+    // the report with kept texts: words per cluster, nearest rows with their texts, in JSON and in the summary
+    float scores[12] = {0.9f, 0.8f, 0.7f, 0.6f, 0.5f, 0.4f, 0.95f, 0.85f, 0.75f, 0.65f, 0.55f, 0.45f};
+    ep_kmeans_result km = {.k = 2, .dim = 1, .n_rows = 12, .labels = labels, .scores = scores, .iterations_run = 3};
+    char *json = NULL, *summary = NULL;
+    ep_cluster_report_input in = {.km = &km, .texts = texts, .nearest = 2, .words = 3};
+    CHECK_OK(ep_cluster_report(&in, 0, &json, &summary, &err), &err);
+    CHECK(json && strstr(json, "\"bicycle\"") && strstr(json, "\"coffee espresso with the milk\"") &&
+          strstr(json, "\"texts\":\ttrue"));
+    CHECK(summary && strstr(summary, "words: bicycle") && strstr(summary, "words: coffee") && !strstr(summary, "no words"));
+    free(json);
+    free(summary);
+    in.texts = NULL;
+    CHECK_OK(ep_cluster_report(&in, 1, &json, &summary, &err), &err);
+    CHECK(json && strstr(json, "\"words\":\t[]") && summary && strstr(summary, "no words") &&
+          strstr(summary, "1 more cluster in"));
+    free(json);
+    free(summary);
 }
 
 static void test_groups(void) {
