@@ -25,6 +25,22 @@ int ep_cli_search(int argc, char **argv);
 int ep_cli_merge(int argc, char **argv);  /* cli_merge.c */
 int ep_cli_export(int argc, char **argv); /* cli_export.c */
 int ep_cli_bench(int argc, char **argv);  /* cli_bench.c */
+int ep_cli_similar(int argc, char **argv);    /* cli_similar.c */
+int ep_cli_related(int argc, char **argv);    /* cli_related.c */
+int ep_cli_duplicates(int argc, char **argv); /* cli_duplicates.c */
+int ep_cli_cluster(int argc, char **argv);    /* cli_cluster.c */
+
+/* Embeds query as the run in dir did (its model, checked by SHA-256, and its max_seq_length) (cli_search.c).
+ * @return EP_EXIT_OK with *vec (malloc'd, *dim floats), or the exit code of the error it reported. */
+int ep_cli_embed_query(const char *dir, const char *query, const char *model_dir, const char *device, float **vec,
+                       int *dim);
+
+struct ep_folder_lock;
+struct ep_manifest;
+/* For the commands that write derived files into DIR (related, cluster): takes DIR's writers'
+ * lock and reads its manifest (a note when the run is unfinished).
+ * @return EP_EXIT_OK with *lock and *m set, or the exit code of the error it reported. */
+int ep_cli_open_for_derived(const char *dir, struct ep_folder_lock **lock, struct ep_manifest **m);
 
 /* The model folder to use when --model is not given: $EMBEDPIPE_MODEL as it is,
  * else the first folder holding a config.json of ./models/all-MiniLM-L6-v2,

@@ -84,9 +84,8 @@ static int print_hits(const char *dir, const char *query, const ep_search_hit *h
     return rc;
 }
 
-/* Embeds query with the model that wrote dir and prints the k nearest rows.
- * @return the exit code. */
-static int search(const char *dir, const char *query, const char *model_dir, const char *device, size_t k) {
+int ep_cli_embed_query(const char *dir, const char *query, const char *model_dir, const char *device, float **vec,
+                       int *dim_out) {
     ep_error err = {0};
     ep_model *model = NULL;
     ep_tokenizer *tok = NULL;
@@ -94,8 +93,8 @@ static int search(const char *dir, const char *query, const char *model_dir, con
     ep_manifest *m = NULL;
     int32_t *ids = NULL;
     float *qvec = NULL;
-    ep_search_hit *hits = NULL;
     int rc = EP_EXIT_OK;
+    *vec = NULL;
     if (ep_manifest_read(dir, &m, &err) != EP_OK || ep_model_load(model_dir, &model, &err) != EP_OK) {
         rc = ep_cli_report(&err);
         goto done;
@@ -115,11 +114,11 @@ static int search(const char *dir, const char *query, const char *model_dir, con
         rc = ep_cli_report(&err);
         goto done;
     }
+    // The run's own settings: its max_seq_length (its pooling and normalisation are the model's).
     const int max_len = m->max_seq_length, dim = model->config.hidden;
     ids = malloc(sizeof(int32_t) * (size_t)max_len);
     qvec = malloc(sizeof(float) * (size_t)dim);
-    hits = calloc(k, sizeof *hits);
-    if (!ids || !qvec || !hits) {
+    if (!ids || !qvec) {
         ep_error_set(&err, EP_ERR_NOMEM, "out of memory");
         rc = ep_cli_report(&err);
         goto done;
@@ -133,21 +132,42 @@ static int search(const char *dir, const char *query, const char *model_dir, con
     int n = ep_tokenizer_encode(tok, query, strlen(query), ids, max_len, NULL);
     int32_t seq_start[2] = {0, n};
     ep_batch batch = {.n_seqs = 1, .n_tokens = n, .max_seq_len = n, .token_ids = ids, .seq_start = seq_start};
-    int n_hits = 0;
-    if (ep_backend_encode(backend, &batch, qvec, NULL, &err) != EP_OK ||
-        ep_search_folder(dir, qvec, dim, (int)k, hits, &n_hits, &err) != EP_OK) {
+    if (ep_backend_encode(backend, &batch, qvec, NULL, &err) != EP_OK) {
         rc = ep_cli_report(&err);
         goto done;
     }
-    rc = print_hits(dir, query, hits, n_hits);
+    *vec = qvec;
+    *dim_out = dim;
+    qvec = NULL;
 done:
     free(ids);
     free(qvec);
-    free(hits);
     ep_backend_free(backend);
     ep_tokenizer_free(tok);
     ep_model_free(model);
     ep_manifest_free(m);
+    return rc;
+}
+
+/* Embeds query with the model that wrote dir and prints the k nearest rows.
+ * @return the exit code. */
+static int search(const char *dir, const char *query, const char *model_dir, const char *device, size_t k) {
+    ep_error err = {0};
+    float *qvec = NULL;
+    int dim = 0, n_hits = 0;
+    int rc = ep_cli_embed_query(dir, query, model_dir, device, &qvec, &dim);
+    if (rc != EP_EXIT_OK) return rc;
+    ep_search_hit *hits = calloc(k, sizeof *hits);
+    if (!hits) {
+        ep_error_set(&err, EP_ERR_NOMEM, "out of memory");
+        rc = ep_cli_report(&err);
+    } else if (ep_search_folder(dir, qvec, dim, (int)k, hits, &n_hits, &err) != EP_OK) {
+        rc = ep_cli_report(&err);
+    } else {
+        rc = print_hits(dir, query, hits, n_hits);
+    }
+    free(hits);
+    free(qvec);
     return rc;
 }
 

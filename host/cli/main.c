@@ -18,6 +18,10 @@ static void usage(FILE *f) {
             "  inspect DIR             summarise an output folder\n"
             "  verify DIR              check every shard of an output folder against its manifest\n"
             "  search DIR QUERY        the rows of an output folder most similar to a query\n"
+            "  similar DIR QUERY|--id ID|--row N   the rows nearest a text, a record or a row\n"
+            "  related DIR -k K        the exact K nearest neighbours of every row, kept in DIR\n"
+            "  duplicates DIR          groups of near-identical (or, --exact, identical) texts\n"
+            "  cluster DIR [-k K]      spherical k-means: each row's cluster, a report with words\n"
             "  merge PART... -o DIR    join the folders of an `embed --part I/N` job into one\n"
             "  export DIR --to FMT     write the rows as one plain .npy or one NDJSON line per row\n"
             "  bench INPUT...          run the pipeline, print per-stage busy times and throughput\n"
@@ -33,8 +37,8 @@ static void usage(FILE *f) {
             "       run in DIR; merge found parts that do not make up one complete job\n"
             "  4    partial: embed found a damaged input (truncated or corrupt); every record before the\n"
             "       damage was embedded and the damage is in DIR/errors.ndjson; the other inputs were read\n"
-            "  5    another embedpipe process is writing DIR (embed, merge, or export into DIR): only one\n"
-            "       may write a folder at a time; the message names it (pid, command, start time)\n"
+            "  5    another embedpipe process is writing DIR (embed, merge, export into DIR, related, cluster):\n"
+            "       only one may write a folder at a time; the message names it (pid, command, start time)\n"
             "  130  interrupted\n"
             "\n"
             "Environment: EMBEDPIPE_MODEL  default model folder (else models/all-MiniLM-L6-v2)\n",
@@ -81,6 +85,10 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "search") == 0) return ep_cli_search(argc - 1, argv + 1);
     if (strcmp(cmd, "merge") == 0) return ep_cli_merge(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0) return ep_cli_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "similar") == 0) return ep_cli_similar(argc - 1, argv + 1);
+    if (strcmp(cmd, "related") == 0) return ep_cli_related(argc - 1, argv + 1);
+    if (strcmp(cmd, "duplicates") == 0) return ep_cli_duplicates(argc - 1, argv + 1);
+    if (strcmp(cmd, "cluster") == 0) return ep_cli_cluster(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return ep_cli_bench(argc - 1, argv + 1);
     fprintf(stderr, "embedpipe: unknown command '%s'\n\n", cmd);
     usage(stderr);

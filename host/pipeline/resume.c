@@ -7,6 +7,7 @@
 
 #include "atomic_file.h"
 #include "byte_source.h"
+#include "derived.h"
 
 #include <xxhash.h>
 
@@ -29,7 +30,9 @@ static ep_status remove_run_files(const char *dir, const ep_manifest *keep, bool
     struct dirent *e;
     ep_status st = EP_OK;
     while ((e = readdir(d)) != NULL && st == EP_OK) {
-        if (!ep_output_is_run_file(e->d_name) && !ep_output_is_export_file(e->d_name)) continue;
+        if (!ep_output_is_run_file(e->d_name) && !ep_output_is_export_file(e->d_name) &&
+            !ep_output_is_derived_file(e->d_name))
+            continue;
         // Temporaries are a killed write's leftovers, never a finished file: always removable.
         if (found_any && e->d_name[0] != '.') {
             *found_any = true;

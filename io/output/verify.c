@@ -1,6 +1,7 @@
 /* verify.c - checking an output folder against its manifest (ep_output_verify,
  * ep_manifest_check_layout) and telling the folder's own files from others'.
  * Reading and writing manifest.json is manifest.c. */
+#include "derived.h"
 #include "manifest.h"
 #include "manifest_internal.h"
 
@@ -191,7 +192,8 @@ static ep_status check_folder_contents(const char *dir, ep_output_reader *r, con
     if (!d) return ep_error_set(err, EP_ERR_IO, "cannot list %s: %s", dir, strerror(errno));
     char foreign[768] = "";
     size_t n_foreign = 0, used = 0;
-    ep_status st = EP_OK;
+    ep_derived_index derived;
+    ep_status st = ep_derived_index_read(dir, &derived, err);
     struct dirent *e;
     while ((e = readdir(d)) != NULL && st == EP_OK) {
         const char *name = e->d_name;
@@ -211,6 +213,9 @@ static ep_status check_folder_contents(const char *dir, ep_output_reader *r, con
             st = check_export_npy(dir, r, m, err);
         } else if (!temp && regular && strcmp(name, "vectors.ndjson") == 0) {
             st = check_export_ndjson(dir, m, err);
+        } else if (!temp && regular && ep_output_is_derived_file(name) &&
+                   (strcmp(name, EP_DERIVED_INDEX) == 0 || ep_derived_listed(&derived, name))) {
+            continue; /* checked against derived.json below */
         } else {
             if (n_foreign < 8 && used + strlen(name) + 3 < sizeof foreign)
                 used += (size_t)snprintf(foreign + used, sizeof foreign - used, "%s%s", n_foreign ? ", " : "", name);
@@ -218,6 +223,7 @@ static ep_status check_folder_contents(const char *dir, ep_output_reader *r, con
         }
     }
     closedir(d);
+    ep_derived_index_clear(&derived);
     if (st == EP_OK && n_foreign)
         st = ep_error_set(err, EP_ERR_MISMATCH, "%s holds %zu file%s that the run did not write: %s%s (an output "
                           "folder holds only what embedpipe writes; move %s elsewhere)", dir, n_foreign,
@@ -277,6 +283,7 @@ ep_status ep_output_verify(const char *dir, ep_error *err) {
     }
     if (st == EP_OK) st = check_errors_file(dir, m, err);
     if (st == EP_OK) st = check_folder_contents(dir, r, m, err);
+    if (st == EP_OK) st = ep_derived_verify(dir, m, err);
     ep_output_close(r);
     return st;
 }

@@ -31,8 +31,9 @@ LAYERS = {
     "host/device": ["host/cpu", "host/null", "host/cuda"],
     "host/pipeline": ["host/device", "tokenizer", "io/input", "io/output"],
     "host/tools": ["host/device", "tokenizer", "io/input", "io/output"],
+    "host/explore": ["host/tools", "host/device", "io/output"],
     "host/api": ["host/pipeline", "host/device", "tokenizer", "io/output"],
-    "host/cli": ["host/tools", "host/pipeline", "host/api"],
+    "host/cli": ["host/explore", "host/tools", "host/pipeline", "host/api"],
 }
 SOURCE_EXT = (".c", ".h", ".cu", ".cuh", ".cpp")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

@@ -1,0 +1,228 @@
+/* cli_cluster.c - `embedpipe cluster DIR [-k K]`: spherical k-means, each row's cluster and a report, kept in DIR. */
+#include "cli.h"
+#include "cluster_report.h"
+#include "derived.h"
+#include "folder_lock.h"
+#include "kmeans.h"
+#include "manifest.h"
+#include "neighbours.h"
+#include "output_reader.h"
+#include "search.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void cluster_usage(FILE *f) {
+    fprintf(f,
+            "Usage: embedpipe cluster DIR [OPTIONS]\n"
+            "\n"
+            "Groups the rows of DIR by spherical k-means (k-means++ seeding, assignment by a matrix\n"
+            "product with the centroids, the same result for a seed and thread count) and writes:\n"
+            "  DIR/cluster-labels.npy.zst     int32 (rows,): each row's cluster\n"
+            "  DIR/cluster-scores.npy.zst     float32 (rows,): its cosine to the cluster's centroid\n"
+            "  DIR/cluster-centroids.npy.zst  float32 (K, dim): the unit-length centroids\n"
+            "  DIR/cluster-report.json        per cluster, largest first: size, share, mean cosine,\n"
+            "                                 distinctive words (c-TF-IDF over the kept texts, stop words\n"
+            "                                 of en/es/fr/de/it/pt dropped) and the rows nearest its centroid\n"
+            "listed in DIR/derived.json for `verify`. The summary on the terminal says when the sizes\n"
+            "are very uneven and suggests a k. Words need texts kept in the folder; without them the\n"
+            "report says so and lists none, and shows the nearest rows' texts read again from the run's\n"
+            "inputs while they are unchanged (as `search` does). Memory: all rows as float32\n"
+            "(rows x dim x 4 bytes).\n"
+            "\n"
+            "Options (default in brackets):\n"
+            "  -k, --clusters K     clusters [sqrt(rows / 2), between 2 and 1000]\n"
+            "      --iterations N   at most N updates (fewer once no row changes cluster) [25]\n"
+            "      --seed N         seed of the k-means++ seeding [1]\n"
+            "      --words N        words per cluster in the report [8]\n"
+            "      --show N         clusters in the terminal summary, 0 for all [10]\n"
+            "      --json           print the report's JSON instead of the summary\n"
+            "  -t, --threads N      threads [all cores]\n"
+            "  -h, --help           this help\n");
+}
+
+/* Each row's kept text and id (malloc'd; texts NULL when the folder keeps none). */
+static ep_status read_texts(ep_output_reader *r, uint64_t n, char ***texts_out, char ***ids_out, ep_error *err) {
+    const ep_manifest *m = ep_output_manifest(r);
+    char **texts = calloc((size_t)n + 1, sizeof(char *)), **ids = calloc((size_t)n + 1, sizeof(char *));
+    bool any_text = false;
+    ep_status st = texts && ids ? EP_OK : ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    for (size_t s = 0; s < m->n_shards && st == EP_OK; s++) {
+        ep_output_shard shard;
+        st = ep_output_read_shard(r, s, EP_OUTPUT_IDS, &shard, err);
+        for (size_t i = 0; st == EP_OK && i < shard.n_rows; i++) {
+            uint64_t row = shard.info->first_row + i;
+            if (shard.meta[i].id && shard.meta[i].id[0]) ids[row] = strdup(shard.meta[i].id);
+            if (shard.meta[i].text) {
+                texts[row] = strdup(shard.meta[i].text);
+                any_text = true;
+            }
+        }
+        ep_output_shard_free(&shard);
+    }
+    if (st == EP_OK && !any_text) {
+        free(texts);
+        texts = NULL;
+    }
+    *texts_out = texts;
+    *ids_out = ids;
+    return st;
+}
+
+/* Without kept texts: the texts of the rows the report shows, read again from the run's inputs while they
+ * are unchanged (as `search` does); a sparse array of n entries, or NULL when none could be read. */
+static char **shown_texts(const char *dir, const ep_kmeans_result *km, uint64_t n) {
+    enum { NEAR = 3 };
+    uint64_t *near = NULL;
+    ep_error err = {0};
+    if (ep_cluster_nearest(km, NEAR, &near, &err) != EP_OK) return NULL;
+    int count = 0;
+    for (size_t i = 0; i < (size_t)km->k * NEAR; i++)
+        if (near[i] != UINT64_MAX) near[count++] = near[i];
+    char **texts = calloc((size_t)count + 1, sizeof(char *)), **ids = calloc((size_t)count + 1, sizeof(char *));
+    char **shown = calloc((size_t)n + 1, sizeof(char *));
+    char *why = NULL;
+    bool any = false;
+    if (texts && ids && shown && ep_search_fetch_texts(dir, near, count, texts, ids, &why, &err) == EP_OK)
+        for (int i = 0; i < count; i++) {
+            shown[near[i]] = texts[i];
+            any |= texts[i] != NULL;
+            texts[i] = NULL;
+        }
+    if (why) fprintf(stderr, "embedpipe: texts not shown: %s\n", why);
+    for (int i = 0; texts && ids && i < count; i++) {
+        free(texts[i]);
+        free(ids[i]);
+    }
+    free(texts);
+    free(ids);
+    free(why);
+    free(near);
+    if (!any) {
+        free(shown);
+        return NULL;
+    }
+    return shown;
+}
+
+static void free_strings(char **s, uint64_t n) {
+    for (uint64_t i = 0; s && i < n; i++) free(s[i]);
+    free(s);
+}
+
+int ep_cli_cluster(int argc, char **argv) {
+    enum { OPT_ITER = EP_OPT_LOCAL, OPT_SEED, OPT_WORDS, OPT_SHOW, OPT_JSON };
+    static const struct option longopts[] = {
+        {"clusters", required_argument, 0, 'k'}, {"iterations", required_argument, 0, OPT_ITER},
+        {"seed", required_argument, 0, OPT_SEED}, {"words", required_argument, 0, OPT_WORDS},
+        {"show", required_argument, 0, OPT_SHOW}, {"json", no_argument, 0, OPT_JSON},
+        {"threads", required_argument, 0, 't'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    size_t k = 0, iterations = 25, seed = 1, words = 8, show = 10, threads = 0;
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "k:t:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            if (ep_cli_parse_size("--clusters", optarg, &k) || k < 1 || k > 100000) {
+                fprintf(stderr, "embedpipe: -k must be between 1 and 100000\n");
+                return EP_EXIT_USAGE;
+            }
+            break;
+        case OPT_ITER:
+            if (ep_cli_parse_size("--iterations", optarg, &iterations) || iterations < 1 || iterations > 10000) {
+                fprintf(stderr, "embedpipe: --iterations must be between 1 and 10000\n");
+                return EP_EXIT_USAGE;
+            }
+            break;
+        case OPT_SEED:
+            if (ep_cli_parse_size("--seed", optarg, &seed)) return EP_EXIT_USAGE;
+            break;
+        case OPT_WORDS:
+            if (ep_cli_parse_size("--words", optarg, &words) || words < 1 || words > 100) {
+                fprintf(stderr, "embedpipe: --words must be between 1 and 100\n");
+                return EP_EXIT_USAGE;
+            }
+            break;
+        case OPT_SHOW:
+            if (ep_cli_parse_size("--show", optarg, &show)) return EP_EXIT_USAGE;
+            break;
+        case OPT_JSON: json = true; break;
+        case 't':
+            if (ep_cli_parse_size("--threads", optarg, &threads) || threads > 1024) return EP_EXIT_USAGE;
+            break;
+        case 'h': cluster_usage(stdout); return EP_EXIT_OK;
+        default: cluster_usage(stderr); return EP_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        cluster_usage(stderr);
+        return EP_EXIT_USAGE;
+    }
+    const char *dir = argv[optind];
+    ep_folder_lock *lock = NULL;
+    ep_manifest *m = NULL;
+    int rc = ep_cli_open_for_derived(dir, &lock, &m);
+    if (rc != EP_EXIT_OK) return rc;
+    ep_error err = {0};
+    ep_output_reader *r = NULL;
+    float *x = NULL;
+    char **texts = NULL, **ids = NULL, **shown = NULL, *report = NULL, *summary = NULL;
+    ep_kmeans_result km = {0};
+    const uint64_t n = m->records_embedded;
+    ep_status st = ep_output_open(dir, &r, &err);
+    if (st == EP_OK && !(x = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)m->dim)))
+        st = ep_error_set(&err, EP_ERR_NOMEM, "cluster: out of memory for %llu rows of %d floats",
+                          (unsigned long long)n, m->dim);
+    if (st == EP_OK) st = ep_explore_read_rows(r, 0, n, x, &err);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ep_kmeans_options o = {.k = (int)k, .iterations = (int)iterations, .seed = seed, .threads = (int)threads};
+    if (st == EP_OK) st = ep_kmeans_run(x, n, m->dim, &o, &km, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    free(x);
+    if (st == EP_OK) st = read_texts(r, n, &texts, &ids, &err);
+    if (st == EP_OK && !texts) shown = shown_texts(dir, &km, n);
+    ep_cluster_report_input in = {.km = &km, .texts = (const char *const *)texts, .ids = (const char *const *)ids,
+                                  .shown = (const char *const *)shown, .seed = seed, .nearest = 3,
+                                  .words = (int)words};
+    if (st == EP_OK) st = ep_cluster_report(&in, (int)show, &report, &summary, &err);
+    ep_derived_file files[4];
+    if (st == EP_OK)
+        st = ep_derived_write_array(dir, &(ep_derived_array){"cluster-labels.npy.zst", 'i', n, 0, km.labels}, &files[0],
+                                    &err);
+    if (st == EP_OK)
+        st = ep_derived_write_array(dir, &(ep_derived_array){"cluster-scores.npy.zst", 'f', n, 0, km.scores}, &files[1],
+                                    &err);
+    if (st == EP_OK)
+        st = ep_derived_write_array(
+            dir, &(ep_derived_array){"cluster-centroids.npy.zst", 'f', (uint64_t)km.k, (uint64_t)km.dim, km.centroids},
+            &files[2], &err);
+    if (st == EP_OK) st = ep_derived_write_text(dir, "cluster-report.json", report, &files[3], &err);
+    char settings[160];
+    snprintf(settings, sizeof settings, "{\"k\": %d, \"iterations\": %zu, \"seed\": %zu, \"threads\": %zu}", km.k,
+             iterations, seed, threads);
+    if (st == EP_OK) st = ep_derived_index_update(dir, m, "cluster", settings, files, 4, &err);
+    if (st != EP_OK) {
+        rc = ep_cli_report(&err);
+    } else {
+        fputs(json ? report : summary, stdout);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        fprintf(stderr, "embedpipe: k-means of %llu rows into %d clusters in %.2f s -> %s/cluster-*.npy.zst, "
+                "cluster-report.json\n", (unsigned long long)n, km.k, s, dir);
+    }
+    free(report);
+    free(summary);
+    free_strings(texts, n);
+    free_strings(ids, n);
+    free_strings(shown, n);
+    ep_kmeans_free(&km);
+    ep_output_close(r);
+    ep_folder_lock_free(lock);
+    ep_manifest_free(m);
+    return rc;
+}

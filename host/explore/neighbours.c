@@ -1,0 +1,363 @@
+/* neighbours.c - exact all-rows top-k by blocked, symmetric sgemm; see neighbours.h. */
+#include "neighbours.h"
+
+#include "cpu_pool.h"
+#include "explore_gemm.h"
+#include "float16.h"
+#include "output_reader.h"
+#include "settings.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tile side: one tile's scores (TILE x TILE floats, 4 MiB) stay in the cache while selected. */
+#define TILE 1024
+
+ep_status ep_explore_read_rows(struct ep_output_reader *r, uint64_t first, uint64_t count, float *out, ep_error *err) {
+    const ep_manifest *m = ep_output_manifest(r);
+    const size_t dim = (size_t)m->dim;
+    for (size_t s = 0; s < m->n_shards; s++) {
+        const ep_shard_info *info = &m->shards[s];
+        uint64_t lo = info->first_row > first ? info->first_row : first;
+        uint64_t hi = info->first_row + info->rows < first + count ? info->first_row + info->rows : first + count;
+        if (lo >= hi) continue;
+        ep_output_shard shard;
+        ep_status st = ep_output_read_shard(r, s, EP_OUTPUT_VECTORS, &shard, err);
+        if (st != EP_OK) return st;
+        for (uint64_t row = lo; row < hi; row++) {
+            const uint16_t *src = shard.rows + (row - info->first_row) * dim;
+            float *dst = out + (row - first) * dim;
+            for (size_t i = 0; i < dim; i++) dst[i] = ep_f16_to_f32(src[i]);
+        }
+        ep_output_shard_free(&shard);
+    }
+    return EP_OK;
+}
+
+/* One row's best k so far, best first: higher score, then smaller row. */
+typedef struct topk {
+    float *score;
+    int32_t *row;
+    float *worst;  /* score of the k-th entry, -inf until k are kept */
+    int *count;
+    int k;
+} topk;
+
+static inline bool better(float s, int32_t r, float s2, int32_t r2) { return s > s2 || (s == s2 && r < r2); }
+
+/* Offers (s, r) to list i of t. */
+static inline void offer(const topk *t, size_t i, float s, int32_t r) {
+    const int k = t->k;
+    float *sc = t->score + i * (size_t)k;
+    int32_t *rw = t->row + i * (size_t)k;
+    int n = t->count[i];
+    if (n == k && !better(s, r, sc[k - 1], rw[k - 1])) return;
+    int p = n < k ? n++ : k - 1;
+    while (p > 0 && better(s, r, sc[p - 1], rw[p - 1])) {
+        sc[p] = sc[p - 1];
+        rw[p] = rw[p - 1];
+        p--;
+    }
+    sc[p] = s;
+    rw[p] = r;
+    t->count[i] = n;
+    t->worst[i] = n == k ? sc[k - 1] : -INFINITY;
+}
+
+static ep_status topk_alloc(topk *t, size_t n, int k) {
+    t->k = k;
+    t->score = malloc(sizeof(float) * n * (size_t)k);
+    t->row = malloc(sizeof(int32_t) * n * (size_t)k);
+    t->worst = malloc(sizeof(float) * n);
+    t->count = calloc(n, sizeof(int));
+    if (!t->score || !t->row || !t->worst || !t->count) return EP_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) t->worst[i] = -INFINITY;
+    return EP_OK;
+}
+
+static void topk_free(topk *t) {
+    free(t->score);
+    free(t->row);
+    free(t->worst);
+    free(t->count);
+    memset(t, 0, sizeof *t);
+}
+
+/* What the threads share while one tile row (rows [i0, i0+ti) of block A) meets the tiles of block B. */
+typedef struct tile_job {
+    const float *a;         /* block A's rows, float32 */
+    const uint16_t *a16;    /* the same in bfloat16, for a bf16 table (else NULL) */
+    uint64_t a_first, b_first, b_rows;
+    uint64_t i0;            /* tile row's first row, relative to A */
+    size_t ti;
+    size_t first_tile;      /* first column tile of B to visit */
+    size_t n_tiles;
+    int dim;
+    int next_tile;          /* taken atomically */
+    topk *global;           /* every row of the folder */
+    topk *priv;             /* per thread: the tile row's rows */
+    float **scratch;        /* per thread: TILE x TILE scores */
+    float **gemm_scratch;   /* per thread: the kernel's packed A */
+    const ep_cpu_kernels *kern;
+    const ep_packed *packs; /* block B's tiles, packed */
+    const float *zeros;     /* TILE zeros: the kernel's bias */
+    bool same_block;
+} tile_job;
+
+static void tile_worker(void *arg, int thread) {
+    tile_job *job = arg;
+    topk *mine = &job->priv[thread];
+    float *s = job->scratch[thread];
+    const int dim = job->dim;
+    for (;;) {
+        int t = __atomic_fetch_add(&job->next_tile, 1, __ATOMIC_RELAXED);
+        if ((size_t)t >= job->n_tiles) break;
+        uint64_t j0 = (uint64_t)(job->first_tile + (size_t)t) * TILE;
+        size_t tj = (size_t)(job->b_rows - j0 < TILE ? job->b_rows - j0 : TILE);
+        const ep_packed *w = &job->packs[job->first_tile + (size_t)t];
+        const size_t ldo = (size_t)w->n; /* tj, padded with zero rows */
+        ep_explore_gemm(job->kern, s, (int)ldo, job->a16 ? NULL : job->a + job->i0 * (size_t)dim,
+                        job->a16 ? job->a16 + job->i0 * (size_t)dim : NULL, dim, (int)job->ti, w, job->zeros,
+                        job->gemm_scratch[thread]);
+        const uint64_t gi0 = job->a_first + job->i0, gj0 = job->b_first + j0;
+        const bool diagonal = job->same_block && j0 == job->i0;
+        const float *floor = job->global->worst + gi0; /* the i-tile's global lists: stable during this phase */
+        for (size_t i = 0; i < job->ti; i++) {
+            const float *srow = s + i * ldo;
+            float worst = fmaxf(mine->worst[i], floor[i]);
+            for (size_t j0v = 0; j0v < tj; j0v += 16) {
+                // Most scores lose to the k-th best: one vectorisable test per 16 of them.
+                const size_t end = tj - j0v < 16 ? tj : j0v + 16;
+                int any = 0;
+                for (size_t j = j0v; j < end; j++) any |= srow[j] >= worst;
+                if (!any) continue;
+                for (size_t j = j0v; j < end; j++) {
+                    if (srow[j] < worst || (diagonal && i == j)) continue;
+                    offer(mine, i, srow[j], (int32_t)(gj0 + j));
+                    worst = fmaxf(mine->worst[i], floor[i]);
+                }
+            }
+        }
+        // The same scores seen from the column's rows, which this thread alone owns in this tile row.
+        if (diagonal) continue;
+        topk *g = job->global;
+        const float *worst = g->worst + gj0;
+        for (size_t i = 0; i < job->ti; i++) {
+            const float *srow = s + i * ldo;
+            for (size_t j0v = 0; j0v < tj; j0v += 16) {
+                const size_t end = tj - j0v < 16 ? tj : j0v + 16;
+                int any = 0;
+                for (size_t j = j0v; j < end; j++) any |= srow[j] >= worst[j];
+                if (!any) continue;
+                for (size_t j = j0v; j < end; j++)
+                    if (srow[j] >= worst[j]) offer(g, gj0 + j, srow[j], (int32_t)(gi0 + i));
+            }
+        }
+    }
+}
+
+typedef struct merge_job {
+    tile_job *tiles;
+    int threads;
+} merge_job;
+
+/* Folds every thread's list of the tile row's rows into the global lists (rows split between threads). */
+static void merge_worker(void *arg, int thread) {
+    merge_job *mj = arg;
+    tile_job *job = mj->tiles;
+    const uint64_t gi0 = job->a_first + job->i0;
+    for (size_t i = (size_t)thread; i < job->ti; i += (size_t)mj->threads)
+        for (int t = 0; t < mj->threads; t++) {
+            const topk *p = &job->priv[t];
+            for (int e = 0; e < p->count[i]; e++)
+                offer(job->global, gi0 + i, p->score[i * (size_t)p->k + (size_t)e], p->row[i * (size_t)p->k + (size_t)e]);
+        }
+}
+
+/* Every tile of block A (rows a_first..) against block B (rows b_first..); when they are the same block,
+ * only the tiles on and above the diagonal. */
+static void block_pair(ep_cpu_pool *pool, tile_job *proto, const float *a, uint64_t a_first, uint64_t a_rows,
+                       const ep_packed *packs, uint64_t b_first, uint64_t b_rows, bool same) {
+    const int threads = ep_cpu_pool_threads(pool);
+    size_t b_tiles = (size_t)((b_rows + TILE - 1) / TILE);
+    for (uint64_t i0 = 0; i0 < a_rows; i0 += TILE) {
+        tile_job job = *proto;
+        job.a = a;
+        job.a16 = proto->a16;
+        job.packs = packs;
+        job.a_first = a_first;
+        job.b_first = b_first;
+        job.b_rows = b_rows;
+        job.i0 = i0;
+        job.ti = (size_t)(a_rows - i0 < TILE ? a_rows - i0 : TILE);
+        job.same_block = same;
+        job.first_tile = same ? (size_t)(i0 / TILE) : 0;
+        job.n_tiles = b_tiles - job.first_tile;
+        job.next_tile = 0;
+        for (int t = 0; t < threads; t++) {
+            memset(job.priv[t].count, 0, sizeof(int) * TILE);
+            for (size_t i = 0; i < TILE; i++) job.priv[t].worst[i] = -INFINITY;
+        }
+        ep_cpu_pool_run(pool, tile_worker, &job);
+        merge_job mj = {&job, threads};
+        ep_cpu_pool_run(pool, merge_worker, &mj);
+    }
+}
+
+/* Packs the tiles of a block (rows x dim) for the kernels; packs must hold ceil(rows / TILE) entries. */
+static ep_status pack_block(const ep_cpu_kernels *kern, const float *rows, uint64_t n, int dim, ep_packed *packs,
+                            ep_error *err) {
+    for (uint64_t j0 = 0; j0 < n; j0 += TILE) {
+        int tj = (int)(n - j0 < TILE ? n - j0 : TILE);
+        ep_status st = ep_explore_pack(kern, rows + j0 * (size_t)dim, tj, dim, &packs[j0 / TILE], err);
+        if (st != EP_OK) return st;
+    }
+    return EP_OK;
+}
+
+static void free_packs(ep_packed *packs, size_t n) {
+    for (size_t i = 0; packs && i < n; i++) ep_packed_free(&packs[i]);
+}
+
+void ep_neighbours_free(ep_neighbours *n) {
+    if (!n) return;
+    free(n->rows);
+    free(n->scores);
+    memset(n, 0, sizeof *n);
+}
+
+/* Re-scores each row's candidates (kk of them, from a bfloat16 product) in float32 and keeps the best k,
+ * in the same order as the float32 path: higher score, then smaller row. */
+static void rerank(topk *g, const float *x, uint64_t n, int dim, int k, int32_t *rows, float *scores) {
+    const int kk = g->k;
+    for (uint64_t i = 0; i < n; i++) {
+        topk one = {.score = scores + i * (size_t)k, .row = rows + i * (size_t)k, .worst = &(float){-INFINITY},
+                    .count = &(int){0}, .k = k};
+        const float *xi = x + i * (size_t)dim;
+        for (int e = 0; e < g->count[i]; e++) {
+            int32_t j = g->row[i * (size_t)kk + (size_t)e];
+            const float *xj = x + (size_t)j * (size_t)dim;
+            float dot = 0.0f;
+            for (int d = 0; d < dim; d++) dot += xi[d] * xj[d];
+            offer(&one, 0, dot, j);
+        }
+        for (int e = *one.count; e < k; e++) {
+            rows[i * (size_t)k + (size_t)e] = -1;
+            scores[i * (size_t)k + (size_t)e] = NAN;
+        }
+    }
+}
+
+ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *options, ep_neighbours *out,
+                                ep_error *err) {
+    memset(out, 0, sizeof *out);
+    const int k = options->k;
+    if (k < 1 || k > 1000) return ep_error_set(err, EP_ERR_USAGE, "related: k must be between 1 and 1000");
+    int threads = options->threads > 0 ? options->threads : ep_default_threads();
+    size_t budget = options->memory_bytes ? options->memory_bytes : ((size_t)2 << 30);
+    ep_output_reader *r = NULL;
+    ep_status st = ep_output_open(dir, &r, err);
+    if (st != EP_OK) return st;
+    const ep_manifest *m = ep_output_manifest(r);
+    const uint64_t n = m->records_embedded;
+    const int dim = m->dim;
+    // Three blocks of float32 rows in the budget (block A, block B, B packed), a whole number of tiles each.
+    uint64_t block = budget / 3 / ((size_t)dim * sizeof(float));
+    block = block / TILE * TILE;
+    if (block < TILE) block = TILE;
+    if (block > n) block = n ? n : 1;
+    const ep_cpu_kernels *kern = ep_explore_kernels();
+    uint16_t *a16 = NULL;
+    if (options->bf16) {
+        const ep_cpu_kernels *k16 = ep_explore_kernels_bf16();
+        if (!k16) snprintf(out->note, sizeof out->note, "this CPU has neither AVX512-BF16 nor AMX: float32 used");
+        else if (dim % 32) snprintf(out->note, sizeof out->note, "rows of %d floats (not a multiple of 32): float32 used", dim);
+        else if (block < n) snprintf(out->note, sizeof out->note, "the rows do not fit --memory in one block: float32 used");
+        else if (!(a16 = calloc(((size_t)block + 16) * (size_t)dim, sizeof(uint16_t)))) st = EP_ERR_NOMEM;
+        else kern = k16;
+    }
+    // bf16 keeps twice the candidates per row, re-scored in float32 at the end
+    const int kk = a16 ? 2 * k : k;
+    topk global = {0};
+    topk *priv = calloc((size_t)threads, sizeof *priv);
+    float **scratch = calloc((size_t)threads, sizeof *scratch);
+    float *a = malloc(sizeof(float) * (size_t)block * (size_t)dim);
+    float *b = n > block ? malloc(sizeof(float) * (size_t)block * (size_t)dim) : NULL;
+    const size_t n_tiles = (size_t)((block + TILE - 1) / TILE);
+    ep_packed *packs = calloc(n_tiles, sizeof *packs);
+    float **gemm_scratch = calloc((size_t)threads, sizeof *gemm_scratch);
+    float *zeros = calloc(TILE, sizeof(float));
+    ep_cpu_pool *pool = NULL;
+    bool ok = priv && scratch && a && (n <= block || b) && packs && gemm_scratch && zeros &&
+              st == EP_OK && topk_alloc(&global, n ? n : 1, kk) == EP_OK;
+    for (int t = 0; ok && t < threads; t++)
+        ok = topk_alloc(&priv[t], TILE, kk) == EP_OK && (scratch[t] = malloc(sizeof(float) * TILE * TILE)) != NULL &&
+             (gemm_scratch[t] = ep_aligned_calloc(sizeof(float) * ep_explore_gemm_scratch(kern, dim, TILE))) != NULL;
+    if (!ok) st = ep_error_set(err, EP_ERR_NOMEM, "related: out of memory for %llu rows (budget %zu MiB)",
+                               (unsigned long long)n, budget >> 20);
+    if (st == EP_OK) st = ep_cpu_pool_create(threads, &pool, err);
+    tile_job proto = {.dim = dim, .global = &global, .priv = priv, .scratch = scratch, .gemm_scratch = gemm_scratch,
+                      .kern = kern, .zeros = zeros, .a16 = NULL};
+    for (uint64_t a0 = 0; a0 < n && st == EP_OK; a0 += block) {
+        uint64_t a_rows = n - a0 < block ? n - a0 : block;
+        st = ep_explore_read_rows(r, a0, a_rows, a, err);
+        if (st == EP_OK && a16) {
+            kern->to_bf16(a16, a, (size_t)a_rows * (size_t)dim);
+            proto.a16 = a16;
+        }
+        if (st == EP_OK) st = pack_block(kern, a, a_rows, dim, packs, err);
+        if (st == EP_OK) block_pair(pool, &proto, a, a0, a_rows, packs, a0, a_rows, true);
+        free_packs(packs, n_tiles);
+        for (uint64_t b0 = a0 + block; b0 < n && st == EP_OK; b0 += block) {
+            uint64_t b_rows = n - b0 < block ? n - b0 : block;
+            st = ep_explore_read_rows(r, b0, b_rows, b, err);
+            if (st == EP_OK) st = pack_block(kern, b, b_rows, dim, packs, err);
+            if (st == EP_OK) block_pair(pool, &proto, a, a0, a_rows, packs, b0, b_rows, false);
+            free_packs(packs, n_tiles);
+        }
+    }
+    if (st == EP_OK && a16) {
+        out->rows = malloc(sizeof(int32_t) * (size_t)(n ? n : 1) * (size_t)k);
+        out->scores = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)k);
+        if (!out->rows || !out->scores) {
+            st = ep_error_set(err, EP_ERR_NOMEM, "related: out of memory");
+        } else {
+            rerank(&global, a, n, dim, k, out->rows, out->scores);
+            out->n_rows = n;
+            out->k = k;
+            out->dim = dim;
+            out->used_bf16 = true;
+        }
+    } else if (st == EP_OK) {
+        out->n_rows = n;
+        out->k = k;
+        out->dim = dim;
+        out->rows = global.row;
+        out->scores = global.score;
+        global.row = NULL;
+        global.score = NULL;
+        for (uint64_t i = 0; i < n; i++)
+            for (int e = global.count[i]; e < k; e++) {
+                out->rows[i * (size_t)k + (size_t)e] = -1;
+                out->scores[i * (size_t)k + (size_t)e] = NAN;
+            }
+    }
+    ep_cpu_pool_free(pool);
+    for (int t = 0; priv && t < threads; t++) topk_free(&priv[t]);
+    for (int t = 0; scratch && t < threads; t++) free(scratch[t]);
+    for (int t = 0; gemm_scratch && t < threads; t++) free(gemm_scratch[t]);
+    free_packs(packs, n_tiles);
+    free(packs);
+    free(gemm_scratch);
+    free(zeros);
+    free(priv);
+    free(scratch);
+    free(a);
+    free(a16);
+    free(b);
+    topk_free(&global);
+    ep_output_close(r);
+    return st;
+}
