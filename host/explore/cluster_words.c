@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 static const char *const STOP_WORDS[] = {
     // English
@@ -29,6 +30,12 @@ static const char *const STOP_WORDS[] = {
     "der", "die", "und", "den", "das", "ist", "nicht", "sie", "ich", "mit", "sich", "des", "auf", "ein", "eine",
     "dem", "auch", "als", "wie", "noch", "nach", "bei", "aus", "wenn", "nur", "oder", "aber", "vor", "zur", "bis",
     "mehr", "durch", "man", "sein", "wir", "ihr", "sind", "hat", "war", "wird", "einen", "einem", "einer",
+    "für", "von", "zum", "vom", "beim", "dann", "denn", "doch", "immer", "schon", "haben", "hatte", "hätte",
+    "werden", "wurde", "wurden", "worden", "würde", "wäre", "kein", "keine", "keinen", "gegen", "über", "unter",
+    "ohne", "alle", "alles", "diese", "dieser", "dieses", "diesen", "einfach", "mal", "nein", "nichts", "etwas",
+    "jetzt", "heute", "hier", "dort", "weil", "dass", "kann", "können", "muss", "müssen", "soll", "sollte",
+    "gibt", "ihm", "ihn", "ihre", "ihren", "uns", "euch", "mich", "dich", "mir", "dir", "sehr", "viel", "viele",
+    "also", "wieder", "selbst", "was", "wer", "wo", "bin", "bist", "seid", "waren", "sowie", "zwar", "eben",
     // Italian
     "che", "non", "per", "una", "sono", "della", "delle", "degli", "con", "nel", "nella", "alla", "anche", "come",
     "questo", "questa", "gli", "dei", "suo", "sua", "più", "ma", "mi",
@@ -154,38 +161,71 @@ static uint64_t count_of(const table *t, uint32_t word, int32_t cluster) {
     return 0;
 }
 
-static bool is_word_byte(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80 || c == '\''; }
+/* A word is a run of letters (any script, Unicode categories L*), digits and
+ * apostrophes; words with a digit are dropped, so are emoji and punctuation,
+ * which are not letters. Letters are lowercased by Unicode's simple mapping,
+ * so "Für" and "für" are one word (and one stop word). */
+static bool is_letter(utf8proc_int32_t cp) {
+    const utf8proc_category_t k = utf8proc_category(cp);
+    return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO;
+}
+
+/* The code point at p (len bytes, at least 1) into *cp; @return its length in bytes (1 for a bad byte, *cp = -1). */
+static size_t next_cp(const unsigned char *p, size_t len, utf8proc_int32_t *cp) {
+    utf8proc_ssize_t n = utf8proc_iterate(p, (utf8proc_ssize_t)(len < 4 ? len : 4), cp);
+    if (n <= 0) {
+        *cp = -1;
+        return 1;
+    }
+    return (size_t)n;
+}
+
+/* Skips a token that is not words (a mention, URL or e-mail) up to the next whitespace. */
+static const unsigned char *skip_token(const unsigned char *p) {
+    while (*p && *p != ' ' && *p != '\n' && *p != '\t') p++;
+    return p;
+}
 
 /* Adds the words of one text to cluster c; *words_in gets how many were counted. */
 static bool add_text(table *t, const char *text, int32_t c, uint64_t *words_in) {
     char buf[64];
     const unsigned char *p = (const unsigned char *)text;
-    while (*p) {
-        if (!is_word_byte(*p)) {
-            // A mention, hashtag-free URL or e-mail is one token to skip whole.
-            if (*p == '@') {
-                while (*p && *p != ' ' && *p != '\n' && *p != '\t') p++;
-                continue;
+    const unsigned char *end = p + strlen(text);
+    while (p < end) {
+        utf8proc_int32_t cp;
+        size_t k = next_cp(p, (size_t)(end - p), &cp);
+        if (cp == '@') {
+            p = skip_token(p);
+            continue;
+        }
+        if (cp < 0 || !(is_letter(cp) || cp == '\'')) {
+            p += k;
+            continue;
+        }
+        size_t n = 0, letters = 0;
+        bool has_digit = false, fits = true;
+        while (p < end) {
+            k = next_cp(p, (size_t)(end - p), &cp);
+            const bool digit = cp >= '0' && cp <= '9';
+            if (cp < 0 || !(is_letter(cp) || cp == '\'' || digit)) break;
+            has_digit |= digit;
+            utf8proc_uint8_t enc[4];
+            utf8proc_ssize_t m = utf8proc_encode_char(is_letter(cp) ? utf8proc_tolower(cp) : cp, enc);
+            if (n + (size_t)m < sizeof buf) {
+                memcpy(buf + n, enc, (size_t)m);
+                n += (size_t)m;
+            } else {
+                fits = false;
             }
-            p++;
-            continue;
+            letters += is_letter(cp);
+            p += k;
         }
-        const unsigned char *start = p;
-        while (*p && (is_word_byte(*p) || (*p >= '0' && *p <= '9'))) p++;
-        size_t n = (size_t)(p - start);
         if (*p == ':' && p[1] == '/' && p[2] == '/') { /* a URL */
-            while (*p && *p != ' ' && *p != '\n' && *p != '\t') p++;
+            p = skip_token(p);
             continue;
-        }
-        if (n < 3 || n >= sizeof buf) continue;
-        bool has_digit = false;
-        for (size_t i = 0; i < n; i++) {
-            unsigned char ch = start[i];
-            has_digit |= ch >= '0' && ch <= '9';
-            buf[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
         }
         while (n > 0 && buf[n - 1] == '\'') n--;
-        if (has_digit || n < 3 || ep_is_stop_word(buf, n)) continue;
+        if (!fits || has_digit || letters < 3 || n < 3 || ep_is_stop_word(buf, n)) continue;
         uint32_t w = intern(t, buf, n);
         if (w == UINT32_MAX || !add_count(t, w, c) || !add_count(t, w, -1)) return false;
         (*words_in)++;

@@ -101,6 +101,21 @@ static void test_words(void) {
           ep_is_stop_word("the", 3) && !ep_is_stop_word("bicycle", 7));
     ep_cluster_words_free(words, 2, 3);
 
+    // Words are letters of any script, lowercased by Unicode: "FÜR" is the stop word "für", "STRASSE" and
+    // "Straße" are not merged (no full case folding) but "Straße"/"straße" are; emoji and "…" are no words.
+    const char *more[] = {"FÜR Straße 🚨 … 🚨🚨🚨", "für straße …… Москва", "ФОТО фото фото Москва"};
+    int32_t more_labels[] = {0, 0, 1};
+    CHECK_OK(ep_cluster_words(more, more_labels, 3, 2, 3, &words, &err), &err);
+    CHECKF(words && words[0] && strcmp(words[0], "straße") == 0, "cluster 0's first word is %s",
+           words && words[0] ? words[0] : "(none)");
+    CHECKF(words && words[3] && strcmp(words[3], "фото") == 0, "cluster 1's first word is %s",
+           words && words[3] ? words[3] : "(none)");
+    for (int i = 0; words && i < 6; i++)
+        if (words[i])
+            CHECKF(strcmp(words[i], "für") != 0 && strstr(words[i], "\xf0\x9f") == NULL &&
+                   strstr(words[i], "\xe2\x80\xa6") == NULL, "'%s' among the words", words[i]);
+    ep_cluster_words_free(words, 2, 3);
+
     // the report with kept texts: words per cluster, nearest rows with their texts, in JSON and in the summary
     float scores[12] = {0.9f, 0.8f, 0.7f, 0.6f, 0.5f, 0.4f, 0.95f, 0.85f, 0.75f, 0.65f, 0.55f, 0.45f};
     ep_kmeans_result km = {.k = 2, .dim = 1, .n_rows = 12, .labels = labels, .scores = scores, .iterations_run = 3};
