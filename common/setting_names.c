@@ -17,6 +17,13 @@ static const char *const option_names[EP_SETTING_COUNT] = {
     [EP_SETTING_REUSE] = "reuse_dir",
     [EP_SETTING_KEEP] = "keep",
     [EP_SETTING_CLEAN] = "clean",
+    [EP_SETTING_NO_TEXT] = "no_text",
+    [EP_SETTING_OUT_DIR] = "out_dir",
+    /* The tools' options (host/tools, host/explore): their argument or field names. */
+    [EP_SETTING_EXPORT_TO] = "format",
+    [EP_SETTING_DB] = "db_path",
+    [EP_SETTING_COLLECTION] = "collection",
+    [EP_SETTING_MEMORY] = "memory_bytes",
 };
 
 /* Written once before any run (see the header), read by every thread after. */

@@ -33,6 +33,12 @@ typedef enum ep_setting {
     EP_SETTING_REUSE,             /* copy unchanged rows from an earlier output */
     EP_SETTING_KEEP,              /* the kept fields */
     EP_SETTING_CLEAN,             /* the text cleaning steps */
+    EP_SETTING_NO_TEXT,           /* do not store the texts */
+    EP_SETTING_OUT_DIR,           /* the output folder */
+    EP_SETTING_EXPORT_TO,         /* export: the format written */
+    EP_SETTING_DB,                /* export to llm: the SQLite file */
+    EP_SETTING_COLLECTION,        /* export to llm: the collection */
+    EP_SETTING_MEMORY,            /* related/cluster: the memory budget of the row blocks */
     EP_SETTING_COUNT
 } ep_setting;
 

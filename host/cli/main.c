@@ -59,6 +59,12 @@ static const char *const flag_names[EP_SETTING_COUNT] = {
     [EP_SETTING_REUSE] = "--reuse",
     [EP_SETTING_KEEP] = "--keep",
     [EP_SETTING_CLEAN] = "--clean",
+    [EP_SETTING_NO_TEXT] = "--no-text",
+    [EP_SETTING_OUT_DIR] = "-o",
+    [EP_SETTING_EXPORT_TO] = "--to",
+    [EP_SETTING_DB] = "--db",
+    [EP_SETTING_COLLECTION] = "--collection",
+    [EP_SETTING_MEMORY] = "--memory",
 };
 
 int main(int argc, char **argv) {

@@ -14,6 +14,7 @@
  * framing of NDJSON and plain lines.
  */
 #include "reader.h"
+#include "setting_names.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -91,8 +92,8 @@ void ep_reader_set_frame(ep_reader *r, ep_frame *frame, ep_frame_kind *kind, uin
     frame->account = r->account;
     if (r->in.rec_too_big) {
         snprintf(r->reason, sizeof r->reason,
-                 "record is %llu bytes, more than --max-record-bytes %zu; raise --max-record-bytes to read it",
-                 (unsigned long long)r->in.rec_total, r->in.max_record);
+                 "record is %llu bytes, more than %s %zu; raise %s to read it", (unsigned long long)r->in.rec_total,
+                 ep_setting_name(EP_SETTING_MAX_RECORD_BYTES), r->in.max_record, ep_setting_name(EP_SETTING_MAX_RECORD_BYTES));
         frame->reason = r->reason;
         *kind = EP_FRAME_REJECTED;
         return;
@@ -282,8 +283,8 @@ static ep_status reader_start(ep_byte_source *src, const char *name, const ep_re
         ep_detect_json_like_lines(r->in.win + r->in.pos, r->in.end - r->in.pos, &like, &total))
         snprintf(r->warning, sizeof r->warning,
                  "%s is read as plain text (one record per line), but %d of its first %d lines look like pieces "
-                 "of JSON; if it is JSON, pass --format ndjson (one object per line), tweets-js or archive-json",
-                 name, like, total);
+                 "of JSON; if it is JSON, pass %s ndjson (one object per line), tweets-js or archive-json",
+                 name, like, total, ep_setting_name(EP_SETTING_FORMAT));
     // --keep's "default" author of a tweets.js is the account.js beside it (an archive.json's comes from its
     // "account" array, as the framer passes it); frames carry it to the extractor.
     st = ep_keep_parse(options->keep, &r->keep, err);

@@ -6,6 +6,7 @@
  * the reader and the other formats (reader_internal.h).
  */
 #include "reader_internal.h"
+#include "setting_names.h"
 
 #include "json_frame.h"
 #include "reader_detect.h"
@@ -38,9 +39,9 @@ static ep_status start_tweets_js(ep_reader *r, ep_error *err) {
             ep_snippet(first, sizeof first, (const char *)p, nl ? (size_t)(nl - p) : n, 40);
             return ep_reader_fail(r, err, r->in.line,
                         "expected '[' opening the array of tweets, after 'window.YTD.<name>.part<N> = ' or another "
-                        "'name = ', found '%s': this is not a Twitter export tweets.js - pass --format to read it as "
+                        "'name = ', found '%s': this is not a Twitter export tweets.js - pass %s to read it as "
                         "another format",
-                        first);
+                        first, ep_setting_name(EP_SETTING_FORMAT));
         }
         ep_input_consume(&r->in, at);
         c = '[';
@@ -48,8 +49,8 @@ static ep_status start_tweets_js(ep_reader *r, ep_error *err) {
     if (c != '[')
         return ep_reader_fail(r, err, r->in.line,
                     "expected '[' opening the array of tweets%s; this is not a Twitter export tweets.js - pass "
-                    "--format to read it as another format",
-                    c < 0 ? " but the file ends" : "");
+                    "%s to read it as another format",
+                    c < 0 ? " but the file ends" : "", ep_setting_name(EP_SETTING_FORMAT));
     r->open_line = r->in.line;
     ep_input_consume(&r->in, 1);
     r->state = ST_ARRAY_FIRST;
@@ -62,8 +63,8 @@ static ep_status start_archive(ep_reader *r, ep_error *err) {
     if (st != EP_OK) return st;
     if (c != '{')
         return ep_reader_fail(r, err, r->in.line,
-                    "expected '{' opening an archive.json object%s; pass --format to read it as another format",
-                    c < 0 ? " but the file ends" : "");
+                    "expected '{' opening an archive.json object%s; pass %s to read it as another format",
+                    c < 0 ? " but the file ends" : "", ep_setting_name(EP_SETTING_FORMAT));
     r->open_line = r->in.line;
     ep_input_consume(&r->in, 1);
     r->state = ST_OBJECT_FIRST;

@@ -2,6 +2,7 @@
  * reader_fields.c - text and id of one parsed JSON record (see reader_fields.h).
  */
 #include "reader_fields.h"
+#include "setting_names.h"
 
 #include "reader_keep.h"
 
@@ -244,16 +245,17 @@ ep_read_kind ep_fields_finish(const cJSON *root, const cJSON *obj, const char *r
     if (paths->clean) {
         size_t n = ep_text_clean(text, text_len, paths->clean, &out->clean, &out->clean_cap, &out->skipped);
         if (n == (size_t)-1) {
-            snprintf(out->reason, sizeof out->reason, "%sout of memory cleaning the text (--clean)", where);
+            snprintf(out->reason, sizeof out->reason, "%sout of memory cleaning the text (%s)", where,
+                     ep_setting_name(EP_SETTING_CLEAN));
             return EP_READ_REJECTED;
         }
         if (!out->skipped && strspn(out->clean, " \t\r\n") == n) {
             char snip[160];
             ep_snippet(snip, sizeof snip, text, text_len, 120);
             snprintf(out->reason, sizeof out->reason,
-                     "%stext is empty after --clean (it held only mentions, links or spaces: '%s'); drop the "
-                     "--clean step that removes them to embed it",
-                     where, snip);
+                     "%stext is empty after %s (it held only mentions, links or spaces: '%s'); drop the "
+                     "%s step that removes them to embed it",
+                     where, ep_setting_name(EP_SETTING_CLEAN), snip, ep_setting_name(EP_SETTING_CLEAN));
             return EP_READ_REJECTED;
         }
         out->text = out->clean;
@@ -263,7 +265,8 @@ ep_read_kind ep_fields_finish(const cJSON *root, const cJSON *obj, const char *r
         ep_keep_source src = {.root = root, .obj = obj, .raw = raw, .raw_len = raw_len, .id = id ? id : "",
                               .text = text, .account = paths->account, .max_value = paths->max_value};
         if (ep_keep_build(paths->keep, &src, &out->fields, &out->fields_cap) == (size_t)-1) {
-            snprintf(out->reason, sizeof out->reason, "%sout of memory keeping the fields (--keep)", where);
+            snprintf(out->reason, sizeof out->reason, "%sout of memory keeping the fields (%s)", where,
+                     ep_setting_name(EP_SETTING_KEEP));
             return EP_READ_REJECTED;
         }
         out->kept = out->fields;
@@ -370,11 +373,12 @@ static ep_read_kind find_id(const cJSON *root, const cJSON *obj, const char *raw
         }
         if (paths->id_given) {
             if (!node)
-                snprintf(out->reason, sizeof out->reason, "%sno id field '%s' (given by --id)", where, path);
+                snprintf(out->reason, sizeof out->reason, "%sno id field '%s' (given by %s)", where, path,
+                         ep_setting_name(EP_SETTING_ID_PATH));
             else
                 snprintf(out->reason, sizeof out->reason,
-                         "%sid field '%s' is %s, not a string or number; pass --id PATH to choose another field",
-                         where, path, ep_json_type_name(node));
+                         "%sid field '%s' is %s, not a string or number; pass %s PATH to choose another field",
+                         where, path, ep_json_type_name(node), ep_setting_name(EP_SETTING_ID_PATH));
             return EP_READ_REJECTED;
         }
         // A default path that leads to something else (an object, null) is not the id: try the next.
@@ -411,17 +415,18 @@ ep_read_kind ep_fields_extract(const cJSON *root, const cJSON *obj, const char *
     if (!text) {
         if (wrong) {
             snprintf(out->reason, sizeof out->reason,
-                     "%stext field '%s' is %s, not a string; pass --text PATH to read the text from another field",
-                     where, wrong_path, ep_json_type_name(wrong));
+                     "%stext field '%s' is %s, not a string; pass %s PATH to read the text from another field",
+                     where, wrong_path, ep_json_type_name(wrong), ep_setting_name(EP_SETTING_TEXT_PATH));
         } else if (paths->text_given) {
-            snprintf(out->reason, sizeof out->reason, "%sno text field '%s' (given by --text)", where, paths->text[0]);
+            snprintf(out->reason, sizeof out->reason, "%sno text field '%s' (given by %s)", where, paths->text[0],
+                     ep_setting_name(EP_SETTING_TEXT_PATH));
         } else {
             char tried[400], api[256];
             list_paths(tried, sizeof tried, paths->text, paths->n_text);
             api_error_summary(obj, api, sizeof api);
             snprintf(out->reason, sizeof out->reason,
-                     "%s%sno text field: tried %s; pass --text PATH (a dotted path such as tweet.full_text)", where,
-                     api, tried);
+                     "%s%sno text field: tried %s; pass %s PATH (a dotted path such as tweet.full_text)", where,
+                     api, tried, ep_setting_name(EP_SETTING_TEXT_PATH));
         }
         return EP_READ_REJECTED;
     }

@@ -3,6 +3,7 @@
  * preparation for tweets (--clean); see reader_keep.h.
  */
 #include "reader_keep.h"
+#include "setting_names.h"
 
 #include "reader_fields.h"
 
@@ -49,13 +50,13 @@ ep_status ep_keep_parse(const char *spec, ep_keep *k, ep_error *err) {
             continue;
         }
         if (p[0] == '.' || p[n - 1] == '.' || strstr(p, ".."))
-            st = ep_error_set(err, EP_ERR_USAGE, "--keep: '%s' is not a dotted path (a step is empty); write e.g. "
-                              "tweet.created_at,user.screen_name", p);
+            st = ep_error_set(err, EP_ERR_USAGE, "%s: '%s' is not a dotted path (a step is empty); write e.g. "
+                              "tweet.created_at,user.screen_name", ep_setting_name(EP_SETTING_KEEP), p);
         else if (in_list(p, RESERVED, COUNT(RESERVED)))
-            st = ep_error_set(err, EP_ERR_USAGE, "--keep: '%s' is a column every row has already (id, file, line, "
-                              "tokens, truncated, hash, text; vector in an export); keep another field", p);
+            st = ep_error_set(err, EP_ERR_USAGE, "%s: '%s' is a column every row has already (id, file, line, "
+                              "tokens, truncated, hash, text; vector in an export); keep another field", ep_setting_name(EP_SETTING_KEEP), p);
         else if (k->n_paths == EP_KEEP_MAX)
-            st = ep_error_set(err, EP_ERR_USAGE, "--keep: more than %d fields", EP_KEEP_MAX);
+            st = ep_error_set(err, EP_ERR_USAGE, "%s: more than %d fields", ep_setting_name(EP_SETTING_KEEP), EP_KEEP_MAX);
         if (st != EP_OK) {
             ep_keep_release(k);
             return st;
@@ -65,13 +66,13 @@ ep_status ep_keep_parse(const char *spec, ep_keep *k, ep_error *err) {
     for (size_t i = 0; i < k->n_paths; i++) {
         bool twice = in_list(k->paths[i], k->paths, i);
         if (!twice && k->defaults && in_list(k->paths[i], DERIVED, COUNT(DERIVED))) {
-            ep_error_set(err, EP_ERR_USAGE, "--keep: '%s' is also a column of 'default' (created_at, author, url, "
-                         "lang, is_reply, is_retweet); give it once", k->paths[i]);
+            ep_error_set(err, EP_ERR_USAGE, "%s: '%s' is also a column of 'default' (created_at, author, url, "
+                         "lang, is_reply, is_retweet); give it once", ep_setting_name(EP_SETTING_KEEP), k->paths[i]);
             ep_keep_release(k);
             return EP_ERR_USAGE;
         }
         if (twice) {
-            ep_error_set(err, EP_ERR_USAGE, "--keep: '%s' is given twice", k->paths[i]);
+            ep_error_set(err, EP_ERR_USAGE, "%s: '%s' is given twice", ep_setting_name(EP_SETTING_KEEP), k->paths[i]);
             ep_keep_release(k);
             return EP_ERR_USAGE;
         }
@@ -115,8 +116,8 @@ ep_status ep_clean_parse(const char *spec, unsigned *flags, ep_error *err) {
             }
         }
         if (!found)
-            return ep_error_set(err, EP_ERR_USAGE, "--clean: unknown step '%.*s': use html, links, mentions, retweets "
-                                "or all (comma-separated)", (int)(n > 64 ? 64 : n), p);
+            return ep_error_set(err, EP_ERR_USAGE, "%s: unknown step '%.*s': use html, links, mentions, retweets "
+                                "or all (comma-separated)", ep_setting_name(EP_SETTING_CLEAN), (int)(n > 64 ? 64 : n), p);
         p += n;
         while (*p == ' ') p++;
         if (*p == ',') p++;

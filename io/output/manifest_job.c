@@ -5,6 +5,7 @@
  * merge cannot drift apart on what makes a job.
  */
 #include "manifest.h"
+#include "setting_names.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,20 @@
 #define DIFF_U(field, what)                                                                                  \
     if ((uint64_t)a->field != (uint64_t)b->field) {                                                          \
         snprintf(why, cap, "%s: %llu vs %llu", what, (unsigned long long)a->field, (unsigned long long)b->field); \
+        return why;                                                                                          \
+    }
+
+/* The same, for a field that a setting decides: the label is pre, the setting's name, post (the caller's
+ * spelling, see setting_names.h). */
+#define DIFF_SET_S(field, pre, setting, post)                                                                \
+    if (strcmp(a->field, b->field) != 0) {                                                                   \
+        snprintf(why, cap, "%s%s%s: \"%s\" vs \"%s\"", pre, ep_setting_name(setting), post, a->field, b->field); \
+        return why;                                                                                          \
+    }
+#define DIFF_SET_U(field, pre, setting, post)                                                                \
+    if ((uint64_t)a->field != (uint64_t)b->field) {                                                          \
+        snprintf(why, cap, "%s%s%s: %llu vs %llu", pre, ep_setting_name(setting), post,                       \
+                 (unsigned long long)a->field, (unsigned long long)b->field);                                \
         return why;                                                                                          \
     }
 
@@ -47,7 +62,7 @@ const char *ep_manifest_same_job(const ep_manifest *a, const ep_manifest *b, uns
     if (what & EP_JOB_MODEL) {
         DIFF_S(model_sha256, "the model (SHA-256 of model.safetensors)");
         DIFF_U(dim, "the vector width");
-        DIFF_U(max_seq_length, "--max-seq-length");
+        DIFF_SET_U(max_seq_length, "", EP_SETTING_MAX_SEQ_LENGTH, "");
         DIFF_U(null_device, "the device (1 = null: zero rows, not embeddings)");
     }
     if (what & EP_JOB_WRITER) {
@@ -57,21 +72,21 @@ const char *ep_manifest_same_job(const ep_manifest *a, const ep_manifest *b, uns
         DIFF_S(tool_version, "the embedpipe version");
     }
     if (what & EP_JOB_READING) {
-        DIFF_S(text_path, "--text");
-        DIFF_S(id_path, "--id");
-        DIFF_S(run.format, "--format");
-        DIFF_U(run.shard_rows, "--shard-rows");
-        DIFF_U(run.max_record_bytes, "--max-record-bytes");
-        DIFF_U(run.skip_blank, "--skip-blank (1 = given)");
-        DIFF_S(run.clean, "--clean (it changes the texts embedded)");
+        DIFF_SET_S(text_path, "", EP_SETTING_TEXT_PATH, "");
+        DIFF_SET_S(id_path, "", EP_SETTING_ID_PATH, "");
+        DIFF_SET_S(run.format, "", EP_SETTING_FORMAT, "");
+        DIFF_SET_U(run.shard_rows, "", EP_SETTING_SHARD_ROWS, "");
+        DIFF_SET_U(run.max_record_bytes, "", EP_SETTING_MAX_RECORD_BYTES, "");
+        DIFF_SET_U(run.skip_blank, "", EP_SETTING_SKIP_BLANK, " (1 = given)");
+        DIFF_SET_S(run.clean, "", EP_SETTING_CLEAN, " (it changes the texts embedded)");
     }
     if (what & EP_JOB_KEPT) {
-        DIFF_U(run.text, "the texts kept (1 = kept, 0 = --no-text)");
-        DIFF_S(run.keep, "--keep");
+        DIFF_SET_U(run.text, "the texts kept (1 = kept, 0 = ", EP_SETTING_NO_TEXT, ")");
+        DIFF_SET_S(run.keep, "", EP_SETTING_KEEP, "");
     }
     if (what & EP_JOB_PART) {
-        DIFF_U(run.part_count, "the number of parts (--part I/N)");
-        DIFF_U(run.part_index, "the part (--part I/N)");
+        DIFF_SET_U(run.part_count, "the number of parts (", EP_SETTING_PART, " I/N)");
+        DIFF_SET_U(run.part_index, "the part (", EP_SETTING_PART, " I/N)");
     }
     if (what & EP_JOB_READING) return inputs_differ(a, b, what, why, cap);
     return NULL;
