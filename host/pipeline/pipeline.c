@@ -4,6 +4,7 @@
  * already holds (resume) in resume.c; --reuse in reuse.c.
  */
 #include "pipeline_internal.h"
+#include "setting_names.h"
 #include "resume.h"
 
 #include "atomic_file.h"
@@ -264,7 +265,7 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     ep_status st = ep_keep_check(o->keep, err);
     if (st == EP_OK) st = ep_clean_parse(o->clean, &p->clean, err);
     if (st == EP_OK && o->keep && strlen(o->keep) >= sizeof ((ep_manifest_run *)0)->keep)
-        st = ep_error_set(err, EP_ERR_USAGE, "--keep: the list is longer than %zu bytes",
+        st = ep_error_set(err, EP_ERR_USAGE, "%s: the list is longer than %zu bytes", ep_setting_name(EP_SETTING_KEEP),
                           sizeof ((ep_manifest_run *)0)->keep - 1);
     if (st != EP_OK) return st;
     st = ep_model_load(o->model_dir, &p->model, err);
@@ -273,13 +274,13 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     p->max_len = c->max_seq_length;
     if (o->max_seq_length > 0) {
         if (o->max_seq_length < 2 || o->max_seq_length > c->max_position)
-            return ep_error_set(err, EP_ERR_USAGE, "--max-seq-length %d: must be between 2 and %d for this model",
-                                o->max_seq_length, c->max_position);
+            return ep_error_set(err, EP_ERR_USAGE, "%s %d: must be between 2 and %d for this model",
+                                ep_setting_name(EP_SETTING_MAX_SEQ_LENGTH), o->max_seq_length, c->max_position);
         p->max_len = o->max_seq_length;
     }
     if (o->part_count > 1 && (o->part_index < 0 || o->part_index >= o->part_count))
-        return ep_error_set(err, EP_ERR_USAGE, "--part %d/%d: the part must be between 0 and %d", o->part_index,
-                            o->part_count, o->part_count - 1);
+        return ep_error_set(err, EP_ERR_USAGE, "%s %d/%d: the part must be between 0 and %d",
+                            ep_setting_name(EP_SETTING_PART), o->part_index, o->part_count, o->part_count - 1);
     p->rows_per_shard = o->rows_per_shard ? o->rows_per_shard : EP_DEFAULT_SHARD_ROWS;
 
     st = ep_model_tokenizer_create(o->model_dir, c, &p->tok, err);
@@ -337,10 +338,11 @@ static ep_status check_embedded(const ep_pipeline *p, uint64_t records, uint64_t
     char where[4400] = "";
     if (!o->discard) snprintf(where, sizeof where, "; %s/errors.ndjson gives the reason for each", o->out_dir);
     return ep_error_set(err, EP_ERR_FORMAT,
-                        "nothing was embedded: %s %llu record%s of %s%s %s rejected (check --format, --text "
-                        "and --id)%s%s%s",
+                        "nothing was embedded: %s %llu record%s of %s%s %s rejected (check %s, %s "
+                        "and %s)%s%s%s",
                         records == 1 ? "the" : "all", (unsigned long long)records, records == 1 ? "" : "s", input,
-                        more, records == 1 ? "was" : "were", where, p->first_rejection[0] ? "; the first: " : "",
+                        more, records == 1 ? "was" : "were", ep_setting_name(EP_SETTING_FORMAT), ep_setting_name(EP_SETTING_TEXT_PATH),
+                        ep_setting_name(EP_SETTING_ID_PATH), where, p->first_rejection[0] ? "; the first: " : "",
                         p->first_rejection);
 }
 

@@ -4,6 +4,7 @@
  * complete shard, leave a complete one alone, or refuse a different one.
  */
 #include "resume.h"
+#include "setting_names.h"
 
 #include "atomic_file.h"
 #include "byte_source.h"
@@ -116,9 +117,9 @@ static ep_status check_regular(const char *dir, const char *name, ep_error *err)
     struct stat sb;
     if (lstat(path, &sb) != 0 || S_ISREG(sb.st_mode)) return EP_OK;
     return ep_error_set(err, EP_ERR_MISMATCH, "%s is %s, not a file embedpipe wrote; embedpipe never writes through "
-                        "links in its output folder: remove it (or pass --overwrite, which removes the link, not "
-                        "what it points to), or choose another -o folder",
-                        path, S_ISLNK(sb.st_mode) ? "a symbolic link" : "not a regular file");
+                        "links in its output folder: remove it (or pass %s, which removes the link, not "
+                        "what it points to), or choose another %s folder",
+                        path, S_ISLNK(sb.st_mode) ? "a symbolic link" : "not a regular file", ep_setting_name(EP_SETTING_OVERWRITE), ep_setting_name(EP_SETTING_OUT_DIR));
 }
 
 ep_status ep_input_prefix_hash(const char *path, uint64_t n, char hex[17], ep_error *err) {
@@ -166,16 +167,16 @@ static ep_status rewind_to_damage(ep_pipeline *p, ep_manifest *theirs, size_t fi
         return ep_error_set(err, EP_ERR_MISMATCH,
                             "%s was damaged at byte %llu when %s was written, and has changed since before that "
                             "byte too: the rows already embedded from it are not those of the file now. Pass "
-                            "--overwrite to embed everything again, or write to a new folder with --reuse %s to "
+                            "%s to embed everything again, or write to a new folder with %s %s to "
                             "copy the rows that did not change",
-                            path, (unsigned long long)d.byte, dir, dir);
+                            path, (unsigned long long)d.byte, dir, ep_setting_name(EP_SETTING_OVERWRITE), ep_setting_name(EP_SETTING_REUSE), dir);
     if (st != EP_OK) {
         if (err) *err = e;
         return ep_error_prefix(err, "%s was damaged and changed since; reading it again failed", path);
     }
     if (d.resume_shards > theirs->n_shards || d.resume_next_record > theirs->run.next_record)
         return ep_error_set(err, EP_ERR_FORMAT, "%s/manifest.json: the damage checkpoint of %s is past the run's end; "
-                            "pass --overwrite", dir, path);
+                            "pass %s", dir, path, ep_setting_name(EP_SETTING_OVERWRITE));
     theirs->n_shards = d.resume_shards;
     theirs->complete = false;
     theirs->records_read = theirs->run.next_record = d.resume_next_record;
@@ -196,8 +197,8 @@ static ep_status start_fresh(const char *dir, const ep_manifest *mine, ep_error 
     if (st == EP_OK && found)
         st = ep_error_set(err, EP_ERR_MISMATCH,
                           "%s holds files a run or an export writes (shards, errors.ndjson, vectors.npy) but "
-                          "no manifest.json; pass --overwrite to replace them, or choose another -o folder",
-                          dir);
+                          "no manifest.json; pass %s to replace them, or choose another %s folder",
+                          dir, ep_setting_name(EP_SETTING_OVERWRITE), ep_setting_name(EP_SETTING_OUT_DIR));
     // A fresh run marks the folder as its own before writing anything else.
     if (st == EP_OK) st = ep_manifest_write(dir, mine, err);
     return st;
@@ -212,9 +213,9 @@ static ep_status check_same_job(ep_pipeline *p, ep_manifest *theirs, const ep_ma
     if (ep_manifest_same_job(theirs, mine, EP_JOB_MODEL | EP_JOB_READING | EP_JOB_KEPT | EP_JOB_PART | EP_JOB_DAMAGED_MAY_CHANGE,
                              why, sizeof why))
         return ep_error_set(err, EP_ERR_MISMATCH,
-                            "%s holds a different run (the folder's vs this run's: %s). Pass --overwrite to replace it, or choose another -o "
+                            "%s holds a different run (the folder's vs this run's: %s). Pass %s to replace it, or choose another %s "
                             "folder",
-                            dir, why);
+                            dir, why, ep_setting_name(EP_SETTING_OVERWRITE), ep_setting_name(EP_SETTING_OUT_DIR));
     ep_status st = EP_OK;
     // A damaged input that changed (repaired, say) sends the run back to the checkpoint before its damage.
     for (size_t i = 0; i < theirs->n_inputs && st == EP_OK; i++) {
@@ -248,8 +249,8 @@ static ep_status truncate_errors(const char *dir, const ep_manifest *theirs, ep_
         st = ep_error_set(err, EP_ERR_MISMATCH, "%s is not a regular file; remove it", path);
     if (st == EP_OK && have < theirs->run.errors_bytes)
         st = ep_error_set(err, EP_ERR_MISMATCH,
-                          "%s is shorter (%llu bytes) than the manifest records (%llu); pass --overwrite",
-                          path, (unsigned long long)have, (unsigned long long)theirs->run.errors_bytes);
+                          "%s is shorter (%llu bytes) than the manifest records (%llu); pass %s",
+                          path, (unsigned long long)have, (unsigned long long)theirs->run.errors_bytes, ep_setting_name(EP_SETTING_OVERWRITE));
     // Drop what the interrupted run wrote after its last checkpoint.
     if (st == EP_OK && efd >= 0 && ftruncate(efd, (off_t)theirs->run.errors_bytes) != 0)
         st = ep_error_set(err, EP_ERR_IO, "cannot truncate %s: %s", path, strerror(errno));
@@ -268,8 +269,8 @@ static ep_status prepare_resume(ep_pipeline *p, const ep_manifest *theirs, ep_er
         if (strcmp(o->inputs[i], "-") == 0)
             st = ep_error_set(err, EP_ERR_USAGE,
                               "%s holds an interrupted run that read standard input, which cannot be read "
-                              "again; pass --overwrite to start over",
-                              dir);
+                              "again; pass %s to start over",
+                              dir, ep_setting_name(EP_SETTING_OVERWRITE));
     if (st == EP_OK) st = truncate_errors(dir, theirs, err);
     if (st == EP_OK) st = remove_run_files(dir, theirs, NULL, err);
     for (size_t i = 0; i < theirs->n_shards && st == EP_OK; i++) {
@@ -279,8 +280,8 @@ static ep_status prepare_resume(ep_pipeline *p, const ep_manifest *theirs, ep_er
         if (lstat(path, &ss) != 0 || !S_ISREG(ss.st_mode) || (uint64_t)ss.st_size != theirs->shards[i].bytes)
             st = ep_error_set(err, EP_ERR_MISMATCH,
                               "%s is missing, not a regular file, or has the wrong size: the folder was "
-                              "changed since the interrupted run; pass --overwrite to start over",
-                              path);
+                              "changed since the interrupted run; pass %s to start over",
+                              path, ep_setting_name(EP_SETTING_OVERWRITE));
     }
     return st;
 }
@@ -315,7 +316,8 @@ ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
     st = ep_manifest_read(dir, &theirs, err);
     if (st != EP_OK) {
         ep_manifest_free(mine);
-        return ep_error_prefix(err, "%s holds an unreadable manifest (pass --overwrite to replace the run)", dir);
+        return ep_error_prefix(err, "%s holds an unreadable manifest (pass %s to replace the run)", dir,
+                               ep_setting_name(EP_SETTING_OVERWRITE));
     }
     st = check_same_job(p, theirs, mine, err);
     if (st == EP_OK && theirs->complete) {

@@ -6,6 +6,7 @@
  * cheap when the new input keeps roughly the old order (appended dumps).
  */
 #include "reuse.h"
+#include "setting_names.h"
 
 #include "manifest.h"
 
@@ -68,7 +69,7 @@ ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_
     ep_status st = ep_output_open(dir, &r->out, err);
     if (st != EP_OK) {
         ep_reuse_free(r);
-        return ep_error_prefix(err, "--reuse %s", dir);
+        return ep_error_prefix(err, "%s %s", ep_setting_name(EP_SETTING_REUSE), dir);
     }
     const ep_manifest *m = r->m = ep_output_manifest(r->out);
     ep_manifest want = {.dim = config->hidden, .max_seq_length = max_seq_length};
@@ -76,8 +77,8 @@ ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_
     char why[512];
     if (ep_manifest_same_job(m, &want, EP_JOB_MODEL, why, sizeof why)) {
         st = ep_error_set(err, EP_ERR_MISMATCH,
-                          "--reuse %s: its vectors come from another model or --max-seq-length (%s, that output's vs "
-                          "this run's), so nothing can be reused", dir, why);
+                          "%s %s: its vectors come from another model or %s (%s, that output's vs "
+                          "this run's), so nothing can be reused", ep_setting_name(EP_SETTING_REUSE), dir, ep_setting_name(EP_SETTING_MAX_SEQ_LENGTH), why);
         ep_reuse_free(r);
         return st;
     }
@@ -88,7 +89,7 @@ ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_
     r->mask = cap - 1;
     if (!r->table) {
         ep_reuse_free(r);
-        return ep_error_set(err, EP_ERR_NOMEM, "--reuse %s: out of memory for %llu ids", dir,
+        return ep_error_set(err, EP_ERR_NOMEM, "%s %s: out of memory for %llu ids", ep_setting_name(EP_SETTING_REUSE), dir,
                             (unsigned long long)m->records_embedded);
     }
     for (size_t s = 0; s < m->n_shards && st == EP_OK; s++) {
@@ -113,7 +114,7 @@ ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_
     }
     if (st != EP_OK) {
         ep_reuse_free(r);
-        return ep_error_prefix(err, "--reuse %s", dir);
+        return ep_error_prefix(err, "%s %s", ep_setting_name(EP_SETTING_REUSE), dir);
     }
     *out = r;
     return EP_OK;
@@ -130,7 +131,8 @@ static const uint16_t *row_vector(ep_reuse *r, uint64_t row, ep_error *err) {
     }
     const ep_shard_info *s = &m->shards[lo];
     if (row < s->first_row || row >= s->first_row + s->rows) {
-        ep_error_set(err, EP_ERR_FORMAT, "--reuse %s: row %llu is in no shard", r->dir, (unsigned long long)row);
+        ep_error_set(err, EP_ERR_FORMAT, "%s %s: row %llu is in no shard", ep_setting_name(EP_SETTING_REUSE), r->dir,
+                     (unsigned long long)row);
         return NULL;
     }
     cached_shard *c = r->cache[0].index == lo ? &r->cache[0] : r->cache[1].index == lo ? &r->cache[1] : NULL;
@@ -141,7 +143,7 @@ static const uint16_t *row_vector(ep_reuse *r, uint64_t row, ep_error *err) {
         c->index = SIZE_MAX;
         ep_output_shard shard;
         if (ep_output_read_shard(r->out, lo, EP_OUTPUT_VECTORS, &shard, err) != EP_OK) {
-            ep_error_prefix(err, "--reuse %s", r->dir);
+            ep_error_prefix(err, "%s %s", ep_setting_name(EP_SETTING_REUSE), r->dir);
             return NULL;
         }
         c->rows = shard.rows; /* taken over from the shard */

@@ -13,6 +13,7 @@
  * batches as an uninterrupted one.
  */
 #include "pipeline_internal.h"
+#include "setting_names.h"
 
 #include "batcher.h"
 #include "resume.h"
@@ -314,8 +315,9 @@ static ep_status number_record(compute *c, ep_item *it, bool *take, ep_error *er
     if (seq == p->start_seq && (row < 0 ? c->all_row : (uint64_t)row) != p->start_row)
         return ep_error_set(err, EP_ERR_MISMATCH,
                             "%s changed since the interrupted run (record %llu is not row %llu any more); "
-                            "rerun with --overwrite",
-                            o->inputs[it->file_index], (unsigned long long)seq, (unsigned long long)p->start_row);
+                            "rerun with %s",
+                            o->inputs[it->file_index], (unsigned long long)seq, (unsigned long long)p->start_row,
+                            ep_setting_name(EP_SETTING_OVERWRITE));
     it->seq = seq;
     it->row = row;
     if (good) {
@@ -363,8 +365,8 @@ static ep_status take_chunk(compute *c, ep_chunk *ch, bool *done, ep_error *err)
         if (!stopped && !c->abandoned && c->all_seq < p->start_seq)
             st = ep_error_set(err, EP_ERR_MISMATCH,
                               "the inputs hold %llu records, fewer than the %llu the interrupted run had read; "
-                              "they changed since: rerun with --overwrite",
-                              (unsigned long long)c->all_seq, (unsigned long long)p->start_seq);
+                              "they changed since: rerun with %s",
+                              (unsigned long long)c->all_seq, (unsigned long long)p->start_seq, ep_setting_name(EP_SETTING_OVERWRITE));
         // After a stop request the open group holds only rejections read past the boundary:
         // they are read again on resume, so it is not written.
         if (st != EP_OK || stopped || c->abandoned) {
