@@ -1,5 +1,6 @@
 /* neighbours.c - exact all-rows top-k by blocked, symmetric sgemm; see neighbours.h. */
 #include "neighbours.h"
+#include "setting_names.h"
 
 #include "cpu_pool.h"
 #include "explore_gemm.h"
@@ -274,7 +275,8 @@ ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *op
         const ep_cpu_kernels *k16 = ep_explore_kernels_bf16();
         if (!k16) snprintf(out->note, sizeof out->note, "this CPU has neither AVX512-BF16 nor AMX: float32 used");
         else if (dim % 32) snprintf(out->note, sizeof out->note, "rows of %d floats (not a multiple of 32): float32 used", dim);
-        else if (block < n) snprintf(out->note, sizeof out->note, "the rows do not fit --memory in one block: float32 used");
+        else if (block < n) snprintf(out->note, sizeof out->note, "the rows do not fit %s in one block: float32 used",
+                                     ep_setting_name(EP_SETTING_MEMORY));
         else if (!(a16 = calloc(((size_t)block + 16) * (size_t)dim, sizeof(uint16_t)))) st = EP_ERR_NOMEM;
         else kern = k16;
     }

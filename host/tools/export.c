@@ -2,6 +2,7 @@
  * export.c - an output folder as one .npy or one NDJSON stream (see export.h).
  */
 #include "export.h"
+#include "setting_names.h"
 
 #include "atomic_file.h"
 #include "float16.h"
@@ -28,7 +29,8 @@
 ep_status ep_export_format_parse(const char *name, ep_export_format *out, ep_error *err) {
     if (name && strcmp(name, "npy") == 0) *out = EP_EXPORT_NPY;
     else if (name && strcmp(name, "ndjson") == 0) *out = EP_EXPORT_NDJSON;
-    else return ep_error_set(err, EP_ERR_USAGE, "--to %s: expected npy, ndjson or llm", name ? name : "(none)");
+    else return ep_error_set(err, EP_ERR_USAGE, "%s %s: expected npy, ndjson or llm", ep_setting_name(EP_SETTING_EXPORT_TO),
+                                 name ? name : "(none)");
     return EP_OK;
 }
 

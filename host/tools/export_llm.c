@@ -5,6 +5,7 @@
  * the tables as its own.
  */
 #include "export_llm.h"
+#include "setting_names.h"
 
 #include "float16.h"
 #include "md5.h"
@@ -119,8 +120,8 @@ static ep_status ensure_collection(llm_db *d, const char *name, const char *mode
         if (!model || strcmp(model, model_id) != 0)
             st = ep_error_set(err, EP_ERR_MISMATCH,
                               "%s: collection '%s' holds vectors of model '%s', not '%s'; export to another "
-                              "--collection, or delete it first (`llm collections delete %s -d %s`)",
-                              d->path, name, model ? model : "(none)", model_id, name, d->path);
+                              "%s, or delete it first (`llm collections delete %s -d %s`)",
+                              d->path, name, model ? model : "(none)", model_id, ep_setting_name(EP_SETTING_COLLECTION), name, d->path);
         d->collection_id = sqlite3_column_int64(s, 0);
         sqlite3_finalize(s);
         return st;
@@ -215,7 +216,8 @@ static ep_status write_rows(llm_db *d, ep_output_reader *r, ep_export_llm_summar
 
 ep_status ep_export_llm(const char *dir, const ep_export_llm_options *o, ep_export_llm_summary *sum, ep_error *err) {
     if (!o || !o->db_path || !*o->db_path || !o->collection || !*o->collection || !sum)
-        return ep_error_set(err, EP_ERR_USAGE, "export --to llm needs --db FILE and --collection NAME");
+        return ep_error_set(err, EP_ERR_USAGE, "export %s llm needs %s FILE and %s NAME", ep_setting_name(EP_SETTING_EXPORT_TO),
+                            ep_setting_name(EP_SETTING_DB), ep_setting_name(EP_SETTING_COLLECTION));
     memset(sum, 0, sizeof *sum);
     ep_output_reader *r = NULL;
     ep_status st = ep_output_open(dir, &r, err);
@@ -257,8 +259,8 @@ bool ep_export_llm_available(void) { return false; }
 
 ep_status ep_export_llm(const char *dir, const ep_export_llm_options *o, ep_export_llm_summary *sum, ep_error *err) {
     (void)dir, (void)o, (void)sum;
-    return ep_error_set(err, EP_ERR_USAGE, "export --to llm: this embedpipe was built without SQLite; install "
-                                           "libsqlite3-dev (scripts/deps.sh) and build again");
+    return ep_error_set(err, EP_ERR_USAGE, "export %s llm: this embedpipe was built without SQLite; install "
+                                           "libsqlite3-dev (scripts/deps.sh) and build again", ep_setting_name(EP_SETTING_EXPORT_TO));
 }
 
 #endif

@@ -7,6 +7,7 @@
  * replaces (a scheduler may simply retry it).
  */
 #include "merge.h"
+#include "setting_names.h"
 
 #include "atomic_file.h"
 #include "folder_lock.h"
@@ -90,7 +91,8 @@ static ep_status check_shard_files(const part *p, ep_error *err) {
         st = EP_ERR_MISMATCH;
         if (err) err->code = st;
     }
-    return st == EP_OK ? EP_OK : ep_error_prefix(err, "part %s is damaged (re-run it with --overwrite)", p->dir);
+    return st == EP_OK ? EP_OK : ep_error_prefix(err, "part %s is damaged (re-run it with %s)", p->dir,
+                                                         ep_setting_name(EP_SETTING_OVERWRITE));
 }
 
 static ep_status check_parts(part *parts, size_t n, const ep_merge_options *o, ep_error *err) {
@@ -114,8 +116,9 @@ static ep_status check_parts(part *parts, size_t n, const ep_merge_options *o, e
     for (size_t i = 1; i < n; i++)
         if (parts[i].m->run.part_count != count)
             return ep_error_set(err, EP_ERR_MISMATCH, "part %s is part %d of %d but %s is part %d of %d: all parts "
-                                "must come from the same --part I/N split", parts[0].dir, first->run.part_index,
-                                count, parts[i].dir, parts[i].m->run.part_index, parts[i].m->run.part_count);
+                                "must come from the same %s I/N split", parts[0].dir, first->run.part_index,
+                                count, parts[i].dir, parts[i].m->run.part_index, parts[i].m->run.part_count,
+                                ep_setting_name(EP_SETTING_PART));
     if ((size_t)count > n && count > 4096) /* too many to list (and a table for them is pointless) */
         return ep_error_set(err, EP_ERR_MISMATCH, "the job has %d parts but only %zu are given: give every part "
                             "folder 0..%d", count, n, count - 1);
@@ -141,9 +144,9 @@ static ep_status check_parts(part *parts, size_t n, const ep_merge_options *o, e
         }
         if (n_missing)
             st = ep_error_set(err, EP_ERR_MISMATCH, "the job has %d parts but %d %s missing: part%s %s%s (each is "
-                              "the folder of one `embed --part I/%d` run)", count, n_missing,
+                              "the folder of one `embed %s I/%d` run)", count, n_missing,
                               n_missing == 1 ? "is" : "are", n_missing == 1 ? "" : "s", missing,
-                              n_missing > 16 ? ", ..." : "", count);
+                              n_missing > 16 ? ", ..." : "", ep_setting_name(EP_SETTING_PART), count);
     }
     free(by_index);
     if (st != EP_OK) return st;
@@ -167,7 +170,7 @@ static ep_status check_parts(part *parts, size_t n, const ep_merge_options *o, e
                 st = EP_ERR_MISMATCH;
                 if (err) err->code = st;
             }
-            ep_error_prefix(err, "part %s is damaged (re-run it with --overwrite)", parts[i].dir);
+            ep_error_prefix(err, "part %s is damaged (re-run it with %s)", parts[i].dir, ep_setting_name(EP_SETTING_OVERWRITE));
         }
     }
     return st;
@@ -283,8 +286,8 @@ static ep_status prepare_out(const ep_merge_options *o, const part *parts, size_
         return ep_error_set(err, EP_ERR_IO, "cannot read output folder %s: %s", o->out_dir, strerror(errno));
     for (size_t i = 0; i < n; i++)
         if (stat(parts[i].dir, &part_st) == 0 && part_st.st_dev == out_st.st_dev && part_st.st_ino == out_st.st_ino)
-            return ep_error_set(err, EP_ERR_USAGE, "the output folder %s is the part folder %s: choose another -o",
-                                o->out_dir, parts[i].dir);
+            return ep_error_set(err, EP_ERR_USAGE, "the output folder %s is the part folder %s: choose another %s",
+                                o->out_dir, parts[i].dir, ep_setting_name(EP_SETTING_OUT_DIR));
     char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/manifest.json", o->out_dir);
     const bool has_manifest = access(path, F_OK) == 0;
@@ -293,8 +296,8 @@ static ep_status prepare_out(const ep_merge_options *o, const part *parts, size_
             *done = true;
             return EP_OK;
         }
-        return ep_error_set(err, EP_ERR_MISMATCH, "%s already holds another output: pass --overwrite to replace it, "
-                            "or choose another -o", o->out_dir);
+        return ep_error_set(err, EP_ERR_MISMATCH, "%s already holds another output: pass %s to replace it, "
+                            "or choose another %s", o->out_dir, ep_setting_name(EP_SETTING_OVERWRITE), ep_setting_name(EP_SETTING_OUT_DIR));
     }
     DIR *d = opendir(o->out_dir);
     if (!d) return ep_error_set(err, EP_ERR_IO, "cannot list output folder %s: %s", o->out_dir, strerror(errno));
@@ -304,8 +307,8 @@ static ep_status prepare_out(const ep_merge_options *o, const part *parts, size_
         if (!ep_output_is_run_file(e->d_name) && !ep_output_is_export_file(e->d_name)) continue;
         if (!o->overwrite && !planned(plan, e->d_name)) {
             st = ep_error_set(err, EP_ERR_MISMATCH, "%s holds %s, which this merge would not write, and no "
-                              "manifest.json: pass --overwrite to replace it, or choose another -o",
-                              o->out_dir, e->d_name);
+                              "manifest.json: pass %s to replace it, or choose another %s",
+                              o->out_dir, e->d_name, ep_setting_name(EP_SETTING_OVERWRITE), ep_setting_name(EP_SETTING_OUT_DIR));
             break;
         }
         snprintf(path, sizeof path, "%s/%s", o->out_dir, e->d_name);
