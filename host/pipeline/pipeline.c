@@ -430,7 +430,8 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     if (!sum) sum = &local;
     memset(sum, 0, sizeof *sum);
     if (!o || ((!o->out_dir || !*o->out_dir) && !o->discard))
-        return ep_error_set(err, EP_ERR_USAGE, "no output folder given (-o DIR)");
+        return ep_error_set(err, EP_ERR_USAGE, "no output folder given (%s DIR)",
+                            ep_setting_name(EP_SETTING_OUT_DIR));
     if (o->n_inputs == 0) return ep_error_set(err, EP_ERR_USAGE, "no input file given");
     const double start = ep_now();
 

@@ -402,7 +402,8 @@ ep_status ep_merge(const ep_merge_options *o, ep_merge_summary *summary, ep_erro
     ep_merge_summary local;
     if (!summary) summary = &local;
     memset(summary, 0, sizeof *summary);
-    if (!o || !o->out_dir || !*o->out_dir) return ep_error_set(err, EP_ERR_USAGE, "merge: no output folder (-o OUT)");
+    if (!o || !o->out_dir || !*o->out_dir) return ep_error_set(err, EP_ERR_USAGE, "merge: no output folder (%s OUT)",
+                                                                       ep_setting_name(EP_SETTING_OUT_DIR));
     if (o->n_parts == 0 || !o->parts) return ep_error_set(err, EP_ERR_USAGE, "merge: no part folders given");
     part *parts = calloc(o->n_parts, sizeof *parts);
     if (!parts) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
