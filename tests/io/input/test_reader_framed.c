@@ -133,7 +133,7 @@ static void test_tweets_js_bad_elements(void) {
     EXPECT_REJ(&g, 3, 23, "array element is a string, not an object");
     EXPECT_REJ(&g, 4, 24, "text field 'tweet.full_text' is not valid UTF-8 at byte 4");
     EXPECT_REC(&g, 5, 27, "missing comma before me", "5");
-    EXPECT_REJ(&g, 6, 30, "more than --max-record-bytes 40000");
+    EXPECT_REJ(&g, 6, 30, "more than max_record_bytes 40000");
     EXPECT_REC(&g, 7, 33, "good again", "7");
     CHECK(g.n == 8);
     got_free(&g);

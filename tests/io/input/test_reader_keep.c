@@ -61,7 +61,7 @@ static void test_clean_steps(void) {
     CHECK(k[4].skipped && !k[4].rejected);
     CHECK(!k[5].skipped);
     EXPECT_STR(k[5].text, "RT not a retweet");
-    CHECK(k[6].rejected && strstr(k[6].reason, "empty after --clean"));
+    CHECK(k[6].rejected && strstr(k[6].reason, "empty after clean"));
     EXPECT_STR(k[7].text, "\xC3\xA9t\xC3\xA9 &#0; &#xD800; &bogus; &");  /* NUL and a surrogate stay as written */
     CHECK(k[8].rejected);                                            /* only a mention */
     EXPECT_STR(k[9].text, "@@ x");                                   /* not a mention: no name */
@@ -134,7 +134,7 @@ static void test_settings(void) {
     CHECK_OK(ep_keep_check("default, tweet.created_at ,user.screen_name,", &err), &err);
     const char *bad[] = {"id", "text", "vector", "a..b", ".a", "a.", "x,x", "default,url"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        CHECKF(ep_keep_check(bad[i], &err) == EP_ERR_USAGE && strstr(err.message, "--keep"), "--keep %s", bad[i]);
+        CHECKF(ep_keep_check(bad[i], &err) == EP_ERR_USAGE && strstr(err.message, "keep: "), "keep %s", bad[i]);
     }
     // The reader refuses a bad list too (a library caller that skipped the check).
     ep_reader *r = NULL;

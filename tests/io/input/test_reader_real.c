@@ -67,7 +67,7 @@ static void test_tweets_js(const char *data) {
     got_all sm = read_path(path, &o);
     CHECK(sm.status == EP_OK && sm.n == 2045 && sm.rejected > 0 && sm.records > 0);
     for (size_t i = 0; i < sm.n; i++)
-        if (sm.v[i].kind == EP_READ_REJECTED) CHECK(strstr(sm.v[i].reason, "--max-record-bytes 3000") != NULL);
+        if (sm.v[i].kind == EP_READ_REJECTED) CHECK(strstr(sm.v[i].reason, "max_record_bytes 3000") != NULL);
     got_free(&sm);
     free(z);
     free(gz);
