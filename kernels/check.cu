@@ -1,5 +1,6 @@
 /* check.cu - turning a failed CUDA runtime call into an ep_status with where and what. */
 #include "common.cuh"
+#include "setting_names.h"
 
 #include <stdio.h>
 
@@ -72,14 +73,14 @@ extern "C" ep_status ep_cuda_supports(int hidden, int n_heads, int intermediate,
     if (hidden % 64 || (p != 1 && p != 2 && p != 3 && p != 4 && p != 6 && p != 8 && p != 12 && p != 16))
         return ep_error_set(err, EP_ERR_MODEL,
                             "CUDA backend: hidden size %d is not supported (64, 128, 192, 256, 384, 512, 768 or "
-                            "1024); use --device cpu",
-                            hidden);
+                            "1024); use %s cpu",
+                            hidden, ep_setting_name(EP_SETTING_DEVICE));
     if (d != 32 && d != 64)
-        return ep_error_set(err, EP_ERR_MODEL, "CUDA backend: head size %d is not supported (32 or 64); use --device cpu",
-                            d);
+        return ep_error_set(err, EP_ERR_MODEL, "CUDA backend: head size %d is not supported (32 or 64); use %s cpu",
+                            d, ep_setting_name(EP_SETTING_DEVICE));
     if (intermediate <= 0 || intermediate % 8)
         return ep_error_set(err, EP_ERR_MODEL,
-                            "CUDA backend: feed-forward width %d is not a multiple of 8; use --device cpu",
-                            intermediate);
+                            "CUDA backend: feed-forward width %d is not a multiple of 8; use %s cpu",
+                            intermediate, ep_setting_name(EP_SETTING_DEVICE));
     return EP_OK;
 }

@@ -65,6 +65,7 @@ static const char *const flag_names[EP_SETTING_COUNT] = {
     [EP_SETTING_DB] = "--db",
     [EP_SETTING_COLLECTION] = "--collection",
     [EP_SETTING_MEMORY] = "--memory",
+    [EP_SETTING_DEVICE] = "--device",
 };
 
 int main(int argc, char **argv) {
