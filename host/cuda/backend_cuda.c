@@ -456,7 +456,8 @@ static ep_status create(const ep_model *model, int device, size_t batch_tokens, 
     TRY(ep_cuda_supports(cfg->hidden, cfg->n_heads, cfg->intermediate, err));
     int n_devices = 0;
     if (ep_cuda_probe(&n_devices, NULL, err) != EP_OK) {
-        ep_error_prefix(err, "cuda:%d: no CUDA device is usable (use %s cpu)", device, ep_setting_name(EP_SETTING_DEVICE));
+        ep_error_prefix(err, "cuda:%d: no CUDA device is usable (use %s cpu)", device,
+                        ep_setting_name(EP_SETTING_DEVICE));
         return EP_ERR_DEVICE;
     }
     if (device < 0 || device >= n_devices)

@@ -265,8 +265,8 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     ep_status st = ep_keep_check(o->keep, err);
     if (st == EP_OK) st = ep_clean_parse(o->clean, &p->clean, err);
     if (st == EP_OK && o->keep && strlen(o->keep) >= sizeof ((ep_manifest_run *)0)->keep)
-        st = ep_error_set(err, EP_ERR_USAGE, "%s: the list is longer than %zu bytes", ep_setting_name(EP_SETTING_KEEP),
-                          sizeof ((ep_manifest_run *)0)->keep - 1);
+        st = ep_error_set(err, EP_ERR_USAGE, "%s: the list is longer than %zu bytes",
+                          ep_setting_name(EP_SETTING_KEEP), sizeof ((ep_manifest_run *)0)->keep - 1);
     if (st != EP_OK) return st;
     st = ep_model_load(o->model_dir, &p->model, err);
     if (st != EP_OK) return st;
@@ -341,7 +341,8 @@ static ep_status check_embedded(const ep_pipeline *p, uint64_t records, uint64_t
                         "nothing was embedded: %s %llu record%s of %s%s %s rejected (check %s, %s "
                         "and %s)%s%s%s",
                         records == 1 ? "the" : "all", (unsigned long long)records, records == 1 ? "" : "s", input,
-                        more, records == 1 ? "was" : "were", ep_setting_name(EP_SETTING_FORMAT), ep_setting_name(EP_SETTING_TEXT_PATH),
+                        more, records == 1 ? "was" : "were", ep_setting_name(EP_SETTING_FORMAT),
+                        ep_setting_name(EP_SETTING_TEXT_PATH),
                         ep_setting_name(EP_SETTING_ID_PATH), where, p->first_rejection[0] ? "; the first: " : "",
                         p->first_rejection);
 }

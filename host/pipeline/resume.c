@@ -119,7 +119,8 @@ static ep_status check_regular(const char *dir, const char *name, ep_error *err)
     return ep_error_set(err, EP_ERR_MISMATCH, "%s is %s, not a file embedpipe wrote; embedpipe never writes through "
                         "links in its output folder: remove it (or pass %s, which removes the link, not "
                         "what it points to), or choose another %s folder",
-                        path, S_ISLNK(sb.st_mode) ? "a symbolic link" : "not a regular file", ep_setting_name(EP_SETTING_OVERWRITE), ep_setting_name(EP_SETTING_OUT_DIR));
+                        path, S_ISLNK(sb.st_mode) ? "a symbolic link" : "not a regular file",
+                        ep_setting_name(EP_SETTING_OVERWRITE), ep_setting_name(EP_SETTING_OUT_DIR));
 }
 
 ep_status ep_input_prefix_hash(const char *path, uint64_t n, char hex[17], ep_error *err) {
@@ -169,7 +170,8 @@ static ep_status rewind_to_damage(ep_pipeline *p, ep_manifest *theirs, size_t fi
                             "byte too: the rows already embedded from it are not those of the file now. Pass "
                             "%s to embed everything again, or write to a new folder with %s %s to "
                             "copy the rows that did not change",
-                            path, (unsigned long long)d.byte, dir, ep_setting_name(EP_SETTING_OVERWRITE), ep_setting_name(EP_SETTING_REUSE), dir);
+                            path, (unsigned long long)d.byte, dir, ep_setting_name(EP_SETTING_OVERWRITE),
+                            ep_setting_name(EP_SETTING_REUSE), dir);
     if (st != EP_OK) {
         if (err) *err = e;
         return ep_error_prefix(err, "%s was damaged and changed since; reading it again failed", path);
@@ -250,7 +252,8 @@ static ep_status truncate_errors(const char *dir, const ep_manifest *theirs, ep_
     if (st == EP_OK && have < theirs->run.errors_bytes)
         st = ep_error_set(err, EP_ERR_MISMATCH,
                           "%s is shorter (%llu bytes) than the manifest records (%llu); pass %s",
-                          path, (unsigned long long)have, (unsigned long long)theirs->run.errors_bytes, ep_setting_name(EP_SETTING_OVERWRITE));
+                          path, (unsigned long long)have, (unsigned long long)theirs->run.errors_bytes,
+                          ep_setting_name(EP_SETTING_OVERWRITE));
     // Drop what the interrupted run wrote after its last checkpoint.
     if (st == EP_OK && efd >= 0 && ftruncate(efd, (off_t)theirs->run.errors_bytes) != 0)
         st = ep_error_set(err, EP_ERR_IO, "cannot truncate %s: %s", path, strerror(errno));

@@ -78,7 +78,8 @@ ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_
     if (ep_manifest_same_job(m, &want, EP_JOB_MODEL, why, sizeof why)) {
         st = ep_error_set(err, EP_ERR_MISMATCH,
                           "%s %s: its vectors come from another model or %s (%s, that output's vs "
-                          "this run's), so nothing can be reused", ep_setting_name(EP_SETTING_REUSE), dir, ep_setting_name(EP_SETTING_MAX_SEQ_LENGTH), why);
+                          "this run's), so nothing can be reused",
+                          ep_setting_name(EP_SETTING_REUSE), dir, ep_setting_name(EP_SETTING_MAX_SEQ_LENGTH), why);
         ep_reuse_free(r);
         return st;
     }
@@ -89,8 +90,8 @@ ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_
     r->mask = cap - 1;
     if (!r->table) {
         ep_reuse_free(r);
-        return ep_error_set(err, EP_ERR_NOMEM, "%s %s: out of memory for %llu ids", ep_setting_name(EP_SETTING_REUSE), dir,
-                            (unsigned long long)m->records_embedded);
+        return ep_error_set(err, EP_ERR_NOMEM, "%s %s: out of memory for %llu ids",
+                            ep_setting_name(EP_SETTING_REUSE), dir, (unsigned long long)m->records_embedded);
     }
     for (size_t s = 0; s < m->n_shards && st == EP_OK; s++) {
         /* Every vector file is checked now (size and SHA-256, no decompression),

@@ -366,7 +366,8 @@ static ep_status take_chunk(compute *c, ep_chunk *ch, bool *done, ep_error *err)
             st = ep_error_set(err, EP_ERR_MISMATCH,
                               "the inputs hold %llu records, fewer than the %llu the interrupted run had read; "
                               "they changed since: rerun with %s",
-                              (unsigned long long)c->all_seq, (unsigned long long)p->start_seq, ep_setting_name(EP_SETTING_OVERWRITE));
+                              (unsigned long long)c->all_seq, (unsigned long long)p->start_seq,
+                              ep_setting_name(EP_SETTING_OVERWRITE));
         // After a stop request the open group holds only rejections read past the boundary:
         // they are read again on resume, so it is not written.
         if (st != EP_OK || stopped || c->abandoned) {

@@ -29,8 +29,8 @@
 ep_status ep_export_format_parse(const char *name, ep_export_format *out, ep_error *err) {
     if (name && strcmp(name, "npy") == 0) *out = EP_EXPORT_NPY;
     else if (name && strcmp(name, "ndjson") == 0) *out = EP_EXPORT_NDJSON;
-    else return ep_error_set(err, EP_ERR_USAGE, "%s %s: expected npy, ndjson or llm", ep_setting_name(EP_SETTING_EXPORT_TO),
-                                 name ? name : "(none)");
+    else return ep_error_set(err, EP_ERR_USAGE, "%s %s: expected npy, ndjson or llm",
+                             ep_setting_name(EP_SETTING_EXPORT_TO), name ? name : "(none)");
     return EP_OK;
 }
 

@@ -121,7 +121,8 @@ static ep_status ensure_collection(llm_db *d, const char *name, const char *mode
             st = ep_error_set(err, EP_ERR_MISMATCH,
                               "%s: collection '%s' holds vectors of model '%s', not '%s'; export to another "
                               "%s, or delete it first (`llm collections delete %s -d %s`)",
-                              d->path, name, model ? model : "(none)", model_id, ep_setting_name(EP_SETTING_COLLECTION), name, d->path);
+                              d->path, name, model ? model : "(none)", model_id,
+                              ep_setting_name(EP_SETTING_COLLECTION), name, d->path);
         d->collection_id = sqlite3_column_int64(s, 0);
         sqlite3_finalize(s);
         return st;
@@ -216,7 +217,8 @@ static ep_status write_rows(llm_db *d, ep_output_reader *r, ep_export_llm_summar
 
 ep_status ep_export_llm(const char *dir, const ep_export_llm_options *o, ep_export_llm_summary *sum, ep_error *err) {
     if (!o || !o->db_path || !*o->db_path || !o->collection || !*o->collection || !sum)
-        return ep_error_set(err, EP_ERR_USAGE, "export %s llm needs %s FILE and %s NAME", ep_setting_name(EP_SETTING_EXPORT_TO),
+        return ep_error_set(err, EP_ERR_USAGE, "export %s llm needs %s FILE and %s NAME",
+                            ep_setting_name(EP_SETTING_EXPORT_TO),
                             ep_setting_name(EP_SETTING_DB), ep_setting_name(EP_SETTING_COLLECTION));
     memset(sum, 0, sizeof *sum);
     ep_output_reader *r = NULL;
@@ -260,7 +262,8 @@ bool ep_export_llm_available(void) { return false; }
 ep_status ep_export_llm(const char *dir, const ep_export_llm_options *o, ep_export_llm_summary *sum, ep_error *err) {
     (void)dir, (void)o, (void)sum;
     return ep_error_set(err, EP_ERR_USAGE, "export %s llm: this embedpipe was built without SQLite; install "
-                                           "libsqlite3-dev (scripts/deps.sh) and build again", ep_setting_name(EP_SETTING_EXPORT_TO));
+                                           "libsqlite3-dev (scripts/deps.sh) and build again",
+                        ep_setting_name(EP_SETTING_EXPORT_TO));
 }
 
 #endif

@@ -92,7 +92,7 @@ static ep_status check_shard_files(const part *p, ep_error *err) {
         if (err) err->code = st;
     }
     return st == EP_OK ? EP_OK : ep_error_prefix(err, "part %s is damaged (re-run it with %s)", p->dir,
-                                                         ep_setting_name(EP_SETTING_OVERWRITE));
+                                                 ep_setting_name(EP_SETTING_OVERWRITE));
 }
 
 static ep_status check_parts(part *parts, size_t n, const ep_merge_options *o, ep_error *err) {
@@ -170,7 +170,8 @@ static ep_status check_parts(part *parts, size_t n, const ep_merge_options *o, e
                 st = EP_ERR_MISMATCH;
                 if (err) err->code = st;
             }
-            ep_error_prefix(err, "part %s is damaged (re-run it with %s)", parts[i].dir, ep_setting_name(EP_SETTING_OVERWRITE));
+            ep_error_prefix(err, "part %s is damaged (re-run it with %s)", parts[i].dir,
+                            ep_setting_name(EP_SETTING_OVERWRITE));
         }
     }
     return st;
@@ -297,7 +298,8 @@ static ep_status prepare_out(const ep_merge_options *o, const part *parts, size_
             return EP_OK;
         }
         return ep_error_set(err, EP_ERR_MISMATCH, "%s already holds another output: pass %s to replace it, "
-                            "or choose another %s", o->out_dir, ep_setting_name(EP_SETTING_OVERWRITE), ep_setting_name(EP_SETTING_OUT_DIR));
+                            "or choose another %s",
+                            o->out_dir, ep_setting_name(EP_SETTING_OVERWRITE), ep_setting_name(EP_SETTING_OUT_DIR));
     }
     DIR *d = opendir(o->out_dir);
     if (!d) return ep_error_set(err, EP_ERR_IO, "cannot list output folder %s: %s", o->out_dir, strerror(errno));
@@ -308,7 +310,8 @@ static ep_status prepare_out(const ep_merge_options *o, const part *parts, size_
         if (!o->overwrite && !planned(plan, e->d_name)) {
             st = ep_error_set(err, EP_ERR_MISMATCH, "%s holds %s, which this merge would not write, and no "
                               "manifest.json: pass %s to replace it, or choose another %s",
-                              o->out_dir, e->d_name, ep_setting_name(EP_SETTING_OVERWRITE), ep_setting_name(EP_SETTING_OUT_DIR));
+                              o->out_dir, e->d_name, ep_setting_name(EP_SETTING_OVERWRITE),
+                              ep_setting_name(EP_SETTING_OUT_DIR));
             break;
         }
         snprintf(path, sizeof path, "%s/%s", o->out_dir, e->d_name);
@@ -403,7 +406,7 @@ ep_status ep_merge(const ep_merge_options *o, ep_merge_summary *summary, ep_erro
     if (!summary) summary = &local;
     memset(summary, 0, sizeof *summary);
     if (!o || !o->out_dir || !*o->out_dir) return ep_error_set(err, EP_ERR_USAGE, "merge: no output folder (%s OUT)",
-                                                                       ep_setting_name(EP_SETTING_OUT_DIR));
+                                                               ep_setting_name(EP_SETTING_OUT_DIR));
     if (o->n_parts == 0 || !o->parts) return ep_error_set(err, EP_ERR_USAGE, "merge: no part folders given");
     part *parts = calloc(o->n_parts, sizeof *parts);
     if (!parts) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");

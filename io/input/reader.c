@@ -93,7 +93,8 @@ void ep_reader_set_frame(ep_reader *r, ep_frame *frame, ep_frame_kind *kind, uin
     if (r->in.rec_too_big) {
         snprintf(r->reason, sizeof r->reason,
                  "record is %llu bytes, more than %s %zu; raise %s to read it", (unsigned long long)r->in.rec_total,
-                 ep_setting_name(EP_SETTING_MAX_RECORD_BYTES), r->in.max_record, ep_setting_name(EP_SETTING_MAX_RECORD_BYTES));
+                 ep_setting_name(EP_SETTING_MAX_RECORD_BYTES), r->in.max_record,
+                 ep_setting_name(EP_SETTING_MAX_RECORD_BYTES));
         frame->reason = r->reason;
         *kind = EP_FRAME_REJECTED;
         return;

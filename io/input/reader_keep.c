@@ -54,9 +54,11 @@ ep_status ep_keep_parse(const char *spec, ep_keep *k, ep_error *err) {
                               "tweet.created_at,user.screen_name", ep_setting_name(EP_SETTING_KEEP), p);
         else if (in_list(p, RESERVED, COUNT(RESERVED)))
             st = ep_error_set(err, EP_ERR_USAGE, "%s: '%s' is a column every row has already (id, file, line, "
-                              "tokens, truncated, hash, text; vector in an export); keep another field", ep_setting_name(EP_SETTING_KEEP), p);
+                              "tokens, truncated, hash, text; vector in an export); keep another field",
+                              ep_setting_name(EP_SETTING_KEEP), p);
         else if (k->n_paths == EP_KEEP_MAX)
-            st = ep_error_set(err, EP_ERR_USAGE, "%s: more than %d fields", ep_setting_name(EP_SETTING_KEEP), EP_KEEP_MAX);
+            st = ep_error_set(err, EP_ERR_USAGE, "%s: more than %d fields", ep_setting_name(EP_SETTING_KEEP),
+            EP_KEEP_MAX);
         if (st != EP_OK) {
             ep_keep_release(k);
             return st;
@@ -117,7 +119,8 @@ ep_status ep_clean_parse(const char *spec, unsigned *flags, ep_error *err) {
         }
         if (!found)
             return ep_error_set(err, EP_ERR_USAGE, "%s: unknown step '%.*s': use html, links, mentions, retweets "
-                                "or all (comma-separated)", ep_setting_name(EP_SETTING_CLEAN), (int)(n > 64 ? 64 : n), p);
+                                "or all (comma-separated)",
+                                ep_setting_name(EP_SETTING_CLEAN), (int)(n > 64 ? 64 : n), p);
         p += n;
         while (*p == ' ') p++;
         if (*p == ',') p++;
