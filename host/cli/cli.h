@@ -25,6 +25,7 @@ int ep_cli_search(int argc, char **argv);
 int ep_cli_merge(int argc, char **argv);  /* cli_merge.c */
 int ep_cli_export(int argc, char **argv); /* cli_export.c */
 int ep_cli_bench(int argc, char **argv);  /* cli_bench.c */
+int ep_cli_info(int argc, char **argv);   /* cli_info.c */
 
 /* The model folder to use when --model is not given: $EMBEDPIPE_MODEL as it is,
  * else the first folder holding a config.json of ./models/all-MiniLM-L6-v2,

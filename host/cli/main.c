@@ -21,6 +21,7 @@ static void usage(FILE *f) {
             "  merge PART... -o DIR    join the folders of an `embed --part I/N` job into one\n"
             "  export DIR --to FMT     write the rows as one plain .npy or one NDJSON line per row\n"
             "  bench INPUT...          run the pipeline, print per-stage busy times and throughput\n"
+            "  info [--json]           what this machine gets: CPU kernels, --precision auto, CUDA\n"
             "  version                 print the version\n"
             "\n"
             "Run `embedpipe COMMAND --help` for the options of a command.\n"
@@ -82,6 +83,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "merge") == 0) return ep_cli_merge(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0) return ep_cli_export(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return ep_cli_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "info") == 0) return ep_cli_info(argc - 1, argv + 1);
     fprintf(stderr, "embedpipe: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return EP_EXIT_USAGE;

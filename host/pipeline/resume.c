@@ -63,6 +63,10 @@ ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards
     snprintf(m->model_sha256, sizeof m->model_sha256, "%s", c->weights_sha256);
     m->dim = c->hidden;
     snprintf(m->dtype, sizeof m->dtype, "float16");
+    if (p->backend) { /* NULL for the first manifest of a fresh run, written before the backend exists */
+        snprintf(m->precision, sizeof m->precision, "%s", p->backend->precision);
+        snprintf(m->kernels, sizeof m->kernels, "%s", p->backend->kernels);
+    }
     snprintf(m->pooling, sizeof m->pooling, "%s", c->pooling == EP_POOLING_CLS ? "cls" : "mean");
     m->normalized = c->normalize;
     m->max_seq_length = p->max_len;

@@ -48,6 +48,8 @@ const char *ep_manifest_same_job(const ep_manifest *a, const ep_manifest *b, uns
         DIFF_S(model_sha256, "the model (SHA-256 of model.safetensors)");
         DIFF_U(dim, "the vector width");
         DIFF_U(max_seq_length, "--max-seq-length");
+        // A folder of an older version records none: nothing to compare.
+        if (a->precision[0] && b->precision[0]) DIFF_S(precision, "--precision (as run: auto resolves per machine)");
     }
     if (what & EP_JOB_WRITER) {
         DIFF_S(model_name, "the model name (its folder name)");
