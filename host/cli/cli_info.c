@@ -43,7 +43,8 @@ static void usage(FILE *f) {
 
 int ep_cli_info(int argc, char **argv) {
     static const struct option longopts[] = {
-        {"json", no_argument, 0, 'j'}, {"model", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"json", no_argument, 0, 'j'}, {"model", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int json = 0, c;
     const char *model = NULL;
     optind = 1;

@@ -59,7 +59,9 @@ static ep_status create_cpu(const ep_model *model, ep_precision p, int threads, 
         }
         st = ep_backend_cpu_fast_create(model, threads, EP_CPU_PRECISION_FP32, NULL, out, err);
         break;
-    case EP_PRECISION_BF16: st = ep_backend_cpu_fast_create(model, threads, EP_CPU_PRECISION_BF16, NULL, out, err); break;
+    case EP_PRECISION_BF16:
+        st = ep_backend_cpu_fast_create(model, threads, EP_CPU_PRECISION_BF16, NULL, out, err);
+        break;
     case EP_PRECISION_FP32_REFERENCE: st = ep_backend_cpu_create(model, threads, out, err); break;
     default:
         return ep_error_set(err, EP_ERR_USAGE,
