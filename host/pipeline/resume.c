@@ -316,6 +316,11 @@ ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
         ep_manifest_free(mine);
         return ep_error_prefix(err, "%s holds an unreadable manifest (pass --overwrite to replace the run)", dir);
     }
+    // An explicit --precision is what this run will record: a folder computed in another is refused now,
+    // finished or not. (Not in the manifest a fresh run writes first: a refused precision must not stay
+    // behind in the folder. auto is compared once the backend has resolved it, in pipeline.c.)
+    const char *asked = p->opt->precision;
+    if (asked && *asked && strcmp(asked, "auto") != 0) snprintf(mine->precision, sizeof mine->precision, "%s", asked);
     st = check_same_job(p, theirs, mine, err);
     if (st == EP_OK && theirs->complete) {
         p->already_complete = true;

@@ -6,9 +6,10 @@
   the text form names every table.
 - A default run records in manifest.json the precision actually used and the kernels,
   as info said; --precision bf16 without AMX exits 1 saying why (AMX) and what runs.
-- Resuming a folder with another precision is refused (exit 3) naming the --precision
-  to give; a plain resume (auto again) on the same machine works. Merging parts of
-  two precisions is refused.
+- Resuming a folder (finished or not) with another explicit precision is refused
+  (exit 3), and so is auto resolving to another (naming the --precision to give); a
+  plain resume (auto again) on the same machine works. Merging parts of two
+  precisions is refused.
 """
 import json
 import os
@@ -71,9 +72,14 @@ def unfinish(d):
         json.dump(j, f)
 
 
+p = run(base + ["-o", out, "--precision", "fp32-reference"], check_rc=3)  # finished: nothing would be redone
+check("precision" in p.stderr and want_prec in p.stderr, f"a finished folder, another precision: {p.stderr}")
 unfinish(out)
 p = run(base + ["-o", out, "--precision", "fp32-reference"], check_rc=3)
-check(f"--precision {want_prec}" in p.stderr, f"resume with another precision: {p.stderr}")
+check("precision" in p.stderr and want_prec in p.stderr, f"resume with another precision: {p.stderr}")
+unfinish(ref)  # fp32-reference's folder resumed with auto: refused once auto is resolved
+p = run(base + ["-o", ref], check_rc=3)
+check("--precision fp32-reference" in p.stderr, f"resume in auto of an fp32-reference folder: {p.stderr}")
 run(base + ["-o", out], check_rc=0)  # auto resolves the same way here
 check(manifest(out)["complete"] and manifest(out)["compute"]["precision"] == want_prec, "plain resume")
 run(["verify", out], check_rc=0)
