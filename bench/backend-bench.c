@@ -13,7 +13,11 @@
  * process CPU time per token (a figure that other programs on a busy machine
  * disturb less than the wall clock), and the minimum cosine against the first
  * precision listed (give fp32-reference first to check against the oracle).
+ * A precision written kernels:NAME runs the fast backend on that kernel table
+ * (generic, avx2, avx512, avx512-bf16, amx) even where the backend does not
+ * offer it: how a table not offered is measured (docs/PERFORMANCE.md).
  */
+#include "cpu_fast.h"
 #include "device.h"
 #include "model.h"
 #include "model_tokenizer.h"
@@ -137,7 +141,20 @@ int main(int argc, char **argv) {
     for (int p = 0; p < n_prec; p++) {
         ep_backend *be = NULL;
         ep_backend_options bo = {.device = "cpu", .threads = threads, .precision = precisions[p]};
-        if (ep_backend_create(model, &bo, &be, &err) != EP_OK) {
+        ep_status st;
+        if (strncmp(precisions[p], "kernels:", 8) == 0) {
+            const ep_cpu_kernels *all[5] = {ep_cpu_kernels_generic(), ep_cpu_kernels_avx2(), ep_cpu_kernels_avx512(),
+                                            ep_cpu_kernels_avx512_bf16(), ep_cpu_kernels_amx()};
+            const ep_cpu_kernels *k = NULL;
+            for (int t = 0; t < 5; t++)
+                if (all[t] && strcmp(all[t]->name, precisions[p] + 8) == 0) k = all[t];
+            st = k ? ep_backend_cpu_fast_create(model, threads, k->bf16 ? EP_CPU_PRECISION_BF16 : EP_CPU_PRECISION_FP32,
+                                                k, &be, &err)
+                   : ep_error_set(&err, EP_ERR_DEVICE, "this CPU cannot run the %s table", precisions[p] + 8);
+        } else {
+            st = ep_backend_create(model, &bo, &be, &err);
+        }
+        if (st != EP_OK) {
             printf("%-16s unavailable: %s\n", precisions[p], err.message);
             continue;
         }

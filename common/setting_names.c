@@ -25,6 +25,7 @@ static const char *const option_names[EP_SETTING_COUNT] = {
     [EP_SETTING_COLLECTION] = "collection",
     [EP_SETTING_MEMORY] = "memory_bytes",
     [EP_SETTING_DEVICE] = "device",
+    [EP_SETTING_PRECISION] = "precision",
 };
 
 /* Written once before any run (see the header), read by every thread after. */

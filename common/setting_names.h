@@ -40,6 +40,7 @@ typedef enum ep_setting {
     EP_SETTING_COLLECTION,        /* export to llm: the collection */
     EP_SETTING_MEMORY,            /* related/cluster: the memory budget of the row blocks */
     EP_SETTING_DEVICE,            /* where the model runs: cpu, cuda, cuda:N */
+    EP_SETTING_PRECISION,         /* the arithmetic of the backend */
     EP_SETTING_COUNT
 } ep_setting;
 

@@ -36,6 +36,9 @@ typedef struct ep_backend ep_backend;
 struct ep_backend {
     char name[64];          /* "cpu", "cuda:0", "cuda-emulated" */
     char description[256];  /* what the user is told: device name, threads, precision */
+    char precision[16];     /* the precision actually computed in ("fp32", "bf16", "fp32-reference", "fp16"):
+                               set by ep_backend_create (device.c) once "auto" is resolved; "" otherwise */
+    char kernels[16];       /* the kernel table ("avx512", "amx", ..., "openblas", "cuda"); "" if unknown */
     char warning[1200];     /* set by ep_backend_create when device "auto" fell back to the CPU although a CUDA
                                driver is there (a setup to fix): the caller shows it; "" otherwise */
     int dim;                /* output row width (the model's hidden size) */

@@ -25,6 +25,7 @@ int ep_cli_search(int argc, char **argv);
 int ep_cli_merge(int argc, char **argv);  /* cli_merge.c */
 int ep_cli_export(int argc, char **argv); /* cli_export.c */
 int ep_cli_bench(int argc, char **argv);  /* cli_bench.c */
+int ep_cli_info(int argc, char **argv);   /* cli_info.c */
 int ep_cli_similar(int argc, char **argv);    /* cli_similar.c */
 int ep_cli_related(int argc, char **argv);    /* cli_related.c */
 int ep_cli_duplicates(int argc, char **argv); /* cli_duplicates.c */

@@ -36,7 +36,7 @@ static void bench_usage(FILE *f) {
             "  -d, --device DEV        auto | cpu | cuda | cuda:N | null (no encoder: host side only) [auto]\n"
             "  -t, --threads N         tokenizer threads, and CPU backend threads [all cores]\n"
             "      --batch-tokens N    tokens per batch [cpu: 4096; cuda: sized to the GPU]\n"
-            "      --precision P       arithmetic (see `embed --help`) [cpu: fp32; cuda: fp16]\n"
+            "      --precision P       arithmetic (see `embed --help`) [auto]\n"
             "      --max-seq-length N  tokens per text incl. [CLS]/[SEP] [the model's]\n"
             "      --shard-rows N      rows per shard; batches never cross shards [32768]\n"
             "  -f, --format FMT        auto | ndjson | tweets-js | archive-json | lines [auto]\n"

@@ -25,6 +25,7 @@ static void usage(FILE *f) {
             "  merge PART... -o DIR    join the folders of an `embed --part I/N` job into one\n"
             "  export DIR --to FMT     write the rows as one plain .npy or one NDJSON line per row\n"
             "  bench INPUT...          run the pipeline, print per-stage busy times and throughput\n"
+            "  info [--json]           what this machine gets: CPU kernels, --precision auto, CUDA\n"
             "  version                 print the version\n"
             "\n"
             "Run `embedpipe COMMAND --help` for the options of a command.\n"
@@ -59,6 +60,7 @@ static const char *const flag_names[EP_SETTING_COUNT] = {
     [EP_SETTING_REUSE] = "--reuse",
     [EP_SETTING_KEEP] = "--keep",
     [EP_SETTING_CLEAN] = "--clean",
+    [EP_SETTING_PRECISION] = "--precision",
     [EP_SETTING_NO_TEXT] = "--no-text",
     [EP_SETTING_OUT_DIR] = "-o",
     [EP_SETTING_EXPORT_TO] = "--to",
@@ -97,6 +99,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "duplicates") == 0) return ep_cli_duplicates(argc - 1, argv + 1);
     if (strcmp(cmd, "cluster") == 0) return ep_cli_cluster(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return ep_cli_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "info") == 0) return ep_cli_info(argc - 1, argv + 1);
     fprintf(stderr, "embedpipe: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return EP_EXIT_USAGE;

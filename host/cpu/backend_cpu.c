@@ -172,6 +172,7 @@ ep_status ep_backend_cpu_create(const ep_model *model, int threads, ep_backend *
         ep_backend_delete(b);
         return st;
     }
+    snprintf(b->kernels, sizeof b->kernels, "openblas");
     snprintf(b->description, sizeof b->description, "CPU, float32, OpenBLAS, one GEMM per text, %d thread%s",
              threads, threads == 1 ? "" : "s");
     b->batch_tokens = EP_CPU_BATCH_TOKENS;

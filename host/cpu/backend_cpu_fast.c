@@ -210,26 +210,6 @@ static void fast_destroy(ep_backend *self) {
     free(self);
 }
 
-/* The best table this CPU has for the precision, or an error naming what is missing. */
-static ep_status pick_kernels(ep_cpu_precision precision, const ep_cpu_kernels **out, ep_error *err) {
-    const ep_cpu_features *f = ep_cpu_features_get();
-    if (precision == EP_CPU_PRECISION_BF16) {
-        *out = ep_cpu_kernels_amx();
-        if (!*out) *out = ep_cpu_kernels_avx512_bf16();
-        if (!*out)
-            return ep_error_set(err, EP_ERR_DEVICE,
-                                "precision bf16 needs a CPU with AVX512-BF16 or AMX (Intel Cooper Lake, Sapphire "
-                                "Rapids or later; AMD Zen 4 or later); this CPU (%s%s%s) has neither; precision "
-                                "fp32 runs on any CPU",
-                                f->model, f->capped[0] ? ", capped by EMBEDPIPE_CPU_ISA=" : "", f->capped);
-        return EP_OK;
-    }
-    *out = ep_cpu_kernels_avx512();
-    if (!*out) *out = ep_cpu_kernels_avx2();
-    if (!*out) *out = ep_cpu_kernels_generic();
-    return EP_OK;
-}
-
 bool ep_cpu_fast_supports(const ep_model *model) {
     const ep_model_config *c = &model->config;
     return c->hidden > 0 && c->hidden % 32 == 0 && c->intermediate > 0 && c->intermediate % 32 == 0 &&
@@ -242,7 +222,7 @@ ep_status ep_backend_cpu_fast_create(const ep_model *model, int threads, ep_cpu_
     if (!model) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: no model");
     const ep_model_config *c = &model->config;
     if (!kernels) {
-        ep_status st = pick_kernels(precision, &kernels, err);
+        ep_status st = ep_cpu_pick_kernels(precision, &kernels, err);
         if (st != EP_OK) return st;
     }
     if (!ep_cpu_fast_supports(model))
@@ -285,6 +265,7 @@ ep_status ep_backend_cpu_fast_create(const ep_model *model, int threads, ep_cpu_
     snprintf(b->description, sizeof b->description, "CPU, %s (%s kernels), %d thread%s",
              kernels->bf16 ? "bfloat16 GEMMs with float32 accumulation" : "float32", kernels->name, threads,
              threads == 1 ? "" : "s");
+    snprintf(b->kernels, sizeof b->kernels, "%s", kernels->name);
     b->batch_tokens = EP_CPU_BATCH_TOKENS;
     b->submit = fast_submit;
     b->wait_oldest = fast_wait_oldest;

@@ -15,7 +15,8 @@
  *  - bias and GELU fused into the GEMM's store, residual + LayerNorm in one
  *    pass, attention per (sequence, head) over a transposed key block with a
  *    vectorised exp;
- *  - bf16: AMX tiles (or AVX512-BF16 dot products) with float32 accumulation;
+ *  - bf16: AMX tiles with float32 accumulation (the AVX512-BF16 table exists
+ *    for labs and tests but is not offered: cpu_choice.c says why);
  *    the residual stream, LayerNorm, softmax and GELU stay float32.
  * The AVX2, AVX-512 and AMX code is compiled with function-level target attributes
  * and only called after cpuid says the instructions (and the OS state for
@@ -164,13 +165,40 @@ static inline float ep_bf16_to_f32(uint16_t h) {
 
 typedef enum ep_cpu_precision {
     EP_CPU_PRECISION_FP32 = 0, /* float32 everywhere (AVX-512 kernels, else AVX2, else the generic table) */
-    EP_CPU_PRECISION_BF16 = 1  /* bfloat16 GEMM inputs, float32 accumulation (AMX, else AVX512-BF16) */
+    EP_CPU_PRECISION_BF16 = 1  /* bfloat16 GEMM inputs, float32 accumulation (AMX; see ep_cpu_pick_kernels) */
 } ep_cpu_precision;
 
 /* @return true when the model's shape suits the fast kernels (hidden and intermediate
  * sizes multiples of 32, hidden divisible by the head count): every BERT-family model
  * published so far. ep_backend_create runs "fp32" on the plain backend otherwise. */
 bool ep_cpu_fast_supports(const ep_model *model);
+
+/* @return the fp32 table the backend runs on this CPU: avx512, else avx2, else generic. */
+const ep_cpu_kernels *ep_cpu_kernels_best_fp32(void);
+
+/* The table the backend runs for a precision on this CPU (cpu_choice.c says which and why).
+ * bf16 is offered on AMX only: AVX512-BF16 without AMX measured slower than fp32.
+ * @return EP_OK and *out; EP_ERR_DEVICE naming why not and what this CPU offers instead. */
+ep_status ep_cpu_pick_kernels(ep_cpu_precision precision, const ep_cpu_kernels **out, ep_error *err);
+
+/* What precision "auto" runs on this CPU: bf16 where bf16 is offered (AMX), else fp32.
+ * why (may be NULL) gets a one-line reason.
+ * @return the precision. */
+ep_cpu_precision ep_cpu_auto_precision(char *why, size_t cap);
+
+/* One kernel table as `embedpipe info` shows it. */
+typedef struct ep_cpu_table_info {
+    const char *name;      /* "amx", "avx512-bf16", "avx512", "avx2", "generic" */
+    const char *precision; /* "bf16" or "fp32" */
+    bool runs;             /* this CPU (EMBEDPIPE_CPU_ISA included) can execute it */
+    bool offered;          /* the backend picks it for its precision */
+    char why[200];
+} ep_cpu_table_info;
+
+enum { EP_CPU_N_TABLES = 5 };
+
+/* Fills out[] with every table, fastest first. @return EP_CPU_N_TABLES. */
+int ep_cpu_tables_describe(ep_cpu_table_info out[EP_CPU_N_TABLES]);
 
 /* Creates the fast CPU backend. threads <= 0 means all cores. kernels == NULL picks the
  * best table for the precision; a table given explicitly is used as is (tests).

@@ -14,7 +14,7 @@
 #endif
 
 static const char *const precision_names[] = {
-    [EP_PRECISION_DEFAULT] = "default",
+    [EP_PRECISION_AUTO] = "auto",
     [EP_PRECISION_FP32] = "fp32",
     [EP_PRECISION_BF16] = "bf16",
     [EP_PRECISION_FP32_REFERENCE] = "fp32-reference",
@@ -22,19 +22,19 @@ static const char *const precision_names[] = {
 };
 
 ep_status ep_precision_parse(const char *text, ep_precision *out, ep_error *err) {
-    *out = EP_PRECISION_DEFAULT;
+    *out = EP_PRECISION_AUTO;
     if (!text || !*text) return EP_OK;
-    for (int p = EP_PRECISION_FP32; p <= EP_PRECISION_FP16; p++)
+    for (int p = EP_PRECISION_AUTO; p <= EP_PRECISION_FP16; p++)
         if (strcmp(text, precision_names[p]) == 0) {
             *out = (ep_precision)p;
             return EP_OK;
         }
     return ep_error_set(err, EP_ERR_USAGE,
-                        "precision %s: expected fp32, bf16 or fp32-reference (CPU), or fp16 (CUDA)", text);
+                        "precision %s: expected auto, fp32, bf16 or fp32-reference (CPU), or fp16 (CUDA)", text);
 }
 
 const char *ep_precision_name(ep_precision p) {
-    return p >= EP_PRECISION_DEFAULT && p <= EP_PRECISION_FP16 ? precision_names[p] : "unknown";
+    return p >= EP_PRECISION_AUTO && p <= EP_PRECISION_FP16 ? precision_names[p] : "unknown";
 }
 
 /* @return true for the modes only the CPU backends compute. */
@@ -43,22 +43,34 @@ static bool is_cpu_precision(ep_precision p) {
 }
 
 /* The CPU backend for a precision mode: fp32 (the fast kernels, cpu_fast.h),
- * bf16 (bfloat16 GEMMs on AMX or AVX512-BF16), or fp32-reference (the plain
- * ops every other path is tested against). */
+ * bf16 (bfloat16 GEMMs on AMX), fp32-reference (the plain ops every other
+ * path is tested against), or auto: bf16 where this CPU offers it, else fp32
+ * (ep_cpu_auto_precision). Records the precision used in the backend. */
 static ep_status create_cpu(const ep_model *model, ep_precision p, int threads, ep_backend **out, ep_error *err) {
+    // a model the fast kernels do not fit still runs, on the plain backend
+    const bool fits = !model || ep_cpu_fast_supports(model);
+    if (p == EP_PRECISION_AUTO)
+        p = fits && ep_cpu_auto_precision(NULL, 0) == EP_CPU_PRECISION_BF16 ? EP_PRECISION_BF16 : EP_PRECISION_FP32;
+    ep_status st;
     switch (p) {
-    case EP_PRECISION_DEFAULT:
     case EP_PRECISION_FP32:
-        // a model the fast kernels do not fit still runs, on the plain backend
-        if (model && !ep_cpu_fast_supports(model)) return ep_backend_cpu_create(model, threads, out, err);
-        return ep_backend_cpu_fast_create(model, threads, EP_CPU_PRECISION_FP32, NULL, out, err);
-    case EP_PRECISION_BF16: return ep_backend_cpu_fast_create(model, threads, EP_CPU_PRECISION_BF16, NULL, out, err);
-    case EP_PRECISION_FP32_REFERENCE: return ep_backend_cpu_create(model, threads, out, err);
+        if (!fits) {
+            st = ep_backend_cpu_create(model, threads, out, err);
+            break;
+        }
+        st = ep_backend_cpu_fast_create(model, threads, EP_CPU_PRECISION_FP32, NULL, out, err);
+        break;
+    case EP_PRECISION_BF16:
+        st = ep_backend_cpu_fast_create(model, threads, EP_CPU_PRECISION_BF16, NULL, out, err);
+        break;
+    case EP_PRECISION_FP32_REFERENCE: st = ep_backend_cpu_create(model, threads, out, err); break;
     default:
         return ep_error_set(err, EP_ERR_USAGE,
                             "precision %s is the CUDA backend's; the CPU computes in fp32, bf16 or fp32-reference",
                             ep_precision_name(p));
     }
+    if (st == EP_OK) snprintf((*out)->precision, sizeof (*out)->precision, "%s", ep_precision_name(p));
+    return st;
 }
 
 /* Parses "auto", "cuda" or "cuda:N". @return EP_OK with *want_cuda and *index, or EP_ERR_USAGE. */
@@ -144,6 +156,8 @@ ep_status ep_backend_create(const ep_model *model, const ep_backend_options *o, 
     st = ep_backend_cuda_create(model, index, o->batch_tokens, out, err);
     if (st == EP_OK) {
         (*out)->batch_tokens = ep_backend_cuda_batch_tokens(*out);
+        snprintf((*out)->precision, sizeof (*out)->precision, "fp16");
+        snprintf((*out)->kernels, sizeof (*out)->kernels, "cuda");
         return EP_OK;
     }
     // With device auto, a model the kernels do not support (or a GPU too full) still runs, on the CPU.
@@ -161,5 +175,16 @@ ep_status ep_backend_create(const ep_model *model, const ep_backend_options *o, 
                             "device %s: this embedpipe was built without CUDA (no nvcc at build time); rebuild "
                             "with the CUDA toolkit installed, or use the cpu device", device);
     return create_cpu(model, precision, o->threads, out, err);
+#endif
+}
+
+ep_status ep_cuda_devices(int *count, int *driver, ep_error *err) {
+    *count = 0, *driver = 0;
+#ifdef EP_HAVE_CUDA_BACKEND
+    ep_status st = ep_cuda_probe(count, driver, err);
+    if (st == EP_OK && *count < 1) st = ep_error_set(err, EP_ERR_DEVICE, "no CUDA device present");
+    return st;
+#else
+    return ep_error_set(err, EP_ERR_DEVICE, "this embedpipe was built without CUDA (no nvcc at build time)");
 #endif
 }

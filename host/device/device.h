@@ -16,18 +16,19 @@ extern "C" {
  * the CPU fp32, bf16 and fp32-reference; CUDA fp16 (float16 storage, float32
  * accumulation). With device "auto", a CPU mode picks the CPU. */
 typedef enum ep_precision {
-    EP_PRECISION_DEFAULT = 0,    /* not given: the device's own default (CPU fp32, CUDA fp16) */
+    EP_PRECISION_AUTO = 0,       /* "auto" (the default): the fastest mode that meets its accuracy bar on this
+                                    machine: CPU bf16 on AMX, else fp32 (ep_cpu_auto_precision); CUDA fp16 */
     EP_PRECISION_FP32,           /* "fp32": CPU, float32 everywhere (the fast kernels) */
     EP_PRECISION_BF16,           /* "bf16": CPU, bfloat16 GEMM inputs, float32 accumulation (AMX, AVX512-BF16) */
     EP_PRECISION_FP32_REFERENCE, /* "fp32-reference": CPU, the plain backend every other path is tested against */
     EP_PRECISION_FP16            /* "fp16": CUDA, float16 storage, float32 accumulation */
 } ep_precision;
 
-/* Parses a precision name; NULL or "" is EP_PRECISION_DEFAULT.
+/* Parses a precision name; NULL or "" is EP_PRECISION_AUTO.
  * @return EP_OK and *out; EP_ERR_USAGE naming the accepted values otherwise. */
 ep_status ep_precision_parse(const char *text, ep_precision *out, ep_error *err);
 
-/* @return the name ep_precision_parse accepts for p ("default" for EP_PRECISION_DEFAULT). */
+/* @return the name ep_precision_parse accepts for p ("auto" for EP_PRECISION_AUTO). */
 const char *ep_precision_name(ep_precision p);
 
 /* How to build a backend; zero / NULL fields take their defaults. */
@@ -40,7 +41,7 @@ typedef struct ep_backend_options {
 } ep_backend_options;
 
 /* Creates the backend the options ask for. "auto" takes CUDA when a device is
- * usable and the precision is CUDA's (or unset), else the CPU, its description
+ * usable and the precision is CUDA's (or auto), else the CPU, its description
  * saying why CUDA was not used; backend->warning also says it when a driver is
  * there but unusable (e.g. too old) or the CUDA backend failed: a setup to fix,
  * which the caller shows (this library prints nothing).
@@ -48,9 +49,15 @@ typedef struct ep_backend_options {
  *         (not compiled in, or no device: the CUDA error's name and text), or this
  *         CPU lacks what the precision needs; EP_ERR_USAGE for an unknown device or
  *         precision, or a precision the device does not compute in. Messages name
- *         the device and precision values, never command-line flags: the caller adds those. */
+ *         the device and precision values, never command-line flags: the caller adds those.
+ *         On EP_OK, (*out)->precision names the precision actually used ("auto" resolved). */
 ep_status ep_backend_create(const ep_model *model, const ep_backend_options *options, ep_backend **out,
                             ep_error *err);
+
+/* The CUDA devices this process can use (for `embedpipe info`).
+ * @return EP_OK with *count >= 1 and *driver (the driver's version number); EP_ERR_DEVICE with a
+ *         message saying why none is usable, or that this build has no CUDA backend. */
+ep_status ep_cuda_devices(int *count, int *driver, ep_error *err);
 
 #ifdef __cplusplus
 }

@@ -314,6 +314,15 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
         if (st != EP_OK) return st;
         if (p->backend->warning[0]) ep_pipeline_say(p, EP_EVENT_DEVICE_FALLBACK, "%s", p->backend->warning);
     }
+    // A resumed run computes in the precision the folder's vectors were computed in: vectors of two
+    // precisions differ slightly, and auto resolves the same way on the same machine, so a plain resume
+    // there works; on another machine the message says which --precision to give.
+    const char *had = p->checkpoint ? p->checkpoint->precision : "";
+    if (had[0] && p->backend->precision[0] && strcmp(had, p->backend->precision) != 0)
+        return ep_error_set(err, EP_ERR_MISMATCH,
+                            "%s holds vectors computed in precision %s, but this run computes in %s (%s): pass "
+                            "--precision %s to continue it, or --overwrite to replace it",
+                            o->out_dir, had, p->backend->precision, p->backend->description, had);
     snprintf(sum->backend, sizeof sum->backend, "%s", p->backend->description);
     p->batch_tokens = o->batch_tokens         ? o->batch_tokens
                       : p->backend->batch_tokens ? p->backend->batch_tokens

@@ -54,7 +54,7 @@ typedef struct ep_run_options {
     const char *clean;          /* --clean: text preparation steps (html,links,mentions,retweets or all); NULL = none */
     const char *model_dir;      /* sentence-transformers folder */
     const char *device;         /* "auto", "cpu", "cuda", "cuda:N" */
-    const char *precision;      /* CPU arithmetic: NULL or "fp32", or a reduced mode (see --precision) */
+    const char *precision;      /* NULL or "auto", or a mode (see --precision); the manifest records the one used */
     int threads;                /* tokenizer and CPU threads; 0 = all cores */
     size_t batch_tokens;        /* token budget of one batch; 0 = the backend's default */
     int max_seq_length;         /* 0 = the model's */

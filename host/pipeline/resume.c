@@ -67,6 +67,10 @@ ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards
     snprintf(m->model_sha256, sizeof m->model_sha256, "%s", c->weights_sha256);
     m->dim = c->hidden;
     snprintf(m->dtype, sizeof m->dtype, "float16");
+    if (p->backend) { /* NULL for the first manifest of a fresh run, written before the backend exists */
+        snprintf(m->precision, sizeof m->precision, "%s", p->backend->precision);
+        snprintf(m->kernels, sizeof m->kernels, "%s", p->backend->kernels);
+    }
     snprintf(m->pooling, sizeof m->pooling, "%s", c->pooling == EP_POOLING_CLS ? "cls" : "mean");
     // Zero rows are not unit vectors, and a folder of them must never pass for embeddings.
     m->null_device = !o->backend && o->device && strcmp(o->device, "null") == 0;
@@ -322,6 +326,11 @@ ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err) {
         return ep_error_prefix(err, "%s holds an unreadable manifest (pass %s to replace the run)", dir,
                                ep_setting_name(EP_SETTING_OVERWRITE));
     }
+    // An explicit --precision is what this run will record: a folder computed in another is refused now,
+    // finished or not. (Not in the manifest a fresh run writes first: a refused precision must not stay
+    // behind in the folder. auto is compared once the backend has resolved it, in pipeline.c.)
+    const char *asked = p->opt->precision;
+    if (asked && *asked && strcmp(asked, "auto") != 0) snprintf(mine->precision, sizeof mine->precision, "%s", asked);
     st = check_same_job(p, theirs, mine, err);
     if (st == EP_OK && theirs->complete) {
         p->already_complete = true;

@@ -186,6 +186,14 @@ static cJSON *build_json(const ep_manifest *m) {
         if (m->null_device) ADD(model, "device", cJSON_CreateString("null"));
     }
     ADD(root, "dtype", cJSON_CreateString("float16"));
+    if (m->precision[0]) {
+        cJSON *compute = cJSON_CreateObject();
+        ADD(root, "compute", compute);
+        if (ok) {
+            ADD(compute, "precision", cJSON_CreateString(m->precision));
+            ADD(compute, "kernels", cJSON_CreateString(m->kernels));
+        }
+    }
     ADD(root, "text_path", cJSON_CreateString(m->text_path));
     ADD(root, "id_path", cJSON_CreateString(m->id_path));
     ok = ok && add_inputs(root, m) && add_shards(root, m);
@@ -468,6 +476,11 @@ static ep_status read_root(reader *r, const cJSON *root, ep_manifest *m) {
     if (!st && strcmp(text, "embedpipe") != 0) st = field_error(r, "tool.", "name", "must be \"embedpipe\"");
     if (!st) st = get_string(r, tool, "tool.", "version", m->tool_version, sizeof m->tool_version);
     if (!st) st = read_model(r, root, m);
+    const cJSON *compute = cJSON_GetObjectItemCaseSensitive(root, "compute"); /* absent in older folders: "" */
+    if (!st && compute) st = get_typed(r, root, "", "compute", false, &compute);
+    if (!st && compute) st = get_string(r, compute, "compute.", "precision", m->precision, sizeof m->precision);
+    if (!st && compute && cJSON_GetObjectItemCaseSensitive(compute, "kernels"))
+        st = get_string(r, compute, "compute.", "kernels", m->kernels, sizeof m->kernels);
     if (!st) st = get_string(r, root, "", "dtype", m->dtype, sizeof m->dtype);
     if (!st && strcmp(m->dtype, "float16") != 0) st = field_error(r, "", "dtype", "must be \"float16\"");
     if (!st) st = get_string(r, root, "", "text_path", m->text_path, sizeof m->text_path);

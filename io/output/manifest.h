@@ -73,6 +73,11 @@ typedef struct ep_manifest {
     char model_sha256[65];   /* SHA-256 of model.safetensors */
     int dim;
     char dtype[16];          /* "float16" */
+    /* What computed the vectors, written as the "compute" object: the precision actually used
+     * ("auto" resolved: "fp32", "bf16", "fp32-reference", "fp16") and the kernel table ("avx512",
+     * "amx", "openblas", "cuda", ...). "" in folders of older versions (the object is absent). */
+    char precision[16];
+    char kernels[16];
     char pooling[16];        /* "mean" or "cls" */
     bool normalized;
     bool null_device;        /* written by --device null: every row is zeros, not an embedding
@@ -110,7 +115,9 @@ bool ep_output_is_run_file(const char *name);
 
 /* What ep_manifest_same_job compares; or them together. */
 enum {
-    EP_JOB_MODEL = 1 << 0,        /* the weights (SHA-256), the vector width, max_seq_length */
+    EP_JOB_MODEL = 1 << 0,        /* the weights (SHA-256), the vector width, max_seq_length, and the precision
+                                     when both record one (vectors of two precisions differ slightly; the
+                                     kernel table within a precision is not compared) */
     EP_JOB_WRITER = 1 << 1,       /* the model's name, pooling, normalisation, the embedpipe version */
     EP_JOB_READING = 1 << 2,      /* text / id paths, format, shard rows, max record bytes, skip_blank, --clean, and the
                                      inputs: their number, paths and sizes */

@@ -64,6 +64,9 @@ const char *ep_manifest_same_job(const ep_manifest *a, const ep_manifest *b, uns
         DIFF_U(dim, "the vector width");
         DIFF_SET_U(max_seq_length, "", EP_SETTING_MAX_SEQ_LENGTH, "");
         DIFF_U(null_device, "the device (1 = null: zero rows, not embeddings)");
+        // A folder of an older version records none: nothing to compare.
+        if (a->precision[0] && b->precision[0])
+            DIFF_SET_S(precision, "", EP_SETTING_PRECISION, " (as run: auto resolves per machine)");
     }
     if (what & EP_JOB_WRITER) {
         DIFF_S(model_name, "the model name (its folder name)");

@@ -19,7 +19,8 @@ class Model:
     truncation at the model's max_seq_length, pooling and normalisation.
 
     Options are the command line's flags of the same names: device ("auto", "cpu", "cuda",
-    "cuda:N"), precision ("fp32", "bf16", ...), threads (0 = all cores), max_seq_length (0 = the
+    "cuda:N"), precision ("auto", the default: bf16 on
+    an AMX CPU, else fp32; or "fp32", "bf16", ...), threads (0 = all cores), max_seq_length (0 = the
     model's), batch_tokens (0 = the device's choice).
     """
 

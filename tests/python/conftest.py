@@ -12,7 +12,9 @@ import zstandard
 CLI = os.environ.get("EP_CLI", "")
 MODEL = os.environ.get("EP_MODEL_DIR", "")
 DATA = os.environ.get("EP_SHARED_DATA", "")
-BASE = ["-m", MODEL, "--device", "cpu", "--threads", "2", "-q"]
+# fp32 explicitly: the default (auto) is bf16 on an AMX machine, and these tests hold the rows to
+# sentence-transformers fp32 at 0.99999 (the library fixture below says the same)
+BASE = ["-m", MODEL, "--device", "cpu", "--precision", "fp32", "--threads", "2", "-q"]
 N_LINES = 300  # real tweets from tweeteval: enough for many batches, seconds to embed
 
 
@@ -66,4 +68,4 @@ def tweets_folder(work):
 @pytest.fixture(scope="session")
 def model():
     import embedpipe
-    return embedpipe.Model(MODEL, device="cpu", threads=2)
+    return embedpipe.Model(MODEL, device="cpu", precision="fp32", threads=2)

@@ -14,7 +14,8 @@
  *  - embedding + LayerNorm, residual + LayerNorm, mean/CLS pooling.
  * Tables this CPU lacks are reported as skipped, not failed; with neither
  * bf16 table (a CPU without them, or EMBEDPIPE_CPU_ISA=avx512 / avx2 / generic, as
- * tests/host/cpu/CMakeLists.txt also runs it) --precision bf16 must be refused.
+ * tests/host/cpu/CMakeLists.txt also runs it) --precision bf16 must be refused; so must it
+ * without AMX (AVX512-BF16 alone is not offered: slower than fp32). auto picks bf16 only on AMX.
  */
 #include "backend.h"
 #include "cpu_fast.h"
@@ -268,19 +269,44 @@ int main(void) {
         test_norms(tables[t]);
         printf("%s: %s\n", names[t], ep_test_failures == before ? "ok" : "FAILED");
     }
-    // without either bf16 table, --precision bf16 is refused with a message that says why
-    if (!tables[3] && !tables[4]) {
+    // without AMX, --precision bf16 is refused with a message that says why (AVX512-BF16 alone measured
+    // slower than fp32: cpu_choice.c), and auto runs fp32
+    char why[300];
+    const ep_cpu_precision autop = ep_cpu_auto_precision(why, sizeof why);
+    CHECKF(autop == (tables[4] ? EP_CPU_PRECISION_BF16 : EP_CPU_PRECISION_FP32), "auto picked %d: %s", (int)autop, why);
+    printf("auto: %s\n", why);
+    if (!tables[4]) {
         ep_model fake;
         memset(&fake, 0, sizeof fake);
         fake.config.hidden = 384, fake.config.intermediate = 1536, fake.config.n_heads = 12;
         ep_backend *be = NULL;
         ep_error err = {0};
         ep_status st = ep_backend_cpu_fast_create(&fake, 1, EP_CPU_PRECISION_BF16, NULL, &be, &err);
-        CHECKF(st == EP_ERR_DEVICE && be == NULL && strstr(err.message, "AVX512-BF16") &&
+        CHECKF(st == EP_ERR_DEVICE && be == NULL && strstr(err.message, "AMX") &&
                    strstr(err.message, "precision fp32"),
-               "bf16 on a CPU without it: status %d, message: %s", (int)st, err.message);
+               "bf16 on a CPU without AMX: status %d, message: %s", (int)st, err.message);
+        if (tables[3]) CHECKF(strstr(err.message, "slower than fp32") != NULL, "the refusal does not say why: %s",
+                              err.message);
         printf("bf16 refused: %s\n", err.message);
     }
+    // what `embedpipe info` lists: each table, whether it runs here and whether it is offered
+    ep_cpu_table_info info[EP_CPU_N_TABLES];
+    CHECK(ep_cpu_tables_describe(info) == EP_CPU_N_TABLES);
+    const ep_cpu_kernels *best = ep_cpu_kernels_best_fp32();
+    int fp32_offered = 0;
+    for (int i = 0; i < EP_CPU_N_TABLES; i++) {
+        printf("  table %-12s runs %d offered %d: %s\n", info[i].name, info[i].runs, info[i].offered, info[i].why);
+        CHECKF(info[i].why[0] != 0, "table %s: no reason given", info[i].name);
+        CHECKF(!info[i].offered || info[i].runs, "table %s offered but cannot run", info[i].name);
+        if (strcmp(info[i].name, "avx512-bf16") == 0) CHECKF(!info[i].offered, "avx512-bf16 is offered");
+        if (strcmp(info[i].name, "amx") == 0) CHECKF(info[i].offered == (tables[4] != NULL), "amx offered wrongly");
+        if (strcmp(info[i].precision, "fp32") == 0 && info[i].offered) {
+            fp32_offered++;
+            CHECKF(strcmp(info[i].name, best->name) == 0, "fp32 offers %s, the backend runs %s", info[i].name,
+                   best->name);
+        }
+    }
+    CHECK(fp32_offered == 1);
     // shapes the fast kernels do not fit are refused with a message (and "fp32" falls back to the plain backend)
     {
         ep_model odd;

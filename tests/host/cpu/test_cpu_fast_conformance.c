@@ -10,8 +10,9 @@
  *    every text of windows of 2..61 texts (in order and reversed, so texts
  *    sit at the start, middle and end, in chunks with every tail length),
  *    give the same bits as inside the 4096-token batches;
- *  - ep_backend_create picks the fast backend for "fp32" and "bf16" and the
- *    plain one for "fp32-reference", and refuses an unknown precision.
+ *  - ep_backend_create picks the fast backend for "fp32" and "bf16" (AMX only) and the
+ *    plain one for "fp32-reference", "auto" is bf16 on AMX and fp32 elsewhere, the
+ *    precision used is recorded, and an unknown precision is refused.
  *
  * tests/host/perf.cmake runs it again with the environment forced:
  * EMBEDPIPE_CPU_ISA=generic|avx2|avx512|avx512-bf16 (which tables exist) and
@@ -264,25 +265,33 @@ int main(void) {
     }
 
     // --- what ep_backend_create picks, and what it refuses
-    const char *precisions[3] = {"fp32", "bf16", "fp32-reference"};
-    for (int p = 0; p < 3; p++) {
+    const char *precisions[4] = {"fp32", "bf16", "fp32-reference", "auto"};
+    for (int p = 0; p < 4; p++) {
         ep_backend_options bo = {.device = "cpu", .threads = 1, .precision = precisions[p]};
         be = NULL;
         ep_status st = ep_backend_create(model, &bo, &be, &err);
-        if (p == 1 && !tables[3] && !tables[4]) {
-            CHECKF(st == EP_ERR_DEVICE && strstr(err.message, "AVX512-BF16"),
-                   "bf16 without the instructions: got status %d (%s)", (int)st, err.message);
+        if (p == 1 && !tables[4]) { /* bf16 is AMX's only: AVX512-BF16 alone measured slower than fp32 */
+            CHECKF(st == EP_ERR_DEVICE && strstr(err.message, "AMX"), "bf16 without AMX: got status %d (%s)",
+                   (int)st, err.message);
             printf("  bf16 refused as it should be: %s\n", err.message);
             continue;
         }
         CHECK_OK(st, &err);
         if (!be) continue;
-        printf("  --precision %-15s -> %s\n", precisions[p], be->description);
+        printf("  --precision %-15s -> %s [%s, %s]\n", precisions[p], be->description, be->precision, be->kernels);
         if (p == 2) CHECKF(strstr(be->description, "OpenBLAS") != NULL, "fp32-reference is not the plain backend");
         else CHECKF(strstr(be->description, "kernels") != NULL, "%s is not the fast backend", precisions[p]);
-        // fp32 takes the best float32 table this CPU (as capped) offers
-        const char *best = tables[2] ? "avx512 kernels" : tables[1] ? "avx2 kernels" : "generic kernels";
-        if (p == 0) CHECKF(strstr(be->description, best) != NULL, "fp32 picked %s, not %s", be->description, best);
+        // fp32 takes the best float32 table this CPU (as capped) offers; auto is bf16 on AMX, else that
+        const char *best = tables[2] ? "avx512" : tables[1] ? "avx2" : "generic";
+        if (p == 0) CHECKF(strcmp(be->kernels, best) == 0, "fp32 picked %s, not %s", be->kernels, best);
+        if (p == 3) {
+            const char *want = tables[4] ? "bf16" : "fp32";
+            CHECKF(strcmp(be->precision, want) == 0, "auto ran %s, not %s", be->precision, want);
+            CHECKF(strcmp(be->kernels, tables[4] ? "amx" : best) == 0, "auto ran the %s kernels", be->kernels);
+        } else {
+            CHECKF(strcmp(be->precision, precisions[p]) == 0, "precision %s recorded as %s", precisions[p],
+                   be->precision);
+        }
         ep_backend_free(be);
     }
     ep_backend_options bad = {.device = "cpu", .precision = "fp8"};
