@@ -110,7 +110,7 @@ ep_status ep_backend_create(const ep_model *model, const ep_backend_options *o, 
     if (strcmp(device, "cpu") == 0) return create_cpu(model, precision, o->threads, out, err);
     if (strcmp(device, "null") == 0) {
         // No arithmetic at all, so no precision to choose: refusing one says the run is not what was asked.
-        if (precision != EP_PRECISION_DEFAULT)
+        if (precision != EP_PRECISION_AUTO)
             return ep_error_set(err, EP_ERR_USAGE,
                                 "device null with precision %s: the null device computes nothing (zero rows), "
                                 "so it takes no precision", ep_precision_name(precision));

@@ -321,8 +321,9 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     if (had[0] && p->backend->precision[0] && strcmp(had, p->backend->precision) != 0)
         return ep_error_set(err, EP_ERR_MISMATCH,
                             "%s holds vectors computed in precision %s, but this run computes in %s (%s): pass "
-                            "--precision %s to continue it, or --overwrite to replace it",
-                            o->out_dir, had, p->backend->precision, p->backend->description, had);
+                            "%s %s to continue it, or %s to replace it",
+                            o->out_dir, had, p->backend->precision, p->backend->description,
+                            ep_setting_name(EP_SETTING_PRECISION), had, ep_setting_name(EP_SETTING_OVERWRITE));
     snprintf(sum->backend, sizeof sum->backend, "%s", p->backend->description);
     p->batch_tokens = o->batch_tokens         ? o->batch_tokens
                       : p->backend->batch_tokens ? p->backend->batch_tokens
