@@ -40,6 +40,13 @@ void ep_extractor_begin(ep_extractor *x, const ep_frame *frame);
  * the frame holds no more records. */
 bool ep_extractor_next(ep_extractor *x, ep_record *rec, ep_read_kind *kind);
 
+/* Turns the fast path (plain JSON records read without a cJSON tree; json_scan.h) on (the default)
+ * or off, for tests that check both paths give the same records. */
+void ep_extractor_set_fast(ep_extractor *x, bool on);
+
+/* @return how many records the fast path has returned so far. */
+uint64_t ep_extractor_fast_records(const ep_extractor *x);
+
 #ifdef __cplusplus
 }
 #endif
