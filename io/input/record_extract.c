@@ -3,7 +3,8 @@
  * rejection (see record_extract.h): NDJSON lines (with API v2 pages), array
  * elements of tweets.js / archive.json, plain lines. The framing lives in
  * reader.c / reader_array.c, parsing in reader_record.c, the field paths in
- * reader_fields.c.
+ * reader_fields.c. Plain JSON records take a fast path (json_scan.c, at the
+ * end of this file) that gives exactly what the cJSON path gives.
  */
 #include "reader_internal.h"
 
@@ -334,7 +335,8 @@ static bool fast_emit(ep_extractor *x, size_t obj, const char *where, ep_record 
 static size_t fast_root(ep_extractor *x, bool *ok) {
     const ep_frame *f = &x->frame;
     *ok = false;
-    if (x->fast_off || !f->bytes || x->fields.raw_has_nul || ep_keep_any(&x->keep)) return 0;
+    // The member index holds 32-bit offsets: a frame over 4 GiB (--max-record-bytes) is cJSON's.
+    if (x->fast_off || !f->bytes || f->len >= UINT32_MAX || x->fields.raw_has_nul || ep_keep_any(&x->keep)) return 0;
     size_t i = 0;
     while (i < f->len && (f->bytes[i] == ' ' || f->bytes[i] == '\t' || f->bytes[i] == '\r' || f->bytes[i] == '\n')) i++;
     if (i == f->len || f->bytes[i] != '{' || !ep_jscan_plain(f->bytes, f->len)) return 0;

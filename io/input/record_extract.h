@@ -1,7 +1,8 @@
 /*
  * record_extract.h - the second half of reading: one framed record's raw bytes
  * (ep_frame, cut by the reader: ep_reader_next_frame) into its text and id, or
- * the reason it cannot be used. This is where JSON is parsed (cJSON) and the
+ * the reason it cannot be used. This is where JSON is parsed (a strict
+ * scanner for plain records, json_scan.h; cJSON for everything else) and the
  * fields are taken out (reader_fields.h), so it is the costly half, and it
  * needs nothing of the file: any thread may run it, each with its own
  * extractor, on frames cut by one reader thread.
