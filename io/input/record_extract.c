@@ -3,9 +3,12 @@
  * rejection (see record_extract.h): NDJSON lines (with API v2 pages), array
  * elements of tweets.js / archive.json, plain lines. The framing lives in
  * reader.c / reader_array.c, parsing in reader_record.c, the field paths in
- * reader_fields.c.
+ * reader_fields.c. Plain JSON records take a fast path (json_scan.c, at the
+ * end of this file) that gives exactly what the cJSON path gives.
  */
 #include "reader_internal.h"
+
+#include "json_scan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,16 @@ struct ep_extractor {
     ep_fields fields;
     ep_keep keep;                    /* --keep, parsed */
     char reason[1024];
+
+    // The fast path (json_scan.h): plain JSON records without --keep, read without a tree.
+    bool fast_off;                   /* ep_extractor_set_fast(x, false): always cJSON */
+    bool fast_page;                  /* the frame is an API page read by the fast path */
+    bool fast_page_done;             /* its "data" is used up */
+    size_t fast_item;                /* offset of the page's next element */
+    ep_jscan_cache cache;
+    char *text_buf, *id_buf;         /* decoded strings of the current record */
+    size_t text_cap, id_cap;
+    uint64_t fast_records;           /* records the fast path returned (for tests) */
 };
 
 static void set_paths(ep_extractor *x, ep_input_format format) {
@@ -92,6 +105,9 @@ ep_status ep_extractor_create(const ep_reader_options *options, ep_extractor **o
 void ep_extractor_free(ep_extractor *x) {
     if (!x) return;
     cJSON_Delete(x->doc);
+    ep_jscan_cache_release(&x->cache);
+    free(x->text_buf);
+    free(x->id_buf);
     ep_fields_release(&x->fields);
     ep_keep_release(&x->keep);
     free(x->text_path);
@@ -110,6 +126,8 @@ void ep_extractor_begin(ep_extractor *x, const ep_frame *frame) {
     x->fields.raw_nul_known = true;
     x->fields.raw_has_nul = frame->bytes && memmem(frame->bytes, frame->len, "\\u0000", 6) != NULL;
     x->started = false;
+    x->fast_page = false;
+    ep_jscan_cache_reset(&x->cache);
     if (frame->format != x->paths_format) set_paths(x, frame->format);
     x->paths.account = frame->account ? frame->account : "";
 }
@@ -154,11 +172,7 @@ static bool emit_fields(ep_extractor *x, const cJSON *obj, const char *where, ep
 // Per format
 
 /* The next element of an API page. @return false when the page is used up. */
-static bool page_next(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
-    const cJSON *item = x->page_item;
-    if (!item) return false;
-    x->page_item = item->next;
-    size_t index = x->page_index++;
+static bool page_item(ep_extractor *x, const cJSON *item, size_t index, ep_record *rec, ep_read_kind *kind) {
     char where[48];
     snprintf(where, sizeof where, "data[%zu]: ", index);
     if (!cJSON_IsObject(item)) {
@@ -166,6 +180,14 @@ static bool page_next(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
         return reject(x, rec, kind, "");
     }
     return emit_fields(x, item, where, rec, kind);
+}
+
+/* The next element of an API page. @return false when the page is used up. */
+static bool page_next(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
+    const cJSON *item = x->page_item;
+    if (!item) return false;
+    x->page_item = item->next;
+    return page_item(x, item, x->page_index++, rec, kind);
 }
 
 /* One NDJSON line: an object, or an API v2 page of them. */
@@ -242,17 +264,161 @@ static bool line_first(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
     return true;
 }
 
+// ----------------------------------------------------------------------------
+// The fast path: most records are plain JSON whose text and id are found at once, and building
+// cJSON's tree of every one (7 KB of JSON for 55 tokens in a flat twarc record) cost more than the
+// tokeniser. json_scan.h checks the record in one pass and reads only the values asked for. It
+// returns only records it accepts; for anything else (a rejection, a duplicate key, a \u0000, a
+// non-UTF-8 text, --keep) it defers to the cJSON path above, which then decides, byte for byte as
+// before. @return true with rec set, or false: defer.
+
+static bool grow(char **buf, size_t *cap, size_t need) {
+    if (need <= *cap) return true;
+    size_t n = *cap ? *cap : 256;
+    while (n < need) n *= 2;
+    char *grown = realloc(*buf, n);
+    if (!grown) return false;
+    *buf = grown;
+    *cap = n;
+    return true;
+}
+
+static bool fast_emit(ep_extractor *x, size_t obj, const char *where, ep_record *rec, ep_read_kind *kind) {
+    const char *s = x->frame.bytes;
+    const ep_field_paths *p = &x->paths;
+    const char *id = "";
+    size_t at;
+    for (size_t i = 0; i < p->n_id; i++) {
+        ep_jscan_result r = ep_jscan_path(s, obj, p->id[i], &x->cache, &at);
+        if (r == EP_JSCAN_DEFER) return false;
+        if (r == EP_JSCAN_MISSING) {
+            if (p->id_given) return false;
+            continue;
+        }
+        if (s[at] == '"') {
+            if (!grow(&x->id_buf, &x->id_cap, ep_jscan_string_len(s, at) + 1)) return false;
+            size_t n = ep_jscan_string(s, at, x->id_buf);
+            if (ep_utf8_invalid_at(x->id_buf, n) < n) return false;
+            id = x->id_buf;
+            break;
+        }
+        if (s[at] == '-' || (s[at] >= '0' && s[at] <= '9')) { /* the digits as they stand, as find_id */
+            size_t n = ep_jscan_skip(s, at) - at;
+            if (n >= sizeof x->fields.id_digits) return false;
+            memcpy(x->fields.id_digits, s + at, n);
+            x->fields.id_digits[n] = '\0';
+            id = x->fields.id_digits;
+            break;
+        }
+        if (p->id_given) return false;
+    }
+    bool found = false;
+    for (size_t i = 0; i < p->n_text && !found; i++) {
+        ep_jscan_result r = ep_jscan_path(s, obj, p->text[i], &x->cache, &at);
+        if (r == EP_JSCAN_DEFER) return false;
+        found = r == EP_JSCAN_FOUND && s[at] == '"';
+    }
+    if (!found || !grow(&x->text_buf, &x->text_cap, ep_jscan_string_len(s, at) + 1)) return false;
+    size_t n = ep_jscan_string(s, at, x->text_buf);
+    if (strspn(x->text_buf, " \t\r\n") == n || ep_utf8_invalid_at(x->text_buf, n) < n) return false;
+    ep_fields *f = &x->fields;
+    if (ep_fields_finish(NULL, NULL, NULL, 0, p, x->text_buf, n, id, where, f) != EP_READ_RECORD) return false;
+    accept(x, rec, kind, f->text, f->text_len, id);
+    rec->fields = f->kept;
+    rec->skipped = f->skipped;
+    x->fast_records++;
+    return true;
+}
+
+/* @return the offset of the frame's top-level object when the fast path may read the frame, else 0
+ * with *ok false. */
+static size_t fast_root(ep_extractor *x, bool *ok) {
+    const ep_frame *f = &x->frame;
+    *ok = false;
+    // The member index holds 32-bit offsets: a frame over 4 GiB (--max-record-bytes) is cJSON's.
+    if (x->fast_off || !f->bytes || f->len >= UINT32_MAX || x->fields.raw_has_nul || ep_keep_any(&x->keep)) return 0;
+    size_t i = 0;
+    while (i < f->len && (f->bytes[i] == ' ' || f->bytes[i] == '\t' || f->bytes[i] == '\r' || f->bytes[i] == '\n')) i++;
+    if (i == f->len || f->bytes[i] != '{' || !ep_jscan_plain(f->bytes, f->len)) return 0;
+    *ok = true;
+    return i;
+}
+
+/* The page's next element by the fast path, or by cJSON (parsed now) when it defers. */
+static bool fast_page_next(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
+    if (x->fast_page_done) return false;
+    const char *s = x->frame.bytes;
+    size_t at = x->fast_item, index = x->page_index++;
+    size_t next = ep_jscan_skip(s, at);
+    while (s[next] == ' ' || s[next] == '\t' || s[next] == '\r' || s[next] == '\n') next++;
+    if (s[next] == ',') {
+        next++;
+        while (s[next] == ' ' || s[next] == '\t' || s[next] == '\r' || s[next] == '\n') next++;
+        x->fast_item = next;
+    } else {
+        x->fast_page_done = true;
+    }
+    char where[48];
+    snprintf(where, sizeof where, "data[%zu]: ", index);
+    if (s[at] == '{' && fast_emit(x, at, where, rec, kind)) return true;
+    if (!x->doc) {
+        const ep_frame *f = &x->frame;
+        x->doc = ep_parse_record(f->bytes, f->len, f->line, true, f->truncated, x->reason, sizeof x->reason);
+        if (!x->doc) return reject(x, rec, kind, ""); /* cannot happen: the scanner takes less than cJSON */
+    }
+    const cJSON *item = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(x->doc, "data"), (int)index);
+    return page_item(x, item, index, rec, kind);
+}
+
+/* One NDJSON line by the fast path. @return false: defer the whole line to ndjson_first. */
+static bool fast_ndjson_first(ep_extractor *x, size_t root, ep_record *rec, ep_read_kind *kind, bool *done) {
+    const char *s = x->frame.bytes;
+    size_t data, at;
+    ep_jscan_result r = ep_jscan_path(s, root, "data", &x->cache, &data);
+    if (r == EP_JSCAN_DEFER) return false;
+    if (r == EP_JSCAN_FOUND && s[data] == '[') {
+        for (size_t i = 0; i < x->paths.n_text; i++) {
+            r = ep_jscan_path(s, root, x->paths.text[i], &x->cache, &at);
+            if (r == EP_JSCAN_DEFER) return false;
+            if (r == EP_JSCAN_FOUND) return fast_emit(x, root, "", rec, kind) && (*done = true);
+        }
+        x->fast_page = true;
+        x->page_index = 0;
+        size_t i = data + 1;
+        while (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n') i++;
+        x->fast_item = i;
+        x->fast_page_done = s[i] == ']';
+        *done = fast_page_next(x, rec, kind); /* an empty "data" yields nothing */
+        return true;
+    }
+    return fast_emit(x, root, "", rec, kind) && (*done = true);
+}
+
+void ep_extractor_set_fast(ep_extractor *x, bool on) { x->fast_off = !on; }
+
+uint64_t ep_extractor_fast_records(const ep_extractor *x) { return x->fast_records; }
+
 bool ep_extractor_next(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
     if (!x->has_frame) return false;
-    if (x->started) return page_next(x, rec, kind); /* only an API page holds more than one record */
+    if (x->started) /* only an API page holds more than one record */
+        return x->fast_page ? fast_page_next(x, rec, kind) : page_next(x, rec, kind);
     x->started = true;
     if (x->frame.reason) { /* EP_FRAME_REJECTED */
         snprintf(x->reason, sizeof x->reason, "%s", x->frame.reason);
         return reject(x, rec, kind, "");
     }
+    bool fast = false, done = false;
+    size_t root = x->frame.format == EP_FORMAT_LINES ? 0 : fast_root(x, &fast);
     switch (x->frame.format) {
-    case EP_FORMAT_NDJSON: return ndjson_first(x, rec, kind);
+    case EP_FORMAT_NDJSON:
+        if (fast) {
+            if (fast_ndjson_first(x, root, rec, kind, &done)) return done;
+            x->fast_page = false;
+        }
+        return ndjson_first(x, rec, kind);
     case EP_FORMAT_LINES: return line_first(x, rec, kind);
-    default: return element_first(x, rec, kind);
+    default:
+        if (fast && fast_emit(x, root, "", rec, kind)) return true;
+        return element_first(x, rec, kind);
     }
 }

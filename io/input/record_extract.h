@@ -1,7 +1,8 @@
 /*
  * record_extract.h - the second half of reading: one framed record's raw bytes
  * (ep_frame, cut by the reader: ep_reader_next_frame) into its text and id, or
- * the reason it cannot be used. This is where JSON is parsed (cJSON) and the
+ * the reason it cannot be used. This is where JSON is parsed (a strict
+ * scanner for plain records, json_scan.h; cJSON for everything else) and the
  * fields are taken out (reader_fields.h), so it is the costly half, and it
  * needs nothing of the file: any thread may run it, each with its own
  * extractor, on frames cut by one reader thread.
@@ -39,6 +40,13 @@ void ep_extractor_begin(ep_extractor *x, const ep_frame *frame);
  * @return true with rec and *kind (EP_READ_RECORD or EP_READ_REJECTED) set; false when
  * the frame holds no more records. */
 bool ep_extractor_next(ep_extractor *x, ep_record *rec, ep_read_kind *kind);
+
+/* Turns the fast path (plain JSON records read without a cJSON tree; json_scan.h) on (the default)
+ * or off, for tests that check both paths give the same records. */
+void ep_extractor_set_fast(ep_extractor *x, bool on);
+
+/* @return how many records the fast path has returned so far. */
+uint64_t ep_extractor_fast_records(const ep_extractor *x);
 
 #ifdef __cplusplus
 }
