@@ -1,0 +1,255 @@
+/* map_optimize.c - UMAP's layout optimisation, the same for a seed on any number of threads; see map_layout.h. */
+#include "map_layout.h"
+
+#include "settings.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t ep_map_hash(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
+    /* splitmix64's finaliser over the key, one word at a time */
+    uint64_t x = seed;
+    const uint64_t words[3] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        x += 0x9E3779B97F4A7C15ULL ^ words[i] * 0xD6E8FEB86659FD93ULL;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+        x ^= x >> 31;
+    }
+    return x;
+}
+
+void ep_map_fit_ab(double spread, double min_dist, double *a_out, double *b_out) {
+    enum { N = 300 };
+    double xs[N], ys[N];
+    for (int i = 0; i < N; i++) {
+        xs[i] = 3.0 * spread * i / (N - 1);
+        ys[i] = xs[i] < min_dist ? 1.0 : exp(-(xs[i] - min_dist) / spread);
+    }
+    double a = 1.0, b = 1.0, lambda = 1e-3;
+    double cost = 0;
+    for (int i = 0; i < N; i++) {
+        double r = 1.0 / (1.0 + a * pow(xs[i], 2 * b)) - ys[i];
+        cost += r * r;
+    }
+    for (int iter = 0; iter < 200; iter++) {
+        /* normal equations of the Jacobian: J^T J + lambda diag, J^T r */
+        double jaa = 0, jab = 0, jbb = 0, ga = 0, gb = 0;
+        for (int i = 0; i < N; i++) {
+            if (xs[i] <= 0) {
+                double r = 1.0 - ys[i];
+                (void)r;
+                continue; /* f(0) = 1 whatever a and b: no gradient */
+            }
+            double p = pow(xs[i], 2 * b), q = 1.0 + a * p;
+            double r = 1.0 / q - ys[i];
+            double da = -p / (q * q), db = -a * p * 2.0 * log(xs[i]) / (q * q);
+            jaa += da * da;
+            jab += da * db;
+            jbb += db * db;
+            ga += da * r;
+            gb += db * r;
+        }
+        double m00 = jaa * (1 + lambda), m11 = jbb * (1 + lambda), det = m00 * m11 - jab * jab;
+        if (det == 0) break;
+        double step_a = -(m11 * ga - jab * gb) / det, step_b = -(m00 * gb - jab * ga) / det;
+        double na = a + step_a, nb = b + step_b, ncost = 0;
+        for (int i = 0; i < N; i++) {
+            double r = 1.0 / (1.0 + na * pow(xs[i], 2 * nb)) - ys[i];
+            ncost += r * r;
+        }
+        if (na > 0 && nb > 0 && ncost < cost) {
+            double gain = cost - ncost;
+            a = na;
+            b = nb;
+            cost = ncost;
+            lambda *= 0.3;
+            if (gain < 1e-15) break;
+        } else {
+            lambda *= 10;
+            if (lambda > 1e12) break;
+        }
+    }
+    *a_out = a;
+    *b_out = b;
+}
+
+void ep_map_scale_start(float *xy, uint64_t n, uint64_t seed) {
+    float big = 0;
+    for (uint64_t i = 0; i < 2 * n; i++)
+        if (fabsf(xy[i]) > big) big = fabsf(xy[i]);
+    float scale = big > 0 ? 10.0f / big : 1.0f;
+    for (uint64_t i = 0; i < 2 * n; i++) {
+        /* uniform jitter of the normal's scale: only there to part equal points */
+        double u = (double)(ep_map_hash(seed, 0x5EED, i, 0) >> 11) * 0x1.0p-53 - 0.5;
+        xy[i] = xy[i] * scale + (float)(u * 2e-4);
+    }
+    for (int d = 0; d < 2; d++) {
+        float lo = INFINITY, hi = -INFINITY;
+        for (uint64_t i = 0; i < n; i++) {
+            lo = fminf(lo, xy[2 * i + d]);
+            hi = fmaxf(hi, xy[2 * i + d]);
+        }
+        float span = hi > lo ? hi - lo : 1.0f;
+        for (uint64_t i = 0; i < n; i++) xy[2 * i + d] = 10.0f * (xy[2 * i + d] - lo) / span;
+    }
+}
+
+typedef struct layout_job {
+    const ep_map_graph *g;
+    float a, b, gamma;
+    int epochs, negative_rate, threads;
+    uint64_t seed;
+    float *pos[2];               /* positions at the start of the epoch / being written */
+    float *next_sample, *next_negative;
+    pthread_barrier_t barrier;
+    pthread_mutex_t gate_lock;   /* the gate: threads wait until every one is started (go 1) or not (go -1) */
+    pthread_cond_t gate;
+    int go;
+} layout_job;
+
+typedef struct layout_part {
+    layout_job *job;
+    uint64_t lo, hi;             /* the rows this thread moves */
+} layout_part;
+
+static inline float clip4(float v) { return v > 4.0f ? 4.0f : v < -4.0f ? -4.0f : v; }
+
+/* One pull of row i's position p towards q (umap-learn's attractive step). */
+static inline void pull(float p[2], const float *q, float a, float b, float alpha) {
+    float dx = p[0] - q[0], dy = p[1] - q[1], d2 = dx * dx + dy * dy;
+    if (d2 <= 0) return;
+    float coeff = -2.0f * a * b * powf(d2, b - 1.0f) / (a * powf(d2, b) + 1.0f);
+    p[0] += clip4(coeff * dx) * alpha;
+    p[1] += clip4(coeff * dy) * alpha;
+}
+
+/* Moves the rows [lo, hi) through one epoch, reading the others as they were at its start. */
+static void layout_epoch(layout_job *job, uint64_t lo, uint64_t hi, int epoch, const float *before, float *after) {
+    const ep_map_graph *g = job->g;
+    const float a = job->a, b = job->b, gamma = job->gamma, n = (float)epoch;
+    const float alpha = 1.0f - (float)epoch / (float)job->epochs;
+    for (uint64_t i = lo; i < hi; i++) {
+        float p[2] = {before[2 * i], before[2 * i + 1]};
+        for (uint64_t e = g->offsets[i]; e < g->offsets[i + 1]; e++) {
+            if (job->next_sample[e] > n) continue;
+            const float *q = before + 2 * (size_t)g->cols[e];
+            /* twice: as the edge's head and as the tail of its twin (j, i) */
+            pull(p, q, a, b, alpha);
+            pull(p, q, a, b, alpha);
+            const float per_sample = 1.0f / g->weights[e]; /* weights are scaled so the largest is 1 */
+            const float per_negative = per_sample / (float)job->negative_rate;
+            int n_neg = (int)((n - job->next_negative[e]) / per_negative);
+            for (int s = 0; s < n_neg; s++) {
+                uint64_t h = ep_map_hash(job->seed, (uint64_t)epoch, e, (uint64_t)s);
+                uint64_t t = ((h >> 32) * g->n_rows) >> 32;
+                if (t == i) continue;
+                const float *r = before + 2 * t;
+                float dx = p[0] - r[0], dy = p[1] - r[1], d2 = dx * dx + dy * dy;
+                if (d2 > 0) {
+                    float coeff = 2.0f * gamma * b / ((0.001f + d2) * (a * powf(d2, b) + 1.0f));
+                    p[0] += clip4(coeff * dx) * alpha;
+                    p[1] += clip4(coeff * dy) * alpha;
+                } else {
+                    p[0] += 4.0f * alpha;
+                    p[1] += 4.0f * alpha;
+                }
+            }
+            job->next_negative[e] += (float)n_neg * per_negative;
+            job->next_sample[e] += per_sample;
+        }
+        after[2 * i] = p[0];
+        after[2 * i + 1] = p[1];
+    }
+}
+
+static void *layout_thread(void *arg) {
+    layout_part *part = arg;
+    layout_job *job = part->job;
+    pthread_mutex_lock(&job->gate_lock);
+    while (job->go == 0) pthread_cond_wait(&job->gate, &job->gate_lock);
+    int go = job->go;
+    pthread_mutex_unlock(&job->gate_lock);
+    if (go < 0) return NULL;
+    for (int epoch = 0; epoch < job->epochs; epoch++) {
+        layout_epoch(job, part->lo, part->hi, epoch, job->pos[epoch & 1], job->pos[(epoch + 1) & 1]);
+        pthread_barrier_wait(&job->barrier);
+    }
+    return NULL;
+}
+
+ep_status ep_map_optimize(const ep_map_graph *g, const ep_map_options *o, float *xy, ep_error *err) {
+    const uint64_t n = g->n_rows;
+    int epochs = o->epochs > 0 ? o->epochs : ep_map_default_epochs(n);
+    double min_dist = o->min_dist > 0 ? o->min_dist : 0.1, spread = o->spread > 0 ? o->spread : 1.0;
+    if (min_dist > spread)
+        return ep_error_set(err, EP_ERR_USAGE, "map: --min-dist (%g) must not exceed --spread (%g)", min_dist, spread);
+    int threads = o->threads > 0 ? o->threads : ep_default_threads();
+    if ((uint64_t)threads > n) threads = n ? (int)n : 1;
+    double a, b;
+    ep_map_fit_ab(spread, min_dist, &a, &b);
+    layout_job job = {.g = g, .a = (float)a, .b = (float)b, .gamma = 1.0f, .epochs = epochs,
+                      .negative_rate = o->negative_rate > 0 ? o->negative_rate : 5, .threads = threads,
+                      .seed = o->seed};
+    float max_w = 0;
+    for (uint64_t e = 0; e < g->n_edges; e++) max_w = fmaxf(max_w, g->weights[e]);
+    job.pos[0] = xy;
+    job.pos[1] = malloc(sizeof(float) * 2 * (size_t)(n ? n : 1));
+    job.next_sample = malloc(sizeof(float) * (size_t)(g->n_edges ? g->n_edges : 1));
+    job.next_negative = malloc(sizeof(float) * (size_t)(g->n_edges ? g->n_edges : 1));
+    float *scaled = malloc(sizeof(float) * (size_t)(g->n_edges ? g->n_edges : 1));
+    layout_part *parts = calloc((size_t)threads, sizeof *parts);
+    pthread_t *tids = calloc((size_t)threads, sizeof *tids);
+    ep_status st = EP_OK;
+    if (!job.pos[1] || !job.next_sample || !job.next_negative || !scaled || !parts || !tids)
+        st = ep_error_set(err, EP_ERR_NOMEM, "map: out of memory for the layout of %llu rows", (unsigned long long)n);
+    if (st == EP_OK && n > 0) {
+        /* epochs per sample = max / weight; the graph's weights are rescaled so that the largest is 1 */
+        ep_map_graph view = *g;
+        for (uint64_t e = 0; e < g->n_edges; e++) {
+            scaled[e] = g->weights[e] / max_w;
+            job.next_sample[e] = 1.0f / scaled[e];
+            job.next_negative[e] = job.next_sample[e] / (float)job.negative_rate;
+        }
+        view.weights = scaled;
+        job.g = &view;
+        pthread_barrier_init(&job.barrier, NULL, (unsigned)threads);
+        /* rows split so that each thread has about the same number of edges */
+        uint64_t row = 0;
+        for (int t = 0; t < threads; t++) {
+            uint64_t goal = g->n_edges * (uint64_t)(t + 1) / (uint64_t)threads;
+            parts[t].job = &job;
+            parts[t].lo = row;
+            while (row < n && (g->offsets[row + 1] <= goal || t == threads - 1)) row++;
+            parts[t].hi = row;
+        }
+        pthread_mutex_init(&job.gate_lock, NULL);
+        pthread_cond_init(&job.gate, NULL);
+        int started = 1;
+        while (started < threads && pthread_create(&tids[started], NULL, layout_thread, &parts[started]) == 0)
+            started++;
+        pthread_mutex_lock(&job.gate_lock);
+        job.go = started == threads ? 1 : -1; /* a half-started pool would wait at the barrier for ever */
+        pthread_cond_broadcast(&job.gate);
+        pthread_mutex_unlock(&job.gate_lock);
+        if (job.go > 0) layout_thread(&parts[0]);
+        for (int t = 1; t < started; t++) pthread_join(tids[t], NULL);
+        pthread_barrier_destroy(&job.barrier);
+        pthread_mutex_destroy(&job.gate_lock);
+        pthread_cond_destroy(&job.gate);
+        if (job.go < 0)
+            st = ep_error_set(err, EP_ERR_NOMEM, "map: could not start %d threads; try --threads %d", threads,
+                              started);
+        else if (epochs & 1)
+            memcpy(xy, job.pos[1], sizeof(float) * 2 * (size_t)n);
+    }
+    free(job.pos[1]);
+    free(job.next_sample);
+    free(job.next_negative);
+    free(scaled);
+    free(parts);
+    free(tids);
+    return st;
+}
