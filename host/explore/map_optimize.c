@@ -118,26 +118,46 @@ typedef struct layout_part {
 /* x^y for x > 0 as 2^(y log2 x), each by a short polynomial: relative error under 4e-5, several
  * times faster than powf, which the optimisation calls once per pull and per negative sample. */
 static inline float fast_pow(float x, float y) {
-    union { float f; uint32_t u; } v = {x};
-    int e = (int)((v.u >> 23) & 0xff) - 127;
-    v.u = (v.u & 0x007fffffu) | 0x3f800000u; /* mantissa in [1, 2) */
-    float m = v.f;
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    int e = (int)((u >> 23) & 0xff) - 127;
+    u = (u & 0x007fffffu) | 0x3f800000u; /* mantissa in [1, 2) */
+    float m;
+    memcpy(&m, &u, 4);
     /* log2(m) on [1, 2): m = (1 + t) / (1 - t), log2 m = 2/ln2 (t + t^3/3 + t^5/5 + t^7/7) */
     float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
     float lg = (float)e + t * (2.8853900818f + t2 * (0.9617966939f + t2 * (0.5770780164f + t2 * 0.4121985831f)));
     float z = y * lg;
-    if (z < -126.0f) return 0.0f;
-    if (z > 126.0f) z = 126.0f;
-    int zi = (int)z - (z < (float)(int)z); /* floor, without a call into libm */
+    z = z > 126.0f ? 126.0f : z < -126.0f ? -126.0f : z;
+    int zi = (int)(z + 127.0f) - 127; /* floor: z + 127 is positive, so truncation floors it */
     float f = z - (float)zi;
-    /* 2^f on [0, 1): minimax-like polynomial of degree 6 */
+    /* 2^f on [0, 1): its Taylor series to degree 6 */
     float p = 1.0f + f * (0.6931471806f + f * (0.2402265070f + f * (0.0555041087f + f * (0.0096181291f +
               f * (0.0013333558f + f * 0.0001540353f)))));
-    union { float f; uint32_t u; } s = {.u = (uint32_t)(zi + 127) << 23};
-    return p * s.f;
+    uint32_t su = (uint32_t)(zi + 127) << 23;
+    float sc;
+    memcpy(&sc, &su, 4);
+    return p * sc;
 }
 
+enum { NEG_CHUNK = 8 };
+
 static inline float clip4(float v) { return v > 4.0f ? 4.0f : v < -4.0f ? -4.0f : v; }
+
+/* The clipped repulsive steps of NEG_CHUNK samples at (rx, ry) on a row at (px, py), umap-learn's
+ * negative-sample gradient; keep 0 drops a sample. Branch-free, so that it runs in vector registers
+ * (this file is built with -fno-trapping-math, which lets the compiler turn the selects into masks). */
+__attribute__((noinline)) /* inlined into the epoch's loop, GCC 12 leaves it scalar */
+static void negative_steps(const float *restrict rx, const float *restrict ry, const float *restrict keep, float px,
+                           float py, float a, float b, float gamma, float *restrict gx, float *restrict gy) {
+    for (int s = 0; s < NEG_CHUNK; s++) {
+        float dx = px - rx[s], dy = py - ry[s], d2 = dx * dx + dy * dy;
+        float coeff = 2.0f * gamma * b / ((0.001f + d2) * (a * fast_pow(d2 > 1e-30f ? d2 : 1e-30f, b) + 1.0f));
+        /* equal points (d2 = 0) are pushed apart by the clip value, as umap-learn does */
+        gx[s] = keep[s] * (d2 > 0 ? clip4(coeff * dx) : 4.0f);
+        gy[s] = keep[s] * (d2 > 0 ? clip4(coeff * dy) : 4.0f);
+    }
+}
 
 /* Row i's pull towards q (umap-learn's attractive step), twice: once as the edge's head and once as
  * the tail of its twin (j, i), which umap-learn moves by the same gradient. */
@@ -166,26 +186,29 @@ static void layout_epoch(layout_job *job, uint64_t lo, uint64_t hi, int epoch, c
             int n_neg = (int)((n - job->next_negative[e]) / per_negative);
             /* the key (seed, epoch, edge) hashed once; each sample then one splitmix64 step further.
              * The samples of one edge are all measured from the same position and their steps added
-             * together: each is small, and independent sums let the CPU overlap them, where one
-             * long chain of dependent powers and divisions would wait on each other. */
+             * together (in sample order): each is small, and independent samples let the compiler
+             * work on NEG_CHUNK of them at once in vector registers. */
             uint64_t key = n_neg > 0 ? ep_map_hash(job->seed, (uint64_t)epoch, e, 0) : 0;
             float step_x = 0, step_y = 0;
-            for (int s = 0; s < n_neg; s++) {
-                uint64_t h = key + (uint64_t)(s + 1) * 0x9E3779B97F4A7C15ULL;
-                h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ULL;
-                h = (h ^ (h >> 27)) * 0x94D049BB133111EBULL;
-                h ^= h >> 31;
-                uint64_t t = ((h >> 32) * g->n_rows) >> 32;
-                const float *r = before + 2 * t;
-                float dx = p[0] - r[0], dy = p[1] - r[1], d2 = dx * dx + dy * dy;
-                if (t == i) continue;
-                if (d2 > 0) {
-                    float coeff = 2.0f * gamma * b / ((0.001f + d2) * (a * fast_pow(d2, b) + 1.0f));
-                    step_x += clip4(coeff * dx);
-                    step_y += clip4(coeff * dy);
-                } else {
-                    step_x += 4.0f;
-                    step_y += 4.0f;
+            for (int s0 = 0; s0 < n_neg; s0 += NEG_CHUNK) {
+                float rx[NEG_CHUNK], ry[NEG_CHUNK], keep[NEG_CHUNK], gx[NEG_CHUNK], gy[NEG_CHUNK];
+                for (int s = 0; s < NEG_CHUNK; s++) {
+                    uint64_t t = i;
+                    if (s0 + s < n_neg) {
+                        uint64_t h = key + (uint64_t)(s0 + s + 1) * 0x9E3779B97F4A7C15ULL;
+                        h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ULL;
+                        h = (h ^ (h >> 27)) * 0x94D049BB133111EBULL;
+                        h ^= h >> 31;
+                        t = ((h >> 32) * g->n_rows) >> 32;
+                    }
+                    rx[s] = before[2 * t];
+                    ry[s] = before[2 * t + 1];
+                    keep[s] = t != i ? 1.0f : 0.0f; /* the row itself, or past the last sample */
+                }
+                negative_steps(rx, ry, keep, p[0], p[1], a, b, gamma, gx, gy);
+                for (int s = 0; s < NEG_CHUNK; s++) {
+                    step_x += gx[s];
+                    step_y += gy[s];
                 }
             }
             p[0] += step_x * alpha;
