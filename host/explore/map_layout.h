@@ -14,8 +14,9 @@
  * Unlike umap-learn's parallel mode (Hogwild: threads race on shared positions) the result does not
  * depend on the thread count: in an epoch each thread owns a range of rows and moves only those,
  * reading the other rows' positions as the previous epoch left them, and the negative samples come
- * from a counter-based generator keyed by (seed, epoch, edge, sample). A row is pulled twice per
- * sampled edge, once as its head and once as its tail, as umap-learn's move-both update does.
+ * from a counter-based generator keyed by (seed, epoch, edge, sample). umap-learn also moves an
+ * edge's tail (row j pulls row i at j's turn); here those pulls are made first in row i's turn,
+ * from both rows' positions at the start of the epoch, then i's own edges in order.
  *
  * Memory: the graph (at most 2 k edges per row: column, weight and two sampling clocks) and two
  * copies of the positions; no rows x rows array anywhere.

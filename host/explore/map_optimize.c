@@ -153,21 +153,21 @@ static void negative_steps(const float *restrict rx, const float *restrict ry, c
     for (int s = 0; s < NEG_CHUNK; s++) {
         float dx = px - rx[s], dy = py - ry[s], d2 = dx * dx + dy * dy;
         float coeff = 2.0f * gamma * b / ((0.001f + d2) * (a * fast_pow(d2 > 1e-30f ? d2 : 1e-30f, b) + 1.0f));
-        /* equal points (d2 = 0) are pushed apart by the clip value, as umap-learn does */
-        gx[s] = keep[s] * (d2 > 0 ? clip4(coeff * dx) : 4.0f);
-        gy[s] = keep[s] * (d2 > 0 ? clip4(coeff * dy) : 4.0f);
+        /* a sample on the row's very spot pushes nothing, as in umap-learn */
+        gx[s] = keep[s] * (d2 > 0 ? clip4(coeff * dx) : 0.0f);
+        gy[s] = keep[s] * (d2 > 0 ? clip4(coeff * dy) : 0.0f);
     }
 }
 
-/* Row i's pull towards q (umap-learn's attractive step), twice: once as the edge's head and once as
- * the tail of its twin (j, i), which umap-learn moves by the same gradient. */
-static inline void pull(float p[2], const float *q, float a, float b, float alpha) {
+/* umap-learn's attractive step of a row at p towards q, into step (to add). */
+static inline void pull_step(const float *p, const float *q, float a, float b, float alpha, float step[2]) {
     float dx = p[0] - q[0], dy = p[1] - q[1], d2 = dx * dx + dy * dy;
+    step[0] = step[1] = 0;
     if (d2 <= 0) return;
     float pb = fast_pow(d2, b); /* d^2b; d^2(b-1) is pb / d2 */
     float coeff = -2.0f * a * b * (pb / d2) / (a * pb + 1.0f);
-    p[0] += 2.0f * clip4(coeff * dx) * alpha;
-    p[1] += 2.0f * clip4(coeff * dy) * alpha;
+    step[0] = clip4(coeff * dx) * alpha;
+    step[1] = clip4(coeff * dy) * alpha;
 }
 
 /* Moves the rows [lo, hi) through one epoch, reading the others as they were at its start. */
@@ -176,11 +176,23 @@ static void layout_epoch(layout_job *job, uint64_t lo, uint64_t hi, int epoch, c
     const float a = job->a, b = job->b, gamma = job->gamma, n = (float)epoch;
     const float alpha = 1.0f - (float)epoch / (float)job->epochs;
     for (uint64_t i = lo; i < hi; i++) {
-        float p[2] = {before[2 * i], before[2 * i + 1]};
+        const float *start = before + 2 * i;
+        float p[2] = {start[0], start[1]}, step[2];
+        /* first the pulls row i gets as the tail of its edges' twins (j, i), which umap-learn makes at
+         * row j's turn: here from both rows' positions at the start of the epoch, as no other thread
+         * may move row i (the twin of a sampled edge is sampled in the same epoch: same weight) */
         for (uint64_t e = g->offsets[i]; e < g->offsets[i + 1]; e++) {
             if (job->next_sample[e] > n) continue;
-            const float *q = before + 2 * (size_t)g->cols[e];
-            pull(p, q, a, b, alpha);
+            pull_step(start, before + 2 * (size_t)g->cols[e], a, b, alpha, step);
+            p[0] += step[0];
+            p[1] += step[1];
+        }
+        /* then its own edges in order: the pull as the edge's head, then its negative samples */
+        for (uint64_t e = g->offsets[i]; e < g->offsets[i + 1]; e++) {
+            if (job->next_sample[e] > n) continue;
+            pull_step(p, before + 2 * (size_t)g->cols[e], a, b, alpha, step);
+            p[0] += step[0];
+            p[1] += step[1];
             const float per_sample = 1.0f / g->weights[e]; /* weights are scaled so the largest is 1 */
             const float per_negative = per_sample / (float)job->negative_rate;
             int n_neg = (int)((n - job->next_negative[e]) / per_negative);

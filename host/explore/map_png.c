@@ -133,16 +133,15 @@ ep_status ep_map_png_write(const char *path, const ep_map_view *v, int width, in
     memset(c.rgb, 0xff, 3 * (size_t)width * (size_t)height);
     const int legend_w = v->n_clusters > 0 ? 300 : 0, top = 44, pad = 16;
     const int plot_x = pad, plot_y = top, plot_w = width - legend_w - 2 * pad, plot_h = height - top - pad;
-    /* one scale for both axes, y up, centred in the plot area (the page does the same) */
+    /* one scale for both axes (the bounding box fitted), y up, centred in the plot area, as the page does */
     float lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
     for (uint64_t i = 0; i < v->n_rows; i++)
         for (int d = 0; d < 2; d++) {
             lo[d] = fminf(lo[d], v->xy[2 * i + d]);
             hi[d] = fmaxf(hi[d], v->xy[2 * i + d]);
         }
-    float span = fmaxf(hi[0] - lo[0], hi[1] - lo[1]);
-    if (!(span > 0)) span = 1;
-    float scale = (float)(plot_w < plot_h ? plot_w : plot_h) / span * 0.96f;
+    float span_x = hi[0] - lo[0] > 0 ? hi[0] - lo[0] : 1.0f, span_y = hi[1] - lo[1] > 0 ? hi[1] - lo[1] : 1.0f;
+    float scale = fminf((float)plot_w / span_x, (float)plot_h / span_y) * 0.96f;
     float cx = (lo[0] + hi[0]) / 2, cy = (lo[1] + hi[1]) / 2;
 #define SX(x) ((float)plot_x + (float)plot_w / 2 + ((x) - cx) * scale)
 #define SY(y) ((float)plot_y + (float)plot_h / 2 - ((y) - cy) * scale)
