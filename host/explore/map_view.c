@@ -35,6 +35,19 @@ static char *pick_field(const cJSON *obj, const char *const *names) {
     return NULL;
 }
 
+/* True for a "word" that reads as nothing on a label: only general punctuation (U+2000-U+206F: an
+ * ellipsis, zero-width joiners) and variation selectors (U+FE00-U+FE0F), which tweets' emoji leave. */
+static bool invisible_word(const char *w) {
+    const unsigned char *p = (const unsigned char *)w;
+    if (!*p) return true;
+    while (*p) {
+        if (p[0] == 0xE2 && (p[1] == 0x80 || p[1] == 0x81) && p[2]) p += 3;      /* U+2000-U+207F */
+        else if (p[0] == 0xEF && p[1] == 0xB8 && p[2] >= 0x80 && p[2] <= 0x8F) p += 3; /* U+FE00-U+FE0F */
+        else return false;
+    }
+    return true;
+}
+
 /* The cluster names: the first words of each cluster in cluster-report.json (when listed). */
 static void load_cluster_names(const char *dir, ep_map_view *v) {
     char path[4096];
@@ -57,7 +70,7 @@ static void load_cluster_names(const char *dir, ep_map_view *v) {
             const cJSON *w;
             int used = 0;
             cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(e, "words")) {
-                if (!cJSON_IsString(w) || used == 3) continue;
+                if (!cJSON_IsString(w) || used == 3 || invisible_word(w->valuestring)) continue;
                 int n = snprintf(name + at, sizeof name - at, "%s%s", used ? " " : "", w->valuestring);
                 if (n < 0 || (size_t)n >= sizeof name - at) break;
                 at += (size_t)n;
