@@ -5,7 +5,7 @@
 # Set-up: Debian packages (scripts/deps.sh; slurm-wlm and munge when root), the model (scripts/fetch-model.sh),
 # a small private Python environment with numpy + zstandard for the shard round-trip test, a second one with
 # pandas, pyarrow, duckdb, pytest and llm for the Python package's tests (tests/python/py_env.py; they
-# skip without it), and the GPU kit (scripts/gpu-kit.sh) in the cache for the offline kit test.
+# skip without it), and the GPU kit (scripts/gpu-kit.sh) in the cache for the offline kit test; optionally Debian's chromium for test_map.
 # Two builds run the suite: build/ (Release, CUDA when nvcc is there, the GPU tests skip without a
 # GPU) and build-sanitize/ (AddressSanitizer + UndefinedBehaviorSanitizer, CUDA off; the tests
 # labelled no-sanitizer, which measure memory or only repeat Release checks at length, are left out).
@@ -43,6 +43,16 @@ fi
 if [ -d "$EP_ROOT/../shared/data/tweeteval" ]; then
   bash scripts/gpu-kit.sh --out "$EP_CACHE/gpu-kit" --python "$venv/bin/python" \
     || ep_log "gpu-kit: not made (see above); test_gpu_kit_offline will skip"
+fi
+
+# Optional: Debian's chromium, in which test_map opens the map's page (it skips those checks, saying so,
+# where chromium is missing or cannot be installed).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  sudo_=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo_=sudo
+  ep_log "chromium: installing (optional, for test_map's browser checks)"
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+    || ep_log "chromium: not installed; test_map will skip its browser checks"
 fi
 
 ep_log "build: build/ (Release)"

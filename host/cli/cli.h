@@ -30,6 +30,7 @@ int ep_cli_similar(int argc, char **argv);    /* cli_similar.c */
 int ep_cli_related(int argc, char **argv);    /* cli_related.c */
 int ep_cli_duplicates(int argc, char **argv); /* cli_duplicates.c */
 int ep_cli_cluster(int argc, char **argv);    /* cli_cluster.c */
+int ep_cli_map(int argc, char **argv);        /* cli_map.c */
 
 /* Embeds query as the run in dir did (its model, checked by SHA-256, and its max_seq_length) (cli_search.c).
  * @return EP_EXIT_OK with *vec (malloc'd, *dim floats), or the exit code of the error it reported. */

@@ -22,6 +22,7 @@ static void usage(FILE *f) {
             "  related DIR -k K        the exact K nearest neighbours of every row, kept in DIR\n"
             "  duplicates DIR          groups of near-identical (or, --exact, identical) texts\n"
             "  cluster DIR [-k K]      spherical k-means: each row's cluster, a report with words\n"
+            "  map DIR [--html F]      a 2D map of the rows (UMAP or PCA), kept in DIR; an HTML page, a PNG\n"
             "  merge PART... -o DIR    join the folders of an `embed --part I/N` job into one\n"
             "  export DIR --to FMT     write the rows as one plain .npy or one NDJSON line per row\n"
             "  bench INPUT...          run the pipeline, print per-stage busy times and throughput\n"
@@ -98,6 +99,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "related") == 0) return ep_cli_related(argc - 1, argv + 1);
     if (strcmp(cmd, "duplicates") == 0) return ep_cli_duplicates(argc - 1, argv + 1);
     if (strcmp(cmd, "cluster") == 0) return ep_cli_cluster(argc - 1, argv + 1);
+    if (strcmp(cmd, "map") == 0) return ep_cli_map(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return ep_cli_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0) return ep_cli_info(argc - 1, argv + 1);
     fprintf(stderr, "embedpipe: unknown command '%s'\n\n", cmd);

@@ -18,6 +18,7 @@
 static const char *const DERIVED_NAMES[] = {
     EP_DERIVED_INDEX,          "related-rows.npy.zst",   "related-scores.npy.zst", "cluster-labels.npy.zst",
     "cluster-scores.npy.zst", "cluster-centroids.npy.zst", "cluster-report.json",
+    "map-xy.npy.zst",
 };
 #define N_DERIVED_NAMES (sizeof DERIVED_NAMES / sizeof DERIVED_NAMES[0])
 

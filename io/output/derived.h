@@ -7,6 +7,7 @@
  *   cluster-scores.npy.zst     float32 (rows,): its cosine to the cluster's centroid
  *   cluster-centroids.npy.zst  float32 (k, dim): the unit-length centroids
  *   cluster-report.json        sizes, words, nearest texts (plain JSON)
+ *   map-xy.npy.zst             float32 (rows, 2): each row's place on the 2D map       (`embedpipe map`)
  *   derived.json               the list of the above: name, bytes, SHA-256, which command wrote
  *                              it with which settings, and the digest of the run they were
  *                              computed from

@@ -1,0 +1,76 @@
+/* map-scale.c - the map's UMAP layout at scale, without an output folder: a synthetic neighbour table
+ * of N rows (default 1,000,000) in G planted groups (each row's K neighbours drawn from its own group,
+ * cosines falling from 0.9), the graph, a start, E epochs (default 20). Prints the seconds of each step,
+ * the seconds per epoch and the peak RSS, the memory `embedpipe map` needs beyond reading the table.
+ *
+ *   build/map-scale [ROWS [EPOCHS [THREADS]]]
+ */
+#include "map_layout.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    const uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
+    const int epochs = argc > 2 ? atoi(argv[2]) : 20, threads = argc > 3 ? atoi(argv[3]) : 0;
+    const int k = 14, groups = 200;
+    int32_t *rows = malloc(sizeof(int32_t) * n * k);
+    float *scores = malloc(sizeof(float) * n * k), *xy = malloc(sizeof(float) * 2 * n);
+    if (!rows || !scores || !xy || n < (uint64_t)groups * 2 * k) {
+        fprintf(stderr, "map-scale: out of memory or too few rows (at least %d)\n", groups * 2 * k);
+        return 1;
+    }
+    double t0 = now();
+    const uint64_t per_group = n / groups;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t g = i % groups, members = per_group + (g < n % groups);
+        for (int e = 0; e < k; e++) {
+            /* a distinct other member of the group: rows g, g + groups, g + 2 groups, ... */
+            uint64_t j, attempt = 0;
+            do {
+                j = g + (ep_map_hash(7, i, (uint64_t)e, attempt++) % members) * groups;
+            } while (j == i || j >= n);
+            for (int f = 0; f < e; f++)
+                if ((uint64_t)rows[i * k + f] == j) j = (j + groups < n) ? j + groups : g;
+            rows[i * k + e] = j == i ? (int32_t)((i + groups) % n) : (int32_t)j;
+            scores[i * k + e] = 0.9f - 0.01f * (float)e;
+        }
+        xy[2 * i] = (float)(ep_map_hash(8, i, 0, 0) >> 40);
+        xy[2 * i + 1] = (float)(ep_map_hash(8, i, 1, 0) >> 40);
+    }
+    double t1 = now();
+    ep_map_graph g = {0};
+    ep_error err = {0};
+    if (ep_map_graph_build(rows, scores, n, k, 200, &g, &err) != EP_OK) {
+        fprintf(stderr, "map-scale: %s\n", err.message);
+        return 1;
+    }
+    free(rows);
+    free(scores);
+    double t2 = now();
+    ep_map_scale_start(xy, n, 1);
+    ep_map_options o = {.epochs = epochs, .seed = 1, .threads = threads};
+    if (ep_map_optimize(&g, &o, xy, &err) != EP_OK) {
+        fprintf(stderr, "map-scale: %s\n", err.message);
+        return 1;
+    }
+    double t3 = now();
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("rows %llu, edges %llu (%.1f a row), table %.2f s, graph %.2f s, %d epochs %.2f s (%.3f s an epoch; "
+           "200 epochs ~ %.0f s), peak RSS %.0f MiB (%.0f bytes a row)\n",
+           (unsigned long long)n, (unsigned long long)g.n_edges, (double)g.n_edges / (double)n, t1 - t0, t2 - t1,
+           epochs, t3 - t2, (t3 - t2) / epochs, (t3 - t2) / epochs * 200, ru.ru_maxrss / 1024.0,
+           ru.ru_maxrss * 1024.0 / (double)n);
+    ep_map_graph_free(&g);
+    free(xy);
+    return 0;
+}
