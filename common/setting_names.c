@@ -26,6 +26,10 @@ static const char *const option_names[EP_SETTING_COUNT] = {
     [EP_SETTING_MEMORY] = "memory_bytes",
     [EP_SETTING_DEVICE] = "device",
     [EP_SETTING_PRECISION] = "precision",
+    [EP_SETTING_MIN_DIST] = "min_dist",
+    [EP_SETTING_SPREAD] = "spread",
+    [EP_SETTING_THREADS] = "threads",
+    [EP_SETTING_PNG_SIZE] = "png_size",
 };
 
 /* Written once before any run (see the header), read by every thread after. */

@@ -41,6 +41,10 @@ typedef enum ep_setting {
     EP_SETTING_MEMORY,            /* related/cluster: the memory budget of the row blocks */
     EP_SETTING_DEVICE,            /* where the model runs: cpu, cuda, cuda:N */
     EP_SETTING_PRECISION,         /* the arithmetic of the backend */
+    EP_SETTING_MIN_DIST,             /* the map's smallest distance between points */
+    EP_SETTING_SPREAD,               /* the map's scale of the embedded points */
+    EP_SETTING_THREADS,              /* worker threads */
+    EP_SETTING_PNG_SIZE,             /* the still image's size */
     EP_SETTING_COUNT
 } ep_setting;
 

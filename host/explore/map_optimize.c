@@ -1,5 +1,6 @@
 /* map_optimize.c - UMAP's layout optimisation, the same for a seed on any number of threads; see map_layout.h. */
 #include "map_layout.h"
+#include "setting_names.h"
 
 #include "settings.h"
 
@@ -253,7 +254,8 @@ ep_status ep_map_optimize(const ep_map_graph *g, const ep_map_options *o, float 
     int epochs = o->epochs > 0 ? o->epochs : ep_map_default_epochs(n);
     double min_dist = o->min_dist > 0 ? o->min_dist : 0.1, spread = o->spread > 0 ? o->spread : 1.0;
     if (min_dist > spread)
-        return ep_error_set(err, EP_ERR_USAGE, "map: --min-dist (%g) must not exceed --spread (%g)", min_dist, spread);
+        return ep_error_set(err, EP_ERR_USAGE, "map: %s (%g) must not exceed %s (%g)",
+                            ep_setting_name(EP_SETTING_MIN_DIST), min_dist, ep_setting_name(EP_SETTING_SPREAD), spread);
     int threads = o->threads > 0 ? o->threads : ep_default_threads();
     if ((uint64_t)threads > n) threads = n ? (int)n : 1;
     double a, b;
@@ -308,8 +310,8 @@ ep_status ep_map_optimize(const ep_map_graph *g, const ep_map_options *o, float 
         pthread_mutex_destroy(&job.gate_lock);
         pthread_cond_destroy(&job.gate);
         if (job.go < 0)
-            st = ep_error_set(err, EP_ERR_NOMEM, "map: could not start %d threads; try --threads %d", threads,
-                              started);
+            st = ep_error_set(err, EP_ERR_NOMEM, "map: could not start %d threads; try %s %d", threads,
+                              ep_setting_name(EP_SETTING_THREADS), started);
         else if (epochs & 1)
             memcpy(xy, job.pos[1], sizeof(float) * 2 * (size_t)n);
     }

@@ -1,5 +1,6 @@
 /* map_png.c - the map as a PNG, drawn by our own rasteriser; see map_png.h. */
 #include "map_png.h"
+#include "setting_names.h"
 
 #include "map_font.h"
 
@@ -127,7 +128,8 @@ static ep_status encode(const char *path, const canvas *c, ep_error *err) {
 
 ep_status ep_map_png_write(const char *path, const ep_map_view *v, int width, int height, ep_error *err) {
     if (width < 320 || height < 240 || width > 16384 || height > 16384)
-        return ep_error_set(err, EP_ERR_USAGE, "map: --png-size must be between 320x240 and 16384x16384");
+        return ep_error_set(err, EP_ERR_USAGE, "map: %s must be between 320x240 and 16384x16384",
+                            ep_setting_name(EP_SETTING_PNG_SIZE));
     canvas c = {.rgb = malloc(3 * (size_t)width * (size_t)height), .w = width, .h = height};
     if (!c.rgb) return ep_error_set(err, EP_ERR_NOMEM, "map: out of memory for a %dx%d image", width, height);
     memset(c.rgb, 0xff, 3 * (size_t)width * (size_t)height);
