@@ -18,7 +18,8 @@ static size_t block_bytes(uint64_t block, int dim, int k) {
 /* Rows per block: as many as the budget holds (so one block, one pass over the rows, where they fit). */
 static uint64_t choose_block(uint64_t n, int dim, int k, size_t budget) {
     uint64_t block = n < EP_CUDA_NB_MAX_BLOCK ? n : EP_CUDA_NB_MAX_BLOCK;
-    while (block > EP_CUDA_NB_MIN_BLOCK && block_bytes(block, dim, k) > budget) block = (block + 1) / 2;
+    while (block > EP_CUDA_NB_MIN_BLOCK && block_bytes(block, dim, k) > budget)
+        block = (block + 1) / 2 > EP_CUDA_NB_MIN_BLOCK ? (block + 1) / 2 : EP_CUDA_NB_MIN_BLOCK;
     return block ? block : 1;
 }
 
