@@ -126,8 +126,12 @@ int ep_cli_related(int argc, char **argv) {
         st = ep_derived_write_array(dir,
                                     &(ep_derived_array){"related-scores.npy.zst", 'f', nb.n_rows, (uint64_t)k, nb.scores},
                                     &files[1], &err);
-    char settings[96];
-    snprintf(settings, sizeof settings, "{\"k\": %zu, \"precision\": \"%s\"}", k, nb.used_bf16 ? "bf16" : "fp32");
+    char settings[128];
+    char device_name[16] = "cpu";
+    if (nb.cuda_device >= 0) snprintf(device_name, sizeof device_name, "cuda:%d", nb.cuda_device);
+    // CUDA multiplies the float16 rows with float32 accumulation: "fp16", as embed --precision names it
+    snprintf(settings, sizeof settings, "{\"k\": %zu, \"precision\": \"%s\", \"device\": \"%s\"}", k,
+             nb.cuda_device >= 0 ? "fp16" : nb.used_bf16 ? "bf16" : "fp32", device_name);
     if (st == EP_OK) st = ep_derived_index_update(dir, m, "related", settings, files, 2, &err);
     if (st != EP_OK) {
         rc = ep_cli_report(&err);
