@@ -9,8 +9,8 @@
 #   6. throughput: `embedpipe bench --device cuda --keep` on the kit's tweets repeated (--texts N),
 #      file -> zstd shards on disk, minus the start-up (a one-text run, median of 3) measured beside it;
 #      sentence-transformers fp16 `encode` on the same texts
-#   6b. related: `embedpipe related -k 10` on a folder of the kit's tweets, --device cuda vs cpu, rows/s
-#      of each into docs/perf/related-DATE.json (and $OUT)
+#   6b. related: `embedpipe related -k 10` on a folder of the kit's tweets repeated to --related-rows,
+#      --device cuda vs cpu (all cores), rows/s of each into docs/perf/related-DATE.json (and $OUT)
 #   7. writes the GPU table of docs/PERFORMANCE.md and docs/perf/gpu-DATE.json (and both into $OUT
 #      when set) - only ever from such a real run; nothing is estimated
 #   8. optional, each time-boxed (--step-limit): --sanitize (compute-sanitizer racecheck, synccheck,
@@ -23,10 +23,11 @@
 # writes the table, marked EMULATED, to BUILD/emulated/ only, never to docs/.
 #
 # Usage: bench/gpu.sh [--kit DIR] [--emulate] [--build-dir DIR] [--texts N] [--st-texts N]
-#                     [--python PY] [--sanitize] [--ncu] [--step-limit S] [--no-doc]
+#                     [--related-rows N] [--python PY] [--sanitize] [--ncu] [--step-limit S] [--no-doc]
 #   --kit DIR       the kit [.gpu-kit]            --build-dir DIR  [build-gpu, build-gpu-emulated]
 #   --texts N       texts in the throughput run [2000000; emulated 100]
 #   --st-texts N    texts for the sentence-transformers fp16 speed [200000]
+#   --related-rows N  rows of the related step's folder [100000; emulated: the 60-text sample]
 #   --python PY     Python with torch + sentence-transformers [$PYTHON, else python3]
 #   --no-doc        write docs/perf/*.json and $OUT but leave docs/PERFORMANCE.md as it is
 # Exit: 0 done; 1 a step failed (it says which); 2 usage; 77 no GPU (without --emulate).
@@ -38,6 +39,7 @@ EMULATE=0
 BUILD_DIR=""
 TEXTS=""
 ST_TEXTS=200000
+REL_ROWS_WANT=100000
 PY=${PYTHON:-python3}
 SANITIZE=0
 NCU=0
@@ -50,12 +52,13 @@ while [ $# -gt 0 ]; do
     --build-dir) BUILD_DIR=$2; shift 2 ;;
     --texts) TEXTS=$2; shift 2 ;;
     --st-texts) ST_TEXTS=$2; shift 2 ;;
+    --related-rows) REL_ROWS_WANT=$2; shift 2 ;;
     --python) PY=$2; shift 2 ;;
     --sanitize) SANITIZE=1; shift ;;
     --ncu) NCU=1; shift ;;
     --step-limit) STEP_LIMIT=$2; shift 2 ;;
     --no-doc) DOC=0; shift ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -207,12 +210,14 @@ rm -rf "$WORK/bench-out"
 # (test_cuda_neighbours_emulated, against the CPU path).
 if [ "$EMULATE" = 1 ]; then REL_DIR=$WORK/sample-out; REL_DEVICES="cpu"
 else
+  # the kit's tweets repeated (as in step 6) up to --related-rows: copies are exact ties, as in real exports
   REL_DIR=$WORK/related-out; REL_DEVICES="cuda cpu"
-  "$CLI" embed "$WORK/tweets.txt" -o "$REL_DIR" -m "$MODEL" --device cuda --format lines --progress none
+  awk -v n="$REL_ROWS_WANT" '{ t[NR] = $0 } END { for (i = 0; i < n; i++) print t[i % NR + 1] }' "$WORK/tweets.txt" > "$WORK/related.txt"
+  "$CLI" embed "$WORK/related.txt" -o "$REL_DIR" -m "$MODEL" --device cuda --format lines --progress none
 fi
 step "6b. related -k 10 on $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_embedded"])' "$REL_DIR/manifest.json") rows: --device $(echo $REL_DEVICES | sed 's/ / vs --device /')"
 REL_JSON=$WORK/related.json
-echo "{\"emulated\": $([ "$EMULATE" = 1 ] && echo true || echo false), \"k\": 10, \"runs\": [" > "$REL_JSON"
+echo "{\"emulated\": $([ "$EMULATE" = 1 ] && echo true || echo false), \"k\": 10, \"distinct_texts\": $N_TWEETS, \"runs\": [" > "$REL_JSON"
 SEP=""
 for dev in $REL_DEVICES; do
   "$CLI" related "$REL_DIR" -k 10 --device "$dev" 2> "$WORK/related-$dev.log" || { cat "$WORK/related-$dev.log" >&2; die "related --device $dev failed"; }
