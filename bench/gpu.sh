@@ -215,7 +215,7 @@ else
   awk -v n="$REL_ROWS_WANT" '{ t[NR] = $0 } END { for (i = 0; i < n; i++) print t[i % NR + 1] }' "$WORK/tweets.txt" > "$WORK/related.txt"
   "$CLI" embed "$WORK/related.txt" -o "$REL_DIR" -m "$MODEL" --device cuda --format lines --progress none
 fi
-step "6b. related -k 10 on $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_embedded"])' "$REL_DIR/manifest.json") rows: --device $(echo $REL_DEVICES | sed 's/ / vs --device /')"
+step "6b. related -k 10 on $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["embedded"])' "$REL_DIR/manifest.json") rows: --device $(echo $REL_DEVICES | sed 's/ / vs --device /')"
 REL_JSON=$WORK/related.json
 echo "{\"emulated\": $([ "$EMULATE" = 1 ] && echo true || echo false), \"k\": 10, \"distinct_texts\": $N_TWEETS, \"runs\": [" > "$REL_JSON"
 SEP=""
