@@ -442,7 +442,8 @@ static ep_status choose_device(const ep_neighbours_options *options, int *device
     ep_status st = parse_device(options->device, &cuda, &index, err);
     if (st != EP_OK || cuda == 0) return st;
     if (options->bf16) {
-        if (cuda == 1) return ep_error_set(err, EP_ERR_USAGE, "related: precision bf16 is the CPU's; CUDA computes fp16");
+        if (cuda == 1)
+            return ep_error_set(err, EP_ERR_USAGE, "related: precision bf16 is the CPU's; CUDA computes fp16");
         return EP_OK; // auto with bf16: the CPU
     }
 #ifdef EP_HAVE_CUDA_BACKEND
@@ -472,7 +473,8 @@ ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *op
                                 ep_error *err) {
     memset(out, 0, sizeof *out);
     out->cuda_device = -1;
-    if (options->k < 1 || options->k > 1000) return ep_error_set(err, EP_ERR_USAGE, "related: k must be between 1 and 1000");
+    if (options->k < 1 || options->k > 1000)
+        return ep_error_set(err, EP_ERR_USAGE, "related: k must be between 1 and 1000");
     int device = -1;
     ep_status st = choose_device(options, &device, err);
     if (st != EP_OK) return st;

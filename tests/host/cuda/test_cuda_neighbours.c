@@ -95,7 +95,8 @@ static void compare(const char *what, uint64_t n, int k, const int32_t *got_rows
                                (wn < k || ws[e] - cutoff > TOL);
             if (!why[0] && apart) {
                 exact_places++;
-                if (gr[e] != wr[e]) snprintf(why, sizeof why, "place %d: row %d, want %d (scores apart)", e, gr[e], wr[e]);
+                if (gr[e] != wr[e])
+                    snprintf(why, sizeof why, "place %d: row %d, want %d (scores apart)", e, gr[e], wr[e]);
             }
         }
         if (why[0]) {
