@@ -226,7 +226,15 @@ static void check_synthetic(void) {
                                   .read = read_memory, .ctx = &m};
     CHECK_OK(ep_cuda_neighbours(&job, rows, scores, &block, &err), &err);
     CHECK(block == (uint64_t)n);
-    compare("synthetic 1100 x 32 k=20 with ties", n, k, rows, scores, want_rows, want_scores, true);
+    // Under the emulation a duplicated row's scores are bit-equal (the same sgemm on the same values), so ties
+    // must be seen; cuBLASLt is expected to give the same, but that is not required of it: their order is checked
+    // wherever they occur.
+#ifdef EP_CUDA_EMULATION
+    const bool want_ties = true;
+#else
+    const bool want_ties = false;
+#endif
+    compare("synthetic 1100 x 32 k=20 with ties", n, k, rows, scores, want_rows, want_scores, want_ties);
     // the planted duplicates: rows 0 and 5 are each other's best, score 1 (within fp16 norm rounding)
     CHECK(rows[0] == 5 && rows[(size_t)5 * k] == 0);
     CHECK(fabsf(scores[0] - 1.0f) < TOL);
