@@ -9,6 +9,8 @@
 #   6. throughput: `embedpipe bench --device cuda --keep` on the kit's tweets repeated (--texts N),
 #      file -> zstd shards on disk, minus the start-up (a one-text run, median of 3) measured beside it;
 #      sentence-transformers fp16 `encode` on the same texts
+#   6b. related: `embedpipe related -k 10` on a folder of the kit's tweets repeated to --related-rows,
+#      --device cuda vs cpu (all cores), rows/s of each into docs/perf/related-DATE.json (and $OUT)
 #   7. writes the GPU table of docs/PERFORMANCE.md and docs/perf/gpu-DATE.json (and both into $OUT
 #      when set) - only ever from such a real run; nothing is estimated
 #   8. optional, each time-boxed (--step-limit): --sanitize (compute-sanitizer racecheck, synccheck,
@@ -21,10 +23,11 @@
 # writes the table, marked EMULATED, to BUILD/emulated/ only, never to docs/.
 #
 # Usage: bench/gpu.sh [--kit DIR] [--emulate] [--build-dir DIR] [--texts N] [--st-texts N]
-#                     [--python PY] [--sanitize] [--ncu] [--step-limit S] [--no-doc]
+#                     [--related-rows N] [--python PY] [--sanitize] [--ncu] [--step-limit S] [--no-doc]
 #   --kit DIR       the kit [.gpu-kit]            --build-dir DIR  [build-gpu, build-gpu-emulated]
 #   --texts N       texts in the throughput run [2000000; emulated 100]
 #   --st-texts N    texts for the sentence-transformers fp16 speed [200000]
+#   --related-rows N  rows of the related step's folder [100000; emulated: the 60-text sample]
 #   --python PY     Python with torch + sentence-transformers [$PYTHON, else python3]
 #   --no-doc        write docs/perf/*.json and $OUT but leave docs/PERFORMANCE.md as it is
 # Exit: 0 done; 1 a step failed (it says which); 2 usage; 77 no GPU (without --emulate).
@@ -36,6 +39,7 @@ EMULATE=0
 BUILD_DIR=""
 TEXTS=""
 ST_TEXTS=200000
+REL_ROWS_WANT=100000
 PY=${PYTHON:-python3}
 SANITIZE=0
 NCU=0
@@ -48,12 +52,13 @@ while [ $# -gt 0 ]; do
     --build-dir) BUILD_DIR=$2; shift 2 ;;
     --texts) TEXTS=$2; shift 2 ;;
     --st-texts) ST_TEXTS=$2; shift 2 ;;
+    --related-rows) REL_ROWS_WANT=$2; shift 2 ;;
     --python) PY=$2; shift 2 ;;
     --sanitize) SANITIZE=1; shift ;;
     --ncu) NCU=1; shift ;;
     --step-limit) STEP_LIMIT=$2; shift 2 ;;
     --no-doc) DOC=0; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -198,6 +203,34 @@ fi
 cat "$WORK/bench.json"
 rm -rf "$WORK/bench-out"
 
+# ---------------------------------------------------------------------------- 6b. related
+# Exact top-10 neighbours of every row of a folder of the kit's tweets, on the GPU and on the CPU
+# (all cores): rows/s of each, the same folder. Under --emulate the CLI has no GPU to run on: the
+# CPU run on the small sample folder only; the CUDA path ran under the emulation in step 4
+# (test_cuda_neighbours_emulated, against the CPU path).
+if [ "$EMULATE" = 1 ]; then REL_DIR=$WORK/sample-out; REL_DEVICES="cpu"
+else
+  # the kit's tweets repeated (as in step 6) up to --related-rows: copies are exact ties, as in real exports
+  REL_DIR=$WORK/related-out; REL_DEVICES="cuda cpu"
+  awk -v n="$REL_ROWS_WANT" '{ t[NR] = $0 } END { for (i = 0; i < n; i++) print t[i % NR + 1] }' "$WORK/tweets.txt" > "$WORK/related.txt"
+  "$CLI" embed "$WORK/related.txt" -o "$REL_DIR" -m "$MODEL" --device cuda --format lines --progress none
+fi
+step "6b. related -k 10 on $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["embedded"])' "$REL_DIR/manifest.json") rows: --device $(echo $REL_DEVICES | sed 's/ / vs --device /')"
+REL_JSON=$WORK/related.json
+echo "{\"emulated\": $([ "$EMULATE" = 1 ] && echo true || echo false), \"k\": 10, \"distinct_texts\": $N_TWEETS, \"runs\": [" > "$REL_JSON"
+SEP=""
+for dev in $REL_DEVICES; do
+  "$CLI" related "$REL_DIR" -k 10 --device "$dev" 2> "$WORK/related-$dev.log" || { cat "$WORK/related-$dev.log" >&2; die "related --device $dev failed"; }
+  cat "$WORK/related-$dev.log"
+  # "embedpipe: N rows x 10 neighbours in S s on WHERE -> ..."
+  read -r REL_ROWS REL_S <<< "$(sed -n 's/^embedpipe: \([0-9]*\) rows x [0-9]* neighbours in \([0-9.]*\) s on .*/\1 \2/p' "$WORK/related-$dev.log")"
+  [ -n "${REL_S:-}" ] || die "related --device $dev: no timing line in its output"
+  echo "$SEP{\"device\": \"$dev\", \"rows\": $REL_ROWS, \"seconds\": $REL_S, \"rows_per_s\": $(python3 -c "import sys; print(round($REL_ROWS / max($REL_S, 1e-9), 1))")}" >> "$REL_JSON"
+  SEP=","
+done
+echo "]}" >> "$REL_JSON"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); [print("related on %-4s %8d rows in %7.2f s: %10.1f rows/s" % (x["device"], x["rows"], x["seconds"], x["rows_per_s"])) for x in r["runs"]]' "$REL_JSON"
+
 # ---------------------------------------------------------------------------- 7. the table
 step "7. the table"
 DATE=$(date -u +%Y-%m-%d)
@@ -212,10 +245,12 @@ fi
 python3 "$ROOT/bench/gpu_table.py" --emulated "$EMULATE" --doc "$DOC_OUT" --json "$JSON_OUT" --bench "$WORK/bench.json" \
   --startup "$WORK"/startup-*.json --reference "$WORK/reference.json" --smi "$WORK/smi.csv" \
   --texts "$TEXTS" --distinct "$N_TWEETS" --arch "$ARCH" --toolkit "$TK" --root "$ROOT"
+REL_OUT=$(dirname "$JSON_OUT")/related-$([ "$EMULATE" = 1 ] && echo emulated- || true)$DATE.json
+cp "$REL_JSON" "$REL_OUT"
 if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
-  cp "$JSON_OUT" "$OUT/"; [ -n "$DOC_OUT" ] && cp "$DOC_OUT" "$OUT/"
+  cp "$JSON_OUT" "$REL_OUT" "$OUT/"; [ -n "$DOC_OUT" ] && cp "$DOC_OUT" "$OUT/"
 fi
-echo "written: ${DOC_OUT:+$DOC_OUT (GPU section), }$JSON_OUT${OUT:+ (and into \$OUT)}"
+echo "written: ${DOC_OUT:+$DOC_OUT (GPU section), }$JSON_OUT, $REL_OUT${OUT:+ (and into \$OUT)}"
 RC=0
 [ $REF_RC -eq 0 ] || { echo "gpu.sh: accuracy check FAILED (min cosine < 0.999; see above)" >&2; RC=1; }
 

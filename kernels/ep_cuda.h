@@ -45,6 +45,8 @@ extern "C" {
 #define ep_cuda_linear ep_cuda_linear_emu
 #define ep_cuda_gemm_get_stats ep_cuda_gemm_get_stats_emu
 #define ep_cuda_supports ep_cuda_supports_emu
+#define ep_cuda_gemm_scores ep_cuda_gemm_scores_emu
+#define ep_cuda_topk_merge ep_cuda_topk_merge_emu
 #endif
 
 typedef struct CUstream_st *ep_cuda_stream;
@@ -111,9 +113,23 @@ ep_status ep_cuda_linear(ep_cuda_gemm *g, uint16_t *out, const uint16_t *in, con
                          const uint16_t *bias, int n_tokens, int n_in, int n_out, ep_cuda_stream stream,
                          ep_error *err);
 
+/* out[n_a][n_b] = a[n_a][dim] * b[n_b][dim]^T: fp16 rows in, fp32 accumulation and
+ * fp32 result (the scores of `related`: one tile of the rows' product with themselves). */
+ep_status ep_cuda_gemm_scores(ep_cuda_gemm *g, float *out, const uint16_t *a, const uint16_t *b, int n_a, int n_b,
+                              int dim, ep_cuda_stream stream, ep_error *err);
+
+/* Merges one tile of scores into running per-row top-k lists (kernels/topk.cu).
+ * scores [n_rows][n_cols] fp32: row i is global row row0 + i, column j global row
+ * col0 + j; a row is never its own neighbour. best_rows / best_scores [n_rows][k]
+ * hold each row's best so far, best first (higher score, then the smaller row),
+ * row -1 for an empty slot (start them as all bytes 0xff: rows -1, scores NaN);
+ * they stay so ordered. k 1..1000. */
+ep_status ep_cuda_topk_merge(int32_t *best_rows, float *best_scores, const float *scores, int n_rows, int n_cols,
+                             int64_t row0, int64_t col0, int k, ep_cuda_stream stream, ep_error *err);
+
 /* What a GEMM context's plan cache did (for tests and profiling). */
 typedef struct ep_cuda_gemm_stats {
-    uint64_t calls;          /* ep_cuda_linear calls with work */
+    uint64_t calls;          /* ep_cuda_linear and ep_cuda_gemm_scores calls with work */
     uint64_t plans_built;    /* algorithm searches for a new (shape, token bucket, bias) plan */
     uint64_t algo_fallbacks; /* calls whose bucket algorithm cuBLASLt refused, searched again exactly */
     int plans_cached;        /* plans held now */

@@ -3,7 +3,8 @@
  * encoder goes through ep_cuda_linear, which owns the cuBLASLt handle, its
  * workspace and a small cache of matmul plans. fp16 operands and result,
  * fp32 accumulation and scaling, tensor-core algorithms (cuBLASLt's pick),
- * optionally the bias added in the epilogue (CUBLASLT_EPILOGUE_BIAS).
+ * optionally the bias added in the epilogue (CUBLASLT_EPILOGUE_BIAS); and the
+ * fp32-result product of two fp16 row blocks for `related` (ep_cuda_gemm_scores).
  *
  * Under EP_CUDA_EMULATION the same column-major problem (the same m, n, k,
  * transposes and leading dimensions, derived by one function below) is
@@ -91,7 +92,7 @@ static int token_bucket(int n) {
 #endif
 
 struct gemm_plan {
-    int m, k, bucket, bias; // the key; m == 0: an empty slot
+    int m, k, bucket, bias, out32; // the key; m == 0: an empty slot; out32: fp32 result (scores)
     uint64_t last_use;
     gemm_problem q; // the problem as the latest call set it (n = that call's token count)
 #ifndef EP_CUDA_EMULATION
@@ -193,7 +194,7 @@ static ep_status plan_build(ep_cuda_gemm *g, gemm_plan *p, const gemm_problem &q
                     err);
     EP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16F, q.trans_b ? n : q.k, q.trans_b ? q.k : n, q.ldb),
                     err);
-    EP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->c, CUDA_R_16F, q.m, n, q.ldc), err);
+    EP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->c, p->out32 ? CUDA_R_32F : CUDA_R_16F, q.m, n, q.ldc), err);
     return plan_search(g, p, &p->algo, err);
 }
 
@@ -221,14 +222,14 @@ static ep_status plan_set_n(gemm_plan *p, int n, ep_error *err) {
 #endif
 
 /* The cached plan for q (bias or not), built on a miss; p->q.n is still the last call's. */
-static ep_status plan_get(ep_cuda_gemm *g, const gemm_problem &q, const uint16_t *bias, gemm_plan **out,
+static ep_status plan_get(ep_cuda_gemm *g, const gemm_problem &q, const uint16_t *bias, int out32, gemm_plan **out,
                           ep_error *err) {
     const int bucket = token_bucket(q.n), has_bias = bias != nullptr;
     g->clock++;
     gemm_plan *victim = &g->plans[0];
     for (int i = 0; i < EP_GEMM_PLANS; i++) {
         gemm_plan *p = &g->plans[i];
-        if (p->m == q.m && p->k == q.k && p->bucket == bucket && p->bias == has_bias) {
+        if (p->m == q.m && p->k == q.k && p->bucket == bucket && p->bias == has_bias && p->out32 == out32) {
             p->last_use = g->clock;
             *out = p;
             return EP_OK;
@@ -240,6 +241,7 @@ static ep_status plan_get(ep_cuda_gemm *g, const gemm_problem &q, const uint16_t
     victim->k = q.k;
     victim->bucket = bucket;
     victim->bias = has_bias;
+    victim->out32 = out32;
     victim->last_use = g->clock;
     const ep_status st = plan_build(g, victim, q, bias, err);
     if (st != EP_OK) {
@@ -296,7 +298,7 @@ extern "C" ep_status ep_cuda_linear(ep_cuda_gemm *g, uint16_t *out, const uint16
     g->stats.calls++;
     const gemm_problem q = linear_problem(n_tokens, n_in, n_out);
     gemm_plan *p = nullptr;
-    ep_status st = plan_get(g, q, bias, &p, err);
+    ep_status st = plan_get(g, q, bias, 0, &p, err);
     if (st == EP_OK) st = plan_set_n(p, n_tokens, err);
     if (st == EP_OK && bias) st = plan_set_bias(p, bias, err);
     if (st != EP_OK) return st;
@@ -311,6 +313,33 @@ extern "C" ep_status ep_cuda_linear(ep_cuda_gemm *g, uint16_t *out, const uint16
         g->stats.algo_fallbacks++;
         cs = cublasLtMatmul(g->lt, p->op, &alpha, weight, p->a, in, p->b, &beta, out, p->c, out, p->c, &exact,
                             g->workspace, EP_GEMM_WORKSPACE, stream);
+    }
+    EP_CUBLAS_CHECK(cs, err);
+    return EP_OK;
+}
+
+
+extern "C" ep_status ep_cuda_gemm_scores(ep_cuda_gemm *g, float *out, const uint16_t *a, const uint16_t *b, int n_a,
+                                         int n_b, int dim, ep_cuda_stream stream, ep_error *err) {
+    if (n_a <= 0 || n_b <= 0) return EP_OK;
+    g->stats.calls++;
+    // out[n_a][n_b] = a b^T is ep_cuda_linear's problem with b as the weight and a as the input,
+    // the result in fp32: the plan's C layout is CUDA_R_32F (fp16 A and B, fp32 compute and scale).
+    const gemm_problem q = linear_problem(n_a, dim, n_b);
+    gemm_plan *p = nullptr;
+    ep_status st = plan_get(g, q, nullptr, 1, &p, err);
+    if (st == EP_OK) st = plan_set_n(p, n_a, err);
+    if (st != EP_OK) return st;
+    const float alpha = 1.0f, beta = 0.0f;
+    cublasStatus_t cs = cublasLtMatmul(g->lt, p->op, &alpha, b, p->a, a, p->b, &beta, out, p->c, out, p->c, &p->algo,
+                                       g->workspace, EP_GEMM_WORKSPACE, stream);
+    if (cs == CUBLAS_STATUS_NOT_SUPPORTED || cs == CUBLAS_STATUS_INVALID_VALUE) {
+        cublasLtMatmulAlgo_t exact;
+        st = plan_search(g, p, &exact, err);
+        if (st != EP_OK) return st;
+        g->stats.algo_fallbacks++;
+        cs = cublasLtMatmul(g->lt, p->op, &alpha, b, p->a, a, p->b, &beta, out, p->c, out, p->c, &exact, g->workspace,
+                            EP_GEMM_WORKSPACE, stream);
     }
     EP_CUBLAS_CHECK(cs, err);
     return EP_OK;
@@ -362,7 +391,7 @@ extern "C" ep_status ep_cuda_linear(ep_cuda_gemm *g, uint16_t *out, const uint16
     if (n_tokens <= 0) return EP_OK;
     g->stats.calls++;
     gemm_plan *p = nullptr;
-    ep_status st = plan_get(g, linear_problem(n_tokens, n_in, n_out), bias, &p, err);
+    ep_status st = plan_get(g, linear_problem(n_tokens, n_in, n_out), bias, 0, &p, err);
     if (st == EP_OK) st = plan_set_n(p, n_tokens, err);
     if (st != EP_OK) return st;
     // The plan's problem, as cuBLASLt reads the descriptors at the call: a plan whose n was not
@@ -393,6 +422,36 @@ extern "C" ep_status ep_cuda_linear(ep_cuda_gemm *g, uint16_t *out, const uint16
                 for (int i = 0; i < q.m; i++) c[(size_t)j * q.ldc + i] += bv[(size_t)i];
         }
         for (size_t i = 0; i < c_elems; i++) C[i] = __float2half_rn(c[i]);
+    });
+    EP_LAUNCH_CHECK(err);
+    return EP_OK;
+}
+
+extern "C" ep_status ep_cuda_gemm_scores(ep_cuda_gemm *g, float *out, const uint16_t *a, const uint16_t *b, int n_a,
+                                         int n_b, int dim, ep_cuda_stream stream, ep_error *err) {
+    if (n_a <= 0 || n_b <= 0) return EP_OK;
+    g->stats.calls++;
+    gemm_plan *p = nullptr;
+    ep_status st = plan_get(g, linear_problem(n_a, dim, n_b), nullptr, 1, &p, err);
+    if (st == EP_OK) st = plan_set_n(p, n_a, err);
+    if (st != EP_OK) return st;
+    const gemm_problem q = p->q;
+    const size_t a_elems = (size_t)q.lda * (q.trans_a ? q.m : q.k);
+    const size_t b_elems = (size_t)q.ldb * (q.trans_b ? q.k : q.n);
+    const size_t c_elems = (size_t)q.ldc * q.n;
+    if (!ep_emu::is_device_range(b, a_elems * 2) || !ep_emu::is_device_range(a, b_elems * 2) ||
+        !ep_emu::is_device_range(out, c_elems * 4))
+        return ep_error_set(err, EP_ERR_DEVICE, "%s:%d: ep_cuda_gemm_scores: an operand (%d x %d x %d) is not inside "
+                            "one device allocation", __FILE__, __LINE__, q.m, q.n, q.k);
+    const __half *A = reinterpret_cast<const __half *>(b), *B = reinterpret_cast<const __half *>(a);
+    float *C = out;
+    ep_emu::enqueue_host(stream, [=]() {
+        // fp16 operands are exact in fp32; the product accumulates in fp32 and is stored unrounded.
+        std::vector<float> av, bv;
+        to_f32(av, A, a_elems);
+        to_f32(bv, B, b_elems);
+        cblas_sgemm(CblasColMajor, q.trans_a ? CblasTrans : CblasNoTrans, q.trans_b ? CblasTrans : CblasNoTrans, q.m,
+                    q.n, q.k, 1.0f, av.data(), q.lda, bv.data(), q.ldb, 0.0f, C, q.ldc);
     });
     EP_LAUNCH_CHECK(err);
     return EP_OK;

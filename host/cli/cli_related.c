@@ -24,11 +24,16 @@ static void related_usage(FILE *f) {
             "product of the rows with themselves on the CPU (the fast backend's AVX-512 / AVX2 GEMM\n"
             "kernels, one 1024 x 1024 tile per thread, only the tiles on and above the diagonal) in\n"
             "blocks of rows that fit --memory, so memory stays bounded whatever the folder's size.\n"
+            "On a CUDA device the same product runs as cuBLASLt float16 GEMM tiles (float32 accumulation)\n"
+            "with the top-k selection on the device; the neighbours are the CPU's, the scores within\n"
+            "float32 rounding (docs/CUDA.md: so far run only under the CPU emulation of CUDA).\n"
             "\n"
             "Options (default in brackets):\n"
             "  -k, --top K          neighbours per row, 1-1000 [10]\n"
             "  -t, --threads N      threads [all cores]\n"
-            "      --memory MIB     memory for the row blocks, in MiB [2048]\n"
+            "      --device D       auto, cpu, cuda or cuda:N; auto takes CUDA when a device is usable\n"
+            "                       (and --precision bf16 is not asked for) [auto]\n"
+            "      --memory MIB     memory for the row blocks (on CUDA: device memory), in MiB [2048]\n"
             "      --precision P    fp32: the product in float32, exact; bf16: candidates (2K per row) by a\n"
             "                       bfloat16 product (AMX, else AVX512-BF16), re-scored in float32: exact\n"
             "                       scores, but a neighbour can be missed. Without AMX it is not faster\n"
@@ -58,10 +63,12 @@ int ep_cli_related(int argc, char **argv) {
                                              {"threads", required_argument, 0, 't'},
                                              {"memory", required_argument, 0, 'M'},
                                              {"precision", required_argument, 0, 'P'},
+                                             {"device", required_argument, 0, 'D'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     size_t k = 10, threads = 0, memory_mib = 2048;
     bool bf16 = false;
+    const char *device = "auto";
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "k:t:h", longopts, NULL)) != -1) {
@@ -88,6 +95,7 @@ int ep_cli_related(int argc, char **argv) {
             }
             bf16 = strcmp(optarg, "bf16") == 0;
             break;
+        case 'D': device = optarg; break;
         case 'h': related_usage(stdout); return EP_EXIT_OK;
         default: related_usage(stderr); return EP_EXIT_USAGE;
         }
@@ -105,7 +113,8 @@ int ep_cli_related(int argc, char **argv) {
     ep_neighbours nb = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    ep_neighbours_options o = {.k = (int)k, .threads = (int)threads, .memory_bytes = memory_mib << 20, .bf16 = bf16};
+    ep_neighbours_options o = {.k = (int)k, .threads = (int)threads, .memory_bytes = memory_mib << 20, .bf16 = bf16,
+                            .device = device};
     ep_status st = ep_neighbours_compute(dir, &o, &nb, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (nb.note[0]) fprintf(stderr, "embedpipe: note: --precision bf16: %s\n", nb.note);
@@ -117,15 +126,22 @@ int ep_cli_related(int argc, char **argv) {
         st = ep_derived_write_array(dir,
                                     &(ep_derived_array){"related-scores.npy.zst", 'f', nb.n_rows, (uint64_t)k, nb.scores},
                                     &files[1], &err);
-    char settings[96];
-    snprintf(settings, sizeof settings, "{\"k\": %zu, \"precision\": \"%s\"}", k, nb.used_bf16 ? "bf16" : "fp32");
+    char settings[128];
+    char device_name[16] = "cpu";
+    if (nb.cuda_device >= 0) snprintf(device_name, sizeof device_name, "cuda:%d", nb.cuda_device);
+    // CUDA multiplies the float16 rows with float32 accumulation: "fp16", as embed --precision names it
+    snprintf(settings, sizeof settings, "{\"k\": %zu, \"precision\": \"%s\", \"device\": \"%s\"}", k,
+             nb.cuda_device >= 0 ? "fp16" : nb.used_bf16 ? "bf16" : "fp32", device_name);
     if (st == EP_OK) st = ep_derived_index_update(dir, m, "related", settings, files, 2, &err);
     if (st != EP_OK) {
         rc = ep_cli_report(&err);
     } else {
         double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-        fprintf(stderr, "embedpipe: %llu rows x %zu neighbours in %.2f s -> %s/related-rows.npy.zst, "
-                "related-scores.npy.zst\n", (unsigned long long)nb.n_rows, k, s, dir);
+        char where[32];
+        if (nb.cuda_device >= 0) snprintf(where, sizeof where, "CUDA device %d", nb.cuda_device);
+        else snprintf(where, sizeof where, "the CPU");
+        fprintf(stderr, "embedpipe: %llu rows x %zu neighbours in %.2f s on %s -> %s/related-rows.npy.zst, "
+                "related-scores.npy.zst\n", (unsigned long long)nb.n_rows, k, s, where, dir);
     }
     ep_neighbours_free(&nb);
     ep_folder_lock_free(lock);

@@ -7,6 +7,10 @@
 #include "float16.h"
 #include "output_reader.h"
 #include "settings.h"
+#ifdef EP_HAVE_CUDA_BACKEND
+#include "backend_cuda.h"
+#include "cuda_neighbours.h"
+#endif
 
 #include <math.h>
 #include <stdio.h>
@@ -251,7 +255,8 @@ static void rerank(topk *g, const float *x, uint64_t n, int dim, int k, int32_t 
     }
 }
 
-ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *options, ep_neighbours *out,
+/* The CPU path (see neighbours.h). */
+static ep_status neighbours_cpu(const char *dir, const ep_neighbours_options *options, ep_neighbours *out,
                                 ep_error *err) {
     memset(out, 0, sizeof *out);
     const int k = options->k;
@@ -361,5 +366,124 @@ ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *op
     free(b);
     topk_free(&global);
     ep_output_close(r);
+    return st;
+}
+
+/* Parses options->device: *cuda -1 = auto, 0 = cpu, 1 = cuda (device *index). @return EP_OK or EP_ERR_USAGE. */
+static ep_status parse_device(const char *device, int *cuda, int *index, ep_error *err) {
+    *index = 0;
+    if (!device || !*device || strcmp(device, "cpu") == 0) *cuda = 0;
+    else if (strcmp(device, "auto") == 0) *cuda = -1;
+    else if (strcmp(device, "cuda") == 0) *cuda = 1;
+    else {
+        char *end = NULL;
+        long v = strncmp(device, "cuda:", 5) == 0 && device[5] ? strtol(device + 5, &end, 10) : -1;
+        if (v < 0 || v > 1023 || !end || *end)
+            return ep_error_set(err, EP_ERR_USAGE, "related: device %s: expected cpu, cuda, cuda:N or auto", device);
+        *cuda = 1;
+        *index = (int)v;
+    }
+    return EP_OK;
+}
+
+#ifdef EP_HAVE_CUDA_BACKEND
+/* ep_cuda_rows_fn over the checked reader: the shards' float16 rows as they are. */
+static ep_status read_rows_f16(void *ctx, uint64_t first, uint64_t count, uint16_t *out, ep_error *err) {
+    ep_output_reader *r = ctx;
+    const ep_manifest *m = ep_output_manifest(r);
+    const size_t dim = (size_t)m->dim;
+    for (size_t s = 0; s < m->n_shards; s++) {
+        const ep_shard_info *info = &m->shards[s];
+        uint64_t lo = info->first_row > first ? info->first_row : first;
+        uint64_t hi = info->first_row + info->rows < first + count ? info->first_row + info->rows : first + count;
+        if (lo >= hi) continue;
+        ep_output_shard shard;
+        ep_status st = ep_output_read_shard(r, s, EP_OUTPUT_VECTORS, &shard, err);
+        if (st != EP_OK) return st;
+        memcpy(out + (lo - first) * dim, shard.rows + (lo - info->first_row) * dim, (size_t)(hi - lo) * dim * 2);
+        ep_output_shard_free(&shard);
+    }
+    return EP_OK;
+}
+
+/* The CUDA path: the folder's rows through cuda_neighbours.c. */
+static ep_status neighbours_cuda(const char *dir, const ep_neighbours_options *options, int device, ep_neighbours *out,
+                                 ep_error *err) {
+    ep_output_reader *r = NULL;
+    ep_status st = ep_output_open(dir, &r, err);
+    if (st != EP_OK) return st;
+    const ep_manifest *m = ep_output_manifest(r);
+    const uint64_t n = m->records_embedded;
+    const int k = options->k;
+    out->rows = malloc(sizeof(int32_t) * (size_t)(n ? n : 1) * (size_t)k);
+    out->scores = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)k);
+    if (!out->rows || !out->scores) {
+        st = ep_error_set(err, EP_ERR_NOMEM, "related: out of memory for %llu rows x %d", (unsigned long long)n, k);
+    } else {
+        ep_cuda_neighbours_job job = {.device = device, .n_rows = n, .dim = m->dim, .k = k,
+                                      .memory_bytes = options->memory_bytes, .read = read_rows_f16, .ctx = r};
+        st = ep_cuda_neighbours(&job, out->rows, out->scores, NULL, err);
+    }
+    if (st == EP_OK) {
+        out->n_rows = n;
+        out->k = k;
+        out->dim = m->dim;
+        out->cuda_device = device;
+    } else {
+        ep_neighbours_free(out);
+    }
+    ep_output_close(r);
+    return st;
+}
+#endif
+
+/* Decides the device: *device >= 0 for CUDA, -1 for the CPU. @return EP_OK, or why the asked device is unusable. */
+static ep_status choose_device(const ep_neighbours_options *options, int *device, ep_error *err) {
+    int cuda, index;
+    *device = -1;
+    ep_status st = parse_device(options->device, &cuda, &index, err);
+    if (st != EP_OK || cuda == 0) return st;
+    if (options->bf16) {
+        if (cuda == 1)
+            return ep_error_set(err, EP_ERR_USAGE, "related: precision bf16 is the CPU's; CUDA computes fp16");
+        return EP_OK; // auto with bf16: the CPU
+    }
+#ifdef EP_HAVE_CUDA_BACKEND
+    int count = 0;
+    ep_error probe = {0};
+    if (ep_cuda_probe(&count, NULL, &probe) != EP_OK) {
+        if (cuda == 1) {
+            if (err) *err = probe;
+            return EP_ERR_DEVICE;
+        }
+        return EP_OK;
+    }
+    if (index >= count)
+        return ep_error_set(err, EP_ERR_DEVICE, "related: device cuda:%d: this machine has %d CUDA device(s)", index,
+                            count);
+    *device = index;
+    return EP_OK;
+#else
+    if (cuda == 1)
+        return ep_error_set(err, EP_ERR_DEVICE, "related: device %s: this embedpipe was built without CUDA",
+                            options->device);
+    return EP_OK;
+#endif
+}
+
+ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *options, ep_neighbours *out,
+                                ep_error *err) {
+    memset(out, 0, sizeof *out);
+    out->cuda_device = -1;
+    if (options->k < 1 || options->k > 1000)
+        return ep_error_set(err, EP_ERR_USAGE, "related: k must be between 1 and 1000");
+    int device = -1;
+    ep_status st = choose_device(options, &device, err);
+    if (st != EP_OK) return st;
+#ifdef EP_HAVE_CUDA_BACKEND
+    if (device >= 0) return neighbours_cuda(dir, options, device, out, err);
+#endif
+    st = neighbours_cpu(dir, options, out, err);
+    out->cuda_device = -1;
     return st;
 }

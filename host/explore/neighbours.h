@@ -31,6 +31,10 @@ typedef struct ep_neighbours_options {
                             * 2k per row, then re-scored in float32: the scores are exact, a true
                             * neighbour is missed only when rounding pushes it below 2k others. Needs
                             * such a CPU, dim % 32 == 0 and the rows in one block; otherwise float32 */
+    const char *device;    /* "cpu", "cuda", "cuda:N" or "auto" (NULL = "cpu"): auto takes CUDA when a
+                            * device is usable (and bf16 is not asked for), else the CPU. CUDA:
+                            * host/cuda/cuda_neighbours.h, float16 rows, float32 accumulation; memory_bytes
+                            * is then the device memory for blocks, tile and lists */
 } ep_neighbours_options;
 
 typedef struct ep_neighbours {
@@ -41,12 +45,15 @@ typedef struct ep_neighbours {
     float *scores;         /* n_rows x k; NaN where rows is -1 */
     char note[192];        /* why bf16 was not used when asked for ("" otherwise) */
     bool used_bf16;
+    int cuda_device;       /* the CUDA device that computed it; -1: the CPU did */
 } ep_neighbours;
 
 /* Computes the k nearest neighbours of every row of the output folder dir
  * (read through the checked output reader).
  * @return EP_OK and *out filled (free with ep_neighbours_free); EP_ERR_USAGE for
- *         a bad k; the reader's errors; EP_ERR_NOMEM. */
+ *         a bad k or device (or bf16 on CUDA); EP_ERR_DEVICE when CUDA was asked for
+ *         and is not usable (not compiled in, no device: the CUDA error) or fails;
+ *         the reader's errors; EP_ERR_NOMEM. */
 ep_status ep_neighbours_compute(const char *dir, const ep_neighbours_options *options, ep_neighbours *out,
                                 ep_error *err);
 

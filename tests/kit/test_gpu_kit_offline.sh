@@ -65,6 +65,10 @@ grep -q "min cosine embedpipe" "$md" 2>/dev/null || fail "$md has no accuracy ro
 js=$(ls "$BUILD"/emulated/gpu-emulated-*.json 2>/dev/null | head -1)
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r["emulated"] is True and r["tokens_per_s"] > 0 and r["reference"]["min_cos_embedpipe_vs_fp32"] >= 0.999 else 1)' "$js" \
   || fail "the emulated JSON ($js) is missing, not marked emulated, or its figures are off"
+# The related step: the CPU's rows/s on the sample folder, marked emulated, no GPU figure (step 6b).
+rjs=$(ls "$BUILD"/emulated/related-emulated-*.json 2>/dev/null | head -1)
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); d=[x["device"] for x in r["runs"]]; sys.exit(0 if r["emulated"] is True and d == ["cpu"] and r["runs"][0]["rows"] == 60 and r["runs"][0]["rows_per_s"] > 0 else 1)' "$rjs" \
+  || fail "the emulated related JSON (${rjs:-none}) is missing, not marked emulated, has a GPU run, or its figures are off"
 [ "$(sha256sum "$SRC/docs/PERFORMANCE.md")" = "$DOC_SUM" ] || fail "docs/PERFORMANCE.md changed in an emulated run"
 [ $FAILED -eq 0 ] && echo "test_gpu_kit_offline: all checks passed"
 exit $FAILED

@@ -113,6 +113,20 @@ if np is not None:
 # --- a second related replaces the files, derived.json follows; a changed file is refused
 run(["related", out, "-k", "5", "-t", "2"], check_rc=0)
 check(json.load(open(os.path.join(out, "derived.json")))["settings"]["related"]["k"] == 5, "k not recorded")
+# --device: cpu is recorded; a bad name is a usage error; cuda without a usable device (or without
+# CUDA compiled in) fails naming why and writes nothing (the CUDA path itself: test_cuda_neighbours)
+run(["related", out, "-k", "5", "-t", "2", "--device", "cpu"], check_rc=0)
+rel = json.load(open(os.path.join(out, "derived.json")))["settings"]["related"]
+check(rel.get("device") == "cpu" and rel.get("precision") == "fp32", f"device not recorded: {rel}")
+p = run(["related", out, "--device", "tpu"])
+check(p.returncode == 2 and "device tpu" in p.stderr, f"--device tpu: {p.returncode} {p.stderr}")
+p = run(["related", out, "--device", "cuda", "--precision", "bf16"])
+check(p.returncode == 2 and "bf16" in p.stderr, f"--device cuda --precision bf16: {p.returncode} {p.stderr}")
+if not os.path.exists("/dev/nvidia0"):
+    before = open(os.path.join(out, "related-rows.npy.zst"), "rb").read()
+    p = run(["related", out, "--device", "cuda"])
+    check(p.returncode != 0 and ("CUDA" in p.stderr or "cuda" in p.stderr), f"--device cuda without a GPU: {p.returncode} {p.stderr}")
+    check(open(os.path.join(out, "related-rows.npy.zst"), "rb").read() == before, "a failed --device cuda changed the files")
 check(run(["verify", out]).returncode == 0, "verify refuses the second related's files")
 path = os.path.join(out, "related-scores.npy.zst")
 good = open(path, "rb").read()
