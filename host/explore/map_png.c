@@ -174,6 +174,11 @@ ep_status ep_map_png_write(const char *path, const ep_map_view *v, int width, in
         cluster_name(v, k, label, sizeof label, 24);
         int tw = text_width(label, 2), th = EP_FONT_H * 2;
         int x = (int)lrintf(SX(centres[2 * k])) - tw / 2, y = (int)lrintf(SY(centres[2 * k + 1])) - th / 2;
+        // a cluster at the edge keeps its label whole: moved inside the image, not cut
+        if (x + tw + 4 > width) x = width - tw - 4;
+        if (x < 4) x = 4;
+        if (y + th + 4 > height) y = height - th - 4;
+        if (y < 4) y = 4;
         int box[4] = {x - 4, y - 4, x + tw + 4, y + th + 4};
         bool free_spot = true;
         for (int b = 0; b < n_boxes && free_spot; b++)
