@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,22 @@ int ep_cli_parse_size(const char *option, const char *value, size_t *out) {
     }
     *out = (size_t)v;
     return 0;
+}
+
+int ep_cli_parse_range(const char *option, const char *value, size_t lo, size_t hi, size_t *out) {
+    if (ep_cli_parse_size(option, value, out) || *out < lo || *out > hi) {
+        fprintf(stderr, "embedpipe: %s must be between %zu and %zu\n", option, lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+const char *ep_cli_one_folder(int argc, char **argv, void (*usage)(FILE *)) {
+    if (argc - optind != 1) {
+        usage(stderr);
+        return NULL;
+    }
+    return argv[optind];
 }
 
 /* The command-line side of a library error: library messages name values

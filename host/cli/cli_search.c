@@ -184,10 +184,7 @@ int ep_cli_search(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "k:m:d:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'k':
-            if (ep_cli_parse_size("--top", optarg, &k) || k < 1 || k > 10000) {
-                fprintf(stderr, "embedpipe: --top must be between 1 and 10000\n");
-                return EP_EXIT_USAGE;
-            }
+            if (ep_cli_parse_range("--top", optarg, 1, 10000, &k)) return EP_EXIT_USAGE;
             break;
         case 'm': model_dir = optarg; break;
         case 'd': device = optarg; break;
