@@ -66,6 +66,11 @@ int ep_cli_parse_range(const char *option, const char *value, size_t lo, size_t 
  * @return the folder, or NULL after printing usage to stderr when there is not exactly one. */
 const char *ep_cli_one_folder(int argc, char **argv, void (*usage)(FILE *));
 
+struct ep_search_hit;
+/* Prints one result line of search and similar: "RANK. SCORE  row N  id ID" and, when known, the
+ * text on the next line cut at 160 characters; no final newline, so a caller may add more lines. */
+void ep_cli_print_hit(int rank, const struct ep_search_hit *hit, const char *id, const char *text);
+
 /* Expands the INPUT arguments: a folder stands for its regular files matching glob, sorted by
  * name so that the order (and so the rows) is stable; other arguments are kept as they are.
  * @return 0 and a malloc'd list (free with ep_cli_free_inputs), or -1 after printing why. */

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "device.h"
 #include "pipeline.h"
+#include "search.h"
 #include "settings.h"
 
 #include <dirent.h>
@@ -89,6 +90,27 @@ const char *ep_cli_one_folder(int argc, char **argv, void (*usage)(FILE *)) {
         return NULL;
     }
     return argv[optind];
+}
+
+/* Prints text on one line, newlines shown as spaces, cut at max_chars code points. */
+static void print_snippet(const char *text, int max_chars) {
+    int chars = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if ((*p & 0xC0) != 0x80 && ++chars > max_chars) {
+            fputs("...", stdout);
+            return;
+        }
+        putchar(*p == '\n' || *p == '\r' || *p == '\t' ? ' ' : *p);
+    }
+}
+
+void ep_cli_print_hit(int rank, const struct ep_search_hit *hit, const char *id, const char *text) {
+    printf("%2d. %.4f  row %llu", rank, hit->score, (unsigned long long)hit->row);
+    if (id && *id) printf("  id %s", id);
+    if (text) {
+        fputs("\n    ", stdout);
+        print_snippet(text, 160);
+    }
 }
 
 /* The command-line side of a library error: library messages name values
