@@ -144,6 +144,7 @@ typedef void (*ep_attention_group_fn)(const ep_attention_group *g);
 
 /* The attention skeleton the vector tables share: per sequence, per head (keys
  * loaded with ep_attention_load_keys), per group of four queries, calls group.
+ * Heads whose width is not a multiple of 16 up to 256 go to ep_cpu_attention.
  * Same contract as ep_cpu_attention otherwise; scratch as attention_scratch sizes it. */
 void ep_attention_by_groups(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden, int n_heads,
                             float *scratch, ep_attention_group_fn group);

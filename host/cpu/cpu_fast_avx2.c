@@ -250,11 +250,6 @@ static void attention_group(const ep_attention_group *g) {
 
 static void attention(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden, int n_heads,
                       float *scratch) {
-    const int D = hidden / n_heads;
-    if (D % 16 != 0 || D > 256) {
-        ep_cpu_attention(out, qkv, seq_start, n_seqs, hidden, n_heads);
-        return;
-    }
     ep_attention_by_groups(out, qkv, seq_start, n_seqs, hidden, n_heads, scratch, attention_group);
 }
 

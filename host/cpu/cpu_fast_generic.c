@@ -62,6 +62,10 @@ void ep_attention_load_keys(const ep_attention_block *b, const float *qkv, int h
 void ep_attention_by_groups(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden, int n_heads,
                             float *scratch, ep_attention_group_fn group) {
     const int D = hidden / n_heads;
+    if (D % 16 != 0 || D > 256) { /* the group functions work in blocks of 16 floats, up to 256 */
+        ep_cpu_attention(out, qkv, seq_start, n_seqs, hidden, n_heads);
+        return;
+    }
     const size_t stride = 3 * (size_t)hidden;
     ep_attention_group g = {.stride = stride, .D = D, .hidden = hidden, .scale = 1.0f / sqrtf((float)D)};
     for (int s = 0; s < n_seqs; s++) {
