@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Exit codes (documented in `embedpipe --help` and docs/cli.md). */
 #define EP_EXIT_OK 0          /* done; rejected records, if any, are in errors.ndjson */
@@ -56,6 +57,19 @@ const char *ep_cli_default_model(void);
 
 /* Parses a non-negative integer option value. @return 0 on success, -1 after printing an error. */
 int ep_cli_parse_size(const char *option, const char *value, size_t *out);
+
+/* Parses a non-negative integer option value that must lie in [lo, hi].
+ * @return 0 on success, -1 after printing "OPTION must be between LO and HI" (or the parse error). */
+int ep_cli_parse_range(const char *option, const char *value, size_t lo, size_t hi, size_t *out);
+
+/* The one FOLDER argument left after getopt_long (argv[optind]).
+ * @return the folder, or NULL after printing usage to stderr when there is not exactly one. */
+const char *ep_cli_one_folder(int argc, char **argv, void (*usage)(FILE *));
+
+struct ep_search_hit;
+/* Prints one result line of search and similar: "RANK. SCORE  row N  id ID" and, when known, the
+ * text on the next line cut at 160 characters; no final newline, so a caller may add more lines. */
+void ep_cli_print_hit(int rank, const struct ep_search_hit *hit, const char *id, const char *text);
 
 /* Expands the INPUT arguments: a folder stands for its regular files matching glob, sorted by
  * name so that the order (and so the rows) is stable; other arguments are kept as they are.

@@ -134,19 +134,13 @@ int ep_cli_cluster(int argc, char **argv) {
             }
             break;
         case OPT_ITER:
-            if (ep_cli_parse_size("--iterations", optarg, &iterations) || iterations < 1 || iterations > 10000) {
-                fprintf(stderr, "embedpipe: --iterations must be between 1 and 10000\n");
-                return EP_EXIT_USAGE;
-            }
+            if (ep_cli_parse_range("--iterations", optarg, 1, 10000, &iterations)) return EP_EXIT_USAGE;
             break;
         case OPT_SEED:
             if (ep_cli_parse_size("--seed", optarg, &seed)) return EP_EXIT_USAGE;
             break;
         case OPT_WORDS:
-            if (ep_cli_parse_size("--words", optarg, &words) || words < 1 || words > 100) {
-                fprintf(stderr, "embedpipe: --words must be between 1 and 100\n");
-                return EP_EXIT_USAGE;
-            }
+            if (ep_cli_parse_range("--words", optarg, 1, 100, &words)) return EP_EXIT_USAGE;
             break;
         case OPT_SHOW:
             if (ep_cli_parse_size("--show", optarg, &show)) return EP_EXIT_USAGE;
@@ -159,11 +153,8 @@ int ep_cli_cluster(int argc, char **argv) {
         default: cluster_usage(stderr); return EP_EXIT_USAGE;
         }
     }
-    if (argc - optind != 1) {
-        cluster_usage(stderr);
-        return EP_EXIT_USAGE;
-    }
-    const char *dir = argv[optind];
+    const char *dir = ep_cli_one_folder(argc, argv, cluster_usage);
+    if (!dir) return EP_EXIT_USAGE;
     ep_folder_lock *lock = NULL;
     ep_manifest *m = NULL;
     int rc = ep_cli_open_for_derived(dir, &lock, &m);

@@ -2,11 +2,13 @@
 #include "cli.h"
 #include "device.h"
 #include "pipeline.h"
+#include "search.h"
 #include "settings.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +74,43 @@ int ep_cli_parse_size(const char *option, const char *value, size_t *out) {
     }
     *out = (size_t)v;
     return 0;
+}
+
+int ep_cli_parse_range(const char *option, const char *value, size_t lo, size_t hi, size_t *out) {
+    if (ep_cli_parse_size(option, value, out) || *out < lo || *out > hi) {
+        fprintf(stderr, "embedpipe: %s must be between %zu and %zu\n", option, lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+const char *ep_cli_one_folder(int argc, char **argv, void (*usage)(FILE *)) {
+    if (argc - optind != 1) {
+        usage(stderr);
+        return NULL;
+    }
+    return argv[optind];
+}
+
+/* Prints text on one line, newlines shown as spaces, cut at max_chars code points. */
+static void print_snippet(const char *text, int max_chars) {
+    int chars = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if ((*p & 0xC0) != 0x80 && ++chars > max_chars) {
+            fputs("...", stdout);
+            return;
+        }
+        putchar(*p == '\n' || *p == '\r' || *p == '\t' ? ' ' : *p);
+    }
+}
+
+void ep_cli_print_hit(int rank, const struct ep_search_hit *hit, const char *id, const char *text) {
+    printf("%2d. %.4f  row %llu", rank, hit->score, (unsigned long long)hit->row);
+    if (id && *id) printf("  id %s", id);
+    if (text) {
+        fputs("\n    ", stdout);
+        print_snippet(text, 160);
+    }
 }
 
 /* The command-line side of a library error: library messages name values

@@ -120,10 +120,7 @@ int ep_cli_duplicates(int argc, char **argv) {
             break;
         }
         case 'k':
-            if (ep_cli_parse_size("--top", optarg, &k) || k < 1 || k > 1000) {
-                fprintf(stderr, "embedpipe: --top must be between 1 and 1000\n");
-                return EP_EXIT_USAGE;
-            }
+            if (ep_cli_parse_range("--top", optarg, 1, 1000, &k)) return EP_EXIT_USAGE;
             break;
         case OPT_EXACT: exact = true; break;
         case OPT_SHOW:
@@ -137,11 +134,8 @@ int ep_cli_duplicates(int argc, char **argv) {
         default: duplicates_usage(stderr); return EP_EXIT_USAGE;
         }
     }
-    if (argc - optind != 1) {
-        duplicates_usage(stderr);
-        return EP_EXIT_USAGE;
-    }
-    const char *dir = argv[optind];
+    const char *dir = ep_cli_one_folder(argc, argv, duplicates_usage);
+    if (!dir) return EP_EXIT_USAGE;
     ep_error err = {0};
     ep_output_reader *r = NULL;
     if (ep_output_open(dir, &r, &err) != EP_OK) return ep_cli_report(&err);

@@ -84,16 +84,10 @@ static int parse_args(int argc, char **argv, map_args *a, const char **dir) {
             a->pca = strcmp(optarg, "pca") == 0;
             break;
         case 'k':
-            if (ep_cli_parse_size("--neighbours", optarg, &a->neighbours) || a->neighbours < 2 || a->neighbours > 1001) {
-                fprintf(stderr, "embedpipe: --neighbours must be between 2 and 1001\n");
-                return EP_EXIT_USAGE;
-            }
+            if (ep_cli_parse_range("--neighbours", optarg, 2, 1001, &a->neighbours)) return EP_EXIT_USAGE;
             break;
         case OPT_EPOCHS:
-            if (ep_cli_parse_size("--epochs", optarg, &a->epochs) || a->epochs < 1 || a->epochs > 100000) {
-                fprintf(stderr, "embedpipe: --epochs must be between 1 and 100000\n");
-                return EP_EXIT_USAGE;
-            }
+            if (ep_cli_parse_range("--epochs", optarg, 1, 100000, &a->epochs)) return EP_EXIT_USAGE;
             break;
         case OPT_MIN_DIST:
         case OPT_SPREAD: {
@@ -150,11 +144,7 @@ static int parse_args(int argc, char **argv, map_args *a, const char **dir) {
         fprintf(stderr, "embedpipe: --min-dist (%g) must not exceed --spread (%g)\n", a->min_dist, a->spread);
         return EP_EXIT_USAGE;
     }
-    if (argc - optind != 1) {
-        map_usage(stderr);
-        return EP_EXIT_USAGE;
-    }
-    *dir = argv[optind];
+    if (!(*dir = ep_cli_one_folder(argc, argv, map_usage))) return EP_EXIT_USAGE;
     return 0;
 }
 

@@ -74,10 +74,7 @@ int ep_cli_related(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "k:t:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'k':
-            if (ep_cli_parse_size("--top", optarg, &k) || k < 1 || k > 1000) {
-                fprintf(stderr, "embedpipe: --top must be between 1 and 1000\n");
-                return EP_EXIT_USAGE;
-            }
+            if (ep_cli_parse_range("--top", optarg, 1, 1000, &k)) return EP_EXIT_USAGE;
             break;
         case 't':
             if (ep_cli_parse_size("--threads", optarg, &threads) || threads > 1024) return EP_EXIT_USAGE;
@@ -100,11 +97,8 @@ int ep_cli_related(int argc, char **argv) {
         default: related_usage(stderr); return EP_EXIT_USAGE;
         }
     }
-    if (argc - optind != 1) {
-        related_usage(stderr);
-        return EP_EXIT_USAGE;
-    }
-    const char *dir = argv[optind];
+    const char *dir = ep_cli_one_folder(argc, argv, related_usage);
+    if (!dir) return EP_EXIT_USAGE;
     ep_folder_lock *lock = NULL;
     ep_manifest *m = NULL;
     int rc = ep_cli_open_for_derived(dir, &lock, &m);

@@ -33,18 +33,6 @@ static void search_usage(FILE *f) {
             "  -h, --help         this help\n");
 }
 
-/* Prints text on one line, newlines shown as spaces, cut at max_chars code points. */
-static void print_snippet(const char *text, int max_chars) {
-    int chars = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if ((*p & 0xC0) != 0x80 && ++chars > max_chars) {
-            fputs("...", stdout);
-            return;
-        }
-        putchar(*p == '\n' || *p == '\r' || *p == '\t' ? ' ' : *p);
-    }
-}
-
 /* Reads the texts of the hits again from the run's inputs and prints the list.
  * @return EP_EXIT_OK, or the exit code of the error it reported. */
 static int print_hits(const char *dir, const char *query, const ep_search_hit *hits, int n_hits) {
@@ -65,12 +53,7 @@ static int print_hits(const char *dir, const char *query, const ep_search_hit *h
         free(why);
         if (rc == EP_EXIT_OK) printf("top %d of %s for \"%s\":\n", n_hits, dir, query);
         for (int i = 0; i < n_hits; i++) {
-            printf("%2d. %.4f  row %llu", i + 1, hits[i].score, (unsigned long long)hits[i].row);
-            if (rids[i] && *rids[i]) printf("  id %s", rids[i]);
-            if (texts[i]) {
-                fputs("\n    ", stdout);
-                print_snippet(texts[i], 160);
-            }
+            ep_cli_print_hit(i + 1, &hits[i], rids[i], texts[i]);
             putchar('\n');
         }
         for (int i = 0; i < n_hits; i++) {
@@ -184,10 +167,7 @@ int ep_cli_search(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "k:m:d:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'k':
-            if (ep_cli_parse_size("--top", optarg, &k) || k < 1 || k > 10000) {
-                fprintf(stderr, "embedpipe: --top must be between 1 and 10000\n");
-                return EP_EXIT_USAGE;
-            }
+            if (ep_cli_parse_range("--top", optarg, 1, 10000, &k)) return EP_EXIT_USAGE;
             break;
         case 'm': model_dir = optarg; break;
         case 'd': device = optarg; break;

@@ -74,17 +74,6 @@ static ep_status fetch_meta(ep_output_reader *r, const uint64_t *rows, int n, ch
     return EP_OK;
 }
 
-static void print_line(const char *text, int max_chars) {
-    int chars = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if ((*p & 0xC0) != 0x80 && ++chars > max_chars) {
-            fputs("...", stdout);
-            return;
-        }
-        putchar(*p == '\n' || *p == '\r' || *p == '\t' ? ' ' : *p);
-    }
-}
-
 /* Prints the hits as text or JSON. @return the exit code. */
 static int print_results(const char *dir, ep_output_reader *r, const char *what, const ep_search_hit *hits, int n,
                          bool json) {
@@ -146,12 +135,7 @@ static int print_results(const char *dir, ep_output_reader *r, const char *what,
         if (why) fprintf(stderr, "embedpipe: texts not shown: %s\n", why);
         printf("top %d of %s nearest %s:\n", n, dir, what);
         for (int i = 0; i < n; i++) {
-            printf("%2d. %.4f  row %llu", i + 1, hits[i].score, (unsigned long long)hits[i].row);
-            if (ids[i] && *ids[i]) printf("  id %s", ids[i]);
-            if (texts[i]) {
-                fputs("\n    ", stdout);
-                print_line(texts[i], 160);
-            }
+            ep_cli_print_hit(i + 1, &hits[i], ids[i], texts[i]);
             if (fields[i]) printf("\n    %s", fields[i]);
             putchar('\n');
         }
@@ -184,10 +168,7 @@ int ep_cli_similar(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "k:m:d:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'k':
-            if (ep_cli_parse_size("--top", optarg, &k) || k < 1 || k > 10000) {
-                fprintf(stderr, "embedpipe: --top must be between 1 and 10000\n");
-                return EP_EXIT_USAGE;
-            }
+            if (ep_cli_parse_range("--top", optarg, 1, 10000, &k)) return EP_EXIT_USAGE;
             break;
         case OPT_ID: id = optarg; break;
         case OPT_ROW:

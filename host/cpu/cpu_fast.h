@@ -127,6 +127,28 @@ ep_attention_block ep_attention_block_at(float *scratch, int D, int L);
  * starting at the sequence's first token. */
 void ep_attention_load_keys(const ep_attention_block *b, const float *qkv, int hidden, int h, int D, int L);
 
+/* One group of up to four queries of one head of one sequence: what an ISA's
+ * group function needs for the scores, the softmax and the weighted sum. */
+typedef struct ep_attention_group {
+    const ep_attention_block *blk; /* keys of this head, transposed; scores [4][Lp] */
+    const float *q[4];             /* query rows; past nq they repeat the first */
+    const float *v0;               /* token 0's value row of this head; token j's at v0 + j * stride */
+    float *out;                    /* the first query's output for this head; query r's at out + r * hidden */
+    size_t stride;                 /* floats from one token's qkv row to the next (3 * hidden) */
+    int nq, L, D, hidden;
+    float scale; /* 1 / sqrt(D) */
+} ep_attention_group;
+
+/* Computes one group's outputs (scores, softmax, P V) with one ISA's vectors. */
+typedef void (*ep_attention_group_fn)(const ep_attention_group *g);
+
+/* The attention skeleton the vector tables share: per sequence, per head (keys
+ * loaded with ep_attention_load_keys), per group of four queries, calls group.
+ * Heads whose width is not a multiple of 16 up to 256 go to ep_cpu_attention.
+ * Same contract as ep_cpu_attention otherwise; scratch as attention_scratch sizes it. */
+void ep_attention_by_groups(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden, int n_heads,
+                            float *scratch, ep_attention_group_fn group);
+
 /* The kernel tables. Each returns NULL when this CPU (as ep_cpu_features_get
  * reports it, EMBEDPIPE_CPU_ISA included) cannot run it. The generic table
  * always exists: plain C, with a GEMM of its own. Every table is batch

@@ -182,89 +182,75 @@ static void linear(float *out, uint16_t *out_bf16, int ldo, const float *a, cons
 // four FMA chains over D; softmax with the vector exp (lanes past the
 // sequence masked out); the weighted sum of values over D, 16 floats at a time.
 
-static void attention(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden, int n_heads,
-                      float *scratch) {
-    const int D = hidden / n_heads;
-    if (D % 16 != 0 || D > 256) {
-        ep_cpu_attention(out, qkv, seq_start, n_seqs, hidden, n_heads);
-        return;
-    }
-    const size_t stride = 3 * (size_t)hidden;
-    const float scale = 1.0f / sqrtf((float)D);
+/* One group of four queries: scores, softmax and P V (ep_attention_by_groups walks the rest). */
+static void attention_group(const ep_attention_group *g) {
+    const int L = g->L, D = g->D, hidden = g->hidden, nq = g->nq, Lp = g->blk->Lp;
+    const size_t stride = g->stride;
+    const float scale = g->scale;
+    const float *kt = g->blk->kt, *v0 = g->v0;
+    const float *const *q = g->q;
+    float *sc = g->blk->scores;
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int s = 0; s < n_seqs; s++) {
-        const int start = seq_start[s], L = seq_start[s + 1] - start;
-        if (L <= 0) continue;
-        const ep_attention_block blk = ep_attention_block_at(scratch, D, L);
-        const int Lp = blk.Lp;
-        const float *kt = blk.kt;
-        float *sc = blk.scores;
-        const float *base = qkv + (size_t)start * stride;
-        for (int h = 0; h < n_heads; h++) {
-            ep_attention_load_keys(&blk, base, hidden, h, D, L);
-            const float *v0 = base + 2 * (size_t)hidden + (size_t)h * D;
-            for (int i0 = 0; i0 < L; i0 += 4) {
-                const int nq = L - i0 < 4 ? L - i0 : 4;
-                const float *q[4];
-                for (int r = 0; r < 4; r++) q[r] = base + (size_t)(i0 + (r < nq ? r : 0)) * stride + (size_t)h * D;
-                // scores (-inf past L), then max
-                __m256 mx[4];
-                for (int r = 0; r < 4; r++) mx[r] = _mm256_set1_ps(-INFINITY);
-                for (int jb = 0; jb < Lp; jb += 8) {
-                    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                                     _mm256_setzero_ps()};
-                    for (int d = 0; d < D; d++) {
-                        const __m256 kv = _mm256_load_ps(kt + (size_t)d * Lp + jb);
-                        for (int r = 0; r < 4; r++) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(q[r] + d), kv, acc[r]);
-                    }
-                    const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(L - jb), iota));
-                    for (int r = 0; r < 4; r++) {
-                        const __m256 sv = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY),
-                                                           _mm256_mul_ps(acc[r], _mm256_set1_ps(scale)), valid);
-                        _mm256_store_ps(sc + (size_t)r * Lp + jb, sv);
-                        mx[r] = _mm256_max_ps(mx[r], sv);
-                    }
-                }
-                // exp(s - max) (zero past L), and the denominators
-                float inv[4];
-                for (int r = 0; r < 4; r++) {
-                    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx[r]), _mm256_extractf128_ps(mx[r], 1));
-                    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-                    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-                    const __m256 m = _mm256_set1_ps(_mm_cvtss_f32(m4));
-                    __m256 sum = _mm256_setzero_ps();
-                    for (int jb = 0; jb < Lp; jb += 8) {
-                        const __m256 valid =
-                            _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(L - jb), iota));
-                        const __m256 e =
-                            _mm256_and_ps(valid, exp8(_mm256_sub_ps(_mm256_load_ps(sc + (size_t)r * Lp + jb), m)));
-                        _mm256_store_ps(sc + (size_t)r * Lp + jb, e);
-                        sum = _mm256_add_ps(sum, e);
-                    }
-                    inv[r] = 1.0f / hsum8(sum);
-                }
-                // out = P V / denominator, D in blocks of 16 floats (8 accumulators)
-                for (int d0 = 0; d0 < D; d0 += 16) {
-                    __m256 acc[4][2];
-                    for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-                    for (int j = 0; j < L; j++) {
-                        const float *vj = v0 + (size_t)j * stride + d0;
-                        const __m256 va = _mm256_loadu_ps(vj), vb = _mm256_loadu_ps(vj + 8);
-                        for (int r = 0; r < 4; r++) {
-                            const __m256 p = _mm256_broadcast_ss(sc + (size_t)r * Lp + j);
-                            acc[r][0] = _mm256_fmadd_ps(p, va, acc[r][0]);
-                            acc[r][1] = _mm256_fmadd_ps(p, vb, acc[r][1]);
-                        }
-                    }
-                    for (int r = 0; r < nq; r++) {
-                        float *o = out + (size_t)(start + i0 + r) * hidden + (size_t)h * D + d0;
-                        _mm256_storeu_ps(o, _mm256_mul_ps(acc[r][0], _mm256_set1_ps(inv[r])));
-                        _mm256_storeu_ps(o + 8, _mm256_mul_ps(acc[r][1], _mm256_set1_ps(inv[r])));
-                    }
-                }
-            }
+    // scores (-inf past L), then max
+    __m256 mx[4];
+    for (int r = 0; r < 4; r++) mx[r] = _mm256_set1_ps(-INFINITY);
+    for (int jb = 0; jb < Lp; jb += 8) {
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                         _mm256_setzero_ps()};
+        for (int d = 0; d < D; d++) {
+            const __m256 kv = _mm256_load_ps(kt + (size_t)d * Lp + jb);
+            for (int r = 0; r < 4; r++) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(q[r] + d), kv, acc[r]);
+        }
+        const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(L - jb), iota));
+        for (int r = 0; r < 4; r++) {
+            const __m256 sv = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY),
+                                               _mm256_mul_ps(acc[r], _mm256_set1_ps(scale)), valid);
+            _mm256_store_ps(sc + (size_t)r * Lp + jb, sv);
+            mx[r] = _mm256_max_ps(mx[r], sv);
         }
     }
+    // exp(s - max) (zero past L), and the denominators
+    float inv[4];
+    for (int r = 0; r < 4; r++) {
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx[r]), _mm256_extractf128_ps(mx[r], 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const __m256 m = _mm256_set1_ps(_mm_cvtss_f32(m4));
+        __m256 sum = _mm256_setzero_ps();
+        for (int jb = 0; jb < Lp; jb += 8) {
+            const __m256 valid =
+                _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(L - jb), iota));
+            const __m256 e =
+                _mm256_and_ps(valid, exp8(_mm256_sub_ps(_mm256_load_ps(sc + (size_t)r * Lp + jb), m)));
+            _mm256_store_ps(sc + (size_t)r * Lp + jb, e);
+            sum = _mm256_add_ps(sum, e);
+        }
+        inv[r] = 1.0f / hsum8(sum);
+    }
+    // out = P V / denominator, D in blocks of 16 floats (8 accumulators)
+    for (int d0 = 0; d0 < D; d0 += 16) {
+        __m256 acc[4][2];
+        for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        for (int j = 0; j < L; j++) {
+            const float *vj = v0 + (size_t)j * stride + d0;
+            const __m256 va = _mm256_loadu_ps(vj), vb = _mm256_loadu_ps(vj + 8);
+            for (int r = 0; r < 4; r++) {
+                const __m256 p = _mm256_broadcast_ss(sc + (size_t)r * Lp + j);
+                acc[r][0] = _mm256_fmadd_ps(p, va, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(p, vb, acc[r][1]);
+            }
+        }
+        for (int r = 0; r < nq; r++) {
+            float *o = g->out + (size_t)r * hidden + d0;
+            _mm256_storeu_ps(o, _mm256_mul_ps(acc[r][0], _mm256_set1_ps(inv[r])));
+            _mm256_storeu_ps(o + 8, _mm256_mul_ps(acc[r][1], _mm256_set1_ps(inv[r])));
+        }
+    }
+}
+
+static void attention(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden, int n_heads,
+                      float *scratch) {
+    ep_attention_by_groups(out, qkv, seq_start, n_seqs, hidden, n_heads, scratch, attention_group);
 }
 
 // ----------------------------------------------------------------------------

@@ -167,86 +167,72 @@ static void linear(float *out, uint16_t *out_bf16, int ldo, const float *a, cons
 // four queries' scores against 16 keys are four FMA chains over D; softmax
 // with the vector exp; the weighted sum of values over D in zmm.
 
-static void attention(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden, int n_heads,
-                      float *scratch) {
-    const int D = hidden / n_heads;
-    if (D % 16 != 0 || D > 256) {
-        ep_cpu_attention(out, qkv, seq_start, n_seqs, hidden, n_heads);
-        return;
-    }
-    const size_t stride = 3 * (size_t)hidden;
-    const float scale = 1.0f / sqrtf((float)D);
+/* One group of four queries: scores, softmax and P V (ep_attention_by_groups walks the rest). */
+static void attention_group(const ep_attention_group *g) {
+    const int L = g->L, D = g->D, hidden = g->hidden, nq = g->nq, Lp = g->blk->Lp;
+    const size_t stride = g->stride;
+    const float scale = g->scale;
+    const float *kt = g->blk->kt, *v0 = g->v0;
+    const float *const *q = g->q;
+    float *sc = g->blk->scores;
     const int DV = D / 16;
-    for (int s = 0; s < n_seqs; s++) {
-        const int start = seq_start[s], L = seq_start[s + 1] - start;
-        if (L <= 0) continue;
-        const ep_attention_block blk = ep_attention_block_at(scratch, D, L);
-        const int Lp = blk.Lp;
-        const float *kt = blk.kt;
-        float *sc = blk.scores;
-        const float *base = qkv + (size_t)start * stride;
-        for (int h = 0; h < n_heads; h++) {
-            ep_attention_load_keys(&blk, base, hidden, h, D, L);
-            const float *v0 = base + 2 * (size_t)hidden + (size_t)h * D;
-            for (int i0 = 0; i0 < L; i0 += 4) {
-                const int nq = L - i0 < 4 ? L - i0 : 4;
-                const float *q[4];
-                for (int r = 0; r < 4; r++) q[r] = base + (size_t)(i0 + (r < nq ? r : 0)) * stride + (size_t)h * D;
-                // scores, then max
-                __m512 mx[4];
-                for (int r = 0; r < 4; r++) mx[r] = _mm512_set1_ps(-INFINITY);
-                for (int jb = 0; jb < Lp; jb += 16) {
-                    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                                     _mm512_setzero_ps()};
-                    for (int d = 0; d < D; d++) {
-                        const __m512 kv = _mm512_load_ps(kt + (size_t)d * Lp + jb);
-                        for (int r = 0; r < 4; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r][d]), kv, acc[r]);
-                    }
-                    const __mmask16 valid = L - jb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (L - jb)) - 1u);
-                    for (int r = 0; r < 4; r++) {
-                        const __m512 sv = _mm512_mul_ps(acc[r], _mm512_set1_ps(scale));
-                        _mm512_store_ps(sc + (size_t)r * Lp + jb, sv);
-                        mx[r] = _mm512_mask_max_ps(mx[r], valid, mx[r], sv);
-                    }
-                }
-                // exp(s - max) (zero past L), and the denominators
-                float inv[4];
-                for (int r = 0; r < 4; r++) {
-                    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx[r]));
-                    __m512 sum = _mm512_setzero_ps();
-                    for (int jb = 0; jb < Lp; jb += 16) {
-                        const __mmask16 valid =
-                            L - jb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (L - jb)) - 1u);
-                        const __m512 e = _mm512_maskz_mov_ps(
-                            valid, ep_avx512_exp(_mm512_sub_ps(_mm512_load_ps(sc + (size_t)r * Lp + jb), m)));
-                        _mm512_store_ps(sc + (size_t)r * Lp + jb, e);
-                        sum = _mm512_add_ps(sum, e);
-                    }
-                    inv[r] = 1.0f / hsum(sum);
-                }
-                // out = P V / denominator, D in blocks of up to 4 zmm
-                for (int dv0 = 0; dv0 < DV; dv0 += 4) {
-                    const int nd = DV - dv0 < 4 ? DV - dv0 : 4;
-                    __m512 acc[4][4];
-                    for (int r = 0; r < 4; r++)
-                        for (int c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_ps();
-                    for (int j = 0; j < L; j++) {
-                        const float *vj = v0 + (size_t)j * stride + (size_t)dv0 * 16;
-                        for (int c = 0; c < nd; c++) {
-                            const __m512 vv = _mm512_loadu_ps(vj + 16 * c);
-                            for (int r = 0; r < 4; r++)
-                                acc[r][c] = _mm512_fmadd_ps(_mm512_set1_ps(sc[(size_t)r * Lp + j]), vv, acc[r][c]);
-                        }
-                    }
-                    for (int r = 0; r < nq; r++) {
-                        float *o = out + (size_t)(start + i0 + r) * hidden + (size_t)h * D + (size_t)dv0 * 16;
-                        for (int c = 0; c < nd; c++)
-                            _mm512_storeu_ps(o + 16 * c, _mm512_mul_ps(acc[r][c], _mm512_set1_ps(inv[r])));
-                    }
-                }
-            }
+    // scores, then max
+    __m512 mx[4];
+    for (int r = 0; r < 4; r++) mx[r] = _mm512_set1_ps(-INFINITY);
+    for (int jb = 0; jb < Lp; jb += 16) {
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                         _mm512_setzero_ps()};
+        for (int d = 0; d < D; d++) {
+            const __m512 kv = _mm512_load_ps(kt + (size_t)d * Lp + jb);
+            for (int r = 0; r < 4; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r][d]), kv, acc[r]);
+        }
+        const __mmask16 valid = L - jb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (L - jb)) - 1u);
+        for (int r = 0; r < 4; r++) {
+            const __m512 sv = _mm512_mul_ps(acc[r], _mm512_set1_ps(scale));
+            _mm512_store_ps(sc + (size_t)r * Lp + jb, sv);
+            mx[r] = _mm512_mask_max_ps(mx[r], valid, mx[r], sv);
         }
     }
+    // exp(s - max) (zero past L), and the denominators
+    float inv[4];
+    for (int r = 0; r < 4; r++) {
+        const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx[r]));
+        __m512 sum = _mm512_setzero_ps();
+        for (int jb = 0; jb < Lp; jb += 16) {
+            const __mmask16 valid =
+                L - jb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (L - jb)) - 1u);
+            const __m512 e = _mm512_maskz_mov_ps(
+                valid, ep_avx512_exp(_mm512_sub_ps(_mm512_load_ps(sc + (size_t)r * Lp + jb), m)));
+            _mm512_store_ps(sc + (size_t)r * Lp + jb, e);
+            sum = _mm512_add_ps(sum, e);
+        }
+        inv[r] = 1.0f / hsum(sum);
+    }
+    // out = P V / denominator, D in blocks of up to 4 zmm
+    for (int dv0 = 0; dv0 < DV; dv0 += 4) {
+        const int nd = DV - dv0 < 4 ? DV - dv0 : 4;
+        __m512 acc[4][4];
+        for (int r = 0; r < 4; r++)
+            for (int c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_ps();
+        for (int j = 0; j < L; j++) {
+            const float *vj = v0 + (size_t)j * stride + (size_t)dv0 * 16;
+            for (int c = 0; c < nd; c++) {
+                const __m512 vv = _mm512_loadu_ps(vj + 16 * c);
+                for (int r = 0; r < 4; r++)
+                    acc[r][c] = _mm512_fmadd_ps(_mm512_set1_ps(sc[(size_t)r * Lp + j]), vv, acc[r][c]);
+            }
+        }
+        for (int r = 0; r < nq; r++) {
+            float *o = g->out + (size_t)r * hidden + (size_t)dv0 * 16;
+            for (int c = 0; c < nd; c++)
+                _mm512_storeu_ps(o + 16 * c, _mm512_mul_ps(acc[r][c], _mm512_set1_ps(inv[r])));
+        }
+    }
+}
+
+static void attention(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden, int n_heads,
+                      float *scratch) {
+    ep_attention_by_groups(out, qkv, seq_start, n_seqs, hidden, n_heads, scratch, attention_group);
 }
 
 // ----------------------------------------------------------------------------

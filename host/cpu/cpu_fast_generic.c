@@ -59,6 +59,36 @@ void ep_attention_load_keys(const ep_attention_block *b, const float *qkv, int h
         for (int j = L; j < b->Lp; j++) b->kt[(size_t)d * b->Lp + j] = 0.0f;
 }
 
+void ep_attention_by_groups(float *out, const float *qkv, const int32_t *seq_start, int n_seqs, int hidden, int n_heads,
+                            float *scratch, ep_attention_group_fn group) {
+    const int D = hidden / n_heads;
+    if (D % 16 != 0 || D > 256) { /* the group functions work in blocks of 16 floats, up to 256 */
+        ep_cpu_attention(out, qkv, seq_start, n_seqs, hidden, n_heads);
+        return;
+    }
+    const size_t stride = 3 * (size_t)hidden;
+    ep_attention_group g = {.stride = stride, .D = D, .hidden = hidden, .scale = 1.0f / sqrtf((float)D)};
+    for (int s = 0; s < n_seqs; s++) {
+        const int start = seq_start[s], L = seq_start[s + 1] - start;
+        if (L <= 0) continue;
+        const ep_attention_block blk = ep_attention_block_at(scratch, D, L);
+        const float *base = qkv + (size_t)start * stride;
+        g.blk = &blk;
+        g.L = L;
+        for (int h = 0; h < n_heads; h++) {
+            ep_attention_load_keys(&blk, base, hidden, h, D, L);
+            g.v0 = base + 2 * (size_t)hidden + (size_t)h * D;
+            for (int i0 = 0; i0 < L; i0 += 4) {
+                g.nq = L - i0 < 4 ? L - i0 : 4;
+                for (int r = 0; r < 4; r++)
+                    g.q[r] = base + (size_t)(i0 + (r < g.nq ? r : 0)) * stride + (size_t)h * D;
+                g.out = out + (size_t)(start + i0) * hidden + (size_t)h * D;
+                group(&g);
+            }
+        }
+    }
+}
+
 static void to_bf16(uint16_t *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = ep_f32_to_bf16(src[i]);
 }

@@ -52,6 +52,16 @@ static float directed(const int32_t *rows, const float *w, int k, uint64_t i, ui
     return 0;
 }
 
+/* Row i's e-th edge in the symmetric union a + b - ab: its column in *j and the reverse membership in
+ * *wji. @return the union weight, or 0 when the edge is absent (no neighbour, or weight 0). */
+static float union_edge(const int32_t *rows, const float *w, int k, uint64_t i, int e, int32_t *j, float *wji) {
+    *j = rows[i * (size_t)k + (size_t)e];
+    float wij = w[i * (size_t)k + (size_t)e];
+    if (*j < 0 || wij <= 0) return 0;
+    *wji = directed(rows, w, k, (uint64_t)*j, i);
+    return wij + *wji - wij * *wji;
+}
+
 int ep_map_default_epochs(uint64_t n_rows) { return n_rows <= 10000 ? 500 : 200; }
 
 ep_status ep_map_graph_build(const int32_t *rows, const float *scores, uint64_t n, int k, int epochs,
@@ -103,11 +113,10 @@ ep_status ep_map_graph_build(const int32_t *rows, const float *scores, uint64_t 
     float max_w = 0;
     for (uint64_t i = 0; i < n; i++)
         for (int e = 0; e < k; e++) {
-            int32_t j = rows[i * (size_t)k + (size_t)e];
-            float wij = w[i * (size_t)k + (size_t)e];
-            if (j < 0 || wij <= 0) continue;
-            float wji = directed(rows, w, k, (uint64_t)j, i);
-            float s = wij + wji - wij * wji;
+            int32_t j;
+            float wji;
+            float s = union_edge(rows, w, k, i, e, &j, &wji);
+            if (s <= 0) continue;
             if (s > max_w) max_w = s;
             count[i]++;
             if (wji <= 0) count[j]++;
@@ -138,12 +147,12 @@ ep_status ep_map_graph_build(const int32_t *rows, const float *scores, uint64_t 
     for (uint64_t i = 0; i < n; i++) pos[i] = fill[i];
     for (uint64_t i = 0; i < n; i++)
         for (int e = 0; e < k; e++) {
-            int32_t j = rows[i * (size_t)k + (size_t)e];
-            float wij = w[i * (size_t)k + (size_t)e];
-            if (j < 0 || wij <= 0) continue;
-            float wji = directed(rows, w, k, (uint64_t)j, i);
+            int32_t j;
+            float wji;
+            float s = union_edge(rows, w, k, i, e, &j, &wji);
+            if (s <= 0) continue;
             out->cols[pos[i]] = j;
-            out->weights[pos[i]++] = wij + wji - wij * wji;
+            out->weights[pos[i]++] = s;
         }
     for (uint64_t j = 0; j < n; j++)
         for (int e = 0; e < k; e++) {

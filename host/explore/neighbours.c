@@ -20,7 +20,9 @@
 /* Tile side: one tile's scores (TILE x TILE floats, 4 MiB) stay in the cache while selected. */
 #define TILE 1024
 
-ep_status ep_explore_read_rows(struct ep_output_reader *r, uint64_t first, uint64_t count, float *out, ep_error *err) {
+/* Copies rows [first, first + count) of the folder's shards into out: as float32 (f32) or as the
+ * stored float16 (!f32), reading only the shards that hold some of them. @return EP_OK or the read's error. */
+static ep_status read_rows(ep_output_reader *r, uint64_t first, uint64_t count, bool f32, void *out, ep_error *err) {
     const ep_manifest *m = ep_output_manifest(r);
     const size_t dim = (size_t)m->dim;
     for (size_t s = 0; s < m->n_shards; s++) {
@@ -31,14 +33,23 @@ ep_status ep_explore_read_rows(struct ep_output_reader *r, uint64_t first, uint6
         ep_output_shard shard;
         ep_status st = ep_output_read_shard(r, s, EP_OUTPUT_VECTORS, &shard, err);
         if (st != EP_OK) return st;
-        for (uint64_t row = lo; row < hi; row++) {
-            const uint16_t *src = shard.rows + (row - info->first_row) * dim;
-            float *dst = out + (row - first) * dim;
-            for (size_t i = 0; i < dim; i++) dst[i] = ep_f16_to_f32(src[i]);
+        if (f32) {
+            for (uint64_t row = lo; row < hi; row++) {
+                const uint16_t *src = shard.rows + (row - info->first_row) * dim;
+                float *dst = (float *)out + (row - first) * dim;
+                for (size_t i = 0; i < dim; i++) dst[i] = ep_f16_to_f32(src[i]);
+            }
+        } else {
+            memcpy((uint16_t *)out + (lo - first) * dim, shard.rows + (lo - info->first_row) * dim,
+                   (size_t)(hi - lo) * dim * 2);
         }
         ep_output_shard_free(&shard);
     }
     return EP_OK;
+}
+
+ep_status ep_explore_read_rows(struct ep_output_reader *r, uint64_t first, uint64_t count, float *out, ep_error *err) {
+    return read_rows(r, first, count, true, out, err);
 }
 
 /* One row's best k so far, best first: higher score, then smaller row. */
@@ -389,21 +400,7 @@ static ep_status parse_device(const char *device, int *cuda, int *index, ep_erro
 #ifdef EP_HAVE_CUDA_BACKEND
 /* ep_cuda_rows_fn over the checked reader: the shards' float16 rows as they are. */
 static ep_status read_rows_f16(void *ctx, uint64_t first, uint64_t count, uint16_t *out, ep_error *err) {
-    ep_output_reader *r = ctx;
-    const ep_manifest *m = ep_output_manifest(r);
-    const size_t dim = (size_t)m->dim;
-    for (size_t s = 0; s < m->n_shards; s++) {
-        const ep_shard_info *info = &m->shards[s];
-        uint64_t lo = info->first_row > first ? info->first_row : first;
-        uint64_t hi = info->first_row + info->rows < first + count ? info->first_row + info->rows : first + count;
-        if (lo >= hi) continue;
-        ep_output_shard shard;
-        ep_status st = ep_output_read_shard(r, s, EP_OUTPUT_VECTORS, &shard, err);
-        if (st != EP_OK) return st;
-        memcpy(out + (lo - first) * dim, shard.rows + (lo - info->first_row) * dim, (size_t)(hi - lo) * dim * 2);
-        ep_output_shard_free(&shard);
-    }
-    return EP_OK;
+    return read_rows(ctx, first, count, false, out, err);
 }
 
 /* The CUDA path: the folder's rows through cuda_neighbours.c. */

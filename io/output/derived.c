@@ -64,6 +64,22 @@ static size_t npy_header(char *buf, size_t cap, char kind, uint64_t rows, uint64
     return total;
 }
 
+/* Writes dir/name atomically and describes it in out (name, bytes, SHA-256). @return EP_OK or the write's error. */
+static ep_status write_file(const char *dir, const char *name, const void *data, size_t len, ep_derived_file *out,
+                            ep_error *err) {
+    ep_atomic_file f = {.fd = -1};
+    ep_status st = ep_atomic_file_open(&f, dir, name, err);
+    if (st == EP_OK) st = ep_atomic_file_write(&f, data, len, err);
+    if (st == EP_OK) {
+        memset(out, 0, sizeof *out);
+        snprintf(out->name, sizeof out->name, "%s", name);
+        out->bytes = f.bytes;
+        st = ep_atomic_file_commit(&f, out->sha256, err);
+    }
+    ep_atomic_file_abort(&f);
+    return st;
+}
+
 /* Compresses src into one zstd frame with its content checksum and commits it as dir/name. */
 static ep_status write_compressed(const char *dir, const char *name, const void *src, size_t len, ep_derived_file *out,
                                   ep_error *err) {
@@ -81,16 +97,7 @@ static ep_status write_compressed(const char *dir, const char *name, const void 
     ZSTD_freeCCtx(cctx);
     ep_status st = EP_OK;
     if (ZSTD_isError(z)) st = ep_error_set(err, EP_ERR_IO, "%s/%s: zstd: %s", dir, name, ZSTD_getErrorName(z));
-    ep_atomic_file f = {.fd = -1};
-    if (st == EP_OK) st = ep_atomic_file_open(&f, dir, name, err);
-    if (st == EP_OK) st = ep_atomic_file_write(&f, dst, z, err);
-    if (st == EP_OK) {
-        memset(out, 0, sizeof *out);
-        snprintf(out->name, sizeof out->name, "%s", name);
-        out->bytes = f.bytes;
-        st = ep_atomic_file_commit(&f, out->sha256, err);
-    }
-    ep_atomic_file_abort(&f);
+    if (st == EP_OK) st = write_file(dir, name, dst, z, out, err);
     free(dst);
     return st;
 }
@@ -110,17 +117,7 @@ ep_status ep_derived_write_array(const char *dir, const ep_derived_array *a, ep_
 
 ep_status ep_derived_write_text(const char *dir, const char *name, const char *text, ep_derived_file *out,
                                 ep_error *err) {
-    ep_atomic_file f = {.fd = -1};
-    ep_status st = ep_atomic_file_open(&f, dir, name, err);
-    if (st == EP_OK) st = ep_atomic_file_write(&f, text, strlen(text), err);
-    if (st == EP_OK) {
-        memset(out, 0, sizeof *out);
-        snprintf(out->name, sizeof out->name, "%s", name);
-        out->bytes = f.bytes;
-        st = ep_atomic_file_commit(&f, out->sha256, err);
-    }
-    ep_atomic_file_abort(&f);
-    return st;
+    return write_file(dir, name, text, strlen(text), out, err);
 }
 
 /* Reads the whole regular file path (never through a link) into a malloc'd, NUL-terminated buffer. */

@@ -11,7 +11,7 @@ import ctypes
 import ctypes.util
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TypeVar
 
 _BUNDLED = Path(__file__).resolve().parent / "_lib" / "libembedpipe.so"
 
@@ -111,3 +111,31 @@ def check(status: int, err: _EpError) -> None:
 
 def new_error() -> _EpError:
     return _EpError()
+
+
+_Owner = TypeVar("_Owner", bound="HandleOwner")
+
+
+class HandleOwner:
+    """Owns one library handle (self._handle): a with-block or garbage collection closes it, and
+    _release frees it at most once through the library function named by the subclass."""
+
+    def _release(self, free_name: str) -> None:
+        if getattr(self, "_handle", None) is not None:
+            getattr(lib(), free_name)(self._handle)
+            self._handle = None
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Owner) -> _Owner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -26,7 +26,7 @@ ROW_KEYS = ("id", "file", "line", "tokens", "truncated", "hash")
 BLOCK_ROWS = 65536  # rows per call into the library and per float32 block in similar()
 
 
-class Folder:
+class Folder(_lib.HandleOwner):
     """An output folder of `embedpipe embed`, opened read-only. See embedpipe.open."""
 
     def __init__(self, path: Union[str, os.PathLike], dtype: Any = np.float16, mmap: bool = True) -> None:
@@ -172,21 +172,7 @@ class Folder:
 
     def close(self) -> None:
         """Releases the library's reader (vectors and frame already read stay usable)."""
-        if getattr(self, "_handle", None) is not None:
-            _lib.lib().ep_folder_close(self._handle)
-            self._handle = None
-
-    def __enter__(self) -> "Folder":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
+        self._release("ep_folder_close")
 
     def __repr__(self) -> str:
         return f"embedpipe.open({self.path!r}): {self.rows} rows x {self.dim} by {self.model}"

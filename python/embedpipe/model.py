@@ -11,7 +11,7 @@ import numpy as np
 from . import _lib
 
 
-class Model:
+class Model(_lib.HandleOwner):
     """A sentence-transformers model folder loaded once, embedding texts on the CPU (or CUDA).
 
     The vectors are those `embedpipe embed` computes (it stores their float16 cast), which are
@@ -100,21 +100,7 @@ class Model:
 
     def close(self) -> None:
         """Frees the model and its device (also done when the Model is garbage-collected)."""
-        if getattr(self, "_handle", None) is not None:
-            _lib.lib().ep_embedder_free(self._handle)
-            self._handle = None
-
-    def __enter__(self) -> "Model":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
+        self._release("ep_embedder_free")
 
     def __repr__(self) -> str:
         return f"embedpipe.Model({self.path!r}, dim={self.dim}, device={self.device!r})"
