@@ -172,7 +172,8 @@ int main(void) {
         "{\"tweet\": {\"id_str\": \"8\", \"full_text\": \"" "long long long long long long long long long" "\"}}], \"like\": []}");
     const char *damaged = synth("damaged.js", "window.YTD.tweets.part0 = [\n{\"tweet\": {\"full_text\": \"ok\"}},\n{\"tweet\": ");
     // lines.txt holds a NUL byte: write it with its length.
-    lines = tmp_write("lines.txt", "plain\n\n  \r\nnul\0here\nbad \xff utf8\n\tlast", 40);
+    static const char lines_bytes[] = "plain\n\n  \r\nnul\0here\nbad \xff utf8\n\tlast";
+    lines = tmp_write("lines.txt", lines_bytes, sizeof lines_bytes - 1); /* every byte but the literal's NUL */
     const char *all[] = {pages, lines, only_empty, only_blank, empty, tweets, archive, damaged};
     ep_reader_options small = {.max_record_bytes = 60};
     check_split(all, sizeof all / sizeof *all, NULL);
