@@ -128,7 +128,7 @@ int ep_cli_duplicates(int argc, char **argv) {
             break;
         case OPT_JSON: json = true; break;
         case 't':
-            if (ep_cli_parse_size("--threads", optarg, &threads) || threads > 1024) return EP_EXIT_USAGE;
+            if (ep_cli_parse_range("--threads", optarg, 0, 1024, &threads)) return EP_EXIT_USAGE;
             break;
         case 'h': duplicates_usage(stdout); return EP_EXIT_OK;
         default: duplicates_usage(stderr); return EP_EXIT_USAGE;

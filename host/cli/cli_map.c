@@ -106,7 +106,7 @@ static int parse_args(int argc, char **argv, map_args *a, const char **dir) {
             if (ep_cli_parse_size("--seed", optarg, &a->seed)) return EP_EXIT_USAGE;
             break;
         case 't':
-            if (ep_cli_parse_size("--threads", optarg, &a->threads) || a->threads > 1024) return EP_EXIT_USAGE;
+            if (ep_cli_parse_range("--threads", optarg, 0, 1024, &a->threads)) return EP_EXIT_USAGE;
             break;
         case OPT_MEMORY:
             if (ep_cli_parse_size("--memory", optarg, &a->memory_mib) || a->memory_mib < 1) {

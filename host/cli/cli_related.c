@@ -77,7 +77,7 @@ int ep_cli_related(int argc, char **argv) {
             if (ep_cli_parse_range("--top", optarg, 1, 1000, &k)) return EP_EXIT_USAGE;
             break;
         case 't':
-            if (ep_cli_parse_size("--threads", optarg, &threads) || threads > 1024) return EP_EXIT_USAGE;
+            if (ep_cli_parse_range("--threads", optarg, 0, 1024, &threads)) return EP_EXIT_USAGE;
             break;
         case 'M':
             if (ep_cli_parse_size("--memory", optarg, &memory_mib) || memory_mib < 1) {
