@@ -42,8 +42,8 @@ embed=(-m "$model" --device cpu -q -t 2 --zstd-level 3)
 
 # The folders, embedded once by the old binary.
 mkdir -p "$tmp/in" "$tmp/base"
-head -n 1500 "$data/tweeteval/emotion-train_text.txt" > "$tmp/in/lines.txt"
-sed -n '100p;200p;200p' "$data/tweeteval/emotion-train_text.txt" >> "$tmp/in/lines.txt"  # copies: exact groups
+head -n 5000 "$data/tweeteval/emoji-train_text.txt" > "$tmp/in/lines.txt"
+sed -n "100p;200p;200p" "$data/tweeteval/emoji-train_text.txt" >> "$tmp/in/lines.txt"  # copies: exact groups
 "$old" embed "$data/twitter-export/tweets.js" -o "$tmp/base/texts" --keep default --shard-rows 700 "${embed[@]}"
 "$old" embed "$tmp/in/lines.txt" -o "$tmp/base/notext" --no-text --shard-rows 600 "${embed[@]}"
 "$old" embed "$tmp/in/lines.txt" -o "$tmp/base/part1" --part 0/2 "${embed[@]}"
@@ -109,6 +109,9 @@ compare info-bad-flag info --nope
 compare related related texts -k 5 -t 2
 compare related-memory related texts -k 3 -t 1 --memory 1
 compare related-notext related notext -k 4 -t 2
+compare related-bf16 related notext -k 4 -t 2 --precision bf16
+compare related-bf16-blocks related notext -k 4 -t 2 --precision bf16 --memory 1
+compare related-blocks related notext -k 7 -t 2 --memory 1
 compare related-k0 related texts -k 0
 compare related-precision related texts --precision fp16
 compare related-memory0 related texts --memory 0
