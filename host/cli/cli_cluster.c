@@ -174,7 +174,8 @@ static ep_status cluster_rows(ep_output_reader *r, const ep_manifest *m, const c
     if (st == EP_OK) st = ep_explore_read_rows(r, 0, n, x, err);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    ep_kmeans_options o = {.k = (int)a->k, .iterations = (int)a->iterations, .seed = a->seed, .threads = (int)a->threads};
+    ep_kmeans_options o = {.k = (int)a->k, .iterations = (int)a->iterations, .seed = a->seed,
+                           .threads = (int)a->threads};
     if (st == EP_OK) st = ep_kmeans_run(x, n, m->dim, &o, km, err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     free(x);

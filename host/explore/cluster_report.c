@@ -137,7 +137,8 @@ static ep_status report_data_make(const ep_cluster_report_input *in, report_data
     d->order = malloc(sizeof(int) * (size_t)d->k);
     ep_status st = d->sizes && d->cos_sum && d->order ? EP_OK : ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     if (st == EP_OK) st = ep_cluster_nearest(km, d->near, &d->nearest, err);
-    if (st == EP_OK && in->texts) st = ep_cluster_words(in->texts, km->labels, km->n_rows, d->k, d->top, &d->words, err);
+    if (st == EP_OK && in->texts)
+        st = ep_cluster_words(in->texts, km->labels, km->n_rows, d->k, d->top, &d->words, err);
     if (st != EP_OK) return st;
     for (uint64_t i = 0; i < km->n_rows; i++) {
         int c = km->labels[i];
@@ -261,7 +262,8 @@ ep_status ep_cluster_report(const ep_cluster_report_input *in, int show, char **
     cJSON *list = NULL, *root = report_json_head(&d, &list);
     sbuf sb = {0};
     summary_head(&d, &sb);
-    for (int oi = 0; oi < d.k; oi++) cJSON_AddItemToArray(list, cluster_out(&d, d.order[oi], show <= 0 || oi < show, &sb));
+    for (int oi = 0; oi < d.k; oi++)
+        cJSON_AddItemToArray(list, cluster_out(&d, d.order[oi], show <= 0 || oi < show, &sb));
     if (show > 0 && show < d.k)
         sb_printf(&sb, "\n(%d more cluster%s in cluster-report.json)\n", d.k - show, d.k - show == 1 ? "" : "s");
     char *text = json_text(root);

@@ -307,7 +307,8 @@ static ep_status choose_bf16(const ep_neighbours_options *options, cpu_work *w, 
     if (options->bf16) {
         const ep_cpu_kernels *k16 = ep_explore_kernels_bf16();
         if (!k16) snprintf(note, note_cap, "this CPU has neither AVX512-BF16 nor AMX: float32 used");
-        else if (w->dim % 32) snprintf(note, note_cap, "rows of %d floats (not a multiple of 32): float32 used", w->dim);
+        else if (w->dim % 32)
+            snprintf(note, note_cap, "rows of %d floats (not a multiple of 32): float32 used", w->dim);
         else if (w->block < w->n) snprintf(note, note_cap, "the rows do not fit %s in one block: float32 used",
                                            ep_setting_name(EP_SETTING_MEMORY));
         else if (!(w->a16 = calloc(((size_t)w->block + 16) * (size_t)w->dim, sizeof(uint16_t)))) st = EP_ERR_NOMEM;
@@ -419,7 +420,8 @@ static ep_status hand_over(cpu_work *w, ep_neighbours *out, ep_error *err) {
 static ep_status neighbours_cpu(const char *dir, const ep_neighbours_options *options, ep_neighbours *out,
                                 ep_error *err) {
     memset(out, 0, sizeof *out);
-    if (options->k < 1 || options->k > 1000) return ep_error_set(err, EP_ERR_USAGE, "related: k must be between 1 and 1000");
+    if (options->k < 1 || options->k > 1000)
+        return ep_error_set(err, EP_ERR_USAGE, "related: k must be between 1 and 1000");
     ep_output_reader *r = NULL;
     ep_status st = ep_output_open(dir, &r, err);
     if (st != EP_OK) return st;

@@ -134,8 +134,8 @@ void ep_keep_out_default(ep_keep_out *b, const ep_keep_source *s) {
     static const char *const retweets[] = {"retweeted_status", "tweet.retweeted_status"};
     const cJSON *obj = s->obj;
     if (!obj) {
-        ep_keep_out_puts(b, "\"created_at\": null, \"author\": null, \"url\": null, \"lang\": null, \"is_reply\": null, "
-                            "\"is_retweet\": null");
+        ep_keep_out_puts(b, "\"created_at\": null, \"author\": null, \"url\": null, \"lang\": null, "
+                            "\"is_reply\": null, \"is_retweet\": null");
         return;
     }
     put_string_or_null(b, "\"created_at\": ", first_string(obj, created, EP_COUNT(created)));
@@ -150,6 +150,7 @@ void ep_keep_out_default(ep_keep_out *b, const ep_keep_source *s) {
 
     // The export has no retweeted_status: its retweets are known by their text.
     bool retweet = referenced(obj, "retweeted") || ep_tweet_is_retweet_text(s->text, strlen(s->text));
-    for (size_t i = 0; i < EP_COUNT(retweets) && !retweet; i++) retweet = cJSON_IsObject(ep_json_path(obj, retweets[i]));
+    for (size_t i = 0; i < EP_COUNT(retweets) && !retweet; i++)
+        retweet = cJSON_IsObject(ep_json_path(obj, retweets[i]));
     ep_keep_out_puts(b, retweet ? ", \"is_retweet\": true" : ", \"is_retweet\": false");
 }
