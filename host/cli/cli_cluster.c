@@ -113,7 +113,15 @@ static void free_strings(char **s, uint64_t n) {
     free(s);
 }
 
-int ep_cli_cluster(int argc, char **argv) {
+/* What the command line asks for. */
+typedef struct cluster_args {
+    size_t k, iterations, seed, words, show, threads;
+    bool json;
+    const char *dir;
+} cluster_args;
+
+/* Parses the command line into a. @return -1 to go on, else the exit code (help printed, or a usage error). */
+static int parse_args(int argc, char **argv, cluster_args *a) {
     enum { OPT_ITER = EP_OPT_LOCAL, OPT_SEED, OPT_WORDS, OPT_SHOW, OPT_JSON };
     static const struct option longopts[] = {
         {"clusters", required_argument, 0, 'k'}, {"iterations", required_argument, 0, OPT_ITER},
@@ -121,90 +129,112 @@ int ep_cli_cluster(int argc, char **argv) {
         {"show", required_argument, 0, OPT_SHOW}, {"json", no_argument, 0, OPT_JSON},
         {"threads", required_argument, 0, 't'},  {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    size_t k = 0, iterations = 25, seed = 1, words = 8, show = 10, threads = 0;
-    bool json = false;
+    *a = (cluster_args){.k = 0, .iterations = 25, .seed = 1, .words = 8, .show = 10, .threads = 0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "k:t:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'k':
-            if (ep_cli_parse_size("--clusters", optarg, &k) || k < 1 || k > 100000) {
+            if (ep_cli_parse_size("--clusters", optarg, &a->k) || a->k < 1 || a->k > 100000) {
                 fprintf(stderr, "embedpipe: -k must be between 1 and 100000\n");
                 return EP_EXIT_USAGE;
             }
             break;
         case OPT_ITER:
-            if (ep_cli_parse_range("--iterations", optarg, 1, 10000, &iterations)) return EP_EXIT_USAGE;
+            if (ep_cli_parse_range("--iterations", optarg, 1, 10000, &a->iterations)) return EP_EXIT_USAGE;
             break;
         case OPT_SEED:
-            if (ep_cli_parse_size("--seed", optarg, &seed)) return EP_EXIT_USAGE;
+            if (ep_cli_parse_size("--seed", optarg, &a->seed)) return EP_EXIT_USAGE;
             break;
         case OPT_WORDS:
-            if (ep_cli_parse_range("--words", optarg, 1, 100, &words)) return EP_EXIT_USAGE;
+            if (ep_cli_parse_range("--words", optarg, 1, 100, &a->words)) return EP_EXIT_USAGE;
             break;
         case OPT_SHOW:
-            if (ep_cli_parse_size("--show", optarg, &show)) return EP_EXIT_USAGE;
+            if (ep_cli_parse_size("--show", optarg, &a->show)) return EP_EXIT_USAGE;
             break;
-        case OPT_JSON: json = true; break;
+        case OPT_JSON: a->json = true; break;
         case 't':
-            if (ep_cli_parse_range("--threads", optarg, 0, 1024, &threads)) return EP_EXIT_USAGE;
+            if (ep_cli_parse_range("--threads", optarg, 0, 1024, &a->threads)) return EP_EXIT_USAGE;
             break;
         case 'h': cluster_usage(stdout); return EP_EXIT_OK;
         default: cluster_usage(stderr); return EP_EXIT_USAGE;
         }
     }
-    const char *dir = ep_cli_one_folder(argc, argv, cluster_usage);
-    if (!dir) return EP_EXIT_USAGE;
+    a->dir = ep_cli_one_folder(argc, argv, cluster_usage);
+    return a->dir ? -1 : EP_EXIT_USAGE;
+}
+
+/* Reads every row and runs k-means on them; *seconds: the time k-means took. */
+static ep_status cluster_rows(ep_output_reader *r, const ep_manifest *m, const cluster_args *a, ep_kmeans_result *km,
+                              double *seconds, ep_error *err) {
+    const uint64_t n = m->records_embedded;
+    float *x = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)m->dim);
+    ep_status st = x ? EP_OK : ep_error_set(err, EP_ERR_NOMEM, "cluster: out of memory for %llu rows of %d floats",
+                                            (unsigned long long)n, m->dim);
+    if (st == EP_OK) st = ep_explore_read_rows(r, 0, n, x, err);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ep_kmeans_options o = {.k = (int)a->k, .iterations = (int)a->iterations, .seed = a->seed,
+                           .threads = (int)a->threads};
+    if (st == EP_OK) st = ep_kmeans_run(x, n, m->dim, &o, km, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    free(x);
+    *seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    return st;
+}
+
+/* Writes the labels, scores, centroids and report into DIR and lists them in derived.json. */
+static ep_status write_files(const cluster_args *a, const ep_manifest *m, const ep_kmeans_result *km,
+                             const char *report, ep_error *err) {
+    const uint64_t n = m->records_embedded;
+    ep_derived_file files[4];
+    ep_status st = ep_derived_write_array(a->dir, &(ep_derived_array){"cluster-labels.npy.zst", 'i', n, 0, km->labels},
+                                          &files[0], err);
+    if (st == EP_OK)
+        st = ep_derived_write_array(a->dir, &(ep_derived_array){"cluster-scores.npy.zst", 'f', n, 0, km->scores},
+                                    &files[1], err);
+    if (st == EP_OK)
+        st = ep_derived_write_array(a->dir,
+                                    &(ep_derived_array){"cluster-centroids.npy.zst", 'f', (uint64_t)km->k,
+                                                        (uint64_t)km->dim, km->centroids},
+                                    &files[2], err);
+    if (st == EP_OK) st = ep_derived_write_text(a->dir, "cluster-report.json", report, &files[3], err);
+    char settings[160];
+    snprintf(settings, sizeof settings, "{\"k\": %d, \"iterations\": %zu, \"seed\": %zu, \"threads\": %zu}", km->k,
+             a->iterations, a->seed, a->threads);
+    if (st == EP_OK) st = ep_derived_index_update(a->dir, m, "cluster", settings, files, 4, err);
+    return st;
+}
+
+int ep_cli_cluster(int argc, char **argv) {
+    cluster_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
     ep_folder_lock *lock = NULL;
     ep_manifest *m = NULL;
-    int rc = ep_cli_open_for_derived(dir, &lock, &m);
+    rc = ep_cli_open_for_derived(a.dir, &lock, &m);
     if (rc != EP_EXIT_OK) return rc;
     ep_error err = {0};
     ep_output_reader *r = NULL;
-    float *x = NULL;
     char **texts = NULL, **ids = NULL, **shown = NULL, *report = NULL, *summary = NULL;
     ep_kmeans_result km = {0};
     const uint64_t n = m->records_embedded;
-    ep_status st = ep_output_open(dir, &r, &err);
-    if (st == EP_OK && !(x = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)m->dim)))
-        st = ep_error_set(&err, EP_ERR_NOMEM, "cluster: out of memory for %llu rows of %d floats",
-                          (unsigned long long)n, m->dim);
-    if (st == EP_OK) st = ep_explore_read_rows(r, 0, n, x, &err);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    ep_kmeans_options o = {.k = (int)k, .iterations = (int)iterations, .seed = seed, .threads = (int)threads};
-    if (st == EP_OK) st = ep_kmeans_run(x, n, m->dim, &o, &km, &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    free(x);
+    double seconds = 0;
+    ep_status st = ep_output_open(a.dir, &r, &err);
+    if (st == EP_OK) st = cluster_rows(r, m, &a, &km, &seconds, &err);
     if (st == EP_OK) st = read_texts(r, n, &texts, &ids, &err);
-    if (st == EP_OK && !texts) shown = shown_texts(dir, &km, n);
+    if (st == EP_OK && !texts) shown = shown_texts(a.dir, &km, n);
     ep_cluster_report_input in = {.km = &km, .texts = (const char *const *)texts, .ids = (const char *const *)ids,
-                                  .shown = (const char *const *)shown, .seed = seed, .nearest = 3,
-                                  .words = (int)words};
-    if (st == EP_OK) st = ep_cluster_report(&in, (int)show, &report, &summary, &err);
-    ep_derived_file files[4];
-    if (st == EP_OK)
-        st = ep_derived_write_array(dir, &(ep_derived_array){"cluster-labels.npy.zst", 'i', n, 0, km.labels}, &files[0],
-                                    &err);
-    if (st == EP_OK)
-        st = ep_derived_write_array(dir, &(ep_derived_array){"cluster-scores.npy.zst", 'f', n, 0, km.scores}, &files[1],
-                                    &err);
-    if (st == EP_OK)
-        st = ep_derived_write_array(
-            dir, &(ep_derived_array){"cluster-centroids.npy.zst", 'f', (uint64_t)km.k, (uint64_t)km.dim, km.centroids},
-            &files[2], &err);
-    if (st == EP_OK) st = ep_derived_write_text(dir, "cluster-report.json", report, &files[3], &err);
-    char settings[160];
-    snprintf(settings, sizeof settings, "{\"k\": %d, \"iterations\": %zu, \"seed\": %zu, \"threads\": %zu}", km.k,
-             iterations, seed, threads);
-    if (st == EP_OK) st = ep_derived_index_update(dir, m, "cluster", settings, files, 4, &err);
+                                  .shown = (const char *const *)shown, .seed = a.seed, .nearest = 3,
+                                  .words = (int)a.words};
+    if (st == EP_OK) st = ep_cluster_report(&in, (int)a.show, &report, &summary, &err);
+    if (st == EP_OK) st = write_files(&a, m, &km, report, &err);
     if (st != EP_OK) {
         rc = ep_cli_report(&err);
     } else {
-        fputs(json ? report : summary, stdout);
-        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        fputs(a.json ? report : summary, stdout);
         fprintf(stderr, "embedpipe: k-means of %llu rows into %d clusters in %.2f s -> %s/cluster-*.npy.zst, "
-                "cluster-report.json\n", (unsigned long long)n, km.k, s, dir);
+                "cluster-report.json\n", (unsigned long long)n, km.k, seconds, a.dir);
     }
     free(report);
     free(summary);

@@ -41,6 +41,107 @@ static void usage(FILE *f) {
                "EMBEDPIPE_CPU_ISA=generic|avx2|avx512|avx512-bf16 caps the instructions used (and shown).\n");
 }
 
+/* What this machine gets, worked out once for either form of the answer. */
+typedef struct machine_info {
+    const ep_cpu_features *f;
+    ep_cpu_table_info tables[EP_CPU_N_TABLES];
+    char auto_why[400];
+    const char *auto_prec, *auto_kernels;   /* what --precision auto picks on the CPU, and its kernels */
+    int cuda_count, driver, cuda_ok;
+    ep_error cuda_err;                      /* why no CUDA device is usable, when none is */
+    int threads;
+    struct {
+        const char *name;
+        bool has;
+    } isa[4];
+    const char *model;                      /* NULL when none is found */
+} machine_info;
+
+static void machine_info_get(machine_info *mi, const char *model) {
+    memset(mi, 0, sizeof *mi);
+    mi->f = ep_cpu_features_get();
+    ep_cpu_tables_describe(mi->tables);
+    const ep_cpu_precision autop = ep_cpu_auto_precision(mi->auto_why, sizeof mi->auto_why);
+    mi->auto_prec = autop == EP_CPU_PRECISION_BF16 ? "bf16" : "fp32";
+    mi->auto_kernels = autop == EP_CPU_PRECISION_BF16 ? ep_cpu_kernels_amx()->name : ep_cpu_kernels_best_fp32()->name;
+    mi->cuda_ok = ep_cuda_devices(&mi->cuda_count, &mi->driver, &mi->cuda_err) == EP_OK;
+    mi->threads = ep_default_threads();
+    const ep_cpu_features *f = mi->f;
+    mi->isa[0].name = "avx2_fma", mi->isa[0].has = f->avx2_fma;
+    mi->isa[1].name = "avx512", mi->isa[1].has = f->avx512;
+    mi->isa[2].name = "avx512_bf16", mi->isa[2].has = f->avx512_bf16;
+    mi->isa[3].name = "amx_bf16", mi->isa[3].has = f->amx_bf16;
+    mi->model = model;
+}
+
+/* The CPU, its instructions and every kernel table, as the JSON object's first fields. */
+static void print_json_cpu(const machine_info *mi) {
+    printf("{\"version\": ");
+    json_str(ep_version());
+    printf(", \"cpu\": {\"model\": ");
+    json_str(mi->f->model);
+    printf(", \"capped_by\": ");
+    json_str(mi->f->capped);
+    printf(", \"threads_default\": %d, \"instructions\": {", mi->threads);
+    for (int i = 0; i < 4; i++)
+        printf("%s\"%s\": %s", i ? ", " : "", mi->isa[i].name, mi->isa[i].has ? "true" : "false");
+    printf("}}, \"tables\": [");
+    for (int i = 0; i < EP_CPU_N_TABLES; i++) {
+        printf("%s{\"name\": ", i ? ", " : "");
+        json_str(mi->tables[i].name);
+        printf(", \"precision\": ");
+        json_str(mi->tables[i].precision);
+        printf(", \"runs\": %s, \"offered\": %s, \"why\": ", mi->tables[i].runs ? "true" : "false",
+               mi->tables[i].offered ? "true" : "false");
+        json_str(mi->tables[i].why);
+        printf("}");
+    }
+    printf("]");
+}
+
+/* The whole answer as one JSON object on one line. */
+static void print_json(const machine_info *mi) {
+    print_json_cpu(mi);
+    printf(", \"auto\": {\"cpu\": {\"precision\": ");
+    json_str(mi->auto_prec);
+    printf(", \"kernels\": ");
+    json_str(mi->auto_kernels);
+    printf(", \"why\": ");
+    json_str(mi->auto_why);
+    printf("}, \"device\": ");
+    json_str(mi->cuda_ok ? "cuda:0" : "cpu");
+    printf(", \"precision\": ");
+    json_str(mi->cuda_ok ? "fp16" : mi->auto_prec);
+    printf("}, \"cuda\": {\"devices\": %d, \"driver\": %d, \"why\": ", mi->cuda_count, mi->driver);
+    json_str(mi->cuda_ok ? "" : mi->cuda_err.message);
+    printf("}, \"model\": ");
+    if (mi->model) json_str(mi->model);
+    else printf("null");
+    printf("}\n");
+}
+
+/* The whole answer as text for a person. */
+static void print_text(const machine_info *mi) {
+    const ep_cpu_features *f = mi->f;
+    printf("embedpipe %s\n\n", ep_version());
+    printf("CPU: %s; %d thread%s by default (--threads)\n", f->model, mi->threads, mi->threads == 1 ? "" : "s");
+    printf("  instructions:");
+    for (int i = 0; i < 4; i++) printf(" %s %s", mi->isa[i].name, mi->isa[i].has ? "yes" : "no");
+    if (f->capped[0]) printf(" (capped by EMBEDPIPE_CPU_ISA=%s)", f->capped);
+    printf("\n\nCPU kernel tables (--device cpu):\n");
+    for (int i = 0; i < EP_CPU_N_TABLES; i++)
+        printf("  %-12s %-5s %-11s %s\n", mi->tables[i].name, mi->tables[i].precision,
+               mi->tables[i].offered ? "offered" : mi->tables[i].runs ? "runs" : "cannot run", mi->tables[i].why);
+    printf("  fp32-reference: the plain OpenBLAS backend, on any CPU (the oracle the tables are tested against)\n");
+    printf("\n--precision auto on the CPU: %s (%s kernels): %s\n", mi->auto_prec, mi->auto_kernels, mi->auto_why);
+    if (mi->cuda_ok)
+        printf("CUDA: %d device%s (driver %d); --device auto runs cuda:0 in fp16\n", mi->cuda_count,
+               mi->cuda_count == 1 ? "" : "s", mi->driver);
+    else
+        printf("CUDA: none usable: %s; --device auto runs the CPU\n", mi->cuda_err.message);
+    printf("Model: %s\n", mi->model ? mi->model : "none found (see above; --model DIR or EMBEDPIPE_MODEL)");
+}
+
 int ep_cli_info(int argc, char **argv) {
     static const struct option longopts[] = {
         {"json", no_argument, 0, 'j'}, {"model", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'},
@@ -64,79 +165,9 @@ int ep_cli_info(int argc, char **argv) {
         return EP_EXIT_USAGE;
     }
     if (!model) model = ep_cli_default_model(); /* NULL (after saying where it looked) when none is found */
-
-    const ep_cpu_features *f = ep_cpu_features_get();
-    ep_cpu_table_info tables[EP_CPU_N_TABLES];
-    ep_cpu_tables_describe(tables);
-    char auto_why[400];
-    const ep_cpu_precision autop = ep_cpu_auto_precision(auto_why, sizeof auto_why);
-    const char *auto_prec = autop == EP_CPU_PRECISION_BF16 ? "bf16" : "fp32";
-    const char *auto_kernels = autop == EP_CPU_PRECISION_BF16 ? ep_cpu_kernels_amx()->name
-                                                              : ep_cpu_kernels_best_fp32()->name;
-    int cuda_count = 0, driver = 0;
-    ep_error cuda_err = {0};
-    const int cuda_ok = ep_cuda_devices(&cuda_count, &driver, &cuda_err) == EP_OK;
-    const int threads = ep_default_threads();
-    const struct {
-        const char *name;
-        bool has;
-    } isa[4] = {{"avx2_fma", f->avx2_fma}, {"avx512", f->avx512}, {"avx512_bf16", f->avx512_bf16},
-                {"amx_bf16", f->amx_bf16}};
-
-    if (json) {
-        printf("{\"version\": ");
-        json_str(ep_version());
-        printf(", \"cpu\": {\"model\": ");
-        json_str(f->model);
-        printf(", \"capped_by\": ");
-        json_str(f->capped);
-        printf(", \"threads_default\": %d, \"instructions\": {", threads);
-        for (int i = 0; i < 4; i++) printf("%s\"%s\": %s", i ? ", " : "", isa[i].name, isa[i].has ? "true" : "false");
-        printf("}}, \"tables\": [");
-        for (int i = 0; i < EP_CPU_N_TABLES; i++) {
-            printf("%s{\"name\": ", i ? ", " : "");
-            json_str(tables[i].name);
-            printf(", \"precision\": ");
-            json_str(tables[i].precision);
-            printf(", \"runs\": %s, \"offered\": %s, \"why\": ", tables[i].runs ? "true" : "false",
-                   tables[i].offered ? "true" : "false");
-            json_str(tables[i].why);
-            printf("}");
-        }
-        printf("], \"auto\": {\"cpu\": {\"precision\": ");
-        json_str(auto_prec);
-        printf(", \"kernels\": ");
-        json_str(auto_kernels);
-        printf(", \"why\": ");
-        json_str(auto_why);
-        printf("}, \"device\": ");
-        json_str(cuda_ok ? "cuda:0" : "cpu");
-        printf(", \"precision\": ");
-        json_str(cuda_ok ? "fp16" : auto_prec);
-        printf("}, \"cuda\": {\"devices\": %d, \"driver\": %d, \"why\": ", cuda_count, driver);
-        json_str(cuda_ok ? "" : cuda_err.message);
-        printf("}, \"model\": ");
-        if (model) json_str(model);
-        else printf("null");
-        printf("}\n");
-        return EP_EXIT_OK;
-    }
-    printf("embedpipe %s\n\n", ep_version());
-    printf("CPU: %s; %d thread%s by default (--threads)\n", f->model, threads, threads == 1 ? "" : "s");
-    printf("  instructions:");
-    for (int i = 0; i < 4; i++) printf(" %s %s", isa[i].name, isa[i].has ? "yes" : "no");
-    if (f->capped[0]) printf(" (capped by EMBEDPIPE_CPU_ISA=%s)", f->capped);
-    printf("\n\nCPU kernel tables (--device cpu):\n");
-    for (int i = 0; i < EP_CPU_N_TABLES; i++)
-        printf("  %-12s %-5s %-11s %s\n", tables[i].name, tables[i].precision,
-               tables[i].offered ? "offered" : tables[i].runs ? "runs" : "cannot run", tables[i].why);
-    printf("  fp32-reference: the plain OpenBLAS backend, on any CPU (the oracle the tables are tested against)\n");
-    printf("\n--precision auto on the CPU: %s (%s kernels): %s\n", auto_prec, auto_kernels, auto_why);
-    if (cuda_ok)
-        printf("CUDA: %d device%s (driver %d); --device auto runs cuda:0 in fp16\n", cuda_count,
-               cuda_count == 1 ? "" : "s", driver);
-    else
-        printf("CUDA: none usable: %s; --device auto runs the CPU\n", cuda_err.message);
-    printf("Model: %s\n", model ? model : "none found (see above; --model DIR or EMBEDPIPE_MODEL)");
+    machine_info mi;
+    machine_info_get(&mi, model);
+    if (json) print_json(&mi);
+    else print_text(&mi);
     return EP_EXIT_OK;
 }

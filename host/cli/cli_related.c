@@ -58,7 +58,15 @@ int ep_cli_open_for_derived(const char *dir, ep_folder_lock **lock, ep_manifest 
     return EP_EXIT_OK;
 }
 
-int ep_cli_related(int argc, char **argv) {
+/* What the command line asks for. */
+typedef struct related_args {
+    size_t k, threads, memory_mib;
+    bool bf16;
+    const char *device, *dir;
+} related_args;
+
+/* Parses the command line into a. @return -1 to go on, else the exit code (help printed, or a usage error). */
+static int parse_args(int argc, char **argv, related_args *a) {
     static const struct option longopts[] = {{"top", required_argument, 0, 'k'},
                                              {"threads", required_argument, 0, 't'},
                                              {"memory", required_argument, 0, 'M'},
@@ -66,21 +74,19 @@ int ep_cli_related(int argc, char **argv) {
                                              {"device", required_argument, 0, 'D'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
-    size_t k = 10, threads = 0, memory_mib = 2048;
-    bool bf16 = false;
-    const char *device = "auto";
+    *a = (related_args){.k = 10, .threads = 0, .memory_mib = 2048, .device = "auto"};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "k:t:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'k':
-            if (ep_cli_parse_range("--top", optarg, 1, 1000, &k)) return EP_EXIT_USAGE;
+            if (ep_cli_parse_range("--top", optarg, 1, 1000, &a->k)) return EP_EXIT_USAGE;
             break;
         case 't':
-            if (ep_cli_parse_range("--threads", optarg, 0, 1024, &threads)) return EP_EXIT_USAGE;
+            if (ep_cli_parse_range("--threads", optarg, 0, 1024, &a->threads)) return EP_EXIT_USAGE;
             break;
         case 'M':
-            if (ep_cli_parse_size("--memory", optarg, &memory_mib) || memory_mib < 1) {
+            if (ep_cli_parse_size("--memory", optarg, &a->memory_mib) || a->memory_mib < 1) {
                 fprintf(stderr, "embedpipe: --memory must be at least 1 (MiB)\n");
                 return EP_EXIT_USAGE;
             }
@@ -90,43 +96,54 @@ int ep_cli_related(int argc, char **argv) {
                 fprintf(stderr, "embedpipe: --precision must be fp32 or bf16\n");
                 return EP_EXIT_USAGE;
             }
-            bf16 = strcmp(optarg, "bf16") == 0;
+            a->bf16 = strcmp(optarg, "bf16") == 0;
             break;
-        case 'D': device = optarg; break;
+        case 'D': a->device = optarg; break;
         case 'h': related_usage(stdout); return EP_EXIT_OK;
         default: related_usage(stderr); return EP_EXIT_USAGE;
         }
     }
-    const char *dir = ep_cli_one_folder(argc, argv, related_usage);
-    if (!dir) return EP_EXIT_USAGE;
+    a->dir = ep_cli_one_folder(argc, argv, related_usage);
+    return a->dir ? -1 : EP_EXIT_USAGE;
+}
+
+/* Writes the neighbour rows and scores into DIR and lists them in derived.json with the settings that made them. */
+static ep_status write_files(const related_args *a, const ep_manifest *m, const ep_neighbours *nb, ep_error *err) {
+    ep_derived_file files[2];
+    ep_status st = ep_derived_write_array(
+        a->dir, &(ep_derived_array){"related-rows.npy.zst", 'i', nb->n_rows, (uint64_t)a->k, nb->rows}, &files[0], err);
+    if (st == EP_OK)
+        st = ep_derived_write_array(
+            a->dir, &(ep_derived_array){"related-scores.npy.zst", 'f', nb->n_rows, (uint64_t)a->k, nb->scores},
+            &files[1], err);
+    char settings[128];
+    char device_name[16] = "cpu";
+    if (nb->cuda_device >= 0) snprintf(device_name, sizeof device_name, "cuda:%d", nb->cuda_device);
+    // CUDA multiplies the float16 rows with float32 accumulation: "fp16", as embed --precision names it
+    snprintf(settings, sizeof settings, "{\"k\": %zu, \"precision\": \"%s\", \"device\": \"%s\"}", a->k,
+             nb->cuda_device >= 0 ? "fp16" : nb->used_bf16 ? "bf16" : "fp32", device_name);
+    if (st == EP_OK) st = ep_derived_index_update(a->dir, m, "related", settings, files, 2, err);
+    return st;
+}
+
+int ep_cli_related(int argc, char **argv) {
+    related_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
     ep_folder_lock *lock = NULL;
     ep_manifest *m = NULL;
-    int rc = ep_cli_open_for_derived(dir, &lock, &m);
+    rc = ep_cli_open_for_derived(a.dir, &lock, &m);
     if (rc != EP_EXIT_OK) return rc;
     ep_error err = {0};
     ep_neighbours nb = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    ep_neighbours_options o = {.k = (int)k, .threads = (int)threads, .memory_bytes = memory_mib << 20, .bf16 = bf16,
-                            .device = device};
-    ep_status st = ep_neighbours_compute(dir, &o, &nb, &err);
+    ep_neighbours_options o = {.k = (int)a.k, .threads = (int)a.threads, .memory_bytes = a.memory_mib << 20,
+                               .bf16 = a.bf16, .device = a.device};
+    ep_status st = ep_neighbours_compute(a.dir, &o, &nb, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (nb.note[0]) fprintf(stderr, "embedpipe: note: --precision bf16: %s\n", nb.note);
-    ep_derived_file files[2];
-    if (st == EP_OK)
-        st = ep_derived_write_array(dir, &(ep_derived_array){"related-rows.npy.zst", 'i', nb.n_rows, (uint64_t)k, nb.rows},
-                                    &files[0], &err);
-    if (st == EP_OK)
-        st = ep_derived_write_array(dir,
-                                    &(ep_derived_array){"related-scores.npy.zst", 'f', nb.n_rows, (uint64_t)k, nb.scores},
-                                    &files[1], &err);
-    char settings[128];
-    char device_name[16] = "cpu";
-    if (nb.cuda_device >= 0) snprintf(device_name, sizeof device_name, "cuda:%d", nb.cuda_device);
-    // CUDA multiplies the float16 rows with float32 accumulation: "fp16", as embed --precision names it
-    snprintf(settings, sizeof settings, "{\"k\": %zu, \"precision\": \"%s\", \"device\": \"%s\"}", k,
-             nb.cuda_device >= 0 ? "fp16" : nb.used_bf16 ? "bf16" : "fp32", device_name);
-    if (st == EP_OK) st = ep_derived_index_update(dir, m, "related", settings, files, 2, &err);
+    if (st == EP_OK) st = write_files(&a, m, &nb, &err);
     if (st != EP_OK) {
         rc = ep_cli_report(&err);
     } else {
@@ -135,7 +152,7 @@ int ep_cli_related(int argc, char **argv) {
         if (nb.cuda_device >= 0) snprintf(where, sizeof where, "CUDA device %d", nb.cuda_device);
         else snprintf(where, sizeof where, "the CPU");
         fprintf(stderr, "embedpipe: %llu rows x %zu neighbours in %.2f s on %s -> %s/related-rows.npy.zst, "
-                "related-scores.npy.zst\n", (unsigned long long)nb.n_rows, k, s, where, dir);
+                "related-scores.npy.zst\n", (unsigned long long)nb.n_rows, a.k, s, where, a.dir);
     }
     ep_neighbours_free(&nb);
     ep_folder_lock_free(lock);

@@ -254,53 +254,36 @@ static void attention(float *out, const float *qkv, const int32_t *seq_start, in
 }
 
 // ----------------------------------------------------------------------------
-// LayerNorm over rows whose width is a multiple of 8: mean, then variance
-// about it (two passes, like PyTorch), then scale and shift.
+// LayerNorm, residual + LayerNorm, embeddings + LayerNorm: cpu_fast_rows.h's loops over 8 floats.
 
-static void layernorm_row(float *out, uint16_t *out_bf16, const float *in, const float *gamma, const float *beta,
-                          int n, float eps) {
-    __m256 s = _mm256_setzero_ps();
-    for (int i = 0; i < n; i += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(in + i));
-    const __m256 mean = _mm256_set1_ps(hsum8(s) / (float)n);
-    __m256 v = _mm256_setzero_ps();
-    for (int i = 0; i < n; i += 8) {
-        const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(in + i), mean);
-        v = _mm256_fmadd_ps(d, d, v);
-    }
-    const __m256 rstd = _mm256_set1_ps(1.0f / sqrtf(hsum8(v) / (float)n + eps));
-    for (int i = 0; i < n; i += 8) {
-        const __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(in + i), mean), rstd);
-        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(d, _mm256_loadu_ps(gamma + i), _mm256_loadu_ps(beta + i)));
-    }
-    if (out_bf16) to_bf16(out_bf16, out, (size_t)n);
+typedef __m256 rows_vec;
+#define ROWS_W 8
+static inline rows_vec rows_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void rows_store(float *p, rows_vec v) { _mm256_storeu_ps(p, v); }
+static inline rows_vec rows_add(rows_vec a, rows_vec b) { return _mm256_add_ps(a, b); }
+static inline rows_vec rows_sub(rows_vec a, rows_vec b) { return _mm256_sub_ps(a, b); }
+static inline rows_vec rows_mul(rows_vec a, rows_vec b) { return _mm256_mul_ps(a, b); }
+static inline rows_vec rows_fmadd(rows_vec a, rows_vec b, rows_vec c) { return _mm256_fmadd_ps(a, b, c); }
+static inline rows_vec rows_set1(float x) { return _mm256_set1_ps(x); }
+static inline rows_vec rows_zero(void) { return _mm256_setzero_ps(); }
+static inline float rows_hsum(rows_vec v) { return hsum8(v); }
+/* 8 floats -> 8 bfloat16, bit for bit ep_f32_to_bf16: round to nearest even, a NaN made quiet. */
+static inline __m128i bf16x8(__m256 x) {
+    const __m256i u = _mm256_castps_si256(x), hi = _mm256_srli_epi32(u, 16);
+    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                           _mm256_set1_epi32(0x7f800000));
+    const __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
+    const __m256i rounded =
+        _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+    const __m256i r = _mm256_blendv_epi8(rounded, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
+    const __m256i packed = _mm256_packus_epi32(r, r); /* per 128-bit lane: every value fits 16 bits */
+    return _mm_unpacklo_epi64(_mm256_castsi256_si128(packed), _mm256_extracti128_si256(packed, 1));
 }
-
-static void residual_layernorm(float *x, uint16_t *x_bf16, const float *residual, const float *gamma,
-                               const float *beta, int T, int hidden, float eps) {
-    for (int t = 0; t < T; t++) {
-        float *row = x + (size_t)t * hidden;
-        const float *res = residual + (size_t)t * hidden;
-        for (int i = 0; i < hidden; i += 8)
-            _mm256_storeu_ps(row + i, _mm256_add_ps(_mm256_loadu_ps(row + i), _mm256_loadu_ps(res + i)));
-        layernorm_row(row, x_bf16 ? x_bf16 + (size_t)t * hidden : NULL, row, gamma, beta, hidden, eps);
-    }
+/* The table has no bfloat16 GEMM, so the backend never asks for the copy; the tests do. */
+static inline void rows_store_bf16(uint16_t *dst, rows_vec v) {
+    _mm_storeu_si128((__m128i *)dst, bf16x8(v));
 }
-
-static void embed_layernorm(float *out, uint16_t *out_bf16, const int32_t *ids, const int32_t *seq_start,
-                            int n_seqs, const float *word_emb, const float *pos_emb, const float *type_emb,
-                            const float *gamma, const float *beta, int hidden, float eps) {
-    for (int s = 0; s < n_seqs; s++) {
-        for (int t = seq_start[s]; t < seq_start[s + 1]; t++) {
-            const float *w = word_emb + (size_t)ids[t] * hidden;
-            const float *p = pos_emb + (size_t)(t - seq_start[s]) * hidden;
-            float *row = out + (size_t)t * hidden;
-            for (int i = 0; i < hidden; i += 8)
-                _mm256_storeu_ps(row + i, _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(p + i)),
-                                                        _mm256_loadu_ps(type_emb + i)));
-            layernorm_row(row, out_bf16 ? out_bf16 + (size_t)t * hidden : NULL, row, gamma, beta, hidden, eps);
-        }
-    }
-}
+#include "cpu_fast_rows.h"
 
 EP_TARGET_END
 

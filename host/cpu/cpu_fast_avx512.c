@@ -236,54 +236,23 @@ static void attention(float *out, const float *qkv, const int32_t *seq_start, in
 }
 
 // ----------------------------------------------------------------------------
-// LayerNorm over rows whose width is a multiple of 16: mean, then variance
-// about it (two passes, like PyTorch), then scale and shift.
+// LayerNorm, residual + LayerNorm, embeddings + LayerNorm: cpu_fast_rows.h's loops over 16 floats.
 
-static void layernorm_row(float *out, uint16_t *out_bf16, const float *in, const float *gamma, const float *beta,
-                          int n, float eps) {
-    __m512 s = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += 16) s = _mm512_add_ps(s, _mm512_loadu_ps(in + i));
-    const __m512 mean = _mm512_set1_ps(hsum(s) / (float)n);
-    __m512 v = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += 16) {
-        const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(in + i), mean);
-        v = _mm512_fmadd_ps(d, d, v);
-    }
-    const __m512 rstd = _mm512_set1_ps(1.0f / sqrtf(hsum(v) / (float)n + eps));
-    for (int i = 0; i < n; i += 16) {
-        const __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(in + i), mean), rstd);
-        const __m512 y = _mm512_fmadd_ps(d, _mm512_loadu_ps(gamma + i), _mm512_loadu_ps(beta + i));
-        _mm512_storeu_ps(out + i, y);
-        if (out_bf16) _mm256_storeu_si256((__m256i *)(out_bf16 + i), ep_avx512_to_bf16(y));
-    }
+typedef __m512 rows_vec;
+#define ROWS_W 16
+static inline rows_vec rows_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline void rows_store(float *p, rows_vec v) { _mm512_storeu_ps(p, v); }
+static inline rows_vec rows_add(rows_vec a, rows_vec b) { return _mm512_add_ps(a, b); }
+static inline rows_vec rows_sub(rows_vec a, rows_vec b) { return _mm512_sub_ps(a, b); }
+static inline rows_vec rows_mul(rows_vec a, rows_vec b) { return _mm512_mul_ps(a, b); }
+static inline rows_vec rows_fmadd(rows_vec a, rows_vec b, rows_vec c) { return _mm512_fmadd_ps(a, b, c); }
+static inline rows_vec rows_set1(float x) { return _mm512_set1_ps(x); }
+static inline rows_vec rows_zero(void) { return _mm512_setzero_ps(); }
+static inline float rows_hsum(rows_vec v) { return hsum(v); }
+static inline void rows_store_bf16(uint16_t *dst, rows_vec v) {
+    _mm256_storeu_si256((__m256i *)dst, ep_avx512_to_bf16(v));
 }
-
-static void residual_layernorm(float *x, uint16_t *x_bf16, const float *residual, const float *gamma,
-                               const float *beta, int T, int hidden, float eps) {
-    for (int t = 0; t < T; t++) {
-        float *row = x + (size_t)t * hidden;
-        const float *res = residual + (size_t)t * hidden;
-        for (int i = 0; i < hidden; i += 16)
-            _mm512_storeu_ps(row + i, _mm512_add_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(res + i)));
-        layernorm_row(row, x_bf16 ? x_bf16 + (size_t)t * hidden : NULL, row, gamma, beta, hidden, eps);
-    }
-}
-
-static void embed_layernorm(float *out, uint16_t *out_bf16, const int32_t *ids, const int32_t *seq_start,
-                            int n_seqs, const float *word_emb, const float *pos_emb, const float *type_emb,
-                            const float *gamma, const float *beta, int hidden, float eps) {
-    for (int s = 0; s < n_seqs; s++) {
-        for (int t = seq_start[s]; t < seq_start[s + 1]; t++) {
-            const float *w = word_emb + (size_t)ids[t] * hidden;
-            const float *p = pos_emb + (size_t)(t - seq_start[s]) * hidden;
-            float *row = out + (size_t)t * hidden;
-            for (int i = 0; i < hidden; i += 16)
-                _mm512_storeu_ps(row + i, _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(p + i)),
-                                                        _mm512_loadu_ps(type_emb + i)));
-            layernorm_row(row, out_bf16 ? out_bf16 + (size_t)t * hidden : NULL, row, gamma, beta, hidden, eps);
-        }
-    }
-}
+#include "cpu_fast_rows.h"
 
 static void pool_normalize(float *out, const float *x, const int32_t *seq_start, int n_seqs, int hidden,
                            int pooling, int normalize) {

@@ -107,116 +107,175 @@ ep_status ep_cluster_nearest(const ep_kmeans_result *km, int near, uint64_t **ro
     return EP_OK;
 }
 
-ep_status ep_cluster_report(const ep_cluster_report_input *in, int show, char **json, char **summary, ep_error *err) {
-    *json = *summary = NULL;
+/* What the report says of each cluster, worked out once. */
+typedef struct report_data {
+    const ep_cluster_report_input *in;
+    int k, near, top;          /* clusters, nearest rows and words per cluster */
+    uint64_t *sizes;           /* [k] rows per cluster */
+    double *cos_sum;           /* [k] sum of the rows' cosines to the centroid */
+    int *order;                /* [k] clusters, largest first */
+    uint64_t *nearest;         /* [k * near], ep_cluster_nearest */
+    char **words;              /* [k * top], ep_cluster_words; NULL without texts */
+    int suggest;               /* ep_cluster_suggest_k */
+} report_data;
+
+static void report_data_free(report_data *d) {
+    ep_cluster_words_free(d->words, d->k, d->top);
+    free(d->sizes);
+    free(d->cos_sum);
+    free(d->order);
+    free(d->nearest);
+}
+
+/* Sizes, cosine sums, the order by size, the nearest rows, the words and the suggested k. */
+static ep_status report_data_make(const ep_cluster_report_input *in, report_data *d, ep_error *err) {
     const ep_kmeans_result *km = in->km;
-    const int k = km->k, near = in->nearest > 0 ? in->nearest : 3, top = in->words > 0 ? in->words : 8;
-    uint64_t *sizes = calloc((size_t)k, sizeof *sizes);
-    double *cos_sum = calloc((size_t)k, sizeof *cos_sum);
-    int *order = malloc(sizeof(int) * (size_t)k);
-    uint64_t *nearest = NULL;
-    char **words = NULL;
-    ep_status st = sizes && cos_sum && order ? EP_OK : ep_error_set(err, EP_ERR_NOMEM, "out of memory");
-    if (st == EP_OK) st = ep_cluster_nearest(km, near, &nearest, err);
-    if (st == EP_OK && in->texts) st = ep_cluster_words(in->texts, km->labels, km->n_rows, k, top, &words, err);
-    if (st != EP_OK) goto done;
+    *d = (report_data){.in = in, .k = km->k, .near = in->nearest > 0 ? in->nearest : 3,
+                       .top = in->words > 0 ? in->words : 8};
+    d->sizes = calloc((size_t)d->k, sizeof *d->sizes);
+    d->cos_sum = calloc((size_t)d->k, sizeof *d->cos_sum);
+    d->order = malloc(sizeof(int) * (size_t)d->k);
+    ep_status st = d->sizes && d->cos_sum && d->order ? EP_OK : ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    if (st == EP_OK) st = ep_cluster_nearest(km, d->near, &d->nearest, err);
+    if (st == EP_OK && in->texts)
+        st = ep_cluster_words(in->texts, km->labels, km->n_rows, d->k, d->top, &d->words, err);
+    if (st != EP_OK) return st;
     for (uint64_t i = 0; i < km->n_rows; i++) {
         int c = km->labels[i];
-        sizes[c]++;
-        cos_sum[c] += km->scores[i];
+        d->sizes[c]++;
+        d->cos_sum[c] += km->scores[i];
     }
-    for (int c = 0; c < k; c++) order[c] = c;
-    g_sizes = sizes;
-    qsort(order, (size_t)k, sizeof *order, by_size);
-    int suggest = ep_cluster_suggest_k(sizes, k, km->n_rows);
+    for (int c = 0; c < d->k; c++) d->order[c] = c;
+    g_sizes = d->sizes;
+    qsort(d->order, (size_t)d->k, sizeof *d->order, by_size);
+    d->suggest = ep_cluster_suggest_k(d->sizes, d->k, km->n_rows);
+    return EP_OK;
+}
 
+/* The report's top-level JSON fields; the clusters go into the "clusters" array it adds. */
+static cJSON *report_json_head(const report_data *d, cJSON **list) {
+    const ep_kmeans_result *km = d->in->km;
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddNumberToObject(root, "k", k);
+    cJSON_AddNumberToObject(root, "k", d->k);
     cJSON_AddNumberToObject(root, "rows", (double)km->n_rows);
-    cJSON_AddNumberToObject(root, "seed", (double)in->seed);
+    cJSON_AddNumberToObject(root, "seed", (double)d->in->seed);
     cJSON_AddNumberToObject(root, "iterations", km->iterations_run);
     cJSON_AddNumberToObject(root, "inertia", km->inertia);
-    cJSON_AddBoolToObject(root, "texts", in->texts != NULL);
-    cJSON_AddBoolToObject(root, "uneven", suggest != 0);
-    if (suggest) cJSON_AddNumberToObject(root, "suggested_k", suggest);
+    cJSON_AddBoolToObject(root, "texts", d->in->texts != NULL);
+    cJSON_AddBoolToObject(root, "uneven", d->suggest != 0);
+    if (d->suggest) cJSON_AddNumberToObject(root, "suggested_k", d->suggest);
     else cJSON_AddNullToObject(root, "suggested_k");
-    cJSON *list = cJSON_AddArrayToObject(root, "clusters");
-    sbuf sb = {0};
-    sb_printf(&sb, "%d clusters of %llu rows (%d iterations, inertia %.1f)\n", k, (unsigned long long)km->n_rows,
+    *list = cJSON_AddArrayToObject(root, "clusters");
+    return root;
+}
+
+/* The summary's first lines: the run, why there are no words, whether the sizes are uneven. */
+static void summary_head(const report_data *d, sbuf *sb) {
+    const ep_kmeans_result *km = d->in->km;
+    sb_printf(sb, "%d clusters of %llu rows (%d iterations, inertia %.1f)\n", d->k, (unsigned long long)km->n_rows,
               km->iterations_run, km->inertia);
-    if (!in->texts)
-        sb_printf(&sb, "(no words: the folder keeps no texts; embed again with texts kept to see them%s)\n",
-                  in->shown ? "; the texts below were read again from the run's inputs" : "");
-    if (suggest)
-        sb_printf(&sb, "sizes are very uneven (largest %llu, mean %.0f): try -k %d\n", (unsigned long long)sizes[order[0]],
-                  (double)km->n_rows / k, suggest);
-    for (int oi = 0; oi < k; oi++) {
-        int c = order[oi];
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "cluster", c);
-        cJSON_AddNumberToObject(e, "size", (double)sizes[c]);
-        cJSON_AddNumberToObject(e, "share", (double)sizes[c] / (double)km->n_rows);
-        cJSON_AddNumberToObject(e, "mean_cosine", sizes[c] ? cos_sum[c] / (double)sizes[c] : 0);
-        cJSON *w = cJSON_AddArrayToObject(e, "words");
-        bool shown = show <= 0 || oi < show;
-        if (shown) sb_printf(&sb, "\ncluster %d: %llu row%s (%.1f%%), mean cosine %.3f\n", c,
-                             (unsigned long long)sizes[c], sizes[c] == 1 ? "" : "s",
-                             100.0 * (double)sizes[c] / (double)km->n_rows,
-                             sizes[c] ? cos_sum[c] / (double)sizes[c] : 0);
-        if (words && shown && words[(size_t)c * (size_t)top]) sb_printf(&sb, "  words:");
-        for (int i = 0; words && i < top && words[(size_t)c * (size_t)top + (size_t)i]; i++) {
-            cJSON_AddItemToArray(w, cJSON_CreateString(words[(size_t)c * (size_t)top + (size_t)i]));
-            if (shown) sb_printf(&sb, " %s", words[(size_t)c * (size_t)top + (size_t)i]);
-        }
-        if (words && shown && words[(size_t)c * (size_t)top]) sb_printf(&sb, "\n");
-        cJSON *nl = cJSON_AddArrayToObject(e, "nearest");
-        for (int i = 0; i < near && nearest[(size_t)c * (size_t)near + (size_t)i] != UINT64_MAX; i++) {
-            uint64_t row = nearest[(size_t)c * (size_t)near + (size_t)i];
-            const char *text = in->texts ? in->texts[row] : in->shown ? in->shown[row] : NULL;
-            cJSON *r = cJSON_CreateObject();
-            cJSON_AddNumberToObject(r, "row", (double)row);
-            cJSON_AddNumberToObject(r, "cosine", km->scores[row]);
-            if (in->ids && in->ids[row] && in->ids[row][0]) cJSON_AddStringToObject(r, "id", in->ids[row]);
-            if (text) cJSON_AddStringToObject(r, "text", text);
-            cJSON_AddItemToArray(nl, r);
-            if (!shown) continue;
-            sb_printf(&sb, "  %.3f row %llu", km->scores[row], (unsigned long long)row);
-            if (in->ids && in->ids[row] && in->ids[row][0]) sb_printf(&sb, " id %s", in->ids[row]);
-            if (text) {
-                sb_printf(&sb, "  ");
-                sb_snippet(&sb, text, 100);
-            }
-            sb_printf(&sb, "\n");
-        }
-        cJSON_AddItemToArray(list, e);
+    if (!d->in->texts)
+        sb_printf(sb, "(no words: the folder keeps no texts; embed again with texts kept to see them%s)\n",
+                  d->in->shown ? "; the texts below were read again from the run's inputs" : "");
+    if (d->suggest)
+        sb_printf(sb, "sizes are very uneven (largest %llu, mean %.0f): try -k %d\n",
+                  (unsigned long long)d->sizes[d->order[0]], (double)km->n_rows / d->k, d->suggest);
+}
+
+/* Cluster c's words into the JSON array w and, when shown, the summary. */
+static void cluster_words_out(const report_data *d, int c, bool shown, cJSON *w, sbuf *sb) {
+    char *const *words = d->words ? d->words + (size_t)c * (size_t)d->top : NULL;
+    if (words && shown && words[0]) sb_printf(sb, "  words:");
+    for (int i = 0; words && i < d->top && words[i]; i++) {
+        cJSON_AddItemToArray(w, cJSON_CreateString(words[i]));
+        if (shown) sb_printf(sb, " %s", words[i]);
     }
-    if (show > 0 && show < k)
-        sb_printf(&sb, "\n(%d more cluster%s in cluster-report.json)\n", k - show, k - show == 1 ? "" : "s");
+    if (words && shown && words[0]) sb_printf(sb, "\n");
+}
+
+/* Cluster c's rows nearest its centroid into the JSON array nl and, when shown, the summary. */
+static void cluster_nearest_out(const report_data *d, int c, bool shown, cJSON *nl, sbuf *sb) {
+    const ep_cluster_report_input *in = d->in;
+    const uint64_t *nearest = d->nearest + (size_t)c * (size_t)d->near;
+    for (int i = 0; i < d->near && nearest[i] != UINT64_MAX; i++) {
+        uint64_t row = nearest[i];
+        const char *text = in->texts ? in->texts[row] : in->shown ? in->shown[row] : NULL;
+        const bool has_id = in->ids && in->ids[row] && in->ids[row][0];
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddNumberToObject(r, "row", (double)row);
+        cJSON_AddNumberToObject(r, "cosine", in->km->scores[row]);
+        if (has_id) cJSON_AddStringToObject(r, "id", in->ids[row]);
+        if (text) cJSON_AddStringToObject(r, "text", text);
+        cJSON_AddItemToArray(nl, r);
+        if (!shown) continue;
+        sb_printf(sb, "  %.3f row %llu", in->km->scores[row], (unsigned long long)row);
+        if (has_id) sb_printf(sb, " id %s", in->ids[row]);
+        if (text) {
+            sb_printf(sb, "  ");
+            sb_snippet(sb, text, 100);
+        }
+        sb_printf(sb, "\n");
+    }
+}
+
+/* Cluster c as a JSON object and, when shown, its lines of the summary. */
+static cJSON *cluster_out(const report_data *d, int c, bool shown, sbuf *sb) {
+    const double n_rows = (double)d->in->km->n_rows, size = (double)d->sizes[c];
+    const double mean_cos = d->sizes[c] ? d->cos_sum[c] / size : 0;
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "cluster", c);
+    cJSON_AddNumberToObject(e, "size", size);
+    cJSON_AddNumberToObject(e, "share", size / n_rows);
+    cJSON_AddNumberToObject(e, "mean_cosine", mean_cos);
+    cJSON *w = cJSON_AddArrayToObject(e, "words");
+    if (shown)
+        sb_printf(sb, "\ncluster %d: %llu row%s (%.1f%%), mean cosine %.3f\n", c, (unsigned long long)d->sizes[c],
+                  d->sizes[c] == 1 ? "" : "s", 100.0 * size / n_rows, mean_cos);
+    cluster_words_out(d, c, shown, w, sb);
+    cluster_nearest_out(d, c, shown, cJSON_AddArrayToObject(e, "nearest"), sb);
+    return e;
+}
+
+/* root printed, with a final newline. @return the malloc'd text, or NULL when out of memory. */
+static char *json_text(const cJSON *root) {
     char *text = cJSON_Print(root);
+    if (!text) return NULL;
+    size_t len = strlen(text);
+    char *with_nl = realloc(text, len + 2);
+    if (!with_nl) {
+        free(text);
+        return NULL;
+    }
+    with_nl[len] = '\n';
+    with_nl[len + 1] = 0;
+    return with_nl;
+}
+
+ep_status ep_cluster_report(const ep_cluster_report_input *in, int show, char **json, char **summary, ep_error *err) {
+    *json = *summary = NULL;
+    report_data d;
+    ep_status st = report_data_make(in, &d, err);
+    if (st != EP_OK) {
+        report_data_free(&d);
+        return st;
+    }
+    cJSON *list = NULL, *root = report_json_head(&d, &list);
+    sbuf sb = {0};
+    summary_head(&d, &sb);
+    for (int oi = 0; oi < d.k; oi++)
+        cJSON_AddItemToArray(list, cluster_out(&d, d.order[oi], show <= 0 || oi < show, &sb));
+    if (show > 0 && show < d.k)
+        sb_printf(&sb, "\n(%d more cluster%s in cluster-report.json)\n", d.k - show, d.k - show == 1 ? "" : "s");
+    char *text = json_text(root);
     cJSON_Delete(root);
     if (!text || sb.failed) {
         free(text);
         free(sb.p);
         st = ep_error_set(err, EP_ERR_NOMEM, "out of memory writing the cluster report");
-        goto done;
+    } else {
+        *json = text;
+        *summary = sb.p;
     }
-    size_t len = strlen(text);
-    char *with_nl = realloc(text, len + 2);
-    if (!with_nl) {
-        free(text);
-        free(sb.p);
-        st = ep_error_set(err, EP_ERR_NOMEM, "out of memory writing the cluster report");
-        goto done;
-    }
-    with_nl[len] = '\n';
-    with_nl[len + 1] = 0;
-    *json = with_nl;
-    *summary = sb.p;
-done:
-    ep_cluster_words_free(words, k, top);
-    free(sizes);
-    free(cos_sum);
-    free(order);
-    free(nearest);
+    report_data_free(&d);
     return st;
 }

@@ -154,6 +154,128 @@ static void assign_worker(void *arg, int t) {
     }
 }
 
+/* The assignment job and what the update step sums into, for one run. */
+typedef struct kmeans_work {
+    assign_job job;
+    double *sum;        /* k x dim: the rows of each cluster summed over the threads */
+    uint64_t *count;    /* k */
+    float *zeros;       /* k padded: the GEMM's bias */
+    ep_cpu_pool *pool;
+} kmeans_work;
+
+/* Allocates the result (out), the per-thread buffers and the pool. @return EP_OK, EP_ERR_NOMEM, the pool's error. */
+static ep_status work_alloc(kmeans_work *w, const float *x, uint64_t n, int dim, int k, int threads,
+                            ep_kmeans_result *out, ep_error *err) {
+    memset(w, 0, sizeof *w);
+    assign_job *job = &w->job;
+    *job = (assign_job){.x = x, .n = n, .dim = dim, .k = k, .threads = threads};
+    out->centroids = malloc(sizeof(float) * (size_t)k * (size_t)dim);
+    out->labels = malloc(sizeof(int32_t) * (size_t)n);
+    out->scores = malloc(sizeof(float) * (size_t)n);
+    job->kern = ep_explore_kernels();
+    const int k_padded = (k + EP_GEMM_PAD - 1) / EP_GEMM_PAD * EP_GEMM_PAD;
+    w->zeros = calloc((size_t)k_padded, sizeof(float));
+    job->zeros = w->zeros;
+    job->gemm_scratch = calloc((size_t)threads, sizeof *job->gemm_scratch);
+    job->scratch = calloc((size_t)threads, sizeof *job->scratch);
+    job->sums = calloc((size_t)threads, sizeof *job->sums);
+    job->counts = calloc((size_t)threads, sizeof *job->counts);
+    job->changed = calloc((size_t)threads, sizeof *job->changed);
+    w->sum = malloc(sizeof(double) * (size_t)k * (size_t)dim);
+    w->count = malloc(sizeof(uint64_t) * (size_t)k);
+    bool ok = out->centroids && out->labels && out->scores && job->scratch && job->sums && job->counts &&
+              job->changed && w->sum && w->count && w->zeros && job->gemm_scratch;
+    for (int t = 0; ok && t < threads; t++)
+        ok = (job->scratch[t] = malloc(sizeof(float) * BLOCK * (size_t)k_padded)) &&
+             (job->gemm_scratch[t] =
+                  ep_aligned_calloc(sizeof(float) * ep_explore_gemm_scratch(job->kern, dim, k_padded))) &&
+             (job->sums[t] = malloc(sizeof(double) * (size_t)k * (size_t)dim)) &&
+             (job->counts[t] = malloc(sizeof(uint64_t) * (size_t)k));
+    ep_status st = ok ? EP_OK : ep_error_set(err, EP_ERR_NOMEM, "cluster: out of memory for k = %d", k);
+    if (st == EP_OK) st = ep_cpu_pool_create(threads, &w->pool, err);
+    return st;
+}
+
+static void work_free(kmeans_work *w) {
+    assign_job *job = &w->job;
+    ep_cpu_pool_free(w->pool);
+    ep_packed_free(&job->packed);
+    free(w->zeros);
+    for (int t = 0; t < job->threads; t++) {
+        if (job->gemm_scratch) free(job->gemm_scratch[t]);
+        if (job->scratch) free(job->scratch[t]);
+        if (job->sums) free(job->sums[t]);
+        if (job->counts) free(job->counts[t]);
+    }
+    free(job->scratch);
+    free(job->gemm_scratch);
+    free(job->sums);
+    free(job->counts);
+    free(job->changed);
+    free(w->sum);
+    free(w->count);
+}
+
+/* The update step: each centroid the normalised sum of its rows (the threads' sums added in thread order); an
+ * empty cluster takes the row farthest from its own centroid (lowest cosine, then lowest row). */
+static void update_centroids(kmeans_work *w, ep_kmeans_result *out) {
+    const assign_job *job = &w->job;
+    const int k = job->k, dim = job->dim;
+    double *sum = w->sum;
+    uint64_t *count = w->count;
+    memset(sum, 0, sizeof(double) * (size_t)k * (size_t)dim);
+    memset(count, 0, sizeof(uint64_t) * (size_t)k);
+    for (int t = 0; t < job->threads; t++) {
+        for (size_t i = 0; i < (size_t)k * (size_t)dim; i++) sum[i] += job->sums[t][i];
+        for (int j = 0; j < k; j++) count[j] += job->counts[t][j];
+    }
+    for (int j = 0; j < k; j++) {
+        float *cj = out->centroids + (size_t)j * (size_t)dim;
+        if (count[j] == 0) {
+            uint64_t far = 0;
+            for (uint64_t i = 1; i < job->n; i++)
+                if (out->scores[i] < out->scores[far]) far = i;
+            memcpy(cj, job->x + far * (size_t)dim, sizeof(float) * (size_t)dim);
+            out->scores[far] = 2.0f; /* not chosen twice */
+            continue;
+        }
+        double norm = 0;
+        for (int d = 0; d < dim; d++) norm += sum[(size_t)j * (size_t)dim + (size_t)d] *
+                                             sum[(size_t)j * (size_t)dim + (size_t)d];
+        norm = norm > 0 ? 1.0 / sqrt(norm) : 0;
+        for (int d = 0; d < dim; d++) cj[d] = (float)(sum[(size_t)j * (size_t)dim + (size_t)d] * norm);
+    }
+}
+
+/* Assignment and update in turn from the seeded centroids, at most `iterations` updates, until no row
+ * changes cluster; then the inertia. */
+static ep_status iterate(kmeans_work *w, int iterations, ep_kmeans_result *out, ep_error *err) {
+    assign_job *job = &w->job;
+    ep_status st = EP_OK;
+    for (uint64_t i = 0; i < job->n; i++) out->labels[i] = -1;
+    job->c = out->centroids;
+    job->labels = out->labels;
+    job->scores = out->scores;
+    for (int it = 0; it <= iterations && st == EP_OK; it++) {
+        ep_packed_free(&job->packed);
+        st = ep_explore_pack(job->kern, out->centroids, job->k, job->dim, &job->packed, err);
+        if (st != EP_OK) break;
+        ep_cpu_pool_run(w->pool, assign_worker, job);
+        uint64_t changed = 0;
+        for (int t = 0; t < job->threads; t++) changed += job->changed[t];
+        if (it == iterations || (it > 0 && changed == 0)) break; /* labels and scores are the final centroids' */
+        update_centroids(w, out);
+        out->iterations_run = it + 1;
+    }
+    double inertia = 0;
+    for (uint64_t i = 0; i < job->n; i++) inertia += 2.0 - 2.0 * (double)out->scores[i];
+    out->inertia = inertia;
+    out->k = job->k;
+    out->dim = job->dim;
+    out->n_rows = job->n;
+    return st;
+}
+
 ep_status ep_kmeans_run(const float *x, uint64_t n, int dim, const ep_kmeans_options *options, ep_kmeans_result *out,
                         ep_error *err) {
     memset(out, 0, sizeof *out);
@@ -164,93 +286,11 @@ ep_status ep_kmeans_run(const float *x, uint64_t n, int dim, const ep_kmeans_opt
                             (unsigned long long)n);
     const int iterations = options->iterations > 0 ? options->iterations : 25;
     const int threads = options->threads > 0 ? options->threads : ep_default_threads();
-    assign_job job = {.x = x, .n = n, .dim = dim, .k = k, .threads = threads};
-    out->centroids = malloc(sizeof(float) * (size_t)k * (size_t)dim);
-    out->labels = malloc(sizeof(int32_t) * (size_t)n);
-    out->scores = malloc(sizeof(float) * (size_t)n);
-    job.kern = ep_explore_kernels();
-    const int k_padded = (k + EP_GEMM_PAD - 1) / EP_GEMM_PAD * EP_GEMM_PAD;
-    float *zeros = calloc((size_t)k_padded, sizeof(float));
-    job.zeros = zeros;
-    job.gemm_scratch = calloc((size_t)threads, sizeof *job.gemm_scratch);
-    job.scratch = calloc((size_t)threads, sizeof *job.scratch);
-    job.sums = calloc((size_t)threads, sizeof *job.sums);
-    job.counts = calloc((size_t)threads, sizeof *job.counts);
-    job.changed = calloc((size_t)threads, sizeof *job.changed);
-    double *sum = malloc(sizeof(double) * (size_t)k * (size_t)dim);
-    uint64_t *count = malloc(sizeof(uint64_t) * (size_t)k);
-    bool ok = out->centroids && out->labels && out->scores && job.scratch && job.sums && job.counts && job.changed &&
-              sum && count && zeros && job.gemm_scratch;
-    for (int t = 0; ok && t < threads; t++)
-        ok = (job.scratch[t] = malloc(sizeof(float) * BLOCK * (size_t)k_padded)) &&
-             (job.gemm_scratch[t] = ep_aligned_calloc(sizeof(float) * ep_explore_gemm_scratch(job.kern, dim, k_padded))) &&
-             (job.sums[t] = malloc(sizeof(double) * (size_t)k * (size_t)dim)) &&
-             (job.counts[t] = malloc(sizeof(uint64_t) * (size_t)k));
-    ep_status st = ok ? EP_OK : ep_error_set(err, EP_ERR_NOMEM, "cluster: out of memory for k = %d", k);
-    ep_cpu_pool *pool = NULL;
-    if (st == EP_OK) st = ep_cpu_pool_create(threads, &pool, err);
+    kmeans_work w;
+    ep_status st = work_alloc(&w, x, n, dim, k, threads, out, err);
     if (st == EP_OK) st = seed_centroids(x, n, dim, k, options->seed, out->centroids, err);
-    if (st == EP_OK) {
-        for (uint64_t i = 0; i < n; i++) out->labels[i] = -1;
-        job.c = out->centroids;
-        job.labels = out->labels;
-        job.scores = out->scores;
-        for (int it = 0; it <= iterations && st == EP_OK; it++) {
-            ep_packed_free(&job.packed);
-            st = ep_explore_pack(job.kern, out->centroids, k, dim, &job.packed, err);
-            if (st != EP_OK) break;
-            ep_cpu_pool_run(pool, assign_worker, &job);
-            uint64_t changed = 0;
-            for (int t = 0; t < threads; t++) changed += job.changed[t];
-            if (it == iterations || (it > 0 && changed == 0)) break; /* labels and scores are the final centroids' */
-            memset(sum, 0, sizeof(double) * (size_t)k * (size_t)dim);
-            memset(count, 0, sizeof(uint64_t) * (size_t)k);
-            for (int t = 0; t < threads; t++) {
-                for (size_t i = 0; i < (size_t)k * (size_t)dim; i++) sum[i] += job.sums[t][i];
-                for (int j = 0; j < k; j++) count[j] += job.counts[t][j];
-            }
-            // An empty cluster takes the row farthest from its own centroid (lowest cosine, then lowest row).
-            for (int j = 0; j < k; j++) {
-                float *cj = out->centroids + (size_t)j * (size_t)dim;
-                if (count[j] == 0) {
-                    uint64_t far = 0;
-                    for (uint64_t i = 1; i < n; i++)
-                        if (out->scores[i] < out->scores[far]) far = i;
-                    memcpy(cj, x + far * (size_t)dim, sizeof(float) * (size_t)dim);
-                    out->scores[far] = 2.0f; /* not chosen twice */
-                    continue;
-                }
-                double norm = 0;
-                for (int d = 0; d < dim; d++) norm += sum[(size_t)j * (size_t)dim + (size_t)d] *
-                                                     sum[(size_t)j * (size_t)dim + (size_t)d];
-                norm = norm > 0 ? 1.0 / sqrt(norm) : 0;
-                for (int d = 0; d < dim; d++) cj[d] = (float)(sum[(size_t)j * (size_t)dim + (size_t)d] * norm);
-            }
-            out->iterations_run = it + 1;
-        }
-        double inertia = 0;
-        for (uint64_t i = 0; i < n; i++) inertia += 2.0 - 2.0 * (double)out->scores[i];
-        out->inertia = inertia;
-        out->k = k;
-        out->dim = dim;
-        out->n_rows = n;
-    }
-    ep_cpu_pool_free(pool);
-    ep_packed_free(&job.packed);
-    free(zeros);
-    for (int t = 0; t < threads; t++) {
-        if (job.gemm_scratch) free(job.gemm_scratch[t]);
-        if (job.scratch) free(job.scratch[t]);
-        if (job.sums) free(job.sums[t]);
-        if (job.counts) free(job.counts[t]);
-    }
-    free(job.scratch);
-    free(job.gemm_scratch);
-    free(job.sums);
-    free(job.counts);
-    free(job.changed);
-    free(sum);
-    free(count);
+    if (st == EP_OK) st = iterate(&w, iterations, out, err);
+    work_free(&w);
     if (st != EP_OK) ep_kmeans_free(out);
     return st;
 }

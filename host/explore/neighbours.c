@@ -266,116 +266,171 @@ static void rerank(topk *g, const float *x, uint64_t n, int dim, int k, int32_t 
     }
 }
 
-/* The CPU path (see neighbours.h). */
-static ep_status neighbours_cpu(const char *dir, const ep_neighbours_options *options, ep_neighbours *out,
-                                ep_error *err) {
-    memset(out, 0, sizeof *out);
-    const int k = options->k;
-    if (k < 1 || k > 1000) return ep_error_set(err, EP_ERR_USAGE, "related: k must be between 1 and 1000");
-    int threads = options->threads > 0 ? options->threads : ep_default_threads();
-    size_t budget = options->memory_bytes ? options->memory_bytes : ((size_t)2 << 30);
-    ep_output_reader *r = NULL;
-    ep_status st = ep_output_open(dir, &r, err);
-    if (st != EP_OK) return st;
-    const ep_manifest *m = ep_output_manifest(r);
-    const uint64_t n = m->records_embedded;
-    const int dim = m->dim;
-    // Three blocks of float32 rows in the budget (block A, block B, B packed), a whole number of tiles each.
-    uint64_t block = budget / 3 / ((size_t)dim * sizeof(float));
+/* What the CPU path holds while it runs: two blocks of rows, block B's packed tiles, the lists, the threads. */
+typedef struct cpu_work {
+    int k, kk, dim, threads;   /* kk: candidates kept per row (2k with bf16, re-scored at the end) */
+    uint64_t n, block;         /* rows of the folder, rows per block */
+    size_t budget, n_tiles;    /* memory budget; tiles per block */
+    const ep_cpu_kernels *kern;
+    uint16_t *a16;             /* block A in bfloat16 when a bf16 table runs, else NULL */
+    topk global;               /* every row's list */
+    topk *priv;                /* per thread: one tile row's lists */
+    float **scratch, **gemm_scratch;
+    float *a, *b, *zeros;      /* blocks A and B as float32 (b NULL when one block holds every row) */
+    ep_packed *packs;
+    ep_cpu_pool *pool;
+} cpu_work;
+
+/* The sizes: rows, threads, the budget and the rows per block, three blocks of float32 rows in the budget
+ * (block A, block B, B packed), a whole number of tiles each. */
+static void work_plan(cpu_work *w, const ep_neighbours_options *options, const ep_manifest *m) {
+    memset(w, 0, sizeof *w);
+    w->k = options->k;
+    w->threads = options->threads > 0 ? options->threads : ep_default_threads();
+    w->budget = options->memory_bytes ? options->memory_bytes : ((size_t)2 << 30);
+    w->n = m->records_embedded;
+    w->dim = m->dim;
+    uint64_t block = w->budget / 3 / ((size_t)w->dim * sizeof(float));
     block = block / TILE * TILE;
     if (block < TILE) block = TILE;
-    if (block > n) block = n ? n : 1;
-    const ep_cpu_kernels *kern = ep_explore_kernels();
-    uint16_t *a16 = NULL;
+    if (block > w->n) block = w->n ? w->n : 1;
+    w->block = block;
+    w->n_tiles = (size_t)((block + TILE - 1) / TILE);
+    w->kern = ep_explore_kernels();
+}
+
+/* With options->bf16: the bfloat16 table and block A's bfloat16 copy when this CPU, the width and the budget
+ * allow it, else a note (note_cap bytes) saying why float32 is used. @return EP_OK, EP_ERR_NOMEM (no message:
+ * work_alloc says it). */
+static ep_status choose_bf16(const ep_neighbours_options *options, cpu_work *w, char *note, size_t note_cap) {
+    ep_status st = EP_OK;
     if (options->bf16) {
         const ep_cpu_kernels *k16 = ep_explore_kernels_bf16();
-        if (!k16) snprintf(out->note, sizeof out->note, "this CPU has neither AVX512-BF16 nor AMX: float32 used");
-        else if (dim % 32) snprintf(out->note, sizeof out->note, "rows of %d floats (not a multiple of 32): float32 used", dim);
-        else if (block < n) snprintf(out->note, sizeof out->note, "the rows do not fit %s in one block: float32 used",
-                                     ep_setting_name(EP_SETTING_MEMORY));
-        else if (!(a16 = calloc(((size_t)block + 16) * (size_t)dim, sizeof(uint16_t)))) st = EP_ERR_NOMEM;
-        else kern = k16;
+        if (!k16) snprintf(note, note_cap, "this CPU has neither AVX512-BF16 nor AMX: float32 used");
+        else if (w->dim % 32)
+            snprintf(note, note_cap, "rows of %d floats (not a multiple of 32): float32 used", w->dim);
+        else if (w->block < w->n) snprintf(note, note_cap, "the rows do not fit %s in one block: float32 used",
+                                           ep_setting_name(EP_SETTING_MEMORY));
+        else if (!(w->a16 = calloc(((size_t)w->block + 16) * (size_t)w->dim, sizeof(uint16_t)))) st = EP_ERR_NOMEM;
+        else w->kern = k16;
     }
-    // bf16 keeps twice the candidates per row, re-scored in float32 at the end
-    const int kk = a16 ? 2 * k : k;
-    topk global = {0};
-    topk *priv = calloc((size_t)threads, sizeof *priv);
-    float **scratch = calloc((size_t)threads, sizeof *scratch);
-    float *a = malloc(sizeof(float) * (size_t)block * (size_t)dim);
-    float *b = n > block ? malloc(sizeof(float) * (size_t)block * (size_t)dim) : NULL;
-    const size_t n_tiles = (size_t)((block + TILE - 1) / TILE);
-    ep_packed *packs = calloc(n_tiles, sizeof *packs);
-    float **gemm_scratch = calloc((size_t)threads, sizeof *gemm_scratch);
-    float *zeros = calloc(TILE, sizeof(float));
-    ep_cpu_pool *pool = NULL;
-    bool ok = priv && scratch && a && (n <= block || b) && packs && gemm_scratch && zeros &&
-              st == EP_OK && topk_alloc(&global, n ? n : 1, kk) == EP_OK;
+    w->kk = w->a16 ? 2 * w->k : w->k;
+    return st;
+}
+
+/* Everything else the blocks need, and the thread pool. st: choose_bf16's answer.
+ * @return EP_OK, EP_ERR_NOMEM, or the pool's error. */
+static ep_status work_alloc(cpu_work *w, ep_status st, ep_error *err) {
+    const int threads = w->threads;
+    const size_t block_floats = (size_t)w->block * (size_t)w->dim;
+    w->priv = calloc((size_t)threads, sizeof *w->priv);
+    w->scratch = calloc((size_t)threads, sizeof *w->scratch);
+    w->a = malloc(sizeof(float) * block_floats);
+    w->b = w->n > w->block ? malloc(sizeof(float) * block_floats) : NULL;
+    w->packs = calloc(w->n_tiles, sizeof *w->packs);
+    w->gemm_scratch = calloc((size_t)threads, sizeof *w->gemm_scratch);
+    w->zeros = calloc(TILE, sizeof(float));
+    bool ok = w->priv && w->scratch && w->a && (w->n <= w->block || w->b) && w->packs && w->gemm_scratch &&
+              w->zeros && st == EP_OK && topk_alloc(&w->global, w->n ? w->n : 1, w->kk) == EP_OK;
     for (int t = 0; ok && t < threads; t++)
-        ok = topk_alloc(&priv[t], TILE, kk) == EP_OK && (scratch[t] = malloc(sizeof(float) * TILE * TILE)) != NULL &&
-             (gemm_scratch[t] = ep_aligned_calloc(sizeof(float) * ep_explore_gemm_scratch(kern, dim, TILE))) != NULL;
+        ok = topk_alloc(&w->priv[t], TILE, w->kk) == EP_OK &&
+             (w->scratch[t] = malloc(sizeof(float) * TILE * TILE)) != NULL &&
+             (w->gemm_scratch[t] =
+                  ep_aligned_calloc(sizeof(float) * ep_explore_gemm_scratch(w->kern, w->dim, TILE))) != NULL;
     if (!ok) st = ep_error_set(err, EP_ERR_NOMEM, "related: out of memory for %llu rows (budget %zu MiB)",
-                               (unsigned long long)n, budget >> 20);
-    if (st == EP_OK) st = ep_cpu_pool_create(threads, &pool, err);
-    tile_job proto = {.dim = dim, .global = &global, .priv = priv, .scratch = scratch, .gemm_scratch = gemm_scratch,
-                      .kern = kern, .zeros = zeros, .a16 = NULL};
+                               (unsigned long long)w->n, w->budget >> 20);
+    if (st == EP_OK) st = ep_cpu_pool_create(threads, &w->pool, err);
+    return st;
+}
+
+static void work_free(cpu_work *w) {
+    ep_cpu_pool_free(w->pool);
+    for (int t = 0; w->priv && t < w->threads; t++) topk_free(&w->priv[t]);
+    for (int t = 0; w->scratch && t < w->threads; t++) free(w->scratch[t]);
+    for (int t = 0; w->gemm_scratch && t < w->threads; t++) free(w->gemm_scratch[t]);
+    free_packs(w->packs, w->n_tiles);
+    free(w->packs);
+    free(w->gemm_scratch);
+    free(w->zeros);
+    free(w->priv);
+    free(w->scratch);
+    free(w->a);
+    free(w->a16);
+    free(w->b);
+    topk_free(&w->global);
+}
+
+/* Every block A against itself and every later block B: all pairs of rows, each once. */
+static ep_status run_blocks(ep_output_reader *r, cpu_work *w, ep_error *err) {
+    const uint64_t n = w->n, block = w->block;
+    const int dim = w->dim;
+    tile_job proto = {.dim = dim, .global = &w->global, .priv = w->priv, .scratch = w->scratch,
+                      .gemm_scratch = w->gemm_scratch, .kern = w->kern, .zeros = w->zeros, .a16 = NULL};
+    ep_status st = EP_OK;
     for (uint64_t a0 = 0; a0 < n && st == EP_OK; a0 += block) {
         uint64_t a_rows = n - a0 < block ? n - a0 : block;
-        st = ep_explore_read_rows(r, a0, a_rows, a, err);
-        if (st == EP_OK && a16) {
-            kern->to_bf16(a16, a, (size_t)a_rows * (size_t)dim);
-            proto.a16 = a16;
+        st = ep_explore_read_rows(r, a0, a_rows, w->a, err);
+        if (st == EP_OK && w->a16) {
+            w->kern->to_bf16(w->a16, w->a, (size_t)a_rows * (size_t)dim);
+            proto.a16 = w->a16;
         }
-        if (st == EP_OK) st = pack_block(kern, a, a_rows, dim, packs, err);
-        if (st == EP_OK) block_pair(pool, &proto, a, a0, a_rows, packs, a0, a_rows, true);
-        free_packs(packs, n_tiles);
+        if (st == EP_OK) st = pack_block(w->kern, w->a, a_rows, dim, w->packs, err);
+        if (st == EP_OK) block_pair(w->pool, &proto, w->a, a0, a_rows, w->packs, a0, a_rows, true);
+        free_packs(w->packs, w->n_tiles);
         for (uint64_t b0 = a0 + block; b0 < n && st == EP_OK; b0 += block) {
             uint64_t b_rows = n - b0 < block ? n - b0 : block;
-            st = ep_explore_read_rows(r, b0, b_rows, b, err);
-            if (st == EP_OK) st = pack_block(kern, b, b_rows, dim, packs, err);
-            if (st == EP_OK) block_pair(pool, &proto, a, a0, a_rows, packs, b0, b_rows, false);
-            free_packs(packs, n_tiles);
+            st = ep_explore_read_rows(r, b0, b_rows, w->b, err);
+            if (st == EP_OK) st = pack_block(w->kern, w->b, b_rows, dim, w->packs, err);
+            if (st == EP_OK) block_pair(w->pool, &proto, w->a, a0, a_rows, w->packs, b0, b_rows, false);
+            free_packs(w->packs, w->n_tiles);
         }
     }
-    if (st == EP_OK && a16) {
+    return st;
+}
+
+/* The lists into out, k per row, -1 / NaN where a row has fewer: the bf16 candidates re-scored in float32,
+ * or the float32 lists themselves (taken over from w->global). @return EP_OK, EP_ERR_NOMEM. */
+static ep_status hand_over(cpu_work *w, ep_neighbours *out, ep_error *err) {
+    const uint64_t n = w->n;
+    const int k = w->k;
+    if (w->a16) {
         out->rows = malloc(sizeof(int32_t) * (size_t)(n ? n : 1) * (size_t)k);
         out->scores = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)k);
-        if (!out->rows || !out->scores) {
-            st = ep_error_set(err, EP_ERR_NOMEM, "related: out of memory");
-        } else {
-            rerank(&global, a, n, dim, k, out->rows, out->scores);
-            out->n_rows = n;
-            out->k = k;
-            out->dim = dim;
-            out->used_bf16 = true;
-        }
-    } else if (st == EP_OK) {
-        out->n_rows = n;
-        out->k = k;
-        out->dim = dim;
-        out->rows = global.row;
-        out->scores = global.score;
-        global.row = NULL;
-        global.score = NULL;
+        if (!out->rows || !out->scores) return ep_error_set(err, EP_ERR_NOMEM, "related: out of memory");
+        rerank(&w->global, w->a, n, w->dim, k, out->rows, out->scores);
+        out->used_bf16 = true;
+    } else {
+        out->rows = w->global.row;
+        out->scores = w->global.score;
+        w->global.row = NULL;
+        w->global.score = NULL;
         for (uint64_t i = 0; i < n; i++)
-            for (int e = global.count[i]; e < k; e++) {
+            for (int e = w->global.count[i]; e < k; e++) {
                 out->rows[i * (size_t)k + (size_t)e] = -1;
                 out->scores[i * (size_t)k + (size_t)e] = NAN;
             }
     }
-    ep_cpu_pool_free(pool);
-    for (int t = 0; priv && t < threads; t++) topk_free(&priv[t]);
-    for (int t = 0; scratch && t < threads; t++) free(scratch[t]);
-    for (int t = 0; gemm_scratch && t < threads; t++) free(gemm_scratch[t]);
-    free_packs(packs, n_tiles);
-    free(packs);
-    free(gemm_scratch);
-    free(zeros);
-    free(priv);
-    free(scratch);
-    free(a);
-    free(a16);
-    free(b);
-    topk_free(&global);
+    out->n_rows = n;
+    out->k = k;
+    out->dim = w->dim;
+    return EP_OK;
+}
+
+/* The CPU path (see neighbours.h). */
+static ep_status neighbours_cpu(const char *dir, const ep_neighbours_options *options, ep_neighbours *out,
+                                ep_error *err) {
+    memset(out, 0, sizeof *out);
+    if (options->k < 1 || options->k > 1000)
+        return ep_error_set(err, EP_ERR_USAGE, "related: k must be between 1 and 1000");
+    ep_output_reader *r = NULL;
+    ep_status st = ep_output_open(dir, &r, err);
+    if (st != EP_OK) return st;
+    cpu_work w;
+    work_plan(&w, options, ep_output_manifest(r));
+    st = work_alloc(&w, choose_bf16(options, &w, out->note, sizeof out->note), err);
+    if (st == EP_OK) st = run_blocks(r, &w, err);
+    if (st == EP_OK) st = hand_over(&w, out, err);
+    work_free(&w);
     ep_output_close(r);
     return st;
 }

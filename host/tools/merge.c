@@ -95,34 +95,10 @@ static ep_status check_shard_files(const part *p, ep_error *err) {
                                                  ep_setting_name(EP_SETTING_OVERWRITE));
 }
 
-static ep_status check_parts(part *parts, size_t n, const ep_merge_options *o, ep_error *err) {
-    char why[768];
+/* Each part index 0..count-1 given exactly once. @return EP_OK, EP_ERR_MISMATCH naming the twice-given or
+ * the missing parts, EP_ERR_NOMEM. */
+static ep_status check_part_indexes(const part *parts, size_t n, int count, ep_error *err) {
     ep_status st = EP_OK;
-    for (size_t i = 0; i < n && st == EP_OK; i++) {
-        st = ep_manifest_read(parts[i].dir, &parts[i].m, err);
-        if (st != EP_OK) return ep_error_prefix(err, "part %s", parts[i].dir);
-        const ep_manifest *m = parts[i].m;
-        if (!m->complete)
-            return ep_error_set(err, EP_ERR_MISMATCH, "part %s (part %d of %d) is not complete: its run was "
-                                "interrupted or is still going; run its embed command again to finish it",
-                                parts[i].dir, m->run.part_index, m->run.part_count);
-    }
-    const ep_manifest *first = parts[0].m;
-    for (size_t i = 1; i < n; i++)
-        if (ep_manifest_same_job(first, parts[i].m, MERGE_SAME_JOB, why, sizeof why))
-            return ep_error_set(err, EP_ERR_MISMATCH, "parts %s and %s come from different jobs: %s", parts[0].dir,
-                                parts[i].dir, why);
-    const int count = first->run.part_count;
-    for (size_t i = 1; i < n; i++)
-        if (parts[i].m->run.part_count != count)
-            return ep_error_set(err, EP_ERR_MISMATCH, "part %s is part %d of %d but %s is part %d of %d: all parts "
-                                "must come from the same %s I/N split", parts[0].dir, first->run.part_index,
-                                count, parts[i].dir, parts[i].m->run.part_index, parts[i].m->run.part_count,
-                                ep_setting_name(EP_SETTING_PART));
-    if ((size_t)count > n && count > 4096) /* too many to list (and a table for them is pointless) */
-        return ep_error_set(err, EP_ERR_MISMATCH, "the job has %d parts but only %zu are given: give every part "
-                            "folder 0..%d", count, n, count - 1);
-    // Each index exactly once.
     const char **by_index = calloc((size_t)count, sizeof *by_index);
     if (!by_index) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n && st == EP_OK; i++) {
@@ -149,11 +125,13 @@ static ep_status check_parts(part *parts, size_t n, const ep_merge_options *o, e
                               n_missing > 16 ? ", ..." : "", ep_setting_name(EP_SETTING_PART), count);
     }
     free(by_index);
-    if (st != EP_OK) return st;
-    for (size_t i = 1; i < n; i++)
-        if (count_difference(first, parts[i].m, why, sizeof why))
-            return ep_error_set(err, EP_ERR_MISMATCH, "parts %s and %s disagree on %s", parts[0].dir, parts[i].dir,
-                                why);
+    return st;
+}
+
+/* The same errors.ndjson in every part, and every part's shards sound: verified in full, or (skip_verify)
+ * present with their recorded sizes. @return EP_OK, EP_ERR_MISMATCH naming the part. */
+static ep_status check_part_files(part *parts, size_t n, const ep_merge_options *o, ep_error *err) {
+    ep_status st = EP_OK;
     for (size_t i = 0; i < n && st == EP_OK; i++) {
         st = hash_errors(&parts[i], err);
         if (st == EP_OK && strcmp(parts[i].errors_sha, parts[0].errors_sha) != 0)
@@ -175,6 +153,41 @@ static ep_status check_parts(part *parts, size_t n, const ep_merge_options *o, e
         }
     }
     return st;
+}
+
+static ep_status check_parts(part *parts, size_t n, const ep_merge_options *o, ep_error *err) {
+    char why[768];
+    for (size_t i = 0; i < n; i++) {
+        ep_status st = ep_manifest_read(parts[i].dir, &parts[i].m, err);
+        if (st != EP_OK) return ep_error_prefix(err, "part %s", parts[i].dir);
+        const ep_manifest *m = parts[i].m;
+        if (!m->complete)
+            return ep_error_set(err, EP_ERR_MISMATCH, "part %s (part %d of %d) is not complete: its run was "
+                                "interrupted or is still going; run its embed command again to finish it",
+                                parts[i].dir, m->run.part_index, m->run.part_count);
+    }
+    const ep_manifest *first = parts[0].m;
+    for (size_t i = 1; i < n; i++)
+        if (ep_manifest_same_job(first, parts[i].m, MERGE_SAME_JOB, why, sizeof why))
+            return ep_error_set(err, EP_ERR_MISMATCH, "parts %s and %s come from different jobs: %s", parts[0].dir,
+                                parts[i].dir, why);
+    const int count = first->run.part_count;
+    for (size_t i = 1; i < n; i++)
+        if (parts[i].m->run.part_count != count)
+            return ep_error_set(err, EP_ERR_MISMATCH, "part %s is part %d of %d but %s is part %d of %d: all parts "
+                                "must come from the same %s I/N split", parts[0].dir, first->run.part_index,
+                                count, parts[i].dir, parts[i].m->run.part_index, parts[i].m->run.part_count,
+                                ep_setting_name(EP_SETTING_PART));
+    if ((size_t)count > n && count > 4096) /* too many to list (and a table for them is pointless) */
+        return ep_error_set(err, EP_ERR_MISMATCH, "the job has %d parts but only %zu are given: give every part "
+                            "folder 0..%d", count, n, count - 1);
+    ep_status st = check_part_indexes(parts, n, count, err);
+    if (st != EP_OK) return st;
+    for (size_t i = 1; i < n; i++)
+        if (count_difference(first, parts[i].m, why, sizeof why))
+            return ep_error_set(err, EP_ERR_MISMATCH, "parts %s and %s disagree on %s", parts[0].dir, parts[i].dir,
+                                why);
+    return check_part_files(parts, n, o, err);
 }
 
 static int cmp_first_row(const void *a, const void *b) {

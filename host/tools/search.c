@@ -80,27 +80,17 @@ static char *input_unusable(const ep_manifest *m, size_t f) {
     return strdup(why);
 }
 
-ep_status ep_search_fetch_texts(const char *dir, const uint64_t *rows, int n, char **texts, char **ids, char **why,
-                                ep_error *err) {
-    for (int i = 0; i < n; i++) texts[i] = ids[i] = NULL;
-    *why = NULL;
-    ep_output_reader *r = NULL;
-    ep_status st = ep_output_open(dir, &r, err);
-    if (st != EP_OK) return st;
-    const ep_manifest *m = ep_output_manifest(r);
-    ep_row_meta *want = calloc((size_t)(n ? n : 1), sizeof *want);
-    if (!want) {
-        ep_output_close(r);
-        return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
-    }
-    // Each hit's id, input and line from the ids file of its shard (checked like every shard read).
+/* Each wanted row's id, input and line from the ids file of its shard (checked like every shard read) into
+ * ids and want, and the text stored with the row, when there is one, into texts. @return EP_OK, EP_ERR_USAGE
+ * (a row in no shard), EP_ERR_NOMEM, or the shard read's error. */
+static ep_status read_row_meta(ep_output_reader *r, const char *dir, const uint64_t *rows, int n, char **texts,
+                               char **ids, ep_row_meta *want, ep_error *err) {
+    ep_status st = EP_OK;
     for (int i = 0; i < n && st == EP_OK; i++) {
         if (ids[i]) continue;
         size_t s = ep_output_shard_of_row(r, rows[i]);
-        if (s == SIZE_MAX) {
-            st = ep_error_set(err, EP_ERR_USAGE, "%s: row %llu is in no shard", dir, (unsigned long long)rows[i]);
-            break;
-        }
+        if (s == SIZE_MAX) return ep_error_set(err, EP_ERR_USAGE, "%s: row %llu is in no shard", dir,
+                                               (unsigned long long)rows[i]);
         ep_output_shard shard;
         st = ep_output_read_shard(r, s, EP_OUTPUT_IDS, &shard, err);
         for (int j = i; j < n && st == EP_OK; j++) {
@@ -114,6 +104,67 @@ ep_status ep_search_fetch_texts(const char *dir, const uint64_t *rows, int n, ch
         }
         ep_output_shard_free(&shard);
     }
+    return st;
+}
+
+/* Reads input f of the run again as the run read it, and takes the texts of the `needed` wanted rows it
+ * holds: the line finds the record, the text hash proves it is the text that was embedded. A reason why some
+ * were not found goes into *why unless one is there already. */
+static void texts_from_input(const ep_manifest *m, size_t f, int needed, const ep_row_meta *want, int n,
+                             char **texts, char **ids, char **why) {
+    ep_reader_options ro = {.format = EP_FORMAT_AUTO,
+                            .text_path = m->text_path[0] ? m->text_path : NULL,
+                            .id_path = m->id_path[0] ? m->id_path : NULL,
+                            .max_record_bytes = (size_t)m->run.max_record_bytes};
+    ep_input_format_parse(m->inputs[f].format, &ro.format, NULL);
+    ep_clean_parse(m->run.clean, &ro.clean, NULL); /* the text hash is the cleaned text's */
+    ep_reader *rd = NULL;
+    ep_error rerr = {0};
+    if (ep_reader_open(m->inputs[f].abs_path, &ro, &rd, &rerr) != EP_OK) {
+        if (!*why) *why = strdup(rerr.message);
+        return;
+    }
+    int found = 0;
+    for (;;) {
+        ep_record rec;
+        ep_read_kind kind;
+        if (ep_reader_next(rd, &rec, &kind, &rerr) != EP_OK) {
+            if (!*why) *why = strdup(rerr.message);
+            break;
+        }
+        if (kind == EP_READ_END) break;
+        if (kind != EP_READ_RECORD) continue;
+        for (int i = 0; i < n; i++) {
+            if (!ids[i] || texts[i] || want[i].file_index != f || want[i].line != rec.line) continue;
+            if (XXH3_64bits(rec.text, rec.text_len) != want[i].text_hash) continue;
+            texts[i] = strdup(rec.text);
+            found++;
+        }
+        if (found == needed) break;
+    }
+    ep_reader_free(rd);
+    if (found < needed && !*why) {
+        char msg[4608];
+        snprintf(msg, sizeof msg, "%d text%s not found in %s at the recorded line with the recorded hash",
+                 needed - found, needed - found == 1 ? " was" : "s were", m->inputs[f].abs_path);
+        *why = strdup(msg);
+    }
+}
+
+ep_status ep_search_fetch_texts(const char *dir, const uint64_t *rows, int n, char **texts, char **ids, char **why,
+                                ep_error *err) {
+    for (int i = 0; i < n; i++) texts[i] = ids[i] = NULL;
+    *why = NULL;
+    ep_output_reader *r = NULL;
+    ep_status st = ep_output_open(dir, &r, err);
+    if (st != EP_OK) return st;
+    const ep_manifest *m = ep_output_manifest(r);
+    ep_row_meta *want = calloc((size_t)(n ? n : 1), sizeof *want);
+    if (!want) {
+        ep_output_close(r);
+        return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    }
+    st = read_row_meta(r, dir, rows, n, texts, ids, want, err);
     // Texts only from the files the run itself recorded, and only while they are unchanged.
     for (size_t f = 0; f < m->n_inputs && st == EP_OK; f++) {
         int needed = 0;
@@ -125,44 +176,7 @@ ep_status ep_search_fetch_texts(const char *dir, const uint64_t *rows, int n, ch
             else free(reason);
             continue;
         }
-        ep_reader_options ro = {.format = EP_FORMAT_AUTO,
-                                .text_path = m->text_path[0] ? m->text_path : NULL,
-                                .id_path = m->id_path[0] ? m->id_path : NULL,
-                                .max_record_bytes = (size_t)m->run.max_record_bytes};
-        ep_input_format_parse(m->inputs[f].format, &ro.format, NULL);
-        ep_clean_parse(m->run.clean, &ro.clean, NULL); /* the text hash is the cleaned text's */
-        ep_reader *rd = NULL;
-        ep_error rerr = {0};
-        if (ep_reader_open(m->inputs[f].abs_path, &ro, &rd, &rerr) != EP_OK) {
-            if (!*why) *why = strdup(rerr.message);
-            continue;
-        }
-        int found = 0;
-        for (;;) {
-            ep_record rec;
-            ep_read_kind kind;
-            if (ep_reader_next(rd, &rec, &kind, &rerr) != EP_OK) {
-                if (!*why) *why = strdup(rerr.message);
-                break;
-            }
-            if (kind == EP_READ_END) break;
-            if (kind != EP_READ_RECORD) continue;
-            // The line finds the record, the text hash proves it is the text that was embedded.
-            for (int i = 0; i < n; i++) {
-                if (!ids[i] || texts[i] || want[i].file_index != f || want[i].line != rec.line) continue;
-                if (XXH3_64bits(rec.text, rec.text_len) != want[i].text_hash) continue;
-                texts[i] = strdup(rec.text);
-                found++;
-            }
-            if (found == needed) break;
-        }
-        ep_reader_free(rd);
-        if (found < needed && !*why) {
-            char msg[4608];
-            snprintf(msg, sizeof msg, "%d text%s not found in %s at the recorded line with the recorded hash",
-                     needed - found, needed - found == 1 ? " was" : "s were", m->inputs[f].abs_path);
-            *why = strdup(msg);
-        }
+        texts_from_input(m, f, needed, want, n, texts, ids, why);
     }
     free(want);
     ep_output_close(r);

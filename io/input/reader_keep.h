@@ -2,7 +2,10 @@
  * reader_keep.h - what travels with a record besides its text and id: the
  * kept fields (--keep, one JSON object text per record) and the opt-in text
  * preparation for tweets (--clean). Internal to the reader; the public
- * parsers of both settings are in reader.h.
+ * parsers of both settings are in reader.h. Written in three files:
+ * reader_keep.c (the list, the JSON object of a record's columns),
+ * reader_keep_default.c (the columns of "default", the export's account)
+ * and reader_clean.c (--clean).
  */
 #ifndef EP_READER_KEEP_H
 #define EP_READER_KEEP_H

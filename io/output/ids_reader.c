@@ -120,94 +120,129 @@ static char *kept_slice(const char *line, size_t len, size_t n_fields) {
     return out;
 }
 
-/* One line, without its '\n'. The id is strdup'd into m->id. */
-static ep_status parse_ids_line(const char *line, size_t len, ep_row_meta *m, ep_error *err) {
+/* The keys an ids line has: the first six always, "text" unless --no-text; any other is a kept field. */
+enum { KEY_ID, KEY_FILE, KEY_LINE, KEY_TOKENS, KEY_TRUNCATED, KEY_HASH, KEY_TEXT, N_KEYS };
+static const char *const KEYS[N_KEYS] = {"id", "file", "line", "tokens", "truncated", "hash", "text"};
+
+static bool is_known_key(const char *s) {
+    bool known = false;
+    for (int k = 0; k < N_KEYS; k++) known = known || strcmp(s, KEYS[k]) == 0;
+    return known;
+}
+
+/* The line as one JSON object and nothing else (spaces aside), without raw control characters.
+ * @return EP_OK and *obj (cJSON_Delete it), EP_ERR_FORMAT. */
+static ep_status parse_object(const char *line, size_t len, cJSON **obj, ep_error *err) {
+    *obj = NULL;
     for (size_t i = 0; i < len; i++) {
         if ((uint8_t)line[i] < 0x20)
             return ep_error_set(err, EP_ERR_FORMAT, "raw control character 0x%02x at column %zu", (uint8_t)line[i],
                                 i + 1);
     }
     const char *end = NULL;
-    cJSON *obj = cJSON_ParseWithLengthOpts(line, len, &end, 0);
-    if (!obj) return ep_error_set(err, EP_ERR_FORMAT, "not valid JSON");
+    cJSON *o = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    if (!o) return ep_error_set(err, EP_ERR_FORMAT, "not valid JSON");
     ep_status st = EP_OK;
     while (end && end < line + len && *end == ' ') end++;
-    if (!end || end != line + len) {
-        st = ep_error_set(err, EP_ERR_FORMAT, "text after the JSON object");
-        goto done;
-    }
-    if (!cJSON_IsObject(obj)) {
-        st = ep_error_set(err, EP_ERR_FORMAT, "not a JSON object");
-        goto done;
-    }
-    static const char *const keys[7] = {"id", "file", "line", "tokens", "truncated", "hash", "text"};
-    const cJSON *vals[7] = {0};
-    size_t n_other = 0;
+    if (!end || end != line + len) st = ep_error_set(err, EP_ERR_FORMAT, "text after the JSON object");
+    else if (!cJSON_IsObject(o)) st = ep_error_set(err, EP_ERR_FORMAT, "not a JSON object");
+    if (st != EP_OK) cJSON_Delete(o);
+    else *obj = o;
+    return st;
+}
+
+/* vals[k]: the member named KEYS[k] (NULL for an absent "text"); *n_other: the other members (kept fields).
+ * @return EP_OK, EP_ERR_FORMAT when a key appears twice or one of the first six is missing. */
+static ep_status find_keys(const cJSON *obj, const cJSON *vals[N_KEYS], size_t *n_other, ep_error *err) {
+    *n_other = 0;
     for (const cJSON *c = obj->child; c; c = c->next) {
         bool known = false;
-        for (int k = 0; k < 7; k++) {
-            if (c->string && strcmp(c->string, keys[k]) == 0) {
-                if (vals[k]) {
-                    st = ep_error_set(err, EP_ERR_FORMAT, "\"%s\" appears twice", keys[k]);
-                    goto done;
-                }
+        for (int k = 0; k < N_KEYS; k++) {
+            if (c->string && strcmp(c->string, KEYS[k]) == 0) {
+                if (vals[k]) return ep_error_set(err, EP_ERR_FORMAT, "\"%s\" appears twice", KEYS[k]);
                 vals[k] = c;
                 known = true;
             }
         }
-        if (!known) n_other++; /* a kept field (--keep) */
+        if (!known) (*n_other)++; /* a kept field (--keep) */
     }
-    for (int k = 0; k < 6; k++) {
-        if (!vals[k]) {
-            st = ep_error_set(err, EP_ERR_FORMAT, "\"%s\" is missing", keys[k]);
-            goto done;
-        }
+    for (int k = 0; k < KEY_TEXT; k++) {
+        if (!vals[k]) return ep_error_set(err, EP_ERR_FORMAT, "\"%s\" is missing", KEYS[k]);
     }
+    return EP_OK;
+}
+
+/* Each value of the known keys has the type and range the writer gives it; the numbers into m.
+ * @return EP_OK, EP_ERR_FORMAT naming the first that does not. */
+static ep_status check_values(const cJSON *const vals[N_KEYS], ep_row_meta *m, ep_error *err) {
     uint64_t file = 0, line_no = 0, tokens = 0, hash = 0;
-    if (!cJSON_IsString(vals[0])) st = ep_error_set(err, EP_ERR_FORMAT, "\"id\" is not a string");
-    else if (!as_uint(vals[1], (double)UINT32_MAX, &file))
+    ep_status st = EP_OK;
+    if (!cJSON_IsString(vals[KEY_ID])) st = ep_error_set(err, EP_ERR_FORMAT, "\"id\" is not a string");
+    else if (!as_uint(vals[KEY_FILE], (double)UINT32_MAX, &file))
         st = ep_error_set(err, EP_ERR_FORMAT, "\"file\" is not an integer in 0..2^32-1");
-    else if (!as_uint(vals[2], MAX_EXACT_INT, &line_no))
+    else if (!as_uint(vals[KEY_LINE], MAX_EXACT_INT, &line_no))
         st = ep_error_set(err, EP_ERR_FORMAT, "\"line\" is not an integer in 0..2^53");
-    else if (!as_uint(vals[3], (double)INT32_MAX, &tokens))
+    else if (!as_uint(vals[KEY_TOKENS], (double)INT32_MAX, &tokens))
         st = ep_error_set(err, EP_ERR_FORMAT, "\"tokens\" is not a non-negative integer");
-    else if (!cJSON_IsBool(vals[4])) st = ep_error_set(err, EP_ERR_FORMAT, "\"truncated\" is not true or false");
-    else if (!cJSON_IsString(vals[5]) || !parse_hash(vals[5]->valuestring, &hash))
+    else if (!cJSON_IsBool(vals[KEY_TRUNCATED]))
+        st = ep_error_set(err, EP_ERR_FORMAT, "\"truncated\" is not true or false");
+    else if (!cJSON_IsString(vals[KEY_HASH]) || !parse_hash(vals[KEY_HASH]->valuestring, &hash))
         st = ep_error_set(err, EP_ERR_FORMAT, "\"hash\" is not 16 lowercase hex digits");
-    else if (vals[6] && !cJSON_IsString(vals[6])) st = ep_error_set(err, EP_ERR_FORMAT, "\"text\" is not a string");
-    if (st != EP_OK) goto done;
-    char *id = strdup(vals[0]->valuestring);
-    char *text = vals[6] ? strdup(vals[6]->valuestring) : NULL;
-    char *fields = n_other ? kept_slice(line, len, n_other) : NULL;
-    if (n_other && !fields) {
-        // The kept fields go back out as one JSON object, in the order they were written.
-        cJSON *kept = cJSON_CreateObject();
-        for (cJSON *c = obj->child, *next; c && kept; c = next) {
-            next = c->next;
-            bool known = false;
-            for (int k = 0; k < 7; k++) known = known || strcmp(c->string, keys[k]) == 0;
-            if (known) continue;
-            cJSON_AddItemToObject(kept, c->string, cJSON_Duplicate(c, true));
-        }
-        fields = kept ? cJSON_PrintUnformatted(kept) : NULL;
-        cJSON_Delete(kept);
+    else if (vals[KEY_TEXT] && !cJSON_IsString(vals[KEY_TEXT]))
+        st = ep_error_set(err, EP_ERR_FORMAT, "\"text\" is not a string");
+    if (st != EP_OK) return st;
+    m->file_index = (uint32_t)file;
+    m->line = line_no;
+    m->n_tokens = (int)tokens;
+    m->truncated = cJSON_IsTrue(vals[KEY_TRUNCATED]);
+    m->text_hash = hash;
+    return EP_OK;
+}
+
+/* The n_other kept fields of the line as one JSON object text: the line's own bytes when laid out as the
+ * writer lays them out (kept_slice), else printed again from the tree, in the order they were written.
+ * @return the text (free with cJSON_free), or NULL when out of memory. */
+static char *kept_fields(const cJSON *obj, const char *line, size_t len, size_t n_other) {
+    char *fields = kept_slice(line, len, n_other);
+    if (fields) return fields;
+    cJSON *kept = cJSON_CreateObject();
+    for (const cJSON *c = obj->child; c && kept; c = c->next) {
+        if (is_known_key(c->string)) continue;
+        cJSON_AddItemToObject(kept, c->string, cJSON_Duplicate(c, true));
     }
-    if (!id || (vals[6] && !text) || (n_other && !fields)) {
+    fields = kept ? cJSON_PrintUnformatted(kept) : NULL;
+    cJSON_Delete(kept);
+    return fields;
+}
+
+/* One line, without its '\n'. The id is strdup'd into m->id. */
+static ep_status parse_ids_line(const char *line, size_t len, ep_row_meta *m, ep_error *err) {
+    cJSON *obj = NULL;
+    ep_status st = parse_object(line, len, &obj, err);
+    if (st != EP_OK) return st;
+    const cJSON *vals[N_KEYS] = {0};
+    size_t n_other = 0;
+    ep_row_meta meta = *m;
+    st = find_keys(obj, vals, &n_other, err);
+    if (st == EP_OK) st = check_values(vals, &meta, err);
+    if (st != EP_OK) {
+        cJSON_Delete(obj);
+        return st;
+    }
+    char *id = strdup(vals[KEY_ID]->valuestring);
+    char *text = vals[KEY_TEXT] ? strdup(vals[KEY_TEXT]->valuestring) : NULL;
+    char *fields = n_other ? kept_fields(obj, line, len, n_other) : NULL;
+    if (!id || (vals[KEY_TEXT] && !text) || (n_other && !fields)) {
         free(id);
         free(text);
         if (fields) cJSON_free(fields);
         st = ep_error_set(err, EP_ERR_NOMEM, "out of memory for an id");
-        goto done;
+    } else {
+        meta.id = id;
+        meta.text = text;
+        meta.fields = fields;
+        *m = meta;
     }
-    m->id = id;
-    m->text = text;
-    m->fields = fields;
-    m->file_index = (uint32_t)file;
-    m->line = line_no;
-    m->n_tokens = (int)tokens;
-    m->truncated = cJSON_IsTrue(vals[4]);
-    m->text_hash = hash;
-done:
     cJSON_Delete(obj);
     return st;
 }

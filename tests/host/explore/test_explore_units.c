@@ -158,6 +158,29 @@ static void test_uneven(void) {
     CHECK(ep_cluster_suggest_k(even, 4, 100) == 0);
     CHECK(ep_cluster_suggest_k(giant, 4, 404) != 0);
     CHECKF(ep_cluster_suggest_k(crumbs, 8, 1000) == 4, "suggested %d", ep_cluster_suggest_k(crumbs, 8, 1000));
+
+    // The report says so: 11 rows in cluster 3, one in cluster 0, four empty clusters (crumbs: try 2), largest
+    // first, then by number; an empty cluster lists no rows; ids where there are some.
+    int32_t labels[12] = {3, 3, 3, 0, 3, 3, 3, 3, 3, 3, 3, 3};
+    float scores[12] = {0.5f, 0.9f, 0.7f, 0.8f, 0.6f, 0.4f, 0.3f, 0.2f, 0.1f, 0.95f, 0.15f, 0.25f};
+    const char *ids[12] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "", NULL};
+    ep_kmeans_result km = {.k = 6, .dim = 1, .n_rows = 12, .labels = labels, .scores = scores, .iterations_run = 2};
+    ep_cluster_report_input in = {.km = &km, .ids = ids, .nearest = 2, .seed = 7};
+    char *json = NULL, *summary = NULL;
+    ep_error err = {0};
+    CHECK_OK(ep_cluster_report(&in, 2, &json, &summary, &err), &err);
+    CHECKF(summary && strstr(summary, "sizes are very uneven (largest 11, mean 2): try -k 2\n"), "%s", summary);
+    CHECKF(summary && strstr(summary, "\ncluster 3: 11 rows (91.7%), mean cosine 0.459\n  0.950 row 9 id j\n"
+                                      "  0.900 row 1 id b\n\ncluster 0: 1 row (8.3%), mean cosine 0.800\n"
+                                      "  0.800 row 3 id d\n\n(4 more clusters in cluster-report.json)\n"),
+           "%s", summary);
+    CHECKF(json && strstr(json, "\"uneven\":\ttrue") && strstr(json, "\"suggested_k\":\t2") &&
+           strstr(json, "\"seed\":\t7"), "%s", json);
+    // every cluster is in the JSON, the empty ones last with no nearest rows
+    CHECKF(json && strstr(json, "\"cluster\":\t5,\n\t\t\t\"size\":\t0,") &&
+           strstr(json, "\"nearest\":\t[]") && json[strlen(json) - 1] == '\n', "%s", json);
+    free(json);
+    free(summary);
 }
 
 int main(void) {

@@ -206,6 +206,12 @@ static void malformed(const char *dir) {
          "{}\n",
          "after"},
         {"\n", "not valid JSON"},
+        {"{\"id\": \"x\", \"file\": 0, \"line\": 1, \"tokens\": 3, \"hash\": \"00000000000000ff\"}\n",
+         "\"truncated\" is missing"},
+        {"{\"id\": \"x\", \"file\": 0, \"line\": 1, \"tokens\": 3, \"truncated\": false}\n", "\"hash\" is missing"},
+        {"{\"id\": \"x\", \"file\": 0, \"line\": 1, \"tokens\": 3, \"truncated\": false, "
+         "\"hash\": \"00000000000000ff\", \"text\": \"a\", \"k\": 1, \"text\": \"b\"}\n",
+         "\"text\" appears twice"},
     };
     char path[1024];
     snprintf(path, sizeof path, "%s/bad.ids.ndjson.zst", dir);
