@@ -19,10 +19,12 @@ typedef struct key_ref {
     const uint8_t *bytes;
     size_t len;
     int32_t id;
+    double score;
 } key_ref;
 
 typedef struct builder {
     ep_piece_trie *t;
+    int32_t *id;        // per slot: the piece ending there, or -1
     int32_t cap;        // slots allocated
     int32_t *next_free; // doubly linked circular list of the free slots; slot 0 (the root, never
     int32_t *prev_free; // free) is its head
@@ -51,16 +53,19 @@ static void unlink_free(builder *b, int32_t slot) {
 static int grow(builder *b, int64_t want) {
     int64_t cap = b->cap > 0 ? b->cap : 1024;
     while (cap < want) cap *= 2;
-    if (cap > INT32_MAX - PAD - 1) return -1;
+    if (cap > EP_TRIE_END - PAD - 1) return -1; // bases and indices stay below the flag bit
     ep_trie_node *node = realloc(b->t->node, sizeof *node * (size_t)(cap + PAD));
     if (node) b->t->node = node;
     int32_t *next = realloc(b->next_free, sizeof *next * (size_t)cap);
     if (next) b->next_free = next;
     int32_t *prev = realloc(b->prev_free, sizeof *prev * (size_t)cap);
     if (prev) b->prev_free = prev;
-    if (!node || !next || !prev) return -1;
+    int32_t *id = realloc(b->id, sizeof *id * (size_t)(cap + PAD));
+    if (id) b->id = id;
+    if (!node || !next || !prev || !id) return -1;
+    for (int32_t s = b->cap; s < (int32_t)cap + PAD; s++) id[s] = -1;
     if (b->cap == 0) next[0] = prev[0] = 0; // the empty list
-    for (int32_t s = b->cap; s < (int32_t)cap + PAD; s++) node[s] = (ep_trie_node){0, FREE, -1};
+    for (int32_t s = b->cap; s < (int32_t)cap + PAD; s++) node[s] = (ep_trie_node){0, FREE, 0.0};
     for (int32_t s = b->cap > 0 ? b->cap : 1; s < (int32_t)cap; s++) {
         int32_t tail = prev[0];
         next[tail] = s, prev[s] = tail;
@@ -89,7 +94,11 @@ static int32_t find_base(builder *b, const uint8_t *label, int n) {
 
 // Places the children of f's node, fills its id, and pushes the children's frames. @return 0 or -1.
 static int place(builder *b, const key_ref *keys, frame f, frame *stack, int32_t *top) {
-    if (keys[f.lo].len == (size_t)f.depth) b->t->node[f.node].id = keys[f.lo++].id;
+    if (keys[f.lo].len == (size_t)f.depth) { // a piece ends here (the shortest key sorts first)
+        b->t->node[f.node].base = EP_TRIE_END;
+        b->t->node[f.node].score = keys[f.lo].score;
+        b->id[f.node] = keys[f.lo++].id;
+    }
     if (f.lo == f.hi) return 0;
     uint8_t label[256];
     int32_t start[257];
@@ -101,11 +110,11 @@ static int place(builder *b, const key_ref *keys, frame f, frame *stack, int32_t
     start[n] = f.hi;
     int32_t base = find_base(b, label, n);
     if (base < 0) return -1;
-    b->t->node[f.node].base = base;
+    b->t->node[f.node].base |= base;
     for (int i = 0; i < n; i++) {
         int32_t slot = base + label[i];
         unlink_free(b, slot);
-        b->t->node[slot] = (ep_trie_node){0, f.node, -1};
+        b->t->node[slot] = (ep_trie_node){0, f.node, 0.0};
         if (slot + 1 > b->used_end) b->used_end = slot + 1;
     }
     for (int i = n - 1; i >= 0; i--) stack[(*top)++] = (frame){base + label[i], start[i], start[i + 1], f.depth + 1};
@@ -113,12 +122,13 @@ static int place(builder *b, const key_ref *keys, frame f, frame *stack, int32_t
 }
 
 // Sorted, distinct, non-empty keys (the later id of equal keys). @return the array (*n_out keys) or NULL.
-static key_ref *sorted_keys(const char *const *keys, const size_t *lens, int n, int32_t *n_out) {
+static key_ref *sorted_keys(const char *const *keys, const size_t *lens, const double *scores, int n,
+                            int32_t *n_out) {
     key_ref *k = malloc(sizeof *k * (size_t)(n > 0 ? n : 1));
     if (!k) return NULL;
     int32_t m = 0;
     for (int i = 0; i < n; i++)
-        if (lens[i] > 0) k[m++] = (key_ref){(const uint8_t *)keys[i], lens[i], i};
+        if (lens[i] > 0) k[m++] = (key_ref){(const uint8_t *)keys[i], lens[i], i, scores ? scores[i] : 0.0};
     qsort(k, (size_t)m, sizeof *k, key_cmp);
     int32_t u = 0;
     for (int32_t i = 0; i < m; i++) {
@@ -149,16 +159,18 @@ static ep_status build_nodes(builder *b, const key_ref *k, int32_t m, ep_error *
     return EP_OK;
 }
 
-ep_status ep_piece_trie_build(ep_piece_trie *t, const char *const *keys, const size_t *lens, int n, ep_error *err) {
+ep_status ep_piece_trie_build(ep_piece_trie *t, const char *const *keys, const size_t *lens, const double *scores,
+                              int n, ep_error *err) {
     memset(t, 0, sizeof *t);
     int32_t m = 0;
-    key_ref *k = sorted_keys(keys, lens, n, &m);
+    key_ref *k = sorted_keys(keys, lens, scores, n, &m);
     if (!k) return ep_error_set(err, EP_ERR_NOMEM, "piece trie: out of memory for %d pieces", n);
-    builder b = {t, 0, NULL, NULL, 0};
+    builder b = {t, NULL, 0, NULL, NULL, 0};
     ep_status st = build_nodes(&b, k, m, err);
     free(k);
     free(b.next_free);
     free(b.prev_free);
+    t->id = b.id;
     if (st != EP_OK) {
         ep_piece_trie_release(t);
         return st;
@@ -166,16 +178,19 @@ ep_status ep_piece_trie_build(ep_piece_trie *t, const char *const *keys, const s
     // Keep the slots in use plus the padding that lets base + byte skip a bounds test.
     int32_t size = b.used_end;
     for (int32_t s = 0; s < b.used_end; s++)
-        if (t->node[s].base + 256 > size) size = t->node[s].base + 256;
+        if ((t->node[s].base & ~EP_TRIE_END) + 256 > size) size = (t->node[s].base & ~EP_TRIE_END) + 256;
     if (size < 256) size = 256;
     t->n_nodes = size;
     ep_trie_node *shrunk = realloc(t->node, sizeof *shrunk * (size_t)size);
     if (shrunk) t->node = shrunk;
+    int32_t *id = realloc(t->id, sizeof *id * (size_t)size);
+    if (id) t->id = id;
     return EP_OK;
 }
 
 void ep_piece_trie_release(ep_piece_trie *t) {
     free(t->node);
+    free(t->id);
     memset(t, 0, sizeof *t);
 }
 
@@ -183,5 +198,5 @@ int32_t ep_piece_trie_find(const ep_piece_trie *t, const uint8_t *key, size_t le
     if (len == 0 || !t->node) return -1;
     int32_t node = 0;
     for (size_t i = 0; i < len && node >= 0; i++) node = ep_piece_trie_child(t, node, key[i]);
-    return node >= 0 ? t->node[node].id : -1;
+    return node >= 0 ? t->id[node] : -1;
 }

@@ -20,8 +20,7 @@
 #define STACK_BYTES 512  // longer words take their work arrays from the heap
 
 struct ep_unigram {
-    ep_piece_trie trie;
-    double *score; // per id
+    ep_piece_trie trie; // scores in its nodes
     int n_pieces;
     int32_t unk_id; // -1: none
     double unk_score;
@@ -32,8 +31,10 @@ struct ep_unigram {
 typedef struct best_node {
     double score;  // of the best path ending here
     int32_t start; // where its last piece starts; -1 while no path ends here
-    int32_t id;
+    int32_t piece; // its last piece: the trie node where it ends, or UNKNOWN
 } best_node;
+
+#define UNKNOWN (-1) // a character no single-character piece covers
 
 // @return the length of the character at w[0] (n > 0 bytes left); an invalid byte is one character.
 static int32_t char_len(const uint8_t *w, int32_t n) {
@@ -48,8 +49,8 @@ static int32_t char_len(const uint8_t *w, int32_t n) {
     return len;
 }
 
-static inline void relax(best_node *b, double score, int32_t start, int32_t id) {
-    if (b->start < 0 || score > b->score) *b = (best_node){score, start, id};
+static inline void relax(best_node *b, double score, int32_t start, int32_t piece) {
+    if (b->start < 0 || score > b->score) *b = (best_node){score, start, piece};
 }
 
 // Fills best[0..n]. @return 0, or -2 when an unknown character needs an unk_id the model lacks.
@@ -62,11 +63,11 @@ static int viterbi(const ep_unigram *u, const uint8_t *w, int32_t n, best_node *
         int single = 0;
         int32_t at = 0;
         for (int32_t e = s; e < n; e++) {
-            int32_t next = node[at].base + w[e];
+            int32_t next = (node[at].base & ~EP_TRIE_END) + w[e];
             if (node[next].check != at) break;
             at = next;
-            if (node[at].id >= 0) {
-                relax(&best[e + 1], u->score[node[at].id] + till, s, node[at].id);
+            if (node[at].base & EP_TRIE_END) {
+                relax(&best[e + 1], node[at].score + till, s, at);
                 single |= e + 1 - s == mblen;
             }
         }
@@ -75,7 +76,7 @@ static int viterbi(const ep_unigram *u, const uint8_t *w, int32_t n, best_node *
             double cand = u->unk_score + till;
             if (b->start < 0 || cand > b->score) {
                 if (u->unk_id < 0) return -2;
-                *b = (best_node){cand, s, u->unk_id};
+                *b = (best_node){cand, s, UNKNOWN};
             }
         }
         s += mblen;
@@ -109,12 +110,13 @@ static int32_t backtrack(const ep_unigram *u, const uint8_t *w, int32_t n, const
     for (int32_t e = n; e > 0;) {
         const best_node *b = &best[e];
         if (b->start < 0) return -2;
-        if (b->id == u->unk_id) {
+        int32_t id = b->piece == UNKNOWN ? u->unk_id : u->trie.id[b->piece];
+        if (id == u->unk_id) { // an unknown character, or the unk piece itself: fused alike
             if (run_end < 0) run_end = e;
         } else {
             if (run_end >= 0) k += emit_unknown(u, w, e, run_end, rev, k);
             run_end = -1;
-            rev[k++] = b->id;
+            rev[k++] = id;
         }
         e = b->start;
     }
@@ -174,8 +176,7 @@ ep_status ep_unigram_create(const char *const *pieces, const double *scores, int
                             n_pieces);
     ep_unigram *u = calloc(1, sizeof *u);
     size_t *lens = malloc(sizeof *lens * (size_t)(n_pieces > 0 ? n_pieces : 1));
-    if (u) u->score = malloc(sizeof *u->score * (size_t)(n_pieces > 0 ? n_pieces : 1));
-    if (!u || !lens || !u->score) {
+    if (!u || !lens) {
         free(lens);
         ep_unigram_free(u);
         return ep_error_set(err, EP_ERR_NOMEM, "unigram: out of memory for %d pieces", n_pieces);
@@ -183,10 +184,9 @@ ep_status ep_unigram_create(const char *const *pieces, const double *scores, int
     double min_score = INFINITY;
     for (int i = 0; i < n_pieces; i++) {
         lens[i] = strlen(pieces[i]);
-        u->score[i] = scores[i];
         if (scores[i] < min_score) min_score = scores[i];
     }
-    ep_status st = ep_piece_trie_build(&u->trie, pieces, lens, n_pieces, err);
+    ep_status st = ep_piece_trie_build(&u->trie, pieces, lens, scores, n_pieces, err);
     free(lens);
     if (st != EP_OK) {
         ep_unigram_free(u);
@@ -204,7 +204,6 @@ ep_status ep_unigram_create(const char *const *pieces, const double *scores, int
 void ep_unigram_free(ep_unigram *u) {
     if (!u) return;
     ep_piece_trie_release(&u->trie);
-    free(u->score);
     free(u);
 }
 

@@ -21,10 +21,12 @@ static ep_unigram *build(cJSON *c) {
     int n = cJSON_GetArraySize(vocab);
     const char **pieces = malloc(sizeof *pieces * (size_t)(n + 1));
     double *scores = malloc(sizeof *scores * (size_t)(n + 1));
-    for (int i = 0; i < n; i++) {
-        cJSON *pair = cJSON_GetArrayItem(vocab, i);
+    int i = 0;
+    cJSON *pair;
+    cJSON_ArrayForEach(pair, vocab) {
         pieces[i] = cJSON_GetStringValue(cJSON_GetArrayItem(pair, 0));
         scores[i] = cJSON_GetNumberValue(cJSON_GetArrayItem(pair, 1));
+        i++;
     }
     ep_unigram *u = NULL;
     ep_error err = {0};

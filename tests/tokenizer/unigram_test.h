@@ -63,11 +63,13 @@ static inline unigram_test_model unigram_test_load(const char *name) {
     int n_pieces = cJSON_GetArraySize(vocab);
     const char **pieces = malloc(sizeof *pieces * (size_t)n_pieces);
     double *scores = malloc(sizeof *scores * (size_t)n_pieces);
-    for (int i = 0; i < n_pieces; i++) {
-        cJSON *pair = cJSON_GetArrayItem(vocab, i);
+    int i = 0;
+    cJSON *pair;
+    cJSON_ArrayForEach(pair, vocab) { // cJSON_GetArrayItem would walk the list from the start each time
         pieces[i] = cJSON_GetStringValue(cJSON_GetArrayItem(pair, 0));
         scores[i] = cJSON_GetNumberValue(cJSON_GetArrayItem(pair, 1));
         if (!pieces[i]) unigram_test_die(file, "a vocab entry is not [piece, score]");
+        i++;
     }
     bool byte_fallback = cJSON_IsTrue(cJSON_GetObjectItem(model, "byte_fallback"));
     if (ep_unigram_create(pieces, scores, n_pieces, cJSON_IsNumber(unk) ? unk->valueint : -1, byte_fallback,
