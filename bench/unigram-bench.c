@@ -96,8 +96,10 @@ static int load_model(const char *path, model *m) {
                                    cJSON_IsTrue(cJSON_GetObjectItem(model_json, "byte_fallback")), &m->uni,
                                    &err) != EP_OK;
     double t2 = now();
-    if (!bad) printf("load: charsmap %.1f ms, unigram of %d pieces %.1f ms\n", 1e3 * (t1 - t0), n_pieces, 1e3 * (t2 - t1));
-    else fprintf(stderr, "%s: %s\n", path, b64 ? err.message : "no Precompiled normalizer");
+    if (!bad)
+        printf("load: charsmap %.1f ms, unigram of %d pieces %.1f ms\n", 1e3 * (t1 - t0), n_pieces, 1e3 * (t2 - t1));
+    else
+        fprintf(stderr, "%s: %s\n", path, b64 ? err.message : "no Precompiled normalizer");
     free(pieces);
     free(scores);
     cJSON_Delete(root);

@@ -22,8 +22,8 @@ static int last_quantum(const char *q, size_t at, uint8_t *out, ep_error *err) {
     int pad = v[3] == -1 ? (v[2] == -1 ? 2 : 1) : 0;
     for (int i = 0; i < 4 - pad; i++) {
         if (v[i] < 0) {
-            ep_error_set(err, EP_ERR_FORMAT, "base64: %s at offset %zu",
-                         v[i] == -1 ? "padding '=' before the end" : "a character outside the alphabet", at + (size_t)i);
+            const char *what = v[i] == -1 ? "padding '=' before the end" : "a character outside the alphabet";
+            ep_error_set(err, EP_ERR_FORMAT, "base64: %s at offset %zu", what, at + (size_t)i);
             return -1;
         }
     }

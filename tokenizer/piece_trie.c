@@ -151,7 +151,7 @@ static ep_status build_nodes(builder *b, const key_ref *k, int32_t m, ep_error *
     while (top > 0) {
         if (place(b, k, stack[--top], stack, &top) != 0) {
             free(stack);
-            return ep_error_set(err, EP_ERR_NOMEM, "piece trie: out of memory (or past 2^31 slots) at %d slots",
+            return ep_error_set(err, EP_ERR_NOMEM, "piece trie: out of memory (or past 2^30 slots) at %d slots",
                                 b->cap);
         }
     }

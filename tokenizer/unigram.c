@@ -174,6 +174,10 @@ ep_status ep_unigram_create(const char *const *pieces, const double *scores, int
     if (unk_id >= n_pieces)
         return ep_error_set(err, EP_ERR_USAGE, "unigram: unk_id %d is past the vocabulary (%d pieces)", unk_id,
                             n_pieces);
+    if (n_pieces > 0 && (!pieces || !scores))
+        return ep_error_set(err, EP_ERR_USAGE, "unigram: %d pieces but no %s", n_pieces, pieces ? "scores" : "pieces");
+    for (int i = 0; i < n_pieces; i++)
+        if (!pieces[i]) return ep_error_set(err, EP_ERR_USAGE, "unigram: piece %d is NULL", i);
     ep_unigram *u = calloc(1, sizeof *u);
     size_t *lens = malloc(sizeof *lens * (size_t)(n_pieces > 0 ? n_pieces : 1));
     if (!u || !lens) {

@@ -24,7 +24,7 @@ typedef struct ep_unigram ep_unigram;
  * (UTF-8, NUL-terminated) with score scores[i]. unk_id < 0 means none (a word with an unknown
  * character then cannot be encoded). Copies what it needs.
  * @return EP_OK and *out set; EP_ERR_USAGE for an empty vocabulary with an unk_id, an unk_id
- *         past the vocabulary or a negative n_pieces (as tokenizers refuses them);
+ *         past the vocabulary (as tokenizers refuses them), a negative n_pieces or a NULL piece;
  *         EP_ERR_NOMEM. */
 ep_status ep_unigram_create(const char *const *pieces, const double *scores, int n_pieces, int unk_id,
                             bool byte_fallback, ep_unigram **out, ep_error *err);

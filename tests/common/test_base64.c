@@ -25,8 +25,8 @@ static void check_decodes(const char *text, const void *want, size_t want_len) {
     size_t n = 99;
     ep_error err = {0};
     ep_status st = ep_base64_decode(text, strlen(text), out, &n, &err);
-    CHECKF(st == EP_OK && n == want_len && memcmp(out, want, n) == 0, "\"%s\": status %d, %zu bytes, %s", text, (int)st, n,
-           err.message);
+    CHECKF(st == EP_OK && n == want_len && memcmp(out, want, n) == 0, "\"%s\": status %d, %zu bytes, %s", text,
+           (int)st, n, err.message);
 }
 
 static void check_refuses(const char *text, const char *needle) {
@@ -34,8 +34,8 @@ static void check_refuses(const char *text, const char *needle) {
     size_t n = 99;
     ep_error err = {0};
     ep_status st = ep_base64_decode(text, strlen(text), out, &n, &err);
-    CHECKF(st == EP_ERR_FORMAT && n == 0 && strstr(err.message, needle), "\"%s\": status %d, \"%s\" (want \"%s\")", text,
-           (int)st, err.message, needle);
+    CHECKF(st == EP_ERR_FORMAT && n == 0 && strstr(err.message, needle), "\"%s\": status %d, \"%s\" (want \"%s\")",
+           text, (int)st, err.message, needle);
 }
 
 int main(void) {

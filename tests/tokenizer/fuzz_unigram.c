@@ -45,8 +45,8 @@ const ep_fuzz_seed ep_fuzz_seeds[] = {
 static void check_caps(const ep_unigram *u, const uint8_t *w, size_t len, const int32_t *ids, int n) {
     for (int cap = 0; cap < n; cap += 1 + cap / 2) {
         int32_t part[MAX_WORD + 1];
-        if (ep_unigram_encode_word(u, (const char *)w, len, part, cap) != n || memcmp(part, ids, sizeof *ids * (size_t)cap))
-            abort();
+        int m = ep_unigram_encode_word(u, (const char *)w, len, part, cap);
+        if (m != n || memcmp(part, ids, sizeof *ids * (size_t)cap) != 0) abort();
     }
 }
 

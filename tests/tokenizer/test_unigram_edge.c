@@ -61,8 +61,8 @@ static int check_word(const ep_unigram *u, const char *name, cJSON *w) {
         int32_t part[66];
         for (int i = 0; i < 66; i++) part[i] = -7;
         int m = ep_unigram_encode_word(u, (const char *)word, len, part, cap);
-        CHECKF(m == n && part[cap] == -7 && (cap == 0 || memcmp(part, ids, sizeof *ids * (size_t)(cap < n ? cap : n)) == 0),
-               "%s: cap %d", name, cap);
+        size_t same = sizeof *ids * (size_t)(cap < n ? cap : n);
+        CHECKF(m == n && part[cap] == -7 && (cap == 0 || memcmp(part, ids, same) == 0), "%s: cap %d", name, cap);
     }
     free(word);
     return ok;
