@@ -215,10 +215,12 @@ def _unigram_probe_blob(entries):
     return struct.pack("<I", 4 * len(units)) + struct.pack("<%dI" % len(units), *units) + strings
 
 
-# The probe map: "A" heads clusters (so a character that joins it vanishes), a two-character key,
-# an empty value, a key longer than a cluster can be, and a value that ends the blob.
-_UNIGRAM_PROBE = [("A", "X"), ("e\u0301", "E"), ("B", ""), ("zz", "Z"), ("\u00e9", "[e-acute]"),
-                  ("\u0915\u094d", "K"), ("Q", "end")]
+# The probe map: "A" heads clusters (so a character that joins it vanishes), "A" U+0301 under it
+# (tokenizers takes the shortest key that prefixes a cluster, not the longest as SentencePiece
+# does), a two-character key, an empty value, a key longer than a cluster can be, and a value that
+# ends the blob.
+_UNIGRAM_PROBE = [("A", "X"), ("A\u0301", "[A-acute]"), ("e\u0301", "E"), ("B", ""), ("zz", "Z"),
+                  ("\u00e9", "[e-acute]"), ("\u0915\u094d", "K"), ("Q", "end")]
 
 
 def _unigram_codepoints(pre, probe):
@@ -319,7 +321,7 @@ _UNIGRAM_EDGE_TEXTS = [
     "\U0001F1E9\U0001F1EA\U0001F1EB", "\u0915\u094d\u0937", "\u0915\u094d", "\u1100\u1161\u11a8", "\u0600a",
     "\u0600A", "a\u0000b", "zz", "Qz", "Q", "\u00e9e\u0301", "\uff21\u0301", "\u2581a  b", "\u00b5\u0301",
     "\u3000x\u00a0y\u2009z", "\u2126\u212b", "\U0001D400\u0301", "A\u0308\u0301", "\u1e9b\u0323",
-    "\U000E0041A", "A\U000E0041",
+    "\U000E0041A", "A\U000E0041", "A\u0308\u0304", "a\u0308\u0304", "A\u0301", "A\u0301\u0301",
 ]
 
 
