@@ -9,10 +9,12 @@
  *
  * How tokenizers applies it (and so how this does): the text is cut into extended grapheme
  * clusters (grapheme.h). A cluster shorter than 6 bytes is looked up whole; if any prefix of it
- * is a key, the cluster is replaced by the value of the shortest such prefix (even when that
- * prefix is shorter than the cluster: the rest of the cluster is dropped, as SentencePiece's
- * own normaliser does). Otherwise each character of the cluster is looked up alone and replaced
- * by its value, or kept. A lookup stops at a NUL byte.
+ * is a key, the cluster is replaced by the value of the shortest such prefix, even when that
+ * prefix is shorter than the cluster: the rest of the cluster is dropped ("A" U+0308 U+0304 gives
+ * "Ä", though "A" U+0308 U+0304 -> "Ǟ" is in XLM-R's map; SentencePiece's own normaliser takes
+ * the longest key and keeps the rest, but tokenizers is the reference here). Otherwise each
+ * character of the cluster is looked up alone and replaced by its value, or kept. A lookup
+ * stops at a NUL byte.
  */
 #ifndef EP_PRECOMPILED_CHARSMAP_H
 #define EP_PRECOMPILED_CHARSMAP_H
