@@ -18,6 +18,20 @@ behaviour Hugging Face defines:
       the charsmap is ~240 KB of base64) with <name>.meta.json (versions, the training text's
       SHA-256, the tokenizer.json's SHA-256).
 
+  step "unigram-fixtures"
+      What tokenizers says about those two tokenizers' parts, for tokenizer/precompiled_charsmap.c
+      and tokenizer/unigram.c (formats in the C tests that read them, tests/tokenizer/):
+        unigram-charsmap-codepoints.bin.zst  the Precompiled normalizer alone on every Unicode
+            scalar value c in context ("a" c "b", c U+0301 "b") and a small probe map of our own
+            on "A" c "b" (whether c joins the grapheme cluster before it)
+        unigram-tweets.bin.zst  for every 5th tweeteval line and every tweets.js tweet of
+            ../shared/data: the 32-bit XXH3 of the Precompiled output, of the words (whole
+            normalizer + Metaspace) and of each model's ids (model.tokenize on each word); the
+            data files' SHA-256 (no tweet text is stored)
+        unigram-edge.json  hand-picked Unigram vocabularies and words (ties, unknowns, byte
+            fallback, duplicates, no unk_id) and charsmap texts, with tokenizers' answers
+        unigram-fixtures.meta.json  versions, counts, the fixtures' SHA-256
+
 Run it with the reference virtual environment (see make-reference.py), which needs
 sentencepiece and protobuf besides sentence-transformers:
     /root/.cache/embedpipe/ref-venv/bin/python scripts/make-test-models.py \
@@ -32,6 +46,7 @@ import io
 import json
 import os
 import platform
+import struct
 import sys
 import tempfile
 
@@ -145,8 +160,239 @@ def step_tokenizers(args):
             print(f"make-test-models: {name}: {len(text)} bytes of tokenizer.json "
                   f"({len(packed)} compressed)")
 
+# ---------------------------------------------------------------------------
+# step "unigram-fixtures": what tokenizers' Precompiled normalizer and Unigram model give, for the
+# C units tokenizer/precompiled_charsmap.c and tokenizer/unigram.c (tests/tokenizer/test_charsmap_*,
+# test_unigram_*).
+
+UNIGRAM_TWEETS_EVERY = 5          # lines 1, 6, 11, ... of every tweeteval/*.txt, and every tweets.js tweet
+UNIGRAM_MODELS = ("unigram-xlmr", "unigram-bytefallback")
+_UNIGRAM_XXH = []
+
+
+def _unigram_xxh3_32(data):
+    """The low 32 bits of XXH3_64bits(data, seed 0), as <xxhash.h> computes it in the C tests."""
+    try:
+        import xxhash
+        return xxhash.xxh3_64_intdigest(data) & 0xFFFFFFFF
+    except ImportError:
+        pass
+    if not _UNIGRAM_XXH:
+        import ctypes
+        import ctypes.util
+        lib = ctypes.CDLL(ctypes.util.find_library("xxhash") or "libxxhash.so.0")
+        lib.XXH3_64bits.restype = ctypes.c_uint64
+        lib.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        _UNIGRAM_XXH.append(lib)
+    return _UNIGRAM_XXH[0].XXH3_64bits(data, len(data)) & 0xFFFFFFFF
+
+
+def _unigram_probe_blob(entries):
+    """A SentencePiece precompiled charsmap (darts-clone double array + strings) holding entries
+    [(key bytes, value bytes)], the last value left without its NUL (the blob's end ends it).
+    Every node gets a block of 256 units of its own: simple, and still a valid double array."""
+    strings, offset = b"", {}
+    for i, (key, value) in enumerate(entries):
+        offset[key] = len(strings)
+        strings += value + (b"" if i == len(entries) - 1 else b"\0")
+    root = {}
+    for key, _ in entries:
+        node = root
+        for c in key:
+            node = node.setdefault(c, {})
+        node[None] = offset[key]
+    units, queue = [0] * 256, [(0, root)]
+    while queue:
+        pos, node = queue.pop(0)
+        base = len(units)
+        units.extend([0] * 256)
+        units[pos] |= (pos ^ base) << 10           # offset to the children, < 2^21 here
+        if None in node:
+            units[base] = (1 << 31) | node[None]    # the value unit (label 0)
+        for c in sorted(k for k in node if k is not None):
+            units[base ^ c] = c | ((1 << 8) if None in node[c] else 0)
+            queue.append((base ^ c, node[c]))
+    return struct.pack("<I", 4 * len(units)) + struct.pack("<%dI" % len(units), *units) + strings
+
+
+# The probe map: "A" heads clusters (so a character that joins it vanishes), "A" U+0301 under it
+# (tokenizers takes the shortest key that prefixes a cluster, not the longest as SentencePiece
+# does), a two-character key, an empty value, a key longer than a cluster can be, and a value that
+# ends the blob.
+_UNIGRAM_PROBE = [("A", "X"), ("A\u0301", "[A-acute]"), ("e\u0301", "E"), ("B", ""), ("zz", "Z"),
+                  ("\u00e9", "[e-acute]"), ("\u0915\u094d", "K"), ("Q", "end")]
+
+
+def _unigram_codepoints(pre, probe):
+    """Runs for every scalar value c of: A = pre("a" c "b"), B = pre(c U+0301 "b"), P = probe("A" c "b").
+    @return the fixture bytes (format in tests/tokenizer/test_charsmap_codepoints.c)."""
+    runs = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        c = chr(cp)
+        a, b, p = pre.normalize_str("a" + c + "b"), pre.normalize_str(c + "\u0301b"), probe.normalize_str("A" + c + "b")
+        flags = (a == "a" + c + "b") | (b == c + "\u0301b") << 1 | (p == "Xb") << 2 | (p == "X" + c + "b") << 3
+        payload = b"".join(struct.pack("<H", len(x)) + x for x, bit in
+                           ((a.encode(), 1), (b.encode(), 2), (p.encode(), 12)) if not flags & bit)
+        last = runs[-1] if runs else None
+        if last and not payload and not last[3] and last[2] == flags and last[0] + last[1] == cp:
+            last[1] += 1
+        else:
+            runs.append([cp, 1, flags, payload])
+    out = io.BytesIO()
+    probe_blob = _unigram_probe_blob([(k.encode(), v.encode()) for k, v in _UNIGRAM_PROBE])
+    out.write(b"EPCHARCP" + struct.pack("<III", 1, len(runs), len(probe_blob)) + probe_blob)
+    for first, count, flags, payload in runs:
+        out.write(struct.pack("<IIB", first, count, flags) + payload)
+    return out.getvalue(), len(runs)
+
+
+def _unigram_texts(data):
+    """The tweets: [(source, number, text)] and the sources [(name, SHA-256 of the file)]."""
+    sources, texts = [], []
+    for path in sorted(glob.glob(os.path.join(data, "tweeteval", "*.txt"))):
+        raw = open(path, "rb").read()
+        sources.append(("tweeteval/" + os.path.basename(path), sha256_bytes(raw)))
+        lines = raw.split(b"\n")
+        for i in range(0, len(lines), UNIGRAM_TWEETS_EVERY):
+            if lines[i]:
+                texts.append((len(sources) - 1, i + 1, lines[i].decode("utf-8")))
+    raw = open(os.path.join(data, "twitter-export", "tweets.js"), "rb").read()
+    sources.append(("twitter-export/tweets.js", sha256_bytes(raw)))
+    for i, t in enumerate(json.loads(raw[raw.index(b"["):].decode("utf-8"))):
+        texts.append((len(sources) - 1, i + 1, t["tweet"]["full_text"]))
+    return texts, sources
+
+
+def _unigram_tweets(data, toks, pre):
+    """Per tweet: the hashes of the Precompiled output, of the words (full normalizer + Metaspace)
+    and of each model's ids. @return the fixture bytes (format in test_unigram_tweets.c)."""
+    texts, sources = _unigram_texts(data)
+    out = io.BytesIO()
+    out.write(b"EPUNITWT" + struct.pack("<III", 1, len(sources), len(texts)))
+    for name, digest in sources:
+        out.write(struct.pack("<H", len(name)) + name.encode() + bytes.fromhex(digest))
+    first = toks[0]
+    n_words = n_ids = 0
+    for src, number, text in texts:
+        words = [w for w, _ in first.pre_tokenizer.pre_tokenize_str(first.normalizer.normalize_str(text))]
+        hashes = [_unigram_xxh3_32(pre.normalize_str(text).encode()),
+                  _unigram_xxh3_32(b"\0".join(w.encode() for w in words))]
+        for tok in toks:
+            ids = [t.id for w in words for t in tok.model.tokenize(w)]
+            hashes.append(_unigram_xxh3_32(struct.pack("<%dI" % len(ids), *ids)))
+            n_ids += len(ids)
+        n_words += len(words)
+        out.write(struct.pack("<BI4I", src, number, *hashes))
+    return out.getvalue(), len(texts), n_words, n_ids
+
+
+# Hand-picked Unigram cases: inputs typed here, ids from tokenizers.models.Unigram.
+_UNIGRAM_EDGE_MODELS = [
+    ("tokenizers' doc example", [("<unk>", 0.0), ("a", 0.0), ("b", 0.0), ("c", 0.0), ("d", 0.0), ("cd", 1.0),
+                                 ("ab", 2.0), ("abc", 5.0), ("abcd", 10.0)], 0, False,
+     ["abcdacdxx", "abcd", "xxabxx", "x", "dcba", "", "<unk>x<unk>", "a<unk>b"]),
+    ("ties: the first path found stays", [("<unk>", -5.0), ("a", -0.5), ("b", -0.5), ("ab", -1.0), ("ba", -1.0),
+                                         ("x", -0.1), ("y", -0.2), ("xy", -0.30000000000000004), ("z", -0.3),
+                                         ("yz", -0.2), ("xyz", -0.6)], 0, False,
+     ["ab", "ba", "aba", "bab", "abab", "xy", "xyz", "yz", "zxy"]),
+    ("unknown characters fuse; unk_id not 0", [("a", -1.0), ("b", -1.5), ("<unk>", 0.0), ("\u00e9t\u00e9", -2.0),
+                                               ("t", -1.0)], 2, False,
+     ["a\u00e9b", "\u00e9\u00e9", "\u00e9t\u00e9", "\u00e9t", "ta\u20ac\U0001F600b", "\U0001F600<unk>\u00e9",
+      "\u0915\u094d\u0937"]),
+    ("byte fallback", [("<unk>", 0.0)] + [("<0x%02X>" % b, 0.0) for b in range(256) if b not in (0x82, 0x9F)]
+     + [("a", -1.0), ("\u00e9", -3.0), ("ab", -1.5)], 0, True,
+     ["a\u00e9b", "\u20ac", "\u00e7a", "\U0001F600", "\u20ac\u00e7", "a<unk>b", "\u00e7<unk>", "<0x41>"]),
+    ("a fused run that is itself a piece (positive scores)", [("<unk>", 30.0), ("xy", 30.0), ("q", 31.0)], 0, False,
+     ["xy", "xyq", "qxyq", "xyz", "x"]),
+    ("duplicate pieces: the later id and score; an empty piece", [("<unk>", -1.0), ("a", -1.0), ("b", -2.0),
+                                                                  ("a", -9.0), ("", -50.0), ("ab", -8.0)], 0, False,
+     ["a", "ab", "ba", "c"]),
+    ("no unk_id", [("a", -1.0), ("b", -1.0), ("ab", -1.5)], None, False, ["ab", "ba", "abc", "c"]),
+    ("a word past the stack buffer", [("<unk>", -20.0), ("ab", -1.0), ("a", -2.0), ("b", -2.0), ("\u00e9", -3.0)],
+     0, True, ["ab" * 300 + "\u00e9" * 100 + "x" * 50 + "a", "b" * 513, "x" * 700]),
+]
+
+# Texts for the charsmap, under the real map and the probe map (clusters and their limits).
+_UNIGRAM_EDGE_TEXTS = [
+    "x\r\ny", "\n\r", "\r\r\n\n", "e\u0301", "E\u0301", "\ufb01\u0301", "\ufb01\u0301\u0301", "A\u0301b", "AAB",
+    "A\U0001F3FB", "A\u200d\u00a9", "\u00a9\u200d\u00a9", "\U0001F468\u200d\U0001F469\u200d\U0001F467",
+    "\U0001F1E9\U0001F1EA\U0001F1EB", "\u0915\u094d\u0937", "\u0915\u094d", "\u1100\u1161\u11a8", "\u0600a",
+    "\u0600A", "a\u0000b", "zz", "Qz", "Q", "\u00e9e\u0301", "\uff21\u0301", "\u2581a  b", "\u00b5\u0301",
+    "\u3000x\u00a0y\u2009z", "\u2126\u212b", "\U0001D400\u0301", "A\u0308\u0301", "\u1e9b\u0323",
+    "\U000E0041A", "A\U000E0041", "A\u0308\u0304", "a\u0308\u0304", "A\u0301", "A\u0301\u0301",
+]
+
+
+def _unigram_edge(pre, probe):
+    from tokenizers import models
+    cases = []
+    for name, vocab, unk_id, byte_fallback, words in _UNIGRAM_EDGE_MODELS:
+        model = models.Unigram(vocab, unk_id, byte_fallback)
+        results = []
+        for w in words:
+            try:
+                results.append({"word_hex": w.encode().hex(), "ids": [t.id for t in model.tokenize(w)]})
+            except Exception as e:  # tokenizers refuses an unknown character without unk_id
+                results.append({"word_hex": w.encode().hex(), "error": str(e)})
+        cases.append({"name": name, "vocab": [[p, s] for p, s in vocab], "unk_id": unk_id,
+                      "byte_fallback": byte_fallback, "words": results})
+    texts = [{"text_hex": t.encode().hex(), "real_hex": pre.normalize_str(t).encode().hex(),
+              "probe_hex": probe.normalize_str(t).encode().hex()} for t in _UNIGRAM_EDGE_TEXTS]
+    return {"unigram": cases, "charsmap": texts}
+
+
+def _unigram_zstd(data):
+    """One zstd frame, level 19, content size recorded, no threads: the same bytes on every rerun."""
+    import zstandard
+    return zstandard.ZstdCompressor(level=19, write_content_size=True, threads=0).compress(data)
+
+
+def _unigram_load(path):
+    import zstandard
+    from tokenizers import Tokenizer
+    with open(path, "rb") as f:
+        text = zstandard.ZstdDecompressor().decompress(f.read(), max_output_size=1 << 30).decode("utf-8")
+    return Tokenizer.from_str(text), json.loads(text)
+
+
+def step_unigram_fixtures(args):
+    """unigram-charsmap-codepoints.bin.zst, unigram-tweets.bin.zst, unigram-edge.json and
+    unigram-fixtures.meta.json, from the two committed Unigram tokenizers (step "tokenizers")."""
+    import base64
+    from tokenizers import normalizers
+    loaded = [_unigram_load(os.path.join(args.out, n + ".tokenizer.json.zst")) for n in UNIGRAM_MODELS]
+    toks = [tok for tok, _ in loaded]
+    spec = [js["normalizer"] for _, js in loaded]
+    if spec[0] != spec[1] or loaded[0][1]["pre_tokenizer"] != loaded[1][1]["pre_tokenizer"]:
+        sys.exit("make-test-models: the two Unigram tokenizers normalise differently; the fixtures assume one map")
+    charsmap = [n for n in spec[0]["normalizers"] if n["type"] == "Precompiled"][0]["precompiled_charsmap"]
+    pre = normalizers.Precompiled(base64.b64decode(charsmap))
+    probe = normalizers.Precompiled(_unigram_probe_blob([(k.encode(), v.encode()) for k, v in _UNIGRAM_PROBE]))
+    made = {}
+    cp_bytes, n_runs = _unigram_codepoints(pre, probe)
+    made["unigram-charsmap-codepoints.bin.zst"] = _unigram_zstd(cp_bytes)
+    tw_bytes, n_tweets, n_words, n_ids = _unigram_tweets(args.data, toks, pre)
+    made["unigram-tweets.bin.zst"] = _unigram_zstd(tw_bytes)
+    made["unigram-edge.json"] = (json.dumps(_unigram_edge(pre, probe), indent=1, sort_keys=True) + "\n").encode()
+    for name, data in made.items():
+        with open(os.path.join(args.out, name), "wb") as f:
+            f.write(data)
+    meta = {"versions": versions(), "code_point_runs": n_runs, "tweets": n_tweets, "words": n_words,
+            "ids_both_models": n_ids,
+            "tweets_selection": f"lines 1, 1+{UNIGRAM_TWEETS_EVERY}, ... of every tweeteval/*.txt (sorted, non-empty) "
+                                "and every tweet of twitter-export/tweets.js (full_text)",
+            "sha256": {name: sha256_bytes(data) for name, data in made.items()}}
+    with open(os.path.join(args.out, "unigram-fixtures.meta.json"), "w") as f:
+        json.dump(meta, f, indent=2, sort_keys=True)
+        f.write("\n")
+    print(f"make-test-models: unigram fixtures: {n_runs} code point runs, {n_tweets} tweets, {n_words} words, "
+          f"{n_ids} ids; " + ", ".join(f"{k} {len(v)} bytes" for k, v in made.items()))
+
 
 STEPS = {"tokenizers": step_tokenizers}
+STEPS["unigram-fixtures"] = step_unigram_fixtures
 
 
 def main():
