@@ -43,6 +43,9 @@ static void bench_usage(FILE *f) {
             "      --text PATH, --id PATH   as for `embed`\n"
             "      --keep OUT          write the output to folder OUT as `embed` would (a run already in\n"
             "                          OUT is replaced), so that the write stage is measured too\n"
+            "      --keep-fields LIST  keep these fields with each row, as `embed --keep LIST` does\n"
+            "      --part I/N          run part I of N, as `embed --part` does: every record is read and\n"
+            "                          parsed, only the part's rows are tokenised and embedded\n"
             "      --json              one JSON object on stdout instead of the table\n"
             "  -h, --help              this help\n"
             "\n"
@@ -75,7 +78,8 @@ static void print_table(const ep_run_options *o, const ep_run_summary *s, int th
     printf("  records     %llu read, %llu embedded, %llu rejected, %llu truncated\n",
            (unsigned long long)s->records_read, (unsigned long long)s->records_embedded,
            (unsigned long long)s->records_rejected, (unsigned long long)s->records_truncated);
-    printf("  tokens      %llu\n\n", (unsigned long long)s->tokens);
+    printf("  tokens      %llu (%llu texts tokenised)\n\n", (unsigned long long)s->tokens,
+           (unsigned long long)s->texts_tokenized);
     printf("  %-10s %10s %9s\n", "stage", "busy (s)", "of wall");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         printf("  %-10s %10.3f %8.1f%%%s%s\n", rows[i].name, rows[i].busy, 100.0 * rows[i].busy / wall,
@@ -101,6 +105,7 @@ static int print_json(const ep_run_options *o, const ep_run_summary *s, int thre
         cJSON_AddNumberToObject(root, "records_rejected", (double)s->records_rejected);
         cJSON_AddNumberToObject(root, "records_truncated", (double)s->records_truncated);
         cJSON_AddNumberToObject(root, "tokens", (double)s->tokens);
+        cJSON_AddNumberToObject(root, "texts_tokenized", (double)s->texts_tokenized);
         cJSON_AddNumberToObject(stages, "read", s->read_s);
         cJSON_AddNumberToObject(stages, "tokenize", s->tokenize_s);
         cJSON_AddNumberToObject(stages, "batch", s->batch_s);
@@ -138,9 +143,11 @@ static int print_json(const ep_run_options *o, const ep_run_summary *s, int thre
 }
 
 int ep_cli_bench(int argc, char **argv) {
-    enum { OPT_KEEP = EP_OPT_LOCAL, OPT_JSON };
+    enum { OPT_KEEP = EP_OPT_LOCAL, OPT_JSON, OPT_KEEP_FIELDS, OPT_PART };
     static const struct option longopts[] = {EP_CLI_RUN_OPTIONS,
                                              {"keep", required_argument, 0, OPT_KEEP},
+                                             {"keep-fields", required_argument, 0, OPT_KEEP_FIELDS},
+                                             {"part", required_argument, 0, OPT_PART},
                                              {"json", no_argument, 0, OPT_JSON},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
@@ -163,6 +170,10 @@ int ep_cli_bench(int argc, char **argv) {
             o.overwrite = true; /* a benchmark measures a whole run, never a resume */
             break;
         case OPT_JSON: json = true; break;
+        case OPT_KEEP_FIELDS: o.keep = optarg; break;
+        case OPT_PART:
+            if (ep_cli_parse_part(optarg, &o.part_index, &o.part_count)) return EP_EXIT_USAGE;
+            break;
         case 'h': bench_usage(stdout); return EP_EXIT_OK;
         default: bench_usage(stderr); return EP_EXIT_USAGE;
         }

@@ -376,6 +376,7 @@ static void teardown(ep_pipeline *p) {
     ep_queue_destroy(&p->to_tokenize);
     ep_queue_destroy(&p->to_compute);
     ep_queue_destroy(&p->to_write);
+    ep_row_ahead_destroy(&p->rows_ahead);
     pthread_mutex_destroy(&p->error_mu);
     pthread_mutex_destroy(&p->times_mu);
     pthread_mutex_destroy(&p->event_mu);
@@ -416,6 +417,7 @@ static void fill_summary(const ep_pipeline *p, ep_run_summary *sum) {
     sum->damaged_inputs = 0;
     for (size_t i = 0; i < o->n_inputs; i++) sum->damaged_inputs += p->damage[i].present;
     sum->tokens = p->tokens;
+    sum->texts_tokenized = p->texts_tokenized;
     sum->shards = (cp ? cp->n_shards : 0) + p->shards_written;
     if (p->reuse) {
         uint64_t counts[4];
@@ -452,6 +454,7 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     pthread_mutex_init(&p->error_mu, NULL);
     pthread_mutex_init(&p->times_mu, NULL);
     pthread_mutex_init(&p->event_mu, NULL);
+    ep_row_ahead_init(&p->rows_ahead);
     int threads = o->threads > 0 ? o->threads : ep_default_threads();
     if (threads < 1) threads = 1;
     if (threads > EP_MAX_TOKENIZER_THREADS) threads = EP_MAX_TOKENIZER_THREADS;
@@ -476,6 +479,9 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
         return st;
     }
     sum->resumed_from = p->start_seq;
+    // Another part's rows, and those an interrupted run already wrote, need no tokens: the workers then
+    // count rows among themselves to know which are this run's (row_ahead.h). A whole job needs no count.
+    p->rows_ahead_on = o->part_count > 1 || p->start_row > 0;
     if (p->start_seq)
         ep_pipeline_say(p, EP_EVENT_NOTICE, "resuming %s after %llu records (%zu shards already written)",
                         o->out_dir, (unsigned long long)p->start_seq,
