@@ -165,6 +165,13 @@ static void print_summary(const ep_run_options *o, const ep_run_summary *sum, ep
             sum->records_rejected ? " (see errors.ndjson)" : "", (unsigned long long)sum->tokens, sum->seconds,
             (sum->records_read - sum->resumed_from) / s, sum->tokens / s, sum->backend, sum->read_s, sum->tokenize_s,
             sum->batch_s, sum->compute_s, sum->write_s);
+    // A part, or a resumed run, parses every record (that is how it numbers the rows) but tokenises only its own.
+    if (o->part_count > 1 || sum->resumed_from)
+        fprintf(stderr, "embedpipe: %llu texts tokenised: the rows of this run (%s); every record was parsed\n",
+                (unsigned long long)sum->texts_tokenized,
+                o->part_count > 1 && sum->resumed_from ? "this part's, past the resume point"
+                : o->part_count > 1                    ? "this part's"
+                                                       : "past the resume point");
     if (sum->blank_lines)
         fprintf(stderr, "embedpipe: %llu blank line%s %s\n", (unsigned long long)sum->blank_lines,
                 sum->blank_lines == 1 ? "" : "s",
