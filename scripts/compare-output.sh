@@ -107,6 +107,8 @@ compare nothing-good "$in/only-empty-pages.jsonl" "$in/empty.jsonl"
 all_formats=("$data/twitter-export/tweets.js" "$in/archive.json" "$data/twarc/kpop.jsonl" "$data/twarc/flat.jsonl" "$in/emotion.txt")
 compare keep-clean "${all_formats[@]}" --keep default,tweet.lang --clean all --shard-rows 700
 compare keep-no-text "${all_formats[@]}" --keep default --no-text --shard-rows 700
+# kept values of every kind (objects, arrays, numbers, booleans, nulls, missing), read by the fast path
+compare keep-paths "${all_formats[@]}" "$data/twarc/brexit.jsonl" --keep default,public_metrics,entities.hashtags,user.followers_count,tweet.favorite_count,tweet.entities,possibly_sensitive,geo,edit_history_tweet_ids,tweet.retweeted --shard-rows 900
 compare clean-skip-blank "${all_formats[@]}" "$in/blanks.txt" --clean retweets,links --skip-blank --threads 3
 # --part with rows dropped before numbering (blank lines, retweets) and every format: the workers count the
 # rows themselves to tokenise only the part's (host/pipeline/row_ahead.c), so the parts must stay the same.

@@ -5,6 +5,7 @@
 #include "reader_keep.h"
 #include "setting_names.h"
 
+#include "keep_columns.h"
 #include "reader_fields.h"
 
 #include <stdio.h>
@@ -150,19 +151,11 @@ static bool grow(char **buf, size_t *cap, size_t need) {
     return true;
 }
 
-static bool is_name_byte(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
+static bool is_name_byte(char c) { return ep_keep_name_byte(c); }
 
 static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-/* @return true for "RT @name:" at the start, how the export and the API write a retweet's text. */
-static bool is_retweet_text(const char *s, size_t n) {
-    if (n < 5 || memcmp(s, "RT @", 4) != 0) return false;
-    size_t i = 4;
-    while (i < n && is_name_byte(s[i])) i++;
-    return i > 4 && i < n && s[i] == ':';
-}
+static bool is_retweet_text(const char *s, size_t n) { return ep_keep_retweet_text(s, n); }
 
 /* One HTML entity at s (s[0] == '&'): its UTF-8 into out, *used = bytes read.
  * @return the bytes written (0 = not an entity: copy the '&'). */
@@ -314,7 +307,7 @@ static bool truthy(const cJSON *v) {
 
 /* API v2: referenced_tweets holds {"type": "replied_to" | "retweeted" | "quoted", "id"}. */
 static bool referenced(const cJSON *obj, const char *type) {
-    static const char *const paths[] = {"referenced_tweets", "tweet.referenced_tweets", "data.referenced_tweets"};
+    static const char *const paths[] = {EP_KEEP_REFERENCED};
     for (size_t i = 0; i < COUNT(paths); i++) {
         const cJSON *refs = ep_json_path(obj, paths[i]);
         const cJSON *ref;
@@ -329,9 +322,9 @@ static bool referenced(const cJSON *obj, const char *type) {
 
 /* API v2 pages name the author only by author_id; the page's includes.users has the username. */
 static const char *author_from_includes(const cJSON *root, const cJSON *obj) {
-    static const char *const id_paths[] = {"author_id", "data.author_id"};
+    static const char *const id_paths[] = {EP_KEEP_AUTHOR_ID};
     const char *id = first_string(obj, id_paths, COUNT(id_paths));
-    const cJSON *users = root ? ep_json_path(root, "includes.users") : NULL;
+    const cJSON *users = root ? ep_json_path(root, EP_KEEP_INCLUDES_USERS) : NULL;
     const cJSON *u;
     if (!id || !cJSON_IsArray(users)) return NULL;
     cJSON_ArrayForEach(u, users) {
@@ -343,14 +336,9 @@ static const char *author_from_includes(const cJSON *root, const cJSON *obj) {
 }
 
 static void put_derived(out_buf *b, const ep_keep_source *s) {
-    static const char *const created[] = {"created_at", "tweet.created_at", "data.created_at", "noteTweet.createdAt"};
-    static const char *const authors[] = {"user.screen_name", "author.username", "tweet.user.screen_name",
-                                          "data.author.username"};
-    static const char *const langs[] = {"lang", "tweet.lang", "data.lang"};
-    // A reply answers a tweet: in_reply_to_user_id alone is also set on a tweet that only starts with a mention.
-    static const char *const replies[] = {"in_reply_to_status_id_str", "in_reply_to_status_id",
-                                          "tweet.in_reply_to_status_id_str", "tweet.in_reply_to_status_id"};
-    static const char *const retweets[] = {"retweeted_status", "tweet.retweeted_status"};
+    static const char *const created[] = {EP_KEEP_CREATED}, *const authors[] = {EP_KEEP_AUTHORS};
+    static const char *const langs[] = {EP_KEEP_LANGS}, *const replies[] = {EP_KEEP_REPLIES};
+    static const char *const retweets[] = {EP_KEEP_RETWEETS};
     const cJSON *obj = s->obj;
     if (!obj) {
         puts_(b, "\"created_at\": null, \"author\": null, \"url\": null, \"lang\": null, \"is_reply\": null, "
