@@ -8,6 +8,7 @@
 #include "keep_columns.h"
 #include "reader_fields.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +28,16 @@ typedef struct build {
     bool defer;               /* cJSON must decide (or out of memory): stop and say so */
 } build;
 
+void ep_keep_scan_reset(ep_keep_scan *ks) {
+    ks->users_state = 0;
+    ks->n_users = ks->ids_len = 0;
+}
+
 void ep_keep_scan_release(ep_keep_scan *ks) {
     if (!ks) return;
     for (size_t i = 0; i < COUNT(ks->buf); i++) free(ks->buf[i]);
+    free(ks->users);
+    free(ks->ids);
     memset(ks, 0, sizeof *ks);
 }
 
@@ -135,19 +143,62 @@ static bool referenced(build *b, const char *type) {
     return false;
 }
 
-/* API v2 pages name the author only by author_id; the page's includes.users has the username. */
+/* @return true when the key at s[k] (a plain document's: no escapes) is name. */
+static bool key_is(const char *s, size_t k, const char *name) {
+    size_t n = strlen(name);
+    return ep_jscan_string_len(s, k) == n + 2 && memcmp(s + k + 1, name, n) == 0;
+}
+
+/* One user object of includes.users into the table: its first "id" and "username", as cJSON's
+ * GetObjectItemCaseSensitive finds them; a key there twice is left to cJSON. @return false (b->defer)
+ * then, or when out of memory. */
+static bool add_user(build *b, size_t u) {
+    const char *s = b->src->s;
+    ep_keep_scan *ks = b->ks;
+    size_t id = 0, name = 0;
+    int ids = 0, names = 0;
+    for (size_t k = ep_jscan_first(s, u); k; k = ep_jscan_next(s, ep_jscan_member_value(s, k))) {
+        if (key_is(s, k, "id") && ids++ == 0) id = ep_jscan_member_value(s, k);
+        else if (key_is(s, k, "username") && names++ == 0) name = ep_jscan_member_value(s, k);
+    }
+    ep_keep_scan_user user = {.id = SIZE_MAX, .name = names && is_string(s, name) ? name : 0};
+    if (ids > 1 || names > 1 || !grow((char **)&ks->users, &ks->cap_users, (ks->n_users + 1) * sizeof user))
+        return !(b->defer = true);
+    if (ids && is_string(s, id)) {
+        if (!grow(&ks->ids, &ks->ids_cap, ks->ids_len + ep_jscan_string_len(s, id) + 1)) return !(b->defer = true);
+        user.id = ks->ids_len;
+        ks->ids_len += ep_jscan_string(s, id, ks->ids + ks->ids_len) + 1;
+    }
+    ks->users[ks->n_users++] = user;
+    return true;
+}
+
+/* Reads the frame's includes.users into the table, once. @return false when cJSON must read them. */
+static bool read_users(build *b) {
+    ep_keep_scan *ks = b->ks;
+    if (ks->users_state == 0) {
+        const char *s = b->src->s;
+        size_t users;
+        bool ok = true;
+        if (find(b, b->src->root, EP_KEEP_INCLUDES_USERS, &users) && s[users] == '[')
+            for (size_t u = ep_jscan_first(s, users); u && ok; u = ep_jscan_next(s, u)) ok = s[u] != '{' || add_user(b, u);
+        ks->users_state = ok && !b->defer ? 1 : 2;
+    }
+    if (ks->users_state == 2) b->defer = true;
+    return ks->users_state == 1;
+}
+
+/* API v2 pages name the author only by author_id; the page's includes.users has the username: the
+ * first user object whose "id" is that string and whose "username" is a string. */
 static const char *author_from_includes(build *b) {
     static const char *const id_paths[] = {EP_KEEP_AUTHOR_ID};
-    const char *s = b->src->s;
     const char *id = first_string(b, id_paths, COUNT(id_paths), SLOT_AUTHOR_ID);
-    size_t users, uid, name;
-    if (!id || !find(b, b->src->root, EP_KEEP_INCLUDES_USERS, &users) || s[users] != '[') return NULL;
-    for (size_t u = ep_jscan_first(s, users); u && !b->defer; u = ep_jscan_next(s, u)) {
-        if (s[u] != '{') continue;
-        bool has_id = find(b, u, "id", &uid) && is_string(s, uid);
-        bool has_name = find(b, u, "username", &name) && is_string(s, name);
-        const char *v = has_id ? decode(b, SLOT_VALUE, uid, NULL) : NULL;
-        if (v && strcmp(v, id) == 0 && has_name) return decode(b, SLOT_AUTHOR, name, NULL);
+    if (!id || !read_users(b)) return NULL;
+    const ep_keep_scan *ks = b->ks;
+    for (size_t i = 0; i < ks->n_users; i++) {
+        const ep_keep_scan_user *u = &ks->users[i];
+        if (u->id != SIZE_MAX && u->name && strcmp(ks->ids + u->id, id) == 0)
+            return decode(b, SLOT_AUTHOR, u->name, NULL);
     }
     return NULL;
 }

@@ -20,12 +20,29 @@ extern "C" {
 /* ep_keep_scan_build's answer when cJSON must build the fields. */
 #define EP_KEEP_SCAN_DEFER ((size_t)-1)
 
+/* One element of an API page's includes.users: its "id" (decoded into ep_keep_scan.ids) and where
+ * its "username" string is. */
+typedef struct ep_keep_scan_user {
+    size_t id;                /* offset into ids, or SIZE_MAX when "id" is not a string */
+    size_t name;              /* offset of the "username" string in the frame, or 0 when it is not one */
+} ep_keep_scan_user;
+
 /* Buffers for the strings decoded on the way, kept from record to record so that a plain record
- * allocates nothing. Zero it to start; free with ep_keep_scan_release. */
+ * allocates nothing, and the frame's includes.users, read once for all the tweets of an API page
+ * (looked up tweet by tweet, a page of a hundred tweets and users read its users ten thousand
+ * times). Zero it to start; free with ep_keep_scan_release. */
 typedef struct ep_keep_scan {
     char *buf[3];
     size_t cap[3];
+    int users_state;          /* 0: includes.users not read yet for this frame; 1: read; 2: cJSON must read it */
+    ep_keep_scan_user *users;
+    size_t n_users, cap_users;
+    char *ids;                /* the users' ids, decoded, each NUL-terminated */
+    size_t ids_len, ids_cap;
 } ep_keep_scan;
+
+/* Forgets the frame's includes.users: call it for each new frame (keeps the memory). */
+void ep_keep_scan_reset(ep_keep_scan *ks);
 
 /* Frees the buffers. Accepts a zeroed ks. */
 void ep_keep_scan_release(ep_keep_scan *ks);

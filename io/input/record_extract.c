@@ -132,6 +132,7 @@ void ep_extractor_begin(ep_extractor *x, const ep_frame *frame) {
     x->started = false;
     x->fast_page = false;
     ep_jscan_cache_reset(&x->cache);
+    ep_keep_scan_reset(&x->keep_scan);
     if (frame->format != x->paths_format) set_paths(x, frame->format);
     x->paths.account = frame->account ? frame->account : "";
 }
