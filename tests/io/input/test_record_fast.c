@@ -121,7 +121,8 @@ static const ep_reader_options *option_sets(size_t *n) {
     sets[3] = (ep_reader_options){.text_path = "tweet.full_text", .id_path = "tweet.id_str"};
     sets[4] = (ep_reader_options){.text_path = "a.1.b", .id_path = "n.0"};
     // --keep: from FIRST_KEEP_SET on, the fast path reads the kept fields too (keep_scan.h).
-    sets[5] = (ep_reader_options){.keep = "default,source,public_metrics.like_count"};
+    sets[5] = (ep_reader_options){.keep = "default,source,public_metrics.like_count,geo,possibly_sensitive,"
+                                          "tweet.retweeted,edit_history_tweet_ids"};
     sets[6] = (ep_reader_options){.keep = "default", .clean = EP_CLEAN_ALL};
     sets[7] = (ep_reader_options){.keep = "lang,id_str,user.screen_name,public_metrics,entities.hashtags,entities.urls.0,"
                                           "geo,possibly_sensitive,x,tweet.x,tweet.entities,data.0,k\x7f" "ey,a.1,n,"
@@ -135,6 +136,9 @@ static const ep_reader_options *option_sets(size_t *n) {
 }
 
 #define FIRST_KEEP_SET 5
+/* The sets from here on aim at the generated records; the real files are read with the others
+ * (each set over all the real data costs seconds under the sanitizers). */
+#define FIRST_TRICKY_ONLY_SET 6
 
 // ----------------------------------------------------------------------------
 // Generated records
@@ -323,13 +327,13 @@ static void test_file(const char *data, const char *sub, const char *name, ep_in
     }
     size_t n_sets;
     const ep_reader_options *sets = option_sets(&n_sets);
-    for (size_t s = 0; s < n_sets; s++) {
+    for (size_t s = 0; s < n_sets && s < FIRST_TRICKY_ONLY_SET; s++) {
         ep_reader_options o = sets[s];
         o.format = format;
         frames fs = frame_input(path, NULL, 0, &o);
         CHECKF(fs.n > 0, "%s: no frames", path);
         uint64_t k = compare(path, &fs, &o);
-        if ((s == 0 || s == FIRST_KEEP_SET || s == FIRST_KEEP_SET + 1) && want_fast)
+        if ((s == 0 || s == FIRST_KEEP_SET) && want_fast)
             CHECKF(k > 0, "%s: the fast path served no record (option set %zu)", path, s);
         frames_free(&fs);
     }
@@ -387,7 +391,7 @@ static void test_tweeteval_json(const char *data, const char *name) {
     }
     size_t n_sets;
     const ep_reader_options *sets = option_sets(&n_sets);
-    for (size_t s = 0; s < n_sets; s++) {
+    for (size_t s = 0; s < n_sets && s < FIRST_TRICKY_ONLY_SET; s++) {
         ep_reader_options opt = sets[s];
         opt.format = EP_FORMAT_NDJSON;
         frames fs = frame_input("tweeteval.jsonl", out, o, &opt);
