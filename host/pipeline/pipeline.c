@@ -454,7 +454,6 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     pthread_mutex_init(&p->error_mu, NULL);
     pthread_mutex_init(&p->times_mu, NULL);
     pthread_mutex_init(&p->event_mu, NULL);
-    ep_row_ahead_init(&p->rows_ahead);
     int threads = o->threads > 0 ? o->threads : ep_default_threads();
     if (threads < 1) threads = 1;
     if (threads > EP_MAX_TOKENIZER_THREADS) threads = EP_MAX_TOKENIZER_THREADS;
@@ -465,7 +464,8 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     const uint64_t shard_rows = o->rows_per_shard ? o->rows_per_shard : EP_DEFAULT_SHARD_ROWS;
     const size_t ahead = (size_t)(shard_rows / EP_CHUNK_RECORDS < 1024 ? shard_rows / EP_CHUNK_RECORDS : 1024);
     if (ep_queue_init(&p->to_tokenize, 2 * (size_t)threads + 2) ||
-        ep_queue_init(&p->to_compute, 2 * (size_t)threads + 2 + ahead) || ep_queue_init(&p->to_write, 3))
+        ep_queue_init(&p->to_compute, 2 * (size_t)threads + 2 + ahead) || ep_queue_init(&p->to_write, 3) ||
+        ep_row_ahead_init(&p->rows_ahead))
         st = ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     if (st == EP_OK) st = setup(p, sum, err);
     if (st == EP_OK && p->already_complete && p->checkpoint)

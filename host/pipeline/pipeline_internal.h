@@ -141,7 +141,7 @@ typedef struct ep_pipeline {
 
     ep_queue to_tokenize, to_compute, to_write;
     bool rows_ahead_on;      /* the workers count rows (row_ahead.h) and tokenise only this run's rows: set with
-                                --part or a resume, when other rows are many; off, every good record is tokenised */
+                                --part or a resume; off (a whole job from its start), every row is tokenised */
     ep_row_ahead rows_ahead;
     pthread_mutex_t reorder_mu;
 

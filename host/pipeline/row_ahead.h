@@ -16,6 +16,7 @@
 #define EP_ROW_AHEAD_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct ep_row_ahead {
@@ -23,12 +24,13 @@ typedef struct ep_row_ahead {
     pthread_cond_t turn;     /* broadcast each time a chunk is counted */
     uint64_t next_chunk;     /* the chunk whose rows are counted next */
     uint64_t next_row;       /* ...its first row */
+    bool ready;              /* init succeeded (destroy may be called either way) */
 } ep_row_ahead;
 
 /* @return 0, or -1 when a pthread object cannot be had. */
 int ep_row_ahead_init(ep_row_ahead *r);
 
-/* Frees what init made. */
+/* Frees what init made; does nothing when init failed or was not called on a zeroed r. */
 void ep_row_ahead_destroy(ep_row_ahead *r);
 
 /* Waits for chunk `number`'s turn (every chunk before it counted), counts its `rows` rows.

@@ -112,8 +112,7 @@ static void mark_wanted(ep_pipeline *p, ep_chunk *c) {
     uint64_t row = ep_row_ahead_count(&p->rows_ahead, c->number, rows);
     for (int i = 0; i < c->n; i++) {
         ep_item *it = &c->items[i];
-        if (it->kind != EP_ITEM_RECORD) continue;
-        if (!ep_item_makes_row(p, it)) continue; /* dropped by compute, never tokenised */
+        if (!ep_item_makes_row(p, it)) continue; /* a rejection, or a record compute drops: never tokenised */
         it->ahead_row = row++;
         if ((it->wanted = it->ahead_row >= p->start_row && ep_row_is_mine(p, it->ahead_row))) continue;
         free(it->text);

@@ -48,8 +48,8 @@ struct ep_extractor {
     size_t fast_item;                /* offset of the page's next element */
     ep_jscan_cache cache;
     char *text_buf, *id_buf;         /* decoded strings of the current record */
-    ep_keep_scan keep_scan;          /* the kept fields' decoded strings */
     size_t text_cap, id_cap;
+    ep_keep_scan keep_scan;          /* the kept fields' decoded strings, the page's includes.users */
     uint64_t fast_records;           /* records the fast path returned (for tests) */
 };
 
