@@ -5,9 +5,17 @@
 # git-ignored inputs (out/host-feed/) so that each run lasts seconds. Prints a markdown table: tokens/s
 # (start-up subtracted: the same command on a one-record input), tokens/s per worker thread, the 1->2
 # scaling, tokens per CPU-second of the workers (what one core can feed, unaffected by other jobs on
-# the machine), and each stage's CPU and busy (wall) time. Timing only: nothing here passes or fails.
+# the machine), each stage's CPU and busy (wall) time, the CPU of all threads (zstd's included, start-up
+# subtracted) and the 1->2 ceiling it leaves on a 2-core machine: max(1, 2W / (W + O)), W the workers'
+# CPU, O every other thread's, which shares the two cores with them. Timing only: nothing here passes or fails.
 #
-#   bench/host-feed.sh [--repeat N] [--runs N] [--threads "1 2"] [BINARY]
+#   bench/host-feed.sh [--repeat N] [--runs N] [--threads "1 2"] [--keep FIELDS] [--part I/N]
+#                      [--inputs "tweets.js ..."] [BINARY]
+#
+# --keep FIELDS keeps fields with each row as `embed --keep FIELDS` does (e.g. --keep default), to
+# measure the kept fields' cost; --part I/N runs one part of the job as `embed --part` does (every
+# record parsed, only the part's rows tokenised); --inputs picks some of tweets.js archive.json
+# pages.jsonl flat.jsonl lines.txt (default: all).
 #
 # Each configuration runs --runs times (default 3) and the fastest counts: on a shared machine the
 # slower runs measure the other jobs.
@@ -18,12 +26,17 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 repeat=40
 runs=3
 threads="1 2"
+inputs="tweets.js archive.json pages.jsonl flat.jsonl lines.txt"
+extra=()
 bin=$here/build/embedpipe
 while [ $# -gt 0 ]; do
     case $1 in
     --repeat) repeat=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --keep) extra+=(--keep-fields "$2"); shift 2 ;;
+    --part) extra+=(--part "$2"); shift 2 ;;
+    --inputs) inputs=$2; shift 2 ;;
     *) bin=$1; shift ;;
     esac
 done
@@ -56,17 +69,20 @@ done
 echo '{"id": "1", "text": "one"}' > "$in/one.jsonl"
 
 # run INPUT THREADS -> the bench JSON on stdout
-run() { "$bin" bench "$1" --device null --threads "$2" --keep "$work/out" --json 2>/dev/null; }
-startup=$(for _ in 1 2 3; do run "$in/one.jsonl" 1; done | "$py" -c '
-import json, sys; w = sorted(json.loads(l)["wall_s"] for l in sys.stdin); print(w[1])')
+run() { "$bin" bench "$1" --device null --threads "$2" --keep "$work/out" "${extra[@]}" --json 2>/dev/null; }
+read -r startup startup_cpu < <(for _ in 1 2 3; do run "$in/one.jsonl" 1; done | "$py" -c '
+import json, sys
+r = [json.loads(l) for l in sys.stdin]
+w, c = sorted(x["wall_s"] for x in r), sorted(x.get("process_cpu_s", 0) for x in r)
+print(w[1], c[1])')
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
-echo "Machine: $cpu, $(nproc) cores; start-up (one record, median of 3) ${startup}s subtracted."
-echo "Command: bench/host-feed.sh --repeat $repeat --runs $runs --threads \"$threads\" ($(basename "$bin") $(git -C "$here" rev-parse --short HEAD)); the fastest of $runs runs each"
+echo "Machine: $cpu, $(nproc) cores; start-up (one record, median of 3: ${startup}s wall, ${startup_cpu}s CPU) subtracted."
+echo "Command: bench/host-feed.sh --repeat $repeat --runs $runs --threads \"$threads\"${extra[*]:+ (bench ${extra[*]})} ($bin, checkout $(git -C "$here" rev-parse --short HEAD)); the fastest of $runs runs each"
 echo
-echo "| input | format | threads | tokens | wall s | tokens/s | tokens/s per worker | 1->N | tokens per worker CPU-s | CPU s: read / parse+tokenise (sum) / write | busy s: read / parse+tokenise (sum) / batch / compute / write |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-for f in tweets.js archive.json pages.jsonl flat.jsonl lines.txt; do
+echo "| input | format | threads | tokens | texts tokenised | wall s | tokens/s | tokens/s per worker | 1->N | tokens per worker CPU-s | CPU s: read / parse+tokenise (sum) / write / all threads | 2-core ceiling | busy s: read / parse+tokenise (sum) / batch / compute / write |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+for f in $inputs; do
     base=""
     for t in $threads; do
         best=""
@@ -78,10 +94,11 @@ for f in tweets.js archive.json pages.jsonl flat.jsonl lines.txt; do
                 cp "$work/try.json" "$work/result.json"
             fi
         done
-        row=$("$py" - "$work/result.json" "$f" "$t" "$startup" "$base" <<'PY'
+        row=$("$py" - "$work/result.json" "$f" "$t" "$startup" "$base" "$startup_cpu" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 name, t, startup, base = sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+startup_cpu = float(sys.argv[6])
 fmt = {"tweets.js": "tweets-js", "archive.json": "archive-json", "pages.jsonl": "API v2 pages (NDJSON)",
        "flat.jsonl": "NDJSON", "lines.txt": "lines"}[name]
 wall = max(r["wall_s"] - startup, 1e-9)
@@ -90,8 +107,13 @@ scale = f"{tps / float(base):.2f}x" if base else ""
 s = r["stage_busy_s"]
 c = r["stage_cpu_s"]
 per_cpu = r["tokens"] / max(c["tokenize"], 1e-9) / 1e6
-print(f"{tps:.0f}|| {name} | {fmt} | {t} | {r['tokens']:,} | {wall:.2f} | {tps / 1e6:.2f}M | {tps / t / 1e6:.2f}M | {scale} | {per_cpu:.2f}M | "
-      f"{c['read']:.2f} / {c['tokenize']:.2f} / {c['write']:.2f} | "
+# Every thread's CPU but the workers' (reader, compute, writer, zstd's workers) competes with the workers
+# for the cores: on 2 cores, 2 workers cannot beat the one-worker wall by more than 2W / (W + other).
+work = c["tokenize"]
+other = max(r.get("process_cpu_s", 0) - startup_cpu - work, 0)
+ceiling = f"{max(1.0, 2 * work / max(work + other, 1e-9)):.2f}x" if "process_cpu_s" in r else "?"
+print(f"{tps:.0f}|| {name} | {fmt} | {t} | {r['tokens']:,} | {r.get('texts_tokenized', 0):,} | {wall:.2f} | {tps / 1e6:.2f}M | {tps / t / 1e6:.2f}M | {scale} | {per_cpu:.2f}M | "
+      f"{c['read']:.2f} / {c['tokenize']:.2f} / {c['write']:.2f} / {work + other:.2f} | {ceiling} | "
       f"{s['read']:.2f} / {s['tokenize']:.2f} / {s['batch']:.2f} / {s['compute']:.2f} / {s['write']:.2f} |")
 PY
 )

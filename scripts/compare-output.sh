@@ -107,7 +107,14 @@ compare nothing-good "$in/only-empty-pages.jsonl" "$in/empty.jsonl"
 all_formats=("$data/twitter-export/tweets.js" "$in/archive.json" "$data/twarc/kpop.jsonl" "$data/twarc/flat.jsonl" "$in/emotion.txt")
 compare keep-clean "${all_formats[@]}" --keep default,tweet.lang --clean all --shard-rows 700
 compare keep-no-text "${all_formats[@]}" --keep default --no-text --shard-rows 700
+# kept values of every kind (objects, arrays, numbers, booleans, nulls, missing), read by the fast path
+compare keep-paths "${all_formats[@]}" "$data/twarc/brexit.jsonl" --keep default,public_metrics,entities.hashtags,user.followers_count,tweet.favorite_count,tweet.entities,possibly_sensitive,geo,edit_history_tweet_ids,tweet.retweeted --shard-rows 900
 compare clean-skip-blank "${all_formats[@]}" "$in/blanks.txt" --clean retweets,links --skip-blank --threads 3
+# --part with rows dropped before numbering (blank lines, retweets) and every format: the workers count the
+# rows themselves to tokenise only the part's (host/pipeline/row_ahead.c), so the parts must stay the same.
+compare part-0-of-2-clean "${all_formats[@]}" "$in/blanks.txt" --part 0/2 --clean retweets --skip-blank --shard-rows 300 --threads 3
+compare part-2-of-3-keep "${all_formats[@]}" "$in/pages-edge.jsonl" --part 2/3 --keep default,source,user.followers_count --shard-rows 500
+compare part-1-of-4-damaged "$in/truncated-tweets.js" "$in/empty-then-damage.jsonl.gz" "$data/twarc/flat.jsonl" --part 1/4 --shard-rows 100 --threads 1
 
 if [ "$fails" -gt 0 ]; then
     echo "compare-output: $fails case(s) differ"

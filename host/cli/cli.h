@@ -58,6 +58,10 @@ const char *ep_cli_default_model(void);
 /* Parses a non-negative integer option value. @return 0 on success, -1 after printing an error. */
 int ep_cli_parse_size(const char *option, const char *value, size_t *out);
 
+/* Parses --part: "I/N", "N" (the index from Slurm or a Kubernetes Indexed Job), or "auto" (both from Slurm).
+ * @return 0 with *index and *count set, or -1 after printing why the value is bad. */
+int ep_cli_parse_part(const char *value, int *index, int *count);
+
 /* Parses a non-negative integer option value that must lie in [lo, hi].
  * @return 0 on success, -1 after printing "OPTION must be between LO and HI" (or the parse error). */
 int ep_cli_parse_range(const char *option, const char *value, size_t lo, size_t hi, size_t *out);

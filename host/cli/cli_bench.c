@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ static void bench_usage(FILE *f) {
             "Busy times overlap, so they do not add up to the wall time. The stage whose busy time\n"
             "(per thread) is closest to the wall time is the bottleneck: it bounds the throughput, and\n"
             "speeding up any other stage gains nothing. Wall time includes loading the model.\n"
+            "`process` is the CPU time of every thread (zstd's compression workers included): what the\n"
+            "run takes from the machine's cores; with as many threads as cores, it bounds the wall time.\n"
             "\n"
             "Options (default in brackets):\n"
             "  -m, --model DIR         sentence-transformers model folder [$EMBEDPIPE_MODEL, else\n"
@@ -43,6 +46,9 @@ static void bench_usage(FILE *f) {
             "      --text PATH, --id PATH   as for `embed`\n"
             "      --keep OUT          write the output to folder OUT as `embed` would (a run already in\n"
             "                          OUT is replaced), so that the write stage is measured too\n"
+            "      --keep-fields LIST  keep these fields with each row, as `embed --keep LIST` does\n"
+            "      --part I/N          run part I of N, as `embed --part` does: every record is read and\n"
+            "                          parsed, only the part's rows are tokenised and embedded\n"
             "      --json              one JSON object on stdout instead of the table\n"
             "  -h, --help              this help\n"
             "\n"
@@ -57,7 +63,15 @@ typedef struct stage_row {
     const char *note;
 } stage_row;
 
-static void print_table(const ep_run_options *o, const ep_run_summary *s, int threads, bool interrupted) {
+/* @return the CPU time (user + system) the whole process has used so far: every thread, zstd's included. */
+static double process_cpu(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
+
+static void print_table(const ep_run_options *o, const ep_run_summary *s, int threads, bool interrupted, double cpu) {
     const double wall = s->seconds > 0 ? s->seconds : 1e-9;
     const uint64_t records = s->records_read - s->resumed_from;
     char tok_note[64];
@@ -75,17 +89,20 @@ static void print_table(const ep_run_options *o, const ep_run_summary *s, int th
     printf("  records     %llu read, %llu embedded, %llu rejected, %llu truncated\n",
            (unsigned long long)s->records_read, (unsigned long long)s->records_embedded,
            (unsigned long long)s->records_rejected, (unsigned long long)s->records_truncated);
-    printf("  tokens      %llu\n\n", (unsigned long long)s->tokens);
+    printf("  tokens      %llu (%llu texts tokenised)\n\n", (unsigned long long)s->tokens,
+           (unsigned long long)s->texts_tokenized);
     printf("  %-10s %10s %9s\n", "stage", "busy (s)", "of wall");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         printf("  %-10s %10.3f %8.1f%%%s%s\n", rows[i].name, rows[i].busy, 100.0 * rows[i].busy / wall,
                *rows[i].note ? "   " : "", rows[i].note);
-    printf("  %-10s %10.3f %8.1f%%   model loading included\n\n", "wall", s->seconds, 100.0);
+    printf("  %-10s %10.3f %8.1f%%   model loading included\n", "wall", s->seconds, 100.0);
+    printf("  %-10s %10.3f            CPU of every thread (zstd's and model loading included)\n\n", "process", cpu);
     printf("  throughput  %.0f records/s, %.0f tokens/s\n", records / wall, s->tokens / wall);
     if (!o->discard) printf("  output      %s (%zu shard%s)\n", o->out_dir, s->shards, s->shards == 1 ? "" : "s");
 }
 
-static int print_json(const ep_run_options *o, const ep_run_summary *s, int threads, bool interrupted) {
+static int print_json(const ep_run_options *o, const ep_run_summary *s, int threads, bool interrupted,
+                      double process_s) {
     const double wall = s->seconds > 0 ? s->seconds : 1e-9;
     const uint64_t records = s->records_read - s->resumed_from;
     cJSON *root = cJSON_CreateObject(), *inputs = cJSON_CreateArray(), *stages = cJSON_CreateObject();
@@ -101,6 +118,7 @@ static int print_json(const ep_run_options *o, const ep_run_summary *s, int thre
         cJSON_AddNumberToObject(root, "records_rejected", (double)s->records_rejected);
         cJSON_AddNumberToObject(root, "records_truncated", (double)s->records_truncated);
         cJSON_AddNumberToObject(root, "tokens", (double)s->tokens);
+        cJSON_AddNumberToObject(root, "texts_tokenized", (double)s->texts_tokenized);
         cJSON_AddNumberToObject(stages, "read", s->read_s);
         cJSON_AddNumberToObject(stages, "tokenize", s->tokenize_s);
         cJSON_AddNumberToObject(stages, "batch", s->batch_s);
@@ -116,6 +134,7 @@ static int print_json(const ep_run_options *o, const ep_run_summary *s, int thre
             cJSON_AddNumberToObject(cpu, "write", s->write_cpu_s);
             cJSON_AddItemToObject(root, "stage_cpu_s", cpu);
         }
+        cJSON_AddNumberToObject(root, "process_cpu_s", process_s);
         cJSON_AddNumberToObject(root, "wall_s", s->seconds);
         cJSON_AddNumberToObject(root, "records_per_s", records / wall);
         cJSON_AddNumberToObject(root, "tokens_per_s", s->tokens / wall);
@@ -138,9 +157,11 @@ static int print_json(const ep_run_options *o, const ep_run_summary *s, int thre
 }
 
 int ep_cli_bench(int argc, char **argv) {
-    enum { OPT_KEEP = EP_OPT_LOCAL, OPT_JSON };
+    enum { OPT_KEEP = EP_OPT_LOCAL, OPT_JSON, OPT_KEEP_FIELDS, OPT_PART };
     static const struct option longopts[] = {EP_CLI_RUN_OPTIONS,
                                              {"keep", required_argument, 0, OPT_KEEP},
+                                             {"keep-fields", required_argument, 0, OPT_KEEP_FIELDS},
+                                             {"part", required_argument, 0, OPT_PART},
                                              {"json", no_argument, 0, OPT_JSON},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
@@ -163,6 +184,10 @@ int ep_cli_bench(int argc, char **argv) {
             o.overwrite = true; /* a benchmark measures a whole run, never a resume */
             break;
         case OPT_JSON: json = true; break;
+        case OPT_KEEP_FIELDS: o.keep = optarg; break;
+        case OPT_PART:
+            if (ep_cli_parse_part(optarg, &o.part_index, &o.part_count)) return EP_EXIT_USAGE;
+            break;
         case 'h': bench_usage(stdout); return EP_EXIT_OK;
         default: bench_usage(stderr); return EP_EXIT_USAGE;
         }
@@ -185,14 +210,16 @@ int ep_cli_bench(int argc, char **argv) {
     ep_run_install_signal_handlers();
     ep_cli_progress_attach(&pr, &o);
     ep_run_summary sum;
+    const double cpu0 = process_cpu();
     ep_status st = ep_run(&o, &sum, &err);
+    const double cpu = process_cpu() - cpu0;
     if (st != EP_OK && st != EP_ERR_INTERRUPTED) {
         ep_cli_free_inputs(inputs, n_inputs);
         return ep_cli_report(&err);
     }
     const int threads = resolved_threads(o.threads);
-    int rc = json ? print_json(&o, &sum, threads, st == EP_ERR_INTERRUPTED) : EP_EXIT_OK;
-    if (!json) print_table(&o, &sum, threads, st == EP_ERR_INTERRUPTED);
+    int rc = json ? print_json(&o, &sum, threads, st == EP_ERR_INTERRUPTED, cpu) : EP_EXIT_OK;
+    if (!json) print_table(&o, &sum, threads, st == EP_ERR_INTERRUPTED, cpu);
     fflush(stdout);
     if (st == EP_ERR_INTERRUPTED) rc = ep_cli_report(&err);
     ep_cli_free_inputs(inputs, n_inputs);

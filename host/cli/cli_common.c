@@ -235,3 +235,42 @@ int ep_cli_run_option(int c, const char *value, ep_run_options *o) {
     }
     return 0;
 }
+
+int ep_cli_parse_part(const char *v, int *index, int *count) {
+    const char *tid = getenv("SLURM_ARRAY_TASK_ID"), *tmin = getenv("SLURM_ARRAY_TASK_MIN"),
+               *tcount = getenv("SLURM_ARRAY_TASK_COUNT"), *k8s = getenv("JOB_COMPLETION_INDEX");
+    long i = -1, n = -1;
+    char *end;
+    const char *slash = strchr(v, '/');
+    if (strcmp(v, "auto") == 0) {
+        if (!tid || !tcount) {
+            fprintf(stderr, "embedpipe: --part auto needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT "
+                            "(run it inside a Slurm job array, or give --part I/N)\n");
+            return -1;
+        }
+        n = strtol(tcount, NULL, 10);
+        i = strtol(tid, NULL, 10) - (tmin ? strtol(tmin, NULL, 10) : 0);
+    } else if (slash) {
+        i = strtol(v, &end, 10);
+        if (end != slash) i = -1;
+        n = strtol(slash + 1, &end, 10);
+        if (*end) n = -1;
+    } else {
+        n = strtol(v, &end, 10);
+        if (*end) n = -1;
+        if (tid) i = strtol(tid, NULL, 10) - (tmin ? strtol(tmin, NULL, 10) : 0);
+        else if (k8s) i = strtol(k8s, NULL, 10);
+        else {
+            fprintf(stderr, "embedpipe: --part %s: no part index: give --part I/N, or run in a Slurm job array "
+                            "(SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)\n", v);
+            return -1;
+        }
+    }
+    if (n < 1 || i < 0 || i >= n) {
+        fprintf(stderr, "embedpipe: --part %s: expected I/N with 0 <= I < N (got part %ld of %ld)\n", v, i, n);
+        return -1;
+    }
+    *index = (int)i;
+    *count = (int)n;
+    return 0;
+}

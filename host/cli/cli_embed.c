@@ -96,46 +96,6 @@ static void embed_usage(FILE *f) {
             "stopped by a signal (SIGINT or SIGTERM) before the end (resumable).\n");
 }
 
-/* Parses --part: "I/N", "N" (index from the scheduler), or "auto" (both from Slurm). */
-static int parse_part(const char *v, int *index, int *count) {
-    const char *tid = getenv("SLURM_ARRAY_TASK_ID"), *tmin = getenv("SLURM_ARRAY_TASK_MIN"),
-               *tcount = getenv("SLURM_ARRAY_TASK_COUNT"), *k8s = getenv("JOB_COMPLETION_INDEX");
-    long i = -1, n = -1;
-    char *end;
-    const char *slash = strchr(v, '/');
-    if (strcmp(v, "auto") == 0) {
-        if (!tid || !tcount) {
-            fprintf(stderr, "embedpipe: --part auto needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT "
-                            "(run it inside a Slurm job array, or give --part I/N)\n");
-            return -1;
-        }
-        n = strtol(tcount, NULL, 10);
-        i = strtol(tid, NULL, 10) - (tmin ? strtol(tmin, NULL, 10) : 0);
-    } else if (slash) {
-        i = strtol(v, &end, 10);
-        if (end != slash) i = -1;
-        n = strtol(slash + 1, &end, 10);
-        if (*end) n = -1;
-    } else {
-        n = strtol(v, &end, 10);
-        if (*end) n = -1;
-        if (tid) i = strtol(tid, NULL, 10) - (tmin ? strtol(tmin, NULL, 10) : 0);
-        else if (k8s) i = strtol(k8s, NULL, 10);
-        else {
-            fprintf(stderr, "embedpipe: --part %s: no part index: give --part I/N, or run in a Slurm job array "
-                            "(SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)\n", v);
-            return -1;
-        }
-    }
-    if (n < 1 || i < 0 || i >= n) {
-        fprintf(stderr, "embedpipe: --part %s: expected I/N with 0 <= I < N (got part %ld of %ld)\n", v, i, n);
-        return -1;
-    }
-    *index = (int)i;
-    *count = (int)n;
-    return 0;
-}
-
 enum {
     OPT_ZSTD = EP_OPT_LOCAL, OPT_ZSTDW, OPT_MAXREC, OPT_OVERWRITE, OPT_GLOB, OPT_REUSE, OPT_PART, OPT_PROGRESS,
     OPT_SKIP_BLANK, OPT_KEEP, OPT_NO_TEXT, OPT_CLEAN
@@ -172,7 +132,7 @@ static int embed_option(int c, const char *value, ep_run_options *o, ep_cli_prog
     }
     case OPT_ZSTDW: return parse_int_in("--zstd-workers", value, 1, 64, &o->zstd_workers);
     case OPT_MAXREC: return ep_cli_parse_size("--max-record-bytes", value, &o->max_record_bytes) ? -1 : 1;
-    case OPT_PART: return parse_part(value, &o->part_index, &o->part_count) ? -1 : 1;
+    case OPT_PART: return ep_cli_parse_part(value, &o->part_index, &o->part_count) ? -1 : 1;
     case OPT_PROGRESS:
         if (strcmp(value, "auto") == 0) pr->mode = EP_PROGRESS_AUTO;
         else if (strcmp(value, "plain") == 0) pr->mode = EP_PROGRESS_PLAIN;
@@ -205,6 +165,13 @@ static void print_summary(const ep_run_options *o, const ep_run_summary *sum, ep
             sum->records_rejected ? " (see errors.ndjson)" : "", (unsigned long long)sum->tokens, sum->seconds,
             (sum->records_read - sum->resumed_from) / s, sum->tokens / s, sum->backend, sum->read_s, sum->tokenize_s,
             sum->batch_s, sum->compute_s, sum->write_s);
+    // A part, or a resumed run, parses every record (that is how it numbers the rows) but tokenises only its own.
+    if (o->part_count > 1 || sum->resumed_from)
+        fprintf(stderr, "embedpipe: %llu texts tokenised: the rows of this run (%s); every record was parsed\n",
+                (unsigned long long)sum->texts_tokenized,
+                o->part_count > 1 && sum->resumed_from ? "this part's, past the resume point"
+                : o->part_count > 1                    ? "this part's"
+                                                       : "past the resume point");
     if (sum->blank_lines)
         fprintf(stderr, "embedpipe: %llu blank line%s %s\n", (unsigned long long)sum->blank_lines,
                 sum->blank_lines == 1 ? "" : "s",

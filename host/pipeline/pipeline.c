@@ -376,6 +376,7 @@ static void teardown(ep_pipeline *p) {
     ep_queue_destroy(&p->to_tokenize);
     ep_queue_destroy(&p->to_compute);
     ep_queue_destroy(&p->to_write);
+    ep_row_ahead_destroy(&p->rows_ahead);
     pthread_mutex_destroy(&p->error_mu);
     pthread_mutex_destroy(&p->times_mu);
     pthread_mutex_destroy(&p->event_mu);
@@ -416,6 +417,7 @@ static void fill_summary(const ep_pipeline *p, ep_run_summary *sum) {
     sum->damaged_inputs = 0;
     for (size_t i = 0; i < o->n_inputs; i++) sum->damaged_inputs += p->damage[i].present;
     sum->tokens = p->tokens;
+    sum->texts_tokenized = p->texts_tokenized;
     sum->shards = (cp ? cp->n_shards : 0) + p->shards_written;
     if (p->reuse) {
         uint64_t counts[4];
@@ -462,7 +464,8 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
     const uint64_t shard_rows = o->rows_per_shard ? o->rows_per_shard : EP_DEFAULT_SHARD_ROWS;
     const size_t ahead = (size_t)(shard_rows / EP_CHUNK_RECORDS < 1024 ? shard_rows / EP_CHUNK_RECORDS : 1024);
     if (ep_queue_init(&p->to_tokenize, 2 * (size_t)threads + 2) ||
-        ep_queue_init(&p->to_compute, 2 * (size_t)threads + 2 + ahead) || ep_queue_init(&p->to_write, 3))
+        ep_queue_init(&p->to_compute, 2 * (size_t)threads + 2 + ahead) || ep_queue_init(&p->to_write, 3) ||
+        ep_row_ahead_init(&p->rows_ahead))
         st = ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     if (st == EP_OK) st = setup(p, sum, err);
     if (st == EP_OK && p->already_complete && p->checkpoint)
@@ -476,6 +479,9 @@ ep_status ep_run(const ep_run_options *o, ep_run_summary *sum, ep_error *err) {
         return st;
     }
     sum->resumed_from = p->start_seq;
+    // Another part's rows, and those an interrupted run already wrote, need no tokens: the workers then
+    // count rows among themselves to know which are this run's (row_ahead.h). A whole job needs no count.
+    p->rows_ahead_on = o->part_count > 1 || p->start_row > 0;
     if (p->start_seq)
         ep_pipeline_say(p, EP_EVENT_NOTICE, "resuming %s after %llu records (%zu shards already written)",
                         o->out_dir, (unsigned long long)p->start_seq,

@@ -84,6 +84,9 @@ typedef struct ep_run_summary {
     size_t damaged_inputs;      /* inputs found damaged (truncated, corrupt): read up to the damage, which is
                                    in errors.ndjson; the run still returns EP_OK */
     uint64_t tokens;            /* tokens fed to the model, this invocation */
+    uint64_t texts_tokenized;   /* texts the workers tokenised, this invocation: the rows this run embeds (of its
+                                   part, past the resume point); every part still parses every record, which
+                                   is how it knows the rows */
     uint64_t reused, added, changed, gone; /* --reuse: rows copied / new ids / changed texts / ids gone */
     uint64_t resumed_from;      /* records already done by an interrupted run (0 = fresh) */
     size_t shards;

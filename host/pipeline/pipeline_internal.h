@@ -11,6 +11,9 @@
  * (and an API v2 page line is many records): records are numbered (seq, row)
  * in the compute stage, which takes chunks in read order; --skip-blank, the
  * resume skip, the stop at a shard boundary and --part are decided there too.
+ * With --part or a resume, the workers also count rows in read order among
+ * themselves (row_ahead.h), so that each tokenises only the rows this run
+ * embeds; compute checks that its numbers agree.
  *
  * The unit between read and compute is a chunk of consecutive records; the
  * unit between compute and write is a shard group: the records whose rows
@@ -29,6 +32,7 @@
 #include "queue.h"
 #include "reader.h"
 #include "reuse.h"
+#include "row_ahead.h"
 #include "shard.h"
 #include "tokenizer.h"
 
@@ -78,6 +82,9 @@ typedef struct ep_item {
     int n_tokens;
     bool truncated;
     bool mine;             /* the row belongs to this part (--part) */
+    bool wanted;           /* RECORD: this run embeds it, so a worker tokenises and hashes it (with rows_ahead_on
+                              only the rows of this part past the resume point; else every good record) */
+    uint64_t ahead_row;    /* RECORD, with rows_ahead: its global row as the workers counted it (checked by compute) */
     bool reused;           /* the vector comes from --reuse */
     uint64_t hash;         /* XXH3-64 of the text */
     bool damage;           /* not a record: where the input file is damaged (a rejection in errors.ndjson) */
@@ -133,10 +140,14 @@ typedef struct ep_pipeline {
     bool already_complete;   /* the folder holds this run complete: nothing to do */
 
     ep_queue to_tokenize, to_compute, to_write;
+    bool rows_ahead_on;      /* the workers count rows (row_ahead.h) and tokenise only this run's rows: set with
+                                --part or a resume; off (a whole job from its start), every row is tokenised */
+    ep_row_ahead rows_ahead;
     pthread_mutex_t reorder_mu;
 
     /* progress counters, written by the stages, read by the ticker */
     _Atomic uint64_t records_read, rows_done, rows_reused, rejected, tokens, truncated;
+    _Atomic uint64_t texts_tokenized; /* by the workers: the tokeniser's share of the work, for the summary */
     _Atomic uint64_t bytes_read, bytes_total;
     _Atomic int stop_requested;  /* set by a signal: finish the current shard, then stop */
     _Atomic int abandon;         /* SIGTERM: stop now, dropping the shard in progress (resume redoes it) */
@@ -183,6 +194,20 @@ void ep_pipeline_event(ep_pipeline *p, const ep_run_event *event);
 /* A NOTICE or WARNING event whose message is formatted like printf's. */
 void ep_pipeline_say(ep_pipeline *p, ep_run_event_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* @return true when the item is a good record that becomes a row: one not dropped as a blank line
+ * (skip_blank) or a retweet (--clean retweets). Rows are numbered in read order from the first input's
+ * first record; the compute stage numbers them, the workers count them ahead (row_ahead.h). */
+static inline bool ep_item_makes_row(const ep_pipeline *p, const ep_item *it) {
+    return it->kind == EP_ITEM_RECORD && !(it->blank && p->opt->skip_blank) && !it->skipped;
+}
+
+/* @return true when global row belongs to this run's part (--part I/N: the shards k with k % N == I). */
+static inline bool ep_row_is_mine(const ep_pipeline *p, uint64_t row) {
+    const ep_run_options *o = p->opt;
+    if (o->part_count <= 1) return true;
+    return (row / p->rows_per_shard) % (uint64_t)o->part_count == (uint64_t)o->part_index;
+}
 
 void *ep_stage_read(void *pipeline);
 void *ep_stage_tokenize(void *pipeline);

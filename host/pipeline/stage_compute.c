@@ -244,12 +244,6 @@ static ep_status finish_group(compute *c, bool last, ep_error *err) {
     return EP_OK;
 }
 
-static bool row_is_mine(const ep_pipeline *p, uint64_t row) {
-    const ep_run_options *o = p->opt;
-    if (o->part_count <= 1) return true;
-    return (row / p->rows_per_shard) % (uint64_t)o->part_count == (uint64_t)o->part_index;
-}
-
 /* Damage found right after frames without a record begins before the first of them, as it did when one
  * thread parsed the records in order: the damage item (reason, line, byte, prefix hash) is moved there.
  * @return EP_OK, or the error hashing the input's prefix. */
@@ -321,7 +315,16 @@ static ep_status number_record(compute *c, ep_item *it, bool *take, ep_error *er
     it->seq = seq;
     it->row = row;
     if (good) {
-        it->mine = row_is_mine(p, (uint64_t)row);
+        it->mine = ep_row_is_mine(p, (uint64_t)row);
+        // The workers counted rows on their own to tokenise only this run's (row_ahead.h): a row they
+        // numbered otherwise would be embedded without tokens or with another row's vector.
+        if (p->rows_ahead_on && (it->ahead_row != (uint64_t)row || it->wanted != it->mine))
+            return ep_error_set(err, EP_ERR_MISMATCH,
+                                "internal error: the workers counted the record of %s line %llu as row %llu%s, the "
+                                "compute stage as row %llu; nothing of the shard in progress was written",
+                                o->inputs[it->file_index], (unsigned long long)it->line,
+                                (unsigned long long)it->ahead_row, it->wanted ? " of this part" : "",
+                                (unsigned long long)row);
         if (!it->mine) { /* another part's row travels without its text, fields and tokens */
             free(it->text);
             free(it->fields);

@@ -102,23 +102,49 @@ static bool extract_chunk(ep_extractor *x, ep_chunk *c) {
     return ok;
 }
 
-/* Tokenises and hashes the chunk's good records. @return false when out of memory. */
+/* Marks the chunk's rows that this run embeds, from the rows the workers counted before it (row_ahead.h):
+ * those of this part and past the resume point. The others are not tokenised; their text and fields
+ * go now, as compute would drop them. Every chunk is counted, even one a failure left unextracted, so
+ * that no later chunk waits for it. */
+static void mark_wanted(ep_pipeline *p, ep_chunk *c) {
+    uint64_t rows = 0;
+    for (int i = 0; i < c->n; i++) rows += ep_item_makes_row(p, &c->items[i]);
+    uint64_t row = ep_row_ahead_count(&p->rows_ahead, c->number, rows);
+    for (int i = 0; i < c->n; i++) {
+        ep_item *it = &c->items[i];
+        if (!ep_item_makes_row(p, it)) continue; /* a rejection, or a record compute drops: never tokenised */
+        it->ahead_row = row++;
+        if ((it->wanted = it->ahead_row >= p->start_row && ep_row_is_mine(p, it->ahead_row))) continue;
+        free(it->text);
+        free(it->fields);
+        it->text = it->fields = NULL;
+        it->text_len = 0;
+    }
+}
+
+/* Tokenises and hashes the chunk's rows (with rows_ahead_on, those mark_wanted chose).
+ * @return false when out of memory. */
 static bool tokenize_chunk(ep_pipeline *p, ep_chunk *c) {
+    uint64_t done = 0;
     for (int i = 0; i < c->n && !p->failed && !ep_pipeline_should_abandon(p); i++) {
         ep_item *it = &c->items[i];
-        if (it->kind != EP_ITEM_RECORD) continue;
+        // A blank line under skip_blank or a retweet under --clean retweets is dropped by compute: no tokens.
+        if (!ep_item_makes_row(p, it) || (p->rows_ahead_on && !it->wanted)) continue;
+        it->wanted = true;
         it->hash = XXH3_64bits(it->text, it->text_len);
         it->ids = malloc(sizeof(int32_t) * (size_t)p->max_len);
         if (!it->ids) return false;
         it->n_tokens = ep_tokenizer_encode(p->tok, it->text, it->text_len, it->ids, p->max_len, &it->truncated);
         int32_t *fit = realloc(it->ids, sizeof(int32_t) * (size_t)it->n_tokens); /* keep a group's memory small */
         if (fit) it->ids = fit;
+        done++;
         // Unless it is stored with the row, the text is not needed any more: only its tokens and hash travel on.
         if (p->opt->no_text) {
             free(it->text);
             it->text = NULL;
         }
     }
+    p->texts_tokenized += done;
     return true;
 }
 
@@ -133,7 +159,10 @@ void *ep_stage_tokenize(void *arg) {
     ep_chunk *c;
     while ((c = ep_queue_pop(&p->to_tokenize)) != NULL) {
         double t0 = ep_now();
-        if (x && !p->failed && !ep_pipeline_should_abandon(p) && (!extract_chunk(x, c) || !tokenize_chunk(p, c))) {
+        bool ok = !x || p->failed || ep_pipeline_should_abandon(p) || extract_chunk(x, c);
+        if (p->rows_ahead_on) mark_wanted(p, c); /* always: a later chunk waits for this one's count */
+        if (ok && x && !p->failed && !ep_pipeline_should_abandon(p)) ok = tokenize_chunk(p, c);
+        if (!ok) {
             ep_error_set(&err, EP_ERR_NOMEM, "worker: out of memory");
             ep_pipeline_fail(p, &err);
         }

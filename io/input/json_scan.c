@@ -213,6 +213,20 @@ size_t ep_jscan_skip(const char *s, size_t i) {
     }
 }
 
+size_t ep_jscan_first(const char *s, size_t at) {
+    size_t i = skip_ws_at(s, at + 1);
+    return s[i] == ']' || s[i] == '}' ? 0 : i;
+}
+
+size_t ep_jscan_next(const char *s, size_t at) {
+    size_t i = skip_ws_at(s, ep_jscan_skip(s, at));
+    return s[i] == ',' ? skip_ws_at(s, i + 1) : 0;
+}
+
+size_t ep_jscan_member_value(const char *s, size_t key) {
+    return skip_ws_at(s, skip_ws_at(s, skip_string(s, key)) + 1);
+}
+
 void ep_jscan_cache_reset(ep_jscan_cache *c) {
     c->n_objects = 0;
     c->n_members = 0;

@@ -70,6 +70,18 @@ size_t ep_jscan_skip(const char *s, size_t at);
  *         way appears twice in its object (or out of memory): cJSON must decide. */
 ep_jscan_result ep_jscan_path(const char *s, size_t at, const char *path, ep_jscan_cache *c, size_t *out);
 
+/* Walks the elements of an array, or the members of an object, of a document ep_jscan_plain accepted.
+ * @return the offset of the first element (an object's: its first key) of the array or object at
+ *         s[at], or 0 when it is empty. */
+size_t ep_jscan_first(const char *s, size_t at);
+
+/* @return the offset of the value after the one at s[at] in its array (in an object: the next key,
+ *         when at is a member's value), or 0 when it was the last. */
+size_t ep_jscan_next(const char *s, size_t at);
+
+/* @return the offset of the value of the object member whose key is at s[key]. */
+size_t ep_jscan_member_value(const char *s, size_t key);
+
 /* Decodes the string at s[at] (a plain document's) into out, which needs as many bytes as the
  * raw token plus one; NUL-terminates it. @return the decoded length. */
 size_t ep_jscan_string(const char *s, size_t at, char *out);

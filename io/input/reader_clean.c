@@ -67,12 +67,7 @@ void ep_clean_name(unsigned flags, char *out, size_t cap) {
 
 static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-bool ep_tweet_is_retweet_text(const char *s, size_t n) {
-    if (n < 5 || memcmp(s, "RT @", 4) != 0) return false;
-    size_t i = 4;
-    while (i < n && ep_tweet_name_byte(s[i])) i++;
-    return i > 4 && i < n && s[i] == ':';
-}
+bool ep_tweet_is_retweet_text(const char *s, size_t n) { return ep_keep_retweet_text(s, n); }
 
 /* One HTML entity at s (s[0] == '&'): its UTF-8 into out, *used = bytes read.
  * @return the bytes written (0 = not an entity: copy the '&'). */

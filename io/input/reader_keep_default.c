@@ -7,6 +7,7 @@
  */
 #include "reader_keep_internal.h"
 
+#include "keep_columns.h"
 #include "reader_fields.h"
 
 #include <stdio.h>
@@ -32,7 +33,7 @@ static bool truthy(const cJSON *v) {
 
 /* API v2: referenced_tweets holds {"type": "replied_to" | "retweeted" | "quoted", "id"}. */
 static bool referenced(const cJSON *obj, const char *type) {
-    static const char *const paths[] = {"referenced_tweets", "tweet.referenced_tweets", "data.referenced_tweets"};
+    static const char *const paths[] = {EP_KEEP_REFERENCED};
     for (size_t i = 0; i < EP_COUNT(paths); i++) {
         const cJSON *refs = ep_json_path(obj, paths[i]);
         const cJSON *ref;
@@ -50,9 +51,9 @@ static bool referenced(const cJSON *obj, const char *type) {
 
 /* API v2 pages name the author only by author_id; the page's includes.users has the username. */
 static const char *author_from_includes(const cJSON *root, const cJSON *obj) {
-    static const char *const id_paths[] = {"author_id", "data.author_id"};
+    static const char *const id_paths[] = {EP_KEEP_AUTHOR_ID};
     const char *id = first_string(obj, id_paths, EP_COUNT(id_paths));
-    const cJSON *users = root ? ep_json_path(root, "includes.users") : NULL;
+    const cJSON *users = root ? ep_json_path(root, EP_KEEP_INCLUDES_USERS) : NULL;
     const cJSON *u;
     if (!id || !cJSON_IsArray(users)) return NULL;
     cJSON_ArrayForEach(u, users) {
@@ -65,8 +66,7 @@ static const char *author_from_includes(const cJSON *root, const cJSON *obj) {
 
 /* The author's screen name: the record's own, else the API v2 page's, else the export's account; or NULL. */
 static const char *author_of(const ep_keep_source *s) {
-    static const char *const authors[] = {"user.screen_name", "author.username", "tweet.user.screen_name",
-                                          "data.author.username"};
+    static const char *const authors[] = {EP_KEEP_AUTHORS};
     const char *author = first_string(s->obj, authors, EP_COUNT(authors));
     if (!author) author = author_from_includes(s->root, s->obj);
     if (!author && s->account && s->account[0]) author = s->account;
@@ -126,12 +126,9 @@ static void put_string_or_null(ep_keep_out *b, const char *prefix, const char *v
 }
 
 void ep_keep_out_default(ep_keep_out *b, const ep_keep_source *s) {
-    static const char *const created[] = {"created_at", "tweet.created_at", "data.created_at", "noteTweet.createdAt"};
-    static const char *const langs[] = {"lang", "tweet.lang", "data.lang"};
-    // A reply answers a tweet: in_reply_to_user_id alone is also set on a tweet that only starts with a mention.
-    static const char *const replies[] = {"in_reply_to_status_id_str", "in_reply_to_status_id",
-                                          "tweet.in_reply_to_status_id_str", "tweet.in_reply_to_status_id"};
-    static const char *const retweets[] = {"retweeted_status", "tweet.retweeted_status"};
+    // The paths live in keep_columns.h, which the fast path (keep_scan.c) reads too.
+    static const char *const created[] = {EP_KEEP_CREATED}, *const langs[] = {EP_KEEP_LANGS};
+    static const char *const replies[] = {EP_KEEP_REPLIES}, *const retweets[] = {EP_KEEP_RETWEETS};
     const cJSON *obj = s->obj;
     if (!obj) {
         ep_keep_out_puts(b, "\"created_at\": null, \"author\": null, \"url\": null, \"lang\": null, "

@@ -8,6 +8,7 @@
 #ifndef EP_READER_KEEP_INTERNAL_H
 #define EP_READER_KEEP_INTERNAL_H
 
+#include "keep_columns.h"
 #include "reader_keep.h"
 
 #include <stdbool.h>
@@ -40,10 +41,9 @@ void ep_keep_out_string(ep_keep_out *b, const char *s);
  * "name": value, comma-separated, without braces; every value null when the record is no JSON object. */
 void ep_keep_out_default(ep_keep_out *b, const ep_keep_source *s);
 
-/* @return true for a byte of a Twitter screen name: ASCII letters, digits, '_'. */
-static inline bool ep_tweet_name_byte(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
+/* @return true for a byte of a Twitter screen name: ASCII letters, digits, '_' (keep_columns.h's rule,
+ * which the fast path shares). */
+static inline bool ep_tweet_name_byte(char c) { return ep_keep_name_byte(c); }
 
 /* @return true for "RT @name:" at the start of s[0..n), how the export and the API write a retweet's text. */
 bool ep_tweet_is_retweet_text(const char *s, size_t n);

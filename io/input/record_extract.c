@@ -9,6 +9,7 @@
 #include "reader_internal.h"
 
 #include "json_scan.h"
+#include "keep_scan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,14 +40,16 @@ struct ep_extractor {
     ep_keep keep;                    /* --keep, parsed */
     char reason[1024];
 
-    // The fast path (json_scan.h): plain JSON records without --keep, read without a tree.
+    // The fast path (json_scan.h): plain JSON records read without a tree, their kept fields too (keep_scan.h).
     bool fast_off;                   /* ep_extractor_set_fast(x, false): always cJSON */
     bool fast_page;                  /* the frame is an API page read by the fast path */
     bool fast_page_done;             /* its "data" is used up */
+    size_t fast_doc;                 /* offset of the frame's top-level object */
     size_t fast_item;                /* offset of the page's next element */
     ep_jscan_cache cache;
     char *text_buf, *id_buf;         /* decoded strings of the current record */
     size_t text_cap, id_cap;
+    ep_keep_scan keep_scan;          /* the kept fields' decoded strings, the page's includes.users */
     uint64_t fast_records;           /* records the fast path returned (for tests) */
 };
 
@@ -106,6 +109,7 @@ void ep_extractor_free(ep_extractor *x) {
     if (!x) return;
     cJSON_Delete(x->doc);
     ep_jscan_cache_release(&x->cache);
+    ep_keep_scan_release(&x->keep_scan);
     free(x->text_buf);
     free(x->id_buf);
     ep_fields_release(&x->fields);
@@ -128,6 +132,7 @@ void ep_extractor_begin(ep_extractor *x, const ep_frame *frame) {
     x->started = false;
     x->fast_page = false;
     ep_jscan_cache_reset(&x->cache);
+    ep_keep_scan_reset(&x->keep_scan);
     if (frame->format != x->paths_format) set_paths(x, frame->format);
     x->paths.account = frame->account ? frame->account : "";
 }
@@ -267,10 +272,10 @@ static bool line_first(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
 // ----------------------------------------------------------------------------
 // The fast path: most records are plain JSON whose text and id are found at once, and building
 // cJSON's tree of every one (7 KB of JSON for 55 tokens in a flat twarc record) cost more than the
-// tokeniser. json_scan.h checks the record in one pass and reads only the values asked for. It
-// returns only records it accepts; for anything else (a rejection, a duplicate key, a \u0000, a
-// non-UTF-8 text, --keep) it defers to the cJSON path above, which then decides, byte for byte as
-// before. @return true with rec set, or false: defer.
+// tokeniser. json_scan.h checks the record in one pass and reads only the values asked for, the kept
+// fields' too (keep_scan.h). It returns only records it accepts; for anything else (a rejection, a
+// duplicate key, a \u0000, a non-UTF-8 text or kept value) it defers to the cJSON path above, which
+// then decides, byte for byte as before. @return true with rec set, or false: defer.
 
 static bool grow(char **buf, size_t *cap, size_t need) {
     if (need <= *cap) return true;
@@ -322,7 +327,17 @@ static bool fast_emit(ep_extractor *x, size_t obj, const char *where, ep_record 
     size_t n = ep_jscan_string(s, at, x->text_buf);
     if (strspn(x->text_buf, " \t\r\n") == n || ep_utf8_invalid_at(x->text_buf, n) < n) return false;
     ep_fields *f = &x->fields;
-    if (ep_fields_finish(NULL, NULL, NULL, 0, p, x->text_buf, n, id, where, f) != EP_READ_RECORD) return false;
+    ep_field_paths no_keep = *p; /* the kept fields come from the raw bytes, not from a tree */
+    no_keep.keep = NULL;
+    if (ep_fields_finish(NULL, NULL, NULL, 0, &no_keep, x->text_buf, n, id, where, f) != EP_READ_RECORD) return false;
+    if (ep_keep_any(&x->keep)) {
+        ep_keep_scan_source src = {.s = s, .root = x->fast_doc, .obj = obj, .id = id, .text = x->text_buf,
+                                   .account = p->account, .max_value = p->max_value};
+        if (ep_keep_scan_build(&x->keep, &src, &x->cache, &x->keep_scan, &f->fields, &f->fields_cap) ==
+            EP_KEEP_SCAN_DEFER)
+            return false;
+        f->kept = f->fields;
+    }
     accept(x, rec, kind, f->text, f->text_len, id);
     rec->fields = f->kept;
     rec->skipped = f->skipped;
@@ -336,7 +351,7 @@ static size_t fast_root(ep_extractor *x, bool *ok) {
     const ep_frame *f = &x->frame;
     *ok = false;
     // The member index holds 32-bit offsets: a frame over 4 GiB (--max-record-bytes) is cJSON's.
-    if (x->fast_off || !f->bytes || f->len >= UINT32_MAX || x->fields.raw_has_nul || ep_keep_any(&x->keep)) return 0;
+    if (x->fast_off || !f->bytes || f->len >= UINT32_MAX || x->fields.raw_has_nul) return 0;
     size_t i = 0;
     while (i < f->len && (f->bytes[i] == ' ' || f->bytes[i] == '\t' || f->bytes[i] == '\r' || f->bytes[i] == '\n')) i++;
     if (i == f->len || f->bytes[i] != '{' || !ep_jscan_plain(f->bytes, f->len)) return 0;
@@ -409,6 +424,7 @@ bool ep_extractor_next(ep_extractor *x, ep_record *rec, ep_read_kind *kind) {
     }
     bool fast = false, done = false;
     size_t root = x->frame.format == EP_FORMAT_LINES ? 0 : fast_root(x, &fast);
+    x->fast_doc = root;
     switch (x->frame.format) {
     case EP_FORMAT_NDJSON:
         if (fast) {

@@ -5,7 +5,8 @@ temporary folder; nothing in /etc is touched), takes `embed.sbatch` and `merge.s
 docs/scale-out.md, changes only the site-specific assignments at their top (INPUT, MODEL, OUT, DEVICE:
 this machine has no GPU, so the tasks run on the CPU), submits them exactly as the doc says
 (`sbatch --parsable embed.sbatch`, then `sbatch --dependency=afterok:$jid merge.sbatch`), waits, and
-checks that the merged folder is byte for byte what one `embedpipe embed` process writes. Every daemon
+checks that the merged folder is byte for byte what one `embedpipe embed` process writes, and that each
+task tokenised only its own rows (the count its log's summary gives). Every daemon
 it started is stopped, whatever happens.
 
 The node pretends to have what the script asks for (32 CPUs, 64 GiB, 4 GPUs as gres backed by empty
@@ -17,6 +18,7 @@ shards of the default 32,768 rows and errors.ndjson is not empty.
 Needs root and Debian's slurm-wlm + munge (scripts/deps.sh installs them where it can); skips (77)
 saying which is missing.
 """
+import json
 import os
 import re
 import shutil
@@ -250,11 +252,18 @@ def main():
             print(cluster.logs(), file=sys.stderr)
             finish(NAME)
 
-        # Each task embedded its own shards; the merge is what one process writes.
+        # Each task embedded its own shards, and tokenised only their rows (its log's summary says how many
+        # texts; every task still parses every record); the merge is what one process writes.
         for i in range(4):
             part = os.path.join(out, f"part-{i}")
             shards = sorted(n for n in os.listdir(part) if n.endswith(".npy.zst"))
             check(shards == [f"shard-{i:05d}.npy.zst"], f"part {i} holds {shards}, expected shard {i} only")
+            with open(os.path.join(part, "manifest.json")) as f:
+                rows = json.load(f)["counts"]["embedded"]
+            with open(os.path.join(job_dir, "logs", f"embed-{embed_job}_{i}.log"), errors="replace") as f:
+                log = f.read()
+            check(0 < rows < 50000 and f"{rows} texts tokenised" in log,
+                  f"part {i} of {rows} rows: its log does not say it tokenised {rows} texts: {log[-800:]}")
         single = os.path.join(root, "single")
         r = subprocess.run([embedpipe, "embed", inp, "-o", single, "--model", model, "--device", "cpu", "-q"],
                            capture_output=True, text=True)

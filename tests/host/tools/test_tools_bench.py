@@ -38,7 +38,7 @@ except ValueError as e:
     check(False, f"--json is not valid JSON ({e}): {out!r}")
 check(out.count("\n") == 1 and out.endswith("\n"), "--json should print exactly one line")
 for key in ("backend", "threads", "records_read", "records_embedded", "records_rejected", "tokens", "wall_s",
-            "records_per_s", "tokens_per_s", "stage_busy_s", "output"):
+            "records_per_s", "tokens_per_s", "stage_busy_s", "output", "texts_tokenized", "process_cpu_s"):
     check(key in j, f"--json lacks '{key}'")
 stages = j.get("stage_busy_s", {})
 check(sorted(stages) == sorted(STAGES), f"stage_busy_s has {sorted(stages)}")
@@ -48,6 +48,9 @@ check(j.get("records_rejected") == n_bad, f"records_rejected {j.get('records_rej
 check(j.get("records_embedded") == n_records - n_bad, f"records_embedded {j.get('records_embedded')}")
 check(j.get("tokens", 0) > j.get("records_embedded", 0) * 2, "fewer tokens than [CLS]+[SEP] per row")
 check(j.get("wall_s", 0) > 0 and j.get("records_per_s", 0) > 0, "wall time / throughput not positive")
+check(j.get("texts_tokenized") == n_records - n_bad, f"texts_tokenized {j.get('texts_tokenized')}: one per row")
+check(j.get("process_cpu_s", 0) >= j.get("stage_cpu_s", {}).get("tokenize", 1),
+      f"the process used less CPU than its workers: {j.get('process_cpu_s')} vs {j.get('stage_cpu_s')}")
 check(j.get("output") is None, "output should be null without --keep")
 check(j.get("threads") == 2, f"threads {j.get('threads')}")
 
@@ -63,7 +66,7 @@ run(["verify", "kept"], check_rc=0)
 
 # Help explains how to read the breakdown; errors are reported, not tabulated.
 h = run(["bench", "--help"], check_rc=0).stdout.decode()
-for word in ("overlap", "bottleneck", "SUMMED", "--json", "--keep"):
+for word in ("overlap", "bottleneck", "SUMMED", "--json", "--keep", "--keep-fields", "--part", "process"):
     check(word in h, f"bench --help does not mention '{word}'")
 run(["bench"], check_rc=2)
 p = run(["bench", "missing.ndjson"] + opts)

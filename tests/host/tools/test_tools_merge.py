@@ -8,9 +8,12 @@ and from a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (--part N), as
 docs/scale-out.md runs them. Merge refuses, with exit 3 and nothing written: a
 missing part, a part given twice, parts of different jobs or splits, an
 incomplete part and a damaged one; and an output folder that holds another
-output. Merging again is a no-op, and completes an interrupted merge. Parts
+output. Merging again is a no-op, and completes an interrupted merge. Each part
+tokenises only its own rows (the texts_tokenized count of bench --json and embed's
+summary), also with blank lines and retweets dropped before numbering. Parts
 that --reuse a previous merged output merge into what a single --reuse run
 writes."""
+import json
 import os
 import random
 import shutil
@@ -73,6 +76,46 @@ for n in range(1, 6):
     check("merged" in p.stderr.decode(), f"merge of {n} parts: no summary on stderr")
     same_folders("single", out, f"{n} parts merged vs one run")
     run(["verify", out], check_rc=0)
+
+# Each part parses every record (that is how it numbers the rows) but tokenises only its own rows: the
+# pipeline's count of texts tokenised (bench --json, and embed's summary) is the part's rows, not the job's.
+def bench(inp, extra=()):
+    p = run(["bench", inp, "-m", model, "--device", "cpu", "--threads", "2", "--shard-rows", ROWS, "--json"]
+            + list(extra), check_rc=0)
+    return json.loads(p.stdout.decode())
+
+
+whole = bench("big.ndjson")
+check(whole["texts_tokenized"] == m["counts"]["embedded"],
+      f"a whole run tokenised {whole['texts_tokenized']} texts for {m['counts']['embedded']} rows")
+for i, d in enumerate(parts[3]):
+    b = bench("big.ndjson", ["--part", f"{i}/3"])
+    rows = manifest(d)["counts"]["embedded"]
+    check(b["records_read"] == m["counts"]["read"], f"part {i}/3 read {b['records_read']} records")
+    check(b["texts_tokenized"] == rows == b["records_embedded"] and 0 < rows < m["counts"]["embedded"] // 2,
+          f"part {i}/3 tokenised {b['texts_tokenized']} texts for its {rows} rows (job: {m['counts']['embedded']})")
+p = run(["embed", "big.ndjson", "-o", "said-1-of-3", "-m", model, "--device", "cpu", "--shard-rows", ROWS,
+         "--part", "1/3"], check_rc=0)
+rows = manifest("said-1-of-3")["counts"]["embedded"]
+check(f"{rows} texts tokenised" in p.stderr.decode(), f"embed --part 1/3 does not say it tokenised {rows} texts: "
+      f"{p.stderr.decode()}")
+
+# Rows that depend on more than the record being good: blank lines dropped (--skip-blank) and retweets
+# dropped (--clean retweets) are numbered by nobody, in the parts as in one run.
+lines = []
+for k in range(400):
+    lines.append("" if k % 7 == 3 else f"RT @user{k}: retweeted {k}" if k % 5 == 1 else f"text number {k} here")
+open("mixed.txt", "w").write("\n".join(lines) + "\n")
+opts = ["--skip-blank", "--clean", "retweets", "--format", "lines"]
+embed("mixed.txt", "mixed-single", opts)
+mixed = [f"mixed-part{i}" for i in range(3)]
+for i, d in enumerate(mixed):
+    p = run(["embed", "mixed.txt", "-o", d, "-m", model, "--device", "cpu", "--threads", "2", "--shard-rows", ROWS,
+             "--part", f"{i}/3"] + opts, check_rc=0)
+    rows = manifest(d)["counts"]["embedded"]
+    check(f"{rows} texts tokenised" in p.stderr.decode(), f"mixed part {i} of {rows} rows: {p.stderr.decode()}")
+run(["merge"] + mixed + ["-o", "mixed-merged"], check_rc=0)
+same_folders("mixed-single", "mixed-merged", "--skip-blank --clean retweets parts merged vs one run")
 
 # Hard links on the same filesystem, copies with --copy; both identical to the run.
 a = os.stat(os.path.join(parts[2][0], "shard-00000.npy.zst"))
