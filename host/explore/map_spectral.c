@@ -25,11 +25,12 @@ static const double DEFAULT_TOLERANCE = 1e-4, MAX_GROWTH = 1e4;
 typedef struct solver {
     const ep_map_graph *g;
     const int32_t *rows;  /* the component's rows (global indices), ascending */
-    const int32_t *local; /* global row -> its index in rows */
+    const int32_t *local; /* global row -> its index in rows; NULL when the component is every row */
     uint64_t m;           /* rows in the component */
     int b;                /* block width: min(BLOCK, m - 1); the stride of x and y is always BLOCK */
     uint64_t n_chunks;
     double *s;            /* m: 1 / sqrt(degree) */
+    float *a;             /* per edge of the graph (the component's edges filled): w_ij / sqrt(d_i d_j) */
     double *u;            /* m: sqrt(degree) / its norm, the trivial eigenvector (eigenvalue 1) */
     double *x, *y;        /* m x BLOCK each */
     double *partial;      /* n_chunks x PARTIAL: per-chunk sums */
@@ -62,16 +63,17 @@ static void product_rows(const pass *p, uint64_t lo, uint64_t hi) {
     for (uint64_t r = lo; r < hi; r++) {
         double acc[BLOCK] = {0};
         const uint64_t i = (uint64_t)s->rows[r];
+        /* one random read per edge: the other row's block (the scaled weights are in edge order) */
         for (uint64_t e = g->offsets[i]; p->alpha != 0 && e < g->offsets[i + 1]; e++) {
-            const uint64_t j = (uint64_t)s->local[g->cols[e]];
-            const double w = (double)g->weights[e] * s->s[j];
+            const uint64_t j = s->local ? (uint64_t)s->local[g->cols[e]] : (uint64_t)g->cols[e];
+            const double w = (double)s->a[e];
             const double *xj = p->in + j * BLOCK;
             for (int c = 0; c < BLOCK; c++) acc[c] += w * xj[c];
         }
         double *o = p->out + r * BLOCK;
         const double *xr = p->in + r * BLOCK;
         for (int c = 0; c < BLOCK; c++)
-            o[c] = p->alpha * s->s[r] * acc[c] + p->beta * xr[c] + (p->gamma != 0 ? p->gamma * o[c] : 0.0);
+            o[c] = p->alpha * acc[c] + p->beta * xr[c] + (p->gamma != 0 ? p->gamma * o[c] : 0.0);
     }
 }
 
@@ -261,18 +263,29 @@ static void orthonormalise(solver *s) {
     }
 }
 
-/* The rows' scaling 1 / sqrt(degree) and the trivial eigenvector u = sqrt(degree) / norm. */
+/* The rows' scaling 1 / sqrt(degree), the operator's entries a_ij = w_ij / sqrt(d_i d_j) (multiplied in
+ * the same order for (i, j) and (j, i), so that the operator stays exactly symmetric in float) and the
+ * trivial eigenvector u = sqrt(degree) / norm. */
 static void scale_rows(solver *s) {
     double total = 0;
+    const ep_map_graph *g = s->g;
     for (uint64_t r = 0; r < s->m; r++) {
         const uint64_t i = (uint64_t)s->rows[r];
         double d = 0;
-        for (uint64_t e = s->g->offsets[i]; e < s->g->offsets[i + 1]; e++) d += (double)s->g->weights[e];
+        for (uint64_t e = g->offsets[i]; e < g->offsets[i + 1]; e++) d += (double)g->weights[e];
         s->s[r] = d > 0 ? 1 / sqrt(d) : 0;
         s->u[r] = sqrt(d);
         total += d;
     }
     for (uint64_t r = 0; r < s->m; r++) s->u[r] = total > 0 ? s->u[r] / sqrt(total) : 0;
+    for (uint64_t r = 0; r < s->m; r++) {
+        const uint64_t i = (uint64_t)s->rows[r];
+        for (uint64_t e = g->offsets[i]; e < g->offsets[i + 1]; e++) {
+            const uint64_t j = s->local ? (uint64_t)s->local[g->cols[e]] : (uint64_t)g->cols[e];
+            const double lo = s->s[r < j ? r : j], hi = s->s[r < j ? j : r];
+            s->a[e] = (float)((double)g->weights[e] * lo * hi);
+        }
+    }
 }
 
 /* One Rayleigh-Ritz step: y = M x, then x and y rotated onto the Ritz vectors. @return the larger
@@ -379,9 +392,10 @@ static ep_status solver_open(solver *s, const ep_map_graph *g, uint64_t max_m, i
     double *x = malloc(sizeof(double) * BLOCK * (size_t)(max_m + 1));
     double *y = malloc(sizeof(double) * BLOCK * (size_t)(max_m + 1));
     s->partial = malloc(sizeof(double) * PARTIAL * (size_t)chunks);
+    s->a = malloc(sizeof(float) * (size_t)(g->n_edges + 1));
     s->x = x;
     s->y = y;
-    if (!s->s || !s->u || !x || !y || !s->partial)
+    if (!s->s || !s->u || !x || !y || !s->partial || !s->a)
         return ep_error_set(err, EP_ERR_NOMEM, "map: out of memory for the spectral start of %llu rows",
                             (unsigned long long)max_m);
     if (threads > 1 && max_m > CHUNK) return ep_cpu_pool_create(threads, &s->pool, err);
@@ -395,6 +409,7 @@ static void solver_close(solver *s, double *base[2]) {
     free(base[0]);
     free(base[1]);
     free(s->partial);
+    free(s->a);
     ep_cpu_pool_free(s->pool);
 }
 
@@ -402,7 +417,7 @@ static void solver_close(solver *s, double *base[2]) {
 static void solve_component(solver *s, double *base[2], const int32_t *rows, const int32_t *local, uint64_t m,
                             const ep_map_spectral_options *o, double *out, ep_map_eigen *res) {
     s->rows = rows;
-    s->local = local;
+    s->local = m == s->g->n_rows ? NULL : local; /* every row, in order: the global index is the local one */
     s->m = m;
     s->b = m - 1 < BLOCK ? (int)m - 1 : BLOCK;
     s->n_chunks = (m + CHUNK - 1) / CHUNK;
