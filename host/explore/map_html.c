@@ -67,9 +67,9 @@ static void json_string(FILE *f, const char *s, int max_chars) {
 
 /* A column of n strings as a list of strings of COLUMN_ROWS rows each, the rows joined by U+001F (written
  * raw: legal in a JS string, and json_chars keeps it out of the rows). The page joins the list the same way.
- * Why: a browser parses a few hundred literals far faster than a million (V8: about 5x less CPU for a
- * million tweets), but not one literal of 100 MB either: V8 grows a literal's buffer by at most 1 MB at a
- * time, copying it each time, which made one such page take 50 s to open. */
+ * Why: a browser parses a few hundred literals far faster than a million (a page of a million tweets drew
+ * its first map after 4.6 s instead of 11 s, bench/map-browser.sh), but not one literal of 100 MB either:
+ * V8 grows a literal's buffer by at most 1 MB at a time, copying it each time (that page took 50 s). */
 enum { COLUMN_ROWS = 4096 };
 static void string_list(FILE *f, const char *key, char **list, uint64_t n, int max_chars) {
     fprintf(f, ",\n\"%s\":", key);
