@@ -2,7 +2,7 @@
 # compare-map.sh - `embedpipe map` (UMAP) against umap-learn on the same vectors, the same exact
 # neighbours and the same epochs, on the same machine in one run.
 #
-#   bench/compare-map.sh [--rows N] [--threads N] [--epochs E] [--neighbours K]
+#   bench/compare-map.sh [--rows N] [--threads N] [--epochs E] [--neighbours K] [--quick]
 #                        [--build DIR] [--venv DIR] [--data DIR] [--work DIR]
 #
 # 1. takes the first --rows (20,000) distinct non-empty lines of ../shared/data/tweeteval/*_text.txt
@@ -11,15 +11,17 @@
 # 2. `embedpipe related -k K-1` once: the exact neighbour table both layouts start from;
 # 3. installs umap-learn, scikit-learn, numpy and zstandard from PyPI into a private virtual
 #    environment outside the repository ($EMBEDPIPE_MAP_VENV, default ~/.cache/embedpipe/map-venv);
-# 4. times `embedpipe map DIR --epochs E -t N` (the whole command: reading the table and the rows,
-#    the graph, the PCA start, the optimisation, writing map-xy.npy.zst);
+# 4. times `embedpipe map DIR --epochs E -t N --init I` for each start I, pca (the default) and spectral
+#    (the whole command: reading the table and the rows, the graph, the start, the optimisation,
+#    writing map-xy.npy.zst);
 # 5. times umap-learn in a fresh process (bench/compare_map.py): UMAP(n_neighbors=K, metric=cosine,
 #    min_dist=0.1, n_epochs=E, precomputed_knn = embedpipe's table with each row itself first) with its
 #    default spectral start, fit on the same rows: once cold (numba compiles its functions: what a
 #    user's first run pays) and once more in the same process (compiled); umap-learn without
-#    random_state (so it may use its parallel code on the N cores);
-# 6. trustworthiness (scikit-learn, n_neighbors=10, Euclidean on the unit rows = cosine order) of
-#    both layouts, and prints a Markdown table for docs/PERFORMANCE.md.
+#    random_state (so it may use its parallel code on the N cores); --quick: the first fit only;
+# 6. trustworthiness (scikit-learn, n_neighbors=10, Euclidean on the unit rows = cosine order) and
+#    neighbourhood preservation (the share of each row's 10 nearest rows by cosine that are among its
+#    10 nearest on the map) of every layout, and prints a Markdown table for docs/PERFORMANCE.md.
 # Nothing of umap-learn's enters the repository.
 set -euo pipefail
 
@@ -28,6 +30,7 @@ ROWS=20000
 THREADS=2
 EPOCHS=200
 NEIGHBOURS=15
+QUICK=()
 BUILD="$ROOT/build"
 VENV="${EMBEDPIPE_MAP_VENV:-$HOME/.cache/embedpipe/map-venv}"
 DATA="$ROOT/../shared/data"
@@ -41,6 +44,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift ;;
     --epochs) EPOCHS=$2; shift ;;
     --neighbours) NEIGHBOURS=$2; shift ;;
+    --quick) QUICK=(--quick) ;;
     --build) BUILD=$2; shift ;;
     --venv) VENV=$2; shift ;;
     --data) DATA=$2; shift ;;
@@ -90,13 +94,19 @@ if ! "$VENV/bin/python" -c 'import umap, sklearn, numpy, zstandard' 2>/dev/null;
   "$VENV/bin/pip" install --quiet --disable-pip-version-check umap-learn scikit-learn numpy zstandard
 fi
 
-echo "==> embedpipe map --epochs $EPOCHS -t $THREADS" >&2
-rm -f "$OUT/map-xy.npy.zst" # not reused: measured from scratch
-TIMES="$WORK/embedpipe-map.time"
-/usr/bin/time -f '%e %M' -o "$TIMES" "$EP" map "$OUT" --neighbours "$NEIGHBOURS" --epochs "$EPOCHS" -t "$THREADS"
-read -r EP_SECONDS EP_RSS < "$TIMES"
+LAYOUTS=()
+for INIT in pca spectral; do
+  echo "==> embedpipe map --epochs $EPOCHS -t $THREADS --init $INIT" >&2
+  rm -f "$OUT/map-xy.npy.zst" # not reused: measured from scratch
+  TIMES="$WORK/embedpipe-map-$INIT.time"
+  /usr/bin/time -f '%e %M' -o "$TIMES" "$EP" map "$OUT" --neighbours "$NEIGHBOURS" --epochs "$EPOCHS" -t "$THREADS" \
+    --init "$INIT"
+  read -r SECONDS_ RSS_ < "$TIMES"
+  cp "$OUT/map-xy.npy.zst" "$WORK/map-xy-$INIT.npy.zst"
+  LAYOUTS+=(--layout "embedpipe map --init $INIT (whole command)=$WORK/map-xy-$INIT.npy.zst,$SECONDS_,$RSS_")
+done
 
-echo "==> umap-learn (fresh process) and trustworthiness" >&2
+echo "==> umap-learn (fresh process) and the quality measures" >&2
 NUMBA_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS \
   "$VENV/bin/python" "$ROOT/bench/compare_map.py" "$OUT" --neighbours "$NEIGHBOURS" --epochs "$EPOCHS" \
-  --embedpipe-seconds "$EP_SECONDS" --embedpipe-rss-kb "$EP_RSS" --threads "$THREADS"
+  --threads "$THREADS" "${LAYOUTS[@]}" "${QUICK[@]}"

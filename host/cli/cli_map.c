@@ -23,13 +23,16 @@ static void map_usage(FILE *f) {
             "Places every row of DIR on a 2D map and keeps it beside the shards:\n"
             "  DIR/map-xy.npy.zst   float32 (rows, 2), listed in DIR/derived.json with its settings\n"
             "The default layout is UMAP's (as umap-learn computes it) over the exact neighbour table of\n"
-            "`related` (computed and kept when DIR has none wide enough): the fuzzy k-NN graph, a PCA start,\n"
-            "then the attraction / repulsion optimisation with negative sampling. It is the same for a seed\n"
-            "whatever the thread count. --method pca is the fast linear projection. A second run with the\n"
-            "same settings reuses the kept layout.\n"
+            "`related` (computed and kept when DIR has none wide enough): the fuzzy k-NN graph, a PCA or\n"
+            "spectral start, then the attraction / repulsion optimisation with negative sampling. It is the\n"
+            "same for a seed whatever the thread count. --method pca is the fast linear projection. A second\n"
+            "run with the same settings reuses the kept layout.\n"
             "\n"
             "Options (default in brackets):\n"
             "      --method M       umap or pca [umap]\n"
+            "      --init I         UMAP's start: pca (the rows' first two principal components) or spectral\n"
+            "                       (umap-learn's default: eigenvectors of the graph's normalised Laplacian,\n"
+            "                       per connected component; the PCA place where they do not converge) [pca]\n"
             "  -k, --neighbours K   UMAP's n_neighbors, the row itself counted (K - 1 neighbours) [15]\n"
             "      --epochs N       optimisation epochs [500 up to 10,000 rows, else 200]\n"
             "      --min-dist D     how tightly UMAP packs close rows [0.1]\n"
@@ -50,7 +53,7 @@ static void map_usage(FILE *f) {
 }
 
 typedef struct map_args {
-    bool pca;
+    bool pca, spectral;
     size_t neighbours, epochs, seed, threads, memory_mib, text_chars, png_w, png_h;
     double min_dist, spread;
     const char *html, *png;
@@ -58,10 +61,11 @@ typedef struct map_args {
 
 /* @return 0, or the exit code after printing what is wrong. */
 static int parse_args(int argc, char **argv, map_args *a, const char **dir) {
-    enum { OPT_METHOD = EP_OPT_LOCAL, OPT_EPOCHS, OPT_MIN_DIST, OPT_SPREAD, OPT_SEED, OPT_MEMORY, OPT_HTML,
+    enum { OPT_METHOD = EP_OPT_LOCAL, OPT_INIT, OPT_EPOCHS, OPT_MIN_DIST, OPT_SPREAD, OPT_SEED, OPT_MEMORY, OPT_HTML,
            OPT_TEXT_CHARS, OPT_FULL_TEXT, OPT_PNG, OPT_PNG_SIZE };
     static const struct option longopts[] = {
         {"method", required_argument, 0, OPT_METHOD},   {"neighbours", required_argument, 0, 'k'},
+        {"init", required_argument, 0, OPT_INIT},
         {"epochs", required_argument, 0, OPT_EPOCHS},   {"min-dist", required_argument, 0, OPT_MIN_DIST},
         {"spread", required_argument, 0, OPT_SPREAD},   {"seed", required_argument, 0, OPT_SEED},
         {"threads", required_argument, 0, 't'},         {"memory", required_argument, 0, OPT_MEMORY},
@@ -82,6 +86,13 @@ static int parse_args(int argc, char **argv, map_args *a, const char **dir) {
                 return EP_EXIT_USAGE;
             }
             a->pca = strcmp(optarg, "pca") == 0;
+            break;
+        case OPT_INIT:
+            if (strcmp(optarg, "spectral") != 0 && strcmp(optarg, "pca") != 0) {
+                fprintf(stderr, "embedpipe: --init must be spectral or pca, not '%s'\n", optarg);
+                return EP_EXIT_USAGE;
+            }
+            a->spectral = strcmp(optarg, "spectral") == 0;
             break;
         case 'k':
             if (ep_cli_parse_range("--neighbours", optarg, 2, 1001, &a->neighbours)) return EP_EXIT_USAGE;
@@ -155,8 +166,9 @@ static void settings_json(const map_args *a, uint64_t n, char *out, size_t cap) 
     else
         snprintf(out, cap,
                  "{\"method\": \"umap\", \"neighbours\": %zu, \"epochs\": %d, \"min_dist\": %g, \"spread\": %g, "
-                 "\"seed\": %zu, \"negative_rate\": 5, \"init\": \"pca\", \"metric\": \"cosine\"}",
-                 a->neighbours, a->epochs ? (int)a->epochs : ep_map_default_epochs(n), a->min_dist, a->spread, a->seed);
+                 "\"seed\": %zu, \"negative_rate\": 5, \"init\": \"%s\", \"metric\": \"cosine\"}",
+                 a->neighbours, a->epochs ? (int)a->epochs : ep_map_default_epochs(n), a->min_dist, a->spread, a->seed,
+                 a->spectral ? "spectral" : "pca");
 }
 
 /* The kept layout when derived.json lists one made with these settings. @return true with *xy set. */
@@ -168,8 +180,10 @@ static bool reuse_layout(const char *dir, const ep_manifest *m, const char *sett
     cJSON *want = cJSON_Parse(settings);
     for (size_t i = 0; i < idx.n_settings; i++)
         if (strcmp(idx.by_names[i], "map") == 0 && idx.settings[i]) {
-            /* compared as JSON values: derived.json keeps them in its own layout */
+            /* compared as JSON values: derived.json keeps them in its own layout; "start" says what the
+             * start turned out to be (the spectral one, or where it fell back to PCA): an outcome, not a setting */
             cJSON *kept = cJSON_Parse(idx.settings[i]);
+            cJSON_DeleteItemFromObjectCaseSensitive(kept, "start");
             same = kept && want && cJSON_Compare(kept, want, true) && ep_derived_listed(&idx, "map-xy.npy.zst");
             cJSON_Delete(kept);
         }
@@ -227,8 +241,35 @@ static ep_status neighbour_table(const char *dir, const ep_manifest *m, const ma
     return st;
 }
 
-static ep_status compute_layout(const char *dir, const ep_manifest *m, const map_args *a, float *xy, ep_error *err) {
+/* The spectral start's outcome: one line for the user, and the "start" object kept beside the settings. */
+static void report_start(const ep_map_start_report *r, char *json, size_t cap) {
+    const uint64_t pca_rows = r->small_rows + r->unconverged_rows;
+    snprintf(json, cap,
+             "{\"components\": %llu, \"spectral_rows\": %llu, \"pca_rows\": %llu, \"products\": %d, "
+             "\"residual\": %.3g, \"converged\": %s}",
+             (unsigned long long)r->components, (unsigned long long)r->spectral_rows, (unsigned long long)pca_rows,
+             r->largest_solve.products, r->largest_solve.residual, r->largest_solve.converged ? "true" : "false");
+    if (r->spectral_rows == 0)
+        fprintf(stderr, "embedpipe: map: the spectral start did not converge (residual %.2g after %d products; "
+                "%llu components): using the PCA start\n", r->largest_solve.residual, r->largest_solve.products,
+                (unsigned long long)r->components);
+    else if (pca_rows == 0)
+        fprintf(stderr, "embedpipe: map: spectral start: %llu component%s, %d products, residual %.2g\n",
+                (unsigned long long)r->components, r->components == 1 ? "" : "s", r->largest_solve.products,
+                r->largest_solve.residual);
+    else
+        fprintf(stderr, "embedpipe: map: spectral start for %llu rows; %llu rows keep their PCA place (%llu in "
+                "components of fewer than 4 rows, %llu in %llu components whose eigenvectors did not converge) of "
+                "%llu components\n", (unsigned long long)r->spectral_rows, (unsigned long long)pca_rows,
+                (unsigned long long)r->small_rows, (unsigned long long)r->unconverged_rows,
+                (unsigned long long)r->unconverged, (unsigned long long)r->components);
+}
+
+/* The layout; start_json gets the spectral start's outcome ("" for the others). */
+static ep_status compute_layout(const char *dir, const ep_manifest *m, const map_args *a, float *xy, char *start_json,
+                                size_t cap, ep_error *err) {
     const uint64_t n = m->records_embedded;
+    start_json[0] = 0;
     ep_status st = ep_map_pca_folder(dir, n, m->dim, xy, err);
     if (st != EP_OK || a->pca) return st;
     ep_neighbours nb = {0};
@@ -237,6 +278,12 @@ static ep_status compute_layout(const char *dir, const ep_manifest *m, const map
     st = neighbour_table(dir, m, a, &nb, err);
     if (st == EP_OK) st = ep_map_graph_build(nb.rows, nb.scores, n, nb.k, epochs, &g, err);
     ep_neighbours_free(&nb);
+    if (st == EP_OK && a->spectral) {
+        ep_map_start_report rep;
+        ep_map_spectral_options so = {.threads = (int)a->threads};
+        st = ep_map_spectral_start(&g, &so, xy, &rep, err);
+        if (st == EP_OK) report_start(&rep, start_json, cap);
+    }
     ep_map_options o = {.epochs = epochs, .min_dist = a->min_dist, .spread = a->spread, .seed = a->seed,
                         .threads = (int)a->threads};
     if (st == EP_OK) {
@@ -274,11 +321,17 @@ int ep_cli_map(int argc, char **argv) {
     if (!reused) {
         xy = malloc(sizeof(float) * 2 * (size_t)(n ? n : 1));
         if (!xy) st = ep_error_set(&err, EP_ERR_NOMEM, "map: out of memory for %llu positions", (unsigned long long)n);
-        if (st == EP_OK) st = compute_layout(dir, m, &a, xy, &err);
+        char start[320];
+        if (st == EP_OK) st = compute_layout(dir, m, &a, xy, start, sizeof start, &err);
+        /* the settings, and the start's outcome beside them */
+        char kept[sizeof settings + sizeof start + 16];
+        size_t len = strlen(settings);
+        if (start[0]) snprintf(kept, sizeof kept, "%.*s, \"start\": %s}", (int)len - 1, settings, start);
+        else snprintf(kept, sizeof kept, "%s", settings);
         ep_derived_file file;
         if (st == EP_OK)
             st = ep_derived_write_array(dir, &(ep_derived_array){"map-xy.npy.zst", 'f', n, 2, xy}, &file, &err);
-        if (st == EP_OK) st = ep_derived_index_update(dir, m, "map", settings, &file, 1, &err);
+        if (st == EP_OK) st = ep_derived_index_update(dir, m, "map", kept, &file, 1, &err);
         if (st == EP_OK)
             fprintf(stderr, "embedpipe: %s layout of %llu rows in %.2f s -> %s/map-xy.npy.zst\n", a.pca ? "PCA" : "UMAP",
                     (unsigned long long)n, seconds_since(&t0), dir);

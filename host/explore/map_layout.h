@@ -6,7 +6,8 @@
  *   1. the fuzzy k-NN graph: per row, rho (distance to the nearest other row) and sigma (binary
  *      search so that the memberships exp(-(d - rho) / sigma) sum to log2(k + 1)), then the
  *      symmetric union a + b - ab; edges weaker than max / epochs are dropped (ep_map_graph_build);
- *   2. the start: the rows' first two principal components scaled into [0, 10] (ep_map_pca_*);
+ *   2. the start: the spectral layout of the graph (ep_map_spectral_start, umap-learn's default) or the
+ *      rows' first two principal components (ep_map_pca_*), scaled into [0, 10] (ep_map_scale_start);
  *   3. the optimisation: each edge is sampled every max / weight epochs, pulling its ends together
  *      with the low-dimensional curve 1 / (1 + a d^2b) (a, b fitted to min_dist, spread) and pushing
  *      the head away from `negative_rate` random rows; gradients clipped at 4, the learning rate
@@ -87,6 +88,53 @@ ep_status ep_map_pca_folder(const char *dir, uint64_t n_rows, int dim, float *xy
 /* Scales a layout as umap-learn scales its start: the largest |coordinate| becomes 10, a tiny
  * deterministic jitter (1e-4, from seed) separates equal points, then each axis is mapped onto [0, 10]. */
 void ep_map_scale_start(float *xy, uint64_t n, uint64_t seed);
+
+typedef struct ep_map_spectral_options {
+    int threads;         /* 0 = ep_default_threads() */
+    int max_products;    /* products of the graph with the block, per component, before giving up; 0 = 1500 */
+    double tolerance;    /* |A v - value v| (v of unit length) at which an eigenvector counts as found; 0 = 1e-4 */
+} ep_map_spectral_options;
+
+/* One component's solve. */
+typedef struct ep_map_eigen {
+    double values[2];    /* the two largest eigenvalues of A = D^-1/2 W D^-1/2 below the trivial 1, descending */
+    double residual;     /* the larger of their |A v - value v| */
+    int products;        /* products of the graph with the block of 8 vectors */
+    bool converged;      /* residual <= tolerance within max_products */
+} ep_map_eigen;
+
+/* The eigenvectors of the two largest non-trivial eigenvalues of A = D^-1/2 W D^-1/2 (W: g's weights,
+ * D: their row sums) of a connected graph; equivalently the two smallest non-trivial ones of the
+ * normalised Laplacian I - A. vectors (n_rows x 2, row i its entries in the two) get unit-length
+ * vectors orthogonal to the trivial one (sqrt of the degrees), each with its largest entry positive.
+ * The same bits for any thread count. Memory: two blocks of n_rows x 8 doubles.
+ * @return EP_OK with *out filled (see out->converged: without it the vectors are only approximate);
+ *         EP_ERR_USAGE for fewer than 4 rows or a graph that is not connected; EP_ERR_NOMEM. */
+ep_status ep_map_spectral_eigen(const ep_map_graph *g, const ep_map_spectral_options *o, double *vectors,
+                                ep_map_eigen *out, ep_error *err);
+
+/* What ep_map_spectral_start did. */
+typedef struct ep_map_start_report {
+    uint64_t components;       /* connected components of the graph */
+    uint64_t largest;          /* rows of the largest */
+    uint64_t spectral_rows;    /* rows placed by their component's eigenvectors */
+    uint64_t small_rows;       /* rows in components of fewer than 4 rows: left at their PCA place */
+    uint64_t unconverged;      /* components whose eigenvectors did not converge: left at their PCA place */
+    uint64_t unconverged_rows; /* their rows */
+    ep_map_eigen largest_solve; /* the largest component's solve */
+} ep_map_start_report;
+
+/* UMAP's spectral start (umap-learn's default), computed on the sparse graph: for each connected component
+ * of at least 4 rows, the two eigenvectors of ep_map_spectral_eigen on that component, centred on the
+ * component's mean PCA position and scaled to its PCA positions' mean square spread. xy (n_rows x 2)
+ * holds the PCA layout on entry (ep_map_pca_*) and the start on return; rows of smaller components and
+ * of components whose solve did not converge keep their PCA positions (the report counts them). Scale
+ * the result with ep_map_scale_start. umap-learn instead places components by a spectral layout of their
+ * centroids and random positions for components of fewer than 4 rows, and falls back to a random start
+ * when its solver fails. The same bits for any thread count.
+ * @return EP_OK and *rep filled; EP_ERR_NOMEM. */
+ep_status ep_map_spectral_start(const ep_map_graph *g, const ep_map_spectral_options *o, float *xy,
+                                ep_map_start_report *rep, ep_error *err);
 
 /* A counter-based random 64-bit value for (seed, a, b, c): the same for the same key on any thread. */
 uint64_t ep_map_hash(uint64_t seed, uint64_t a, uint64_t b, uint64_t c);

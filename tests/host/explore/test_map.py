@@ -4,7 +4,8 @@ On 2,000 real tweets (../shared/data/tweeteval, skipped when absent) plus 60 pla
 tweets, embedded with a tiny random model (the layout does not care which model made the rows):
 - map (UMAP) computes and keeps the neighbour table, writes map-xy.npy.zst (rows, 2) listed in derived.json
   with its settings; verify accepts the folder; a second run with the same settings reuses the layout;
-- the layout is byte-identical for -t 1 and -t 2 (same seed), and differs for another seed;
+- the layout is byte-identical for -t 1 and -t 2 (same seed), and differs for another seed; so is the one from
+  the spectral start (--init spectral), whose outcome derived.json keeps beside the settings;
 - the planted copies of each tweet land together, apart from the other two groups;
 - --method pca writes a layout too; embed --overwrite removes map-xy.npy.zst;
 - the PNG is a valid image whose pixels show the points in several cluster colours and labels;
@@ -159,6 +160,24 @@ check("using the kept neighbour table" in p.stderr, "map uses the kept related t
 check(open(os.path.join(copy, "map-xy.npy.zst"), "rb").read() == first, "-t 1 and -t 2 give different layouts")
 run(["map", copy, "-t", "2", "--seed", "2"], check_rc=0)
 check(npy_zst(os.path.join(copy, "map-xy.npy.zst"))[2] != xy1, "--seed 2 gives the same layout as seed 1")
+
+# --- the spectral start: recorded with its outcome, the same bytes on 1 and 2 threads, reused despite the outcome
+spec = os.path.join(root, "spectral")
+shutil.copytree(copy, spec)
+p = run(["map", spec, "-t", "1", "--init", "spectral"], check_rc=0)
+check("spectral start" in p.stderr, "map says how the spectral start went: " + p.stderr)
+with open(os.path.join(spec, "derived.json"), encoding="utf-8") as f:
+    s = json.load(f)["settings"]["map"]
+check(s["init"] == "spectral" and s["start"]["spectral_rows"] + s["start"]["pca_rows"] == n and
+      s["start"]["components"] >= 1, f"spectral settings: {s}")
+first_spectral = open(os.path.join(spec, "map-xy.npy.zst"), "rb").read()
+check(first_spectral != first, "--init spectral gives the PCA start's layout")
+check("reusing" in run(["map", spec, "--init", "spectral"], check_rc=0).stderr, "a spectral layout is not reused")
+os.remove(os.path.join(spec, "map-xy.npy.zst"))
+run(["map", spec, "-t", "2", "--init", "spectral"], check_rc=0)
+check(open(os.path.join(spec, "map-xy.npy.zst"), "rb").read() == first_spectral,
+      "--init spectral: -t 1 and -t 2 give different layouts")
+run(["map", spec, "--init", "random"], check_rc=2)
 
 # --- the planted groups stay together and apart
 groups = [[i for i, g in planted.items() if g == k] for k in range(3)]

@@ -1,7 +1,7 @@
 /* test_map_units.c - the map layout (host/explore/map_*.c) on planted data: a and b fitted as umap-learn
  * fits them; the fuzzy graph is symmetric; planted clusters stay apart in the UMAP and PCA layouts; the
- * layout is the same for a seed whatever the thread count, and differs for another seed; PCA finds
- * the two planted directions. */
+ * layout is the same for a seed whatever the thread count, and differs for another seed; so is the
+ * spectral start, from which UMAP keeps the groups apart too; PCA finds the two planted directions. */
 #include "map_layout.h"
 #include "test_util.h"
 
@@ -132,6 +132,28 @@ int main(void) {
     CHECKF(purity > 0.99, "UMAP 10-NN purity %.4f", purity);
     CHECKF(sep > 1.0, "UMAP groups overlap: smallest centre gap / largest radius %.2f", sep);
     for (int i = 0; i < 2 * N; i++) CHECKF(isfinite(xy1[i]), "coordinate %d is %g", i, xy1[i]);
+
+    /* the spectral start (each planted group may be its own component): the same on 1 and 3 threads, and
+     * UMAP from it keeps the groups apart as well */
+    ep_map_start_report rep;
+    ep_map_pca_project(x, N, DIM, mean, axes, xy1);
+    memcpy(xy3, xy1, sizeof xy1);
+    ep_map_spectral_options so = {.threads = 1};
+    CHECK_OK(ep_map_spectral_start(&g, &so, xy1, &rep, &err), &err);
+    so.threads = 3;
+    CHECK_OK(ep_map_spectral_start(&g, &so, xy3, &rep, &err), &err);
+    CHECK(memcmp(xy1, xy3, sizeof xy1) == 0);
+    CHECKF(rep.spectral_rows == N && rep.unconverged == 0, "spectral start: %llu of %d rows, %llu components",
+           (unsigned long long)rep.spectral_rows, N, (unsigned long long)rep.components);
+    ep_map_scale_start(xy1, N, 7);
+    o.seed = 42;
+    o.threads = 2;
+    CHECK_OK(ep_map_optimize(&g, &o, xy1, &err), &err);
+    purity = layout_purity(xy1, truth);
+    sep = separation(xy1, truth);
+    fprintf(stderr, "umap from the spectral start (%llu components): 10-NN purity %.4f, centre gap / radius %.2f\n",
+            (unsigned long long)rep.components, purity, sep);
+    CHECKF(purity > 0.99 && sep > 1.0, "spectral start: purity %.4f, gap / radius %.2f", purity, sep);
 
     /* PCA: two planted directions of large variance are the axes */
     static float y[N * DIM];
