@@ -42,7 +42,7 @@ static void test_embed_layernorm(int hidden, const packed *b) {
     int32_t *ids = (int32_t *)malloc(sizeof(int32_t) * T);
     for (size_t t = 0; t < T; t++) ids[t] = (int32_t)((kt_rand() + 1.0f) * 0.5f * vocab) % vocab;
     float *want = kt_alloc(T * H);
-    ep_cpu_embed_layernorm(want, ids, b->seq_start, b->n_seqs, word, pos, type, gamma, beta, hidden, 1e-12f);
+    ep_cpu_embed_layernorm(want, ids, b->seq_start, b->n_seqs, word, pos, type, gamma, beta, hidden, 1e-12f, -1);
 
     uint16_t *d_out = (uint16_t *)kt_dev_empty(2 * T * H);
     uint16_t *d_word = kt_dev_f16(word, (size_t)vocab * H), *d_pos = kt_dev_f16(pos, (size_t)max_pos * H),
