@@ -29,6 +29,9 @@ static void similar_usage(FILE *f) {
             "      --json         one JSON object on standard output, for scripts\n"
             "  -m, --model DIR    model folder for a QUERY; must be the one that wrote DIR [as search]\n"
             "  -d, --device DEV   auto | cpu | cuda | cuda:N [cpu]\n"
+            "      --prompt NAME  put the model's prompt NAME before QUERY [the model's query prompt when it\n"
+            "                     has one, else the prompt the run put before its texts]\n"
+            "      --prompt-text TEXT   put TEXT before QUERY instead ('' = none)\n"
             "  -h, --help         this help\n");
 }
 
@@ -155,12 +158,15 @@ done:
 }
 
 int ep_cli_similar(int argc, char **argv) {
-    enum { OPT_ID = EP_OPT_LOCAL, OPT_ROW, OPT_JSON };
+    enum { OPT_ID = EP_OPT_LOCAL, OPT_ROW, OPT_JSON, OPT_PROMPT, OPT_PROMPT_TEXT };
     static const struct option longopts[] = {{"top", required_argument, 0, 'k'},  {"id", required_argument, 0, OPT_ID},
                                              {"row", required_argument, 0, OPT_ROW}, {"json", no_argument, 0, OPT_JSON},
                                              {"model", required_argument, 0, 'm'}, {"device", required_argument, 0, 'd'},
+                                             {"prompt", required_argument, 0, OPT_PROMPT},
+                                             {"prompt-text", required_argument, 0, OPT_PROMPT_TEXT},
                                              {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
-    const char *model_dir = NULL, *device = "cpu", *id = NULL;
+    ep_cli_query q = {.device = "cpu"};
+    const char *id = NULL;
     size_t k = 10, row_arg = 0;
     bool by_row = false, json = false;
     int c;
@@ -176,8 +182,10 @@ int ep_cli_similar(int argc, char **argv) {
             by_row = true;
             break;
         case OPT_JSON: json = true; break;
-        case 'm': model_dir = optarg; break;
-        case 'd': device = optarg; break;
+        case 'm': q.model_dir = optarg; break;
+        case 'd': q.device = optarg; break;
+        case OPT_PROMPT: q.prompt_name = optarg; break;
+        case OPT_PROMPT_TEXT: q.prompt_text = optarg; break;
         case 'h': similar_usage(stdout); return EP_EXIT_OK;
         default: similar_usage(stderr); return EP_EXIT_USAGE;
         }
@@ -199,8 +207,8 @@ int ep_cli_similar(int argc, char **argv) {
     const ep_manifest *m = ep_output_manifest(r);
     if (argc - optind == 2) {
         snprintf(what, sizeof what, "\"%s\"", argv[optind + 1]);
-        if (!model_dir && !(model_dir = ep_cli_default_model())) rc = EP_EXIT_FAILURE;
-        else rc = ep_cli_embed_query(dir, argv[optind + 1], model_dir, device, &vec, &dim);
+        if (!q.model_dir && !(q.model_dir = ep_cli_default_model())) rc = EP_EXIT_FAILURE;
+        else rc = ep_cli_embed_query(dir, argv[optind + 1], &q, &vec, &dim);
     } else {
         ep_status st = EP_OK;
         if (id) st = find_id(r, dir, id, &self, &err);

@@ -102,15 +102,19 @@ static bool extract_chunk(ep_extractor *x, ep_chunk *c) {
     return ok;
 }
 
-/* Tokenises and hashes the chunk's good records. @return false when out of memory. */
-static bool tokenize_chunk(ep_pipeline *p, ep_chunk *c) {
+/* Tokenises and hashes the chunk's good records, each with the run's prompt before it (one string, as
+ * sentence-transformers tokenises it; buf is the worker's). The hash is the text's alone: the prompt is
+ * the run's, recorded in the manifest. @return false when out of memory. */
+static bool tokenize_chunk(ep_pipeline *p, ep_chunk *c, ep_prompt_buf *buf) {
     for (int i = 0; i < c->n && !p->failed && !ep_pipeline_should_abandon(p); i++) {
         ep_item *it = &c->items[i];
         if (it->kind != EP_ITEM_RECORD) continue;
         it->hash = XXH3_64bits(it->text, it->text_len);
         it->ids = malloc(sizeof(int32_t) * (size_t)p->max_len);
         if (!it->ids) return false;
-        it->n_tokens = ep_tokenizer_encode(p->tok, it->text, it->text_len, it->ids, p->max_len, &it->truncated);
+        it->n_tokens = ep_prompt_encode(p->tok, p->prompt, p->prompt_len, it->text, it->text_len, it->ids, p->max_len,
+                                        &it->truncated, buf);
+        if (it->n_tokens < 0) return false;
         int32_t *fit = realloc(it->ids, sizeof(int32_t) * (size_t)it->n_tokens); /* keep a group's memory small */
         if (fit) it->ids = fit;
         // Unless it is stored with the row, the text is not needed any more: only its tokens and hash travel on.
@@ -131,9 +135,11 @@ void *ep_stage_tokenize(void *arg) {
     ep_error err;
     if (ep_extractor_create(&ro, &x, &err) != EP_OK) ep_pipeline_fail(p, &err);
     ep_chunk *c;
+    ep_prompt_buf buf = {0};
     while ((c = ep_queue_pop(&p->to_tokenize)) != NULL) {
         double t0 = ep_now();
-        if (x && !p->failed && !ep_pipeline_should_abandon(p) && (!extract_chunk(x, c) || !tokenize_chunk(p, c))) {
+        if (x && !p->failed && !ep_pipeline_should_abandon(p) &&
+            (!extract_chunk(x, c) || !tokenize_chunk(p, c, &buf))) {
             ep_error_set(&err, EP_ERR_NOMEM, "worker: out of memory");
             ep_pipeline_fail(p, &err);
         }
@@ -141,6 +147,7 @@ void *ep_stage_tokenize(void *arg) {
         if (!ep_queue_push(&p->to_compute, c)) ep_chunk_free(c);
     }
     ep_extractor_free(x);
+    free(buf.data);
     pthread_mutex_lock(&p->times_mu);
     p->times.tokenize += busy;
     p->times.tokenize_cpu += ep_thread_cpu();
