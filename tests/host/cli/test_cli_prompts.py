@@ -139,6 +139,11 @@ def test_dim(root, inp):
         check(np.allclose(np.linalg.norm(v16, axis=1), 1, atol=2e-3), "truncated rows are unit rows")
         want = vf[:, :16] / np.linalg.norm(vf[:, :16], axis=1, keepdims=True)
         check(np.abs(want - v16).max() < 2e-3, f"the first 16 values, normalised: {np.abs(want - v16).max()}")
+    null = os.path.join(root, "null")
+    run(["embed", inp, "-o", null, "-m", model, "--format", "lines", "--device", "null", "-q", "--dim", "16"],
+        check_rc=0)
+    check(manifest(null)["model"]["dim"] == 16, "--device null writes rows of the truncated width")
+    run(["verify", null], check_rc=0)
     p = run(["similar", cut2, TEXTS[1], "-m", model, "--json", "-k", "1"], check_rc=0)
     top = json.loads(p.stdout)["results"][0]
     check(top["row"] == 1 and top["score"] > 0.999, f"similar on a truncated folder: {top}")
