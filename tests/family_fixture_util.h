@@ -57,6 +57,18 @@ typedef struct ep_family {
     int n_files;
 } ep_family;
 
+/* How many tweets of each view a test embeds: EP_TEST_FAMILY_ROWS when set; else all of them, but the
+ * first 40 under the sanitizers (ten times slower; the Release build runs every tweet). @return 0 = all. */
+static inline size_t ep_family_max_rows(void) {
+    const char *v = getenv("EP_TEST_FAMILY_ROWS");
+    if (v && *v) return (size_t)atol(v);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+    return 40;
+#else
+    return 0;
+#endif
+}
+
 /* The family names, in the order make-test-models.py writes them. */
 static const char *const ep_family_names[] = {"bert-dense", "bert-cls-prompts", "bert-max", "bert-multi", "xlmr"};
 #define EP_N_FAMILIES 5

@@ -13,7 +13,8 @@
  *                     embedpipe's own tokenizer when the folder's tokenizer.json loads
  * For every view the plain backend and the fast backend on every fp32 kernel table this CPU runs must
  * reach a minimum cosine of 0.99999 (fp32), and the prompt embedpipe chooses must be the one
- * sentence-transformers applied. Needs ../shared/data (skips otherwise) and python3.
+ * sentence-transformers applied. Needs ../shared/data (skips otherwise) and python3. EP_TEST_FAMILY_ROWS
+ * limits the tweets per view (ep_family_max_rows: all, 40 under the sanitizers).
  */
 #include "backend_cpu.h"
 #include "cpu_fast.h"
@@ -22,11 +23,15 @@
 
 static void check_backend(const char *label, ep_backend *be, const ep_family *f, const ep_family_view *v, int32_t **ids,
                           const int *n_ids) {
+    const size_t max_rows = ep_family_max_rows(), n = max_rows && max_rows < f->n ? max_rows : f->n;
     float *got = (float *)calloc(f->n * (size_t)v->dim, sizeof(float));
     CHECKF(be->dim == v->dim, "%s: backend dim %d, view %d", label, be->dim, v->dim);
-    if (be->dim == v->dim && ep_family_encode(be, ids, n_ids, f->n, v->dim, got) == 0) {
-        const double worst = ep_family_min_cosine(f, v, got);
-        printf("  %-16s %-9s %-22s min cosine %.8f over %zu tweets\n", f->name, v->name, label, worst, f->n);
+    if (be->dim == v->dim && ep_family_encode(be, ids, n_ids, n, v->dim, got) == 0) {
+        ep_family sub = *f;
+        sub.n = n;
+        const double worst = ep_family_min_cosine(&sub, v, got);
+        printf("  %-16s %-9s %-22s min cosine %.8f (1 - %.1e) over %zu tweets\n", f->name, v->name, label, worst,
+               1.0 - worst, n);
         CHECKF(worst >= EP_FAMILY_MIN_COSINE, "%s %s on %s: min cosine %.8f < %.5f", f->name, v->name, label, worst,
                EP_FAMILY_MIN_COSINE);
     }

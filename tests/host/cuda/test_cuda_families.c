@@ -12,7 +12,7 @@
  * loads its tokenizer).
  *
  * Emulated variant: the backend's C code and the kernels on the CPU emulation; GPU variant: the real
- * thing. EP_TEST_FAMILY_ROWS (default: all) limits the tweets per view.
+ * thing. EP_TEST_FAMILY_ROWS limits the tweets per view (ep_family_max_rows: all, 40 under the sanitizers).
  */
 #include "backend_cuda.h"
 #include "family_fixture_util.h"
@@ -36,7 +36,8 @@ static void run_view(const ep_family *f, const ep_family_view *v, ep_model *m, c
             ep_family sub = *f;
             sub.n = n;
             const double worst = ep_family_min_cosine(&sub, v, got);
-            printf("  %-16s %-9s %-12s min cosine %.7f over %zu tweets\n", f->name, v->name, how, worst, n);
+            printf("  %-16s %-9s %-12s min cosine %.8f (1 - %.1e) over %zu tweets\n", f->name, v->name, how, worst,
+                   1.0 - worst, n);
             CHECKF(worst >= MIN_COSINE_FP16, "%s %s: min cosine %.7f < %.5f", f->name, v->name, worst,
                    MIN_COSINE_FP16);
         }
@@ -83,7 +84,7 @@ int main(void) {
     kt_require_device();
     const char *src = ep_test_env("EP_SOURCE_DIR", ".");
     const char *data = ep_test_shared_data();
-    const size_t max_rows = (size_t)atol(ep_test_env("EP_TEST_FAMILY_ROWS", "0"));
+    const size_t max_rows = ep_family_max_rows();
     char tmp[512];
     if (!ep_test_mkdtemp(tmp, sizeof tmp, "cuda-families")) return 1;
     printf("model families on the CUDA backend vs sentence-transformers:\n");
