@@ -30,6 +30,9 @@ static const char *const option_names[EP_SETTING_COUNT] = {
     [EP_SETTING_SPREAD] = "spread",
     [EP_SETTING_THREADS] = "threads",
     [EP_SETTING_PNG_SIZE] = "png_size",
+    [EP_SETTING_DIM] = "dim",
+    [EP_SETTING_PROMPT] = "prompt_name",
+    [EP_SETTING_PROMPT_TEXT] = "prompt_text",
 };
 
 /* Written once before any run (see the header), read by every thread after. */

@@ -45,6 +45,9 @@ typedef enum ep_setting {
     EP_SETTING_SPREAD,               /* the map's scale of the embedded points */
     EP_SETTING_THREADS,              /* worker threads */
     EP_SETTING_PNG_SIZE,             /* the still image's size */
+    EP_SETTING_DIM,                  /* the row width kept (Matryoshka truncation) */
+    EP_SETTING_PROMPT,               /* the name of a model's prompt put before each text */
+    EP_SETTING_PROMPT_TEXT,          /* a prompt given as text */
     EP_SETTING_COUNT
 } ep_setting;
 

@@ -129,6 +129,12 @@ EP_API void ep_embedder_options_free(ep_embedder_options *options);
  *                     position table; 0 (default) = the model's own limit
  *   "batch_tokens"    tokens per batch handed to the device; 0 (default) = the
  *                     device's choice, as `embedpipe embed` makes it
+ *   "prompt"          the name of one of the model's prompts (config_sentence_transformers.json)
+ *                     put before every text; default: the model's default_prompt_name, if any,
+ *                     as sentence-transformers' encode
+ *   "prompt_text"     a prompt given as text instead ("" = none, not even the default)
+ *   "dim"             keep the first dim values of each row (Matryoshka truncation, normalised
+ *                     after when the model normalises); 0 (default) = the model's width
  * @return EP_OK; EP_ERR_USAGE (message names the option and what it accepts) for
  *         an unknown name or a value that is not one of the above. Whether the
  *         device and precision exist is checked by ep_embedder_create. */
@@ -140,15 +146,17 @@ EP_API ep_status ep_embedder_options_set(ep_embedder_options *options, const cha
  * @return EP_OK and *out set; on failure *out is NULL and:
  *         EP_ERR_IO / EP_ERR_MODEL / EP_ERR_FORMAT naming the missing or malformed
  *         file of the folder; EP_ERR_DEVICE when CUDA was asked for and is not
- *         available; EP_ERR_USAGE for an unknown device or precision, or a
- *         max_seq_length the model cannot take; EP_ERR_NOMEM. */
+ *         available; EP_ERR_USAGE for an unknown device, precision or prompt name,
+ *         a dim wider than the model's rows, or a max_seq_length the model cannot
+ *         take; EP_ERR_NOMEM. */
 EP_API ep_status ep_embedder_create(const char *model_dir, const ep_embedder_options *options, ep_embedder **out,
                                     ep_error *err);
 
 /* Frees the embedder, its model and its device. Accepts NULL. */
 EP_API void ep_embedder_free(ep_embedder *embedder);
 
-/* @return the width of a row (the model's hidden size, 384 for all-MiniLM-L6-v2). */
+/* @return the width of a row (384 for all-MiniLM-L6-v2: the hidden size; for other models the width
+ *         after their pooling modes, Dense modules and any truncation). */
 EP_API int ep_embedder_dim(const ep_embedder *embedder);
 
 /* @return the most tokens a text keeps (including [CLS] and [SEP]); longer texts

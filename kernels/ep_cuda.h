@@ -39,6 +39,9 @@ extern "C" {
 #define ep_cuda_bias_residual_layernorm ep_cuda_bias_residual_layernorm_emu
 #define ep_cuda_bias_gelu ep_cuda_bias_gelu_emu
 #define ep_cuda_pool_normalize ep_cuda_pool_normalize_emu
+#define ep_cuda_pool ep_cuda_pool_emu
+#define ep_cuda_bias_activation ep_cuda_bias_activation_emu
+#define ep_cuda_rows_normalize ep_cuda_rows_normalize_emu
 #define ep_cuda_gemm_create ep_cuda_gemm_create_emu
 #define ep_cuda_gemm_free ep_cuda_gemm_free_emu
 #define ep_cuda_gemm_workspace_bytes ep_cuda_gemm_workspace_bytes_emu
@@ -70,12 +73,14 @@ ep_status ep_cuda_probe(int *count, int *driver_version, ep_error *err);
  * with err saying what is unsupported. */
 ep_status ep_cuda_supports(int hidden, int n_heads, int intermediate, ep_error *err);
 
-/* out[t] = LayerNorm(word[ids[t]] + pos[position of t in its sequence] + type[0]).
- * The host has checked ids < vocab and sequence lengths <= the position table. */
+/* out[t] = LayerNorm(word[ids[t]] + pos[position of t] + type[0]): the position is t's offset in its
+ * sequence (pad_id < 0, BERT), or for RoBERTa (pad_id >= 0) pad_id + the number of non-padding tokens
+ * up to t (pad_id itself for a padding token), as host/cpu/cpu_ops.h's ep_cpu_position.
+ * The host has checked ids < vocab and sequence lengths against the position table. */
 ep_status ep_cuda_embed_layernorm(uint16_t *out, const int32_t *ids, const int32_t *seq_start, int n_seqs,
                                   int n_tokens, const uint16_t *word_emb, const uint16_t *pos_emb,
                                   const uint16_t *type_emb, const float *gamma, const float *beta, int hidden,
-                                  float eps, ep_cuda_stream stream, ep_error *err);
+                                  float eps, int pad_id, ep_cuda_stream stream, ep_error *err);
 
 /* out[t][h*D + d] = softmax(Q K^T / sqrt(D)) V per sequence and head (keys of its
  * own sequence only), Q, K, V read straight from qkv [T][3H] (the QKV GEMM's output,
@@ -97,6 +102,26 @@ ep_status ep_cuda_bias_gelu(uint16_t *y, const float *bias, int n_tokens, int wi
 ep_status ep_cuda_pool_normalize(uint16_t *out16, float *out32, const uint16_t *x, const int32_t *seq_start,
                                  int n_seqs, int hidden, int pooling, int normalize, ep_cuda_stream stream,
                                  ep_error *err);
+
+/* The head after the encoder when it is more than one mean or CLS pooling (kernels/head.cu; reference
+ * host/cpu/cpu_head.c). Pooling modes and activations are numbered as host/model/model.h's ep_pooling
+ * (0 mean, 1 cls, 2 max, 3 mean_sqrt_len_tokens, 4 weightedmean, 5 lasttoken) and ep_activation
+ * (0 identity, 1 tanh, 2 relu, 3 gelu (erf), 4 sigmoid, 5 silu). */
+
+/* Row i of out32 and/or out16 (either may be NULL) = modes[0..n_modes) of sequence i concatenated,
+ * [n_seqs][n_modes * hidden], the first skip tokens of each sequence left out (include_prompt false)
+ * as ep_cpu_pooling does. */
+ep_status ep_cuda_pool(float *out32, uint16_t *out16, const uint16_t *x, const int32_t *seq_start, int n_seqs,
+                       int hidden, const int *modes, int n_modes, int skip, ep_cuda_stream stream, ep_error *err);
+
+/* y = act(y + bias) in place, y [n_rows][width] fp16; bias fp32 or NULL. */
+ep_status ep_cuda_bias_activation(uint16_t *y, const float *bias, int n_rows, int width, int act,
+                                  ep_cuda_stream stream, ep_error *err);
+
+/* out16 (and out32 when not NULL) [n_rows][dim] = the first dim values of each row of the input
+ * (in32 [n_rows][in_width] fp32, or in16 fp16: exactly one), L2-normalised when normalize. */
+ep_status ep_cuda_rows_normalize(uint16_t *out16, float *out32, const float *in32, const uint16_t *in16, int n_rows,
+                                 int in_width, int dim, int normalize, ep_cuda_stream stream, ep_error *err);
 
 /* The GEMM context (kernels/gemm.cu): cuBLASLt handle and a device workspace.
  * @return EP_OK and *out; EP_ERR_NOMEM / EP_ERR_DEVICE on failure. */

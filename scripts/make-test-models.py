@@ -31,6 +31,21 @@ behaviour Hugging Face defines:
         unigram-edge.json  hand-picked Unigram vocabularies and words (ties, unknowns, byte
             fallback, duplicates, no unk_id) and charsmap texts, with tokenizers' answers
         unigram-fixtures.meta.json  versions, counts, the fixtures' SHA-256
+  step "model-fixtures"
+      Writes the model families of FAMILIES with scripts/make-tiny-model.py (seeded random
+      weights: BERT with Dense modules, BERT with CLS pooling and prompts, max pooling with a
+      saved truncate_dim, all six pooling modes at once with include_prompt false, XLM-R with the
+      unigram-xlmr tokenizer above), loads each with sentence-transformers (fp32, CPU, one thread)
+      and records what it gives for real tweets (lines of ../shared/data/tweeteval, named by file,
+      line and XXH3, never copied), one "view" per way of calling encode (a prompt name, a prompt
+      text, a truncate_dim):
+        <family>.rows.ndjson.zst       {"file", "line", "xxh3", "n_tokens"[, "ids"]} per tweet
+                                       (ids: the Hugging Face token ids, XLM-R only, so the encoder
+                                       can be tested on ids whatever tokenizer embedpipe has)
+        <family>.<view>.f32.npy.zst    float32 (rows, dim), normalize_embeddings=True
+        <family>.meta.json             the make-tiny-model.py arguments (the C tests regenerate the
+                                       folder with them), the SHA-256 of every weights file (a
+                                       generator drift fails the tests), the views, versions
 
 Run it with the reference virtual environment (see make-reference.py), which needs
 sentencepiece and protobuf besides sentence-transformers:
@@ -41,12 +56,14 @@ seed so that reruns with the same versions give the same pieces.
 """
 import argparse
 import glob
+import importlib.util
 import hashlib
 import io
 import json
 import os
 import platform
 import struct
+import subprocess
 import sys
 import tempfile
 
@@ -391,8 +408,115 @@ def step_unigram_fixtures(args):
           f"{n_ids} ids; " + ", ".join(f"{k} {len(v)} bytes" for k, v in made.items()))
 
 
-STEPS = {"tokenizers": step_tokenizers}
-STEPS["unigram-fixtures"] = step_unigram_fixtures
+# ---------------------------------------------------------------------------
+# step "model-fixtures"
+
+TINY = ["--hidden", "64", "--heads", "2", "--layers", "2", "--intermediate", "128"]  # CUDA kernels: hidden % 64
+FAMILIES = [
+    {"name": "bert-dense", "every": 400, "first": 7,
+     "args": TINY + ["--seed", "11", "--dense", "96:tanh", "--dense", "48:identity", "--no-normalize"],
+     "views": {"default": {}}},
+    {"name": "bert-cls-prompts", "every": 400, "first": 11,
+     "args": TINY + ["--seed", "12", "--pooling", "cls", "--prompt", "query=query: ", "--prompt",
+                     "passage=passage: ", "--default-prompt", "passage"],
+     "views": {"default": {}, "query": {"prompt_name": "query"}, "noprompt": {"prompt": ""},
+               "dim24": {"truncate_dim": 24}}},
+    {"name": "bert-max", "every": 400, "first": 13,
+     "args": TINY + ["--seed", "13", "--pooling", "max", "--truncate-dim", "40"],
+     "views": {"default": {}, "dim64": {"truncate_dim": 64}}},
+    {"name": "bert-multi", "every": 1000, "first": 17,
+     "args": TINY + ["--seed", "14", "--pooling", "lasttoken,mean,max,cls,weightedmean,mean_sqrt_len_tokens",
+                     "--no-include-prompt", "--prompt", "tweet=Represent this tweet: ", "--default-prompt", "tweet"],
+     "views": {"default": {}}},
+    {"name": "xlmr", "every": 400, "first": 19, "ids": True,
+     "args": TINY + ["--seed", "15", "--model-type", "xlm-roberta", "--tokenizer-json",
+                     "tests/fixtures/models/unigram-xlmr.tokenizer.json.zst", "--max-position", "66",
+                     "--max-seq-length", "64"],
+     "views": {"default": {}}},
+]
+
+
+def _reference_helpers():
+    """make-reference.py's helpers (line selection, XXH3, NDJSON, zstd), loaded from its file."""
+    spec = importlib.util.spec_from_file_location("make_reference", os.path.join(ROOT, "scripts", "make-reference.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def weights_sha256(folder):
+    """{relative path: SHA-256} of every model.safetensors in the folder (the encoder's, each Dense's)."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(folder, "**", "model.safetensors"), recursive=True)):
+        with open(path, "rb") as f:
+            out[os.path.relpath(path, folder)] = sha256_bytes(f.read())
+    return out
+
+
+def encode_view(model, texts, view):
+    """sentence-transformers' vectors for one view, and the prompt it applied."""
+    prompt = model._resolve_prompt(view.get("prompt"), view.get("prompt_name"))
+    vec = model.encode(texts, prompt_name=view.get("prompt_name"), prompt=view.get("prompt"),
+                       truncate_dim=view.get("truncate_dim"), batch_size=64, normalize_embeddings=True,
+                       convert_to_numpy=True, show_progress_bar=False)
+    return vec, prompt or ""
+
+
+def make_family(fam, args, ref, work):
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    folder = os.path.join(work, fam["name"])
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make-tiny-model.py"), "--out", folder]
+                   + fam["args"], check=True, cwd=ROOT)
+    model = SentenceTransformer(folder, device="cpu")
+    sel = ref.select_lines(args.data, fam["every"], fam["first"])
+    texts = [b.decode("utf-8", errors="replace") for _, _, b in sel]
+    out, views = {}, {}
+    for name, view in fam["views"].items():
+        vec, prompt = encode_view(model, texts, view)
+        buf = io.BytesIO()
+        np.save(buf, vec.astype(np.float32), allow_pickle=False)
+        out["%s.%s.f32.npy.zst" % (fam["name"], name)] = ref.zstd_bytes(buf.getvalue())
+        views[name] = dict(view, prompt_text=prompt, dim=int(vec.shape[1]))
+    default_prompt = views["default"]["prompt_text"]
+    ids = model.tokenizer([default_prompt + t for t in texts], truncation=True,
+                          max_length=model.max_seq_length)["input_ids"]
+    rows = []
+    for (f, n, b), i in zip(sel, ids):
+        row = {"file": f, "line": n, "xxh3": ref.xxh3_hex(b), "n_tokens": len(i)}
+        if fam.get("ids"):
+            row["ids"] = i
+        rows.append(row)
+    out[fam["name"] + ".rows.ndjson.zst"] = ref.zstd_bytes(ref.ndjson(rows))
+    meta = {"family": fam["name"], "make_tiny_model_args": fam["args"], "weights_sha256": weights_sha256(folder),
+            "rows": len(rows), "rule": "lines %d, %d+%d, ... of each sorted tweeteval/*.txt" % (
+                fam["first"], fam["first"], fam["every"]),
+            "max_seq_length": model.max_seq_length, "views": views,
+            "encode": "batch_size=64, normalize_embeddings=True, fp32, CPU, 1 thread",
+            "ids": "prompt + text of the default view, Hugging Face tokenizer" if fam.get("ids") else None,
+            "versions": ref._versions()}
+    out[fam["name"] + ".meta.json"] = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
+    return out
+
+
+def step_model_fixtures(args):
+    import torch
+
+    torch.set_num_threads(1)
+    ref = _reference_helpers()
+    os.makedirs(args.out, exist_ok=True)
+    with tempfile.TemporaryDirectory() as work:
+        for fam in FAMILIES:
+            files = make_family(fam, args, ref, work)
+            for name, data in files.items():
+                with open(os.path.join(args.out, name), "wb") as f:
+                    f.write(data)
+            print(f"make-test-models: {fam['name']}: " + ", ".join(f"{n} ({len(d)} bytes)" for n, d in files.items()))
+
+
+STEPS = {"tokenizers": step_tokenizers, "unigram-fixtures": step_unigram_fixtures,
+         "model-fixtures": step_model_fixtures}
 
 
 def main():

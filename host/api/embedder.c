@@ -13,6 +13,7 @@
 #include "device.h"
 #include "model.h"
 #include "model_tokenizer.h"
+#include "prompts.h"
 #include "settings.h"
 #include "tokenizer.h"
 
@@ -36,12 +37,18 @@ struct ep_embedder_options {
     long threads;
     long max_seq_length;
     long batch_tokens;
+    char *prompt_name;  /* NULL = the model's default prompt */
+    char *prompt_text;  /* NULL = not given */
+    long dim;           /* 0 = the model's */
 };
 
 struct ep_embedder {
     ep_model *model;
     ep_tokenizer *tok;
     ep_backend *backend;
+    ep_prompts *prompts;
+    char *prompt;         /* put before every text ("" = none) */
+    ep_prompt_buf buf;    /* prompt + text */
     int dim;
     int max_len;
     size_t batch_tokens;
@@ -58,6 +65,8 @@ void ep_embedder_options_free(ep_embedder_options *o) {
     if (!o) return;
     free(o->device);
     free(o->precision);
+    free(o->prompt_name);
+    free(o->prompt_text);
     free(o);
 }
 
@@ -89,9 +98,28 @@ ep_status ep_embedder_options_set(ep_embedder_options *o, const char *name, cons
     if (strcmp(name, "threads") == 0) return parse_count(name, value, 4096, &o->threads, err);
     if (strcmp(name, "max_seq_length") == 0) return parse_count(name, value, INT_MAX, &o->max_seq_length, err);
     if (strcmp(name, "batch_tokens") == 0) return parse_count(name, value, INT_MAX, &o->batch_tokens, err);
+    if (strcmp(name, "prompt") == 0) return set_string(&o->prompt_name, value, err);
+    if (strcmp(name, "prompt_text") == 0) return set_string(&o->prompt_text, value, err);
+    if (strcmp(name, "dim") == 0) return parse_count(name, value, INT_MAX, &o->dim, err);
     return ep_error_set(err, EP_ERR_USAGE,
-                        "unknown embedder option \"%s\": expected device, precision, threads, max_seq_length or "
-                        "batch_tokens", name);
+                        "unknown embedder option \"%s\": expected device, precision, threads, max_seq_length, "
+                        "batch_tokens, prompt, prompt_text or dim", name);
+}
+
+/* The prompt (the option's, else the model's default, as sentence-transformers' encode) and the width.
+ * Rows are normalised as the model says (a caller normalises others itself, as Python's encode does). */
+static ep_status setup_head(ep_embedder *e, const char *dir, const ep_embedder_options *o, ep_error *err) {
+    const char *prompt = "", *name = NULL;
+    ep_status st = ep_prompts_load(dir, &e->prompts, err);
+    if (st == EP_OK) st = ep_prompt_choose(e->prompts, o->prompt_name, o->prompt_text, &prompt, &name, err);
+    if (st == EP_OK && !(e->prompt = strdup(prompt))) st = ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    if (st != EP_OK) return st;
+    ep_model_run run = {.dim = o->dim ? (int)o->dim : e->model->run.dim};
+    if (e->model->config.exclude_prompt && e->prompt[0]) run.prompt_tokens = ep_prompt_tokens(e->tok, e->prompt, e->max_len);
+    if (run.prompt_tokens < 0) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    st = ep_model_set_run(e->model, &run, err);
+    e->dim = ep_model_output_dim(e->model);
+    return st;
 }
 
 /* Model, tokenizer, length limit and backend, as the pipeline sets them up for `embed`. */
@@ -99,15 +127,15 @@ static ep_status setup(ep_embedder *e, const char *dir, const ep_embedder_option
     ep_status st = ep_model_load(dir, &e->model, err);
     if (st != EP_OK) return st;
     const ep_model_config *c = &e->model->config;
-    e->dim = c->hidden;
     e->max_len = c->max_seq_length;
     if (o->max_seq_length > 0) {
-        if (o->max_seq_length < 2 || o->max_seq_length > c->max_position)
+        if (o->max_seq_length < 2 || o->max_seq_length > ep_model_max_tokens(c))
             return ep_error_set(err, EP_ERR_USAGE, "embedder option max_seq_length = %ld: must be between 2 and %d "
-                                "for the model %s", o->max_seq_length, c->max_position, dir);
+                                "for the model %s", o->max_seq_length, ep_model_max_tokens(c), dir);
         e->max_len = (int)o->max_seq_length;
     }
     st = ep_model_tokenizer_create(dir, c, &e->tok, err);
+    if (st == EP_OK) st = setup_head(e, dir, o, err);
     if (st != EP_OK) return st;
     const int threads = o->threads > 0 ? (int)o->threads : ep_default_threads();
     // Zero rows are never what a caller of the embedding API wants; the null device is for measuring runs.
@@ -151,6 +179,9 @@ void ep_embedder_free(ep_embedder *e) {
     if (!e) return;
     ep_backend_free(e->backend);
     ep_tokenizer_free(e->tok);
+    ep_prompts_free(e->prompts);
+    free(e->prompt);
+    free(e->buf.data);
     ep_model_free(e->model);
     free(e->ids);
     free(e->seqs);
@@ -161,7 +192,7 @@ void ep_embedder_free(ep_embedder *e) {
 
 int ep_embedder_dim(const ep_embedder *e) { return e ? e->dim : 0; }
 int ep_embedder_max_seq_length(const ep_embedder *e) { return e ? e->max_len : 0; }
-int ep_embedder_normalized(const ep_embedder *e) { return e && e->model->config.normalize; }
+int ep_embedder_normalized(const ep_embedder *e) { return e && ep_model_normalizes(e->model); }
 const char *ep_embedder_device(const ep_embedder *e) { return e ? e->backend->description : ""; }
 
 // ----------------------------------------------------------------------------
@@ -206,7 +237,9 @@ static ep_status encode_group(ep_embedder *e, const char *const *texts, const si
         size_t len = lengths ? lengths[base + i] : (t ? strlen(t) : 0);
         if (!t && len) return ep_error_set(err, EP_ERR_USAGE, "ep_embedder_encode: text %zu is NULL", base + i);
         int32_t *ids = e->ids + i * (size_t)e->max_len;
-        e->seqs[i] = (ep_batcher_seq){.ids = ids, .n_tokens = ep_tokenizer_encode(e->tok, t, len, ids, e->max_len, NULL)};
+        const int n_ids = ep_prompt_encode(e->tok, e->prompt, strlen(e->prompt), t, len, ids, e->max_len, NULL, &e->buf);
+        if (n_ids < 0) return ep_error_set(err, EP_ERR_NOMEM, "out of memory tokenising text %zu", base + i);
+        e->seqs[i] = (ep_batcher_seq){.ids = ids, .n_tokens = n_ids};
     }
     ep_batch_plan plan;
     ep_status st = ep_batch_plan_make(e->seqs, n, e->batch_tokens, MAX_SEQS, &plan, err);

@@ -43,11 +43,12 @@ ep_status ep_backend_sync_check(const char *who, int pending, const ep_model_con
     if (!out_f32 && !out_f16) return ep_error_set(err, EP_ERR_USAGE, "%s: no output buffer given", who);
     if (batch->n_seqs < 0 || batch->seq_start[0] != 0)
         return ep_error_set(err, EP_ERR_USAGE, "%s: malformed batch (seq_start[0] must be 0)", who);
+    const int max_tokens = ep_model_max_tokens(c);
     for (int s = 0; s < batch->n_seqs; s++) {
         const int len = batch->seq_start[s + 1] - batch->seq_start[s];
-        if (len < 1 || len > c->max_position)
+        if (len < 1 || len > max_tokens)
             return ep_error_set(err, EP_ERR_USAGE, "%s: sequence %d has %d tokens (1..%d allowed)", who, s, len,
-                                c->max_position);
+                                max_tokens);
     }
     const int T = batch->seq_start[batch->n_seqs];
     for (int t = 0; t < T; t++)

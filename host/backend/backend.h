@@ -41,7 +41,7 @@ struct ep_backend {
     char kernels[16];       /* the kernel table ("avx512", "amx", ..., "openblas", "cuda"); "" if unknown */
     char warning[1200];     /* set by ep_backend_create when device "auto" fell back to the CPU although a CUDA
                                driver is there (a setup to fix): the caller shows it; "" otherwise */
-    int dim;                /* output row width (the model's hidden size) */
+    int dim;                /* output row width (ep_model_output_dim: the hidden size for most models) */
     int max_in_flight;      /* batches that may be outstanding (1 = synchronous) */
     size_t batch_tokens;    /* the batch size (tokens) it works best with; 0 = the caller's choice */
     /* Queues batch; rows (n_seqs x dim) go to out_f32 and/or out_f16 (either may
@@ -77,7 +77,7 @@ void ep_backend_delete(ep_backend *backend);
 /* The start of a synchronous backend's submit: refuses a batch while the last one
  * has not been waited for (*pending), a call with no output buffer, and a batch
  * the model cannot take (seq_start not from 0, a sequence of 0 or more than
- * max_position tokens, a token id outside the vocabulary). `who` starts messages.
+ * ep_model_max_tokens tokens, a token id outside the vocabulary). `who` starts messages.
  * @return EP_OK, or EP_ERR_USAGE with err naming the problem. */
 ep_status ep_backend_sync_check(const char *who, int pending, const ep_model_config *config, const ep_batch *batch,
                                 const float *out_f32, const uint16_t *out_f16, ep_error *err);

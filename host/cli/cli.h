@@ -33,10 +33,18 @@ int ep_cli_duplicates(int argc, char **argv); /* cli_duplicates.c */
 int ep_cli_cluster(int argc, char **argv);    /* cli_cluster.c */
 int ep_cli_map(int argc, char **argv);        /* cli_map.c */
 
-/* Embeds query as the run in dir did (its model, checked by SHA-256, and its max_seq_length) (cli_search.c).
+/* How `search` and `similar` embed a query text. */
+typedef struct ep_cli_query {
+    const char *model_dir;   /* the model that wrote the folder */
+    const char *device;
+    const char *prompt_name; /* --prompt, or NULL */
+    const char *prompt_text; /* --prompt-text, or NULL */
+} ep_cli_query;
+
+/* Embeds query as the run in dir embedded its texts (its model, checked by SHA-256, its max_seq_length,
+ * width and normalisation), with the query prompt (cli_query.c says which).
  * @return EP_EXIT_OK with *vec (malloc'd, *dim floats), or the exit code of the error it reported. */
-int ep_cli_embed_query(const char *dir, const char *query, const char *model_dir, const char *device, float **vec,
-                       int *dim);
+int ep_cli_embed_query(const char *dir, const char *query, const ep_cli_query *q, float **vec, int *dim);
 
 struct ep_folder_lock;
 struct ep_manifest;

@@ -12,7 +12,8 @@ static void embed_usage(FILE *f) {
             "Usage: embedpipe embed INPUT... -o DIR [OPTIONS]\n"
             "\n"
             "Embeds every record of the inputs and writes DIR/shard-NNNNN.npy.zst (float16, L2-normalised\n"
-            "rows), DIR/shard-NNNNN.ids.ndjson.zst (one line per row), DIR/manifest.json and\n"
+            "rows, also for a model without a Normalize module), DIR/shard-NNNNN.ids.ndjson.zst (one line per\n"
+            "row), DIR/manifest.json and\n"
             "DIR/errors.ndjson (records that could not be used, with file, line and reason).\n"
             "INPUT is NDJSON, a Twitter export tweets.js, a Community Archive archive.json or plain text\n"
             "(one record per line); '-' reads standard input; .zst and .gz files are read compressed; a\n"
@@ -46,6 +47,13 @@ static void embed_usage(FILE *f) {
             "      --batch-tokens N      tokens per batch [cpu: 4096; cuda: sized to the GPU]\n"
             "      --max-seq-length N    tokens per text incl. [CLS]/[SEP]; longer texts are truncated\n"
             "                            [the model's max_seq_length, 256 for all-MiniLM-L6-v2]\n"
+            "      --prompt NAME         put the model's prompt NAME (config_sentence_transformers.json, e.g.\n"
+            "                            query, passage) before every text [the model's default_prompt_name;\n"
+            "                            none when it has none]\n"
+            "      --prompt-text TEXT    put TEXT before every text, e.g. \"passage: \" for e5 models\n"
+            "                            ('' = no prompt, not even the default)\n"
+            "      --dim N               keep the first N values of each row, then normalise (Matryoshka\n"
+            "                            models, as sentence-transformers' truncate_dim) [the model's width]\n"
             "      --shard-rows N        rows per shard [32768]\n"
             "      --zstd-level N        zstd compression level, -7..19 (negative: zstd's fast levels, which\n"
             "                            save nothing on float16 vectors but cost almost no CPU: for a\n"
@@ -98,7 +106,7 @@ static void embed_usage(FILE *f) {
 
 enum {
     OPT_ZSTD = EP_OPT_LOCAL, OPT_ZSTDW, OPT_MAXREC, OPT_OVERWRITE, OPT_GLOB, OPT_REUSE, OPT_PART, OPT_PROGRESS,
-    OPT_SKIP_BLANK, OPT_KEEP, OPT_NO_TEXT, OPT_CLEAN
+    OPT_SKIP_BLANK, OPT_KEEP, OPT_NO_TEXT, OPT_CLEAN, OPT_PROMPT, OPT_PROMPT_TEXT, OPT_DIM
 };
 
 /* An integer option in [lo, hi]. @return 1, or -1 after printing why the value is bad. */
@@ -148,6 +156,9 @@ static int embed_option(int c, const char *value, ep_run_options *o, ep_cli_prog
     case OPT_KEEP: o->keep = value; return 1;
     case OPT_NO_TEXT: o->no_text = true; return 1;
     case OPT_CLEAN: o->clean = value; return 1;
+    case OPT_PROMPT: o->prompt_name = value; return 1;
+    case OPT_PROMPT_TEXT: o->prompt_text = value; return 1;
+    case OPT_DIM: return parse_int_in("--dim", value, 1, 1 << 20, &o->dim);
     case 'q': pr->quiet = true; return 1;
     }
     return 0;
@@ -230,6 +241,9 @@ int ep_cli_embed(int argc, char **argv) {
         {"keep", required_argument, 0, OPT_KEEP},
         {"no-text", no_argument, 0, OPT_NO_TEXT},
         {"clean", required_argument, 0, OPT_CLEAN},
+        {"prompt", required_argument, 0, OPT_PROMPT},
+        {"prompt-text", required_argument, 0, OPT_PROMPT_TEXT},
+        {"dim", required_argument, 0, OPT_DIM},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};

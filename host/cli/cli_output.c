@@ -23,8 +23,13 @@ int ep_cli_inspect(int argc, char **argv) {
     if (ep_manifest_read(argv[1], &m, &err) != EP_OK) return ep_cli_report(&err);
     printf("folder:     %s\n", argv[1]);
     printf("written by: embedpipe %s%s\n", m->tool_version, m->complete ? "" : " (run not complete)");
-    printf("model:      %s (sha256 %.16s...), dim %d, %s pooling%s, max_seq_length %d\n", m->model_name,
-           m->model_sha256, m->dim, m->pooling, m->normalized ? ", L2-normalised" : "", m->max_seq_length);
+    printf("model:      %s (sha256 %.16s...), dim %d%s, %s pooling%s%s%s, max_seq_length %d\n", m->model_name,
+           m->model_sha256, m->dim, m->truncate_dim ? " (truncated)" : "", m->pooling,
+           m->dense_sha256[0] ? ", Dense modules" : "", m->normalized ? ", L2-normalised" : "",
+           m->no_normalize_module ? " (by embedpipe: the model has no Normalize module)" : "", m->max_seq_length);
+    if (m->prompt[0])
+        printf("prompt:     \"%s\"%s%s%s before every text\n", m->prompt, m->prompt_name[0] ? " (the model's \"" : "",
+               m->prompt_name, m->prompt_name[0] ? "\")" : "");
     printf("rows:       %llu embedded, %llu rejected, %llu read\n", (unsigned long long)m->records_embedded,
            (unsigned long long)m->records_rejected, (unsigned long long)m->records_read);
     printf("dtype:      %s\n", m->dtype);

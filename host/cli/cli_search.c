@@ -30,6 +30,9 @@ static void search_usage(FILE *f) {
             "                     all-MiniLM-L6-v2 from ./models, ~/.local/share/embedpipe/models\n"
             "                     ($XDG_DATA_HOME) or beside the binary]\n"
             "  -d, --device DEV   auto | cpu | cuda | cuda:N [cpu]\n"
+            "      --prompt NAME  put the model's prompt NAME before QUERY [the model's query prompt when it\n"
+            "                     has one, else the prompt the run put before its texts]\n"
+            "      --prompt-text TEXT   put TEXT before QUERY instead ('' = none)\n"
             "  -h, --help         this help\n");
 }
 
@@ -67,78 +70,13 @@ static int print_hits(const char *dir, const char *query, const ep_search_hit *h
     return rc;
 }
 
-int ep_cli_embed_query(const char *dir, const char *query, const char *model_dir, const char *device, float **vec,
-                       int *dim_out) {
-    ep_error err = {0};
-    ep_model *model = NULL;
-    ep_tokenizer *tok = NULL;
-    ep_backend *backend = NULL;
-    ep_manifest *m = NULL;
-    int32_t *ids = NULL;
-    float *qvec = NULL;
-    int rc = EP_EXIT_OK;
-    *vec = NULL;
-    if (ep_manifest_read(dir, &m, &err) != EP_OK || ep_model_load(model_dir, &model, &err) != EP_OK) {
-        rc = ep_cli_report(&err);
-        goto done;
-    }
-    // Zero rows rank nothing: a null folder or a null query would print scores that mean nothing.
-    if (m->null_device || strcmp(device, "null") == 0) {
-        ep_error_set(&err, EP_ERR_USAGE, "%s: --device null computes no embeddings (zero rows), so there is "
-                     "nothing to search; embed with --device cpu or cuda", m->null_device ? dir : "search");
-        rc = ep_cli_report(&err);
-        goto done;
-    }
-    if (strcmp(m->model_sha256, model->config.weights_sha256) != 0) {
-        ep_error_set(&err, EP_ERR_MISMATCH,
-                     "%s was written by model %s (sha256 %.12s...), but --model %s has sha256 %.12s...; "
-                     "pass the same --model that embedded it",
-                     dir, m->model_name, m->model_sha256, model_dir, model->config.weights_sha256);
-        rc = ep_cli_report(&err);
-        goto done;
-    }
-    // The run's own settings: its max_seq_length (its pooling and normalisation are the model's).
-    const int max_len = m->max_seq_length, dim = model->config.hidden;
-    ids = malloc(sizeof(int32_t) * (size_t)max_len);
-    qvec = malloc(sizeof(float) * (size_t)dim);
-    if (!ids || !qvec) {
-        ep_error_set(&err, EP_ERR_NOMEM, "out of memory");
-        rc = ep_cli_report(&err);
-        goto done;
-    }
-    if (ep_model_tokenizer_create(model_dir, &model->config, &tok, &err) != EP_OK ||
-        ep_backend_create(model, &(ep_backend_options){.device = device}, &backend, &err) != EP_OK) {
-        rc = ep_cli_report(&err);
-        goto done;
-    }
-    if (backend->warning[0]) fprintf(stderr, "embedpipe: warning: --device %s: %s\n", device, backend->warning);
-    int n = ep_tokenizer_encode(tok, query, strlen(query), ids, max_len, NULL);
-    int32_t seq_start[2] = {0, n};
-    ep_batch batch = {.n_seqs = 1, .n_tokens = n, .max_seq_len = n, .token_ids = ids, .seq_start = seq_start};
-    if (ep_backend_encode(backend, &batch, qvec, NULL, &err) != EP_OK) {
-        rc = ep_cli_report(&err);
-        goto done;
-    }
-    *vec = qvec;
-    *dim_out = dim;
-    qvec = NULL;
-done:
-    free(ids);
-    free(qvec);
-    ep_backend_free(backend);
-    ep_tokenizer_free(tok);
-    ep_model_free(model);
-    ep_manifest_free(m);
-    return rc;
-}
-
 /* Embeds query with the model that wrote dir and prints the k nearest rows.
  * @return the exit code. */
-static int search(const char *dir, const char *query, const char *model_dir, const char *device, size_t k) {
+static int search(const char *dir, const char *query, const ep_cli_query *q, size_t k) {
     ep_error err = {0};
     float *qvec = NULL;
     int dim = 0, n_hits = 0;
-    int rc = ep_cli_embed_query(dir, query, model_dir, device, &qvec, &dim);
+    int rc = ep_cli_embed_query(dir, query, q, &qvec, &dim);
     if (rc != EP_EXIT_OK) return rc;
     ep_search_hit *hits = calloc(k, sizeof *hits);
     if (!hits) {
@@ -155,12 +93,15 @@ static int search(const char *dir, const char *query, const char *model_dir, con
 }
 
 int ep_cli_search(int argc, char **argv) {
+    enum { OPT_PROMPT = EP_OPT_LOCAL, OPT_PROMPT_TEXT };
     static const struct option longopts[] = {{"top", required_argument, 0, 'k'},
                                              {"model", required_argument, 0, 'm'},
                                              {"device", required_argument, 0, 'd'},
+                                             {"prompt", required_argument, 0, OPT_PROMPT},
+                                             {"prompt-text", required_argument, 0, OPT_PROMPT_TEXT},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
-    const char *model_dir = NULL, *device = "cpu";
+    ep_cli_query q = {.device = "cpu"};
     size_t k = 5;
     int c;
     optind = 1;
@@ -169,8 +110,10 @@ int ep_cli_search(int argc, char **argv) {
         case 'k':
             if (ep_cli_parse_range("--top", optarg, 1, 10000, &k)) return EP_EXIT_USAGE;
             break;
-        case 'm': model_dir = optarg; break;
-        case 'd': device = optarg; break;
+        case 'm': q.model_dir = optarg; break;
+        case 'd': q.device = optarg; break;
+        case OPT_PROMPT: q.prompt_name = optarg; break;
+        case OPT_PROMPT_TEXT: q.prompt_text = optarg; break;
         case 'h': search_usage(stdout); return EP_EXIT_OK;
         default: search_usage(stderr); return EP_EXIT_USAGE;
         }
@@ -180,6 +123,6 @@ int ep_cli_search(int argc, char **argv) {
         return EP_EXIT_USAGE;
     }
     const char *dir = argv[optind], *query = argv[optind + 1];
-    if (!model_dir && !(model_dir = ep_cli_default_model())) return EP_EXIT_FAILURE;
-    return search(dir, query, model_dir, device, k);
+    if (!q.model_dir && !(q.model_dir = ep_cli_default_model())) return EP_EXIT_FAILURE;
+    return search(dir, query, &q, k);
 }

@@ -29,6 +29,9 @@ static void similar_usage(FILE *f) {
             "      --json         one JSON object on standard output, for scripts\n"
             "  -m, --model DIR    model folder for a QUERY; must be the one that wrote DIR [as search]\n"
             "  -d, --device DEV   auto | cpu | cuda | cuda:N [cpu]\n"
+            "      --prompt NAME  put the model's prompt NAME before QUERY [the model's query prompt when it\n"
+            "                     has one, else the prompt the run put before its texts]\n"
+            "      --prompt-text TEXT   put TEXT before QUERY instead ('' = none)\n"
             "  -h, --help         this help\n");
 }
 
@@ -154,13 +157,34 @@ done:
     return rc;
 }
 
+/* The query of --id / --row: that row's stored vector (*vec, malloc'd, the folder's dim wide), *self its
+ * row (left out of the answer), what names it for the report. @return an exit code. */
+static int stored_query(ep_output_reader *r, const char *dir, const char *id, size_t row_arg, uint64_t *self,
+                        float **vec, char *what, size_t what_size) {
+    const ep_manifest *m = ep_output_manifest(r);
+    ep_error err = {0};
+    ep_status st = EP_OK;
+    if (id) st = find_id(r, dir, id, self, &err);
+    else if ((*self = row_arg) >= m->records_embedded)
+        st = ep_error_set(&err, EP_ERR_USAGE, "%s holds rows 0 to %llu; there is no row %zu", dir,
+                          (unsigned long long)m->records_embedded - 1, row_arg);
+    if (st == EP_OK && !(*vec = malloc(sizeof(float) * (size_t)m->dim))) st = ep_error_set(&err, EP_ERR_NOMEM, "oom");
+    if (st == EP_OK) st = ep_explore_read_rows(r, *self, 1, *vec, &err);
+    if (id) snprintf(what, what_size, "id %s (row %llu)", id, (unsigned long long)*self);
+    else snprintf(what, what_size, "row %llu", (unsigned long long)*self);
+    return st == EP_OK ? EP_EXIT_OK : ep_cli_report(&err);
+}
+
 int ep_cli_similar(int argc, char **argv) {
-    enum { OPT_ID = EP_OPT_LOCAL, OPT_ROW, OPT_JSON };
+    enum { OPT_ID = EP_OPT_LOCAL, OPT_ROW, OPT_JSON, OPT_PROMPT, OPT_PROMPT_TEXT };
     static const struct option longopts[] = {{"top", required_argument, 0, 'k'},  {"id", required_argument, 0, OPT_ID},
                                              {"row", required_argument, 0, OPT_ROW}, {"json", no_argument, 0, OPT_JSON},
                                              {"model", required_argument, 0, 'm'}, {"device", required_argument, 0, 'd'},
+                                             {"prompt", required_argument, 0, OPT_PROMPT},
+                                             {"prompt-text", required_argument, 0, OPT_PROMPT_TEXT},
                                              {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
-    const char *model_dir = NULL, *device = "cpu", *id = NULL;
+    ep_cli_query q = {.device = "cpu"};
+    const char *id = NULL;
     size_t k = 10, row_arg = 0;
     bool by_row = false, json = false;
     int c;
@@ -176,8 +200,10 @@ int ep_cli_similar(int argc, char **argv) {
             by_row = true;
             break;
         case OPT_JSON: json = true; break;
-        case 'm': model_dir = optarg; break;
-        case 'd': device = optarg; break;
+        case 'm': q.model_dir = optarg; break;
+        case 'd': q.device = optarg; break;
+        case OPT_PROMPT: q.prompt_name = optarg; break;
+        case OPT_PROMPT_TEXT: q.prompt_text = optarg; break;
         case 'h': similar_usage(stdout); return EP_EXIT_OK;
         default: similar_usage(stderr); return EP_EXIT_USAGE;
         }
@@ -199,20 +225,11 @@ int ep_cli_similar(int argc, char **argv) {
     const ep_manifest *m = ep_output_manifest(r);
     if (argc - optind == 2) {
         snprintf(what, sizeof what, "\"%s\"", argv[optind + 1]);
-        if (!model_dir && !(model_dir = ep_cli_default_model())) rc = EP_EXIT_FAILURE;
-        else rc = ep_cli_embed_query(dir, argv[optind + 1], model_dir, device, &vec, &dim);
+        if (!q.model_dir && !(q.model_dir = ep_cli_default_model())) rc = EP_EXIT_FAILURE;
+        else rc = ep_cli_embed_query(dir, argv[optind + 1], &q, &vec, &dim);
     } else {
-        ep_status st = EP_OK;
-        if (id) st = find_id(r, dir, id, &self, &err);
-        else if ((self = row_arg) >= m->records_embedded)
-            st = ep_error_set(&err, EP_ERR_USAGE, "%s holds rows 0 to %llu; there is no row %zu", dir,
-                              (unsigned long long)m->records_embedded - 1, row_arg);
+        rc = stored_query(r, dir, id, row_arg, &self, &vec, what, sizeof what);
         dim = m->dim;
-        if (st == EP_OK && !(vec = malloc(sizeof(float) * (size_t)dim))) st = ep_error_set(&err, EP_ERR_NOMEM, "oom");
-        if (st == EP_OK) st = ep_explore_read_rows(r, self, 1, vec, &err);
-        if (st != EP_OK) rc = ep_cli_report(&err);
-        if (id) snprintf(what, sizeof what, "id %s (row %llu)", id, (unsigned long long)self);
-        else snprintf(what, sizeof what, "row %llu", (unsigned long long)self);
     }
     ep_search_hit *hits = rc == EP_EXIT_OK ? calloc(k + 1, sizeof *hits) : NULL;
     int n_hits = 0;

@@ -6,6 +6,7 @@
  * not depend on the batch it came in.
  */
 #include "backend_cpu.h"
+#include "cpu_head.h"
 #include "cpu_ops.h"
 #include "float16.h"
 #include "cpu_pool.h"
@@ -26,8 +27,11 @@ typedef struct cpu_backend {
     float *x, *tmp, *ctx;   /* [T][H] */
     float *qkv;             /* [T][3H] */
     float *ffn;             /* [T][I] */
-    float *pooled;          /* [n_seqs][H], when the caller wants f16 only */
+    float *pooled;          /* [n_seqs][dim], when the caller wants f16 only */
+    float *full;            /* [n_seqs][pooled width]: every pooling mode, before the head */
     size_t pooled_rows;
+    float *head_scratch;    /* ep_cpu_head_scratch floats */
+    int dim;                /* the rows' width (ep_model_output_dim) */
     int pending;            /* submitted batches not yet waited for (0 or 1) */
     ep_cpu_pool *pool;      /* the threads that share out the sequences of a GEMM */
 } cpu_backend;
@@ -95,9 +99,11 @@ static ep_status reserve(cpu_backend *cb, size_t tokens, size_t seqs, ep_error *
     }
     if (seqs > cb->pooled_rows) {
         free(cb->pooled);
-        cb->pooled = malloc(sizeof(float) * seqs * H);
-        cb->pooled_rows = cb->pooled ? seqs : 0;
-        if (!cb->pooled) return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: cannot allocate %zu output rows", seqs);
+        free(cb->full);
+        cb->pooled = malloc(sizeof(float) * seqs * (size_t)cb->dim);
+        cb->full = malloc(sizeof(float) * seqs * (size_t)ep_model_pooled_dim(&cb->model->config));
+        cb->pooled_rows = cb->pooled && cb->full ? seqs : 0;
+        if (!cb->pooled_rows) return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: cannot allocate %zu output rows", seqs);
     }
     return EP_OK;
 }
@@ -107,7 +113,7 @@ static ep_status cpu_submit(ep_backend *self, const ep_batch *batch, float *out_
     cpu_backend *cb = self->impl;
     const ep_model *m = cb->model;
     const ep_model_config *c = &m->config;
-    const int T = batch->n_tokens, H = c->hidden, FF = c->intermediate;
+    const int T = batch->n_tokens, H = c->hidden, FF = c->intermediate, dim = cb->dim;
     ep_status st = ep_backend_sync_check("cpu backend", cb->pending, c, batch, out_f32, out_f16, err);
     if (st != EP_OK) return st;
     st = reserve(cb, (size_t)T, (size_t)batch->n_seqs, err);
@@ -116,7 +122,8 @@ static ep_status cpu_submit(ep_backend *self, const ep_batch *batch, float *out_
 
     float *x = cb->x, *tmp = cb->tmp;
     ep_cpu_embed_layernorm(x, batch->token_ids, batch->seq_start, batch->n_seqs, m->word_emb, m->pos_emb,
-                           m->type_emb, m->emb_ln_gamma, m->emb_ln_beta, H, c->layer_norm_eps);
+                           m->type_emb, m->emb_ln_gamma, m->emb_ln_beta, H, c->layer_norm_eps,
+                           ep_model_position_pad(c));
     for (int l = 0; l < c->n_layers; l++) {
         const ep_layer *L = &m->layers[l];
         linear_per_seq(cb, cb->qkv, x, L->qkv_weight, L->qkv_bias, batch, H, 3 * H);
@@ -135,10 +142,18 @@ static ep_status cpu_submit(ep_backend *self, const ep_batch *batch, float *out_
         tmp = swap;
     }
     float *pooled = out_f32 ? out_f32 : cb->pooled;
-    ep_cpu_pool_normalize(pooled, x, batch->seq_start, batch->n_seqs, H, c->pooling == EP_POOLING_CLS,
-                          c->normalize);
+    if (ep_model_head_is_simple(m)) {
+        ep_cpu_pool_normalize(pooled, x, batch->seq_start, batch->n_seqs, H, c->pooling == EP_POOLING_CLS,
+                              ep_model_normalizes(m));
+    } else {
+        ep_pooling modes[EP_MAX_POOL_MODES];
+        const int n_modes = ep_model_pool_modes(c, modes);
+        ep_cpu_pooling(cb->full, x, batch->seq_start, batch->n_seqs, H, modes, n_modes,
+                    c->exclude_prompt ? m->run.prompt_tokens : 0);
+        ep_cpu_head(pooled, cb->full, batch->n_seqs, m, cb->head_scratch);
+    }
     if (out_f16)
-        for (size_t i = 0; i < (size_t)batch->n_seqs * H; i++) out_f16[i] = ep_f32_to_f16(pooled[i]);
+        for (size_t i = 0; i < (size_t)batch->n_seqs * dim; i++) out_f16[i] = ep_f32_to_f16(pooled[i]);
     cb->pending = 1;
     return EP_OK;
 }
@@ -153,6 +168,8 @@ static void cpu_destroy(ep_backend *self) {
     if (cb) {
         free_scratch(cb);
         free(cb->pooled);
+        free(cb->full);
+        free(cb->head_scratch);
         ep_cpu_pool_free(cb->pool);
         free(cb);
     }
@@ -163,12 +180,16 @@ ep_status ep_backend_cpu_create(const ep_model *model, int threads, ep_backend *
     *out = NULL;
     if (!model) return ep_error_set(err, EP_ERR_USAGE, "cpu backend: no model");
     if (threads <= 0) threads = ep_default_threads();
-    ep_backend *b = ep_backend_new("cpu", model->config.hidden, sizeof(cpu_backend));
+    ep_backend *b = ep_backend_new("cpu", ep_model_output_dim(model), sizeof(cpu_backend));
     if (!b) return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: out of memory");
     cpu_backend *cb = b->impl;
     cb->model = model;
-    ep_status st = ep_cpu_pool_create(threads, &cb->pool, err);
+    cb->dim = b->dim;
+    cb->head_scratch = malloc(sizeof(float) * ep_cpu_head_scratch(model));
+    ep_status st = cb->head_scratch ? ep_cpu_pool_create(threads, &cb->pool, err)
+                                    : ep_error_set(err, EP_ERR_NOMEM, "cpu backend: out of memory");
     if (st != EP_OK) {
+        free(cb->head_scratch);
         ep_backend_delete(b);
         return st;
     }

@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "backend_cpu.h"
 #include "cpu_fast.h"
+#include "cpu_head.h"
 #include "cpu_ops.h"
 #include "float16.h"
 #include "cpu_pool.h"
@@ -35,7 +36,9 @@ typedef struct thread_scratch {
     uint16_t *xb, *ctxb;   /* [cap + 16][H] bfloat16 copies (bf16 tables) */
     uint16_t *ffnb;        /* [cap + 16][I] */
     float *lin, *att;      /* kernel scratch */
-    float *pooled;         /* [cap][H] */
+    float *pooled;         /* [cap][dim] */
+    float *full;           /* [cap][pooled width] (a head that is not simple) */
+    float *head;           /* ep_cpu_head_scratch floats */
     int32_t *seq_start;    /* [cap + 1] rebased to the chunk */
 } thread_scratch;
 
@@ -49,6 +52,7 @@ typedef struct fast_backend {
     ep_cpu_pool *pool;
     fast_layer *layers;
     int threads, cap, chunk_tokens;
+    int dim;                 /* the rows' width (ep_model_output_dim) */
     thread_scratch *scratch; /* [threads] */
     /* the batch being computed */
     const ep_batch *batch;
@@ -72,6 +76,8 @@ static void free_scratch(thread_scratch *s) {
     free(s->lin);
     free(s->att);
     free(s->pooled);
+    free(s->full);
+    free(s->head);
     free(s->seq_start);
     memset(s, 0, sizeof *s);
 }
@@ -86,9 +92,11 @@ static int alloc_scratch(thread_scratch *s, const fast_backend *fb) {
     s->qkv = ep_aligned_calloc(sizeof(float) * cap * 3 * H);
     s->lin = ep_aligned_calloc(sizeof(float) * fb->k->linear_scratch(fb->cap, (int)widest));
     s->att = ep_aligned_calloc(sizeof(float) * ep_cpu_attention_scratch(c->max_position, c->hidden, c->n_heads));
-    s->pooled = ep_aligned_calloc(sizeof(float) * cap * H);
+    s->pooled = ep_aligned_calloc(sizeof(float) * cap * (size_t)fb->dim);
+    s->full = ep_aligned_calloc(sizeof(float) * cap * (size_t)ep_model_pooled_dim(c));
+    s->head = ep_aligned_calloc(sizeof(float) * ep_cpu_head_scratch(fb->model));
     s->seq_start = calloc(cap + 1, sizeof(int32_t));
-    int ok = s->x && s->tmp && s->ctx && s->qkv && s->lin && s->att && s->pooled && s->seq_start;
+    int ok = s->x && s->tmp && s->ctx && s->qkv && s->lin && s->att && s->pooled && s->full && s->head && s->seq_start;
     if (fb->k->bf16) {
         // 16 spare rows: AMX reads A in blocks of 16 rows
         s->xb = ep_aligned_calloc(sizeof(uint16_t) * (cap + 16) * H);
@@ -115,7 +123,7 @@ static void run_chunk(fast_backend *fb, thread_scratch *s, const chunk *ch) {
     float *x = s->x, *tmp = s->tmp;
 
     k->embed_layernorm(x, bf ? s->xb : NULL, b->token_ids + t0, s->seq_start, ch->n_seqs, m->word_emb, m->pos_emb,
-                       m->type_emb, m->emb_ln_gamma, m->emb_ln_beta, H, c->layer_norm_eps);
+                       m->type_emb, m->emb_ln_gamma, m->emb_ln_beta, H, c->layer_norm_eps, ep_model_position_pad(c));
     for (int l = 0; l < c->n_layers; l++) {
         const ep_layer *L = &m->layers[l];
         const fast_layer *P = &fb->layers[l];
@@ -135,11 +143,21 @@ static void run_chunk(fast_backend *fb, thread_scratch *s, const chunk *ch) {
         x = tmp;
         tmp = swap;
     }
-    float *pooled = fb->out_f32 ? fb->out_f32 + (size_t)ch->first_seq * H : s->pooled;
-    k->pool_normalize(pooled, x, s->seq_start, ch->n_seqs, H, c->pooling == EP_POOLING_CLS, c->normalize);
+    const size_t dim = (size_t)fb->dim;
+    float *pooled = fb->out_f32 ? fb->out_f32 + (size_t)ch->first_seq * dim : s->pooled;
+    if (ep_model_head_is_simple(m)) {
+        k->pool_normalize(pooled, x, s->seq_start, ch->n_seqs, H, c->pooling == EP_POOLING_CLS,
+                          ep_model_normalizes(m));
+    } else {
+        ep_pooling modes[EP_MAX_POOL_MODES];
+        const int n_modes = ep_model_pool_modes(c, modes);
+        ep_cpu_pooling(s->full, x, s->seq_start, ch->n_seqs, H, modes, n_modes,
+                    c->exclude_prompt ? m->run.prompt_tokens : 0);
+        ep_cpu_head(pooled, s->full, ch->n_seqs, m, s->head);
+    }
     if (fb->out_f16) {
-        uint16_t *o = fb->out_f16 + (size_t)ch->first_seq * H;
-        for (size_t i = 0; i < (size_t)ch->n_seqs * H; i++) o[i] = ep_f32_to_f16(pooled[i]);
+        uint16_t *o = fb->out_f16 + (size_t)ch->first_seq * dim;
+        for (size_t i = 0; i < (size_t)ch->n_seqs * dim; i++) o[i] = ep_f32_to_f16(pooled[i]);
     }
 }
 
@@ -231,10 +249,11 @@ ep_status ep_backend_cpu_fast_create(const ep_model *model, int threads, ep_cpu_
                             "of 32 (this model: %d, %d); precision fp32-reference runs any shape",
                             c->hidden, c->intermediate);
     if (threads <= 0) threads = ep_default_threads();
-    ep_backend *b = ep_backend_new("cpu", c->hidden, sizeof(fast_backend));
+    ep_backend *b = ep_backend_new("cpu", ep_model_output_dim(model), sizeof(fast_backend));
     if (!b) return ep_error_set(err, EP_ERR_NOMEM, "cpu backend: out of memory");
     fast_backend *fb = b->impl;
     fb->model = model;
+    fb->dim = b->dim;
     fb->k = kernels;
     fb->threads = threads;
     fb->chunk_tokens = ep_settings_get()->cpu_chunk_tokens; /* for tuning; see bench/README.md */

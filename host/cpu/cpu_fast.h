@@ -94,10 +94,10 @@ typedef struct ep_cpu_kernels {
      * also gets the result in bfloat16 (row stride hidden). */
     void (*residual_layernorm)(float *x, uint16_t *x_bf16, const float *residual, const float *gamma,
                                const float *beta, int T, int hidden, float eps);
-    /* As ep_cpu_embed_layernorm, with the same optional bfloat16 copy. */
+    /* As ep_cpu_embed_layernorm (pad_id included), with the same optional bfloat16 copy. */
     void (*embed_layernorm)(float *out, uint16_t *out_bf16, const int32_t *ids, const int32_t *seq_start,
                             int n_seqs, const float *word_emb, const float *pos_emb, const float *type_emb,
-                            const float *gamma, const float *beta, int hidden, float eps);
+                            const float *gamma, const float *beta, int hidden, float eps, int pad_id);
     /* As ep_cpu_pool_normalize. */
     void (*pool_normalize)(float *out, const float *x, const int32_t *seq_start, int n_seqs, int hidden,
                            int pooling, int normalize);

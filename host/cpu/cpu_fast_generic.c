@@ -180,8 +180,9 @@ static void residual_layernorm(float *x, uint16_t *x_bf16, const float *residual
 
 static void embed_layernorm(float *out, uint16_t *out_bf16, const int32_t *ids, const int32_t *seq_start,
                             int n_seqs, const float *word_emb, const float *pos_emb, const float *type_emb,
-                            const float *gamma, const float *beta, int hidden, float eps) {
-    ep_cpu_embed_layernorm(out, ids, seq_start, n_seqs, word_emb, pos_emb, type_emb, gamma, beta, hidden, eps);
+                            const float *gamma, const float *beta, int hidden, float eps, int pad_id) {
+    ep_cpu_embed_layernorm(out, ids, seq_start, n_seqs, word_emb, pos_emb, type_emb, gamma, beta, hidden, eps,
+                           pad_id);
     if (out_bf16) to_bf16(out_bf16, out, (size_t)seq_start[n_seqs] * hidden);
 }
 

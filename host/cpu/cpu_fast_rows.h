@@ -59,14 +59,16 @@ static void residual_layernorm(float *x, uint16_t *x_bf16, const float *residual
     }
 }
 
-/* out[t] = LayerNorm(word[ids[t]] + position[t - start of its sequence] + type[0]), as ep_cpu_embed_layernorm. */
+/* out[t] = LayerNorm(word[ids[t]] + position[ep_cpu_position(t)] + type[0]), as ep_cpu_embed_layernorm
+ * (pad_id -1: BERT's positions; else RoBERTa's, counted after the padding index). */
 static void embed_layernorm(float *out, uint16_t *out_bf16, const int32_t *ids, const int32_t *seq_start,
                             int n_seqs, const float *word_emb, const float *pos_emb, const float *type_emb,
-                            const float *gamma, const float *beta, int hidden, float eps) {
+                            const float *gamma, const float *beta, int hidden, float eps, int pad_id) {
     for (int s = 0; s < n_seqs; s++) {
+        int non_pad = 0;
         for (int t = seq_start[s]; t < seq_start[s + 1]; t++) {
             const float *w = word_emb + (size_t)ids[t] * hidden;
-            const float *p = pos_emb + (size_t)(t - seq_start[s]) * hidden;
+            const float *p = pos_emb + (size_t)ep_cpu_position(pad_id, ids[t], t - seq_start[s], &non_pad) * hidden;
             float *row = out + (size_t)t * hidden;
             for (int i = 0; i < hidden; i += ROWS_W)
                 rows_store(row + i, rows_add(rows_add(rows_load(w + i), rows_load(p + i)), rows_load(type_emb + i)));

@@ -28,12 +28,13 @@ static void layernorm_row(float *out, const float *in, const float *gamma, const
 
 void ep_cpu_embed_layernorm(float *out, const int32_t *ids, const int32_t *seq_start, int n_seqs,
                             const float *word_emb, const float *pos_emb, const float *type_emb,
-                            const float *gamma, const float *beta, int hidden, float eps) {
+                            const float *gamma, const float *beta, int hidden, float eps, int pad_id) {
     float *sum = malloc(sizeof(float) * (size_t)hidden);
     if (!sum) abort(); /* hidden floats: only a programming error can make this fail */
     for (int s = 0; s < n_seqs; s++) {
+        int non_pad = 0;
         for (int t = seq_start[s]; t < seq_start[s + 1]; t++) {
-            int pos = t - seq_start[s];
+            const int pos = ep_cpu_position(pad_id, ids[t], t - seq_start[s], &non_pad);
             const float *w = word_emb + (size_t)ids[t] * hidden;
             const float *p = pos_emb + (size_t)pos * hidden;
             for (int i = 0; i < hidden; i++) sum[i] = w[i] + p[i] + type_emb[i];

@@ -17,10 +17,21 @@
 extern "C" {
 #endif
 
-/* out[t] = LayerNorm(word_emb[ids[t]] + pos_emb[position of t in its sequence] + type_emb[0]). */
+/* The position-table row of a token (model.h, ep_positions): with pad_id < 0 (BERT) its offset in
+ * its sequence; with pad_id >= 0 (RoBERTa, XLM-R) pad_id itself for a padding token, else pad_id + the
+ * count of non-padding tokens up to and including it. *non_pad carries that count along a sequence
+ * (start it at 0). @return the row. */
+static inline int ep_cpu_position(int pad_id, int32_t id, int offset, int *non_pad) {
+    if (pad_id < 0) return offset;
+    if (id == pad_id) return pad_id;
+    return pad_id + ++*non_pad;
+}
+
+/* out[t] = LayerNorm(word_emb[ids[t]] + pos_emb[ep_cpu_position(t)] + type_emb[0]); pad_id as
+ * ep_cpu_position (-1: BERT's positions). */
 void ep_cpu_embed_layernorm(float *out, const int32_t *ids, const int32_t *seq_start, int n_seqs,
                             const float *word_emb, const float *pos_emb, const float *type_emb,
-                            const float *gamma, const float *beta, int hidden, float eps);
+                            const float *gamma, const float *beta, int hidden, float eps, int pad_id);
 
 /* out[T][n_out] = in[T][n_in] * weight^T + bias, weight in [n_out][n_in] (Hugging Face) layout.
  * Uses cblas_sgemm. */

@@ -15,7 +15,15 @@
  * Built with CUDA (EP_HAVE_CUDA), and for the CPU emulation
  * (EP_CUDA_EMULATION), where the same code runs as "cuda-emulated".
  *
- * Why one file of ~540 lines: its four parts (weights, buffers, one batch's
+ * After the encoder, a model whose head is one mean or CLS pooling (all-MiniLM-L6-v2, bge, e5, ...)
+ * runs the fused pool_normalize kernel. Any other head (every pooling mode, Dense modules, a
+ * truncation) stays on the device too: kernels/head.cu pools into a small fp32 row buffer, each Dense
+ * is a cuBLASLt GEMM (ep_cuda_linear, fp16 in and out, fp32 accumulation) followed by its bias and
+ * activation, and one kernel truncates and normalises into the output rows. The rows are a few
+ * hundred values per text, so this costs little next to the encoder, and it spares the host (which
+ * tokenises) a GEMM per text and a trip of the pooled rows across PCIe.
+ *
+ * Why one file of ~600 lines: its four parts (weights, buffers, one batch's
  * launches, the backend interface) all work on cuda_impl's streams, events
  * and slots, and their ordering is the thing to review; split them along the
  * banners if a second device path (e.g. multi-GPU) ever joins them.
@@ -61,10 +69,21 @@ typedef struct slot {
     int done; /* rows already delivered (a batch split into chunks runs synchronously) */
 } slot;
 
+typedef struct dense_weights {
+    uint16_t *w; /* fp16 [out][in] */
+    float *b;    /* fp32 [out], or NULL */
+} dense_weights;
+
 typedef struct cuda_impl {
     int device;
     ep_model_config cfg;
+    ep_model_run run;
     int H, heads, I, L;
+    int dim;         /* the rows' width (ep_model_output_dim) */
+    int simple_head; /* one mean or CLS pooling, nothing after: the fused kernel */
+    int pooled_dim;  /* ep_model_pooled_dim */
+    int head_width;  /* the widest row of the head (pooled or a Dense output) */
+    dense_weights dense[EP_MAX_DENSE];
     /* weights */
     void **weights; /* every weight allocation, for freeing */
     int n_weights, cap_weights;
@@ -77,6 +96,9 @@ typedef struct cuda_impl {
     int cap_seqs;
     int with32; /* alloc_buffers also allocates the fp32 row buffers (after ensure_out32 had to resize) */
     uint16_t *x, *wide, *attn, *y; /* wide: the QKV GEMM output [T][3H] (attention reads it), later the feed-forward */
+    float *pooled32;               /* [cap_seqs][pooled_dim]: every pooling mode (a head without Dense) */
+    uint16_t *head16[2];           /* [cap_seqs][head_width]: the pooled rows in fp16, then the Dense outputs
+                                      (a head with Dense) */
     slot slots[N_SLOTS];
     cudaStream_t s_up, s_compute, s_down;
     int oldest, in_flight;
@@ -131,6 +153,15 @@ static ep_status upload_f32(cuda_impl *c, float **dst, const float *src, size_t 
     return EP_OK;
 }
 
+static ep_status upload_dense(cuda_impl *c, const ep_model *m, ep_error *err) {
+    for (int i = 0; i < m->config.n_dense; i++) {
+        const ep_dense_config *d = &m->config.dense[i];
+        TRY(upload_f16(c, &c->dense[i].w, m->dense[i].weight, (size_t)d->out * (size_t)d->in, err));
+        if (m->dense[i].bias) TRY(upload_f32(c, &c->dense[i].b, m->dense[i].bias, (size_t)d->out, err));
+    }
+    return EP_OK;
+}
+
 static ep_status upload_weights(cuda_impl *c, const ep_model *m, ep_error *err) {
     const size_t H = (size_t)c->H, I = (size_t)c->I;
     TRY(upload_f16(c, &c->word, m->word_emb, (size_t)c->cfg.vocab_size * H, err));
@@ -154,21 +185,28 @@ static ep_status upload_weights(cuda_impl *c, const ep_model *m, ep_error *err) 
         TRY(upload_f32(c, &d->ln2_g, s->ffn_ln_gamma, H, err));
         TRY(upload_f32(c, &d->ln2_b, s->ffn_ln_beta, H, err));
     }
-    return EP_OK;
+    return upload_dense(c, m, err);
 }
 
 // ----------------------------------------------------------------------------
 // Buffers sized from the token budget
 
+/* The longest sequence the backend takes: the model's positions, and the attention kernel's limit. */
+static int max_seq(const cuda_impl *c) {
+    const int n = ep_model_max_tokens(&c->cfg);
+    return n < MAX_SEQ ? n : MAX_SEQ;
+}
+
 static size_t wide_width(const cuda_impl *c) { return (size_t)(3 * c->H > c->I ? 3 * c->H : c->I); }
 
 /* Device bytes one token of budget costs: activations (x, wide, attn, y) plus both slots'
- * inputs and fp16 outputs. */
+ * inputs and fp16 outputs, and the head's rows when it has its own (seqs <= tokens). */
 static size_t device_bytes_per_token(const cuda_impl *c) {
     const size_t H = (size_t)c->H;
     const size_t act = 2 * (H + wide_width(c) + H + H);
-    const size_t per_slot = sizeof(int32_t) + sizeof(int32_t) + H * 2; /* seqs <= tokens */
-    return act + N_SLOTS * per_slot;
+    const size_t per_slot = sizeof(int32_t) + sizeof(int32_t) + (size_t)c->dim * 2;
+    const size_t head = c->simple_head ? 0 : c->cfg.n_dense ? 2 * 2 * (size_t)c->head_width : 4 * (size_t)c->pooled_dim;
+    return act + N_SLOTS * per_slot + head;
 }
 
 static void free_buffers(cuda_impl *c) {
@@ -176,7 +214,12 @@ static void free_buffers(cuda_impl *c) {
     cudaFree(c->wide);
     cudaFree(c->attn);
     cudaFree(c->y);
+    cudaFree(c->pooled32);
+    cudaFree(c->head16[0]);
+    cudaFree(c->head16[1]);
     c->x = c->wide = c->attn = c->y = NULL;
+    c->pooled32 = NULL;
+    c->head16[0] = c->head16[1] = NULL;
     for (int i = 0; i < N_SLOTS; i++) {
         slot *s = &c->slots[i];
         cudaFreeHost(s->h_ids);
@@ -194,7 +237,7 @@ static void free_buffers(cuda_impl *c) {
 }
 
 static ep_status alloc_buffers(cuda_impl *c, size_t tokens, ep_error *err) {
-    const size_t H = (size_t)c->H;
+    const size_t H = (size_t)c->H, D = (size_t)c->dim;
     /* Every sequence is at least [CLS] [SEP]; a batch with more sequences is split. */
     const size_t seqs = tokens / 2 + 1;
     c->cap_tokens = tokens;
@@ -203,17 +246,23 @@ static ep_status alloc_buffers(cuda_impl *c, size_t tokens, ep_error *err) {
     EP_CUDA_CHECK(cudaMalloc((void **)&c->wide, 2 * tokens * wide_width(c)), err);
     EP_CUDA_CHECK(cudaMalloc((void **)&c->attn, 2 * tokens * H), err);
     EP_CUDA_CHECK(cudaMalloc((void **)&c->y, 2 * tokens * H), err);
+    if (!c->simple_head && c->cfg.n_dense == 0)
+        EP_CUDA_CHECK(cudaMalloc((void **)&c->pooled32, 4 * seqs * (size_t)c->pooled_dim), err);
+    if (c->cfg.n_dense > 0) {
+        EP_CUDA_CHECK(cudaMalloc((void **)&c->head16[0], 2 * seqs * (size_t)c->head_width), err);
+        EP_CUDA_CHECK(cudaMalloc((void **)&c->head16[1], 2 * seqs * (size_t)c->head_width), err);
+    }
     for (int i = 0; i < N_SLOTS; i++) {
         slot *s = &c->slots[i];
         EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_ids, sizeof(int32_t) * tokens, cudaHostAllocDefault), err);
         EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_seq, sizeof(int32_t) * (seqs + 1), cudaHostAllocDefault), err);
-        EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_out16, 2 * seqs * H, cudaHostAllocDefault), err);
+        EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_out16, 2 * seqs * D, cudaHostAllocDefault), err);
         EP_CUDA_CHECK(cudaMalloc((void **)&s->d_ids, sizeof(int32_t) * tokens), err);
         EP_CUDA_CHECK(cudaMalloc((void **)&s->d_seq, sizeof(int32_t) * (seqs + 1)), err);
-        EP_CUDA_CHECK(cudaMalloc((void **)&s->d_out16, 2 * seqs * H), err);
+        EP_CUDA_CHECK(cudaMalloc((void **)&s->d_out16, 2 * seqs * D), err);
         if (c->with32) {
-            EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_out32, 4 * seqs * H, cudaHostAllocDefault), err);
-            EP_CUDA_CHECK(cudaMalloc((void **)&s->d_out32, 4 * seqs * H), err);
+            EP_CUDA_CHECK(cudaHostAlloc((void **)&s->h_out32, 4 * seqs * D, cudaHostAllocDefault), err);
+            EP_CUDA_CHECK(cudaMalloc((void **)&s->d_out32, 4 * seqs * D), err);
         }
     }
     return EP_OK;
@@ -228,7 +277,7 @@ static ep_status size_buffers(cuda_impl *c, size_t requested, ep_error *err);
  * included (the budget halves further). */
 static ep_status ensure_out32(cuda_impl *c, ep_error *err) {
     if (c->slots[0].d_out32) return EP_OK;
-    const size_t bytes = 4 * (size_t)c->cap_seqs * (size_t)c->H;
+    const size_t bytes = 4 * (size_t)c->cap_seqs * (size_t)c->dim;
     ep_status st = EP_OK;
     for (int i = 0; i < N_SLOTS && st == EP_OK; i++) {
         slot *s = &c->slots[i];
@@ -257,7 +306,7 @@ static ep_status ensure_out32(cuda_impl *c, ep_error *err) {
 
 /* Allocates for the requested budget, halving it on out-of-memory. */
 static ep_status size_buffers(cuda_impl *c, size_t requested, ep_error *err) {
-    const size_t floor_tokens = (size_t)(c->cfg.max_position < MAX_SEQ ? c->cfg.max_position : MAX_SEQ);
+    const size_t floor_tokens = (size_t)max_seq(c);
     size_t tokens = requested;
     if (tokens == 0) {
         size_t free_b = 0, total_b = 0;
@@ -283,13 +332,38 @@ static ep_status size_buffers(cuda_impl *c, size_t requested, ep_error *err) {
 // ----------------------------------------------------------------------------
 // One chunk: upload, the encoder, download
 
+/* Every pooling mode, the Dense modules, the truncation and the normalisation (kernels/head.cu). */
+static ep_status head_forward(cuda_impl *c, slot *s, int n_seqs, int want32, ep_error *err) {
+    const ep_model_config *cfg = &c->cfg;
+    cudaStream_t st = c->s_compute;
+    ep_pooling modes[EP_MAX_POOL_MODES];
+    int imodes[EP_MAX_POOL_MODES];
+    const int n_modes = ep_model_pool_modes(cfg, modes);
+    for (int m = 0; m < n_modes; m++) imodes[m] = (int)modes[m];
+    const int skip = cfg->exclude_prompt ? c->run.prompt_tokens : 0;
+    TRY(ep_cuda_pool(cfg->n_dense ? NULL : c->pooled32, cfg->n_dense ? c->head16[0] : NULL, c->x, s->d_seq, n_seqs,
+                     c->H, imodes, n_modes, skip, st, err));
+    int width = c->pooled_dim, cur = 0;
+    for (int i = 0; i < cfg->n_dense; i++) {
+        const ep_dense_config *d = &cfg->dense[i];
+        TRY(ep_cuda_linear(c->gemm, c->head16[1 - cur], c->head16[cur], c->dense[i].w, NULL, n_seqs, d->in, d->out, st,
+                           err));
+        TRY(ep_cuda_bias_activation(c->head16[1 - cur], c->dense[i].b, n_seqs, d->out, (int)d->act, st, err));
+        cur = 1 - cur;
+        width = d->out;
+    }
+    return ep_cuda_rows_normalize(s->d_out16, want32 ? s->d_out32 : NULL, cfg->n_dense ? NULL : c->pooled32,
+                                  cfg->n_dense ? c->head16[cur] : NULL, n_seqs, width, c->dim,
+                                  cfg->normalize || c->run.normalize, st, err);
+}
+
 static ep_status encoder_forward(cuda_impl *c, slot *s, int n_seqs, int n_tokens, int max_len, int want32,
                                  ep_error *err) {
     const int H = c->H, I = c->I, heads = c->heads;
     const float eps = c->cfg.layer_norm_eps;
     cudaStream_t st = c->s_compute;
     TRY(ep_cuda_embed_layernorm(c->x, s->d_ids, s->d_seq, n_seqs, n_tokens, c->word, c->pos, c->type, c->emb_g,
-                                c->emb_b, H, eps, st, err));
+                                c->emb_b, H, eps, ep_model_position_pad(&c->cfg), st, err));
     for (int l = 0; l < c->L; l++) {
         const layer_weights *w = &c->layers[l];
         /* The QKV bias goes into the GEMM's epilogue and attention reads the [T][3H] result in
@@ -304,8 +378,10 @@ static ep_status encoder_forward(cuda_impl *c, slot *s, int n_seqs, int n_tokens
         TRY(ep_cuda_linear(c->gemm, c->y, c->wide, w->ffn_out_w, NULL, n_tokens, I, H, st, err));
         TRY(ep_cuda_bias_residual_layernorm(c->x, c->y, w->ffn_out_b, w->ln2_g, w->ln2_b, n_tokens, H, eps, st, err));
     }
-    return ep_cuda_pool_normalize(s->d_out16, want32 ? s->d_out32 : NULL, c->x, s->d_seq, n_seqs, H,
-                                  (int)c->cfg.pooling, c->cfg.normalize ? 1 : 0, st, err);
+    if (c->simple_head)
+        return ep_cuda_pool_normalize(s->d_out16, want32 ? s->d_out32 : NULL, c->x, s->d_seq, n_seqs, H,
+                                      (int)c->cfg.pooling, c->cfg.normalize || c->run.normalize, st, err);
+    return head_forward(c, s, n_seqs, want32, err);
 }
 
 /* Queues sequences [first, first + n_seqs) of batch b through slot s. Returns once queued. */
@@ -319,7 +395,7 @@ static ep_status enqueue_chunk(cuda_impl *c, slot *s, const ep_batch *b, int fir
         if (i > 0 && s->h_seq[i] - s->h_seq[i - 1] > max_len) max_len = s->h_seq[i] - s->h_seq[i - 1];
     }
     memcpy(s->h_ids, b->token_ids + base, sizeof(int32_t) * (size_t)n_tokens);
-    const size_t H = (size_t)c->H;
+    const size_t D = (size_t)c->dim;
 
     EP_CUDA_CHECK(cudaMemcpyAsync(s->d_ids, s->h_ids, sizeof(int32_t) * (size_t)n_tokens, cudaMemcpyHostToDevice,
                                   c->s_up), err);
@@ -332,10 +408,10 @@ static ep_status enqueue_chunk(cuda_impl *c, slot *s, const ep_batch *b, int fir
     EP_CUDA_CHECK(cudaEventRecord(s->computed, c->s_compute), err);
 
     EP_CUDA_CHECK(cudaStreamWaitEvent(c->s_down, s->computed, 0), err);
-    EP_CUDA_CHECK(cudaMemcpyAsync(s->h_out16, s->d_out16, 2 * H * (size_t)n_seqs, cudaMemcpyDeviceToHost, c->s_down),
+    EP_CUDA_CHECK(cudaMemcpyAsync(s->h_out16, s->d_out16, 2 * D * (size_t)n_seqs, cudaMemcpyDeviceToHost, c->s_down),
                   err);
     if (want32)
-        EP_CUDA_CHECK(cudaMemcpyAsync(s->h_out32, s->d_out32, 4 * H * (size_t)n_seqs, cudaMemcpyDeviceToHost,
+        EP_CUDA_CHECK(cudaMemcpyAsync(s->h_out32, s->d_out32, 4 * D * (size_t)n_seqs, cudaMemcpyDeviceToHost,
                                       c->s_down), err);
     EP_CUDA_CHECK(cudaEventRecord(s->downloaded, c->s_down), err);
     return EP_OK;
@@ -344,9 +420,9 @@ static ep_status enqueue_chunk(cuda_impl *c, slot *s, const ep_batch *b, int fir
 /* Waits for s's download and copies rows to the caller's buffers, starting at row `row`. */
 static ep_status deliver(cuda_impl *c, slot *s, int row, int n_seqs, ep_error *err) {
     EP_CUDA_CHECK(cudaEventSynchronize(s->downloaded), err);
-    const size_t H = (size_t)c->H;
-    if (s->user16) memcpy(s->user16 + (size_t)row * H, s->h_out16, 2 * H * (size_t)n_seqs);
-    if (s->user32) memcpy(s->user32 + (size_t)row * H, s->h_out32, 4 * H * (size_t)n_seqs);
+    const size_t D = (size_t)c->dim;
+    if (s->user16) memcpy(s->user16 + (size_t)row * D, s->h_out16, 2 * D * (size_t)n_seqs);
+    if (s->user32) memcpy(s->user32 + (size_t)row * D, s->h_out32, 4 * D * (size_t)n_seqs);
     return EP_OK;
 }
 
@@ -357,7 +433,7 @@ static ep_status check_batch(const cuda_impl *c, const ep_batch *b, ep_error *er
     if (b->n_seqs == 0) return EP_OK;
     if (b->seq_start[0] != 0 || b->seq_start[b->n_seqs] != b->n_tokens)
         return ep_error_set(err, EP_ERR_USAGE, "cuda backend: seq_start must run from 0 to n_tokens (%d)", b->n_tokens);
-    const int limit = c->cfg.max_position < MAX_SEQ ? c->cfg.max_position : MAX_SEQ;
+    const int limit = max_seq(c);
     for (int i = 0; i < b->n_seqs; i++) {
         const int len = b->seq_start[i + 1] - b->seq_start[i];
         if (len < 0 || len > limit)
@@ -450,10 +526,34 @@ static void cuda_destroy(ep_backend *self) {
     free(self);
 }
 
+/* The head's shape: Dense GEMMs go to cuBLASLt, which wants fp16 widths in multiples of 8. */
+static ep_status check_head(const ep_model *model, ep_error *err) {
+    for (int i = 0; i < model->config.n_dense; i++) {
+        const ep_dense_config *d = &model->config.dense[i];
+        if (d->in % 8 || d->out % 8)
+            return ep_error_set(err, EP_ERR_MODEL,
+                                "CUDA backend: Dense module %s is %d x %d; the GEMMs need multiples of 8: use %s cpu",
+                                d->path, d->out, d->in, ep_setting_name(EP_SETTING_DEVICE));
+    }
+    return EP_OK;
+}
+
+/* The head's widths and the per-run choices, fixed for the backend's life. */
+static void set_head(cuda_impl *c, const ep_model *model) {
+    c->run = model->run;
+    c->dim = ep_model_output_dim(model);
+    c->simple_head = ep_model_head_is_simple(model);
+    c->pooled_dim = ep_model_pooled_dim(&model->config);
+    c->head_width = c->pooled_dim;
+    for (int i = 0; i < model->config.n_dense; i++)
+        if (model->config.dense[i].out > c->head_width) c->head_width = model->config.dense[i].out;
+}
+
 static ep_status create(const ep_model *model, int device, size_t batch_tokens, ep_backend *b, cuda_impl *c,
                         ep_error *err) {
     const ep_model_config *cfg = &model->config;
     TRY(ep_cuda_supports(cfg->hidden, cfg->n_heads, cfg->intermediate, err));
+    TRY(check_head(model, err));
     int n_devices = 0;
     if (ep_cuda_probe(&n_devices, NULL, err) != EP_OK) {
         ep_error_prefix(err, "cuda:%d: no CUDA device is usable (use %s cpu)", device,
@@ -468,6 +568,7 @@ static ep_status create(const ep_model *model, int device, size_t batch_tokens, 
     c->heads = cfg->n_heads;
     c->I = cfg->intermediate;
     c->L = cfg->n_layers;
+    set_head(c, model);
     c->layers = calloc((size_t)(c->L > 0 ? c->L : 1), sizeof(layer_weights));
     if (!c->layers) return ep_error_set(err, EP_ERR_NOMEM, "%s:%d: out of host memory", __FILE__, __LINE__);
     EP_CUDA_CHECK(cudaSetDevice(device), err);
@@ -499,7 +600,7 @@ static ep_status create(const ep_model *model, int device, size_t batch_tokens, 
     TRY(ep_cuda_gemm_create(&c->gemm, err));
     TRY(size_buffers(c, batch_tokens, err));
 
-    b->dim = c->H;
+    b->dim = c->dim;
     b->max_in_flight = N_SLOTS;
     b->submit = cuda_submit;
     b->wait_oldest = cuda_wait_oldest;

@@ -1,4 +1,4 @@
-/* model.c - loads a sentence-transformers BERT folder into float32 arrays.
+/* model.c - loads a sentence-transformers BERT-architecture folder into float32 arrays.
  *
  * Configuration (model_config.c reads the JSON files) comes first, so that
  * every tensor can be checked against it; then the tensors are located in
@@ -193,54 +193,22 @@ static ep_status plan_tensors(loader *ld, ep_model *m, ep_error *err) {
     return EP_OK;
 }
 
-/* Checkpoints saved from BertForMaskedLM & co. prefix every name with "bert.". */
+/* Checkpoints saved from BertForMaskedLM & co. prefix every name with "bert." (RoBERTa's with
+ * "roberta."); sentence-transformers saves the bare encoder, without a prefix. */
 static ep_status detect_prefix(const ep_safetensors *st, const char **prefix, ep_error *err) {
-    if (ep_safetensors_find(st, "embeddings.word_embeddings.weight")) {
-        *prefix = "";
-        return EP_OK;
-    }
-    if (ep_safetensors_find(st, "bert.embeddings.word_embeddings.weight")) {
-        *prefix = "bert.";
-        return EP_OK;
-    }
-    return ep_error_set(err, EP_ERR_MODEL,
-                        "%s: no tensor 'embeddings.word_embeddings.weight' (nor 'bert.embeddings.word_embeddings."
-                        "weight'); this is not a BERT checkpoint",
-                        ep_safetensors_label(st));
-}
-
-/* A NaN or Inf weight makes every vector that touches it NaN, silently, so such a file is refused at
- * load. The tensor is converted in slices small enough to stay in cache and each slice is checked while
- * it is hot (branch-free, so it vectorises): the check adds no trip to memory, a few ms for
- * all-MiniLM-L6-v2.
- * @return EP_OK, or the conversion's error, or EP_ERR_MODEL naming the file, the tensor and the first
- *         bad index. */
-static ep_status convert_checked(const ep_safetensors *st, const ep_tensor_view *t, float *dst, ep_error *err) {
-    enum { SLICE = 8192 };
-    const size_t n = (size_t)t->numel, esz = ep_dtype_size(t->dtype);
-    uint32_t bad = 0;
-    ep_tensor_view part = *t;
-    for (size_t off = 0; off < n; off += SLICE) {
-        part.numel = (int64_t)(n - off < SLICE ? n - off : SLICE);
-        part.data = (const uint8_t *)t->data + off * esz;
-        part.nbytes = (size_t)part.numel * esz;
-        ep_status s = ep_tensor_to_f32(&part, dst + off, err);
-        if (s) return s;
-        for (size_t i = off; i < off + (size_t)part.numel; i++) {
-            uint32_t u;
-            memcpy(&u, dst + i, sizeof u);
-            bad |= (uint32_t)((u & 0x7F800000u) == 0x7F800000u);
+    static const char *const prefixes[] = {"", "bert.", "roberta."};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%sembeddings.word_embeddings.weight", prefixes[i]);
+        if (ep_safetensors_find(st, name)) {
+            *prefix = prefixes[i];
+            return EP_OK;
         }
     }
-    if (!bad) return EP_OK;
-    size_t count = 0, first = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(dst[i]) && count++ == 0) first = i;
     return ep_error_set(err, EP_ERR_MODEL,
-                        "%s: tensor '%s' holds %zu non-finite value%s (the first, %s, at index %zu of %zu); the "
-                        "file is damaged or comes from a diverged training run: fetch the model again",
-                        ep_safetensors_label(st), t->name, count, count == 1 ? "" : "s",
-                        isnan(dst[first]) ? "NaN" : dst[first] > 0 ? "+Inf" : "-Inf", first, n);
+                        "%s: no tensor 'embeddings.word_embeddings.weight' (nor with a 'bert.' or 'roberta.' "
+                        "prefix); this is not a BERT-architecture checkpoint",
+                        ep_safetensors_label(st));
 }
 
 static ep_status load_weights(ep_model *m, const char *path, ep_error *err) {
@@ -269,7 +237,7 @@ static ep_status load_weights(ep_model *m, const char *path, ep_error *err) {
     }
     m->storage = block;
     for (int i = 0; i < ld.n_pieces; i++) {
-        if ((s = convert_checked(st, ld.pieces[i].t, block + ld.pieces[i].offset, err))) goto done;
+        if ((s = ep_tensor_to_f32_finite(st, ld.pieces[i].t, block + ld.pieces[i].offset, err))) goto done;
     }
     for (int i = 0; i < ld.n_fixups; i++) *ld.fixups[i].field = block + ld.fixups[i].offset;
 
@@ -303,7 +271,8 @@ ep_status ep_model_load(const char *dir, ep_model **out, ep_error *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if ((s = ep_model_require_file(path, err))) goto fail;
-    if ((s = load_weights(m, path, err))) goto fail;
+    if ((s = load_weights(m, path, err)) || (s = ep_dense_load_weights(m, err))) goto fail;
+    m->run.dim = m->config.truncate_dim;
     *out = m;
     return EP_OK;
 fail:
@@ -318,6 +287,7 @@ ep_status ep_model_load_config(const char *dir, ep_model_config *config, ep_erro
 void ep_model_free(ep_model *model) {
     if (!model) return;
     free(model->storage);
+    free(model->dense_storage);
     free(model->layers);
     free(model);
 }

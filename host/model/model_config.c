@@ -1,19 +1,17 @@
 /* model_config.c - the JSON files of a sentence-transformers folder -> ep_model_config.
- * Which file each field comes from, and every default, is documented in model_config.h. */
+ * Which file each field comes from, and every default, is documented in model_config.h; each file is
+ * read through ep_model_json_read (model_json.c), the Pooling config by pooling_config.c, Dense
+ * modules by dense.c. */
 #include "model_config.h"
+#include "model_json.h"
 #include "read_file.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* Config files are a few KB; tokenizer.json a few MB. Anything past this is not a config. */
-#define MAX_JSON_BYTES (64u << 20)
 
 ep_status ep_model_require_file(const char *path, ep_error *err) {
     struct stat sb;
@@ -27,71 +25,6 @@ ep_status ep_model_require_file(const char *path, ep_error *err) {
     return EP_OK;
 }
 
-/* Parses path into *root. A missing optional file leaves *root NULL and succeeds. */
-static ep_status load_json(const char *path, bool required, cJSON **root, ep_error *err) {
-    *root = NULL;
-    struct stat sb;
-    if (!required && stat(path, &sb) != 0 && errno == ENOENT) return EP_OK;
-    ep_status s = ep_model_require_file(path, err);
-    if (s) return s;
-    char *text;
-    size_t len;
-    if ((s = ep_read_file(path, MAX_JSON_BYTES, &text, &len, err))) return s;
-    const char *end = NULL;
-    *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!*root) {
-        int line = 1, col = 1;
-        for (const char *p = text; end && p < end && p < text + len; p++) {
-            if (*p == '\n') line++, col = 1;
-            else col++;
-        }
-        free(text);
-        return ep_error_set(err, EP_ERR_FORMAT, "%s:%d:%d: malformed JSON", path, line, col);
-    }
-    free(text);
-    return EP_OK;
-}
-
-/* The prologue of every config reader: path = dir/name, parsed, and of the
- * shape `is` checks (what names it in the message). A missing optional file
- * leaves *root NULL and succeeds; on failure *root is NULL. */
-static ep_status load_model_json(const char *dir, const char *name, bool required, cJSON_bool (*is)(const cJSON *),
-                                 const char *what, char *path, size_t path_cap, cJSON **root, ep_error *err) {
-    snprintf(path, path_cap, "%s/%s", dir, name);
-    ep_status s = load_json(path, required, root, err);
-    if (s || !*root || is(*root)) return s;
-    cJSON_Delete(*root);
-    *root = NULL;
-    return ep_error_set(err, EP_ERR_FORMAT, "%s: expected %s", path, what);
-}
-
-static void json_str(const cJSON *item, char *buf, size_t cap) {
-    char *p = item ? cJSON_PrintUnformatted(item) : NULL;
-    snprintf(buf, cap, "%s", p ? p : "nothing");
-    if (strlen(buf) > 60) snprintf(buf + 57, cap - 57, "...");
-    cJSON_free(p);
-}
-
-/* An integer key in [lo, hi]. dflt < 0 means required. */
-static ep_status get_int(const cJSON *obj, const char *path, const char *key, long lo, long hi, long dflt, int *out,
-                         ep_error *err) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v || cJSON_IsNull(v)) {
-        if (dflt < 0) return ep_error_set(err, EP_ERR_MODEL, "%s: required key \"%s\" is missing", path, key);
-        *out = (int)dflt;
-        return EP_OK;
-    }
-    double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
-    if (!(d >= (double)lo && d <= (double)hi) || d != floor(d)) {
-        char found[64];
-        json_str(v, found, sizeof found);
-        return ep_error_set(err, EP_ERR_MODEL, "%s: \"%s\" must be an integer in [%ld, %ld], found %s", path, key, lo,
-                            hi, found);
-    }
-    *out = (int)d;
-    return EP_OK;
-}
-
 /* A string key that must equal `want` (the default when absent, if dflt). */
 static ep_status expect_str(const cJSON *obj, const char *path, const char *key, const char *want, bool dflt,
                             const char *why, ep_error *err) {
@@ -99,78 +32,108 @@ static ep_status expect_str(const cJSON *obj, const char *path, const char *key,
     if (!v && dflt) return EP_OK;
     if (cJSON_IsString(v) && strcmp(v->valuestring, want) == 0) return EP_OK;
     char found[64];
-    json_str(v, found, sizeof found);
+    ep_json_describe(v, found, sizeof found);
     return ep_error_set(err, EP_ERR_MODEL, "%s: %s %s is not supported: %s", path, key, found, why);
-}
-
-static ep_status get_bool(const cJSON *obj, const char *path, const char *key, bool *out, bool *present,
-                          ep_error *err) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    *present = v && !cJSON_IsNull(v);
-    if (!*present) return EP_OK;
-    if (!cJSON_IsBool(v)) {
-        char found[64];
-        json_str(v, found, sizeof found);
-        return ep_error_set(err, EP_ERR_MODEL, "%s: \"%s\" must be true or false, found %s", path, key, found);
-    }
-    *out = cJSON_IsTrue(v);
-    return EP_OK;
 }
 
 // ----------------------------------------------------------------------------
 // config.json
 
-static ep_status read_architecture(const char *dir, ep_model_config *c, ep_error *err) {
-    char path[4200];
-    cJSON *root;
-    ep_status s = load_model_json(dir, "config.json", true, cJSON_IsObject, "a JSON object", path, sizeof path, &root,
-                                  err);
+/* The encoders embedpipe runs: one architecture (BERT's), two ways to number positions. */
+static const struct {
+    const char *type;
+    ep_positions positions;
+} model_types[] = {
+    {"bert", EP_POSITIONS_ABSOLUTE},
+    {"roberta", EP_POSITIONS_AFTER_PAD},
+    {"xlm-roberta", EP_POSITIONS_AFTER_PAD},
+};
+#define N_MODEL_TYPES (sizeof model_types / sizeof model_types[0])
+
+static ep_status read_model_type(const cJSON *root, const char *path, ep_model_config *c, ep_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    for (size_t i = 0; i < N_MODEL_TYPES && cJSON_IsString(v); i++)
+        if (strcmp(v->valuestring, model_types[i].type) == 0) {
+            snprintf(c->model_type, sizeof c->model_type, "%s", model_types[i].type);
+            c->positions = model_types[i].positions;
+            return EP_OK;
+        }
+    char found[64];
+    ep_json_describe(v, found, sizeof found);
+    return ep_error_set(err, EP_ERR_MODEL,
+                        "%s: model_type %s is not supported: embedpipe runs BERT-architecture encoders with "
+                        "model_type \"bert\" (all-MiniLM-L6-v2, bge, gte, e5, paraphrase-multilingual-MiniLM-L12-v2), "
+                        "\"xlm-roberta\" or \"roberta\" (docs/models.md)",
+                        path, found);
+}
+
+static ep_status read_layer_norm_eps(const cJSON *root, const char *path, ep_model_config *c, ep_error *err) {
+    c->layer_norm_eps = 1e-12f;
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
+    if (!eps) return EP_OK;
+    if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0.0 && eps->valuedouble < 1.0)) {
+        char found[64];
+        ep_json_describe(eps, found, sizeof found);
+        return ep_error_set(err, EP_ERR_MODEL, "%s: \"layer_norm_eps\" must be a number in (0, 1), found %s", path,
+                            found);
+    }
+    c->layer_norm_eps = (float)eps->valuedouble;
+    return EP_OK;
+}
+
+/* RoBERTa numbers positions from pad_token_id + 1, so the table needs room for that offset. */
+static ep_status read_padding(const cJSON *root, const char *path, ep_model_config *c, ep_error *err) {
+    if (c->positions != EP_POSITIONS_AFTER_PAD) return EP_OK;
+    ep_status s = ep_json_int(root, path, "pad_token_id", 0, INT_MAX, 1, &c->pad_token_id, err);
     if (s) return s;
+    if (ep_model_max_tokens(c) < 2)
+        return ep_error_set(err, EP_ERR_MODEL,
+                            "%s: max_position_embeddings %d leaves no room for a sequence after pad_token_id %d "
+                            "(%s numbers positions from pad_token_id + 1)",
+                            path, c->max_position, c->pad_token_id, c->model_type);
+    return EP_OK;
+}
+
+static ep_status read_architecture(const cJSON *root, const char *path, void *ctx, ep_error *err) {
+    ep_model_config *c = ctx;
     /* The bounds keep every product below (positions x hidden, ...) far from overflow;
      * the real ceiling is the weights file, whose shapes must match. */
-    if ((s = expect_str(root, path, "model_type", "bert", false,
-                        "embedpipe runs BERT models (model_type \"bert\", e.g. all-MiniLM-L6-v2) only", err)) ||
+    ep_status s;
+    if ((s = read_model_type(root, path, c, err)) ||
         (s = expect_str(root, path, "hidden_act", "gelu", true,
                         "embedpipe implements BERT's exact erf GELU (\"gelu\") only", err)) ||
         (s = expect_str(root, path, "position_embedding_type", "absolute", true,
                         "embedpipe implements absolute position embeddings only", err)) ||
-        (s = get_int(root, path, "vocab_size", 1, 1L << 24, -1, &c->vocab_size, err)) ||
-        (s = get_int(root, path, "hidden_size", 1, 1L << 16, -1, &c->hidden, err)) ||
-        (s = get_int(root, path, "num_hidden_layers", 1, 1024, -1, &c->n_layers, err)) ||
-        (s = get_int(root, path, "num_attention_heads", 1, 1L << 16, -1, &c->n_heads, err)) ||
-        (s = get_int(root, path, "intermediate_size", 1, 1L << 18, -1, &c->intermediate, err)) ||
-        (s = get_int(root, path, "max_position_embeddings", 1, 1L << 20, -1, &c->max_position, err)) ||
-        (s = get_int(root, path, "type_vocab_size", 1, 1L << 16, -1, &c->type_vocab_size, err)))
-        goto done;
-    if (c->hidden % c->n_heads != 0) {
-        s = ep_error_set(err, EP_ERR_MODEL, "%s: hidden_size %d is not a multiple of num_attention_heads %d", path,
-                         c->hidden, c->n_heads);
-        goto done;
-    }
-    c->layer_norm_eps = 1e-12f;
-    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
-    if (eps) {
-        if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0.0 && eps->valuedouble < 1.0)) {
-            char found[64];
-            json_str(eps, found, sizeof found);
-            s = ep_error_set(err, EP_ERR_MODEL, "%s: \"layer_norm_eps\" must be a number in (0, 1), found %s", path,
-                             found);
-            goto done;
-        }
-        c->layer_norm_eps = (float)eps->valuedouble;
-    }
-done:
-    cJSON_Delete(root);
-    return s;
+        (s = ep_json_int(root, path, "vocab_size", 1, 1L << 24, -1, &c->vocab_size, err)) ||
+        (s = ep_json_int(root, path, "hidden_size", 1, 1L << 16, -1, &c->hidden, err)) ||
+        (s = ep_json_int(root, path, "num_hidden_layers", 1, 1024, -1, &c->n_layers, err)) ||
+        (s = ep_json_int(root, path, "num_attention_heads", 1, 1L << 16, -1, &c->n_heads, err)) ||
+        (s = ep_json_int(root, path, "intermediate_size", 1, 1L << 18, -1, &c->intermediate, err)) ||
+        (s = ep_json_int(root, path, "max_position_embeddings", 1, 1L << 20, -1, &c->max_position, err)) ||
+        (s = ep_json_int(root, path, "type_vocab_size", 1, 1L << 16, -1, &c->type_vocab_size, err)) ||
+        (s = read_padding(root, path, c, err)) || (s = read_layer_norm_eps(root, path, c, err)))
+        return s;
+    if (c->hidden % c->n_heads != 0)
+        return ep_error_set(err, EP_ERR_MODEL, "%s: hidden_size %d is not a multiple of num_attention_heads %d", path,
+                            c->hidden, c->n_heads);
+    return EP_OK;
 }
 
 // ----------------------------------------------------------------------------
 // vocab.txt, tokenizer_config.json, tokenizer.json, sentence_bert_config.json
 
-/* A vocabulary longer than the embedding table would produce ids that index past it. */
+/* A vocabulary longer than the embedding table would produce ids that index past it. A folder without
+ * vocab.txt (XLM-R's) has its vocabulary in tokenizer.json, which the tokenizer reads and checks. */
 static ep_status check_vocab(const char *dir, const ep_model_config *c, ep_error *err) {
-    char path[4200];
+    char path[4200], json[4200];
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    snprintf(json, sizeof json, "%s/tokenizer.json", dir);
+    struct stat sb;
+    if (stat(path, &sb) != 0 && errno == ENOENT) {
+        if (stat(json, &sb) == 0) return EP_OK;
+        return ep_error_set(err, EP_ERR_MODEL, "%s has no vocabulary: neither vocab.txt nor tokenizer.json: %s", dir,
+                            EP_MODEL_FETCH_HINT);
+    }
     ep_status s = ep_model_require_file(path, err);
     if (s) return s;
     char *text;
@@ -189,184 +152,93 @@ static ep_status check_vocab(const char *dir, const ep_model_config *c, ep_error
     return EP_OK;
 }
 
+typedef struct lower_ctx {
+    bool *lower, *present;
+} lower_ctx;
+
 /* tokenizer.json's normalizer, consulted only when tokenizer_config.json says nothing. */
-static ep_status lowercase_from_tokenizer_json(const char *dir, bool *lower, bool *present, ep_error *err) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    cJSON *root;
-    *present = false;
-    ep_status s = load_json(path, false, &root, err); /* any shape: only a BertNormalizer inside counts */
-    if (s || !root) return s;
+static ep_status read_tokenizer_json_lowercase(const cJSON *root, const char *path, void *ctx, ep_error *err) {
+    lower_ctx *x = ctx;
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(norm, "type");
-    if (cJSON_IsString(type) && strcmp(type->valuestring, "BertNormalizer") == 0)
-        s = get_bool(norm, path, "lowercase", lower, present, err);
-    cJSON_Delete(root);
-    return s;
-}
-
-static ep_status read_tokenizer_settings(const char *dir, ep_model_config *c, ep_error *err) {
-    char path[4200];
-    cJSON *root;
-    ep_status s = load_model_json(dir, "tokenizer_config.json", false, cJSON_IsObject, "a JSON object", path,
-                                  sizeof path, &root, err);
-    if (s) return s;
-    bool present = false;
-    c->do_lower_case = true;
-    long model_max = LONG_MAX;
-    if (root) {
-        if ((s = get_bool(root, path, "do_lower_case", &c->do_lower_case, &present, err))) goto done;
-        /* Hugging Face writes 1e30 here for "no limit"; only a real bound matters. */
-        const cJSON *mm = cJSON_GetObjectItemCaseSensitive(root, "model_max_length");
-        if (cJSON_IsNumber(mm) && mm->valuedouble >= 1.0 && mm->valuedouble < (double)INT_MAX)
-            model_max = (long)mm->valuedouble;
-    }
-    if (!present && (s = lowercase_from_tokenizer_json(dir, &c->do_lower_case, &present, err))) goto done;
-
-    cJSON_Delete(root);
-    if ((s = load_model_json(dir, "sentence_bert_config.json", false, cJSON_IsObject, "a JSON object", path,
-                             sizeof path, &root, err)))
-        return s;
-    c->max_seq_length = (int)(model_max < c->max_position ? model_max : c->max_position);
-    if (root) {
-        if ((s = get_int(root, path, "max_seq_length", 1, INT_MAX, c->max_seq_length, &c->max_seq_length, err)))
-            goto done;
-        bool st_lower = false;
-        if ((s = get_bool(root, path, "do_lower_case", &st_lower, &present, err))) goto done;
-        if (st_lower) c->do_lower_case = true;
-    }
-    if (c->max_seq_length > c->max_position) {
-        s = ep_error_set(err, EP_ERR_MODEL,
-                         "%s: max_seq_length %d exceeds config.json max_position_embeddings %d; lower it to at "
-                         "most %d",
-                         path, c->max_seq_length, c->max_position, c->max_position);
-        goto done;
-    }
-    if (c->max_seq_length < 2)
-        s = ep_error_set(err, EP_ERR_MODEL, "%s: max_seq_length %d leaves no room for [CLS] and [SEP]", path,
-                         c->max_seq_length);
-done:
-    cJSON_Delete(root);
-    return s;
-}
-
-// ----------------------------------------------------------------------------
-// modules.json and the Pooling config
-
-/* The class name at the end of a module type, for both the sentence-transformers < 5 spelling
- * ("sentence_transformers.models.Pooling") and the later one ("...modules.pooling.Pooling"). */
-static const char *module_class(const char *type) {
-    if (strncmp(type, "sentence_transformers.", 22) != 0) return NULL;
-    const char *dot = strrchr(type, '.');
-    return dot + 1;
-}
-
-static ep_status set_pooling_mode(const char *path, const char *mode, int *n_set, ep_model_config *c,
-                                  ep_error *err) {
-    if (strcmp(mode, "mean") == 0) c->pooling = EP_POOLING_MEAN;
-    else if (strcmp(mode, "cls") == 0) c->pooling = EP_POOLING_CLS;
-    else
-        return ep_error_set(err, EP_ERR_MODEL,
-                            "%s: unsupported pooling \"%s\"; embedpipe implements mean and CLS pooling only", path,
-                            mode);
-    (*n_set)++;
+    if (root && cJSON_IsString(type) && strcmp(type->valuestring, "BertNormalizer") == 0)
+        return ep_json_bool(norm, path, "lowercase", x->lower, x->present, err);
     return EP_OK;
 }
 
-static ep_status read_pooling(const char *dir, const char *sub, ep_model_config *c, ep_error *err) {
-    char path[4200], file[512];
-    snprintf(file, sizeof file, "%s/config.json", sub);
-    cJSON *root;
-    ep_status s = load_model_json(dir, file, true, cJSON_IsObject, "a JSON object", path, sizeof path, &root, err);
-    if (s) return s;
-    int n_set = 0;
-    static const char *const dim_keys[] = {"word_embedding_dimension", "embedding_dimension"};
-    for (int i = 0; i < 2; i++) {
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, dim_keys[i]);
-        if (d && !(cJSON_IsNumber(d) && d->valuedouble == c->hidden)) {
-            char found[64];
-            json_str(d, found, sizeof found);
-            s = ep_error_set(err, EP_ERR_MODEL, "%s: %s is %s but config.json hidden_size is %d", path, dim_keys[i],
-                             found, c->hidden);
-            goto done;
-        }
+typedef struct tokenizer_ctx {
+    ep_model_config *c;
+    const char *dir;
+    long model_max; /* tokenizer_config.json model_max_length, LONG_MAX when absent or "no limit" */
+} tokenizer_ctx;
+
+static ep_status read_tokenizer_config(const cJSON *root, const char *path, void *ctx, ep_error *err) {
+    tokenizer_ctx *x = ctx;
+    bool present = false;
+    x->c->do_lower_case = true;
+    x->model_max = LONG_MAX;
+    if (root) {
+        ep_status s = ep_json_bool(root, path, "do_lower_case", &x->c->do_lower_case, &present, err);
+        if (s) return s;
+        /* Hugging Face writes 1e30 here for "no limit"; only a real bound matters. */
+        const cJSON *mm = cJSON_GetObjectItemCaseSensitive(root, "model_max_length");
+        if (cJSON_IsNumber(mm) && mm->valuedouble >= 1.0 && mm->valuedouble < (double)INT_MAX)
+            x->model_max = (long)mm->valuedouble;
     }
-    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(root, "pooling_mode");
-    if (mode) {
-        /* sentence-transformers 6: a mode name, or a list of them */
-        if (cJSON_IsArray(mode) && cJSON_GetArraySize(mode) == 1) mode = mode->child;
-        if (!cJSON_IsString(mode)) {
-            char found[64];
-            json_str(mode, found, sizeof found);
-            s = ep_error_set(err, EP_ERR_MODEL,
-                             "%s: unsupported pooling %s; embedpipe implements a single mean or CLS pooling", path,
-                             found);
-            goto done;
-        }
-        if ((s = set_pooling_mode(path, mode->valuestring, &n_set, c, err))) goto done;
-    } else {
-        /* legacy flags; any flag set to true counts, so modes added later are rejected too */
-        for (const cJSON *k = root->child; k; k = k->next) {
-            if (strncmp(k->string, "pooling_mode_", 13) != 0 || !cJSON_IsTrue(k)) continue;
-            const char *name = k->string + 13;
-            const char *m = strcmp(name, "mean_tokens") == 0 ? "mean" : strcmp(name, "cls_token") == 0 ? "cls" : k->string;
-            if ((s = set_pooling_mode(path, m, &n_set, c, err))) goto done;
-        }
-    }
-    if (n_set != 1)
-        s = ep_error_set(err, EP_ERR_MODEL, "%s: %s; exactly one of mean or CLS pooling must be set", path,
-                         n_set ? "several pooling modes are set" : "no pooling mode is set");
-done:
-    cJSON_Delete(root);
-    return s;
+    if (present) return EP_OK;
+    lower_ctx lc = {&x->c->do_lower_case, &present};
+    return ep_model_json_read(x->dir, "tokenizer.json", EP_JSON_ANY | EP_JSON_OPTIONAL, read_tokenizer_json_lowercase,
+                              &lc, err);
 }
 
-static ep_status read_modules(const char *dir, ep_model_config *c, ep_error *err) {
-    char path[4200];
-    cJSON *root;
-    ep_status s = load_model_json(dir, "modules.json", true, cJSON_IsArray, "a JSON array of modules", path,
-                                  sizeof path, &root, err);
-    if (s) return s;
-    static const char *const expected = "embedpipe runs Transformer -> Pooling [-> Normalize]";
-    int i = 0;
-    bool pooled = false;
-    c->normalize = false;
-    for (const cJSON *mod = root->child; mod; mod = mod->next, i++) {
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive(mod, "type");
-        const cJSON *sub = cJSON_GetObjectItemCaseSensitive(mod, "path");
-        if (!cJSON_IsString(type) || (sub && !cJSON_IsString(sub))) {
-            s = ep_error_set(err, EP_ERR_FORMAT, "%s: module %d needs a string \"type\" and \"path\"", path, i);
-            goto done;
-        }
-        const char *cls = module_class(type->valuestring);
-        const char *want = i == 0 ? "Transformer" : i == 1 ? "Pooling" : i == 2 ? "Normalize" : NULL;
-        if (!cls || !want || strcmp(cls, want) != 0) {
-            s = ep_error_set(err, EP_ERR_MODEL, "%s: module %d is %s; %s", path, i, type->valuestring, expected);
-            goto done;
-        }
-        const char *p = sub ? sub->valuestring : "";
-        if (i == 0 && *p) {
-            s = ep_error_set(err, EP_ERR_MODEL,
-                             "%s: the Transformer module lives in subfolder \"%s\"; embedpipe expects its files "
-                             "(config.json, model.safetensors, vocab.txt) at the top of the model folder",
-                             path, p);
-            goto done;
-        }
-        if (i == 1) {
-            if (!*p || strstr(p, "..") || p[0] == '/') {
-                s = ep_error_set(err, EP_ERR_MODEL, "%s: the Pooling module's path \"%s\" is not a subfolder", path,
-                                 p);
-                goto done;
-            }
-            if ((s = read_pooling(dir, p, c, err))) goto done;
-            pooled = true;
-        }
-        if (i == 2) c->normalize = true;
+static ep_status read_sbert_config(const cJSON *root, const char *path, void *ctx, ep_error *err) {
+    tokenizer_ctx *x = ctx;
+    ep_model_config *c = x->c;
+    /* sentence-transformers' rule: min(max_position_embeddings, model_max_length); RoBERTa's position
+     * table is longer than the sequences it takes (514 for 512), so that is capped at what fits. */
+    const int usable = ep_model_max_tokens(c);
+    c->max_seq_length = (int)(x->model_max < usable ? x->model_max : usable);
+    if (root) {
+        ep_status s = ep_json_int(root, path, "max_seq_length", 1, INT_MAX, c->max_seq_length, &c->max_seq_length, err);
+        bool st_lower = false, present = false;
+        if (!s) s = ep_json_bool(root, path, "do_lower_case", &st_lower, &present, err);
+        if (s) return s;
+        if (st_lower) c->do_lower_case = true;
     }
-    if (!pooled) s = ep_error_set(err, EP_ERR_MODEL, "%s: no Pooling module; %s", path, expected);
-done:
-    cJSON_Delete(root);
-    return s;
+    if (c->max_seq_length > usable)
+        return ep_error_set(err, EP_ERR_MODEL,
+                            "%s: max_seq_length %d exceeds the %d positions of config.json (max_position_embeddings "
+                            "%d%s); lower it to at most %d",
+                            path, c->max_seq_length, usable, c->max_position,
+                            c->positions == EP_POSITIONS_AFTER_PAD ? ", less pad_token_id + 1" : "", usable);
+    if (c->max_seq_length < 2)
+        return ep_error_set(err, EP_ERR_MODEL, "%s: max_seq_length %d leaves no room for [CLS] and [SEP]", path,
+                            c->max_seq_length);
+    return EP_OK;
+}
+
+static ep_status read_tokenizer_settings(const char *dir, ep_model_config *c, ep_error *err) {
+    tokenizer_ctx x = {.c = c, .dir = dir};
+    ep_status s = ep_model_json_read(dir, "tokenizer_config.json", EP_JSON_OBJECT | EP_JSON_OPTIONAL,
+                                     read_tokenizer_config, &x, err);
+    if (s) return s;
+    return ep_model_json_read(dir, "sentence_bert_config.json", EP_JSON_OBJECT | EP_JSON_OPTIONAL, read_sbert_config,
+                              &x, err);
+}
+
+/* config_sentence_transformers.json's truncate_dim (sentence-transformers >= 5 saves it). Its prompts
+ * are read by prompts.c when a run needs them. */
+static ep_status read_st_config(const cJSON *root, const char *path, void *ctx, ep_error *err) {
+    ep_model_config *c = ctx;
+    c->truncate_dim = 0;
+    if (!root) return EP_OK;
+    ep_status s = ep_json_int(root, path, "truncate_dim", 1, INT_MAX, 0, &c->truncate_dim, err);
+    if (s) return s;
+    const int full = ep_model_full_dim(c);
+    if (c->truncate_dim > full)
+        return ep_error_set(err, EP_ERR_MODEL, "%s: truncate_dim %d exceeds the model's %d values per row", path,
+                            c->truncate_dim, full);
+    return EP_OK;
 }
 
 // ----------------------------------------------------------------------------
@@ -393,8 +265,11 @@ ep_status ep_model_config_load(const char *dir, ep_model_config *c, ep_error *er
     if (!S_ISDIR(sb.st_mode))
         return ep_error_set(err, EP_ERR_MODEL, "model path %s is not a folder: %s", dir, EP_MODEL_FETCH_HINT);
     ep_status s;
-    if ((s = read_architecture(dir, c, err)) || (s = check_vocab(dir, c, err)) ||
-        (s = read_tokenizer_settings(dir, c, err)) || (s = read_modules(dir, c, err)))
+    if ((s = ep_model_json_read(dir, "config.json", EP_JSON_OBJECT, read_architecture, c, err)) ||
+        (s = check_vocab(dir, c, err)) || (s = read_tokenizer_settings(dir, c, err)) ||
+        (s = ep_modules_load(dir, c, err)) ||
+        (s = ep_model_json_read(dir, "config_sentence_transformers.json", EP_JSON_OBJECT | EP_JSON_OPTIONAL,
+                                read_st_config, c, err)))
         return s;
     folder_name(dir, c->name, sizeof c->name);
     return EP_OK;

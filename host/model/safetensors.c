@@ -448,3 +448,34 @@ const void *ep_safetensors_bytes(const ep_safetensors *st, size_t *size) {
 }
 
 const char *ep_safetensors_label(const ep_safetensors *st) { return st ? st->label : ""; }
+
+/* The tensor is converted in slices small enough to stay in cache and each slice is checked while
+ * it is hot (branch-free, so it vectorises): the check adds no trip to memory, a few ms for
+ * all-MiniLM-L6-v2. */
+ep_status ep_tensor_to_f32_finite(const ep_safetensors *st, const ep_tensor_view *t, float *dst, ep_error *err) {
+    enum { SLICE = 8192 };
+    const size_t n = (size_t)t->numel, esz = ep_dtype_size(t->dtype);
+    uint32_t bad = 0;
+    ep_tensor_view part = *t;
+    for (size_t off = 0; off < n; off += SLICE) {
+        part.numel = (int64_t)(n - off < SLICE ? n - off : SLICE);
+        part.data = (const uint8_t *)t->data + off * esz;
+        part.nbytes = (size_t)part.numel * esz;
+        ep_status s = ep_tensor_to_f32(&part, dst + off, err);
+        if (s) return s;
+        for (size_t i = off; i < off + (size_t)part.numel; i++) {
+            uint32_t u;
+            memcpy(&u, dst + i, sizeof u);
+            bad |= (uint32_t)((u & 0x7F800000u) == 0x7F800000u);
+        }
+    }
+    if (!bad) return EP_OK;
+    size_t count = 0, first = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(dst[i]) && count++ == 0) first = i;
+    return ep_error_set(err, EP_ERR_MODEL,
+                        "%s: tensor '%s' holds %zu non-finite value%s (the first, %s, at index %zu of %zu); the "
+                        "file is damaged or comes from a diverged training run: fetch the model again",
+                        ep_safetensors_label(st), t->name, count, count == 1 ? "" : "s",
+                        isnan(dst[first]) ? "NaN" : dst[first] > 0 ? "+Inf" : "-Inf", first, n);
+}

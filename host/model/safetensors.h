@@ -94,6 +94,12 @@ size_t ep_dtype_size(ep_dtype dtype);
  * @return EP_OK, or EP_ERR_FORMAT when dtype is not one of those three. */
 ep_status ep_tensor_to_f32(const ep_tensor_view *t, float *dst, ep_error *err);
 
+/* As ep_tensor_to_f32, refusing a NaN or Inf: such a weight makes every vector that touches it NaN,
+ * silently, so a file that holds one is refused at load. st names the file in the message.
+ * @return EP_OK, or the conversion's error, or EP_ERR_MODEL naming the file, the tensor and the first
+ *         bad index. */
+ep_status ep_tensor_to_f32_finite(const ep_safetensors *st, const ep_tensor_view *t, float *dst, ep_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -40,7 +40,7 @@ static void null_destroy(ep_backend *self) {
 ep_status ep_backend_null_create(const ep_model *model, ep_backend **out, ep_error *err) {
     *out = NULL;
     if (!model) return ep_error_set(err, EP_ERR_USAGE, "null backend: no model");
-    ep_backend *b = ep_backend_new("null", model->config.hidden, sizeof(null_backend));
+    ep_backend *b = ep_backend_new("null", ep_model_output_dim(model), sizeof(null_backend));
     if (!b) return ep_error_set(err, EP_ERR_NOMEM, "null backend: out of memory");
     ((null_backend *)b->impl)->model = model;
     snprintf(b->description, sizeof b->description,

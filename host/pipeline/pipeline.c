@@ -259,6 +259,28 @@ static ep_status open_errors(ep_pipeline *p, ep_error *err) {
     return EP_OK;
 }
 
+/* The prompt (the option's, else the model's default), the row width, and normalised rows: embedpipe's
+ * output is always L2-normalised, so a model without a Normalize module gets what
+ * encode(normalize_embeddings=True) gives (docs/output-format.md). Set on the model before the backend
+ * is created from it. @return EP_OK, or EP_ERR_USAGE / EP_ERR_MODEL naming the setting. */
+static ep_status setup_head(ep_pipeline *p, ep_error *err) {
+    const ep_run_options *o = p->opt;
+    ep_status st = ep_prompts_load(o->model_dir, &p->prompts, err);
+    if (st == EP_OK)
+        st = ep_prompt_choose(p->prompts, o->prompt_name, o->prompt_text, &p->prompt, &p->prompt_name, err);
+    if (st != EP_OK) return st;
+    p->prompt_len = strlen(p->prompt);
+    if (p->prompt_len >= sizeof ((ep_manifest *)0)->prompt)
+        return ep_error_set(err, EP_ERR_USAGE, "the prompt is %zu bytes; embedpipe records at most %zu",
+                            p->prompt_len, sizeof ((ep_manifest *)0)->prompt - 1);
+    ep_model_run run = {.dim = o->dim ? o->dim : p->model->run.dim, .normalize = true};
+    if (p->model->config.exclude_prompt && p->prompt_len) {
+        run.prompt_tokens = ep_prompt_tokens(p->tok, p->prompt, p->max_len);
+        if (run.prompt_tokens < 0) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+    }
+    return ep_model_set_run(p->model, &run, err);
+}
+
 static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     const ep_run_options *o = p->opt;
     // What travels with the rows is checked before anything is loaded: a typo is a usage error at once.
@@ -273,9 +295,9 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     const ep_model_config *c = &p->model->config;
     p->max_len = c->max_seq_length;
     if (o->max_seq_length > 0) {
-        if (o->max_seq_length < 2 || o->max_seq_length > c->max_position)
+        if (o->max_seq_length < 2 || o->max_seq_length > ep_model_max_tokens(c))
             return ep_error_set(err, EP_ERR_USAGE, "%s %d: must be between 2 and %d for this model",
-                                ep_setting_name(EP_SETTING_MAX_SEQ_LENGTH), o->max_seq_length, c->max_position);
+                                ep_setting_name(EP_SETTING_MAX_SEQ_LENGTH), o->max_seq_length, ep_model_max_tokens(c));
         p->max_len = o->max_seq_length;
     }
     if (o->part_count > 1 && (o->part_index < 0 || o->part_index >= o->part_count))
@@ -284,6 +306,7 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     p->rows_per_shard = o->rows_per_shard ? o->rows_per_shard : EP_DEFAULT_SHARD_ROWS;
 
     st = ep_model_tokenizer_create(o->model_dir, c, &p->tok, err);
+    if (st == EP_OK) st = setup_head(p, err);
     if (st != EP_OK) return st;
 
     st = stat_inputs(p, err);
@@ -298,14 +321,18 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
         if (st != EP_OK) return st;
     }
     if (o->reuse_dir) {
-        st = ep_reuse_open(o->reuse_dir, c, p->max_len, &p->reuse, err);
+        ep_manifest *want = calloc(1, sizeof *want); /* large (the prompt): not on the stack */
+        if (!want) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
+        ep_pipeline_model_fields(p, want);
+        st = ep_reuse_open(o->reuse_dir, want, &p->reuse, err);
+        free(want);
         if (st != EP_OK) return st;
     }
     // The backend last: a GPU is held only once everything else is known to be fine.
     if (o->backend) {
-        if (o->backend->dim != c->hidden)
+        if (o->backend->dim != ep_model_output_dim(p->model))
             return ep_error_set(err, EP_ERR_USAGE, "the given backend makes rows of %d values, the model %d",
-                                o->backend->dim, c->hidden);
+                                o->backend->dim, ep_model_output_dim(p->model));
         p->backend = o->backend;
     } else {
         ep_backend_options bo = {.device = o->device, .threads = o->threads, .batch_tokens = o->batch_tokens,
@@ -328,8 +355,9 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     p->batch_tokens = o->batch_tokens         ? o->batch_tokens
                       : p->backend->batch_tokens ? p->backend->batch_tokens
                                                  : EP_CPU_BATCH_TOKENS;
-    ep_pipeline_say(p, EP_EVENT_NOTICE, "%s (dim %d, max %d tokens) on %s", c->name, c->hidden, p->max_len,
-                    p->backend->description);
+    ep_pipeline_say(p, EP_EVENT_NOTICE, "%s (dim %d, max %d tokens%s%s%s) on %s", c->name,
+                    ep_model_output_dim(p->model), p->max_len, p->prompt[0] ? ", prompt \"" : "", p->prompt,
+                    p->prompt[0] ? "\"" : "", p->backend->description);
     if (p->batch_tokens < (size_t)p->max_len) p->batch_tokens = (size_t)p->max_len; /* a longest text fits alone */
     return EP_OK;
 }
@@ -363,6 +391,7 @@ static void teardown(ep_pipeline *p) {
     if (p->backend != p->opt->backend) ep_backend_free(p->backend);
     ep_reuse_free(p->reuse);
     ep_tokenizer_free(p->tok);
+    ep_prompts_free(p->prompts);
     ep_model_free(p->model);
     ep_manifest_free(p->checkpoint);
     if (p->errors) fclose(p->errors);

@@ -58,6 +58,12 @@ typedef struct ep_run_options {
     int threads;                /* tokenizer and CPU threads; 0 = all cores */
     size_t batch_tokens;        /* token budget of one batch; 0 = the backend's default */
     int max_seq_length;         /* 0 = the model's */
+    const char *prompt_name;    /* one of the model's prompts by name, put before every text; NULL = the model's
+                                   default_prompt_name, if it has one (as sentence-transformers' encode) */
+    const char *prompt_text;    /* a prompt given as text instead ("" = none, not even the default); NULL = none */
+    int dim;                    /* keep the first dim values of each row, then normalise (Matryoshka, as
+                                   sentence-transformers' truncate_dim); 0 = the model's (its truncate_dim, else
+                                   all) */
     const char *out_dir;        /* output folder (created if missing); NULL with discard */
     size_t rows_per_shard;      /* 0 = 32768 */
     int zstd_level;             /* 0 = 1 (the shard writer's default); negative = zstd's fast levels */

@@ -34,6 +34,7 @@
 #include "reuse.h"
 #include "row_ahead.h"
 #include "shard.h"
+#include "prompts.h"
 #include "tokenizer.h"
 
 #include <pthread.h>
@@ -130,6 +131,10 @@ typedef struct ep_pipeline {
     ep_backend *backend;
     ep_reuse *reuse;
     int max_len;             /* tokens per text */
+    ep_prompts *prompts;     /* the model's prompts (config_sentence_transformers.json) */
+    const char *prompt;      /* put before every text ("" = none; points into prompts or the options) */
+    size_t prompt_len;
+    const char *prompt_name; /* its name ("" = given as text, or none) */
     unsigned clean;          /* --clean, parsed (EP_CLEAN_*) */
     size_t batch_tokens;
     uint64_t rows_per_shard;

@@ -54,28 +54,39 @@ static ep_status remove_run_files(const char *dir, const ep_manifest *keep, bool
     return st;
 }
 
+void ep_pipeline_model_fields(const ep_pipeline *p, ep_manifest *m) {
+    const ep_run_options *o = p->opt;
+    const ep_model *model = p->model;
+    const ep_model_config *c = &model->config;
+    snprintf(m->model_name, sizeof m->model_name, "%s", c->name);
+    snprintf(m->model_sha256, sizeof m->model_sha256, "%s", c->weights_sha256);
+    snprintf(m->dense_sha256, sizeof m->dense_sha256, "%s", c->dense_sha256);
+    m->dim = ep_model_output_dim(model);
+    m->truncate_dim = m->dim < ep_model_full_dim(c) ? m->dim : 0;
+    ep_model_pooling_string(c, m->pooling, sizeof m->pooling);
+    // Zero rows are not unit vectors, and a folder of them must never pass for embeddings.
+    m->null_device = !o->backend && o->device && strcmp(o->device, "null") == 0;
+    m->normalized = ep_model_normalizes(model) && !m->null_device;
+    m->no_normalize_module = !c->normalize && !m->null_device;
+    snprintf(m->prompt, sizeof m->prompt, "%s", p->prompt ? p->prompt : "");
+    snprintf(m->prompt_name, sizeof m->prompt_name, "%s", p->prompt_name ? p->prompt_name : "");
+    m->max_seq_length = p->max_len;
+}
+
 ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards, size_t n_shards,
                                uint64_t records_read, uint64_t rows, uint64_t rejected, uint64_t next_row,
                                bool complete, ep_manifest **out, ep_error *err) {
     const ep_run_options *o = p->opt;
-    const ep_model_config *c = &p->model->config;
     ep_manifest *m = calloc(1, sizeof *m);
     if (!m) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
     *out = m;
     snprintf(m->tool_version, sizeof m->tool_version, "%s", EP_VERSION_STRING);
-    snprintf(m->model_name, sizeof m->model_name, "%s", c->name);
-    snprintf(m->model_sha256, sizeof m->model_sha256, "%s", c->weights_sha256);
-    m->dim = c->hidden;
+    ep_pipeline_model_fields(p, m);
     snprintf(m->dtype, sizeof m->dtype, "float16");
     if (p->backend) { /* NULL for the first manifest of a fresh run, written before the backend exists */
         snprintf(m->precision, sizeof m->precision, "%s", p->backend->precision);
         snprintf(m->kernels, sizeof m->kernels, "%s", p->backend->kernels);
     }
-    snprintf(m->pooling, sizeof m->pooling, "%s", c->pooling == EP_POOLING_CLS ? "cls" : "mean");
-    // Zero rows are not unit vectors, and a folder of them must never pass for embeddings.
-    m->null_device = !o->backend && o->device && strcmp(o->device, "null") == 0;
-    m->normalized = c->normalize && !m->null_device;
-    m->max_seq_length = p->max_len;
     snprintf(m->text_path, sizeof m->text_path, "%s", o->text_path ? o->text_path : "");
     snprintf(m->id_path, sizeof m->id_path, "%s", o->id_path ? o->id_path : "");
     m->inputs = calloc(o->n_inputs ? o->n_inputs : 1, sizeof *m->inputs);

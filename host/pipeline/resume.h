@@ -17,6 +17,10 @@ ep_status ep_input_prefix_hash(const char *path, uint64_t n, char hex[17], ep_er
  * @return EP_OK; EP_ERR_MISMATCH when the folder holds a different run or was changed since; EP_ERR_IO. */
 ep_status ep_resume_prepare(ep_pipeline *p, ep_error *err);
 
+/* Fills what the manifest says about the model and its rows (name, weights, width, pooling, normalisation,
+ * truncation, prompt, max_seq_length): the fields a job's vectors depend on, for resume and --reuse. */
+void ep_pipeline_model_fields(const ep_pipeline *p, ep_manifest *m);
+
 /* Builds the manifest this run writes at a checkpoint. The caller frees *out with ep_manifest_free (also after
  * a failure). @return EP_OK or EP_ERR_NOMEM. */
 ep_status ep_pipeline_manifest(const ep_pipeline *p, const ep_shard_info *shards, size_t n_shards,

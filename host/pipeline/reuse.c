@@ -59,8 +59,7 @@ void ep_reuse_free(ep_reuse *r) {
     free(r);
 }
 
-ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_seq_length, ep_reuse **out,
-                        ep_error *err) {
+ep_status ep_reuse_open(const char *dir, const ep_manifest *want, ep_reuse **out, ep_error *err) {
     *out = NULL;
     ep_reuse *r = calloc(1, sizeof *r);
     if (!r) return ep_error_set(err, EP_ERR_NOMEM, "out of memory");
@@ -72,12 +71,10 @@ ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_
         return ep_error_prefix(err, "%s %s", ep_setting_name(EP_SETTING_REUSE), dir);
     }
     const ep_manifest *m = r->m = ep_output_manifest(r->out);
-    ep_manifest want = {.dim = config->hidden, .max_seq_length = max_seq_length};
-    snprintf(want.model_sha256, sizeof want.model_sha256, "%s", config->weights_sha256);
     char why[512];
-    if (ep_manifest_same_job(m, &want, EP_JOB_MODEL, why, sizeof why)) {
+    if (ep_manifest_same_job(m, want, EP_JOB_MODEL, why, sizeof why)) {
         st = ep_error_set(err, EP_ERR_MISMATCH,
-                          "%s %s: its vectors come from another model or %s (%s, that output's vs "
+                          "%s %s: its vectors come from another model, prompt, width or %s (%s, that output's vs "
                           "this run's), so nothing can be reused",
                           ep_setting_name(EP_SETTING_REUSE), dir, ep_setting_name(EP_SETTING_MAX_SEQ_LENGTH), why);
         ep_reuse_free(r);

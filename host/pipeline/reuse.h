@@ -5,17 +5,17 @@
 #define EP_REUSE_H
 
 #include "embedpipe.h"
-#include "model.h"
+#include "manifest.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
 typedef struct ep_reuse ep_reuse;
 
-/* Opens the previous output in dir and indexes its ids; refuses one written by another model or
- * max_seq_length. @return EP_OK; EP_ERR_MISMATCH; the checked reader's error; EP_ERR_NOMEM. */
-ep_status ep_reuse_open(const char *dir, const ep_model_config *config, int max_seq_length, ep_reuse **out,
-                        ep_error *err);
+/* Opens the previous output in dir and indexes its ids; refuses one whose vectors another model, width,
+ * prompt or max_seq_length made (the EP_JOB_MODEL fields of want, this run's manifest).
+ * @return EP_OK; EP_ERR_MISMATCH; the checked reader's error; EP_ERR_NOMEM. */
+ep_status ep_reuse_open(const char *dir, const ep_manifest *want, ep_reuse **out, ep_error *err);
 /* Looks id up: *found is set, and the row's vector copied to out (dim halves), when
  * the previous output has id with the same text hash. Counts new / changed ids.
  * @return EP_OK, or an error reading a previous shard. */

@@ -387,7 +387,7 @@ static ep_status take_chunk(compute *c, ep_chunk *ch, bool *done, ep_error *err)
 
 void *ep_stage_compute(void *arg) {
     ep_pipeline *p = arg;
-    compute c = {.p = p, .dim = p->model->config.hidden, .next_row = p->start_row, .next_seq = p->start_seq,
+    compute c = {.p = p, .dim = ep_model_output_dim(p->model), .next_row = p->start_row, .next_seq = p->start_seq,
                  .max_seqs = max_seqs_per_batch(p->batch_tokens)};
     ep_error err = {0};
     ep_status st = EP_OK;

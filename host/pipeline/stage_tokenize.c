@@ -122,9 +122,11 @@ static void mark_wanted(ep_pipeline *p, ep_chunk *c) {
     }
 }
 
-/* Tokenises and hashes the chunk's rows (with rows_ahead_on, those mark_wanted chose).
+/* Tokenises and hashes the chunk's rows (with rows_ahead_on, those mark_wanted chose), each with the
+ * run's prompt before it (one string, as sentence-transformers tokenises it; buf is the worker's). The
+ * hash is the text's alone: the prompt is the run's, recorded in the manifest.
  * @return false when out of memory. */
-static bool tokenize_chunk(ep_pipeline *p, ep_chunk *c) {
+static bool tokenize_chunk(ep_pipeline *p, ep_chunk *c, ep_prompt_buf *buf) {
     uint64_t done = 0;
     for (int i = 0; i < c->n && !p->failed && !ep_pipeline_should_abandon(p); i++) {
         ep_item *it = &c->items[i];
@@ -134,7 +136,9 @@ static bool tokenize_chunk(ep_pipeline *p, ep_chunk *c) {
         it->hash = XXH3_64bits(it->text, it->text_len);
         it->ids = malloc(sizeof(int32_t) * (size_t)p->max_len);
         if (!it->ids) return false;
-        it->n_tokens = ep_tokenizer_encode(p->tok, it->text, it->text_len, it->ids, p->max_len, &it->truncated);
+        it->n_tokens = ep_prompt_encode(p->tok, p->prompt, p->prompt_len, it->text, it->text_len, it->ids, p->max_len,
+                                        &it->truncated, buf);
+        if (it->n_tokens < 0) return false;
         int32_t *fit = realloc(it->ids, sizeof(int32_t) * (size_t)it->n_tokens); /* keep a group's memory small */
         if (fit) it->ids = fit;
         done++;
@@ -157,11 +161,12 @@ void *ep_stage_tokenize(void *arg) {
     ep_error err;
     if (ep_extractor_create(&ro, &x, &err) != EP_OK) ep_pipeline_fail(p, &err);
     ep_chunk *c;
+    ep_prompt_buf buf = {0};
     while ((c = ep_queue_pop(&p->to_tokenize)) != NULL) {
         double t0 = ep_now();
         bool ok = !x || p->failed || ep_pipeline_should_abandon(p) || extract_chunk(x, c);
         if (p->rows_ahead_on) mark_wanted(p, c); /* always: a later chunk waits for this one's count */
-        if (ok && x && !p->failed && !ep_pipeline_should_abandon(p)) ok = tokenize_chunk(p, c);
+        if (ok && x && !p->failed && !ep_pipeline_should_abandon(p)) ok = tokenize_chunk(p, c, &buf);
         if (!ok) {
             ep_error_set(&err, EP_ERR_NOMEM, "worker: out of memory");
             ep_pipeline_fail(p, &err);
@@ -170,6 +175,7 @@ void *ep_stage_tokenize(void *arg) {
         if (!ep_queue_push(&p->to_compute, c)) ep_chunk_free(c);
     }
     ep_extractor_free(x);
+    free(buf.data);
     pthread_mutex_lock(&p->times_mu);
     p->times.tokenize += busy;
     p->times.tokenize_cpu += ep_thread_cpu();

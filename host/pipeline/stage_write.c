@@ -67,7 +67,7 @@ static ep_status write_shard(ep_pipeline *p, const ep_group *g, ep_shard_info *i
                                   .fields = it->fields};
     }
     ep_shard_writer_options wo = {.dir = p->opt->out_dir,
-                                  .dim = p->model->config.hidden,
+                                  .dim = ep_model_output_dim(p->model),
                                   .rows_per_shard = p->rows_per_shard,
                                   .zstd_level = p->opt->zstd_level,
                                   .zstd_workers = p->opt->zstd_workers > 0 ? p->opt->zstd_workers : 2,

@@ -17,6 +17,20 @@
 /* ------------------------------------------------------------------------ */
 /* Writing */
 
+bool ep_manifest_pooling_valid(const char *pooling) {
+    static const char *const modes[] = {"mean", "cls", "max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"};
+    const char *p = pooling;
+    do {
+        const size_t len = strcspn(p, "+");
+        bool known = false;
+        for (size_t i = 0; i < sizeof modes / sizeof modes[0] && !known; i++)
+            known = strlen(modes[i]) == len && strncmp(p, modes[i], len) == 0;
+        if (!known) return false;
+        p += len;
+    } while (*p++ == '+');
+    return true;
+}
+
 static cJSON *exact_uint(uint64_t v) {
     char buf[32];
     snprintf(buf, sizeof buf, "%" PRIu64, v);
@@ -29,8 +43,11 @@ static ep_status check_for_write(const ep_manifest *m, ep_error *err) {
     if (m->dim <= 0) return BAD("dim must be positive, got %d", m->dim);
     if (m->max_seq_length <= 0) return BAD("max_seq_length must be positive, got %d", m->max_seq_length);
     if (!ep_sha256_is_hex(m->model_sha256)) return BAD("model_sha256 must be 64 lowercase hex digits");
-    if (strcmp(m->pooling, "mean") != 0 && strcmp(m->pooling, "cls") != 0)
-        return BAD("pooling must be \"mean\" or \"cls\", got \"%s\"", m->pooling);
+    if (!ep_manifest_pooling_valid(m->pooling))
+        return BAD("pooling must be sentence-transformers' mode names joined by \"+\", got \"%s\"", m->pooling);
+    if (m->dense_sha256[0] && !ep_sha256_is_hex(m->dense_sha256))
+        return BAD("dense_sha256 must be 64 lowercase hex digits");
+    if (m->truncate_dim && m->truncate_dim != m->dim) return BAD("truncate_dim %d is not dim %d", m->truncate_dim, m->dim);
     if (m->dtype[0] && strcmp(m->dtype, "float16") != 0) return BAD("dtype must be \"float16\", got \"%s\"", m->dtype);
     if (m->n_inputs && !m->inputs) return BAD("n_inputs is %zu but inputs is NULL", m->n_inputs);
     for (size_t i = 0; i < m->n_inputs; i++)
@@ -169,6 +186,12 @@ static cJSON *build_json(const ep_manifest *m) {
         ADD(model, "pooling", cJSON_CreateString(m->pooling));
         ADD(model, "normalized", cJSON_CreateBool(m->normalized));
         ADD(model, "max_seq_length", cJSON_CreateNumber(m->max_seq_length));
+        /* What the families after MiniLM add, each only when it applies: a MiniLM folder keeps its bytes. */
+        if (m->no_normalize_module) ADD(model, "normalize_module", cJSON_CreateFalse());
+        if (m->truncate_dim) ADD(model, "truncate_dim", cJSON_CreateNumber(m->truncate_dim));
+        if (m->dense_sha256[0]) ADD(model, "dense_sha256", cJSON_CreateString(m->dense_sha256));
+        if (m->prompt[0]) ADD(model, "prompt", cJSON_CreateString(m->prompt));
+        if (m->prompt_name[0]) ADD(model, "prompt_name", cJSON_CreateString(m->prompt_name));
         // Only a null run says so: every other manifest keeps its bytes.
         if (m->null_device) ADD(model, "device", cJSON_CreateString("null"));
     }

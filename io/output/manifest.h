@@ -78,8 +78,16 @@ typedef struct ep_manifest {
      * "amx", "openblas", "cuda", ...). "" in folders of older versions (the object is absent). */
     char precision[16];
     char kernels[16];
-    char pooling[16];        /* "mean" or "cls" */
+    char pooling[96];        /* sentence-transformers' pooling mode ("mean", "cls", "max", "mean_sqrt_len_tokens",
+                                "weightedmean", "lasttoken"), or several joined by "+" in concatenation order */
     bool normalized;
+    bool no_normalize_module;/* the model has no Normalize module: embedpipe normalised its rows
+                                ("model.normalize_module": false; absent = it has one, or an older version) */
+    int truncate_dim;        /* rows cut to their first dim values (Matryoshka, --dim or the model's
+                                truncate_dim): the width before was larger ("model.truncate_dim"; 0 = absent) */
+    char dense_sha256[65];   /* SHA-256 of the model's Dense modules' SHA-256s ("" = none, or an older version) */
+    char prompt[2048];       /* the text put before every text embedded ("" = none) */
+    char prompt_name[128];   /* its name among the model's prompts ("" = given as text, or none) */
     bool null_device;        /* written by --device null: every row is zeros, not an embedding
                                 ("model.device": "null"; absent = a real encoder) */
     int max_seq_length;
@@ -115,9 +123,10 @@ bool ep_output_is_run_file(const char *name);
 
 /* What ep_manifest_same_job compares; or them together. */
 enum {
-    EP_JOB_MODEL = 1 << 0,        /* the weights (SHA-256), the vector width, max_seq_length, and the precision
-                                     when both record one (vectors of two precisions differ slightly; the
-                                     kernel table within a precision is not compared) */
+    EP_JOB_MODEL = 1 << 0,        /* the weights (SHA-256, the Dense modules' too), the vector width, the prompt,
+                                     max_seq_length, and the precision when both record one (vectors of two
+                                     precisions differ slightly; the kernel table within a precision is not
+                                     compared) */
     EP_JOB_WRITER = 1 << 1,       /* the model's name, pooling, normalisation, the embedpipe version */
     EP_JOB_READING = 1 << 2,      /* text / id paths, format, shard rows, max record bytes, skip_blank, --clean, and the
                                      inputs: their number, paths and sizes */
@@ -132,6 +141,10 @@ enum {
  * (EP_JOB_* or'd), in a fixed order, and describes the first difference as "what: <a's> vs <b's>".
  * @return NULL when they agree, else why (filled, cap bytes). */
 const char *ep_manifest_same_job(const ep_manifest *a, const ep_manifest *b, unsigned what, char *why, size_t cap);
+
+/* @return true for a pooling the manifest may record: one of sentence-transformers' mode names, or
+ * several joined by "+". */
+bool ep_manifest_pooling_valid(const char *pooling);
 
 /* Checks where the manifest places each shard: shards are in order, shard N
  * starts at row N * run.shard_rows (when set) and all but the last are full;

@@ -61,7 +61,13 @@ static const char *inputs_differ(const ep_manifest *a, const ep_manifest *b, uns
 const char *ep_manifest_same_job(const ep_manifest *a, const ep_manifest *b, unsigned what, char *why, size_t cap) {
     if (what & EP_JOB_MODEL) {
         DIFF_S(model_sha256, "the model (SHA-256 of model.safetensors)");
-        DIFF_U(dim, "the vector width");
+        DIFF_S(dense_sha256, "the model's Dense modules (SHA-256 of their weights)");
+        DIFF_SET_U(dim, "the vector width (", EP_SETTING_DIM, ")");
+        if (strcmp(a->prompt, b->prompt) != 0) {
+            snprintf(why, cap, "the prompt put before every text (%s, %s): \"%s\" vs \"%s\"",
+                     ep_setting_name(EP_SETTING_PROMPT), ep_setting_name(EP_SETTING_PROMPT_TEXT), a->prompt, b->prompt);
+            return why;
+        }
         DIFF_SET_U(max_seq_length, "", EP_SETTING_MAX_SEQ_LENGTH, "");
         DIFF_U(null_device, "the device (1 = null: zero rows, not embeddings)");
         // A folder of an older version records none: nothing to compare.

@@ -95,6 +95,27 @@ static ep_status get_sha(reader *r, const cJSON *obj, const char *prefix, const 
     return EP_OK;
 }
 
+/* The optional keys of the families after MiniLM (absent in a MiniLM folder and in older versions). */
+static ep_status read_model_head(reader *r, const cJSON *model, ep_manifest *m) {
+    ep_status st = EP_OK;
+    uint64_t v;
+    bool module = true;
+    if (cJSON_HasObjectItem(model, "normalize_module") &&
+        !(st = get_bool(r, model, "model.", "normalize_module", &module)))
+        m->no_normalize_module = !module;
+    if (!st && cJSON_HasObjectItem(model, "truncate_dim") &&
+        !(st = get_uint(r, model, "model.", "truncate_dim", 1, INT32_MAX, &v))) {
+        m->truncate_dim = (int)v;
+        if (m->truncate_dim != m->dim) st = field_error(r, "model.", "truncate_dim", "must equal model.dim");
+    }
+    if (!st && cJSON_HasObjectItem(model, "dense_sha256")) st = get_sha(r, model, "model.", "dense_sha256", m->dense_sha256);
+    if (!st && cJSON_HasObjectItem(model, "prompt"))
+        st = get_string(r, model, "model.", "prompt", m->prompt, sizeof m->prompt);
+    if (!st && cJSON_HasObjectItem(model, "prompt_name"))
+        st = get_string(r, model, "model.", "prompt_name", m->prompt_name, sizeof m->prompt_name);
+    return st;
+}
+
 static ep_status read_model(reader *r, const cJSON *root, ep_manifest *m) {
     const cJSON *model;
     uint64_t v;
@@ -104,11 +125,12 @@ static ep_status read_model(reader *r, const cJSON *root, ep_manifest *m) {
     if (!st) st = get_uint(r, model, "model.", "dim", 1, INT32_MAX, &v);
     if (!st) m->dim = (int)v;
     if (!st) st = get_string(r, model, "model.", "pooling", m->pooling, sizeof m->pooling);
-    if (!st && strcmp(m->pooling, "mean") != 0 && strcmp(m->pooling, "cls") != 0)
-        st = field_error(r, "model.", "pooling", "must be \"mean\" or \"cls\"");
+    if (!st && !ep_manifest_pooling_valid(m->pooling))
+        st = field_error(r, "model.", "pooling", "must be sentence-transformers' pooling modes joined by \"+\"");
     if (!st) st = get_bool(r, model, "model.", "normalized", &m->normalized);
     if (!st) st = get_uint(r, model, "model.", "max_seq_length", 1, INT32_MAX, &v);
     if (!st) m->max_seq_length = (int)v;
+    if (!st) st = read_model_head(r, model, m);
     const cJSON *device = cJSON_GetObjectItemCaseSensitive(model, "device");
     if (!st && device) {
         if (!cJSON_IsString(device) || strcmp(device->valuestring, "null") != 0)

@@ -21,12 +21,16 @@ class Model(_lib.HandleOwner):
     Options are the command line's flags of the same names: device ("auto", "cpu", "cuda",
     "cuda:N"), precision ("auto", the default: bf16 on
     an AMX CPU, else fp32; or "fp32", "bf16", ...), threads (0 = all cores), max_seq_length (0 = the
-    model's), batch_tokens (0 = the device's choice).
+    model's), batch_tokens (0 = the device's choice), prompt (one of the model's prompts by name,
+    e.g. "query"; None = the model's default prompt, as sentence-transformers' encode), prompt_text (a
+    prompt as text, e.g. "passage: "; "" = none), dim (keep the first dim values: Matryoshka; 0 = the
+    model's width).
     """
 
     def __init__(self, path: Optional[Union[str, os.PathLike]] = None, *, device: str = "auto",
                  precision: Optional[str] = None, threads: int = 0, max_seq_length: int = 0,
-                 batch_tokens: int = 0) -> None:
+                 batch_tokens: int = 0, prompt: Optional[str] = None, prompt_text: Optional[str] = None,
+                 dim: int = 0) -> None:
         if path is None:
             path = os.environ.get("EMBEDPIPE_MODEL")
             if not path:
@@ -45,6 +49,12 @@ class Model(_lib.HandleOwner):
                         "batch_tokens": str(batch_tokens)}
             if precision is not None:
                 settings["precision"] = precision
+            if prompt is not None:
+                settings["prompt"] = prompt
+            if prompt_text is not None:
+                settings["prompt_text"] = prompt_text
+            if dim:
+                settings["dim"] = str(dim)
             for name, value in settings.items():
                 _lib.check(lib.ep_embedder_options_set(options, name.encode(), str(value).encode(), err), err)
             handle = ctypes.c_void_p()

@@ -8,6 +8,7 @@
  * race, an out-of-range index or a divergent barrier in any kernel also fails
  * it) and against real CUDA (test_kernel_ops_gpu, skipped without a device).
  */
+#include "cpu_head.h"
 #include "kernel_test_util.h"
 
 #define BOUND_F16 2e-3 /* outputs stored as fp16, fp32 arithmetic */
@@ -34,15 +35,17 @@ static packed make_packed(const int *lens, int n) {
 
 // ----------------------------------------------------------------------------
 
-static void test_embed_layernorm(int hidden, const packed *b) {
-    const int vocab = 97, max_pos = 512;
+static void test_embed_layernorm(int hidden, const packed *b, int pad_id) {
+    const int vocab = 97, max_pos = 514;
     const size_t T = (size_t)b->n_tokens, H = (size_t)hidden;
     float *word = kt_random((size_t)vocab * H, 1.0f, 0.0f), *pos = kt_random((size_t)max_pos * H, 0.5f, 0.0f);
     float *type = kt_random(H, 0.2f, 0.0f), *gamma = kt_random(H, 0.2f, 1.0f), *beta = kt_random(H, 0.2f, 0.0f);
     int32_t *ids = (int32_t *)malloc(sizeof(int32_t) * T);
     for (size_t t = 0; t < T; t++) ids[t] = (int32_t)((kt_rand() + 1.0f) * 0.5f * vocab) % vocab;
     float *want = kt_alloc(T * H);
-    ep_cpu_embed_layernorm(want, ids, b->seq_start, b->n_seqs, word, pos, type, gamma, beta, hidden, 1e-12f);
+    /* RoBERTa positions: padding ids inside the sequences too (every seventh token), as a text that spells one */
+    for (size_t t = 0; pad_id >= 0 && t < T; t += 7) ids[t] = pad_id;
+    ep_cpu_embed_layernorm(want, ids, b->seq_start, b->n_seqs, word, pos, type, gamma, beta, hidden, 1e-12f, pad_id);
 
     uint16_t *d_out = (uint16_t *)kt_dev_empty(2 * T * H);
     uint16_t *d_word = kt_dev_f16(word, (size_t)vocab * H), *d_pos = kt_dev_f16(pos, (size_t)max_pos * H),
@@ -51,10 +54,10 @@ static void test_embed_layernorm(int hidden, const packed *b) {
     int32_t *d_ids = kt_dev_i32(ids, T), *d_seq = kt_dev_i32(b->seq_start, (size_t)b->n_seqs + 1);
     ep_error err;
     CHECK_OK(ep_cuda_embed_layernorm(d_out, d_ids, d_seq, b->n_seqs, b->n_tokens, d_word, d_pos, d_type, d_gamma,
-                                     d_beta, hidden, 1e-12f, NULL, &err), &err);
+                                     d_beta, hidden, 1e-12f, pad_id, NULL, &err), &err);
     float *got = kt_host_f16(d_out, T * H);
     char shape[64];
-    snprintf(shape, sizeof shape, "T=%zu H=%d seqs=%d", T, hidden, b->n_seqs);
+    snprintf(shape, sizeof shape, "T=%zu H=%d seqs=%d pad %d", T, hidden, b->n_seqs, pad_id);
     kt_compare("embed_layernorm", shape, got, want, T * H, BOUND_F16);
     cudaFree(d_out); cudaFree(d_word); cudaFree(d_pos); cudaFree(d_type); cudaFree(d_gamma); cudaFree(d_beta);
     cudaFree(d_ids); cudaFree(d_seq);
@@ -221,6 +224,78 @@ static void test_pool_normalize(int hidden, const packed *b, int pooling, int no
     free(x); free(want); free(got16); free(got32);
 }
 
+/* Every pooling mode at once, in a non-canonical order, with and without tokens left out. */
+static void test_pool_modes(int hidden, const packed *b, int skip) {
+    const size_t T = (size_t)b->n_tokens, H = (size_t)hidden, S = (size_t)b->n_seqs;
+    const ep_pooling modes[6] = {EP_POOLING_LAST, EP_POOLING_MEAN, EP_POOLING_MAX, EP_POOLING_CLS,
+                                 EP_POOLING_WEIGHTED_MEAN, EP_POOLING_MEAN_SQRT_LEN};
+    const int imodes[6] = {5, 0, 2, 1, 4, 3};
+    const size_t W = 6 * H;
+    float *x = kt_random(T * H, 1.0f, 0.1f), *want = kt_alloc(S * W);
+    uint16_t *d_x = kt_dev_f16(x, T * H), *d_out16 = (uint16_t *)kt_dev_empty(2 * S * W);
+    float *xh = kt_host_f16(d_x, T * H); /* the kernel reads fp16 activations: the reference gets the same */
+    ep_cpu_pooling(want, xh, b->seq_start, b->n_seqs, hidden, modes, 6, skip);
+    float *d_out32 = (float *)kt_dev_empty(4 * S * W);
+    int32_t *d_seq = kt_dev_i32(b->seq_start, S + 1);
+    ep_error err;
+    CHECK_OK(ep_cuda_pool(d_out32, d_out16, d_x, d_seq, b->n_seqs, hidden, imodes, 6, skip, NULL, &err), &err);
+    float *got16 = kt_host_f16(d_out16, S * W), *got32 = kt_host_f32(d_out32, S * W);
+    char shape[80];
+    snprintf(shape, sizeof shape, "seqs=%zu H=%d six modes skip %d", S, hidden, skip);
+    kt_compare("pool (f32 rows)", shape, got32, want, S * W, BOUND_F32 * 10);
+    kt_compare("pool (f16 rows)", shape, got16, want, S * W, BOUND_F16);
+    cudaFree(d_x); cudaFree(d_out16); cudaFree(d_out32); cudaFree(d_seq);
+    free(x); free(xh); free(want); free(got16); free(got32);
+}
+
+static void test_bias_activation(int rows, int width) {
+    for (int act = EP_ACTIVATION_IDENTITY; act <= EP_ACTIVATION_SILU; act++) {
+        const size_t n = (size_t)rows * width;
+        float *y = kt_random(n, 2.0f, 0.0f), *bias = kt_random((size_t)width, 0.5f, 0.0f), *want = kt_alloc(n);
+        uint16_t *d_y = kt_dev_f16(y, n);
+        float *yh = kt_host_f16(d_y, n);
+        for (size_t i = 0; i < n; i++) want[i] = yh[i] + bias[i % (size_t)width];
+        ep_cpu_activation(want, n, (ep_activation)act);
+        float *d_bias = kt_dev_f32(bias, (size_t)width);
+        ep_error err;
+        CHECK_OK(ep_cuda_bias_activation(d_y, d_bias, rows, width, act, NULL, &err), &err);
+        float *got = kt_host_f16(d_y, n);
+        char shape[64];
+        snprintf(shape, sizeof shape, "%dx%d %s", rows, width, ep_activation_name((ep_activation)act));
+        kt_compare("bias_activation", shape, got, want, n, BOUND_F16);
+        cudaFree(d_y); cudaFree(d_bias);
+        free(y); free(yh); free(bias); free(want); free(got);
+    }
+}
+
+/* Truncation to dim and normalisation, from fp32 and from fp16 rows. */
+static void test_rows_normalize(int rows, int width, int dim) {
+    const size_t n = (size_t)rows * width;
+    float *in = kt_random(n, 1.0f, 0.2f), *want = kt_alloc((size_t)rows * dim);
+    float *d_in32 = kt_dev_f32(in, n);
+    uint16_t *d_in16 = kt_dev_f16(in, n), *d_out16 = (uint16_t *)kt_dev_empty(2 * (size_t)rows * dim);
+    float *inh = kt_host_f16(d_in16, n), *d_out32 = (float *)kt_dev_empty(4 * (size_t)rows * dim);
+    for (int from16 = 0; from16 < 2; from16++) {
+        const float *src = from16 ? inh : in;
+        for (int r = 0; r < rows; r++) {
+            double norm = 0;
+            for (int d = 0; d < dim; d++) norm += (double)src[(size_t)r * width + d] * src[(size_t)r * width + d];
+            for (int d = 0; d < dim; d++) want[(size_t)r * dim + d] = (float)(src[(size_t)r * width + d] / sqrt(norm));
+        }
+        ep_error err;
+        CHECK_OK(ep_cuda_rows_normalize(d_out16, d_out32, from16 ? NULL : d_in32, from16 ? d_in16 : NULL, rows, width,
+                                        dim, 1, NULL, &err), &err);
+        float *got16 = kt_host_f16(d_out16, (size_t)rows * dim), *got32 = kt_host_f32(d_out32, (size_t)rows * dim);
+        char shape[64];
+        snprintf(shape, sizeof shape, "%d rows, %d of %d from %s", rows, dim, width, from16 ? "fp16" : "fp32");
+        kt_compare("rows_normalize (f16 rows)", shape, got16, want, (size_t)rows * dim, BOUND_F16);
+        kt_compare("rows_normalize (f32 rows)", shape, got32, want, (size_t)rows * dim, BOUND_F32 * 10);
+        free(got16); free(got32);
+    }
+    cudaFree(d_in32); cudaFree(d_in16); cudaFree(d_out16); cudaFree(d_out32);
+    free(in); free(inh); free(want);
+}
+
 // ----------------------------------------------------------------------------
 
 static void run_all(ep_cuda_gemm *g) {
@@ -229,8 +304,10 @@ static void run_all(ep_cuda_gemm *g) {
     const int one_long[] = {512, 5};
     const packed longest = make_packed(one_long, 2);
 
-    test_embed_layernorm(384, &mixed);
-    test_embed_layernorm(64, &longest);
+    test_embed_layernorm(384, &mixed, -1);
+    test_embed_layernorm(64, &longest, -1);
+    test_embed_layernorm(384, &mixed, 1); /* XLM-R's padding id */
+    test_embed_layernorm(64, &longest, 1);
     test_linear(mixed.n_tokens, 384, 1152, g);
     test_linear(37, 1536, 384, g);
     test_linear_bias(mixed.n_tokens, 384, g);
@@ -245,6 +322,11 @@ static void run_all(ep_cuda_gemm *g) {
     test_pool_normalize(384, &mixed, 0, 1);
     test_pool_normalize(384, &mixed, 1, 1);
     test_pool_normalize(64, &longest, 0, 0);
+    test_pool_modes(384, &mixed, 0);
+    test_pool_modes(64, &mixed, 3); /* include_prompt false: sequences of 1 and 2 tokens keep nothing */
+    test_bias_activation(5, 48);
+    test_rows_normalize(7, 384 * 6, 200);
+    test_rows_normalize(3, 48, 48);
     free(mixed.seq_start);
     free(longest.seq_start);
 }

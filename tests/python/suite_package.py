@@ -30,6 +30,19 @@ def test_encode_equals_the_command_line_bit_for_bit(texts, model, work):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
+def test_prompt_text_and_dim_equal_the_command_line(texts, work):
+    """Model(prompt_text=..., dim=...) gives embed --prompt-text ... --dim ...'s rows bit for bit."""
+    path, strings = texts
+    out = os.path.join(work, "txt-prompt-dim")
+    cli("embed", path, "-o", out, *BASE, "--prompt-text", "query: ", "--dim", "128")
+    stored = shard_bits(out)
+    m = embedpipe.Model(MODEL, device="cpu", precision="fp32", threads=2, prompt_text="query: ", dim=128)
+    vectors = m.encode(strings)
+    assert m.dim == 128 and vectors.shape == (len(strings), 128)
+    assert np.array_equal(vectors.astype(np.float16).view(np.uint16), stored)
+    m.close()
+
+
 def test_encode_forms(model, texts):
     _, strings = texts
     rows = model.encode(strings[:40])

@@ -261,6 +261,50 @@ static void test_errors(const char *model) {
     CHECK(strcmp(ep_version(), EP_VERSION_STRING) == 0);
 }
 
+/* The options prompt / prompt_text / dim give the command line's --prompt / --prompt-text / --dim rows; an
+ * unknown prompt is refused naming the model's. */
+static void test_prompt_dim(const char *model) {
+    static const char *const opts[][3] = {{"prompt", "query", "--prompt query --dim 16"},
+                                         {"prompt_text", "", "--prompt-text '' --dim 16"}};
+    for (int v = 0; v < 2; v++) {
+        ep_error err = {0};
+        ep_embedder_options *o = ep_embedder_options_create();
+        ep_embedder *e = NULL;
+        CHECK_OK(ep_embedder_options_set(o, "device", "cpu", &err), &err);
+        CHECK_OK(ep_embedder_options_set(o, opts[v][0], opts[v][1], &err), &err);
+        CHECK_OK(ep_embedder_options_set(o, "dim", "16", &err), &err);
+        CHECK_OK(ep_embedder_create(model, o, &e, &err), &err);
+        ep_embedder_options_free(o);
+        if (!e) return;
+        CHECK(ep_embedder_dim(e) == 16);
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s/prompt-out", tmp);
+        CHECKF(run_cli(model, dir, opts[v][2]) == 0, "embedpipe embed %s failed", opts[v][2]);
+        float *rows = malloc(sizeof(float) * N_TEXTS * 16);
+        uint16_t *stored = malloc(sizeof(uint16_t) * N_TEXTS * 16);
+        ep_folder *f = NULL;
+        CHECK_OK(ep_embedder_encode(e, (const char *const *)texts, NULL, N_TEXTS, rows, &err), &err);
+        CHECK_OK(ep_folder_open(dir, &f, &err), &err);
+        if (f) {
+            CHECK(ep_folder_dim(f) == 16);
+            CHECK_OK(ep_folder_read_f16(f, 0, N_TEXTS, stored, &err), &err);
+            int differ = 0;
+            for (int i = 0; i < N_TEXTS * 16; i++) differ += ep_f32_to_f16(rows[i]) != stored[i];
+            CHECKF(differ == 0, "%s: %d values differ from the command line's", opts[v][2], differ);
+        }
+        ep_folder_close(f);
+        free(rows);
+        free(stored);
+        ep_embedder_free(e);
+    }
+    ep_error err = {0};
+    ep_embedder_options *o = ep_embedder_options_create();
+    ep_embedder *e = NULL;
+    CHECK_OK(ep_embedder_options_set(o, "prompt", "summary", &err), &err);
+    CHECK(ep_embedder_create(model, o, &e, &err) == EP_ERR_USAGE && e == NULL && strstr(err.message, "\"query\""));
+    ep_embedder_options_free(o);
+}
+
 static void test_model(const char *model) {
     ep_embedder *e = create(model, NULL);
     if (!e) return;
@@ -297,6 +341,12 @@ int main(void) {
     if (mt_make_tiny(tiny, args) != 0) return 1;
     test_errors(tiny);
     test_model(tiny);
+    char prompted[512];
+    snprintf(prompted, sizeof prompted, "%s/prompted", tmp);
+    if (mt_make_tiny(prompted, "--seed 6 --pooling cls --prompt 'query=query: ' --prompt 'passage=passage: ' "
+                               "--default-prompt passage") != 0)
+        return 1;
+    test_prompt_dim(prompted);
     test_shards(tiny);
     if (ep_test_exists(real)) test_model(real);
     else printf("note: %s not found; only the tiny model was tested (scripts/fetch-model.sh)\n", real);

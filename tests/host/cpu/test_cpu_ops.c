@@ -4,6 +4,7 @@
  * to per-sequence attention (no key crosses a sequence), linear against a
  * plain loop, LayerNorm and pooling invariants, GELU identities.
  */
+#include "cpu_head.h"
 #include "cpu_ops.h"
 #include "float16.h"
 #include "test_util.h"
@@ -123,7 +124,61 @@ static void test_layernorm_pool_gelu(void) {
     CHECK(fabsf(w[5] - 0.5f * 0.5f * (1.0f + erff(0.5f / sqrtf(2.0f)))) < 1e-7f);
 }
 
+/* RoBERTa positions against transformers' create_position_ids_from_input_ids written as it is there:
+ * cumsum(ids != pad) * (ids != pad) + pad, for a sequence with padding ids inside it. */
+static void test_positions(void) {
+    const int32_t ids[] = {0, 5, 1, 7, 1, 9, 2};
+    const int n = (int)(sizeof ids / sizeof ids[0]), pad = 1;
+    int cumsum = 0, non_pad = 0;
+    for (int t = 0; t < n; t++) {
+        const int mask = ids[t] != pad;
+        cumsum += mask;
+        const int want = cumsum * mask + pad;
+        CHECKF(ep_cpu_position(pad, ids[t], t, &non_pad) == want, "token %d: position %d", t, want);
+    }
+    non_pad = 0;
+    for (int t = 0; t < n; t++) CHECK(ep_cpu_position(-1, ids[t], t, &non_pad) == t); /* BERT: the offset */
+}
+
+/* Every pooling mode on a sequence whose token t is the row (t + 1, -2 (t + 1)^2), with and without
+ * the first two tokens left out (include_prompt false). */
+static void test_pooling_modes(void) {
+    const int H = 2, L = 5;
+    float x[2 * 2 + 5 * 2];
+    const int32_t seq_start[3] = {0, 2, 2 + L}; /* a 2-token sequence first, then the one checked */
+    for (int t = 0; t < 2 + L; t++) {
+        const int k = t - 2 + 1; /* the checked sequence's token numbers, from 1 */
+        x[t * H] = (float)k;
+        x[t * H + 1] = -2.0f * (float)(k * k);
+    }
+    const ep_pooling modes[6] = {EP_POOLING_CLS, EP_POOLING_MAX, EP_POOLING_MEAN, EP_POOLING_MEAN_SQRT_LEN,
+                                 EP_POOLING_WEIGHTED_MEAN, EP_POOLING_LAST};
+    for (int skip = 0; skip <= 2; skip += 2) {
+        float out[2 * 12];
+        ep_cpu_pooling(out, x, seq_start, 2, H, modes, 6, skip);
+        const float *o = out + 12; /* the second sequence's row */
+        double sum0 = 0, sum1 = 0, wsum = 0, w0 = 0, w1 = 0;
+        for (int k = skip + 1; k <= L; k++) {
+            sum0 += k, sum1 += -2.0 * k * k, wsum += k, w0 += (double)k * k, w1 += -2.0 * k * k * k;
+        }
+        const int n = L - skip;
+        const double want[12] = {skip + 1, -2.0 * (skip + 1) * (skip + 1), L, -2.0 * (skip + 1) * (skip + 1),
+                                 sum0 / n, sum1 / n, sum0 / sqrt(n), sum1 / sqrt(n), w0 / wsum, w1 / wsum, L,
+                                 -2.0 * L * L};
+        for (int i = 0; i < 12; i++)
+            CHECKF(fabs(o[i] - want[i]) <= 1e-5 * fabs(want[i]) + 1e-6, "skip %d, value %d: %g, expected %g", skip, i,
+                   o[i], want[i]);
+    }
+    /* A sequence shorter than what is left out: cls takes its first token, the others are zeros. */
+    float out[2 * 12];
+    ep_cpu_pooling(out, x, seq_start, 1, H, modes, 6, 3);
+    CHECK(out[0] == x[0] && out[1] == x[1]);
+    for (int i = 2; i < 12; i++) CHECKF(out[i] == 0.0f, "value %d of a fully left-out sequence: %g", i, out[i]);
+}
+
 int main(void) {
+    test_positions();
+    test_pooling_modes();
     test_f16();
     test_attention_packing();
     test_linear();

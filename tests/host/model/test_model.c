@@ -324,8 +324,8 @@ static void test_rejections(void) {
     edit(d, "config.json", set_string, "hidden_act", "gelu_new");
     expect_fail("hidden_act", d, EP_ERR_MODEL, "\"gelu_new\"", "hidden_act");
     d = fresh("type");
-    edit(d, "config.json", set_string, "model_type", "roberta");
-    expect_fail("model_type", d, EP_ERR_MODEL, "\"roberta\"", "\"bert\"");
+    edit(d, "config.json", set_string, "model_type", "distilbert");
+    expect_fail("model_type", d, EP_ERR_MODEL, "model_type \"distilbert\" is not supported", "\"xlm-roberta\"");
     d = fresh("posemb");
     edit(d, "config.json", set_string, "position_embedding_type", "relative_key");
     expect_fail("position_embedding_type", d, EP_ERR_MODEL, "relative_key", NULL);
@@ -365,19 +365,12 @@ static void test_rejections(void) {
     edit(d, "sentence_bert_config.json", set_number, "max_seq_length", "129");
     expect_fail("max_seq_length > positions", d, EP_ERR_MODEL, "max_seq_length 129", "128");
 
-    d = fresh("pool-max");
-    edit(d, "1_Pooling/config.json", set_bool, "pooling_mode_mean_tokens", "false");
-    edit(d, "1_Pooling/config.json", set_bool, "pooling_mode_max_tokens", "true");
-    expect_fail("max pooling", d, EP_ERR_MODEL, "unsupported pooling", "pooling_mode_max_tokens");
-    d = fresh("pool-two");
-    edit(d, "1_Pooling/config.json", set_bool, "pooling_mode_cls_token", "true");
-    expect_fail("two pooling modes", d, EP_ERR_MODEL, "several pooling modes", NULL);
-    d = fresh("pool-none");
-    edit(d, "1_Pooling/config.json", set_bool, "pooling_mode_mean_tokens", "false");
-    expect_fail("no pooling mode", d, EP_ERR_MODEL, "no pooling mode", NULL);
+    d = fresh("pool-bad");
+    edit(d, "1_Pooling/config.json", set_bool, "pooling_mode_median_tokens", "true");
+    expect_fail("unknown legacy pooling flag", d, EP_ERR_MODEL, "unsupported pooling", "pooling_mode_median_tokens");
     d = fresh("pool-new");
-    edit(d, "1_Pooling/config.json", set_string, "pooling_mode", "weightedmean");
-    expect_fail("weightedmean pooling", d, EP_ERR_MODEL, "unsupported pooling \"weightedmean\"", NULL);
+    edit(d, "1_Pooling/config.json", set_string, "pooling_mode", "median");
+    expect_fail("unknown pooling mode", d, EP_ERR_MODEL, "unsupported pooling \"median\"", "weightedmean");
     d = fresh("pool-dim");
     edit(d, "1_Pooling/config.json", set_number, "word_embedding_dimension", "384");
     expect_fail("pooling dimension", d, EP_ERR_MODEL, "word_embedding_dimension", "hidden_size is 32");
@@ -385,7 +378,14 @@ static void test_rejections(void) {
     char mod[1024];
     snprintf(mod, sizeof mod, "%s/modules.json", d);
     CHECK(mt_edit_json(mod, add_dense_module, NULL) == 0);
-    expect_fail("Dense module", d, EP_ERR_MODEL, "sentence_transformers.models.Dense", "Pooling");
+    expect_fail("Dense module without its folder", d, EP_ERR_MODEL, "2_Dense/config.json not found", NULL);
+    snprintf(mod, sizeof mod, "%s/modules.json", d);
+    mt_write_text(mod, "[{\"idx\":0,\"name\":\"0\",\"path\":\"\",\"type\":\"sentence_transformers.models.Transformer\"},"
+                       "{\"idx\":1,\"name\":\"1\",\"path\":\"1_Pooling\",\"type\":\"sentence_transformers.models."
+                       "Pooling\"},{\"idx\":2,\"name\":\"2\",\"path\":\"2_LayerNorm\",\"type\":\"sentence_transformers."
+                       "models.LayerNorm\"}]");
+    expect_fail("a module embedpipe does not run", d, EP_ERR_MODEL, "sentence_transformers.models.LayerNorm",
+                "Dense (any number)");
 
     /* Tensor-level problems in an otherwise valid file. */
     d = fresh("notensor");
@@ -397,7 +397,7 @@ static void test_rejections(void) {
     expect_fail("missing LayerNorm", d, EP_ERR_MODEL, "embeddings.LayerNorm.weight", NULL);
     d = fresh("noemb");
     edit_header(d, delete_key, "embeddings.word_embeddings.weight");
-    expect_fail("no word embeddings", d, EP_ERR_MODEL, "not a BERT checkpoint", NULL);
+    expect_fail("no word embeddings", d, EP_ERR_MODEL, "not a BERT-architecture checkpoint", NULL);
     d = fresh("dtype");
     const char *kv[2] = {"encoder.layer.0.output.dense.bias", "I32"};
     edit_header(d, header_set_dtype, kv);
