@@ -4,7 +4,8 @@
  * ep_model_load reads a Hugging Face sentence-transformers folder:
  *   config.json                 architecture (hidden size, layers, heads, ...)
  *   model.safetensors           weights, F32 / F16 / BF16, memory-mapped
- *   vocab.txt                   WordPiece vocabulary (loaded by tokenizer/)
+ *   tokenizer.json / vocab.txt  the tokenizer (loaded by tokenizer/ through model_tokenizer.h;
+ *                               tokenizer.json when present, else vocab.txt)
  *   tokenizer_config.json       do_lower_case
  *   sentence_bert_config.json   max_seq_length
  *   modules.json + 1_Pooling/config.json   pooling mode, Normalize module

@@ -167,9 +167,14 @@ done:
 // ----------------------------------------------------------------------------
 // vocab.txt, tokenizer_config.json, tokenizer.json, sentence_bert_config.json
 
-/* A vocabulary longer than the embedding table would produce ids that index past it. */
+/* A vocabulary longer than the embedding table would produce ids that index past it. A folder
+ * with a tokenizer.json needs no vocab.txt: the tokenizer it makes is checked against
+ * vocab_size when it is created (model_tokenizer.c). */
 static ep_status check_vocab(const char *dir, const ep_model_config *c, ep_error *err) {
     char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) return EP_OK;
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     ep_status s = ep_model_require_file(path, err);
     if (s) return s;

@@ -7,7 +7,8 @@
  *                               layer_norm_eps: default 1e-12; hidden_act: default "gelu" (BertConfig's
  *                               defaults). model_type must be "bert", hidden_act "gelu" (erf),
  *                               position_embedding_type absent or "absolute".
- *   vocab.txt (required)        only checked: at most vocab_size lines (the tokenizer reads it).
+ *   vocab.txt                   required without a tokenizer.json; only checked: at most vocab_size
+ *                               lines (the tokenizer reads it; model_tokenizer.c checks tokenizer.json's ids).
  *   sentence_bert_config.json   max_seq_length. When the file or key is absent (sentence-transformers
  *                               >= 5 no longer writes it), sentence-transformers' rule applies:
  *                               min(max_position_embeddings, tokenizer_config.json model_max_length).
