@@ -1,23 +1,21 @@
 /*
  * tokenizer-bench - single-thread tokenizer throughput on real text.
  *
- *   tokenizer-bench VOCAB.txt [--repeat N] [--every K] FILE...
+ *   tokenizer-bench VOCAB.txt|TOKENIZER.json [--general] [--repeat N] [--every K] FILE...
  *
- * Every K-th line (default 1) of each FILE is one text (split on '\n' only);
- * all of them are encoded N times (default 5) with max_tokens 256 on one thread,
- * and the best pass is reported as texts/s, MB/s and ns/text, plus a checksum of
- * the ids so that two builds can be compared.
+ * The tokenizer is a vocab.txt (BERT WordPiece) or a tokenizer.json (a file
+ * whose pipeline is BERT's runs on the same fast path; --general forces the
+ * general chain instead, to compare the two). Every K-th line (default 1) of
+ * each FILE is one text (split on '\n' only); all of them are encoded N times
+ * (default 5) with max_tokens 256 on one thread, and the best pass is reported
+ * as texts/s, MB/s and ns/text, plus a checksum of the ids so that two builds,
+ * or embedpipe and Hugging Face, can be compared.
  *
- * The matching Hugging Face measurement (tokenizers' Rust code, one thread):
- *   TOKENIZERS_PARALLELISM=false RAYON_NUM_THREADS=1 python - <<'EOF'
- *   from tokenizers import Tokenizer; import glob, os, time
- *   tk = Tokenizer.from_file("models/all-MiniLM-L6-v2/tokenizer.json")
- *   tk.no_padding(); tk.enable_truncation(256)
- *   files = sorted(glob.glob(os.path.join("../shared/data/tweeteval", "*.txt")))
- *   texts = [l.decode() for f in files for l in open(f, "rb").read().split(b"\n")[:-1]]
- *   t = time.perf_counter(); tk.encode_batch(texts); print(len(texts) / (time.perf_counter() - t))
- *   EOF
+ * The matching Hugging Face measurement (tokenizers' Rust code, one thread, the
+ * same texts, the same checksum):
+ *   bench/tokenizer_hf.py TOKENIZER.json [--every K] FILE...
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,16 +32,21 @@ static double now(void) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s VOCAB.txt [--repeat N] [--every K] FILE...\n", argv[0]);
+        fprintf(stderr, "usage: %s VOCAB.txt|TOKENIZER.json [--general] [--repeat N] [--every K] FILE...\n", argv[0]);
         return 2;
     }
     int repeat = 5, every = 1;
+    bool general = false;
     size_t n_texts = 0, cap_texts = 1 << 16, total_bytes = 0;
     const char **text = malloc(sizeof *text * cap_texts);
     size_t *len = malloc(sizeof *len * cap_texts);
     for (int a = 2; a < argc; a++) {
         if (strcmp(argv[a], "--repeat") == 0 && a + 1 < argc) {
             repeat = atoi(argv[++a]);
+            continue;
+        }
+        if (strcmp(argv[a], "--general") == 0) {
+            general = true;
             continue;
         }
         if (strcmp(argv[a], "--every") == 0 && a + 1 < argc) {
@@ -81,11 +84,20 @@ int main(int argc, char **argv) {
     }
     ep_tokenizer *tok = NULL;
     ep_error err = {0};
-    ep_tokenizer_options opt = ep_tokenizer_default_options();
-    if (ep_tokenizer_create(argv[1], &opt, &tok, &err) != EP_OK) {
+    size_t plen = strlen(argv[1]);
+    ep_status st;
+    if (plen > 5 && strcmp(argv[1] + plen - 5, ".json") == 0) {
+        ep_tokenizer_json_options o = {.lowercase = -1, .general_only = general};
+        st = ep_tokenizer_create_json(argv[1], &o, &tok, &err);
+    } else {
+        ep_tokenizer_options opt = ep_tokenizer_default_options();
+        st = ep_tokenizer_create(argv[1], &opt, &tok, &err);
+    }
+    if (st != EP_OK) {
         fprintf(stderr, "%s\n", err.message);
         return 1;
     }
+    fprintf(stderr, "tokenizer: %s\n", ep_tokenizer_describe(tok));
     int32_t ids[256];
     double best = 1e30;
     uint64_t checksum = 0, n_ids = 0;

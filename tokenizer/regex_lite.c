@@ -33,6 +33,8 @@ typedef struct atom {
 typedef struct alt {
     atom a[MAX_ATOMS];
     int n;
+    bool bos;       // starts with \A: can match at offset 0 only
+    int first_byte; // >= 0: every match starts with this ASCII byte (a quick filter for find)
 } alt;
 
 struct ep_tok_regex {
@@ -247,6 +249,17 @@ static int parse(parser *ps, ep_tok_regex *re, bool literal) {
             return -1;
         }
     }
+    for (int i = 0; i < re->n_alts; i++) { // what lets find skip positions without matching
+        alt *x = &re->alts[i];
+        int k = 0;
+        x->bos = x->n > 0 && x->a[0].kind == A_BOS;
+        while (k < x->n && x->a[k].kind == A_BOS) k++;
+        const atom *t = k < x->n ? &x->a[k] : NULL;
+        x->first_byte = t && t->kind == A_SET && !t->negate && !t->classes && t->n_ranges == 1 && t->min > 0 &&
+                                t->range[0][0] == t->range[0][1] && t->range[0][0] < 0x80
+                            ? t->range[0][0]
+                            : -1;
+    }
     for (int i = 0; i < re->n_alts; i++) {
         int len = 0;
         for (int k = 0; k < re->alts[i].n; k++)
@@ -329,7 +342,9 @@ static long match_here(const alt *a, int i, const char *s, size_t n, size_t pos)
 int ep_tok_regex_find(const ep_tok_regex *re, const char *s, size_t n, size_t from, size_t *ms, size_t *me) {
     for (size_t start = from; start < n;) {
         for (int k = 0; k < re->n_alts; k++) {
-            long end = match_here(&re->alts[k], 0, s, n, start);
+            const alt *x = &re->alts[k];
+            if ((x->bos && start) || (x->first_byte >= 0 && (uint8_t)s[start] != x->first_byte)) continue;
+            long end = match_here(x, 0, s, n, start);
             if (end > (long)start) {
                 *ms = start;
                 *me = (size_t)end;

@@ -166,6 +166,7 @@ ep_status ep_tokjson_model(const ep_tokjson *j, const cJSON *model, ep_tokenizer
     if (st) return st;
     if (strcmp(type, "WordPiece") == 0) return wordpiece(j, model, tok, c);
     if (strcmp(type, "Unigram") == 0) return unigram(j, model, tok, c);
-    return ep_tokjson_fail(j, EP_ERR_MODEL, "model.type", "\"%s\" is not supported; supported models: WordPiece, "
-                           "Unigram", type);
+    // wire: unigram (then name Unigram among the supported models here)
+    return ep_tokjson_fail(j, EP_ERR_MODEL, "model.type", "\"%s\" is not supported; supported models: WordPiece",
+                           type);
 }
