@@ -254,5 +254,6 @@ void ep_tok_chain_free(ep_tok_chain *c) {
     free(c->norm);
     free(c->pre);
     if (c->model_free) c->model_free(c->model_data);
+    free(c->model_aux);
     free(c);
 }

@@ -108,6 +108,7 @@ struct ep_tok_chain {
     void *model_data;                  // UNIGRAM: the model
     ep_tok_word_model_fn encode_word;  // UNIGRAM: its encode
     void (*model_free)(void *model);
+    void *model_aux;                   // UNIGRAM: what the model points into (freed with the chain)
     int max_chars;                     // WORDPIECE: longer words become the unknown token
 };
 

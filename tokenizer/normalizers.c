@@ -251,8 +251,9 @@ size_t ep_tok_normalize(const ep_tok_norm *nz, const char *in, size_t n, char *o
         put(&o, in, n);
         return o.n;
     case EP_NORM_PRECOMPILED: {
-        if (n && nz->apply(nz->map, in, (size_t)ep_utf8_next(in, n, 0, &(int32_t){0}), NULL, 0) == 0)
-            *first_kept = false; // the charsmap deletes the first character
+        char first[64]; // what the charsmap makes of the first character alone: nothing means deleted
+        if (n && nz->apply(nz->map, in, (size_t)ep_utf8_next(in, n, 0, &(int32_t){0}), first, sizeof first) == 0)
+            *first_kept = false;
         return nz->apply(nz->map, in, n, out, cap);
     }
     }

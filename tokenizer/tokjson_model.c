@@ -8,6 +8,22 @@
 
 #include "tokjson.h"
 
+/* wire: unigram - add unigram.c to tokenizer/CMakeLists.txt and define EP_TOK_HAVE_UNIGRAM there. */
+#ifdef EP_TOK_HAVE_UNIGRAM
+#include "unigram.h"
+#define SUPPORTED_MODELS "supported models: WordPiece, Unigram"
+
+static int unigram_word(const void *model, const char *word, size_t len, int32_t *ids, int cap) {
+    return ep_unigram_encode_word(model, word, len, ids, cap);
+}
+
+static void unigram_free(void *model) {
+    ep_unigram_free(model);
+}
+#else
+#define SUPPORTED_MODELS "supported models: WordPiece"
+#endif
+
 /* Gives tok room for n tokens of total bytes (NUL terminators included).
  * @return EP_OK or EP_ERR_NOMEM. */
 static ep_status vocab_alloc(const ep_tokjson *j, ep_tokenizer *tok, int n, size_t bytes) {
@@ -146,15 +162,29 @@ static ep_status unigram(const ep_tokjson *j, const cJSON *m, ep_tokenizer *tok,
     }
     tok->unk_id = (int32_t)unk;
     c->model = EP_MODEL_UNIGRAM;
-    /* wire: unigram
-     * The pieces are tok->strings + tok->offset[i] (NUL-terminated), with scores[i]:
-     *     const char **pieces = malloc(sizeof *pieces * (size_t)tok->n_vocab);  (fill, free after create)
-     *     st = ep_unigram_create(pieces, scores, tok->n_vocab, (int)unk, byte_fallback, &uni, j->err);
-     *     c->model_data = uni; c->encode_word = unigram_word; c->model_free = unigram_free;
-     * with two adapters in this file calling ep_unigram_encode_word and ep_unigram_free. */
+#ifdef EP_TOK_HAVE_UNIGRAM
+    // The pieces stay where they are (tok->strings) for the tokenizer's life; so does this array.
+    const char **pieces = malloc(sizeof *pieces * (size_t)tok->n_vocab);
+    if (!pieces) {
+        st = ep_tokjson_fail(j, EP_ERR_NOMEM, "model.vocab", "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < tok->n_vocab; i++) pieces[i] = tok->strings + tok->offset[i];
+    c->model_aux = pieces;
+    ep_unigram *uni = NULL;
+    st = ep_unigram_create(pieces, scores, tok->n_vocab, (int)unk, byte_fallback, &uni, j->err);
+    if (st) {
+        ep_error_prefix(j->err, "tokenizer.json %s: model", j->file);
+        goto done;
+    }
+    c->model_data = uni;
+    c->encode_word = unigram_word;
+    c->model_free = unigram_free;
+#else
     (void)byte_fallback;
     st = ep_tokjson_fail(j, EP_ERR_MODEL, "model", "the Unigram model (SentencePiece: XLM-R, multilingual-e5, "
-                         "paraphrase-multilingual) is not supported yet; supported models: WordPiece");
+                         "paraphrase-multilingual) is not supported yet; " SUPPORTED_MODELS);
+#endif
 done:
     free(scores);
     return st;
@@ -166,7 +196,5 @@ ep_status ep_tokjson_model(const ep_tokjson *j, const cJSON *model, ep_tokenizer
     if (st) return st;
     if (strcmp(type, "WordPiece") == 0) return wordpiece(j, model, tok, c);
     if (strcmp(type, "Unigram") == 0) return unigram(j, model, tok, c);
-    // wire: unigram (then name Unigram among the supported models here)
-    return ep_tokjson_fail(j, EP_ERR_MODEL, "model.type", "\"%s\" is not supported; supported models: WordPiece",
-                           type);
+    return ep_tokjson_fail(j, EP_ERR_MODEL, "model.type", "\"%s\" is not supported; " SUPPORTED_MODELS, type);
 }

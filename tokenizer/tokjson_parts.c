@@ -11,9 +11,26 @@
 
 #define MAX_DEPTH 8 // Sequences inside Sequences
 
+/* wire: precompiled - add precompiled_charsmap.c to tokenizer/CMakeLists.txt and define
+ * EP_TOK_HAVE_CHARSMAP there. */
+#ifdef EP_TOK_HAVE_CHARSMAP
+#include "precompiled_charsmap.h"
+#define PRECOMPILED ", Precompiled"
+
+static size_t charsmap_apply(const void *map, const char *text, size_t len, char *out, size_t cap) {
+    return ep_charsmap_normalize(map, text, len, out, cap);
+}
+
+static void charsmap_free(void *map) {
+    ep_charsmap_free(map);
+}
+#else
+#define PRECOMPILED ""
+#endif
+
 static const char *const supported_normalizers =
     "supported normalizers: BertNormalizer, NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents, Replace, Prepend, "
-    "Nmt, Sequence";
+    "Nmt" PRECOMPILED ", Sequence";
 static const char *const supported_pre_tokenizers =
     "supported pre-tokenizers: BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Metaspace, Sequence";
 
@@ -99,13 +116,20 @@ static ep_status one_normalizer(const ep_tokjson *j, const cJSON *o, const char 
         ep_status st = ep_tokjson_string(j, o, path, "precompiled_charsmap", true, &b64);
         if (st) return st;
         nz->kind = EP_NORM_PRECOMPILED;
-        /* wire: precompiled
-         *     ep_charsmap *m;
-         *     if ((st = ep_charsmap_create(b64, strlen(b64), &m, j->err))) return ep_error_prefix(j->err, ...);
-         *     nz->map = m; nz->apply = charsmap_apply; nz->map_free = charsmap_free;
-         * with two adapters in this file calling ep_charsmap_normalize and ep_charsmap_free. */
+#ifdef EP_TOK_HAVE_CHARSMAP
+        ep_charsmap *map = NULL;
+        if ((st = ep_charsmap_create(b64, strlen(b64), &map, j->err))) {
+            ep_error_prefix(j->err, "tokenizer.json %s: %s", j->file, path);
+            return st;
+        }
+        nz->map = map;
+        nz->apply = charsmap_apply;
+        nz->map_free = charsmap_free;
+        return EP_OK;
+#else
         return ep_tokjson_fail(j, EP_ERR_MODEL, path, "the Precompiled normalizer (SentencePiece's charsmap, as in "
                                "XLM-R tokenizers) is not supported yet; %s", supported_normalizers);
+#endif
     }
     return ep_tokjson_fail(j, EP_ERR_MODEL, path, "type \"%s\" is not supported; %s", type, supported_normalizers);
 }

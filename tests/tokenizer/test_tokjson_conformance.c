@@ -93,7 +93,7 @@ int main(void) {
         CHECKF(k >= 0, "tweets.bin.zst has no pipeline %s", name);
         int bad = k >= 0 ? tj_check_rows(tok, &t, k, MAX_LEN) : 0;
         CHECKF(bad == 0, "%s: %d of %d tweets differ from tokenizers", name, bad, t.n_rows);
-        printf("%s: %d tweets identical (%s)\n", name, t.n_rows - bad, ep_tokenizer_describe(tok));
+        printf("%s: %d of %d tweets identical (%s)\n", name, t.n_rows - bad, t.n_rows, ep_tokenizer_describe(tok));
         if (strcmp(name, "nfkc-lower-punct") == 0) truncation_and_threads(tok, &t, name);
         checked++;
         ep_tokenizer_free(tok);
