@@ -23,7 +23,8 @@ behaviour Hugging Face defines:
       tokenizer.json pipelines: all-MiniLM-L6-v2's own file (models/all-MiniLM-L6-v2, or
       $EP_MODEL_DIR), variants of it (cased; BertNormalizer without clean_text; NFKC + Lowercase +
       WhitespaceSplit + Punctuation with added tokens; NFD + StripAccents + Whitespace), Metaspace
-      pipelines over the Unigram pieces, and the two Unigram tokenizers above as they are.
+      pipelines over the Unigram pieces (with Nmt, Prepend, Replace, every Punctuation behaviour),
+      and the two Unigram tokenizers above as they are.
       Written to tests/fixtures/tokjson/: pipelines.json (each pipeline as its base file, the
       top-level keys replaced and the base's SHA-256, so that the C test rebuilds the same
       tokenizer.json; versions), tweets.bin.zst (for every 5th tweeteval line and every full_text
@@ -200,11 +201,14 @@ def _tokjson_pipelines(minilm):
         {"name": "bert-cased", "base": "minilm",
          "set": {"normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
                                 "strip_accents": False, "lowercase": False}}},
-        # BertNormalizer without clean_text or CJK spacing, accents stripped but case kept: the
-        # general chain with BERT's parts, and BertProcessing.
+        # BertNormalizer without clean_text or CJK spacing, accents stripped but case kept, and
+        # punctuation removed after BertPreTokenizer: the general chain with BERT's parts, and
+        # BertProcessing.
         {"name": "bert-general", "base": "minilm",
          "set": {"normalizer": {"type": "BertNormalizer", "clean_text": False, "handle_chinese_chars": False,
                                 "strip_accents": True, "lowercase": False},
+                 "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                     {"type": "BertPreTokenizer"}, {"type": "Punctuation", "behavior": "Removed"}]},
                  "post_processor": bert_proc}},
         # NFKC + Lowercase, WhitespaceSplit + Punctuation, and added tokens found in tweets with
         # every matching flag: normalized, single_word, lstrip, rstrip.
@@ -257,6 +261,14 @@ def _tokjson_pipelines(minilm):
                      {"type": "Replace", "pattern": {"Regex": "\\A\u2581"}, "content": ""}]},
                  "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "never",
                                    "split": True}}},
+        # Nmt, Prepend, punctuation merged with the word before, Metaspace without splitting.
+        {"name": "metaspace-nosplit", "base": "unigram-xlmr", "model_from_pieces": xlmr_wordpiece,
+         "set": {"normalizer": {"type": "Sequence", "normalizers": [
+                     {"type": "Nmt"}, {"type": "NFKC"}, {"type": "Prepend", "prepend": "\u2581"},
+                     {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+                 "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                     {"type": "Punctuation", "behavior": "MergedWithPrevious"},
+                     {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "never", "split": False}]}}},
         # The two Unigram tokenizers of the "tokenizers" step, as they are (Precompiled + Unigram).
         {"name": "unigram-xlmr", "base": "unigram-xlmr"},
         {"name": "unigram-bytefallback", "base": "unigram-bytefallback"},

@@ -100,6 +100,7 @@ int ep_tok_added_split(const ep_tok_added_set *set, const char *s, size_t n, ep_
             start = ns > start_offset ? ns : start_offset;
         }
         if (t->flags & EP_TOK_ADDED_RSTRIP) stop = leading_space_end(s, n, stop);
+        if (start > stop) start = stop; // an earlier rstrip ran past this match (tokenizers would panic)
         if (start_offset < start && fn(ctx, start_offset, start, -1)) return 1;
         if (fn(ctx, start, stop, t->id)) return 1;
         start_offset = stop;

@@ -13,6 +13,12 @@ static ep_status check_ids(const ep_tokenizer *tok, const char *file, const ep_m
                             "%s has %d token ids but config.json vocab_size is %d: the tokenizer does not belong to "
                             "these weights",
                             file, n, cfg->vocab_size);
+    // Every sequence needs a token to pool over: without specials an empty text would have none.
+    if (ep_tokenizer_n_special(tok) == 0)
+        return ep_error_set(err, EP_ERR_MODEL,
+                            "%s adds no special tokens (no post_processor), so an empty text would have no token to "
+                            "pool over; embedpipe needs a template such as [CLS] $A [SEP]",
+                            file);
     if (cfg->max_seq_length < ep_tokenizer_n_special(tok))
         return ep_error_set(err, EP_ERR_MODEL, "%s: max_seq_length %d leaves no room for the %d special tokens", file,
                             cfg->max_seq_length, ep_tokenizer_n_special(tok));

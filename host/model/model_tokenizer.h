@@ -19,8 +19,8 @@ extern "C" {
  * does), else model_dir/vocab.txt with cfg->do_lower_case and the other options at their
  * defaults (BertTokenizerFast's).
  * @return as ep_tokenizer_create_json / ep_tokenizer_create (naming the file); EP_ERR_MODEL
- *         when the tokenizer has more ids than config.json's vocab_size, or more special
- *         tokens than cfg->max_seq_length. */
+ *         when the tokenizer has more ids than config.json's vocab_size, adds no special
+ *         tokens, or adds more than cfg->max_seq_length. */
 ep_status ep_model_tokenizer_create(const char *model_dir, const ep_model_config *cfg, ep_tokenizer **out,
                                     ep_error *err);
 

@@ -5,7 +5,8 @@
  *     and gives vocab.txt's ids;
  *   - without tokenizer.json: vocab.txt, as before;
  *   - without vocab.txt: the model still loads and tokenizes from tokenizer.json;
- *   - a tokenizer.json with more ids than config.json's vocab_size is refused, naming it;
+ *   - a tokenizer.json with more ids than config.json's vocab_size is refused, naming it, and so
+ *     is one that adds no special tokens (an empty text would have no token to pool over);
  *   - tokenizer_config.json's do_lower_case reaches tokenizer.json's BertNormalizer.
  */
 #include <cjson/cJSON.h>
@@ -83,6 +84,10 @@ static void add_token(cJSON *root) {
     cJSON_AddItemToArray(cJSON_GetObjectItem(root, "added_tokens"), t);
 }
 
+static void no_template(cJSON *root) {
+    cJSON_ReplaceItemInObjectCaseSensitive(root, "post_processor", cJSON_CreateNull());
+}
+
 int main(void) {
     char *src = realpath(ep_test_model_dir(), NULL); // the links need an absolute target
     ep_test_mkdtemp(tmp, sizeof tmp, "model-tokenizer");
@@ -111,6 +116,12 @@ int main(void) {
     ep_tokenizer *t = tokenizer_of(big, &err, &st);
     CHECKF(!t && st == EP_ERR_MODEL && strstr(err.message, "tokenizer.json") && strstr(err.message, "30523"),
            "30,523 ids for a 30,522-row embedding table: status %d (%s)", (int)st, err.message);
+
+    const char *bare = folder(src, "no-template", NULL);
+    write_edited(src, bare, no_template);
+    t = tokenizer_of(bare, &err, &st);
+    CHECKF(!t && st == EP_ERR_MODEL && strstr(err.message, "no special tokens"),
+           "a tokenizer.json without a post_processor: status %d (%s)", (int)st, err.message);
 
     // do_lower_case false in tokenizer_config.json: "Hello" no longer becomes "hello".
     const char *cased = folder(src, "cased", "tokenizer_config.json");
