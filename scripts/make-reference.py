@@ -385,6 +385,12 @@ class _Utf8proc:
         n = self.lib.utf8proc_decompose_char(cp, self._buf, 16, 1 << 4, ctypes.byref(last))  # UTF8PROC_DECOMPOSE
         return [self._buf[i] for i in range(n)]
 
+    def nfkd(self, cp):
+        last = ctypes.c_int(0)
+        buf = (ctypes.c_int32 * 32)()
+        n = self.lib.utf8proc_decompose_char(cp, buf, 32, (1 << 4) | (1 << 2), ctypes.byref(last))  # + COMPAT
+        return [buf[i] for i in range(n)]
+
 
 def _emulate(u, cp, over):
     """Words of "a" cp "b" by the rules tokenizer/normalize.c implements, given overrides."""
@@ -488,6 +494,8 @@ def unicode_tables(backend, path):
             sys.exit("U+%04X: HF's combining class differs from utf8proc's %d" % (cp, k))
         ccc_zero.append(cp)
 
+    chain = _chain_tables(u, over)
+
     cat_groups = {}
     for cp, c in over["cat"].items():
         cat_groups.setdefault(c, []).append(cp)
@@ -545,8 +553,78 @@ def unicode_tables(backend, path):
         lines.append("    {0x110000, 0x110000, 0}, /* none */")
     lines.append("};")
     lines.append("")
+    lines += _chain_table_lines(chain)
     lines.append("#endif /* EP_HF_UNICODE_TABLES_H */")
     write_file(path, ("\n".join(lines) + "\n").encode())
+
+
+# The tokenizer.json chain's parts look at Unicode through other crates than BertNormalizer:
+# NFKD / NFKC (unicode-normalization-alignments, Unicode 9.0), StripAccents' is_combining_mark
+# (the same crate), and \w of the Whitespace pre-tokenizer and of single_word added tokens
+# (the regex crate). tokenizer/hf_unicode.c emulates them from utf8proc; these are its exceptions.
+_OTHER_ALPHABETIC_SYMBOLS = [(0x24B6, 0x24E9), (0x1F130, 0x1F149), (0x1F150, 0x1F169), (0x1F170, 0x1F189)]
+
+
+def _word_rule(u, cp):
+    """tokenizer/hf_unicode.c ep_hf_is_word_char, without exceptions."""
+    if cp < 128:
+        return chr(cp).isalnum() or cp == 0x5F
+    cat = u.cat(cp)
+    return (cat[0] in "LM" or cat in ("Nd", "Nl", "Pc") or cp in (0x200C, 0x200D)
+            or any(lo <= cp <= hi for lo, hi in _OTHER_ALPHABETIC_SYMBOLS))
+
+
+def _chain_tables(u, over):
+    from tokenizers import normalizers, pre_tokenizers
+    nfkd, strip_accents, ws = normalizers.NFKD(), normalizers.StripAccents(), pre_tokenizers.Whitespace()
+    no_compat, marks, words = [], {}, {}
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        c = chr(cp)
+        mine = [cp] if cp in over["nodecomp"] else u.nfkd(cp)
+        hf = [ord(x) for x in nfkd.normalize_str(c)]
+        if mine != hf:
+            if hf != [cp]:
+                sys.exit("U+%04X: HF's NFKD %r is neither utf8proc's %r nor nothing" % (cp, hf, mine))
+            no_compat.append(cp)
+        hf_mark = strip_accents.normalize_str(c) == ""
+        if hf_mark != u.cat(cp).startswith("M"):
+            marks[cp] = int(hf_mark)
+        w = [x for x, _ in ws.pre_tokenize_str("a" + c + "b")]
+        if w not in (["a" + c + "b"], ["a", c, "b"], ["a", "b"]):
+            sys.exit("U+%04X: Whitespace gives %r" % (cp, w))
+        if (w == ["a" + c + "b"]) != _word_rule(u, cp):
+            words[cp] = int(w == ["a" + c + "b"])
+    return {"no_compat": no_compat, "marks": marks, "words": words}
+
+
+def _value_ranges(d):
+    rows = []
+    for cp in sorted(d):
+        if rows and rows[-1][1] + 1 == cp and rows[-1][2] == d[cp]:
+            rows[-1][1] = cp
+        else:
+            rows.append([cp, cp, d[cp]])
+    return rows
+
+
+def _chain_table_lines(t):
+    lines = ["/* The tokenizer.json chain (normalizers.c, pretokenizers.c, added_tokens.c). */", "",
+             "/* Code points utf8proc gives a compatibility decomposition that HF's NFKD / NFKC lack. */",
+             "static const ep_hf_range ep_hf_no_compat_decomposition[] = {"]
+    lines += ["    {0x%05X, 0x%05X, 0}," % (lo, hi) for lo, hi in _ranges(t["no_compat"])]
+    lines += ["    {0x110000, 0x110000, 0}, /* none */"] if not t["no_compat"] else []
+    lines += ["};", "", "/* Where StripAccents' is_combining_mark (1: a mark) disagrees with utf8proc's M* categories. */",
+              "static const ep_hf_range ep_hf_mark_overrides[] = {"]
+    lines += ["    {0x%05X, 0x%05X, %d}," % (lo, hi, v) for lo, hi, v in _value_ranges(t["marks"])]
+    lines += ["    {0x110000, 0x110000, 0}, /* none */"] if not t["marks"] else []
+    lines += ["};", "", "/* Where the regex crate's \\w (1: a word character) disagrees with ep_hf_is_word_char's rule. */",
+              "static const ep_hf_range ep_hf_word_overrides[] = {"]
+    lines += ["    {0x%05X, 0x%05X, %d}," % (lo, hi, v) for lo, hi, v in _value_ranges(t["words"])]
+    lines += ["    {0x110000, 0x110000, 0}, /* none */"] if not t["words"] else []
+    lines += ["};", ""]
+    return lines
 
 
 # ---------------------------------------------------------------------------

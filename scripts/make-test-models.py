@@ -46,6 +46,20 @@ behaviour Hugging Face defines:
         <family>.meta.json             the make-tiny-model.py arguments (the C tests regenerate the
                                        folder with them), the SHA-256 of every weights file (a
                                        generator drift fails the tests), the views, versions
+  step "tokenizer-fixtures"
+      What tokenizers (Tokenizer.from_str, truncation at 256, no padding) gives for several
+      tokenizer.json pipelines: all-MiniLM-L6-v2's own file (models/all-MiniLM-L6-v2, or
+      $EP_MODEL_DIR), variants of it (cased; BertNormalizer without clean_text; NFKC + Lowercase +
+      WhitespaceSplit + Punctuation with added tokens; NFD + StripAccents + Whitespace), Metaspace
+      pipelines over the Unigram pieces (with Nmt, Prepend, Replace, every Punctuation behaviour),
+      and the two Unigram tokenizers above as they are.
+      Written to tests/fixtures/tokjson/: pipelines.json (each pipeline as its base file, the
+      top-level keys replaced and the base's SHA-256, so that the C test rebuilds the same
+      tokenizer.json; versions), tweets.bin.zst (for every 5th tweeteval line and every full_text
+      of twitter-export/tweets.js: file, line or array index and XXH3 of the text, never the text;
+      per pipeline the number of ids and a 32-bit hash of them) and codepoints.bin.zst (the ids of
+      "a" c "b" for every scalar value c, as runs of code points with equal ids).
+      Formats: tests/tokenizer/tokjson_fixture.h.
 
 Run it with the reference virtual environment (see make-reference.py), which needs
 sentencepiece and protobuf besides sentence-transformers:
@@ -438,6 +452,18 @@ FAMILIES = [
 
 def _reference_helpers():
     """make-reference.py's helpers (line selection, XXH3, NDJSON, zstd), loaded from its file."""
+# step "tokenizer-fixtures": what tokenizers gives for tokenizer.json pipelines on real tweets
+# and on every code point (tests/tokenizer/test_tokjson_*.c read these).
+
+TOKJSON_MAX_LEN = 256      # max_length of the truncation, as tests/tokenizer/test_tokenizer_conformance
+TOKJSON_EVERY = 5          # tweeteval lines 1, 6, 11, ... (as make-reference.py's tokens fixture)
+TOKJSON_MAGIC_ROWS = b"EPTOKJR1"
+TOKJSON_MAGIC_CODEPOINTS = b"EPTOKJC1"
+
+
+def _tokjson_reference_helpers():
+    """make-reference.py's line selection, XXH3 and zstd framing, so both fixtures agree."""
+    import importlib.util
     spec = importlib.util.spec_from_file_location("make_reference", os.path.join(ROOT, "scripts", "make-reference.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -515,8 +541,240 @@ def step_model_fixtures(args):
             print(f"make-test-models: {fam['name']}: " + ", ".join(f"{n} ({len(d)} bytes)" for n, d in files.items()))
 
 
+# ---------------------------------------------------------------------------
+# step "tokenizer-fixtures"
+
+
+def _tokjson_pipelines(minilm):
+    """The pipelines: a base tokenizer.json, top-level keys replaced ("set"), optionally its model
+    replaced by a WordPiece over the base's Unigram pieces ("model_from_pieces", so that Metaspace
+    pipelines can be checked before Unigram itself is), and added tokens appended ("add_tokens",
+    added with tokenizers' own add_tokens so that their ids are the ones it assigns)."""
+    bert_proc = {"type": "BertProcessing", "sep": ["[SEP]", minilm.token_to_id("[SEP]")],
+                 "cls": ["[CLS]", minilm.token_to_id("[CLS]")]}
+    xlmr_wordpiece = {"unk_token": "<unk>", "continuing_subword_prefix": "", "max_input_chars_per_word": 100}
+
+    def tok(content, **flags):
+        d = {"content": content, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+             "special": False}
+        d.update(flags)
+        return d
+    return [
+        # all-MiniLM-L6-v2's own file: BertNormalizer + BertPreTokenizer + WordPiece + [CLS] $A [SEP].
+        {"name": "minilm", "base": "minilm"},
+        # The cased variant (bert-base-cased style): still the fast WordPiece path.
+        {"name": "bert-cased", "base": "minilm",
+         "set": {"normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
+                                "strip_accents": False, "lowercase": False}}},
+        # BertNormalizer without clean_text or CJK spacing, accents stripped but case kept, and
+        # punctuation removed after BertPreTokenizer: the general chain with BERT's parts, and
+        # BertProcessing.
+        {"name": "bert-general", "base": "minilm",
+         "set": {"normalizer": {"type": "BertNormalizer", "clean_text": False, "handle_chinese_chars": False,
+                                "strip_accents": True, "lowercase": False},
+                 "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                     {"type": "BertPreTokenizer"}, {"type": "Punctuation", "behavior": "Removed"}]},
+                 "post_processor": bert_proc}},
+        # NFKC + Lowercase, WhitespaceSplit + Punctuation, and added tokens found in tweets with
+        # every matching flag: normalized, single_word, lstrip, rstrip.
+        {"name": "nfkc-lower-punct", "base": "minilm",
+         "set": {"normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "Lowercase"}]},
+                 "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                     {"type": "WhitespaceSplit"}, {"type": "Punctuation", "behavior": "Isolated"}]}},
+         "add_tokens": [tok("@user", normalized=True, rstrip=True), tok("&amp;", lstrip=True, rstrip=True),
+                        tok("rt", normalized=True, single_word=True), tok("http", single_word=True),
+                        tok("\u2764\ufe0f", lstrip=True)]},
+        # NFD + StripAccents + Lowercase + Strip, the Whitespace pre-tokenizer, contiguous punctuation.
+        {"name": "nfd-whitespace", "base": "minilm",
+         "set": {"normalizer": {"type": "Sequence", "normalizers": [
+                     {"type": "NFD"}, {"type": "StripAccents"}, {"type": "Lowercase"},
+                     {"type": "Strip", "strip_left": True, "strip_right": True}]},
+                 "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                     {"type": "Whitespace"}, {"type": "Punctuation", "behavior": "Contiguous"}]}}},
+        # XLM-R's chain without its Precompiled charsmap (NFKC in its place) and Metaspace, on a
+        # WordPiece over the Unigram pieces, with RobertaProcessing.
+        {"name": "metaspace-always", "base": "unigram-xlmr", "model_from_pieces": xlmr_wordpiece,
+         "set": {"normalizer": {"type": "Sequence", "normalizers": [
+                     {"type": "NFKC"}, {"type": "Strip", "strip_left": False, "strip_right": True},
+                     {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\u2581"}]},
+                 "post_processor": {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0],
+                                    "trim_offsets": True, "add_prefix_space": True}},
+         "add_tokens": [tok("#", lstrip=True), tok("!!", rstrip=True, normalized=True)]},
+        # Metaspace prepending on the first split only, after punctuation merged with the next
+        # word, NFC, a trimming regex; two specials after the sequence.
+        {"name": "metaspace-first", "base": "unigram-xlmr", "model_from_pieces": xlmr_wordpiece,
+         "set": {"normalizer": {"type": "Sequence", "normalizers": [
+                     {"type": "NFC"}, {"type": "Replace", "pattern": {"Regex": "\\A +| +\\z"}, "content": ""},
+                     {"type": "Lowercase"}]},
+                 "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                     {"type": "Punctuation", "behavior": "MergedWithNext"},
+                     {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True}]},
+                 "post_processor": {"type": "TemplateProcessing",
+                                    "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                                               {"Sequence": {"id": "A", "type_id": 0}},
+                                               {"SpecialToken": {"id": "</s>", "type_id": 0}},
+                                               {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+                                    "pair": [{"Sequence": {"id": "A", "type_id": 0}},
+                                             {"Sequence": {"id": "B", "type_id": 1}}],
+                                    "special_tokens": {"<s>": {"id": "<s>", "ids": [0], "tokens": ["<s>"]},
+                                                       "</s>": {"id": "</s>", "ids": [2], "tokens": ["</s>"]}}}}},
+        # Metaspace that never prepends, over spaces made visible by Replace (String), the
+        # leading one removed by a "\A" regex; NFKD.
+        {"name": "metaspace-never", "base": "unigram-xlmr", "model_from_pieces": xlmr_wordpiece,
+         "set": {"normalizer": {"type": "Sequence", "normalizers": [
+                     {"type": "NFKD"}, {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
+                     {"type": "Replace", "pattern": {"Regex": "\\A\u2581"}, "content": ""}]},
+                 "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "never",
+                                   "split": True}}},
+        # Nmt, Prepend, punctuation merged with the word before, Metaspace without splitting.
+        {"name": "metaspace-nosplit", "base": "unigram-xlmr", "model_from_pieces": xlmr_wordpiece,
+         "set": {"normalizer": {"type": "Sequence", "normalizers": [
+                     {"type": "Nmt"}, {"type": "NFKC"}, {"type": "Prepend", "prepend": "\u2581"},
+                     {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+                 "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                     {"type": "Punctuation", "behavior": "MergedWithPrevious"},
+                     {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "never", "split": False}]}}},
+        # The two Unigram tokenizers of the "tokenizers" step, as they are (Precompiled + Unigram).
+        {"name": "unigram-xlmr", "base": "unigram-xlmr"},
+        {"name": "unigram-bytefallback", "base": "unigram-bytefallback"},
+    ]
+
+
+def _tokjson_build(spec, bases):
+    """@return (tokenizer.json text, the spec as the C test replays it) for one pipeline."""
+    from tokenizers import AddedToken, Tokenizer
+
+    d = json.loads(bases[spec["base"]])
+    d.update(spec.get("set", {}))
+    if "model_from_pieces" in spec:
+        vocab = {piece: i for i, (piece, _) in enumerate(d["model"]["vocab"])}
+        d["model"] = dict(type="WordPiece", vocab=vocab, **spec["model_from_pieces"])
+    replay = {k: v for k, v in spec.items() if k != "add_tokens"}
+    if spec.get("add_tokens"):
+        tk = Tokenizer.from_str(json.dumps(d))
+        tk.add_tokens([AddedToken(t["content"], single_word=t["single_word"], lstrip=t["lstrip"], rstrip=t["rstrip"],
+                                  normalized=t["normalized"], special=t["special"]) for t in spec["add_tokens"]])
+        d["added_tokens"] = json.loads(tk.to_str())["added_tokens"]
+        replay.setdefault("set", {})
+        replay["set"] = dict(replay["set"], added_tokens=d["added_tokens"])
+    return json.dumps(d, ensure_ascii=False), replay
+
+
+def _tokjson_varint(out, v):
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+
+
+def _tokjson_ids_hash(ref, ids):
+    """The low 32 bits of XXH3_64 over the ids as little-endian uint32s: 23,000 tweets x 10
+    pipelines of full ids would be 4 MB of fixture (ids hardly compress); a hash per row catches
+    any difference (the C test prints its own ids and words for a row that differs)."""
+    return int(ref.xxh3_hex(struct.pack("<%dI" % len(ids), *ids)), 16) & 0xFFFFFFFF
+
+
+def _tokjson_texts(data, ref):
+    """[(source, line-or-index, bytes)]: every 5th tweeteval line and every full_text of tweets.js."""
+    rows = ref.select_lines(data, TOKJSON_EVERY, 1)
+    path = os.path.join(data, "twitter-export", "tweets.js")
+    with open(path, "rb") as f:
+        raw = f.read()
+    tweets = json.loads(raw[raw.index(b"["):].decode("utf-8"))
+    for i, t in enumerate(tweets):
+        rows.append(("twitter-export/tweets.js", i, t["tweet"]["full_text"].encode("utf-8")))
+    return rows
+
+
+def step_tokenizer_fixtures(args):
+    from tokenizers import Tokenizer
+
+    ref = _tokjson_reference_helpers()
+    out_dir = os.path.join(ROOT, "tests", "fixtures", "tokjson")
+    os.makedirs(out_dir, exist_ok=True)
+    model_dir = os.environ.get("EP_MODEL_DIR", os.path.join(ROOT, "models", "all-MiniLM-L6-v2"))
+    bases, base_sha = {}, {}
+    with open(os.path.join(model_dir, "tokenizer.json"), "rb") as f:
+        bases["minilm"] = f.read().decode("utf-8")
+    import zstandard
+    for name in ("unigram-xlmr", "unigram-bytefallback"):
+        with open(os.path.join(args.out, name + ".tokenizer.json.zst"), "rb") as f:
+            bases[name] = zstandard.ZstdDecompressor().decompress(f.read()).decode("utf-8")
+    for name, text in bases.items():
+        base_sha[name] = sha256_bytes(text.encode("utf-8"))
+
+    texts = _tokjson_texts(args.data, ref)
+    sources = sorted({s for s, _, _ in texts})
+    decoded = [b.decode("utf-8", errors="replace") for _, _, b in texts]
+    cps = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
+    cp_texts = ["a" + chr(cp) + "b" for cp in cps]
+
+    specs, rows_sections, cp_sections = [], [], []
+    for spec in _tokjson_pipelines(Tokenizer.from_str(bases["minilm"])):
+        text, replay = _tokjson_build(spec, bases)
+        tk = Tokenizer.from_str(text)
+        tk.no_padding()
+        tk.enable_truncation(TOKJSON_MAX_LEN)
+        replay["base_sha256"] = base_sha[spec["base"]]
+        replay["tokenizer_json_sha256"] = sha256_bytes(text.encode("utf-8"))
+        specs.append(replay)
+        sec = bytearray()
+        for enc in tk.encode_batch(decoded):
+            _tokjson_varint(sec, len(enc.ids))
+            sec += struct.pack("<I", _tokjson_ids_hash(ref, enc.ids))
+        rows_sections.append(bytes(sec))
+        # Code points: runs of consecutive code points whose texts get the same ids.
+        tk.no_truncation()
+        runs = []
+        for cp, enc in zip(cps, tk.encode_batch(cp_texts)):
+            ids = tuple(enc.ids)
+            if runs and runs[-1][2] == ids and runs[-1][0] + runs[-1][1] == cp:
+                runs[-1][1] += 1
+            else:
+                runs.append([cp, 1, ids])
+        sec = bytearray()
+        _tokjson_varint(sec, len(runs))
+        for first, count, ids in runs:
+            for v in (first, count, len(ids)) + ids:
+                _tokjson_varint(sec, v)
+        cp_sections.append(bytes(sec))
+        print(f"make-test-models: tokenizer-fixtures: {spec['name']}: {len(runs)} code point runs")
+
+    def header(magic):
+        b = bytearray(magic)
+        b += struct.pack("<I", len(specs))
+        for s in specs:
+            n = s["name"].encode("utf-8")
+            b += struct.pack("<H", len(n)) + n
+        return b
+
+    rows = header(TOKJSON_MAGIC_ROWS)
+    rows += struct.pack("<I", len(sources))
+    for s in sources:
+        b = s.encode("utf-8")
+        rows += struct.pack("<H", len(b)) + b
+    rows += struct.pack("<I", len(texts))
+    for src, where, b in texts:
+        rows += struct.pack("<HIQ", sources.index(src), where, int(ref.xxh3_hex(b), 16))
+    for sec in rows_sections:
+        rows += struct.pack("<I", len(sec)) + sec
+    cpf = header(TOKJSON_MAGIC_CODEPOINTS)
+    cpf += struct.pack("<II", ord("a"), ord("b"))
+    for sec in cp_sections:
+        cpf += struct.pack("<I", len(sec)) + sec
+
+    ref.write_file(os.path.join(out_dir, "tweets.bin.zst"), ref.zstd_bytes(bytes(rows)))
+    ref.write_file(os.path.join(out_dir, "codepoints.bin.zst"), ref.zstd_bytes(bytes(cpf)))
+    meta = {"generator": "scripts/make-test-models.py --only tokenizer-fixtures", "max_length": TOKJSON_MAX_LEN,
+            "rows": len(texts), "sources": sources, "code_points": len(cps), "versions": versions(),
+            "pipelines": specs}
+    with open(os.path.join(out_dir, "pipelines.json"), "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=1, ensure_ascii=False, sort_keys=True)
+        f.write("\n")
+
+
 STEPS = {"tokenizers": step_tokenizers, "unigram-fixtures": step_unigram_fixtures,
-         "model-fixtures": step_model_fixtures}
+         "tokenizer-fixtures": step_tokenizer_fixtures, "model-fixtures": step_model_fixtures}
 
 
 def main():

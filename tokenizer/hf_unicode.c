@@ -64,6 +64,24 @@ static int is_whitespace(int32_t cp, int ucat) {
            ucat == UTF8PROC_CATEGORY_ZP;
 }
 
+int ep_hf_is_whitespace(int32_t cp) {
+    if (cp < 128) return cp == ' ' || (cp >= 9 && cp <= 13);
+    return is_whitespace(cp, utf8proc_category(cp));
+}
+
+int ep_hf_is_word_char(int32_t cp) {
+    if (cp < 128) return (cp >= '0' && cp <= '9') || ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') || cp == '_';
+    const ep_hf_range *r = find_range(ep_hf_word_overrides, COUNT(ep_hf_word_overrides), cp);
+    if (r) return r->value;
+    int cat = utf8proc_category(cp);
+    if ((cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_ND) || cat == UTF8PROC_CATEGORY_NL ||
+        cat == UTF8PROC_CATEGORY_PC || cp == 0x200C || cp == 0x200D)
+        return 1;
+    // Other_Alphabetic symbols (circled and squared Latin letters) are alphabetic too.
+    return (cp >= 0x24B6 && cp <= 0x24E9) || (cp >= 0x1F130 && cp <= 0x1F149) || (cp >= 0x1F150 && cp <= 0x1F169) ||
+           (cp >= 0x1F170 && cp <= 0x1F189);
+}
+
 // tokenizers' is_chinese_char, ranges as written there (0x2B920, not 0x2B820, as in
 // the original BERT code).
 static int is_cjk(int32_t cp) {
@@ -73,7 +91,11 @@ static int is_cjk(int32_t cp) {
 }
 
 // Rust's char::to_lowercase (full mapping: U+0130 becomes two code points).
-static int lowercase(int32_t cp, int32_t out[2]) {
+int ep_hf_lowercase(int32_t cp, int32_t out[2]) {
+    if (cp < 128) {
+        out[0] = (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
+        return 1;
+    }
     if (cp == 0x130) {
         out[0] = 'i';
         out[1] = 0x307;
@@ -84,18 +106,34 @@ static int lowercase(int32_t cp, int32_t out[2]) {
     return 1;
 }
 
-// Canonical decomposition as HF's NFD has it.
-static int decompose(int32_t cp, const utf8proc_property_t *pr, int32_t out[EP_HF_MAX_PIECES]) {
+int ep_hf_ccc(int32_t cp) {
+    return cp < 0x300 ? 0 : hf_ccc(cp, utf8proc_get_property(cp)->combining_class);
+}
+
+int ep_hf_is_mark(int32_t cp, bool any_mark) {
+    if (cp < 0x300) return 0;
+    if (!any_mark) return hf_category(cp, utf8proc_category(cp)) == UTF8PROC_CATEGORY_MN;
+    // StripAccents asks the normalisation crate (Unicode 9.0), not BertNormalizer's categories.
+    const ep_hf_range *r = find_range(ep_hf_mark_overrides, COUNT(ep_hf_mark_overrides), cp);
+    if (r) return r->value;
+    int cat = utf8proc_category(cp);
+    return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC || cat == UTF8PROC_CATEGORY_ME;
+}
+
+// The decomposition as HF's NFD (compat: NFKD) has it, recursively expanded.
+static int decompose(int32_t cp, const utf8proc_property_t *pr, bool compat, int32_t *out, int cap) {
     int hangul = cp >= 0xAC00 && cp <= 0xD7A3;
     if ((pr->decomp_seqindex == UINT16_MAX && !hangul) ||
-        find_range(ep_hf_no_decomposition, COUNT(ep_hf_no_decomposition), cp)) {
+        find_range(ep_hf_no_decomposition, COUNT(ep_hf_no_decomposition), cp) ||
+        (compat && find_range(ep_hf_no_compat_decomposition, COUNT(ep_hf_no_compat_decomposition), cp))) {
         out[0] = cp;
         return 1;
     }
-    utf8proc_int32_t buf[EP_HF_MAX_PIECES];
+    utf8proc_int32_t buf[EP_HF_MAX_DECOMP];
     int last = 0;
-    utf8proc_ssize_t n = utf8proc_decompose_char(cp, buf, EP_HF_MAX_PIECES, UTF8PROC_DECOMPOSE, &last);
-    if (n <= 0 || n > EP_HF_MAX_PIECES) { // cannot happen for canonical decompositions
+    utf8proc_option_t o = (utf8proc_option_t)(UTF8PROC_DECOMPOSE | (compat ? UTF8PROC_COMPAT : 0));
+    utf8proc_ssize_t n = utf8proc_decompose_char(cp, buf, EP_HF_MAX_DECOMP, o, &last);
+    if (n <= 0 || n > cap) { // cannot happen: no decomposition is longer than 18
         out[0] = cp;
         return 1;
     }
@@ -103,28 +141,47 @@ static int decompose(int32_t cp, const utf8proc_property_t *pr, int32_t out[EP_H
     return (int)n;
 }
 
-int ep_hf_normalize_char(int32_t cp, const ep_tokenizer_options *opt, ep_hf_piece *out, int *n) {
+int ep_hf_decompose(int32_t cp, bool compat, int32_t out[EP_HF_MAX_DECOMP]) {
+    if (cp < 0xA0) {
+        out[0] = cp;
+        return 1;
+    }
+    return decompose(cp, utf8proc_get_property(cp), compat, out, EP_HF_MAX_DECOMP);
+}
+
+ep_hf_bert ep_hf_bert_of(const ep_tokenizer_options *opt) {
+    ep_hf_bert b = {.clean_text = true, .cjk = opt->handle_chinese_chars, .lowercase = opt->lowercase};
+    b.strip_accents = opt->strip_accents < 0 ? opt->lowercase : opt->strip_accents != 0;
+    return b;
+}
+
+// A code point that is kept whole (no NFD): lowercased when asked, no reordering.
+static int keep_char(int32_t cp, const ep_hf_bert *b, ep_hf_piece *out) {
+    int32_t low[2];
+    int nl = b->lowercase ? ep_hf_lowercase(cp, low) : (low[0] = cp, 1);
+    for (int j = 0; j < nl; j++) out[j] = (ep_hf_piece){low[j], 0, ep_hf_is_punct(low[j]) ? EP_HF_PIECE_PUNCT : 0};
+    return nl;
+}
+
+int ep_hf_normalize_char(int32_t cp, const ep_hf_bert *b, ep_hf_piece *out, int *n) {
     *n = 0;
-    if (cp == 0 || cp == 0xFFFD) return EP_HF_DROP;
     const utf8proc_property_t *pr = utf8proc_get_property(cp);
     int cat = hf_category(cp, pr->category);
     // Unassigned (Cn) code points are kept: HF's "other" test does not cover them.
-    if ((cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CO ||
-         cat == UTF8PROC_CATEGORY_CS) &&
-        cp != '\t' && cp != '\n' && cp != '\r')
+    if (b->clean_text && (cp == 0 || cp == 0xFFFD ||
+                          ((cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF ||
+                            cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CS) &&
+                           cp != '\t' && cp != '\n' && cp != '\r')))
         return EP_HF_DROP;
     if (is_whitespace(cp, pr->category)) return EP_HF_SPACE;
-    int kind = (opt->handle_chinese_chars && is_cjk(cp)) ? EP_HF_CJK : EP_HF_CHARS;
+    int kind = (b->cjk && is_cjk(cp)) ? EP_HF_CJK : EP_HF_CHARS;
 
-    if (!opt->lowercase) { // strip_accents follows lowercase: no NFD either
-        out[0].cp = cp;
-        out[0].ccc = (uint8_t)hf_ccc(cp, pr->combining_class);
-        out[0].flags = (cp < 128 ? is_ascii_punct(cp) : is_punct_category(cat)) ? EP_HF_PIECE_PUNCT : 0;
-        *n = 1;
+    if (!b->strip_accents) { // no NFD, so no canonical reordering either
+        *n = keep_char(cp, b, out);
         return kind;
     }
-    int32_t dec[EP_HF_MAX_PIECES];
-    int nd = decompose(cp, pr, dec);
+    int32_t dec[EP_HF_MAX_DECOMP];
+    int nd = decompose(cp, pr, false, dec, EP_HF_MAX_PIECES);
     int k = 0;
     for (int i = 0; i < nd; i++) {
         int32_t d = dec[i];
@@ -137,7 +194,7 @@ int ep_hf_normalize_char(int32_t cp, const ep_tokenizer_options *opt, ep_hf_piec
             continue;
         }
         int32_t low[2];
-        int nl = lowercase(d, low);
+        int nl = b->lowercase ? ep_hf_lowercase(d, low) : (low[0] = d, 1);
         for (int j = 0; j < nl && k < EP_HF_MAX_PIECES; j++) {
             uint8_t flags = ep_hf_is_punct(low[j]) ? EP_HF_PIECE_PUNCT : 0;
             out[k++] = (ep_hf_piece){low[j], (uint8_t)(j ? 0 : ccc), flags};

@@ -1,7 +1,7 @@
 /*
  * normalize.c - the word scanner: raw UTF-8 text in, normalised words out, as
  * Hugging Face's BertTokenizerFast produces them before WordPiece:
- *   1. special tokens ([CLS], [MASK], ...) are matched in the raw text first;
+ *   1. added tokens ([CLS], [MASK], ...) are matched in the raw text first;
  *   2. BertNormalizer (clean_text, CJK spacing, NFD + strip Mn, lowercase);
  *   3. BertPreTokenizer (split on whitespace, isolate punctuation).
  * All three run in one pass with no allocation: ASCII bytes take a table-driven
@@ -11,7 +11,9 @@
  */
 #include <string.h>
 
+#include "chain.h"
 #include "tokenizer_internal.h"
+#include "utf8.h"
 
 enum { A_DROP = 0, A_SPACE, A_PUNCT, A_LETTER };
 
@@ -62,56 +64,6 @@ typedef struct scan_word {
     uint8_t bytes[EP_TOK_WORD_BYTES];
 } scan_word;
 
-static int utf8_encode(int32_t cp, uint8_t *out) {
-    if (cp < 0x80) {
-        out[0] = (uint8_t)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (uint8_t)(0xC0 | (cp >> 6));
-        out[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (uint8_t)(0xE0 | (cp >> 12));
-        out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (uint8_t)(0xF0 | (cp >> 18));
-    out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-// Strict UTF-8 (no overlongs, surrogates or values past U+10FFFF).
-// @return the sequence length, or 0 when p does not start a valid sequence.
-static int utf8_decode(const uint8_t *p, const uint8_t *end, int32_t *cp) {
-    size_t left = (size_t)(end - p);
-    uint8_t c = p[0];
-    if (c >= 0xC2 && c <= 0xDF) {
-        if (left < 2 || (p[1] & 0xC0) != 0x80) return 0;
-        *cp = ((c & 0x1F) << 6) | (p[1] & 0x3F);
-        return 2;
-    }
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (left < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && p[1] < 0xA0) return 0; // overlong
-        if (c == 0xED && p[1] >= 0xA0) return 0; // surrogate
-        *cp = ((c & 0x0F) << 12) | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F);
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (left < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
-        if (c == 0xF0 && p[1] < 0x90) return 0; // overlong
-        if (c == 0xF4 && p[1] >= 0x90) return 0; // past U+10FFFF
-        *cp = ((c & 0x07) << 18) | ((p[1] & 0x3F) << 12) | ((p[2] & 0x3F) << 6) | (p[3] & 0x3F);
-        return 4;
-    }
-    return 0;
-}
-
 static int flush(scan_word *w, ep_tok_word_fn fn, void *ctx) {
     if (!w->nchars) return 0;
     ep_tok_word out = {w->bytes, w->nbytes, w->nchars, -1};
@@ -124,7 +76,7 @@ static int flush(scan_word *w, ep_tok_word_fn fn, void *ctx) {
 static void append(scan_word *w, int32_t cp, int ccc) {
     if (w->nchars < w->limit) {
         uint8_t enc[4];
-        int len = utf8_encode(cp, enc);
+        int len = ep_utf8_encode(cp, enc);
         int pos = w->nchars;
         while (ccc && pos > w->run_start && w->ccc[pos - 1] > ccc) pos--;
         if (pos == w->nchars) {
@@ -148,19 +100,22 @@ static void append(scan_word *w, int32_t cp, int ccc) {
 
 static int emit_single(int32_t cp, ep_tok_word_fn fn, void *ctx) {
     uint8_t enc[4];
-    ep_tok_word out = {enc, utf8_encode(cp, enc), 1, -1};
+    ep_tok_word out = {enc, ep_utf8_encode(cp, enc), 1, -1};
     return fn(ctx, &out);
 }
 
-// @return the length of the special token starting at p (its index in *which), or 0.
-static int match_special(const ep_tokenizer *tok, const uint8_t *p, const uint8_t *end, int *which) {
+// @return the length of the longest added token starting at p (its id in *id), or 0.
+// The fast path's added tokens all start with an ASCII punctuation byte, so the
+// scanner meets every place one can start at.
+static int match_added(const ep_tokenizer *tok, const uint8_t *p, const uint8_t *end, int32_t *id) {
+    const ep_tok_added_set *set = &tok->raw;
     int best = 0;
-    for (int i = 0; i < EP_TOK_N_SPECIAL; i++) {
-        int id = tok->special_id[i], len = tok->special_len[i];
-        if (id < 0 || len <= best || (size_t)(end - p) < (size_t)len) continue;
-        if (memcmp(p, tok->strings + tok->offset[id], (size_t)len) == 0) {
-            best = len;
-            *which = i;
+    for (int i = set->first[*p]; i < set->first[*p + 1]; i++) {
+        const ep_tok_added_token *t = &set->tok[i];
+        if ((int)t->len <= best || (size_t)(end - p) < t->len) continue;
+        if (memcmp(p, t->text, t->len) == 0) {
+            best = (int)t->len;
+            *id = t->id;
         }
     }
     return best;
@@ -172,6 +127,7 @@ int ep_tok_scan(const ep_tokenizer *tok, const char *text, size_t len, ep_tok_wo
     w.limit = tok->opt.max_input_chars_per_word + 1; // one past the limit marks the word too long
     if (w.limit > EP_TOK_MAX_WORD_CHARS) w.limit = EP_TOK_MAX_WORD_CHARS;
     const int lower = tok->opt.lowercase;
+    const ep_hf_bert bert = ep_hf_bert_of(&tok->opt);
     const uint8_t *p = (const uint8_t *)text, *end = p + (text ? len : 0);
     ep_hf_piece pieces[EP_HF_MAX_PIECES];
 
@@ -200,10 +156,10 @@ int ep_tok_scan(const ep_tokenizer *tok, const char *text, size_t len, ep_tok_wo
                 p++;
             } else if (k == A_PUNCT) {
                 if (flush(&w, fn, ctx)) return 1;
-                int which, slen = (c == '[') ? match_special(tok, p, end, &which) : 0;
+                int32_t id = -1;
+                int slen = tok->raw.first[c] < tok->raw.first[c + 1] ? match_added(tok, p, end, &id) : 0;
                 if (slen) {
-                    int id = tok->special_id[which];
-                    ep_tok_word sw = {(const uint8_t *)tok->strings + tok->offset[id], slen, 1, id};
+                    ep_tok_word sw = {p, slen, 1, id};
                     if (fn(ctx, &sw)) return 1;
                     p += slen;
                 } else {
@@ -216,14 +172,14 @@ int ep_tok_scan(const ep_tokenizer *tok, const char *text, size_t len, ep_tok_wo
             continue;
         }
         int32_t cp;
-        int n = utf8_decode(p, end, &cp);
+        int n = ep_utf8_decode(p, end, &cp);
         if (!n) { // invalid byte: U+FFFD, which clean_text removes
             p++;
             continue;
         }
         p += n;
         int np;
-        int kind = ep_hf_normalize_char(cp, &tok->opt, pieces, &np);
+        int kind = ep_hf_normalize_char(cp, &bert, pieces, &np);
         if (kind == EP_HF_DROP) continue;
         if (kind == EP_HF_SPACE || kind == EP_HF_CJK) {
             if (flush(&w, fn, ctx)) return 1;
@@ -268,6 +224,7 @@ static int words_fn(void *vctx, const ep_tok_word *w) {
 
 size_t ep_tokenizer_words(const ep_tokenizer *tok, const char *text, size_t len, char *out, size_t cap) {
     words_ctx c = {out, cap, 0};
+    if (tok && tok->chain) return ep_tok_chain_words(tok, text, len, out, cap);
     if (tok) ep_tok_scan(tok, text, len, words_fn, &c);
     if (cap) out[c.len < cap ? c.len : cap - 1] = '\0';
     return c.len;

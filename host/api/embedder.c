@@ -137,6 +137,9 @@ static ep_status setup(ep_embedder *e, const char *dir, const ep_embedder_option
     st = ep_model_tokenizer_create(dir, c, &e->tok, err);
     if (st == EP_OK) st = setup_head(e, dir, o, err);
     if (st != EP_OK) return st;
+    if (e->max_len < ep_tokenizer_n_special(e->tok)) // the template's specials must fit (2 for BERT)
+        return ep_error_set(err, EP_ERR_USAGE, "embedder option max_seq_length = %d: the model's tokenizer adds %d "
+                            "special tokens to every text", e->max_len, ep_tokenizer_n_special(e->tok));
     const int threads = o->threads > 0 ? (int)o->threads : ep_default_threads();
     // Zero rows are never what a caller of the embedding API wants; the null device is for measuring runs.
     if (o->device && strcmp(o->device, "null") == 0)

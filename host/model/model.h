@@ -5,7 +5,8 @@
  *   config.json                 architecture: model_type "bert", "roberta" or "xlm-roberta" (the same
  *                               encoder; RoBERTa's position ids start after the padding index)
  *   model.safetensors           weights, F32 / F16 / BF16, memory-mapped
- *   vocab.txt / tokenizer.json  the vocabulary (loaded by tokenizer/)
+ *   tokenizer.json / vocab.txt  the tokenizer (loaded by tokenizer/ through model_tokenizer.h;
+ *                               tokenizer.json when present, else vocab.txt)
  *   tokenizer_config.json       do_lower_case
  *   sentence_bert_config.json   max_seq_length
  *   modules.json                Transformer -> Pooling -> Dense* -> [Normalize]

@@ -122,18 +122,18 @@ static ep_status read_architecture(const cJSON *root, const char *path, void *ct
 // ----------------------------------------------------------------------------
 // vocab.txt, tokenizer_config.json, tokenizer.json, sentence_bert_config.json
 
-/* A vocabulary longer than the embedding table would produce ids that index past it. A folder without
- * vocab.txt (XLM-R's) has its vocabulary in tokenizer.json, which the tokenizer reads and checks. */
+/* A vocabulary longer than the embedding table would produce ids that index past it. A folder
+ * with a tokenizer.json needs no vocab.txt: the tokenizer it makes is checked against
+ * vocab_size when it is created (model_tokenizer.c). */
 static ep_status check_vocab(const char *dir, const ep_model_config *c, ep_error *err) {
-    char path[4200], json[4200];
-    snprintf(path, sizeof path, "%s/vocab.txt", dir);
-    snprintf(json, sizeof json, "%s/tokenizer.json", dir);
+    char path[4200];
     struct stat sb;
-    if (stat(path, &sb) != 0 && errno == ENOENT) {
-        if (stat(json, &sb) == 0) return EP_OK;
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) return EP_OK;
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    if (stat(path, &sb) != 0 && errno == ENOENT)
         return ep_error_set(err, EP_ERR_MODEL, "%s has no vocabulary: neither vocab.txt nor tokenizer.json: %s", dir,
                             EP_MODEL_FETCH_HINT);
-    }
     ep_status s = ep_model_require_file(path, err);
     if (s) return s;
     char *text;

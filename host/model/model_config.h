@@ -9,8 +9,8 @@
  *                               else is refused by name, listing these); for the last two pad_token_id
  *                               (default 1) sets where positions start. hidden_act must be "gelu" (erf),
  *                               position_embedding_type absent or "absolute".
- *   vocab.txt                   only checked: at most vocab_size lines (the tokenizer reads it). A folder
- *                               without it must have tokenizer.json (XLM-R's), which the tokenizer reads.
+ *   vocab.txt                   required without a tokenizer.json; only checked: at most vocab_size
+ *                               lines (the tokenizer reads it; model_tokenizer.c checks tokenizer.json's ids).
  *   sentence_bert_config.json   max_seq_length. When the file or key is absent (sentence-transformers
  *                               >= 5 no longer writes it), sentence-transformers' rule applies:
  *                               min(max_position_embeddings, tokenizer_config.json model_max_length),

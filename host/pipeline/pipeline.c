@@ -308,6 +308,9 @@ static ep_status setup(ep_pipeline *p, ep_run_summary *sum, ep_error *err) {
     st = ep_model_tokenizer_create(o->model_dir, c, &p->tok, err);
     if (st == EP_OK) st = setup_head(p, err);
     if (st != EP_OK) return st;
+    if (p->max_len < ep_tokenizer_n_special(p->tok)) // the template's specials must fit (2 for BERT)
+        return ep_error_set(err, EP_ERR_USAGE, "%s %d: the model's tokenizer adds %d special tokens to every text",
+                            ep_setting_name(EP_SETTING_MAX_SEQ_LENGTH), p->max_len, ep_tokenizer_n_special(p->tok));
 
     st = stat_inputs(p, err);
     if (st != EP_OK) return st;

@@ -13,7 +13,8 @@
  * The first input byte picks max_tokens (2..257), the rest is the text.
  * In ctest it runs under tests/fuzz_replay_main.c; with libFuzzer:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Itokenizer -Itests \
- *     tests/tokenizer/fuzz_tokenizer.c tokenizer/[a-z]*.c common/error.c -lutf8proc -lxxhash -o fuzz_tokenizer
+ *     tests/tokenizer/fuzz_tokenizer.c tokenizer/[a-z]*.c common/error.c common/read_file.c -lutf8proc -lcjson \
+ *     -lxxhash -o fuzz_tokenizer
  *   EP_MODEL_DIR=models/all-MiniLM-L6-v2 ./fuzz_tokenizer
  */
 #include <stdio.h>
