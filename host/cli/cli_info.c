@@ -3,7 +3,7 @@
  *
  * The CPU and the instructions that decide the kernels, every kernel table
  * with whether this CPU runs it and whether the backend offers it (and why
- * not), what `--precision auto` picks and why, the CUDA devices, the default
+ * not), whether int8 is offered and why, what `--precision auto` picks and why, the CUDA devices, the default
  * thread count and the model folder found. The same decisions the backend
  * takes (cpu_choice.c, device.c), so the answer cannot drift from a run.
  */
@@ -38,7 +38,8 @@ static void usage(FILE *f) {
                "  -m, --model DIR     the model folder to report (default: as `embed` finds it)\n"
                "  -h, --help          this help\n"
                "\n"
-               "EMBEDPIPE_CPU_ISA=generic|avx2|avx512|avx512-bf16 caps the instructions used (and shown).\n");
+               "EMBEDPIPE_CPU_ISA=generic|avx2|avx512|avx512-vnni|avx512-bf16 caps the instructions used (and\n"
+               "shown).\n");
 }
 
 int ep_cli_info(int argc, char **argv) {
@@ -70,9 +71,14 @@ int ep_cli_info(int argc, char **argv) {
     ep_cpu_tables_describe(tables);
     char auto_why[400];
     const ep_cpu_precision autop = ep_cpu_auto_precision(auto_why, sizeof auto_why);
-    const char *auto_prec = autop == EP_CPU_PRECISION_BF16 ? "bf16" : "fp32";
-    const char *auto_kernels = autop == EP_CPU_PRECISION_BF16 ? ep_cpu_kernels_amx()->name
-                                                              : ep_cpu_kernels_best_fp32()->name;
+    const char *auto_prec = autop == EP_CPU_PRECISION_BF16 ? "bf16" : autop == EP_CPU_PRECISION_INT8 ? "int8" : "fp32";
+    const ep_cpu_kernels *auto_table = ep_cpu_kernels_best_fp32();
+    ep_cpu_pick_kernels(autop, &auto_table, NULL); /* auto's precision is offered, so this succeeds */
+    const char *auto_kernels = auto_table->name;
+    // int8: offered or not, and why (the table's line says the same)
+    const ep_cpu_table_info *int8_info = NULL;
+    for (int i = 0; i < EP_CPU_N_TABLES; i++)
+        if (strcmp(tables[i].precision, "int8") == 0) int8_info = &tables[i];
     int cuda_count = 0, driver = 0;
     ep_error cuda_err = {0};
     const int cuda_ok = ep_cuda_devices(&cuda_count, &driver, &cuda_err) == EP_OK;
@@ -80,8 +86,8 @@ int ep_cli_info(int argc, char **argv) {
     const struct {
         const char *name;
         bool has;
-    } isa[4] = {{"avx2_fma", f->avx2_fma}, {"avx512", f->avx512}, {"avx512_bf16", f->avx512_bf16},
-                {"amx_bf16", f->amx_bf16}};
+    } isa[5] = {{"avx2_fma", f->avx2_fma}, {"avx512", f->avx512}, {"avx512_vnni", f->avx512_vnni},
+                {"avx512_bf16", f->avx512_bf16}, {"amx_bf16", f->amx_bf16}};
 
     if (json) {
         printf("{\"version\": ");
@@ -91,7 +97,7 @@ int ep_cli_info(int argc, char **argv) {
         printf(", \"capped_by\": ");
         json_str(f->capped);
         printf(", \"threads_default\": %d, \"instructions\": {", threads);
-        for (int i = 0; i < 4; i++) printf("%s\"%s\": %s", i ? ", " : "", isa[i].name, isa[i].has ? "true" : "false");
+        for (int i = 0; i < 5; i++) printf("%s\"%s\": %s", i ? ", " : "", isa[i].name, isa[i].has ? "true" : "false");
         printf("}}, \"tables\": [");
         for (int i = 0; i < EP_CPU_N_TABLES; i++) {
             printf("%s{\"name\": ", i ? ", " : "");
@@ -103,7 +109,9 @@ int ep_cli_info(int argc, char **argv) {
             json_str(tables[i].why);
             printf("}");
         }
-        printf("], \"auto\": {\"cpu\": {\"precision\": ");
+        printf("], \"int8\": {\"offered\": %s, \"why\": ", int8_info->offered ? "true" : "false");
+        json_str(int8_info->why);
+        printf("}, \"auto\": {\"cpu\": {\"precision\": ");
         json_str(auto_prec);
         printf(", \"kernels\": ");
         json_str(auto_kernels);
@@ -124,7 +132,7 @@ int ep_cli_info(int argc, char **argv) {
     printf("embedpipe %s\n\n", ep_version());
     printf("CPU: %s; %d thread%s by default (--threads)\n", f->model, threads, threads == 1 ? "" : "s");
     printf("  instructions:");
-    for (int i = 0; i < 4; i++) printf(" %s %s", isa[i].name, isa[i].has ? "yes" : "no");
+    for (int i = 0; i < 5; i++) printf(" %s %s", isa[i].name, isa[i].has ? "yes" : "no");
     if (f->capped[0]) printf(" (capped by EMBEDPIPE_CPU_ISA=%s)", f->capped);
     printf("\n\nCPU kernel tables (--device cpu):\n");
     for (int i = 0; i < EP_CPU_N_TABLES; i++)
@@ -132,6 +140,7 @@ int ep_cli_info(int argc, char **argv) {
                tables[i].offered ? "offered" : tables[i].runs ? "runs" : "cannot run", tables[i].why);
     printf("  fp32-reference: the plain OpenBLAS backend, on any CPU (the oracle the tables are tested against)\n");
     printf("\n--precision auto on the CPU: %s (%s kernels): %s\n", auto_prec, auto_kernels, auto_why);
+    printf("--precision int8: %s: %s\n", int8_info->offered ? "offered" : "not offered", int8_info->why);
     if (cuda_ok)
         printf("CUDA: %d device%s (driver %d); --device auto runs cuda:0 in fp16\n", cuda_count,
                cuda_count == 1 ? "" : "s", driver);

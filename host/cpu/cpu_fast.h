@@ -15,9 +15,11 @@
  *  - bias and GELU fused into the GEMM's store, residual + LayerNorm in one
  *    pass, attention per (sequence, head) over a transposed key block with a
  *    vectorised exp;
- *  - bf16: AMX tiles with float32 accumulation (the AVX512-BF16 table exists
- *    for labs and tests but is not offered: cpu_choice.c says why);
- *    the residual stream, LayerNorm, softmax and GELU stay float32.
+ *  - bf16: AMX tiles with float32 accumulation, or AVX512-BF16 dot products where
+ *    they were measured to pay (cpu_choice.c says where and why);
+ *  - int8: vpdpbusd GEMMs over per-channel int8 weights and per-token int8
+ *    activations (cpu_int8.h); in both, the residual stream, LayerNorm, softmax
+ *    and GELU stay float32.
  * The AVX2, AVX-512 and AMX code is compiled with function-level target attributes
  * and only called after cpuid says the instructions (and the OS state for
  * AMX) are there, so the binary still runs on any x86-64.
@@ -207,25 +209,32 @@ bool ep_cpu_fast_supports(const ep_model *model);
 const ep_cpu_kernels *ep_cpu_kernels_best_fp32(void);
 
 /* The table the backend runs for a precision on this CPU (cpu_choice.c says which and why).
- * bf16 is offered on AMX only: AVX512-BF16 without AMX measured slower than fp32.
+ * bf16 is offered on AMX, and with AVX512-BF16 alone only on CPU families where it was
+ * measured to pay (AMD Zen 5; on an Intel Xeon it was slower than fp32); int8 where it
+ * meets its accuracy bar and was measured 1.5x the precision below it.
  * @return EP_OK and *out; EP_ERR_DEVICE naming why not and what this CPU offers instead. */
 ep_status ep_cpu_pick_kernels(ep_cpu_precision precision, const ep_cpu_kernels **out, ep_error *err);
 
-/* What precision "auto" runs on this CPU: bf16 where bf16 is offered (AMX), else fp32.
+/* What precision "auto" runs on this CPU: the fastest offered one whose minimum cosine
+ * against sentence-transformers is >= 0.999 (so not int8: see ep_cpu_int8_min_cosine).
  * why (may be NULL) gets a one-line reason.
  * @return the precision. */
 ep_cpu_precision ep_cpu_auto_precision(char *why, size_t cap);
 
+/* int8's minimum and mean cosine against sentence-transformers fp32 on the fixture's tweets,
+ * as test_cpu_int8_conformance measures them (the same on every CPU that runs the table). */
+extern const double ep_cpu_int8_min_cosine, ep_cpu_int8_mean_cosine;
+
 /* One kernel table as `embedpipe info` shows it. */
 typedef struct ep_cpu_table_info {
-    const char *name;      /* "amx", "avx512-bf16", "avx512", "avx2", "generic" */
-    const char *precision; /* "bf16" or "fp32" */
+    const char *name;      /* "amx", "avx512-vnni", "avx512-bf16", "avx512", "avx2", "generic" */
+    const char *precision; /* "bf16", "int8" or "fp32" */
     bool runs;             /* this CPU (EMBEDPIPE_CPU_ISA included) can execute it */
     bool offered;          /* the backend picks it for its precision */
-    char why[200];
+    char why[400];
 } ep_cpu_table_info;
 
-enum { EP_CPU_N_TABLES = 5 };
+enum { EP_CPU_N_TABLES = 6 };
 
 /* Fills out[] with every table, fastest first. @return EP_CPU_N_TABLES. */
 int ep_cpu_tables_describe(ep_cpu_table_info out[EP_CPU_N_TABLES]);
