@@ -74,19 +74,20 @@ static ep_int8_row row_params(const float *x, int K) {
         enum { CAP = 64 };
         int cand_k[CAP], found = 0;
         const __m512 lim = _mm512_set1_ps(limit);
-        __m512 l2 = _mm512_setzero_ps(), h2 = _mm512_setzero_ps();
+        __m512 l2[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, h2[2] = {l2[0], l2[0]};
         for (int k = 0; k < K; k += 16) {
             const __m512 v = _mm512_loadu_ps(x + k);
+            const int j = (k / 16) % 2; /* two chains: the masked min / max do not wait on each other */
             __mmask16 out = _mm512_cmp_ps_mask(_mm512_abs_ps(v), lim, _CMP_GT_OQ);
-            l2 = _mm512_mask_min_ps(l2, (__mmask16)~out, l2, v);
-            h2 = _mm512_mask_max_ps(h2, (__mmask16)~out, h2, v);
+            l2[j] = _mm512_mask_min_ps(l2[j], (__mmask16)~out, l2[j], v);
+            h2[j] = _mm512_mask_max_ps(h2[j], (__mmask16)~out, h2[j], v);
             for (; out; out &= (__mmask16)(out - 1)) {
                 if (found == CAP) return ep_int8_row_params(x, K);
                 cand_k[found++] = k + __builtin_ctz(out);
             }
         }
-        mn = _mm512_reduce_min_ps(l2);
-        mx = _mm512_reduce_max_ps(h2);
+        mn = _mm512_reduce_min_ps(_mm512_min_ps(l2[0], l2[1]));
+        mx = _mm512_reduce_max_ps(_mm512_max_ps(h2[0], h2[1]));
         for (int c = 0; c < found; c++) ep_int8_add_outlier(&r, cand_k[c], x[cand_k[c]]);
         for (int c = 0; c < found; c++) {
             int kept = 0;
