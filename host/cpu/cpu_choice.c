@@ -106,7 +106,7 @@ static const ep_cpu_kernels *int8_table(char *why, size_t cap) {
                           ep_cpu_int8_mean_cosine);
     } else if (!m || ratio == 0) {
         if (why) snprintf(why, cap, "int8 has not been measured on this CPU (%s%s%s) against %s, so it is not "
-                          "offered (bench/backend-bench --precision kernels:avx512-vnni measures it)", f->model,
+                          "offered (bench/backend-bench measures the table, kernels:avx512-vnni)", f->model,
                           capped, f->capped, over_bf16 ? "bf16" : "fp32");
     } else if (!pays(ratio)) {
         if (why) snprintf(why, cap, "on this CPU (%s) int8 measured only %.2fx %s end to end, below the 1.5x that "
