@@ -94,7 +94,9 @@ int ep_cli_info(int argc, char **argv) {
         json_str(ep_version());
         printf(", \"cpu\": {\"model\": ");
         json_str(f->model);
-        printf(", \"capped_by\": ");
+        printf(", \"vendor\": ");
+        json_str(f->vendor);
+        printf(", \"family\": %d, \"capped_by\": ", f->family);
         json_str(f->capped);
         printf(", \"threads_default\": %d, \"instructions\": {", threads);
         for (int i = 0; i < 5; i++) printf("%s\"%s\": %s", i ? ", " : "", isa[i].name, isa[i].has ? "true" : "false");
@@ -130,7 +132,8 @@ int ep_cli_info(int argc, char **argv) {
         return EP_EXIT_OK;
     }
     printf("embedpipe %s\n\n", ep_version());
-    printf("CPU: %s; %d thread%s by default (--threads)\n", f->model, threads, threads == 1 ? "" : "s");
+    printf("CPU: %s (%s, cpu family %d); %d thread%s by default (--threads)\n", f->model,
+           f->vendor[0] ? f->vendor : "unknown vendor", f->family, threads, threads == 1 ? "" : "s");
     printf("  instructions:");
     for (int i = 0; i < 5; i++) printf(" %s %s", isa[i].name, isa[i].has ? "yes" : "no");
     if (f->capped[0]) printf(" (capped by EMBEDPIPE_CPU_ISA=%s)", f->capped);
