@@ -31,10 +31,12 @@
 #include <string.h>
 
 #define NR EP_INT8_NR /* output columns per panel: two zmm of int32 sums */
+/* Rows per micro-tile: 24 accumulators + 2 panel vectors + 1 broadcast <= 32 zmm. (14, as the
+ * float tables use, made GCC spill two accumulators to the stack in the inner loop.) */
+#define MR 12
+
 /* 4 codes read as one int32 from bytes written as bytes */
 typedef int32_t i32_alias __attribute__((may_alias));
-
-#define MR 12         /* rows per micro-tile: 24 accumulators + 2 panel vectors + 1 broadcast <= 32 zmm */
 
 EP_TARGET_BEGIN(EP_ISA_AVX512_VNNI)
 #include "cpu_fast_avx512.h"
@@ -121,7 +123,8 @@ static void quantize_into_tile(uint8_t *tile, int i, const float *x, int K, cons
     }
 }
 
-/* A [M][K] -> codes rows[M] and tiles of MR rows; rows past M in the last tile are zero. */
+/* A [M][K] -> codes rows[M] and tiles of MR rows; rows past M in the last tile are zero.
+ * (Not inlined, so that a profile shows the activations' quantisation apart from the GEMM.) */
 static __attribute__((noinline)) void quantize_a(uint8_t *ap, ep_int8_row *rows, const float *a, int lda, int M,
                                                  int K) {
     for (int m0 = 0; m0 < M; m0 += MR) {
