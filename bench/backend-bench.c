@@ -11,10 +11,10 @@
  * and bf16 when this CPU has it) embeds all batches R times (default 3). It
  * prints, per precision, the median wall time as tokens/s and texts/s, the
  * process CPU time per token (a figure that other programs on a busy machine
- * disturb less than the wall clock), and the minimum cosine against the first
+ * disturb less than the wall clock), and the minimum (and mean) cosine against the first
  * precision listed (give fp32-reference first to check against the oracle).
  * A precision written kernels:NAME runs the fast backend on that kernel table
- * (generic, avx2, avx512, avx512-bf16, amx) even where the backend does not
+ * (generic, avx2, avx512, avx512-vnni, avx512-bf16, amx) even where the backend does not
  * offer it: how a table not offered is measured (docs/PERFORMANCE.md).
  */
 #include "cpu_fast.h"
@@ -143,13 +143,16 @@ int main(int argc, char **argv) {
         ep_backend_options bo = {.device = "cpu", .threads = threads, .precision = precisions[p]};
         ep_status st;
         if (strncmp(precisions[p], "kernels:", 8) == 0) {
-            const ep_cpu_kernels *all[5] = {ep_cpu_kernels_generic(), ep_cpu_kernels_avx2(), ep_cpu_kernels_avx512(),
+            const ep_cpu_kernels *all[6] = {ep_cpu_kernels_generic(),     ep_cpu_kernels_avx2(),
+                                            ep_cpu_kernels_avx512(),      ep_cpu_kernels_avx512_vnni(),
                                             ep_cpu_kernels_avx512_bf16(), ep_cpu_kernels_amx()};
             const ep_cpu_kernels *k = NULL;
-            for (int t = 0; t < 5; t++)
+            for (int t = 0; t < 6; t++)
                 if (all[t] && strcmp(all[t]->name, precisions[p] + 8) == 0) k = all[t];
-            st = k ? ep_backend_cpu_fast_create(model, threads, k->bf16 ? EP_CPU_PRECISION_BF16 : EP_CPU_PRECISION_FP32,
-                                                k, &be, &err)
+            const ep_cpu_precision kp = k && k->bf16   ? EP_CPU_PRECISION_BF16
+                                        : k && k->int8 ? EP_CPU_PRECISION_INT8
+                                                       : EP_CPU_PRECISION_FP32;
+            st = k ? ep_backend_cpu_fast_create(model, threads, kp, k, &be, &err)
                    : ep_error_set(&err, EP_ERR_DEVICE, "this CPU cannot run the %s table", precisions[p] + 8);
         } else {
             st = ep_backend_create(model, &bo, &be, &err);
@@ -181,7 +184,7 @@ int main(int argc, char **argv) {
         qsort(wall, (size_t)repeat, sizeof(double), cmp_double);
         qsort(cpu, (size_t)repeat, sizeof(double), cmp_double);
         const double tw = wall[repeat / 2], tc = cpu[repeat / 2];
-        double min_cos = 1.0;
+        double min_cos = 1.0, sum_cos = 0;
         if (p > 0 && out[0]) {
             for (size_t i = 0; i < n; i++) {
                 double ab = 0, aa = 0, bb = 0;
@@ -191,11 +194,13 @@ int main(int argc, char **argv) {
                 }
                 const double c = ab / (sqrt(aa * bb) + 1e-30);
                 if (c < min_cos) min_cos = c;
+                sum_cos += c;
             }
         }
         printf("%-16s %9.0f tokens/s %8.0f texts/s  wall %.3f s  cpu %.3f s (%.1f us/token)", precisions[p],
                (double)tokens / tw, (double)n / tw, tw, tc, 1e6 * tc / (double)tokens);
-        if (p > 0 && out[0]) printf("  min cos vs %s %.7f", precisions[0], min_cos);
+        if (p > 0 && out[0])
+            printf("  min cos vs %s %.7f (mean %.7f)", precisions[0], min_cos, sum_cos / (double)(n ? n : 1));
         printf("   [%s]\n", be->description);
         ep_backend_free(be);
     }

@@ -2,10 +2,10 @@
 # compare-cpu.sh - embedpipe against the CPU tools a user would pick instead, on the same
 # real tweets, the same machine, the same number of threads, in one run.
 #
-#   bench/compare-cpu.sh [--quick] [--threads N] [--runs R] [--llama-cpp DIR] [--no-doc]
-#                        [--build DIR] [--venv DIR] [--data DIR] [--model DIR]
+#   bench/compare-cpu.sh [--quick] [--threads N] [--runs R] [--isa LEVEL[,LEVEL]...] [--llama-cpp DIR]
+#                        [--no-doc] [--build DIR] [--venv DIR] [--data DIR] [--model DIR]
 #
-# Systems: embedpipe (every CPU precision this machine offers), sentence-transformers on
+# Systems: embedpipe (every CPU precision this machine offers: fp32, bf16, int8), sentence-transformers on
 # PyTorch (default batch size 32, and the best of a batch-size sweep), ONNX Runtime through
 # sentence-transformers' ONNX backend (fp32, all graph optimisations on) and its dynamic int8
 # quantisation (export_dynamic_quantized_onnx_model), and llama.cpp's llama-embedding on
@@ -21,6 +21,12 @@
 # checked with a checksum). The table goes to the "## CPU" section of docs/PERFORMANCE.md
 # (unless --no-doc) and is printed last.
 #
+# --isa LEVEL[,LEVEL]: embedpipe runs once per level with EMBEDPIPE_CPU_ISA=LEVEL (generic, avx2,
+# avx512, avx512-vnni, avx512-bf16, or native: no cap), every precision offered at that level, so
+# that one machine measures what CPUs with fewer instructions would get; the report has one table
+# per level (embedpipe's rows at that level beside the peers, which run once), each naming the
+# level and the CPU's flags. A level above this CPU's is reported and skipped.
+#
 # Peers are installed into a private virtual environment outside the repository
 # ($EMBEDPIPE_BENCH_VENV, default ~/.cache/embedpipe/bench-venv) from PyPI; their ONNX
 # exports go to ~/.cache/embedpipe/bench-models. Nothing of theirs enters the repository.
@@ -31,6 +37,7 @@ THREADS=2
 RUNS=3
 QUICK=0
 LLAMA=""
+ISAS="native"
 WRITE_DOC=1
 BUILD="$ROOT/build-bench"
 VENV="${EMBEDPIPE_BENCH_VENV:-$HOME/.cache/embedpipe/bench-venv}"
@@ -45,6 +52,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift ;;
     --runs) RUNS=$2; shift ;;
     --llama-cpp) LLAMA=$(cd "$2" && pwd); shift ;;
+    --isa) ISAS=$2; shift ;;
     --no-doc) WRITE_DOC=0 ;;
     --build) BUILD=$2; shift ;;
     --venv) VENV=$2; shift ;;
@@ -108,13 +116,31 @@ INT8_CFG=$("$PY" -c "import json; print(json.load(open('$ONNX_DIR/bench-models.j
 # --- the systems: name | precision | command with @IN@ (texts) and @OUT@ (a scratch path)
 SYSTEMS=()
 add() { SYSTEMS+=("$1|$2|$3"); }
-EPCMD="$EP embed @IN@ -o @OUT@ --format ndjson -t $THREADS --device cpu -q --overwrite"
-add "embedpipe" "fp32" "$EPCMD --precision fp32"
-if "$EP" embed "$WORK/one.ndjson" -o "$WORK/probe" --format ndjson -t 1 --device cpu -q --precision bf16 2>"$WORK/bf16.log"; then
-  add "embedpipe" "bf16" "$EPCMD --precision bf16"
-else
-  log "embedpipe bf16 not offered here: $(cat "$WORK/bf16.log")"
-fi
+# embedpipe, per ISA level (EMBEDPIPE_CPU_ISA; "native": none), each precision offered at that level
+IFS=, read -r -a ISA_LIST <<< "$ISAS"
+for isa in "${ISA_LIST[@]}"; do
+  case "$isa" in native|generic|avx2|avx512|avx512-vnni|avx512-bf16) ;; *) die "--isa: unknown level $isa" ;; esac
+  env_isa=""; name="embedpipe"
+  if [ "$isa" != native ]; then
+    env_isa="EMBEDPIPE_CPU_ISA=$isa "; name="embedpipe [EMBEDPIPE_CPU_ISA=$isa]"
+    has=$(EMBEDPIPE_CPU_ISA=$isa "$EP" info --json | "$PY" -c '
+import json, sys
+j = json.load(sys.stdin)["cpu"]["instructions"]
+need = {"generic": True, "avx2": j["avx2_fma"], "avx512": j["avx512"], "avx512-vnni": j["avx512_vnni"],
+        "avx512-bf16": j["avx512_bf16"]}
+print(1 if need[sys.argv[1]] else 0)' "$isa")
+    if [ "$has" != 1 ]; then log "--isa $isa: this CPU lacks those instructions: skipped"; continue; fi
+  fi
+  EPCMD="${env_isa}$EP embed @IN@ -o @OUT@ --format ndjson -t $THREADS --device cpu -q --overwrite"
+  for prec in fp32 bf16 int8; do
+    if env ${env_isa} "$EP" embed "$WORK/one.ndjson" -o "$WORK/probe" --format ndjson -t 1 --device cpu -q --overwrite \
+         --precision "$prec" 2>"$WORK/probe.log"; then
+      add "$name" "$prec" "$EPCMD --precision $prec"
+    else
+      log "embedpipe $prec not offered at level $isa: $(cat "$WORK/probe.log")"
+    fi
+  done
+done
 STCMD="$CMP embed --system st --model $MODEL --threads $THREADS --texts @IN@ --out @OUT@"
 add "sentence-transformers (PyTorch)" "fp32, batch 32 (default)" "$STCMD --batch-size 32"
 if [ "$SWEEP" = 1 ]; then
@@ -173,7 +199,8 @@ REF=""
 for i in "${!SYSTEMS[@]}"; do
   spec=${SYSTEMS[$i]}; out="$WORK/out-$i-r1"
   case "$spec" in
-    embedpipe*) $CMP embedpipe --dir "$out" --out "$out.npy" ;;
+    embedpipe*) $CMP embedpipe --dir "$out" --out "$out.npy" ;; # every level's rows
+
     *) ;; # the Python peers saved $out.npy themselves
   esac
   [[ "$spec" == sentence-transformers*"batch 32 (default)"* ]] && REF="$out.npy"
@@ -207,8 +234,9 @@ print(", ".join(f"{p} {md.version(p)}" for p in ["torch", "sentence-transformers
 EOF
 )
 CPU_MODEL=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+CPU_MODEL="$CPU_MODEL, cpu family $(sed -n 's/^cpu family[^:]*: *//p' /proc/cpuinfo | head -1)"
 CORES=$(nproc)
-FLAGS=$(grep -o -w -E 'avx512f|avx512_bf16|avx512_vnni|amx_bf16|amx_int8|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')
+FLAGS=$(grep -o -w -E 'avx512f|avx512_bf16|avx512_vnni|avx_vnni|amx_bf16|amx_int8|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')
 HYPER=$(lscpu | sed -n 's/^Hypervisor vendor: *//p' | head -1)
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$(( $(date +%s) - T_BEGIN ))
@@ -223,7 +251,10 @@ ceilings = [json.loads(c) for c in sys.argv[18:]]
 rows = [json.loads(l) for l in open(results)]
 meta = json.load(open(meta))
 machine = f"{cpu} ({cores} cores{', ' + hyper + ' guest' if hyper else ''})"
-base = next(r for r in rows if r["system"] == "embedpipe" and r["precision"] == "fp32")
+isa_of = lambda r: (re.search(r"EMBEDPIPE_CPU_ISA=([\w-]+)", r["system"]) or [None, "native"])[1] \
+    if r["system"].startswith("embedpipe") else None
+levels = list(dict.fromkeys(isa_of(r) for r in rows if isa_of(r)))
+base = next(r for r in rows if r["system"].startswith("embedpipe") and r["precision"] == "fp32")
 def med(kind):
     v = [x["tokens_per_s"] for c in ceilings for x in c["results"] if x["gemm"] == kind]
     g = [x["gflops"] for c in ceilings for x in c["results"] if x["gemm"] == kind]
@@ -231,6 +262,7 @@ def med(kind):
 ob_tok, ob_gf = med("openblas")
 ep32_tok, ep32_gf = med("embedpipe-fp32")
 bf_tok, bf_gf = med("embedpipe-bf16")
+i8_tok, i8_gf = med("embedpipe-int8")
 L = []
 w = L.append
 w(f"Measured by `bench/compare-cpu.sh{' --quick' if quick == '1' else ''}` on {datetime.date.today()} "
@@ -241,14 +273,23 @@ w(f"{meta['texts']:,} texts ({meta['tweeteval']:,} tweeteval lines, {meta['tweet
   f"{threads} threads for every system; medians of {runs} run{'s' if runs != '1' else ''}, rounds interleaved. "
   f"Load average (1/5/15 min) before: {load_before}, after: {load_after}; the whole run took {int(elapsed) // 60} min.")
 w("")
-w(f"| system | precision | texts/s | tokens/s | vs embedpipe fp32 | tokens per CPU-second | peak RSS | start-up | min cosine | mean cosine |")
-w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for r in rows:
-    a = r["accuracy"]
-    w(f"| {r['system']} | {r['precision']} | {meta['texts'] / r['encode_s']:,.0f} | {meta['tokens'] / r['encode_s']:,.0f} | "
-      f"{base['encode_s'] / r['encode_s']:.2f}x | {meta['tokens'] / r['cpu_s']:,.0f} | {r['rss_mb']:,.0f} MB | {r['startup_s']:.2f} s | "
-      f"{a.get('min_cos', float('nan')):.6f} | {a.get('mean_cos', float('nan')):.6f} |")
-w("")
+for level in levels:
+    here = [r for r in rows if isa_of(r) == level]
+    base = next((r for r in here if r["precision"] == "fp32"), base)
+    if len(levels) > 1 or level != "native":
+        w(f"**Kernel level {level}** ({'no cap: what this CPU gets' if level == 'native' else 'EMBEDPIPE_CPU_ISA=' + level + ': what a CPU with no more than that gets'}); "
+          f"embedpipe's precisions offered at this level, the peers as they run here; CPU flags: {flags.strip()}:")
+        w("")
+    w(f"| system | precision | texts/s | tokens/s | vs embedpipe fp32 | tokens per CPU-second | peak RSS | start-up | min cosine | mean cosine |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in here + [r for r in rows if isa_of(r) is None]:
+        a = r["accuracy"]
+        w(f"| {r['system']} | {r['precision']} | {meta['texts'] / r['encode_s']:,.0f} | {meta['tokens'] / r['encode_s']:,.0f} | "
+          f"{base['encode_s'] / r['encode_s']:.2f}x | {meta['tokens'] / r['cpu_s']:,.0f} | {r['rss_mb']:,.0f} MB | {r['startup_s']:.2f} s | "
+          f"{a.get('min_cos', float('nan')):.6f} | {a.get('mean_cos', float('nan')):.6f} |")
+    w("")
+lv0 = "native" if "native" in levels else levels[0]  # the GEMM ceiling below is measured uncapped
+base = next(r for r in rows if isa_of(r) == lv0 and r["precision"] == "fp32")
 w(f"texts/s and tokens/s: texts / (median wall time - median start-up), start-up: the same command on one text; "
   f"tokens per CPU-second: tokens / (user + system CPU time of the run - that of the one-text run), a figure that "
   f"other programs on the machine disturb less than the wall clock (a peer whose threads spin while waiting pays "
@@ -264,9 +305,13 @@ if ob_tok:
     w(f"| OpenBLAS `cblas_sgemm`, fp32 (the ceiling) | {ob_gf:.0f} | {ob_tok:,.0f} | fp32: {e2e / ob_tok:.0%} |")
     if ep32_tok:
         w(f"| embedpipe's AVX-512 fp32 kernels | {ep32_gf:.0f} | {ep32_tok:,.0f} | fp32: {e2e / ep32_tok:.0%} |")
-    bfr = next((r for r in rows if r["system"] == "embedpipe" and r["precision"] == "bf16"), None)
+    bfr = next((r for r in rows if isa_of(r) == lv0 and r["precision"] == "bf16"), None)
     if bf_tok and bfr:
         w(f"| embedpipe's bf16 kernels | {bf_gf:.0f} | {bf_tok:,.0f} | bf16: {meta['tokens'] / bfr['encode_s'] / bf_tok:.0%} |")
+    i8r = next((r for r in rows if isa_of(r) == lv0 and r["precision"] == "int8"), None)
+    if i8_tok:
+        w(f"| embedpipe's int8 kernels (avx512-vnni) | {i8_gf:.0f} | {i8_tok:,.0f} | "
+          f"{'int8: ' + format(meta['tokens'] / i8r['encode_s'] / i8_tok, '.0%') if i8r else 'int8 not offered'} |")
     w("")
     w("The embedpipe rows of this micro-benchmark multiply 4096-row matrices that live in main memory, one GEMM "
       "at a time, in 256-row chunks; end to end, a thread keeps a chunk's activations in its L2 cache through all "

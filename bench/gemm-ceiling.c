@@ -10,8 +10,9 @@
  * and the implied ceiling tokens/s = M / (layers x the four times):
  *   - openblas: cblas_sgemm with N threads, exactly as the plain backend calls
  *     it - the issue's "fp32 GEMM ceiling of this machine";
- *   - embedpipe fp32 / bf16: the fast backend's own kernels (cpu_fast.h),
- *     split into 256-row chunks over a pool of N threads as the backend does.
+ *   - embedpipe fp32 / bf16 / int8: the fast backend's own kernels (cpu_fast.h),
+ *     split into 256-row chunks over a pool of N threads as the backend does
+ *     (int8: the avx512-vnni table, its activation quantisation included).
  * Every figure is the median of R runs (default 7). Nothing but GEMMs runs, so
  * an end-to-end rate near the ceiling means the rest of the work is cheap.
  */
@@ -130,8 +131,9 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < (size_t)(M + 16) * widest; i++) ab[i] = ep_f32_to_bf16(a[i]);
 
     const ep_cpu_features *f = ep_cpu_features_get();
-    const char *names[4] = {"openblas", "embedpipe-fp32", "embedpipe-bf16", NULL};
-    const ep_cpu_kernels *tables[3] = {NULL, ep_cpu_kernels_avx512(), ep_cpu_kernels_amx()};
+    const char *names[4] = {"openblas", "embedpipe-fp32", "embedpipe-bf16", "embedpipe-int8"};
+    const ep_cpu_kernels *tables[4] = {NULL, ep_cpu_kernels_avx512(), ep_cpu_kernels_amx(),
+                                       ep_cpu_kernels_avx512_vnni()};
     if (!tables[1]) tables[1] = ep_cpu_kernels_avx2();
     if (!tables[1]) tables[1] = ep_cpu_kernels_generic();
     if (!tables[2]) tables[2] = ep_cpu_kernels_avx512_bf16();
@@ -148,7 +150,7 @@ int main(int argc, char **argv) {
     if (json) printf("{\"cpu\": \"%s\", \"threads\": %d, \"tokens\": %d, \"mflop_per_token\": %.3f, \"results\": [",
                      f->model, threads, M, flop_token / 1e6);
     int first = 1;
-    for (int v = 0; v < 3; v++) {
+    for (int v = 0; v < 4; v++) {
         if (v > 0 && !tables[v]) {
             if (!json) printf("%-16s not available on this CPU\n", names[v]);
             continue;

@@ -16,12 +16,12 @@ static void read_environment(void) {
     s->model = v && *v ? v : NULL;
     v = getenv("EMBEDPIPE_CPU_ISA");
     if (v && *v) {
-        static const char *const levels[] = {"generic", "avx2", "avx512", "avx512-bf16"};
+        static const char *const levels[] = {"generic", "avx2", "avx512", "avx512-vnni", "avx512-bf16"};
         for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
             if (strcmp(v, levels[i]) == 0) s->cpu_isa = levels[i];
         if (!s->cpu_isa)
             snprintf(s->problem, sizeof s->problem,
-                     "EMBEDPIPE_CPU_ISA=%.100s is not one of generic, avx2, avx512, avx512-bf16; ignored", v);
+                     "EMBEDPIPE_CPU_ISA=%.100s is not one of generic, avx2, avx512, avx512-vnni, avx512-bf16; ignored", v);
     }
     v = getenv("EMBEDPIPE_CPU_CHUNK_TOKENS");
     if (v && atoi(v) >= 16 && atoi(v) <= 65536) s->cpu_chunk_tokens = atoi(v);

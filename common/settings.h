@@ -17,7 +17,7 @@ extern "C" {
 
 typedef struct ep_settings {
     const char *model;     /* EMBEDPIPE_MODEL: default model folder, or NULL when unset or empty */
-    const char *cpu_isa;   /* EMBEDPIPE_CPU_ISA: generic, avx2, avx512 or avx512-bf16 caps the CPU
+    const char *cpu_isa;   /* EMBEDPIPE_CPU_ISA: generic, avx2, avx512, avx512-vnni or avx512-bf16 caps the CPU
                               kernels (tests of the fallbacks); NULL when unset or not one of those */
     int cpu_chunk_tokens;  /* EMBEDPIPE_CPU_CHUNK_TOKENS: tokens per chunk of the fast CPU backend,
                               16..65536 (tuning, bench/README.md); 0 when unset or out of range */

@@ -121,9 +121,11 @@ EP_API void ep_embedder_options_free(ep_embedder_options *options);
  * name takes; the value is copied):
  *   "device"          "auto" (default: CUDA when built in and present, else the CPU),
  *                     "cpu", "cuda" or "cuda:N"
- *   "precision"       "auto" (default: the fastest mode that meets its accuracy bar on
- *                     this machine: CPU bf16 on AMX, else fp32; CUDA fp16), "fp32",
- *                     "bf16" (CPUs with AMX), "fp32-reference", or "fp16" (CUDA)
+ *   "precision"       "auto" (default: the fastest mode with a minimum cosine >= 0.999
+ *                     on this machine: CPU bf16 on AMX or AMD Zen 5, else fp32; CUDA
+ *                     fp16), "fp32", "bf16" (AMX, AMD Zen 5), "int8" (AVX512-VNNI, where
+ *                     measured 1.5x the mode below it; minimum cosine 0.998),
+ *                     "fp32-reference", or "fp16" (CUDA)
  *   "threads"         CPU threads, an integer; 0 (default) = all cores
  *   "max_seq_length"  tokens per text including [CLS] and [SEP], 2 .. the model's
  *                     position table; 0 (default) = the model's own limit

@@ -3,7 +3,7 @@
  *
  * The CPU and the instructions that decide the kernels, every kernel table
  * with whether this CPU runs it and whether the backend offers it (and why
- * not), what `--precision auto` picks and why, the CUDA devices, the default
+ * not), whether int8 is offered and why, what `--precision auto` picks and why, the CUDA devices, the default
  * thread count and the model folder found. The same decisions the backend
  * takes (cpu_choice.c, device.c), so the answer cannot drift from a run.
  */
@@ -38,7 +38,8 @@ static void usage(FILE *f) {
                "  -m, --model DIR     the model folder to report (default: as `embed` finds it)\n"
                "  -h, --help          this help\n"
                "\n"
-               "EMBEDPIPE_CPU_ISA=generic|avx2|avx512|avx512-bf16 caps the instructions used (and shown).\n");
+               "EMBEDPIPE_CPU_ISA=generic|avx2|avx512|avx512-vnni|avx512-bf16 caps the instructions used (and\n"
+               "shown).\n");
 }
 
 /* What this machine gets, worked out once for either form of the answer. */
@@ -53,7 +54,8 @@ typedef struct machine_info {
     struct {
         const char *name;
         bool has;
-    } isa[4];
+    } isa[5];
+    const ep_cpu_table_info *int8_info;     /* the int8 table's line: offered or not, and why */
     const char *model;                      /* NULL when none is found */
 } machine_info;
 
@@ -62,15 +64,20 @@ static void machine_info_get(machine_info *mi, const char *model) {
     mi->f = ep_cpu_features_get();
     ep_cpu_tables_describe(mi->tables);
     const ep_cpu_precision autop = ep_cpu_auto_precision(mi->auto_why, sizeof mi->auto_why);
-    mi->auto_prec = autop == EP_CPU_PRECISION_BF16 ? "bf16" : "fp32";
-    mi->auto_kernels = autop == EP_CPU_PRECISION_BF16 ? ep_cpu_kernels_amx()->name : ep_cpu_kernels_best_fp32()->name;
+    mi->auto_prec = autop == EP_CPU_PRECISION_BF16 ? "bf16" : autop == EP_CPU_PRECISION_INT8 ? "int8" : "fp32";
+    const ep_cpu_kernels *auto_table = ep_cpu_kernels_best_fp32();
+    ep_cpu_pick_kernels(autop, &auto_table, NULL); /* auto's precision is offered, so this succeeds */
+    mi->auto_kernels = auto_table->name;
+    for (int i = 0; i < EP_CPU_N_TABLES; i++)
+        if (strcmp(mi->tables[i].precision, "int8") == 0) mi->int8_info = &mi->tables[i];
     mi->cuda_ok = ep_cuda_devices(&mi->cuda_count, &mi->driver, &mi->cuda_err) == EP_OK;
     mi->threads = ep_default_threads();
     const ep_cpu_features *f = mi->f;
     mi->isa[0].name = "avx2_fma", mi->isa[0].has = f->avx2_fma;
     mi->isa[1].name = "avx512", mi->isa[1].has = f->avx512;
-    mi->isa[2].name = "avx512_bf16", mi->isa[2].has = f->avx512_bf16;
-    mi->isa[3].name = "amx_bf16", mi->isa[3].has = f->amx_bf16;
+    mi->isa[2].name = "avx512_vnni", mi->isa[2].has = f->avx512_vnni;
+    mi->isa[3].name = "avx512_bf16", mi->isa[3].has = f->avx512_bf16;
+    mi->isa[4].name = "amx_bf16", mi->isa[4].has = f->amx_bf16;
     mi->model = model;
 }
 
@@ -80,10 +87,12 @@ static void print_json_cpu(const machine_info *mi) {
     json_str(ep_version());
     printf(", \"cpu\": {\"model\": ");
     json_str(mi->f->model);
-    printf(", \"capped_by\": ");
+    printf(", \"vendor\": ");
+    json_str(mi->f->vendor);
+    printf(", \"family\": %d, \"capped_by\": ", mi->f->family);
     json_str(mi->f->capped);
     printf(", \"threads_default\": %d, \"instructions\": {", mi->threads);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         printf("%s\"%s\": %s", i ? ", " : "", mi->isa[i].name, mi->isa[i].has ? "true" : "false");
     printf("}}, \"tables\": [");
     for (int i = 0; i < EP_CPU_N_TABLES; i++) {
@@ -102,7 +111,9 @@ static void print_json_cpu(const machine_info *mi) {
 /* The whole answer as one JSON object on one line. */
 static void print_json(const machine_info *mi) {
     print_json_cpu(mi);
-    printf(", \"auto\": {\"cpu\": {\"precision\": ");
+    printf(", \"int8\": {\"offered\": %s, \"why\": ", mi->int8_info->offered ? "true" : "false");
+    json_str(mi->int8_info->why);
+    printf("}, \"auto\": {\"cpu\": {\"precision\": ");
     json_str(mi->auto_prec);
     printf(", \"kernels\": ");
     json_str(mi->auto_kernels);
@@ -124,9 +135,10 @@ static void print_json(const machine_info *mi) {
 static void print_text(const machine_info *mi) {
     const ep_cpu_features *f = mi->f;
     printf("embedpipe %s\n\n", ep_version());
-    printf("CPU: %s; %d thread%s by default (--threads)\n", f->model, mi->threads, mi->threads == 1 ? "" : "s");
+    printf("CPU: %s (%s, cpu family %d); %d thread%s by default (--threads)\n", f->model,
+           f->vendor[0] ? f->vendor : "unknown vendor", f->family, mi->threads, mi->threads == 1 ? "" : "s");
     printf("  instructions:");
-    for (int i = 0; i < 4; i++) printf(" %s %s", mi->isa[i].name, mi->isa[i].has ? "yes" : "no");
+    for (int i = 0; i < 5; i++) printf(" %s %s", mi->isa[i].name, mi->isa[i].has ? "yes" : "no");
     if (f->capped[0]) printf(" (capped by EMBEDPIPE_CPU_ISA=%s)", f->capped);
     printf("\n\nCPU kernel tables (--device cpu):\n");
     for (int i = 0; i < EP_CPU_N_TABLES; i++)
@@ -134,6 +146,7 @@ static void print_text(const machine_info *mi) {
                mi->tables[i].offered ? "offered" : mi->tables[i].runs ? "runs" : "cannot run", mi->tables[i].why);
     printf("  fp32-reference: the plain OpenBLAS backend, on any CPU (the oracle the tables are tested against)\n");
     printf("\n--precision auto on the CPU: %s (%s kernels): %s\n", mi->auto_prec, mi->auto_kernels, mi->auto_why);
+    printf("--precision int8: %s: %s\n", mi->int8_info->offered ? "offered" : "not offered", mi->int8_info->why);
     if (mi->cuda_ok)
         printf("CUDA: %d device%s (driver %d); --device auto runs cuda:0 in fp16\n", mi->cuda_count,
                mi->cuda_count == 1 ? "" : "s", mi->driver);

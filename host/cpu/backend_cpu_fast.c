@@ -282,7 +282,10 @@ ep_status ep_backend_cpu_fast_create(const ep_model *model, int threads, ep_cpu_
         return st;
     }
     snprintf(b->description, sizeof b->description, "CPU, %s (%s kernels), %d thread%s",
-             kernels->bf16 ? "bfloat16 GEMMs with float32 accumulation" : "float32", kernels->name, threads,
+             kernels->bf16   ? "bfloat16 GEMMs with float32 accumulation"
+             : kernels->int8 ? "int8 GEMMs (per-channel weights, per-token activations), float32 elsewhere"
+                             : "float32",
+             kernels->name, threads,
              threads == 1 ? "" : "s");
     snprintf(b->kernels, sizeof b->kernels, "%s", kernels->name);
     b->batch_tokens = EP_CPU_BATCH_TOKENS;

@@ -15,9 +15,11 @@
  *  - bias and GELU fused into the GEMM's store, residual + LayerNorm in one
  *    pass, attention per (sequence, head) over a transposed key block with a
  *    vectorised exp;
- *  - bf16: AMX tiles with float32 accumulation (the AVX512-BF16 table exists
- *    for labs and tests but is not offered: cpu_choice.c says why);
- *    the residual stream, LayerNorm, softmax and GELU stay float32.
+ *  - bf16: AMX tiles with float32 accumulation, or AVX512-BF16 dot products where
+ *    they were measured to pay (cpu_choice.c says where and why);
+ *  - int8: vpdpbusd GEMMs over per-channel int8 weights and per-token int8
+ *    activations (cpu_int8.h); in both, the residual stream, LayerNorm, softmax
+ *    and GELU stay float32.
  * The AVX2, AVX-512 and AMX code is compiled with function-level target attributes
  * and only called after cpuid says the instructions (and the OS state for
  * AMX) are there, so the binary still runs on any x86-64.
@@ -43,16 +45,20 @@ extern "C" {
 typedef struct ep_cpu_features {
     bool avx2_fma;     /* AVX2 + FMA (Haswell, Zen 1 and later) */
     bool avx512;       /* AVX-512 F, BW, VL, DQ, with the OS saving zmm state */
+    bool avx512_vnni;  /* AVX512_VNNI: vpdpbusd on zmm (Cascade Lake, Ice Lake, Zen 4 and later) */
     bool avx512_bf16;  /* AVX512_BF16: vdpbf16ps, vcvtne2ps2bf16 (Cooper Lake, Sapphire Rapids, Zen 4) */
     bool amx_bf16;     /* AMX-TILE + AMX-BF16, and the kernel granted this process the tile state */
     char model[128];   /* the CPU's brand string, e.g. "AMD Ryzen 9 7950X 16-Core Processor" */
+    char vendor[13];   /* cpuid's vendor string: "AuthenticAMD", "GenuineIntel", "" elsewhere */
+    int family;        /* cpuid's display family (base + extended): 0x19 Zen 3/4, 0x1a Zen 5, 6 Intel Core/Xeon */
     char capped[32];   /* the EMBEDPIPE_CPU_ISA value that capped these flags ("" if none) */
 } ep_cpu_features;
 
 /* Detects the features once (cpuid, xgetbv, and for AMX the arch_prctl
  * permission request) and caches them. The environment variable
- * EMBEDPIPE_CPU_ISA=generic|avx2|avx512|avx512-bf16 caps what is reported,
- * to test the fallbacks and refusals on a CPU that has more.
+ * EMBEDPIPE_CPU_ISA=generic|avx2|avx512|avx512-vnni|avx512-bf16 caps what is
+ * reported (each level keeps what it names and the levels below it), to test the
+ * fallbacks and refusals on a CPU that has more.
  * @return the cached features (never NULL). */
 const ep_cpu_features *ep_cpu_features_get(void);
 
@@ -72,8 +78,9 @@ typedef struct ep_packed {
 enum { EP_ACT_NONE = 0, EP_ACT_GELU = 1 };
 
 typedef struct ep_cpu_kernels {
-    const char *name;   /* "generic", "avx2", "avx512", "avx512-bf16", "amx" */
+    const char *name;   /* "generic", "avx2", "avx512", "avx512-vnni", "avx512-bf16", "amx" */
     int bf16;           /* 1: linear() reads bfloat16 activations (a_bf16) */
+    int int8;           /* 1: linear() quantises its float32 activations to int8 itself (cpu_int8.h) */
     /* Packs W [n][k] into dst (zeroed first). @return EP_OK, or EP_ERR_NOMEM / EP_ERR_USAGE
      * when the shape does not suit this table (n or k not a multiple of 32 where needed). */
     ep_status (*pack)(ep_packed *dst, const float *w, int n, int k, ep_error *err);
@@ -160,6 +167,8 @@ const ep_cpu_kernels *ep_cpu_kernels_avx2(void);
 const ep_cpu_kernels *ep_cpu_kernels_avx512(void);
 const ep_cpu_kernels *ep_cpu_kernels_avx512_bf16(void);
 const ep_cpu_kernels *ep_cpu_kernels_amx(void);
+/* avx512-vnni: int8 GEMMs on vpdpbusd (cpu_fast_int8.c), the AVX-512 float32 ops elsewhere. */
+const ep_cpu_kernels *ep_cpu_kernels_avx512_vnni(void);
 
 /* Fills a table's non-GEMM ops with the AVX-512 ones (the bf16 tables share them). */
 void ep_avx512_ops(ep_cpu_kernels *k);
@@ -187,7 +196,8 @@ static inline float ep_bf16_to_f32(uint16_t h) {
 
 typedef enum ep_cpu_precision {
     EP_CPU_PRECISION_FP32 = 0, /* float32 everywhere (AVX-512 kernels, else AVX2, else the generic table) */
-    EP_CPU_PRECISION_BF16 = 1  /* bfloat16 GEMM inputs, float32 accumulation (AMX; see ep_cpu_pick_kernels) */
+    EP_CPU_PRECISION_BF16 = 1, /* bfloat16 GEMM inputs, float32 accumulation (AMX; see ep_cpu_pick_kernels) */
+    EP_CPU_PRECISION_INT8 = 2  /* int8 GEMMs, float32 epilogue and everything else (VNNI; cpu_int8.h) */
 } ep_cpu_precision;
 
 /* @return true when the model's shape suits the fast kernels (hidden and intermediate
@@ -199,25 +209,32 @@ bool ep_cpu_fast_supports(const ep_model *model);
 const ep_cpu_kernels *ep_cpu_kernels_best_fp32(void);
 
 /* The table the backend runs for a precision on this CPU (cpu_choice.c says which and why).
- * bf16 is offered on AMX only: AVX512-BF16 without AMX measured slower than fp32.
+ * bf16 is offered on AMX, and with AVX512-BF16 alone only on CPU families where it was
+ * measured to pay (AMD Zen 5; on an Intel Xeon it was slower than fp32); int8 where it
+ * meets its accuracy bar and was measured 1.5x the precision below it.
  * @return EP_OK and *out; EP_ERR_DEVICE naming why not and what this CPU offers instead. */
 ep_status ep_cpu_pick_kernels(ep_cpu_precision precision, const ep_cpu_kernels **out, ep_error *err);
 
-/* What precision "auto" runs on this CPU: bf16 where bf16 is offered (AMX), else fp32.
+/* What precision "auto" runs on this CPU: the fastest offered one whose minimum cosine
+ * against sentence-transformers is >= 0.999 (so not int8: see ep_cpu_int8_min_cosine).
  * why (may be NULL) gets a one-line reason.
  * @return the precision. */
 ep_cpu_precision ep_cpu_auto_precision(char *why, size_t cap);
 
+/* int8's minimum and mean cosine against sentence-transformers fp32 on the fixture's tweets,
+ * as test_cpu_int8_conformance measures them (the same on every CPU that runs the table). */
+extern const double ep_cpu_int8_min_cosine, ep_cpu_int8_mean_cosine;
+
 /* One kernel table as `embedpipe info` shows it. */
 typedef struct ep_cpu_table_info {
-    const char *name;      /* "amx", "avx512-bf16", "avx512", "avx2", "generic" */
-    const char *precision; /* "bf16" or "fp32" */
+    const char *name;      /* "amx", "avx512-vnni", "avx512-bf16", "avx512", "avx2", "generic" */
+    const char *precision; /* "bf16", "int8" or "fp32" */
     bool runs;             /* this CPU (EMBEDPIPE_CPU_ISA included) can execute it */
     bool offered;          /* the backend picks it for its precision */
-    char why[200];
+    char why[400];
 } ep_cpu_table_info;
 
-enum { EP_CPU_N_TABLES = 5 };
+enum { EP_CPU_N_TABLES = 6 };
 
 /* Fills out[] with every table, fastest first. @return EP_CPU_N_TABLES. */
 int ep_cpu_tables_describe(ep_cpu_table_info out[EP_CPU_N_TABLES]);

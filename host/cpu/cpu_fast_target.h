@@ -20,6 +20,7 @@
 
 #define EP_ISA_AVX2 "avx2,fma,f16c"
 #define EP_ISA_AVX512 "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq"
+#define EP_ISA_AVX512_VNNI EP_ISA_AVX512 ",avx512vnni"
 #define EP_ISA_AVX512_BF16 EP_ISA_AVX512 ",avx512bf16"
 #define EP_ISA_AMX EP_ISA_AVX512_BF16 ",amx-tile,amx-bf16"
 

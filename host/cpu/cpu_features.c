@@ -65,7 +65,14 @@ static void detect(void) {
         while (*p == ' ') p++;
         snprintf(f->model, sizeof f->model, "%s", p);
     }
+    if (__get_cpuid(0, &a, &b, &c, &d)) {
+        memcpy(f->vendor, &b, 4);
+        memcpy(f->vendor + 4, &d, 4);
+        memcpy(f->vendor + 8, &c, 4);
+        f->vendor[12] = 0;
+    }
     if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+    f->family = (int)((a >> 8) & 0xf) + ((((a >> 8) & 0xf) == 0xf) ? (int)((a >> 20) & 0xff) : 0);
     const int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1;
     if (!osxsave) return;
     const uint64_t xcr0 = xgetbv0();
@@ -76,12 +83,14 @@ static void detect(void) {
     __cpuid_count(7, 0, a, b, c, d);
     const int avx2 = (b >> 5) & 1;
     const int avx512 = ((b >> 16) & 1) && ((b >> 17) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);
+    const int vnni = (c >> 11) & 1;
     const int amx = ((d >> 22) & 1) && ((d >> 24) & 1);
     unsigned a1 = 0, b1, c1, d1;
     if (a >= 1) __cpuid_count(7, 1, a1, b1, c1, d1);
     const int bf16 = (a1 >> 5) & 1;
     f->avx2_fma = avx2 && fma && os_avx;
     f->avx512 = f->avx2_fma && avx512 && os_avx512;
+    f->avx512_vnni = f->avx512 && vnni;
     f->avx512_bf16 = f->avx512 && bf16;
     f->amx_bf16 = f->avx512 && amx && os_amx;
 #endif
@@ -89,14 +98,17 @@ static void detect(void) {
     const char *cap = ep_settings_get()->cpu_isa; /* NULL when unset or invalid (the CLI says so) */
     if (cap) {
         snprintf(f->capped, sizeof f->capped, "%s", cap);
+        // avx512-bf16 keeps VNNI (every CPU with AVX512-BF16 has it); avx512-vnni drops bf16
         if (strcmp(cap, "avx512-bf16") == 0) {
             f->amx_bf16 = false;
-        } else if (strcmp(cap, "avx512") == 0) {
+        } else if (strcmp(cap, "avx512-vnni") == 0) {
             f->amx_bf16 = f->avx512_bf16 = false;
+        } else if (strcmp(cap, "avx512") == 0) {
+            f->amx_bf16 = f->avx512_bf16 = f->avx512_vnni = false;
         } else if (strcmp(cap, "avx2") == 0) {
-            f->amx_bf16 = f->avx512_bf16 = f->avx512 = false;
+            f->amx_bf16 = f->avx512_bf16 = f->avx512_vnni = f->avx512 = false;
         } else { /* "generic" */
-            f->amx_bf16 = f->avx512_bf16 = f->avx512 = f->avx2_fma = false;
+            f->amx_bf16 = f->avx512_bf16 = f->avx512_vnni = f->avx512 = f->avx2_fma = false;
         }
     }
 #ifdef EP_X86

@@ -19,38 +19,45 @@ static const char *const precision_names[] = {
     [EP_PRECISION_BF16] = "bf16",
     [EP_PRECISION_FP32_REFERENCE] = "fp32-reference",
     [EP_PRECISION_FP16] = "fp16",
+    [EP_PRECISION_INT8] = "int8",
 };
+#define LAST_PRECISION EP_PRECISION_INT8
 
 ep_status ep_precision_parse(const char *text, ep_precision *out, ep_error *err) {
     *out = EP_PRECISION_AUTO;
     if (!text || !*text) return EP_OK;
-    for (int p = EP_PRECISION_AUTO; p <= EP_PRECISION_FP16; p++)
+    for (int p = EP_PRECISION_AUTO; p <= LAST_PRECISION; p++)
         if (strcmp(text, precision_names[p]) == 0) {
             *out = (ep_precision)p;
             return EP_OK;
         }
     return ep_error_set(err, EP_ERR_USAGE,
-                        "precision %s: expected auto, fp32, bf16 or fp32-reference (CPU), or fp16 (CUDA)", text);
+                        "precision %s: expected auto, fp32, bf16, int8 or fp32-reference (CPU), or fp16 (CUDA)",
+                        text);
 }
 
 const char *ep_precision_name(ep_precision p) {
-    return p >= EP_PRECISION_AUTO && p <= EP_PRECISION_FP16 ? precision_names[p] : "unknown";
+    return p >= EP_PRECISION_AUTO && p <= LAST_PRECISION ? precision_names[p] : "unknown";
 }
 
 /* @return true for the modes only the CPU backends compute. */
 static bool is_cpu_precision(ep_precision p) {
-    return p == EP_PRECISION_FP32 || p == EP_PRECISION_BF16 || p == EP_PRECISION_FP32_REFERENCE;
+    return p == EP_PRECISION_FP32 || p == EP_PRECISION_BF16 || p == EP_PRECISION_INT8 ||
+           p == EP_PRECISION_FP32_REFERENCE;
 }
 
 /* The CPU backend for a precision mode: fp32 (the fast kernels, cpu_fast.h),
- * bf16 (bfloat16 GEMMs on AMX), fp32-reference (the plain ops every other
- * path is tested against), or auto: bf16 where this CPU offers it, else fp32
+ * bf16 (bfloat16 GEMMs where offered), int8 (int8 GEMMs where offered),
+ * fp32-reference (the plain ops every other path is tested against), or auto
  * (ep_cpu_auto_precision). Records the precision used in the backend. */
 static ep_status create_cpu(const ep_model *model, ep_precision p, int threads, ep_backend **out, ep_error *err) {
     // a model the fast kernels do not fit still runs, on the plain backend
     const bool fits = !model || ep_cpu_fast_supports(model);
-    if (p == EP_PRECISION_AUTO)
-        p = fits && ep_cpu_auto_precision(NULL, 0) == EP_CPU_PRECISION_BF16 ? EP_PRECISION_BF16 : EP_PRECISION_FP32;
+    if (p == EP_PRECISION_AUTO) {
+        const ep_cpu_precision a = fits ? ep_cpu_auto_precision(NULL, 0) : EP_CPU_PRECISION_FP32;
+        p = a == EP_CPU_PRECISION_BF16 ? EP_PRECISION_BF16 : a == EP_CPU_PRECISION_INT8 ? EP_PRECISION_INT8
+                                                                                        : EP_PRECISION_FP32;
+    }
     ep_status st;
     switch (p) {
     case EP_PRECISION_FP32:
@@ -63,10 +70,13 @@ static ep_status create_cpu(const ep_model *model, ep_precision p, int threads, 
     case EP_PRECISION_BF16:
         st = ep_backend_cpu_fast_create(model, threads, EP_CPU_PRECISION_BF16, NULL, out, err);
         break;
+    case EP_PRECISION_INT8:
+        st = ep_backend_cpu_fast_create(model, threads, EP_CPU_PRECISION_INT8, NULL, out, err);
+        break;
     case EP_PRECISION_FP32_REFERENCE: st = ep_backend_cpu_create(model, threads, out, err); break;
     default:
         return ep_error_set(err, EP_ERR_USAGE,
-                            "precision %s is the CUDA backend's; the CPU computes in fp32, bf16 or fp32-reference",
+                            "precision %s is the CUDA backend's; the CPU computes in fp32, bf16, int8 or fp32-reference",
                             ep_precision_name(p));
     }
     if (st == EP_OK) snprintf((*out)->precision, sizeof (*out)->precision, "%s", ep_precision_name(p));
@@ -141,7 +151,7 @@ ep_status ep_backend_create(const ep_model *model, const ep_backend_options *o, 
         if (want_cuda || fp16_asked)
             return ep_error_set(err, EP_ERR_DEVICE, "device %s%s: no CUDA device is usable: %s; the cpu device runs "
                                 "everywhere%s", device, fp16_asked ? " with precision fp16" : "", probe.message,
-                                fp16_asked ? " (in fp32, bf16 or fp32-reference)" : "");
+                                fp16_asked ? " (in fp32, bf16, int8 or fp32-reference)" : "");
         // A driver that is there but unusable (too old for this build, broken) is a setup to fix, not
         // a CPU-only machine: say so loudly. Without any driver, the description says it quietly.
         st = create_cpu_instead(model, precision, o->threads, probe.message, out, err);

@@ -13,15 +13,17 @@ extern "C" {
 #endif
 
 /* The arithmetic of a backend. Each device takes only its own modes:
- * the CPU fp32, bf16 and fp32-reference; CUDA fp16 (float16 storage, float32
+ * the CPU fp32, bf16, int8 and fp32-reference; CUDA fp16 (float16 storage, float32
  * accumulation). With device "auto", a CPU mode picks the CPU. */
 typedef enum ep_precision {
-    EP_PRECISION_AUTO = 0,       /* "auto" (the default): the fastest mode that meets its accuracy bar on this
-                                    machine: CPU bf16 on AMX, else fp32 (ep_cpu_auto_precision); CUDA fp16 */
+    EP_PRECISION_AUTO = 0,       /* "auto" (the default): the fastest mode that meets auto's accuracy bar on this
+                                    machine: CPU bf16 on AMX or AMD Zen 5, else fp32 (ep_cpu_auto_precision);
+                                    CUDA fp16 */
     EP_PRECISION_FP32,           /* "fp32": CPU, float32 everywhere (the fast kernels) */
     EP_PRECISION_BF16,           /* "bf16": CPU, bfloat16 GEMM inputs, float32 accumulation (AMX, AVX512-BF16) */
     EP_PRECISION_FP32_REFERENCE, /* "fp32-reference": CPU, the plain backend every other path is tested against */
-    EP_PRECISION_FP16            /* "fp16": CUDA, float16 storage, float32 accumulation */
+    EP_PRECISION_FP16,           /* "fp16": CUDA, float16 storage, float32 accumulation */
+    EP_PRECISION_INT8            /* "int8": CPU, int8 GEMMs (AVX512-VNNI), float32 elsewhere; where offered */
 } ep_precision;
 
 /* Parses a precision name; NULL or "" is EP_PRECISION_AUTO.

@@ -20,7 +20,7 @@ class Model(_lib.HandleOwner):
 
     Options are the command line's flags of the same names: device ("auto", "cpu", "cuda",
     "cuda:N"), precision ("auto", the default: bf16 on
-    an AMX CPU, else fp32; or "fp32", "bf16", ...), threads (0 = all cores), max_seq_length (0 = the
+    an AMX or AMD Zen 5 CPU, else fp32; or "fp32", "bf16", "int8", ...), threads (0 = all cores), max_seq_length (0 = the
     model's), batch_tokens (0 = the device's choice), prompt (one of the model's prompts by name,
     e.g. "query"; None = the model's default prompt, as sentence-transformers' encode), prompt_text (a
     prompt as text, e.g. "passage: "; "" = none), dim (keep the first dim values: Matryoshka; 0 = the

@@ -15,7 +15,10 @@
  * Tables this CPU lacks are reported as skipped, not failed; with neither
  * bf16 table (a CPU without them, or EMBEDPIPE_CPU_ISA=avx512 / avx2 / generic, as
  * tests/host/cpu/CMakeLists.txt also runs it) --precision bf16 must be refused; so must it
- * without AMX (AVX512-BF16 alone is not offered: slower than fp32). auto picks bf16 only on AMX.
+ * without AMX except on AMD Zen 5 (AVX512-BF16 alone measured slower than fp32 on an Intel
+ * Xeon, faster on Zen 5). auto picks the fastest offered precision at a minimum cosine of
+ * 0.999 (never int8: see test_cpu_int8_conformance), and info agrees with the backend.
+ * (The int8 table's own ops: test_cpu_int8.)
  */
 #include "backend.h"
 #include "cpu_fast.h"
@@ -271,13 +274,29 @@ int main(void) {
         test_norms(tables[t]);
         printf("%s: %s\n", names[t], ep_test_failures == before ? "ok" : "FAILED");
     }
-    // without AMX, --precision bf16 is refused with a message that says why (AVX512-BF16 alone measured
-    // slower than fp32: cpu_choice.c), and auto runs fp32
-    char why[300];
+    // bf16: AMX, or AVX512-BF16 on a CPU family where it was measured to pay (AMD Zen 5); elsewhere refused
+    // with a message that says why (on an Intel Xeon without AMX it was slower than fp32: cpu_choice.c)
+    const ep_cpu_kernels *bf16 = NULL, *int8 = NULL;
+    ep_error perr = {0};
+    const int bf16_ok = ep_cpu_pick_kernels(EP_CPU_PRECISION_BF16, &bf16, &perr) == EP_OK;
+    if (tables[4]) CHECKF(bf16_ok && bf16 == tables[4], "bf16 with AMX does not run the amx table");
+    if (bf16_ok && !tables[4])
+        CHECKF(bf16 == tables[3] && strcmp(f->vendor, "AuthenticAMD") == 0 && f->family >= 0x1a,
+               "bf16 without AMX offered on %s family %d (measured to pay only on AMD Zen 5)", f->vendor, f->family);
+    if (strcmp(f->vendor, "GenuineIntel") == 0 && !tables[4]) CHECKF(!bf16_ok, "bf16 offered on an Intel CPU without AMX");
+    // int8 never on AMX machines (AMX bf16 is faster), only where the VNNI table runs
+    const int int8_ok = ep_cpu_pick_kernels(EP_CPU_PRECISION_INT8, &int8, &perr) == EP_OK;
+    if (int8_ok) CHECKF(int8 == ep_cpu_kernels_avx512_vnni() && !tables[4], "int8 runs %s", int8->name);
+    else CHECKF(strstr(perr.message, "int8") != NULL, "the int8 refusal does not name it: %s", perr.message);
+    // auto: the fastest offered precision whose minimum cosine is >= 0.999 (int8's is below: not picked)
+    char why[600];
     const ep_cpu_precision autop = ep_cpu_auto_precision(why, sizeof why);
-    CHECKF(autop == (tables[4] ? EP_CPU_PRECISION_BF16 : EP_CPU_PRECISION_FP32), "auto picked %d: %s", (int)autop, why);
+    const ep_cpu_precision want = int8_ok && ep_cpu_int8_min_cosine >= 0.999 ? EP_CPU_PRECISION_INT8
+                                  : bf16_ok                                  ? EP_CPU_PRECISION_BF16
+                                                                             : EP_CPU_PRECISION_FP32;
+    CHECKF(autop == want, "auto picked %d, not %d: %s", (int)autop, (int)want, why);
     printf("auto: %s\n", why);
-    if (!tables[4]) {
+    if (!bf16_ok) {
         ep_model fake;
         memset(&fake, 0, sizeof fake);
         fake.config.hidden = 384, fake.config.intermediate = 1536, fake.config.n_heads = 12;
@@ -300,8 +319,10 @@ int main(void) {
         printf("  table %-12s runs %d offered %d: %s\n", info[i].name, info[i].runs, info[i].offered, info[i].why);
         CHECKF(info[i].why[0] != 0, "table %s: no reason given", info[i].name);
         CHECKF(!info[i].offered || info[i].runs, "table %s offered but cannot run", info[i].name);
-        if (strcmp(info[i].name, "avx512-bf16") == 0) CHECKF(!info[i].offered, "avx512-bf16 is offered");
+        if (strcmp(info[i].name, "avx512-bf16") == 0)
+            CHECKF(info[i].offered == (bf16_ok && bf16 == tables[3]), "avx512-bf16 offered wrongly");
         if (strcmp(info[i].name, "amx") == 0) CHECKF(info[i].offered == (tables[4] != NULL), "amx offered wrongly");
+        if (strcmp(info[i].name, "avx512-vnni") == 0) CHECKF(info[i].offered == int8_ok, "avx512-vnni offered wrongly");
         if (strcmp(info[i].precision, "fp32") == 0 && info[i].offered) {
             fp32_offered++;
             CHECKF(strcmp(info[i].name, best->name) == 0, "fp32 offers %s, the backend runs %s", info[i].name,

@@ -10,9 +10,10 @@
  *    every text of windows of 2..61 texts (in order and reversed, so texts
  *    sit at the start, middle and end, in chunks with every tail length),
  *    give the same bits as inside the 4096-token batches;
- *  - ep_backend_create picks the fast backend for "fp32" and "bf16" (AMX only) and the
- *    plain one for "fp32-reference", "auto" is bf16 on AMX and fp32 elsewhere, the
- *    precision used is recorded, and an unknown precision is refused.
+ *  - ep_backend_create picks the fast backend for "fp32" and "bf16" (AMX, or AVX512-BF16
+ *    where measured to pay) and the plain one for "fp32-reference", "auto" is bf16 where
+ *    bf16 is offered and fp32 elsewhere, the precision used is recorded, and an unknown
+ *    precision is refused. (int8: test_cpu_int8_conformance.)
  *
  * Each table runs once per ctest run: a forced-ISA variant runs only its own table, and the full run
  * leaves generic to its variant when the CPU has a faster table (CI's time budget).
@@ -28,6 +29,7 @@
  * OpenBLAS does not take, exits 77 (ctest: skipped) saying why.
  */
 #include "backend_cpu.h"
+#include "cpu_conformance_util.h"
 #include "device.h"
 #include "cpu_fast.h"
 #include "fixture_util.h"
@@ -40,87 +42,6 @@
 #include <math.h>
 #include <strings.h>
 #include <xxhash.h>
-
-typedef struct row {
-    int32_t *ids;
-    int n_tokens;
-    char where[160];
-} row;
-
-/* Embeds rows [0, n) in packed batches of up to 4096 tokens, in order. */
-static int encode_all(ep_backend *be, const row *rows, size_t n, int dim, float *out) {
-    static int32_t ids[4096 + 512], seq_start[1025];
-    ep_error err = {0};
-    for (size_t i = 0; i < n;) {
-        int k = 0;
-        seq_start[0] = 0;
-        while (i + k < n && k < 1024 && (k == 0 || seq_start[k] + rows[i + k].n_tokens <= 4096)) {
-            memcpy(ids + seq_start[k], rows[i + k].ids, sizeof(int32_t) * (size_t)rows[i + k].n_tokens);
-            seq_start[k + 1] = seq_start[k] + rows[i + k].n_tokens;
-            k++;
-        }
-        ep_batch b = {.n_seqs = k, .n_tokens = seq_start[k], .token_ids = ids, .seq_start = seq_start};
-        ep_status st = ep_backend_encode(be, &b, out + i * (size_t)dim, NULL, &err);
-        CHECK_OK(st, &err);
-        if (st != EP_OK) return -1;
-        i += (size_t)k;
-    }
-    return 0;
-}
-
-/* Every text of rows [w0, w0 + z), batched together in order (reverse = 0) or
- * reversed, against its vector in `ref` (computed in the 4096-token batches).
- * @return how many texts differ in any bit. */
-static int window_differs(ep_backend *be, const row *rows, size_t w0, int z, int reverse, int dim, const float *ref,
-                          float *out) {
-    static int32_t ids[64 * 512], seq_start[65];
-    ep_error err = {0};
-    seq_start[0] = 0;
-    for (int k = 0; k < z; k++) {
-        const row *r = &rows[w0 + (size_t)(reverse ? z - 1 - k : k)];
-        memcpy(ids + seq_start[k], r->ids, sizeof(int32_t) * (size_t)r->n_tokens);
-        seq_start[k + 1] = seq_start[k] + r->n_tokens;
-    }
-    ep_batch b = {.n_seqs = z, .n_tokens = seq_start[z], .token_ids = ids, .seq_start = seq_start};
-    CHECK_OK(ep_backend_encode(be, &b, out, NULL, &err), &err);
-    int differ = 0;
-    for (int k = 0; k < z; k++) {
-        const size_t i = w0 + (size_t)(reverse ? z - 1 - k : k);
-        differ += memcmp(out + (size_t)k * dim, ref + i * (size_t)dim, sizeof(float) * (size_t)dim) != 0;
-    }
-    return differ;
-}
-
-/* Batch invariance of one backend whose vectors of all n rows (4096-token batches) are in `got`. */
-static void check_invariance(ep_backend *be, const char *name, const row *rows, size_t n, int dim, const float *got) {
-    ep_error err = {0};
-    // a text alone gives the bits it got inside a batch
-    int differ = 0;
-    float one[1024];
-    for (size_t i = 0; i < 64 && i < n && dim <= 1024; i++) {
-        int32_t ss[2] = {0, rows[i].n_tokens};
-        ep_batch b = {.n_seqs = 1, .n_tokens = rows[i].n_tokens, .token_ids = rows[i].ids, .seq_start = ss};
-        CHECK_OK(ep_backend_encode(be, &b, one, NULL, &err), &err);
-        differ += memcmp(one, got + i * (size_t)dim, sizeof(float) * (size_t)dim) != 0;
-    }
-    CHECKF(differ == 0, "%s: %d of 64 texts embedded alone differ from the same text in a batch", name, differ);
-    // windows of other sizes, at other offsets, in order and reversed
-    const int sizes[] = {2, 3, 5, 7, 13, 29, 61};
-    float *out = malloc(sizeof(float) * 64 * (size_t)dim);
-    int texts = 0;
-    differ = 0;
-    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
-        for (int reverse = 0; reverse < 2; reverse++) {
-            const size_t w0 = (17 * z + 5 * (size_t)reverse) % (n > 64 ? n - 64 : 1);
-            if (w0 + (size_t)sizes[z] > n) continue;
-            differ += window_differs(be, rows, w0, sizes[z], reverse, dim, got, out);
-            texts += sizes[z];
-        }
-    free(out);
-    CHECKF(differ == 0, "%s: %d of %d texts in batches of 2..61 texts differ from the same text in a 4096-token batch",
-           name, differ, texts);
-    printf("  %-52s batch invariant: 64 texts alone, %d in windows of 2..61\n", name, texts);
-}
 
 /* The forced-environment variants (tests/host/perf.cmake). @return 1 (after saying why) when this
  * CPU cannot execute what the environment forces, or OpenBLAS did not take the forced core. */
@@ -171,23 +92,6 @@ static int forced_env_unsupported(void) {
     return 0;
 }
 
-static void compare(const char *what, const float *got, const float *ref, const row *rows, size_t n, int dim,
-                    double need) {
-    double min_cos = 1.0, sum = 0;
-    size_t worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double c = ep_fixture_cosine(got + i * dim, ref + i * dim, dim);
-        sum += c;
-        if (c < min_cos || isnan(c)) {
-            min_cos = isnan(c) ? -1 : c;
-            worst = i;
-        }
-    }
-    printf("  %-52s min cosine %.9f (1 - min = %.2e, %s), mean %.9f\n", what, min_cos, 1.0 - min_cos,
-           rows[worst].where, sum / (double)n);
-    CHECKF(min_cos >= need, "%s: min cosine %.7f < %g at %s", what, min_cos, need, rows[worst].where);
-}
-
 int main(void) {
     if (forced_env_unsupported()) return 77;
     const char *model_dir = ep_test_model_dir();
@@ -207,16 +111,7 @@ int main(void) {
     const int dim = model->config.hidden, max_len = model->config.max_seq_length;
 
     size_t n = fx.n;
-    row *rows = calloc(n, sizeof *rows);
-    for (size_t i = 0; i < n; i++) {
-        const ep_fixture_tweet *t = &fx.rows[i];
-        snprintf(rows[i].where, sizeof rows[i].where, "%s", t->where);
-        rows[i].ids = malloc(sizeof(int32_t) * (size_t)max_len);
-        rows[i].n_tokens = ep_tokenizer_encode(tok, t->text, t->len, rows[i].ids, max_len, NULL);
-        CHECKF(rows[i].n_tokens == t->n_tokens, "%s: %d tokens, sentence-transformers had %d", t->where,
-               rows[i].n_tokens, t->n_tokens);
-    }
-    CHECKF(n >= 2000, "the fixture has %zu tweets (need >= 2000)", n);
+    row *rows = fixture_rows(&fx, tok, max_len);
     if (ep_test_failures) return ep_test_finish("test_cpu_fast_conformance");
     // the forced-environment variants run on the first EP_CONFORMANCE_TEXTS tweets (see the top)
     const size_t n_all = n;
@@ -280,12 +175,15 @@ int main(void) {
     }
 
     // --- what ep_backend_create picks, and what it refuses
+    // bf16: AMX, or AVX512-BF16 where it was measured to pay (cpu_choice.c); test_cpu_fast checks which
+    const ep_cpu_kernels *bf16 = NULL;
+    const int bf16_ok = ep_cpu_pick_kernels(EP_CPU_PRECISION_BF16, &bf16, &err) == EP_OK;
     const char *precisions[4] = {"fp32", "bf16", "fp32-reference", "auto"};
     for (int p = 0; p < 4; p++) {
         ep_backend_options bo = {.device = "cpu", .threads = 1, .precision = precisions[p]};
         be = NULL;
         ep_status st = ep_backend_create(model, &bo, &be, &err);
-        if (p == 1 && !tables[4]) { /* bf16 is AMX's only: AVX512-BF16 alone measured slower than fp32 */
+        if (p == 1 && !bf16_ok) { /* no AMX, and AVX512-BF16 alone not measured to pay here */
             CHECKF(st == EP_ERR_DEVICE && strstr(err.message, "AMX"), "bf16 without AMX: got status %d (%s)",
                    (int)st, err.message);
             printf("  bf16 refused as it should be: %s\n", err.message);
@@ -296,13 +194,14 @@ int main(void) {
         printf("  --precision %-15s -> %s [%s, %s]\n", precisions[p], be->description, be->precision, be->kernels);
         if (p == 2) CHECKF(strstr(be->description, "OpenBLAS") != NULL, "fp32-reference is not the plain backend");
         else CHECKF(strstr(be->description, "kernels") != NULL, "%s is not the fast backend", precisions[p]);
-        // fp32 takes the best float32 table this CPU (as capped) offers; auto is bf16 on AMX, else that
+        // fp32 takes the best float32 table this CPU (as capped) offers; auto is bf16 where offered, else that
         const char *best = tables[2] ? "avx512" : tables[1] ? "avx2" : "generic";
         if (p == 0) CHECKF(strcmp(be->kernels, best) == 0, "fp32 picked %s, not %s", be->kernels, best);
+        if (p == 1) CHECKF(strcmp(be->kernels, bf16->name) == 0, "bf16 ran the %s kernels", be->kernels);
         if (p == 3) {
-            const char *want = tables[4] ? "bf16" : "fp32";
+            const char *want = bf16_ok ? "bf16" : "fp32";
             CHECKF(strcmp(be->precision, want) == 0, "auto ran %s, not %s", be->precision, want);
-            CHECKF(strcmp(be->kernels, tables[4] ? "amx" : best) == 0, "auto ran the %s kernels", be->kernels);
+            CHECKF(strcmp(be->kernels, bf16_ok ? bf16->name : best) == 0, "auto ran the %s kernels", be->kernels);
         } else {
             CHECKF(strcmp(be->precision, precisions[p]) == 0, "precision %s recorded as %s", precisions[p],
                    be->precision);

@@ -257,10 +257,14 @@ if m:
     check(hover["labels"] >= 3, f"{hover['labels']} cluster labels on the map")
     check(hover["hover"] is not None and hover["hoverRow"] >= 0 and
           texts[hover["hoverRow"]][:60] in hover["hover"], f"hover shows {hover['hover']!r}")
-    check(hover["hoverRow"] == row or xy1[2 * hover["hoverRow"]] == xy1[2 * row], f"hover row {hover['hoverRow']}")
+    # row 10 has 20 planted near-copies (rows 2000..2019) drawn at nearly its point: one of them may be on top
+    # (which one depends on the vectors' last bits: auto is bf16 on some CPUs)
+    same_spot = lambda r: r == row or xy1[2 * r] == xy1[2 * row] or planted.get(r) == 0  # noqa: E731
+    check(same_spot(hover["hoverRow"]), f"hover row {hover['hoverRow']}")
     check(search["marked"] == matches, f"search '{word}' marks {search['marked']} rows, {matches} match")
-    nb = npy_zst(os.path.join(out, "related-rows.npy.zst"))[2][row * 14:row * 14 + 10]
-    check(click["selected"] == row and click["marked"] == 1 + len(set(nb) - {row}),
+    sel = click["selected"]
+    nb = npy_zst(os.path.join(out, "related-rows.npy.zst"))[2][sel * 14:sel * 14 + 10]
+    check(same_spot(sel) and click["marked"] == 1 + len(set(nb) - {sel}),
           f"click marks {click['marked']} rows, selected {click['selected']}")
 # without texts the page says so
 p = browse(html, f"#test=hover:{row}", "--dump-dom")
