@@ -3,8 +3,10 @@
 # bench/gpu.sh: the Debian packages of the build dependencies (unpacked there with `dpkg -x` into a
 # private prefix that CMake is pointed at), all-MiniLM-L6-v2 in F16 (scripts/convert-f16.py) and a
 # few thousand real tweets from ../shared/data/tweeteval. Runs here, where apt and the model are.
-# Then the source (git ls-files) plus the kit must stay under 60 MiB, the most that travels with a
-# GPU lease (64 MiB); the script prints the size and fails when over.
+# Then the source (git ls-files) plus the kit must stay under 62 MiB: a GPU lease carries 64 MiB in
+# all (tracked and untracked files plus carried folders), and 2 MiB are left for untracked files and
+# the tool's own bookkeeping. The script prints the size and fails when over. (The F16 model is 45 MiB
+# of it: the test fixtures of other model families grow the source, so watch this line.)
 #
 # Usage: scripts/gpu-kit.sh [--out DIR] [--tweets N] [--data DIR] [--python PY]
 #   --out DIR     where to put the kit [.gpu-kit]; the size check counts it with the source
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
     *) ep_die "gpu-kit.sh: unknown argument $1 (see --help)" ;;
   esac
 done
-LIMIT_MIB=60
+LIMIT_MIB=62
 
 # The exact packages: each -dev package, the runtime library it links to, and OpenBLAS's runtime
 # needs that a CUDA image may lack (libgfortran5, libquadmath0). libopenblas-dev and libopenblas0
