@@ -85,6 +85,12 @@ int main(void) {
     const char *src = ep_test_env("EP_SOURCE_DIR", ".");
     const char *data = ep_test_shared_data();
     const size_t max_rows = ep_family_max_rows();
+    char missing[4700];
+    if (ep_family_data_absent(src, data, ep_family_names, EP_N_FAMILIES, missing, sizeof missing)) {
+        printf("skipped: the real tweets the fixtures name are absent (%s); set EP_SHARED_DATA or put the "
+               "shared data at ../shared/data\n", missing);
+        return EP_TEST_SKIP;
+    }
     char tmp[512];
     if (!ep_test_mkdtemp(tmp, sizeof tmp, "cuda-families")) return 1;
     printf("model families on the CUDA backend vs sentence-transformers:\n");
